@@ -1,0 +1,1 @@
+"""Training, evaluation and persistence of classifiers (driver side)."""

@@ -1,0 +1,1 @@
+"""The `jeeves` driver CLI and helper scripts (driver side)."""

@@ -1,0 +1,51 @@
+"""The `jeeves` driver: one subcommand per stage of the pipeline.
+
+Each subcommand lives in its own module under `scripts/` and exposes
+``add_arguments(parser)`` and ``run(args) -> int``. User errors (bad flags,
+missing files, a bad model bundle) end in one line on stderr and a non-zero
+exit, never a traceback.
+"""
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, one-line help)
+SUBCOMMANDS = {
+    "demo": ("scripts.cmd_demo", "run the pipeline on the embedded demo corpus"),
+}
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="jeeves",
+        description="Email corpora to features and classifiers with MapReduce.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        subparser = subparsers.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(subparser)
+        subparser.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except UserError as error:
+        print("jeeves %s: error: %s" % (args.command, error), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

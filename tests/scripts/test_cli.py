@@ -1,0 +1,23 @@
+import subprocess
+import sys
+
+from scripts import cli
+
+
+def test_no_subcommand_prints_usage(capsys):
+    assert cli.main([]) == 2
+    assert "usage: jeeves" in capsys.readouterr().out
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "scripts.cli"], capture_output=True, text=True)
+    assert "usage: jeeves" in result.stdout
+
+
+def test_unknown_subcommand_is_one_error_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "frobnicate"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "invalid choice" in result.stderr
