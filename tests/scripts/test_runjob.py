@@ -1,0 +1,26 @@
+from scripts.runjob import read_json_values, run_job, sum_counters
+from tests.jobs.mr_fixture_word_count import MRFixtureWordCount
+
+
+def test_sum_counters_adds_steps():
+    steps = [{"a": {"x": 1}}, {"a": {"x": 2, "y": 1}, "b": {"z": 4}}, {}]
+    assert sum_counters(steps) == {"a": {"x": 3, "y": 1}, "b": {"z": 4}}
+
+
+def test_run_job_writes_output_dir(tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("to be or not to be\n")
+    result = run_job(MRFixtureWordCount, [str(source)], str(tmp_path / "out"))
+    lines = [
+        line.split("\t") for part in sorted((tmp_path / "out").glob("part-*"))
+        for line in part.read_text().splitlines()
+    ]
+    assert {key.strip('"'): int(value) for key, value in lines} == {
+        "to": 2, "be": 2, "or": 1, "not": 1}
+    assert result.output_dir == str(tmp_path / "out")
+
+
+def test_read_json_values(tmp_path):
+    (tmp_path / "part-00001").write_text('{"b": 2}\n')
+    (tmp_path / "part-00000").write_text('{"a": 1}\n\n')
+    assert list(read_json_values(str(tmp_path))) == [{"a": 1}, {"b": 2}]
