@@ -33,8 +33,14 @@ lint: setup
 test: setup lint
 	$(BIN)/python -m pytest
 
-demo: setup
-	$(BIN)/jeeves demo
+DEMO_CORPUS := .cache/demo/spamassassin
+
+$(DEMO_CORPUS)/.fetched: scripts/fetch_demo_corpus.sh
+	scripts/fetch_demo_corpus.sh $(DEMO_CORPUS)
+	touch $@
+
+demo: setup $(DEMO_CORPUS)/.fetched
+	$(BIN)/jeeves demo --input $(DEMO_CORPUS)
 
 clean:
 	rm -rf $(VENV) $(NLTK_DATA) .pytest_cache .ruff_cache *.egg-info

@@ -15,6 +15,8 @@ PIPELINE = [
 
 
 def add_arguments(parser):
+    parser.add_argument("--input", default=".cache/demo/spamassassin",
+                        help="demo corpus (fetched by `make demo`)")
     parser.add_argument("--output", default="demo-out", help="output directory")
 
 
