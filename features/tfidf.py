@@ -1,0 +1,93 @@
+"""One message's tf-idf vector, as scikit-learn computes it, and its svmlight line.
+
+``tfidf_vector(term_counts, table, sublinear_tf, norm)`` takes the message's
+raw term counts (from the counting pass) and the vocabulary table
+``{term: (id, idf)}`` (from vocabulary.tsv) and returns ``[(id, value), ...]``
+sorted by id, equal to a row of ``TfidfVectorizer`` with the same settings:
+tf = count, or ``1 + ln(count)`` with ``sublinear_tf``; times idf; then the
+row divided by its l2 or l1 norm (``norm=None``: left as is; an all-zero row
+stays empty).
+
+Hashing mode replaces terms by buckets exactly as
+``HashingVectorizer(alternate_sign=False, norm=None)`` does: the signed 32-bit
+MurmurHash3 (seed 0) of the UTF-8 term, absolute value modulo ``n_features``.
+"""
+
+import math
+from collections import Counter
+
+NORMS = ("l2", "l1", "none")
+
+# A label the driver replaces when it joins labels (see docs/features.md).
+UNLABELLED = "0"
+
+
+def tfidf_vector(term_counts, table, sublinear_tf=False, norm="l2"):
+    """``{term: count}`` + ``{term: (id, idf)}`` -> ``[(id, value), ...]`` by id."""
+    if norm not in NORMS:
+        raise ValueError("norm must be one of %r, not %r" % (NORMS, norm))
+    weights = []
+    lookup = table.get
+    for term, count in term_counts.items():
+        entry = lookup(term)
+        if entry is None or count <= 0:
+            continue
+        tf = 1.0 + math.log(count) if sublinear_tf else float(count)
+        weights.append((entry[0], tf * entry[1]))
+    weights.sort()
+    if norm == "l2":
+        total = math.sqrt(sum(value * value for _, value in weights))
+    elif norm == "l1":
+        total = sum(abs(value) for _, value in weights)
+    else:
+        total = 0.0
+    if total > 0.0:
+        weights = [(term_id, value / total) for term_id, value in weights]
+    return weights
+
+
+def svmlight_line(pairs, comment, label=UNLABELLED):
+    """``label id:value ... # comment``, floats with repr precision.
+
+    Ids are zero-based (read it with ``load_svmlight_file(..., zero_based=True)``);
+    line breaks in the comment become spaces.
+    """
+    features = " ".join("%d:%r" % (term_id, value) for term_id, value in pairs)
+    comment = " ".join(str(comment).split())
+    if features:
+        return "%s %s # %s" % (label, features, comment)
+    return "%s # %s" % (label, comment)
+
+
+def build_hasher(n_features, memo_size=1 << 18):
+    """Return term -> str(bucket), HashingVectorizer's column of that term.
+
+    Buckets are strings so they key JSON objects and vocabulary.tsv rows like
+    terms do. A dict memo (cleared past ``memo_size`` entries, so it stays
+    bounded) spares the repeated hashes of frequent terms.
+    """
+    if n_features < 1:
+        raise ValueError("n_features must be positive, not %r" % (n_features,))
+    from sklearn.utils import murmurhash3_32
+
+    memo = {}
+
+    def bucket_of(term):
+        bucket = memo.get(term)
+        if bucket is None:
+            if len(memo) >= memo_size:
+                memo.clear()
+            # abs(-2**31) % n equals scikit-learn's special case for that hash
+            bucket = str(abs(murmurhash3_32(term, seed=0, positive=False)) % n_features)
+            memo[term] = bucket
+        return bucket
+
+    return bucket_of
+
+
+def hashed_counts(term_counts, bucket_of):
+    """``{term: count}`` -> ``{bucket: count}``; colliding terms add up."""
+    counts = Counter()
+    for term, count in term_counts.items():
+        counts[bucket_of(term)] += count
+    return dict(counts)

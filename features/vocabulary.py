@@ -1,0 +1,123 @@
+"""Vocabulary from corpus-wide term totals: df pruning, ids, idf, vocabulary.tsv.
+
+Input is what the counting pass produces: ``{term: (term_count, df)}`` and the
+number of documents. Pruning and idf follow scikit-learn's
+``CountVectorizer`` / ``TfidfTransformer`` exactly:
+
+- ``min_df`` / ``max_df``: an int is a document count, a float a fraction of
+  the documents; a term is kept when ``min_df <= df <= max_df``;
+- ``max_features``: then the most frequent kept terms by corpus term count;
+  ties are broken by the term, ascending (scikit-learn leaves them
+  unspecified), so the selection is deterministic;
+- ids: the kept terms in sorted (code point) order get ids 0, 1, ... as
+  ``vocabulary_`` does, so ids are stable for a given vocabulary;
+- idf: ``ln((1 + n) / (1 + df)) + 1`` with ``smooth_idf``, ``ln(n / df) + 1``
+  without; 1.0 for every term when idf is off.
+
+``vocabulary.tsv`` has a header line ``term<TAB>id<TAB>df<TAB>idf`` and one row
+per term; idf is written with ``repr`` so it reads back bit for bit.
+"""
+
+import math
+from numbers import Integral
+
+HEADER = ("term", "id", "df", "idf")
+
+
+def parse_df_bound(value):
+    """'2' -> 2 (documents), '0.9' -> 0.9 (fraction); ValueError names a bad value."""
+    text = str(value).strip()
+    try:
+        number = float(text) if any(char in text for char in ".eE") else int(text)
+    except ValueError:
+        raise ValueError("not a document count or fraction: %r" % (value,)) from None
+    if isinstance(number, float) and not 0.0 <= number <= 1.0:
+        raise ValueError("a df fraction must be within [0.0, 1.0], not %r" % (value,))
+    if isinstance(number, int) and number < 0:
+        raise ValueError("a df count must not be negative, not %r" % (value,))
+    return number
+
+
+def df_limits(n_docs, min_df=1, max_df=1.0):
+    """(lowest, highest) document frequency kept, as scikit-learn computes them."""
+    high = max_df if isinstance(max_df, Integral) else max_df * n_docs
+    low = min_df if isinstance(min_df, Integral) else min_df * n_docs
+    if high < low:
+        raise ValueError("max_df corresponds to < documents than min_df")
+    return low, high
+
+
+def select_terms(term_stats, n_docs, min_df=1, max_df=1.0, max_features=None):
+    """The kept terms of ``{term: (term_count, df)}``, sorted."""
+    low, high = df_limits(n_docs, min_df, max_df)
+    kept = [term for term, (_, df) in term_stats.items() if low <= df <= high]
+    if max_features is not None and len(kept) > max_features:
+        kept.sort(key=lambda term: (-term_stats[term][0], term))
+        kept = kept[:max_features]
+    return sorted(kept)
+
+
+def idf(df, n_docs, smooth_idf=True):
+    """scikit-learn's idf of a term seen in ``df`` of ``n_docs`` documents."""
+    if smooth_idf:
+        return math.log((n_docs + 1) / (df + 1)) + 1.0
+    return math.log(n_docs / df) + 1.0
+
+
+def build_vocabulary(term_stats, n_docs, min_df=1, max_df=1.0, max_features=None,
+                     smooth_idf=True, use_idf=True, keep=None):
+    """Rows ``(term, id, df, idf)`` of the pruned vocabulary, by id.
+
+    ``keep`` (optional) is a predicate a term must also pass, e.g. the
+    collocation filter; it applies after df pruning and before max_features.
+    """
+    stats = term_stats
+    if keep is not None:
+        low, high = df_limits(n_docs, min_df, max_df)
+        stats = {term: value for term, value in term_stats.items()
+                 if low <= value[1] <= high and keep(term)}
+    terms = select_terms(stats, n_docs, min_df, max_df, max_features)
+    return [(term, term_id, term_stats[term][1],
+             idf(term_stats[term][1], n_docs, smooth_idf) if use_idf else 1.0)
+            for term_id, term in enumerate(terms)]
+
+
+def build_hashed_table(bucket_stats, n_docs, smooth_idf=True, use_idf=True):
+    """Rows ``(bucket, id, df, idf)`` for hashing mode: every bucket seen, id = bucket.
+
+    ``bucket_stats`` is ``{str(bucket): (count, df)}``, as the counting pass
+    writes it in hashing mode; nothing is pruned (TfidfTransformer does not).
+    """
+    rows = []
+    for bucket, (_, df) in bucket_stats.items():
+        rows.append((bucket, int(bucket), df, idf(df, n_docs, smooth_idf) if use_idf else 1.0))
+    rows.sort(key=lambda row: row[1])
+    return rows
+
+
+def write_vocabulary(path, rows):
+    """Write rows ``(term, id, df, idf)`` to ``path`` as vocabulary.tsv."""
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write("\t".join(HEADER) + "\n")
+        for term, term_id, df, term_idf in rows:
+            if "\t" in term or "\n" in term:
+                raise ValueError("a term cannot hold a tab or a newline: %r" % (term,))
+            handle.write("%s\t%d\t%d\t%r\n" % (term, term_id, df, term_idf))
+
+
+def read_vocabulary_rows(path):
+    """The rows ``(term, id, df, idf)`` of a vocabulary.tsv."""
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        header = handle.readline().rstrip("\n").split("\t")
+        if tuple(header) != HEADER:
+            raise ValueError("%s: not a vocabulary.tsv (header %r)" % (path, header))
+        for line in handle:
+            term, term_id, df, term_idf = line.rstrip("\n").split("\t")
+            rows.append((term, int(term_id), int(df), float(term_idf)))
+    return rows
+
+
+def read_vocabulary(path):
+    """``{term: (id, idf)}`` of a vocabulary.tsv, what the vector pass needs."""
+    return {term: (term_id, term_idf) for term, term_id, _, term_idf in read_vocabulary_rows(path)}

@@ -1,0 +1,110 @@
+import json
+
+from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
+
+from features.text import Analyzer
+from jobs.mr_count_ngrams import MRCountNgrams
+from tests.helpers import canonical, run_both, run_job
+from tests.jobs.text_fixtures import RECORDS, record_lines
+
+
+def split_rows(pairs):
+    """Output pairs -> ({message_id: counts}, {term: (count, df)}, n_docs)."""
+    messages, totals, n_docs = {}, {}, 0
+    for (kind, name), value in pairs:
+        if kind == "message":
+            messages[name] = value
+        elif kind == "term":
+            totals[name] = tuple(value)
+        else:
+            n_docs += value
+    return messages, totals, n_docs
+
+
+def sklearn_counts(config, records=RECORDS):
+    """Per-message counts and totals from scikit-learn's CountVectorizer."""
+    vectorizer = CountVectorizer(analyzer=Analyzer(config))
+    matrix = vectorizer.fit_transform(records).tocsr()
+    terms = vectorizer.get_feature_names_out()
+    messages = {}
+    for row, record in enumerate(records):
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        messages[record["message_id"]] = {
+            terms[column]: int(count)
+            for column, count in zip(matrix.indices[start:end], matrix.data[start:end])}
+    term_counts = matrix.sum(axis=0).A1
+    dfs = (matrix > 0).sum(axis=0).A1
+    totals = {term: (int(term_counts[i]), int(dfs[i])) for i, term in enumerate(terms)}
+    return messages, totals
+
+
+def test_empty_input():
+    assert run_job(MRCountNgrams, [b""]) == []
+
+
+def test_counts_lemmas_of_subject_and_new_body_only():
+    lines = [json.dumps({"message_id": "a", "subject": "Dogs",
+                         "body": "The dogs barked at 5pm", "quoted": "cats cats"})]
+    messages, totals, n_docs = split_rows(run_job(MRCountNgrams, [lines]))
+    assert messages == {"a": {"dog": 2, "bark": 1, "numbertoken": 1}}
+    assert totals == {"dog": (2, 1), "bark": (1, 1), "numbertoken": (1, 1)}
+    assert n_docs == 1
+
+
+def test_counts_equal_count_vectorizer_on_hand_written_records():
+    config = {"ngram_max": 3}
+    messages, totals, n_docs = split_rows(
+        run_job(MRCountNgrams, [record_lines()], ["--ngram-max", "3"]))
+    expected_messages, expected_totals = sklearn_counts(config)
+    assert n_docs == len(RECORDS)
+    assert messages == expected_messages
+    assert totals == expected_totals
+    assert messages["m08@corp"] == {}
+
+
+def test_inline_equals_local():
+    run_both(MRCountNgrams, [record_lines()[:5], record_lines()[5:]], ["--ngram-max", "2"])
+
+
+def test_output_independent_of_record_order():
+    lines = record_lines()
+    forward = run_job(MRCountNgrams, [lines], ["--ngram-max", "2"])
+    backward = run_job(MRCountNgrams, [lines[::-1]], ["--ngram-max", "2"])
+    assert canonical(forward) == canonical(backward)
+
+
+def test_tiny_flush_bound_leaves_counts_unchanged():
+    args = ["--ngram-max", "2"]
+    default = split_rows(run_job(MRCountNgrams, [record_lines()], args))
+    flushed = split_rows(run_job(MRCountNgrams, [record_lines()], args + ["--flush-size", "1"]))
+    assert flushed == default
+
+
+def test_odd_records_are_counted_and_skipped():
+    lines = record_lines()[:2] + ["not json", "[1, 2]", json.dumps({"subject": "no id"})]
+    messages, _, n_docs = split_rows(run_job(MRCountNgrams, [lines]))
+    assert sorted(messages) == ["m01@corp", "m02@corp"]
+    assert n_docs == 2
+
+
+def test_analyzer_options_reach_the_tasks():
+    lines = [json.dumps({"message_id": "a", "subject": "Running", "body": "the café",
+                         "quoted": "meetings"})]
+    args = ["--no-lemmatize", "--stop-words", "none", "--strip-accents", "ascii",
+            "--fields", "subject,quoted"]
+    messages, _, _ = split_rows(run_job(MRCountNgrams, [lines], args))
+    assert messages == {"a": {"running": 1, "meetings": 1}}
+
+
+def test_hashing_mode_counts_equal_hashing_vectorizer():
+    n_features = 64
+    messages, totals, _ = split_rows(run_job(
+        MRCountNgrams, [record_lines()], ["--ngram-max", "2", "--hash-features", str(n_features)]))
+    hashed = HashingVectorizer(analyzer=Analyzer({"ngram_max": 2}), n_features=n_features,
+                               alternate_sign=False, norm=None).transform(RECORDS).tocsr()
+    for row, record in enumerate(RECORDS):
+        expected = {str(column): int(value) for column, value in
+                    zip(hashed[row].indices, hashed[row].data)}
+        assert messages[record["message_id"]] == expected
+    assert {bucket: df for bucket, (_, df) in totals.items()} == {
+        str(column): int(df) for column, df in enumerate((hashed > 0).sum(axis=0).A1) if df}
