@@ -1,0 +1,190 @@
+"""Save and load a trained model bundle: a directory with checksummed files.
+
+Layout (format version 1)::
+
+    model/
+      estimator.joblib   the fitted scikit-learn Pipeline (joblib pickle)
+      analyzer.json      the analyzer configuration that produced the features
+      vocabulary.tsv     term, id, df, idf: the feature space and its idf weights
+      model.json         model name, decision threshold, n_features, CV metrics
+      metadata.json      format version, creation time, library versions and
+                         the sha256 of every other file
+
+Loading checks the format version, the scikit-learn major.minor version (a
+pickled estimator is only reliable with the version that wrote it) and every
+checksum before anything is unpickled, and raises BundleError (a ValueError)
+with one clear message otherwise. The checksums catch corruption, partial
+copies and edited files; they are not a signature. Unpickling runs code, so
+only load bundles you trust (ones you made).
+"""
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+
+import joblib
+import sklearn
+
+from models import metrics
+from models.training import positive_scores
+
+FORMAT_VERSION = 1
+ESTIMATOR_FILE = "estimator.joblib"
+ANALYZER_FILE = "analyzer.json"
+VOCABULARY_FILE = "vocabulary.tsv"
+MODEL_FILE = "model.json"
+METADATA_FILE = "metadata.json"
+CHECKSUMMED_FILES = (ESTIMATOR_FILE, ANALYZER_FILE, VOCABULARY_FILE, MODEL_FILE)
+# distributions whose versions are recorded in metadata.json
+RECORDED_PACKAGES = ("scikit-learn", "numpy", "scipy", "joblib", "nltk", "jeeves")
+
+
+class BundleError(ValueError):
+    """A bundle that is missing, tampered with, or incompatible with this install."""
+
+
+@dataclass
+class Bundle:
+    """A loaded model bundle."""
+
+    path: str
+    estimator: object
+    threshold: float
+    analyzer_config: dict
+    model: dict  # the content of model.json
+    metadata: dict  # the content of metadata.json
+
+    @property
+    def vocabulary_path(self):
+        return os.path.join(self.path, VOCABULARY_FILE)
+
+    def score(self, X):
+        """Positive-class scores of a feature matrix built with this bundle's vocabulary."""
+        if X.shape[1] != self.model["n_features"]:
+            raise BundleError("features have %d columns, the model expects %d"
+                              % (X.shape[1], self.model["n_features"]))
+        return positive_scores(self.estimator, X)
+
+    def label(self, scores):
+        """0/1 labels of scores at the bundle's threshold."""
+        return metrics.predict_at(scores, self.threshold)
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def library_versions():
+    """Python and RECORDED_PACKAGES versions ("not installed" when absent)."""
+    versions = {"python": platform.python_version()}
+    for package in RECORDED_PACKAGES:
+        try:
+            versions[package] = importlib_metadata.version(package)
+        except importlib_metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _major_minor(version):
+    return ".".join(version.split(".")[:2])
+
+
+def _write_json(path, value):
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+
+
+def save_bundle(directory, estimator, threshold, analyzer_config, vocabulary_path,
+                model_name, n_features, extra=None):
+    """Write a bundle to `directory` (replacing an existing bundle there); return its path.
+
+    `vocabulary_path` is copied byte for byte; `extra` (JSON-ready, e.g. CV
+    metrics) is stored in model.json. The bundle is assembled in a temporary
+    sibling directory and renamed into place, so a failed save never leaves
+    a bundle that looks complete.
+    """
+    directory = os.path.abspath(os.fspath(directory))
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".bundle-", dir=parent)
+    try:
+        joblib.dump(estimator, os.path.join(staging, ESTIMATOR_FILE))
+        _write_json(os.path.join(staging, ANALYZER_FILE), analyzer_config)
+        shutil.copyfile(vocabulary_path, os.path.join(staging, VOCABULARY_FILE))
+        _write_json(os.path.join(staging, MODEL_FILE), {
+            "model_name": model_name,
+            "threshold": float(threshold),
+            "n_features": int(n_features),
+            "positive_label": 1,
+            "extra": extra or {},
+        })
+        _write_json(os.path.join(staging, METADATA_FILE), {
+            "format_version": FORMAT_VERSION,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": library_versions(),
+            "sha256": {name: sha256_of(os.path.join(staging, name))
+                       for name in CHECKSUMMED_FILES},
+        })
+        if os.path.exists(directory):
+            shutil.rmtree(directory)
+        os.rename(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def _read_json(path, what):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as error:
+        raise BundleError("cannot read %s %s: %s" % (what, path, error)) from None
+
+
+def load_bundle(directory):
+    """Verify and load the bundle in `directory` -> Bundle; BundleError on any problem."""
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        raise BundleError("no model bundle at %s (not a directory)" % directory)
+    meta = _read_json(os.path.join(directory, METADATA_FILE), "bundle metadata")
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        found = meta.get("format_version") if isinstance(meta, dict) else None
+        raise BundleError("model bundle %s has format version %r; this jeeves reads version %d"
+                          % (directory, found, FORMAT_VERSION))
+    saved_sklearn = str((meta.get("versions") or {}).get("scikit-learn", "unknown"))
+    if _major_minor(saved_sklearn) != _major_minor(sklearn.__version__):
+        raise BundleError("model bundle %s was saved with scikit-learn %s, this is %s; "
+                          "retrain it or install scikit-learn %s.x"
+                          % (directory, saved_sklearn, sklearn.__version__,
+                             _major_minor(saved_sklearn)))
+    checksums = meta.get("sha256") or {}
+    for name in CHECKSUMMED_FILES:
+        path = os.path.join(directory, name)
+        if name not in checksums:
+            raise BundleError("model bundle %s has no checksum for %s" % (directory, name))
+        if not os.path.isfile(path):
+            raise BundleError("model bundle %s is missing %s" % (directory, name))
+        if sha256_of(path) != checksums[name]:
+            raise BundleError("model bundle %s: %s does not match its sha256 checksum "
+                              "(modified or corrupt)" % (directory, name))
+    model = _read_json(os.path.join(directory, MODEL_FILE), "model description")
+    analyzer_config = _read_json(os.path.join(directory, ANALYZER_FILE), "analyzer config")
+    try:
+        estimator = joblib.load(os.path.join(directory, ESTIMATOR_FILE))
+    except Exception as error:  # whatever unpickling raises, the bundle is unusable
+        raise BundleError("cannot load the estimator of %s: %s" % (directory, error)) from None
+    return Bundle(path=directory, estimator=estimator, threshold=float(model["threshold"]),
+                  analyzer_config=analyzer_config, model=model, metadata=meta)
+

@@ -1,0 +1,178 @@
+"""The classifiers Jeeves compares, each a scikit-learn Pipeline with a small default grid.
+
+Every entry builds a fresh ``Pipeline`` whose last step is named ``clf``; the
+dense-only models (GaussianNB, HistGradientBoosting) first project the sparse
+tf-idf matrix with ``TruncatedSVD`` (step ``svd``). Grids are kept small
+because the driver runs on a laptop-sized machine: the default model set
+(``"fast"``) trains on the ~6,000-message SpamAssassin demo in minutes, and
+``"all"`` adds the slower tree ensembles and the projected models. Class
+weights are ``"balanced"`` wherever the estimator supports them, because the
+interesting class is usually the rare one.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.decomposition import TruncatedSVD
+from sklearn.ensemble import (
+    AdaBoostClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import BernoulliNB, ComplementNB, GaussianNB, MultinomialNB
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+from sklearn.tree import DecisionTreeClassifier
+
+# components of the dense projection used by the dense-only models
+SVD_COMPONENTS = 100
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build one candidate model.
+
+    make_pipeline(random_state, n_features) returns an unfitted Pipeline; param_grid is
+    the GridSearchCV grid over its parameters; `linear` marks models whose
+    per-feature weights are meaningful (reported as top features); `fast`
+    puts the model in the default set.
+    """
+
+    name: str
+    make_pipeline: Callable[[int, int], Pipeline]
+    param_grid: dict = field(default_factory=dict)
+    linear: bool = False
+    fast: bool = False
+
+
+def _projection(random_state, n_features):
+    # TruncatedSVD needs fewer components than features
+    return TruncatedSVD(n_components=max(1, min(SVD_COMPONENTS, n_features - 1)),
+                        random_state=random_state)
+
+
+def _logistic_regression(random_state, n_features):
+    return Pipeline([
+        ("clf", LogisticRegression(
+            solver="liblinear", class_weight="balanced", max_iter=1000,
+            random_state=random_state)),
+    ])
+
+
+def _multinomial_nb(random_state, n_features):
+    return Pipeline([("clf", MultinomialNB())])
+
+
+def _complement_nb(random_state, n_features):
+    return Pipeline([("clf", ComplementNB())])
+
+
+def _bernoulli_nb(random_state, n_features):
+    # tf-idf weights are > 0 exactly where the term occurs
+    return Pipeline([("clf", BernoulliNB(binarize=0.0))])
+
+
+def _gaussian_nb(random_state, n_features):
+    return Pipeline([
+        ("svd", _projection(random_state, n_features)),
+        ("clf", GaussianNB()),
+    ])
+
+
+def _linear_svc(random_state, n_features):
+    # LinearSVC has no probabilities; calibration gives scores comparable
+    # with the other models' and a threshold that means something
+    return Pipeline([
+        ("clf", CalibratedClassifierCV(
+            LinearSVC(class_weight="balanced", random_state=random_state),
+            cv=3)),
+    ])
+
+
+def _random_forest(random_state, n_features):
+    return Pipeline([
+        ("clf", RandomForestClassifier(
+            n_estimators=200, class_weight="balanced", n_jobs=1,
+            random_state=random_state)),
+    ])
+
+
+def _adaboost(random_state, n_features):
+    stump = DecisionTreeClassifier(max_depth=1, class_weight="balanced")
+    return Pipeline([
+        ("clf", AdaBoostClassifier(estimator=stump, random_state=random_state)),
+    ])
+
+
+def _hist_gradient_boosting(random_state, n_features):
+    return Pipeline([
+        ("svd", _projection(random_state, n_features)),
+        ("clf", HistGradientBoostingClassifier(
+            class_weight="balanced", random_state=random_state)),
+    ])
+
+
+REGISTRY = {spec.name: spec for spec in (
+    ModelSpec("logistic_regression", _logistic_regression,
+              {"clf__C": [0.1, 1.0, 10.0]}, linear=True, fast=True),
+    ModelSpec("multinomial_nb", _multinomial_nb,
+              {"clf__alpha": [0.01, 0.1, 1.0]}, linear=True, fast=True),
+    ModelSpec("complement_nb", _complement_nb,
+              {"clf__alpha": [0.01, 0.1, 1.0]}, linear=True, fast=True),
+    ModelSpec("bernoulli_nb", _bernoulli_nb,
+              {"clf__alpha": [0.01, 0.1, 1.0]}, fast=True),
+    ModelSpec("linear_svc", _linear_svc,
+              {"clf__estimator__C": [0.1, 1.0]}, linear=True, fast=True),
+    ModelSpec("gaussian_nb", _gaussian_nb,
+              {"clf__var_smoothing": [1e-9, 1e-6]}),
+    ModelSpec("random_forest", _random_forest,
+              {"clf__min_samples_leaf": [1, 3]}),
+    ModelSpec("adaboost", _adaboost,
+              {"clf__n_estimators": [100, 200]}),
+    ModelSpec("hist_gradient_boosting", _hist_gradient_boosting,
+              {"clf__learning_rate": [0.1], "clf__max_leaf_nodes": [15, 31]}),
+)}
+
+FAST_MODELS = tuple(name for name, spec in REGISTRY.items() if spec.fast)
+
+
+def select_models(choice=None):
+    """Model names for a `--models` value: None or "fast" (default set), "all", or "a,b,c".
+
+    Unknown names raise ValueError naming them and the known ones.
+    """
+    if choice is None or choice.strip() == "fast":
+        return list(FAST_MODELS)
+    if choice.strip() == "all":
+        return list(REGISTRY)
+    names = [name.strip() for name in choice.split(",") if name.strip()]
+    if not names:
+        raise ValueError("no model named in %r" % (choice,))
+    unknown = [name for name in names if name not in REGISTRY]
+    if unknown:
+        raise ValueError("unknown model %s (known: %s, or 'fast' / 'all')"
+                         % (", ".join(repr(name) for name in unknown), ", ".join(REGISTRY)))
+    # a name given twice is trained once
+    return list(dict.fromkeys(names))
+
+
+def linear_feature_weights(pipeline):
+    """Per-feature weights toward the positive class of a fitted linear pipeline, else None.
+
+    Logistic regression: coef_. Calibrated LinearSVC: the mean coef_ of its
+    calibrated copies. Multinomial and complement NB: the difference of the
+    class log probabilities, which is their linear weight.
+    """
+    if "svd" in pipeline.named_steps:
+        return None
+    clf = pipeline.named_steps["clf"]
+    if hasattr(clf, "coef_"):
+        return clf.coef_[0]
+    if isinstance(clf, CalibratedClassifierCV):
+        coefs = [calibrated.estimator.coef_[0] for calibrated in clf.calibrated_classifiers_]
+        return sum(coefs) / len(coefs)
+    if isinstance(clf, (MultinomialNB, ComplementNB)):
+        return clf.feature_log_prob_[1] - clf.feature_log_prob_[0]
+    return None

@@ -1,0 +1,225 @@
+"""Write the model comparison report: report.md and report.html with PNG plots.
+
+Both documents are rendered from the same list of blocks (headings,
+paragraphs, tables, images), so they say the same thing. Images are
+referenced by relative names and written next to the documents:
+
+- ``roc.png`` and ``pr.png``: ROC and precision-recall curves of every
+  model, from the pooled out-of-fold scores;
+- ``confusion.png``: the chosen model's confusion matrix at its threshold.
+
+Plots use matplotlib's object-oriented API with the Agg canvas, so nothing
+needs a display and no global backend is switched.
+"""
+
+import html
+import os
+
+from matplotlib.figure import Figure
+from sklearn.metrics import auc, precision_recall_curve, roc_curve
+
+from models.metrics import FOLD_METRICS, predict_at
+
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+ROC_PNG = "roc.png"
+PR_PNG = "pr.png"
+CONFUSION_PNG = "confusion.png"
+
+_METRIC_TITLES = {
+    "roc_auc": "ROC AUC", "pr_auc": "PR AUC", "precision": "precision",
+    "recall": "recall", "f1": "F1", "accuracy": "accuracy",
+}
+
+
+def comparison_table(summary):
+    """(header, rows) of the model comparison from a Comparison.summary() dict.
+
+    One row per model: metrics as "mean ± std" over the folds (threshold
+    metrics at the model's own threshold), the threshold, and the training
+    time; the chosen model's name is marked with "*".
+    """
+    header = ["model"] + [_METRIC_TITLES[name] for name in FOLD_METRICS] + [
+        "threshold", "seconds"]
+    rows = []
+    for name, model in summary["models"].items():
+        marker = " *" if name == summary["chosen_model"] else ""
+        cells = [name + marker]
+        for metric in FOLD_METRICS:
+            cells.append("%.3f ± %.3f" % (model["cv"][metric]["mean"], model["cv"][metric]["std"]))
+        cells += ["%.4g" % model["threshold"], "%.1f" % model["seconds"]]
+        rows.append(cells)
+    return header, rows
+
+
+def format_table(summary):
+    """The comparison table as aligned plain text (for printing on a terminal)."""
+    header, rows = comparison_table(summary)
+    widths = [max(len(row[column]) for row in [header] + rows) for column in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+             for row in [header] + rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _blocks(comparison, title, notes):
+    summary = comparison.summary()
+    chosen = comparison.chosen_result
+    metric_title = _METRIC_TITLES[summary["select_by"]]
+    blocks = [("h1", title)]
+    blocks += [("p", note) for note in notes]
+    blocks.append(("p", (
+        "%d labelled messages, %d positive. Every model was evaluated on the same %d "
+        "stratified folds (seed %d), with a grid search inside each training part. "
+        "Thresholds are set on the out-of-fold scores to reach a recall of at least %.2f; "
+        "precision, recall, F1 and accuracy are measured at that threshold. The model is "
+        "chosen by mean %s; accuracy is reported but never used to choose."
+    ) % (summary["samples"], summary["positives"], summary["n_splits"], summary["seed"],
+         summary["target_recall"], metric_title)))
+    blocks.append(("p", "Chosen model: %s (mean %s %.3f), threshold %.4g." % (
+        summary["chosen_model"], metric_title,
+        summary["models"][summary["chosen_model"]]["cv"][summary["select_by"]]["mean"],
+        summary["threshold"])))
+    blocks.append(("h2", "Model comparison"))
+    blocks.append(("table",) + comparison_table(summary))
+    blocks.append(("h2", "ROC and precision-recall curves"))
+    blocks.append(("img", ROC_PNG, "ROC curves of all models"))
+    blocks.append(("img", PR_PNG, "Precision-recall curves of all models"))
+    blocks.append(("h2", "Confusion matrix of %s at threshold %.4g" % (
+        chosen.name, chosen.threshold)))
+    (tn, fp), (fn, tp) = chosen.confusion
+    blocks.append(("table", ["", "predicted 0", "predicted 1"],
+                   [["actual 0", str(tn), str(fp)], ["actual 1", str(fn), str(tp)]]))
+    blocks.append(("img", CONFUSION_PNG, "Confusion matrix of the chosen model"))
+    linear = [result for result in comparison.results.values() if result.top_features]
+    if linear:
+        blocks.append(("h2", "Top features of the linear models"))
+    for result in linear:
+        blocks.append(("h3", result.name))
+        positive = result.top_features["positive"]
+        negative = result.top_features["negative"]
+        rows = []
+        for index in range(max(len(positive), len(negative))):
+            row = []
+            for side in (positive, negative):
+                row += ["%s" % side[index][0], "%.4g" % side[index][1]] \
+                    if index < len(side) else ["", ""]
+            rows.append(row)
+        blocks.append(("table", ["positive feature", "weight", "negative feature", "weight"],
+                       rows))
+    return blocks
+
+
+def _markdown_cell(text):
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(blocks):
+    out = []
+    for block in blocks:
+        kind = block[0]
+        if kind in ("h1", "h2", "h3"):
+            out.append("#" * int(kind[1]) + " " + block[1])
+        elif kind == "p":
+            out.append(block[1])
+        elif kind == "img":
+            out.append("![%s](%s)" % (block[2], block[1]))
+        elif kind == "table":
+            header, rows = block[1], block[2]
+            lines = ["| " + " | ".join(_markdown_cell(cell) for cell in header) + " |",
+                     "|" + "|".join("---" for _ in header) + "|"]
+            lines += ["| " + " | ".join(_markdown_cell(cell) for cell in row) + " |"
+                      for row in rows]
+            out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"
+
+
+def render_html(blocks, title):
+    esc = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           "<title>%s</title>" % esc(title),
+           "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}"
+           "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;"
+           "text-align:left}img{max-width:48em;display:block;margin:1em 0}</style>",
+           "</head>", "<body>"]
+    for block in blocks:
+        kind = block[0]
+        if kind in ("h1", "h2", "h3", "p"):
+            out.append("<%s>%s</%s>" % (kind, esc(block[1]), kind))
+        elif kind == "img":
+            out.append('<img src="%s" alt="%s">' % (esc(block[1]), esc(block[2])))
+        elif kind == "table":
+            header, rows = block[1], block[2]
+            out.append("<table>")
+            out.append("<tr>" + "".join("<th>%s</th>" % esc(cell) for cell in header) + "</tr>")
+            out += ["<tr>" + "".join("<td>%s</td>" % esc(cell) for cell in row) + "</tr>"
+                    for row in rows]
+            out.append("</table>")
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+def plot_roc(comparison, path):
+    figure = Figure(figsize=(6, 5))
+    axes = figure.subplots()
+    for name, result in comparison.results.items():
+        fpr, tpr, _ = roc_curve(comparison.y, result.oof_scores)
+        axes.plot(fpr, tpr, label="%s (AUC %.3f)" % (name, auc(fpr, tpr)))
+    axes.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    axes.set(xlabel="false positive rate", ylabel="true positive rate",
+             title="ROC, pooled out-of-fold scores")
+    axes.legend(loc="lower right", fontsize="small")
+    figure.savefig(path, dpi=100)
+
+
+def plot_pr(comparison, path):
+    figure = Figure(figsize=(6, 5))
+    axes = figure.subplots()
+    for name, result in comparison.results.items():
+        precision, recall, _ = precision_recall_curve(comparison.y, result.oof_scores)
+        axes.step(recall, precision, where="post", label=name)
+    chosen = comparison.chosen_result
+    y, predicted = comparison.y, predict_at(chosen.oof_scores, chosen.threshold)
+    true_positives = int((predicted & y).sum())
+    axes.plot([true_positives / y.sum()], [true_positives / max(predicted.sum(), 1)],
+              marker="o", color="black", linestyle="none",
+              label="%s at threshold %.3g" % (chosen.name, chosen.threshold))
+    axes.axhline(y.mean(), linestyle=":", color="grey")
+    axes.set(xlabel="recall", ylabel="precision", xlim=(0, 1.01), ylim=(0, 1.01),
+             title="Precision-recall, pooled out-of-fold scores")
+    axes.legend(loc="lower left", fontsize="small")
+    figure.savefig(path, dpi=100)
+
+
+def plot_confusion(comparison, path):
+    chosen = comparison.chosen_result
+    figure = Figure(figsize=(4, 3.6))
+    axes = figure.subplots()
+    axes.imshow(chosen.confusion, cmap="Blues")
+    for actual in (0, 1):
+        for predicted in (0, 1):
+            axes.text(predicted, actual, str(chosen.confusion[actual][predicted]),
+                      ha="center", va="center")
+    axes.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", ylabel="actual",
+             title="%s, threshold %.3g" % (chosen.name, chosen.threshold))
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def write_report(comparison, directory, title="Jeeves model comparison", notes=()):
+    """Write report.md, report.html and the PNG plots to `directory`; return the HTML path.
+
+    `notes` are extra paragraphs placed under the title (e.g. the corpus and
+    label spec).
+    """
+    os.makedirs(directory, exist_ok=True)
+    plot_roc(comparison, os.path.join(directory, ROC_PNG))
+    plot_pr(comparison, os.path.join(directory, PR_PNG))
+    plot_confusion(comparison, os.path.join(directory, CONFUSION_PNG))
+    blocks = _blocks(comparison, title, list(notes))
+    with open(os.path.join(directory, REPORT_MD), "w", encoding="utf-8") as handle:
+        handle.write(render_markdown(blocks))
+    html_path = os.path.join(directory, REPORT_HTML)
+    with open(html_path, "w", encoding="utf-8") as handle:
+        handle.write(render_html(blocks, title))
+    return html_path

@@ -1,0 +1,110 @@
+"""Read the reduced features back for training: tf-idf svmlight files and the vocabulary.
+
+The tf-idf job writes one svmlight line per message, ``label id:weight ...
+# message_id``, with zero-based feature ids from ``vocabulary.tsv`` (tab
+separated: term, id, df, idf). ``load_svmlight_file`` ignores the trailing
+comment, so the message ids are read from the same lines here and kept in
+row order.
+"""
+
+import io
+import os
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.datasets import load_svmlight_file
+
+
+def _expand(paths):
+    """Files under `paths` (files or directories), directories listed in name order.
+
+    Hidden files and Hadoop markers (``_SUCCESS``, ``.crc``) are skipped.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files = []
+    for path in paths:
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            for name in sorted(os.listdir(path)):
+                full = os.path.join(path, name)
+                if os.path.isfile(full) and not name.startswith((".", "_")):
+                    files.append(full)
+        elif os.path.isfile(path):
+            files.append(path)
+        else:
+            raise ValueError("no such vectors file or directory: %s" % path)
+    return files
+
+
+def _message_id(line, path, number):
+    _, hash_sign, comment = line.partition(b"#")
+    message_id = comment.strip().decode("utf-8")
+    if not hash_sign or not message_id:
+        raise ValueError("%s:%d: svmlight line without a '# message_id' comment"
+                         % (path, number))
+    return message_id
+
+
+def load_vectors(paths, n_features):
+    """Read svmlight files (or directories of part files) -> (X, message_ids).
+
+    X is a CSR matrix of shape (lines, n_features) with zero-based feature
+    ids; message_ids lists the id in each line's trailing comment, in row
+    order. Blank lines and comment-only lines are skipped, as
+    load_svmlight_file does.
+    """
+    blocks, message_ids = [], []
+    for path in _expand(paths):
+        with open(path, "rb") as handle:
+            lines = [line for line in handle.read().splitlines()
+                     if line.strip() and not line.lstrip().startswith(b"#")]
+        if not lines:
+            continue
+        message_ids.extend(_message_id(line, path, number)
+                           for number, line in enumerate(lines, 1))
+        X, _ = load_svmlight_file(io.BytesIO(b"\n".join(lines) + b"\n"),
+                                  n_features=n_features, zero_based=True)
+        blocks.append(X)
+    if not blocks:
+        return sp.csr_matrix((0, n_features), dtype=np.float64), []
+    return sp.vstack(blocks, format="csr"), message_ids
+
+
+def load_vocabulary(path):
+    """Read vocabulary.tsv (term, id, df, idf) -> (terms, idf) indexed by feature id.
+
+    A header line (whose id column is not a number) is skipped.
+    """
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 4:
+                if not line.strip():
+                    continue
+                raise ValueError("%s:%d: expected term, id, df, idf separated by tabs"
+                                 % (path, number))
+            term, feature_id, _, idf = fields[:4]
+            if number == 1 and not feature_id.strip().isdigit():
+                continue
+            rows.append((int(feature_id), term, float(idf)))
+    terms = [None] * len(rows)
+    idf = np.zeros(len(rows), dtype=float)
+    for feature_id, term, weight in rows:
+        if not 0 <= feature_id < len(rows) or terms[feature_id] is not None:
+            raise ValueError("%s: feature ids must be 0..%d, each once; bad id %d"
+                             % (path, len(rows) - 1, feature_id))
+        terms[feature_id], idf[feature_id] = term, weight
+    return terms, idf
+
+
+def join_labels(X, message_ids, labels):
+    """Keep the rows whose message id has a 0/1 label -> (X_labelled, y, ids_labelled).
+
+    `labels` maps message_id -> 0, 1 or None; missing and None are unlabelled.
+    """
+    rows = [row for row, message_id in enumerate(message_ids)
+            if labels.get(message_id) is not None]
+    y = np.array([labels[message_ids[row]] for row in rows], dtype=int)
+    return X[rows], y, [message_ids[row] for row in rows]

@@ -1,0 +1,151 @@
+import json
+import os
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from models.bundle import BundleError, load_bundle, save_bundle
+from models.registry import REGISTRY
+from models.vectors import load_vocabulary
+from tests.models.corpus import texts_and_labels, tfidf_corpus
+
+ANALYZER = {"ngram_range": [1, 2], "lowercase": True}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    X, y, names, vectorizer = tfidf_corpus()
+    estimator = REGISTRY["logistic_regression"].make_pipeline(0, X.shape[1]).fit(X, y)
+    return X, estimator, names, vectorizer
+
+
+def write_vocabulary(path, names, vectorizer):
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("term\tid\tdf\tidf\n")
+        for index, (term, idf) in enumerate(zip(names, vectorizer.idf_)):
+            handle.write("%s\t%d\t1\t%r\n" % (term, index, float(idf)))
+    return str(path)
+
+
+@pytest.fixture
+def bundle_dir(trained, tmp_path):
+    X, estimator, names, vectorizer = trained
+    vocabulary = write_vocabulary(tmp_path / "vocabulary.tsv", names, vectorizer)
+    return save_bundle(tmp_path / "out" / "model", estimator, 0.42, ANALYZER, vocabulary,
+                       "logistic_regression", X.shape[1], extra={"pr_auc": 0.9})
+
+
+def test_round_trip_gives_the_same_scores(trained, bundle_dir):
+    X, estimator, _, _ = trained
+    bundle = load_bundle(bundle_dir)
+    np.testing.assert_array_equal(bundle.score(X), estimator.predict_proba(X)[:, 1])
+    assert bundle.threshold == 0.42
+    assert bundle.analyzer_config == ANALYZER
+    assert bundle.model["model_name"] == "logistic_regression"
+    assert bundle.model["extra"] == {"pr_auc": 0.9}
+    assert bundle.metadata["versions"]["scikit-learn"]
+    assert set(bundle.metadata["sha256"]) == {
+        "estimator.joblib", "analyzer.json", "vocabulary.tsv", "model.json"}
+
+
+def test_one_email_is_one_document_and_gets_one_score(bundle_dir):
+    bundle = load_bundle(bundle_dir)
+    terms, idf = load_vocabulary(bundle.vocabulary_path)
+    vectorizer = TfidfVectorizer(ngram_range=tuple(bundle.analyzer_config["ngram_range"]),
+                                 vocabulary=terms)
+    vectorizer.idf_ = idf
+    email_text = "Can we meet on Friday to discuss the budget?"
+    scores = bundle.score(vectorizer.transform([email_text]))
+    assert scores.shape == (1,)
+    assert bundle.label(scores).tolist() == [int(scores[0] >= 0.42)]
+
+
+def test_labels_follow_the_threshold(bundle_dir):
+    bundle = load_bundle(bundle_dir)
+    assert bundle.label(np.array([0.1, 0.42, 0.9])).tolist() == [0, 1, 1]
+
+
+def test_scoring_features_of_another_vocabulary_is_refused(trained, bundle_dir):
+    X, _, _, _ = trained
+    with pytest.raises(BundleError, match="expects %d" % X.shape[1]):
+        load_bundle(bundle_dir).score(X[:, :10])
+
+
+@pytest.mark.parametrize("name", ["estimator.joblib", "vocabulary.tsv", "model.json",
+                                  "analyzer.json"])
+def test_a_tampered_file_is_refused_by_name(bundle_dir, name):
+    with open(os.path.join(bundle_dir, name), "ab") as handle:
+        handle.write(b" ")
+    with pytest.raises(BundleError, match="%s does not match its sha256" % name):
+        load_bundle(bundle_dir)
+
+
+def test_a_missing_file_is_refused(bundle_dir):
+    os.remove(os.path.join(bundle_dir, "vocabulary.tsv"))
+    with pytest.raises(BundleError, match="missing vocabulary.tsv"):
+        load_bundle(bundle_dir)
+
+
+def edit_metadata(bundle_dir, change):
+    path = os.path.join(bundle_dir, "metadata.json")
+    with open(path, encoding="utf-8") as handle:
+        metadata = json.load(handle)
+    change(metadata)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(metadata, handle)
+
+
+def test_another_format_version_is_refused(bundle_dir):
+    edit_metadata(bundle_dir, lambda metadata: metadata.update(format_version=99))
+    with pytest.raises(BundleError, match="format version 99"):
+        load_bundle(bundle_dir)
+
+
+def test_another_scikit_learn_version_is_refused(bundle_dir):
+    edit_metadata(bundle_dir, lambda metadata: metadata["versions"].update(
+        {"scikit-learn": "0.24.2"}))
+    with pytest.raises(BundleError, match="scikit-learn 0.24.2"):
+        load_bundle(bundle_dir)
+
+
+def test_unreadable_metadata_is_refused(bundle_dir):
+    with open(os.path.join(bundle_dir, "metadata.json"), "w", encoding="utf-8") as handle:
+        handle.write("{not json")
+    with pytest.raises(BundleError, match="metadata"):
+        load_bundle(bundle_dir)
+
+
+def test_a_path_that_is_no_bundle_is_refused(tmp_path):
+    with pytest.raises(BundleError, match="not a directory"):
+        load_bundle(tmp_path / "nothing")
+    with pytest.raises(BundleError, match="metadata"):
+        load_bundle(tmp_path)
+
+
+def test_bundle_error_is_a_value_error():
+    assert issubclass(BundleError, ValueError)
+
+
+def test_saving_again_replaces_the_bundle(trained, bundle_dir, tmp_path):
+    X, estimator, _, _ = trained
+    save_bundle(bundle_dir, estimator, 0.7, ANALYZER, os.path.join(bundle_dir, "vocabulary.tsv"),
+                "logistic_regression", X.shape[1])
+    assert load_bundle(bundle_dir).threshold == 0.7
+    # nothing is left behind next to the bundle
+    assert sorted(os.listdir(os.path.dirname(bundle_dir))) == ["model"]
+
+
+def test_a_failed_save_leaves_no_bundle(trained, tmp_path):
+    X, estimator, _, _ = trained
+    target = tmp_path / "model"
+    with pytest.raises(FileNotFoundError):
+        save_bundle(target, estimator, 0.5, ANALYZER, tmp_path / "no-vocabulary.tsv",
+                    "logistic_regression", X.shape[1])
+    assert os.listdir(tmp_path) == []
+
+
+def test_texts_fixture_is_labelled_both_ways():
+    # guards the fixture the bundle tests train on
+    _, labels = texts_and_labels()
+    assert set(labels.tolist()) == {0, 1}

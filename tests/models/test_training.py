@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+from sklearn.metrics import recall_score
+
+from models.training import (
+    _most_common_params,
+    check_labels,
+    compare_models,
+    shared_folds,
+    top_features,
+)
+from tests.models.corpus import MEETINGS, tfidf_corpus
+
+X, Y, FEATURE_NAMES, VECTORIZER = tfidf_corpus()
+MODELS = ["logistic_regression", "multinomial_nb", "bernoulli_nb"]
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    return compare_models(X, Y, models=MODELS, n_splits=4, feature_names=FEATURE_NAMES)
+
+
+def test_shared_folds_partition_the_data_with_both_classes_in_each():
+    folds = shared_folds(Y, n_splits=4, seed=0)
+    held_out = np.concatenate([test for _, test in folds])
+    assert sorted(held_out.tolist()) == list(range(len(Y)))
+    for train, test in folds:
+        assert set(Y[test]) == {0, 1}
+        assert not set(train) & set(test)
+
+
+def test_every_model_is_scored_once_per_sample_out_of_fold(comparison):
+    assert list(comparison.results) == MODELS
+    assert len(comparison.folds) == 4
+    for result in comparison.results.values():
+        assert result.oof_scores.shape == (len(Y),)
+        assert len(result.fold_metrics) == 4
+        assert len(result.fold_params) == 4
+
+
+def test_threshold_reaches_the_target_recall_and_no_higher_one_does(comparison):
+    for result in comparison.results.values():
+        scores = result.oof_scores
+        predicted = (scores >= result.threshold).astype(int)
+        assert recall_score(Y, predicted) >= 0.95
+        higher = scores[scores > result.threshold]
+        if higher.size:
+            assert recall_score(Y, (scores >= higher.min()).astype(int)) < 0.95
+        (tn, fp), (fn, tp) = result.confusion
+        assert tp + fn == Y.sum() and tn + fp == len(Y) - Y.sum()
+        assert tp == predicted[Y == 1].sum()
+
+
+def test_the_chosen_model_has_the_best_mean_pr_auc(comparison):
+    best = max(result.cv["pr_auc"]["mean"] for result in comparison.results.values())
+    assert comparison.chosen_result.cv["pr_auc"]["mean"] == best
+    assert comparison.summary()["threshold"] == comparison.chosen_result.threshold
+
+
+def test_choice_by_roc_auc():
+    by_roc = compare_models(X, Y, models=MODELS, n_splits=4, select_by="roc_auc")
+    best = max(result.cv["roc_auc"]["mean"] for result in by_roc.results.values())
+    assert by_roc.chosen_result.cv["roc_auc"]["mean"] == best
+    assert by_roc.summary()["select_by"] == "roc_auc"
+
+
+def test_comparison_is_deterministic(comparison):
+    again = compare_models(X, Y, models=MODELS, n_splits=4, feature_names=FEATURE_NAMES)
+    for name, result in comparison.results.items():
+        # equal up to floating-point summation order in BLAS
+        np.testing.assert_allclose(result.oof_scores, again.results[name].oof_scores,
+                                   rtol=1e-12)
+        assert result.fold_params == again.results[name].fold_params
+    assert again.chosen == comparison.chosen
+
+
+def test_the_chosen_model_is_fit_and_flags_a_new_meeting_request(comparison):
+    estimator = comparison.chosen_result.estimator
+    new = VECTORIZER.transform(["Can we meet on Friday to discuss the budget?",
+                                "Attached is the report you asked for."])
+    scores = estimator.predict_proba(new)[:, 1]
+    assert scores[0] > scores[1]
+
+
+def test_linear_models_report_top_features_by_name(comparison):
+    logistic = comparison.results["logistic_regression"]
+    assert logistic.estimator is not None
+    positive = [name for name, _ in logistic.top_features["positive"]]
+    negative = [name for name, _ in logistic.top_features["negative"]]
+    meeting_words = {"meet", "meeting", "call", "schedule"}
+    assert meeting_words & set(positive[:10])
+    assert not meeting_words & set(negative)
+    # Bernoulli NB is not linear in its features: no top features
+    assert comparison.results["bernoulli_nb"].top_features is None
+
+
+def test_summary_is_json_ready_with_mean_and_std(comparison):
+    import json
+
+    summary = json.loads(json.dumps(comparison.summary()))
+    assert summary["chosen_model"] in MODELS
+    assert summary["samples"] == len(Y) and summary["positives"] == len(MEETINGS)
+    for model in summary["models"].values():
+        assert set(model["cv"]) == {"roc_auc", "pr_auc", "precision", "recall", "f1",
+                                    "accuracy"}
+        assert set(model["cv"]["f1"]) == {"mean", "std"}
+
+
+def test_labels_must_be_binary_with_enough_of_each_class():
+    with pytest.raises(ValueError, match="0 and 1"):
+        check_labels([0, 1, 2], 2)
+    with pytest.raises(ValueError, match="got 3 positive and 7 negative"):
+        check_labels([1] * 3 + [0] * 7, 5)
+    with pytest.raises(ValueError, match="got 0 positive"):
+        compare_models(X, np.zeros(len(Y), dtype=int), models=MODELS)
+
+
+def test_unknown_selection_metric_is_refused():
+    with pytest.raises(ValueError, match="'accuracy'"):
+        compare_models(X, Y, models=MODELS, select_by="accuracy")
+
+
+def test_most_common_params_break_ties_by_first_fold():
+    assert _most_common_params([{"C": 1}, {"C": 10}, {"C": 10}]) == {"C": 10}
+    assert _most_common_params([{"C": 10}, {"C": 1}, {"C": 1}, {"C": 10}]) == {"C": 10}
+
+
+def test_top_features_split_positive_and_negative_weights():
+    top = top_features([0.5, -2.0, 0.0, 3.0, -0.1], ["a", "b", "c", "d", "e"], count=2)
+    assert top == {"positive": [("d", 3.0), ("a", 0.5)], "negative": [("b", -2.0), ("e", -0.1)]}
