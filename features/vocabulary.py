@@ -71,6 +71,8 @@ def build_vocabulary(term_stats, n_docs, min_df=1, max_df=1.0, max_features=None
     ``keep`` (optional) is a predicate a term must also pass, e.g. the
     collocation filter; it applies after df pruning and before max_features.
     """
+    if not term_stats:
+        return []
     stats = term_stats
     if keep is not None:
         low, high = df_limits(n_docs, min_df, max_df)

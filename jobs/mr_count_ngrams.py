@@ -1,8 +1,9 @@
 """Count n-grams: per-message term counts plus corpus term counts and document frequencies.
 
-Input: parsed message records, one JSON object per line (docs/records.md;
-the fields the analyzer is configured to read, ``subject`` and ``body`` by
-default, plus ``message_id``).
+Input: parsed message records (docs/records.md; the fields the analyzer is
+configured to read, ``subject`` and ``body`` by default, plus
+``message_id``), one JSON object per line, or mr_parse_emails output lines
+(``"message"<TAB>record``; its ``"quarantine"`` rows are skipped).
 
 Each message is analyzed once (features.text.Analyzer). The output holds
 three kinds of rows, told apart by the first item of the key:
@@ -63,7 +64,13 @@ class MRCountNgrams(MRJob):
         self.documents = 0
 
     def mapper_analyze_message(self, _, line):
-        """One record line -> (["message", id], {term: count}); totals kept in memory."""
+        """A record line -> (["message", id], {term: count}); totals kept in memory."""
+        if line.startswith('"'):
+            # a key/value line of mr_parse_emails output: keep its "message" rows
+            key, _, line = line.partition("\t")
+            if key != '"message"':
+                self.increment_counter(COUNTERS, "not_a_message_row")
+                return
         try:
             record = json.loads(line)
         except ValueError:

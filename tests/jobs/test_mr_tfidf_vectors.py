@@ -1,0 +1,164 @@
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_svmlight_file
+from sklearn.feature_extraction.text import (
+    CountVectorizer,
+    HashingVectorizer,
+    TfidfTransformer,
+    TfidfVectorizer,
+)
+
+from features.text import Analyzer
+from features.vocabulary import read_vocabulary_rows, write_vocabulary
+from jobs.mr_count_ngrams import MRCountNgrams
+from jobs.mr_tfidf_vectors import MRTfidfVectors
+from scripts.cmd_features import build_features
+from scripts.runjob import output_files
+from tests.helpers import run_both, run_job
+from tests.jobs.text_fixtures import RECORDS, record_lines
+
+# (analyzer config, pipeline options, the same as TfidfVectorizer parameters)
+OPTION_SETS = {
+    "unigrams": ({}, {}, {}),
+    "1-3-grams, min_df=2, max_df=0.9": (
+        {"ngram_max": 3}, {"min_df": 2, "max_df": 0.9}, {"min_df": 2, "max_df": 0.9}),
+    "sublinear_tf, l1": ({}, {"sublinear_tf": True, "norm": "l1"},
+                         {"sublinear_tf": True, "norm": "l1"}),
+    "no idf smoothing, no norm": ({"ngram_max": 2}, {"smooth_idf": False, "norm": "none"},
+                                  {"smooth_idf": False, "norm": None}),
+}
+
+
+def read_vectors(tfidf_dir, n_features):
+    """svmlight output -> ({message_id: row index}, csr matrix), via scikit-learn's reader."""
+    lines = []
+    for path in output_files(tfidf_dir):
+        with open(path, "rb") as handle:
+            lines.extend(line for line in handle if line.strip())
+    ids = [line.rsplit(b" # ", 1)[1].strip().decode("utf-8") for line in lines]
+    matrix, labels = load_svmlight_file(io.BytesIO(b"".join(lines)), n_features=n_features,
+                                        zero_based=True)
+    assert set(labels) <= {0.0}
+    return {message_id: row for row, message_id in enumerate(ids)}, matrix.tocsr()
+
+
+def assert_same_rows(rows, matrix, records, expected):
+    """Each record's row of ``matrix`` equals its row of ``expected`` within 1e-9."""
+    assert sorted(rows) == sorted(record["message_id"] for record in records)
+    for position, record in enumerate(records):
+        ours = matrix[rows[record["message_id"]]].toarray()
+        theirs = expected[position].toarray()
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
+
+
+def run_pipeline(tmp_path, records, config, options, runner="inline"):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    source = tmp_path / "messages.jsonl"
+    source.write_text("".join(json.dumps(record) + "\n" for record in records),
+                      encoding="utf-8")
+    build_features([str(source)], str(tmp_path), config, runner=runner, **options)
+    return tmp_path / "features"
+
+
+@pytest.mark.parametrize("name", sorted(OPTION_SETS))
+def test_vectors_equal_tfidf_vectorizer(tmp_path, name):
+    config, options, sklearn_options = OPTION_SETS[name]
+    features_dir = run_pipeline(tmp_path, RECORDS, config, options)
+    vectorizer = TfidfVectorizer(analyzer=Analyzer(config), **sklearn_options)
+    expected = vectorizer.fit_transform(RECORDS)
+
+    vocabulary_rows = read_vocabulary_rows(features_dir / "vocabulary.tsv")
+    assert {term: term_id for term, term_id, _, _ in vocabulary_rows} == vectorizer.vocabulary_
+    for _, term_id, _, idf in vocabulary_rows:
+        assert idf == pytest.approx(vectorizer.idf_[term_id], abs=1e-12)
+    rows, matrix = read_vectors(features_dir / "tfidf", len(vocabulary_rows))
+    assert_same_rows(rows, matrix, RECORDS, expected)
+
+
+def test_max_features_keeps_the_most_frequent_terms(tmp_path):
+    config = {"ngram_max": 2}
+    counts = CountVectorizer(analyzer=Analyzer(config)).fit_transform(RECORDS).sum(axis=0).A1
+    ordered = sorted(counts, reverse=True)
+    # scikit-learn breaks ties at the cut arbitrarily: cut where the counts differ
+    limit = max(k for k in range(1, 12) if ordered[k - 1] > ordered[k])
+    features_dir = run_pipeline(tmp_path, RECORDS, config, {"max_features": limit})
+    vectorizer = TfidfVectorizer(analyzer=Analyzer(config), max_features=limit)
+    expected = vectorizer.fit_transform(RECORDS)
+    vocabulary_rows = read_vocabulary_rows(features_dir / "vocabulary.tsv")
+    assert len(vocabulary_rows) == limit
+    assert {term: term_id for term, term_id, _, _ in vocabulary_rows} == vectorizer.vocabulary_
+    rows, matrix = read_vectors(features_dir / "tfidf", limit)
+    assert_same_rows(rows, matrix, RECORDS, expected)
+
+
+def test_hashing_mode_equals_hashing_vectorizer_and_tfidf_transformer(tmp_path):
+    n_features = 2 ** 10
+    features_dir = run_pipeline(tmp_path, RECORDS, {"ngram_max": 2},
+                                {"hash_features": n_features, "sublinear_tf": True})
+    hashed = HashingVectorizer(analyzer=Analyzer({"ngram_max": 2}), n_features=n_features,
+                               alternate_sign=False, norm=None).transform(RECORDS)
+    expected = TfidfTransformer(sublinear_tf=True).fit_transform(hashed)
+    rows, matrix = read_vectors(features_dir / "tfidf", n_features)
+    assert_same_rows(rows, matrix, RECORDS, expected)
+
+
+def test_vectors_do_not_depend_on_record_order(tmp_path):
+    forward = run_pipeline(tmp_path / "forward", RECORDS, {"ngram_max": 2}, {"min_df": 2})
+    backward = run_pipeline(tmp_path / "backward", RECORDS[::-1], {"ngram_max": 2},
+                            {"min_df": 2})
+    assert (forward / "vocabulary.tsv").read_text() == (backward / "vocabulary.tsv").read_text()
+
+    def lines(features_dir):
+        return sorted(line for path in output_files(features_dir / "tfidf")
+                      for line in open(path))
+    assert lines(forward) == lines(backward)
+
+
+def test_empty_input_gives_empty_vocabulary_and_no_vectors(tmp_path):
+    features_dir = run_pipeline(tmp_path, [], {}, {})
+    assert read_vocabulary_rows(features_dir / "vocabulary.tsv") == []
+    assert all(os.path.getsize(path) == 0 for path in output_files(features_dir / "tfidf"))
+
+
+def test_vectors_job_empty_input(tmp_path):
+    vocabulary = tmp_path / "vocabulary.tsv"
+    write_vocabulary(vocabulary, [("meet", 0, 1, 1.5)])
+    assert run_job(MRTfidfVectors, [b""], ["--vocabulary", str(vocabulary)]) == []
+
+
+def test_vectors_job_hand_written_rows(tmp_path):
+    vocabulary = tmp_path / "vocabulary.tsv"
+    write_vocabulary(vocabulary, [("budget", 0, 1, 2.0), ("meet", 1, 2, 1.0)])
+    lines = ['["message","a@x"]\t{"meet": 3, "budget": 1, "pruned": 7}',
+             '["term","meet"]\t[4,2]',
+             '["documents",""]\t2',
+             '["message","b@x"]\t{"pruned": 1}']
+    output = run_job(MRTfidfVectors, [lines], ["--vocabulary", str(vocabulary), "--norm", "l1"])
+    # a@x: weights budget 1*2.0 = 2, meet 3*1.0 = 3; l1 norm 5
+    assert sorted(value.strip() for _, value in output) == ["0 # b@x", "0 0:0.4 1:0.6 # a@x"]
+
+
+def test_vectors_job_inline_equals_local(tmp_path):
+    counts_dir = tmp_path / "counts"
+    run_job(MRCountNgrams, [record_lines()], ["--ngram-max", "2"], output_dir=counts_dir)
+    vocabulary = tmp_path / "vocabulary.tsv"
+    write_vocabulary(vocabulary, [("budget", 0, 3, 1.5), ("gas", 1, 3, 1.5),
+                                  ("natural gas", 2, 4, 1.25)])
+    inputs = [os.path.abspath(path) for path in output_files(counts_dir)]
+    output = run_both(MRTfidfVectors, [PathArg(path) for path in inputs],
+                      ["--vocabulary", str(vocabulary), "--sublinear-tf"])
+    assert len(output) == len(RECORDS)
+
+
+class PathArg(os.PathLike):
+    """An existing file given to the test helpers as a path."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __fspath__(self):
+        return self.path
