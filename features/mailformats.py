@@ -9,7 +9,8 @@ The format is detected by content, not by extension:
 - JSON lines (first byte ``{``): records already parsed (pass-through, so a
   run can restart from parsed data) or quarantine records;
 - mbox (first line ``From ``): split at ``From `` lines that carry a date,
-  ``>From `` escaping undone;
+  ``>From `` escaping undone; its name joins ``folder`` when it holds more
+  than one message or ends in ``.mbox``/``.mbx``;
 - subject-plus-body (Enron-Spam style): a ``Subject:`` line, then the body;
 - a single RFC 822 message (maildir, SpamAssassin, Berkeley ``.txt``): a
   header block with at least one standard header;
@@ -193,8 +194,11 @@ def _iter_content(data, uri, relpath, depth):
         yield from _iter_json_lines(data, uri, relpath)
         return
     if data.startswith(b"From "):
-        folder = folder_of(relpath, True)
-        for index, (offset, message) in enumerate(split_mbox(data)):
+        messages = list(split_mbox(data))
+        # a one-message file with a From_ line (SpamAssassin) is no folder
+        is_mailbox = len(messages) > 1 or relpath.lower().endswith(_MBOX_SUFFIXES)
+        folder = folder_of(relpath, is_mailbox)
+        for index, (offset, message) in enumerate(messages):
             yield Found("rfc822", message, uri, index, offset, folder, None, None)
         return
     if is_subject_body(data):

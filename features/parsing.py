@@ -2,7 +2,7 @@
 
 Speed: the stdlib parser with ``policy.compat32`` (about 8x faster than
 ``policy.default`` on Enron mail) and the decoding done here, with the stdlib
-helpers: ``email.header.decode_header`` for RFC 2047 words,
+helpers: ``email.header.decode_header``/``make_header`` for RFC 2047 words,
 ``email.utils.getaddresses`` for address lists, ``parsedate_to_datetime`` for
 dates, html.parser for HTML. Nothing here raises on bad input: every oddity
 becomes a warning name (counted by the job) and a best-effort value.
@@ -14,9 +14,9 @@ import codecs
 import hashlib
 import re
 from datetime import timezone
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.errors import HeaderParseError
-from email.header import decode_header
+from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
@@ -77,15 +77,13 @@ def decode_header_value(value, warnings=None):
     value = _unescape_surrogates(str(value))
     if "=?" in value:
         try:
-            pieces = decode_header(value)
+            value = str(make_header(decode_header(value)))
         except (HeaderParseError, ValueError, LookupError):
+            # the slower, lenient parser of policy.default decodes the good
+            # words and keeps the broken ones as text
             if warnings is not None:
                 warnings.append("header_undecodable")
-            pieces = [(value, None)]
-        value = "".join(
-            decode_bytes(piece, charset)[0] if isinstance(piece, bytes) else piece
-            for piece, charset in pieces
-        )
+            value = str(policy.default.header_factory("subject", value))
     return _FOLDING_WHITESPACE.sub(" ", value).strip()
 
 

@@ -13,6 +13,7 @@ import sys
 # subcommand -> (module, one-line help)
 SUBCOMMANDS = {
     "demo": ("scripts.cmd_demo", "run the pipeline on the embedded demo corpus"),
+    "parse": ("scripts.cmd_parse", "raw mail to JSON message records and a quarantine"),
     "graph": ("scripts.cmd_graph", "contact lists, totals and suggestions under OUT/graph/"),
 }
 

@@ -1,0 +1,223 @@
+"""jobs/mr_parse_emails.py: formats, dedupe, quarantine, reconciliation, runners."""
+
+import bz2
+import collections
+import glob
+import gzip
+import json
+import mailbox
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from jobs.mr_parse_emails import MRParseEmails
+from scripts.runjob import run_job
+from tests.helpers import run_both
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SPAMASSASSIN_GROUPS = {
+    "easy-ham-1": 2500, "easy-ham-2": 1400, "hard-ham-1": 250, "spam-1": 500, "spam-2": 1396}
+
+
+def by_kind(pairs):
+    kinds = collections.defaultdict(list)
+    for key, value in pairs:
+        kinds[key].append(value)
+    return kinds
+
+
+def run_counted(inputs, tmp_path, args=(), runner="inline"):
+    """Run through the driver helper: (messages, quarantine, counters)."""
+    output = tmp_path / ("out-" + runner)
+    result = run_job(MRParseEmails, [str(path) for path in inputs], str(output),
+                     args=list(args), runner=runner)
+    kinds = by_kind(
+        (json.loads(key), json.loads(value))
+        for part in sorted(output.glob("part-*"))
+        for key, value in (line.split("\t", 1) for line in part.read_text().splitlines())
+    )
+    return kinds["message"], kinds["quarantine"], result.counters
+
+
+def assert_reconciles(counters, messages, quarantine):
+    parse = collections.Counter(counters.get("parse", {}))
+    assert parse["messages_found"] == parse["records"] + parse["quarantined"] + parse["duplicates"]
+    assert parse["records"] == len(messages)
+    assert parse["quarantined"] == len(quarantine)
+    assert sum(counters.get("quarantine", {}).values()) == len(quarantine)
+    return parse
+
+
+def bad_inputs(directory):
+    """Broken files written for the test: gzip'd and bz2'd mbox, corrupt gzip,
+    random bytes, an empty file, NUL bytes in a message."""
+    mbox = (FIXTURES / "sample.mbox").read_bytes()
+    files = {
+        "archive.mbox.gz": gzip.compress(mbox.replace(b"mbox-", b"gz-")),
+        "archive.mbox.bz2": bz2.compress(mbox.replace(b"mbox-", b"bz2-")),
+        "corrupt.mbox.gz": gzip.compress(mbox)[:40],
+        "random.bin": bytes(random.Random(3).randrange(256) for _ in range(2000)),
+        "empty.eml": b"",
+        "nul.eml": b"Message-ID: <nul@example.com>\nSubject: nul\n\nbody\x00with nul\n",
+    }
+    for name, data in files.items():
+        (directory / name).write_bytes(data)
+    return directory
+
+
+def test_empty_input_file_is_quarantined(tmp_path):
+    (tmp_path / "empty").write_bytes(b"")
+    messages, quarantine, counters = run_counted([tmp_path / "empty"], tmp_path)
+    assert messages == []
+    assert [record["reason"] for record in quarantine] == ["empty_file"]
+    assert quarantine[0]["source"]["uri"] == (tmp_path / "empty").as_uri()
+    assert assert_reconciles(counters, messages, quarantine)["messages_found"] == 1
+
+
+def test_fixtures_parse_dedupe_and_quarantine(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    messages, quarantine, counters = run_counted([FIXTURES, bad_inputs(bad)], tmp_path)
+    parse = assert_reconciles(counters, messages, quarantine)
+    ids = [record["message_id"] for record in messages]
+    assert len(ids) == len(set(ids))
+    # sample.mbox holds mbox-1 twice; its gzip and bz2 copies each hold their own ids
+    assert parse["duplicates"] == 3
+    for prefix in ("mbox", "gz", "bz2"):
+        assert {prefix + "-1@example.com", prefix + "-2@example.com"} <= set(ids)
+    kept = next(record for record in messages if record["message_id"] == "mbox-1@example.com")
+    assert kept["source"]["index"] == 0  # the first copy in its file wins
+    assert kept["folder"] == ["mail", "sample"]
+    reasons = sorted(record["reason"] for record in quarantine)
+    assert reasons == ["corrupt_gzip", "empty_file", "not_email"]
+    assert counters["quarantine"] == {"corrupt_gzip": 1, "empty_file": 1, "not_email": 1}
+    corrupt = next(record for record in quarantine if record["reason"] == "corrupt_gzip")
+    assert corrupt["source"]["uri"] == (bad / "corrupt.mbox.gz").as_uri()
+    assert corrupt["head"].startswith("\\x1f\\x8b")
+    nul = next(record for record in messages if record["message_id"] == "nul@example.com")
+    assert nul["body"] == "bodywith nul"
+    maildir = next(record for record in messages if record["message_id"] == "maildir-1@example.com")
+    assert maildir["folder"] == ["mail", "maildir", "cur"]
+    assert counters["warnings"]["message_id_generated"] == 2
+
+
+def test_inline_and_local_runners_agree(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    pairs = run_both(MRParseEmails, [FIXTURES, bad_inputs(bad)])
+    kinds = by_kind(pairs)
+    assert len(kinds["message"]) == 21 and len(kinds["quarantine"]) == 3
+
+
+def test_oversized_message_is_truncated_not_dropped(tmp_path):
+    big = tmp_path / "big.eml"
+    big.write_bytes(b"Message-ID: <big@example.com>\nSubject: big\n\n" + b"long line\n" * 500)
+    messages, quarantine, counters = run_counted(
+        [big], tmp_path, args=["--max-message-bytes", "1000"])
+    assert quarantine == []
+    assert messages[0]["truncated"] is True
+    assert messages[0]["size"] == big.stat().st_size
+    assert counters["warnings"]["truncated"] == 1
+
+
+def test_parsed_records_pass_through_for_a_restart(tmp_path):
+    first, first_quarantine, _ = run_counted([FIXTURES], tmp_path)
+    parsed = tmp_path / "parsed.jsonl"
+    parsed.write_text("".join(json.dumps(record) + "\n" for record in first))
+    again, quarantine, counters = run_counted([parsed], tmp_path / "again")
+    assert first_quarantine == [] and quarantine == []
+    key = lambda record: record["message_id"]  # noqa: E731
+    assert sorted(again, key=key) == sorted(first, key=key)
+    assert counters["parse"]["records"] == len(first)
+
+
+def test_local_inputs_are_packed_into_few_containers(tmp_path):
+    for number in range(30):
+        (tmp_path / ("m%02d.eml" % number)).write_bytes(
+            b"Message-ID: <m%d@x>\nSubject: s\n\nbody\n" % number)
+    job = MRParseEmails(args=["--container-bytes", "400", str(tmp_path)])
+    inputs = job._runner_kwargs()["input_paths"]
+    assert job._runner_kwargs()["input_paths"] == inputs  # packed once
+    assert 1 < len(inputs) < 30 and all(path.endswith(".tar") for path in inputs)
+    messages, _, _ = run_counted([tmp_path], tmp_path / "run", args=["--container-bytes", "400"])
+    assert sorted(record["message_id"] for record in messages) == sorted(
+        "m%d@x" % number for number in range(30))
+    assert {record["source"]["uri"] for record in messages} == {
+        (tmp_path / ("m%02d.eml" % number)).as_uri() for number in range(30)}
+
+
+def test_mapper_expands_a_directory_it_is_handed(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.eml").write_bytes((FIXTURES / "on_wrote.eml").read_bytes())
+    job = MRParseEmails(args=[])
+    job.sandbox()
+    pairs = list(job.mapper_find_messages(str(tmp_path), str(tmp_path)))
+    assert [key for key, _ in pairs] == [["message", "wrote-1@example.com"]]
+    assert pairs[0][1]["folder"] == [tmp_path.name, "sub"]
+
+
+def _need(path):
+    if not path.is_dir():
+        pytest.skip("%s not found (real corpora live in ../shared/data)" % path)
+    return path
+
+
+@pytest.mark.slow
+def test_spamassassin_all_messages_accounted_for_with_folder(tmp_path):
+    root = _need(DATA / "spamassassin")
+    messages, quarantine, counters = run_counted([root], tmp_path)
+    parse = assert_reconciles(counters, messages, quarantine)
+    assert sorted(Path(record["source"]["uri"]).name for record in quarantine) == [
+        "LICENSE-NOTE.md", "NOTICE"]
+    assert parse["records"] + parse["duplicates"] == sum(SPAMASSASSIN_GROUPS.values())
+    per_folder = collections.Counter(tuple(record["folder"]) for record in messages)
+    assert set(per_folder) == {("spamassassin", group) for group in SPAMASSASSIN_GROUPS}
+    if parse["duplicates"] == 0:
+        for group, count in SPAMASSASSIN_GROUPS.items():
+            assert per_folder[("spamassassin", group)] == count
+
+
+@pytest.mark.slow
+def test_berkeley_messages_parse_and_join_their_labels(tmp_path):
+    root = _need(DATA / "enron-berkeley")
+    message_files = sorted(glob.glob(str(root / "*" / "*.txt")))
+    messages, quarantine, counters = run_counted(message_files, tmp_path)
+    parse = assert_reconciles(counters, messages, quarantine)
+    assert quarantine == []
+    assert parse["records"] + parse["duplicates"] == len(message_files)
+    sources = {record["source"]["uri"] for record in messages}
+    assert len(sources) == parse["records"]
+    joined_positive = 0
+    for record in messages:
+        cats = Path(record["source"]["uri"][len("file://"):]).with_suffix(".cats")
+        labels = {tuple(line.split(",")[:2]) for line in cats.read_text().split()}
+        joined_positive += ("1", "4") in labels
+        assert record["folder"][-1] == cats.parent.name
+    independent = sum(
+        ("1", "4") in {tuple(line.split(",")[:2]) for line in Path(path).read_text().split()}
+        for path in glob.glob(str(root / "*" / "*.cats")))
+    if parse["duplicates"] == 0:
+        assert joined_positive == independent
+    assert joined_positive > 0
+
+
+@pytest.mark.slow
+def test_enron_dedupe_matches_distinct_message_ids(tmp_path):
+    root = _need(DATA / "enron-mbox")
+    files = sorted(root.glob("allen-p.*.mbox.gz"))
+    distinct = set()
+    for path in files:
+        plain = tmp_path / path.stem
+        plain.write_bytes(gzip.decompress(path.read_bytes()))
+        distinct.update(message["Message-ID"].strip() for message in mailbox.mbox(str(plain)))
+        os.remove(plain)
+    messages, quarantine, counters = run_counted(files, tmp_path)
+    assert_reconciles(counters, messages, quarantine)
+    assert quarantine == []
+    assert len(messages) == len(distinct)
+    assert {"<%s>" % record["message_id"] for record in messages} == distinct
+    assert {record["folder"][0] for record in messages} == {"enron-mbox"}
+
