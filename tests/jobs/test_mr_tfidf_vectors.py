@@ -1,6 +1,7 @@
 import io
 import json
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -149,16 +150,7 @@ def test_vectors_job_inline_equals_local(tmp_path):
     write_vocabulary(vocabulary, [("budget", 0, 3, 1.5), ("gas", 1, 3, 1.5),
                                   ("natural gas", 2, 4, 1.25)])
     inputs = [os.path.abspath(path) for path in output_files(counts_dir)]
-    output = run_both(MRTfidfVectors, [PathArg(path) for path in inputs],
+    output = run_both(MRTfidfVectors, [pathlib.Path(path) for path in inputs],
                       ["--vocabulary", str(vocabulary), "--sublinear-tf"])
     assert len(output) == len(RECORDS)
 
-
-class PathArg(os.PathLike):
-    """An existing file given to the test helpers as a path."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __fspath__(self):
-        return self.path
