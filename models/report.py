@@ -196,10 +196,13 @@ def plot_confusion(comparison, path):
     figure = Figure(figsize=(4, 3.6))
     axes = figure.subplots()
     axes.imshow(chosen.confusion, cmap="Blues")
+    # light text on the dark (large) cells keeps every count readable
+    dark_from = max(max(row) for row in chosen.confusion) / 2
     for actual in (0, 1):
         for predicted in (0, 1):
-            axes.text(predicted, actual, str(chosen.confusion[actual][predicted]),
-                      ha="center", va="center")
+            count = chosen.confusion[actual][predicted]
+            axes.text(predicted, actual, str(count), ha="center", va="center",
+                      color="white" if count > dark_from else "black")
     axes.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", ylabel="actual",
              title="%s, threshold %.3g" % (chosen.name, chosen.threshold))
     figure.tight_layout()

@@ -63,8 +63,11 @@ def load_vectors(paths, n_features):
             continue
         message_ids.extend(_message_id(line, path, number)
                            for number, line in enumerate(lines, 1))
-        X, _ = load_svmlight_file(io.BytesIO(b"\n".join(lines) + b"\n"),
-                                  n_features=n_features, zero_based=True)
+        try:
+            X, _ = load_svmlight_file(io.BytesIO(b"\n".join(lines) + b"\n"),
+                                      n_features=n_features, zero_based=True)
+        except ValueError as error:
+            raise ValueError("%s: %s" % (path, error)) from None
         blocks.append(X)
     if not blocks:
         return sp.csr_matrix((0, n_features), dtype=np.float64), []

@@ -70,3 +70,17 @@ def test_join_labels_keeps_labelled_rows_in_order(tmp_path):
     assert kept == ["a", "d"]
     assert y.tolist() == [1, 0]
     np.testing.assert_allclose(X_labelled.toarray(), [[1, 0, 0], [2, 0, 0]])
+
+
+def test_load_vectors_names_the_file_of_a_malformed_line(tmp_path):
+    part = tmp_path / "part-00003"
+    part.write_text("0 2:1 1:1 # unsorted\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="part-00003.*sorted"):
+        load_vectors(part, n_features=3)
+
+
+def test_load_vectors_refuses_a_feature_id_outside_the_vocabulary(tmp_path):
+    part = tmp_path / "part-00000"
+    part.write_text("0 5:1 # a\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="part-00000"):
+        load_vectors(part, n_features=3)

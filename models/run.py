@@ -1,0 +1,45 @@
+"""One call from the jobs' feature output to the report and the model bundle.
+
+``train_from_features`` is what `jeeves run` does after the MapReduce
+stages: read ``features/vocabulary.tsv`` and ``features/tfidf/``, keep the
+labelled messages, compare the models, write ``report/`` and ``model/``
+under the output directory, and return the part of ``summary.json`` that
+concerns training.
+"""
+
+import os
+
+from models.bundle import save_bundle
+from models.report import write_report
+from models.training import compare_models
+from models.vectors import join_labels, load_vectors, load_vocabulary
+
+
+def train_from_features(features_dir, labels, output_dir, analyzer_config, models=None,
+                        n_splits=5, seed=0, select_by="pr_auc", target_recall=0.95,
+                        n_jobs=1, report_notes=(), progress=None):
+    """Train, report and bundle from `features_dir` -> the training summary dict.
+
+    `labels` maps message_id -> 0, 1 or None (models.labels.label_records).
+    Messages with features but no label are counted, not trained on. Raises
+    ValueError (with the counts) when there are too few labelled messages.
+    """
+    vocabulary_path = os.path.join(features_dir, "vocabulary.tsv")
+    terms, _ = load_vocabulary(vocabulary_path)
+    X, message_ids = load_vectors(os.path.join(features_dir, "tfidf"), n_features=len(terms))
+    X_labelled, y, _ = join_labels(X, message_ids, labels)
+    comparison = compare_models(X_labelled, y, models=models, n_splits=n_splits, seed=seed,
+                                select_by=select_by, target_recall=target_recall,
+                                n_jobs=n_jobs, feature_names=terms, progress=progress)
+    summary = comparison.summary()
+    summary["featurized"] = len(message_ids)
+    summary["unlabelled_featurized"] = len(message_ids) - len(y)
+    summary["report"] = write_report(comparison, os.path.join(output_dir, "report"),
+                                     notes=report_notes)
+    chosen = comparison.chosen_result
+    summary["bundle"] = save_bundle(
+        os.path.join(output_dir, "model"), chosen.estimator, chosen.threshold,
+        analyzer_config, vocabulary_path, comparison.chosen, len(terms),
+        extra={"cv": chosen.cv, "select_by": select_by, "target_recall": target_recall,
+               "final_params": summary["models"][comparison.chosen]["final_params"]})
+    return summary
