@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import json
 import re
 from datetime import timezone
 from email import message_from_bytes, policy
@@ -340,6 +341,17 @@ def message_record(raw, source, folder, max_message_bytes=DEFAULT_MAX_MESSAGE_BY
         "truncated": truncated,
     }
     return record, warnings
+
+
+def content_fingerprint(record):
+    """A key equal for copies of one message that differ only in their ids and
+    filing (Enron gives each folder's copy its own Message-ID)."""
+    sender = record.get("from") or {}
+    content = [sender.get("address"), record.get("date"), record.get("subject"),
+               record.get("to"), record.get("cc"), record.get("body"), record.get("quoted"),
+               record.get("signature"), record.get("attachments")]
+    return "content:" + hashlib.sha1(
+        json.dumps(content, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def escape_head(data):

@@ -9,8 +9,9 @@ containers of about ``--container-bytes``, because mrjob starts one map task
 per input file of a ``mapper_raw`` job; each member keeps its own file's URI.
 
 Output (JSONProtocol): ``"message"`` -> a record (docs/records.md), one per
-distinct ``message_id``; ``"quarantine"`` -> a quarantine record for input
-that could not become a message. Counters: group ``parse`` (messages_found =
+distinct ``message_id`` (or content, ``--dedupe-by content``);
+``"quarantine"`` -> a quarantine record for input that could not become a
+message. Counters: group ``parse`` (messages_found =
 records + quarantined + duplicates), group ``quarantine`` (one per reason),
 group ``warnings`` (field-level oddities).
 """
@@ -29,9 +30,18 @@ from mrjob.protocol import JSONProtocol
 from mrjob.step import MRStep
 
 from features.mailformats import Found, expand_inputs, iter_found, pack_files, relpath_of_uri
-from features.parsing import DEFAULT_MAX_MESSAGE_BYTES, message_record, quarantine_record
+from features.parsing import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    content_fingerprint,
+    message_record,
+    quarantine_record,
+)
 
 DEFAULT_CONTAINER_BYTES = 32 * 1024 * 1024
+DEDUPE_KEYS = {
+    "message_id": lambda record: record["message_id"],
+    "content": content_fingerprint,
+}
 
 
 def _source(found):
@@ -39,9 +49,11 @@ def _source(found):
 
 
 def _preference(record):
-    """Sort key of a duplicate: untruncated first, then by source, then content."""
-    return (bool(record.get("truncated")), json.dumps(record.get("source"), sort_keys=True),
-            json.dumps(record, sort_keys=True))
+    """Sort key of a duplicate: untruncated first, then by source (URI, index,
+    offset), then by content."""
+    source = record.get("source") or {}
+    return (bool(record.get("truncated")), str(source.get("uri")), source.get("index") or 0,
+            source.get("offset") or 0, json.dumps(record, sort_keys=True))
 
 
 class MRParseEmails(MRJob):
@@ -55,12 +67,18 @@ class MRParseEmails(MRJob):
             help="messages larger than this are cut to it and flagged truncated "
                  "(default: %(default)s)")
         self.add_passthru_arg(
+            "--dedupe-by", choices=sorted(DEDUPE_KEYS), default="message_id",
+            help="records with equal keys collapse to one: message_id, or content (sender, "
+                 "date, subject, recipients, text, attachments) for corpora such as Enron "
+                 "whose copies in several folders carry different Message-IDs "
+                 "(default: %(default)s)")
+        self.add_passthru_arg(
             "--container-bytes", type=int, default=DEFAULT_CONTAINER_BYTES,
             help="driver side: pack local input files into tar containers of about this "
                  "many bytes, one map task each (default: %(default)s)")
 
     def steps(self):
-        return [MRStep(mapper_raw=self.mapper_find_messages,
+        return [MRStep(mapper_init=self.mapper_init, mapper_raw=self.mapper_find_messages,
                        reducer=self.reducer_dedupe_messages)]
 
     def _runner_kwargs(self):
@@ -83,8 +101,11 @@ class MRParseEmails(MRJob):
         others = [p for p in input_paths if p not in local]
         return containers + unpacked + others
 
+    def mapper_init(self):
+        self.dedupe_key = DEDUPE_KEYS[self.options.dedupe_by]
+
     def mapper_find_messages(self, input_path, input_uri):
-        """(path, uri) of one input file -> (["message", message_id], record) and
+        """(path, uri) of one input file -> (["message", dedupe key], record) and
         (["quarantine", uri, index], quarantine record) pairs."""
         for path, uri, relpath in self._files_of(input_path, input_uri):
             try:
@@ -113,7 +134,7 @@ class MRParseEmails(MRJob):
 
     def _pairs_of(self, found):
         if found.kind == "record":
-            yield ["message", found.data["message_id"]], found.data
+            yield ["message", self.dedupe_key(found.data)], found.data
             return
         if found.kind == "quarantine_record":
             self._quarantined(found.data["reason"])
@@ -136,14 +157,14 @@ class MRParseEmails(MRJob):
             return
         for warning in warnings:
             self.increment_counter("warnings", warning)
-        yield ["message", record["message_id"]], record
+        yield ["message", self.dedupe_key(record)], record
 
     def _quarantined(self, reason):
         self.increment_counter("parse", "quarantined")
         self.increment_counter("quarantine", reason)
 
     def reducer_dedupe_messages(self, key, records):
-        """(["message", message_id], records) -> ("message", the preferred record);
+        """(["message", dedupe key], records) -> ("message", the preferred record);
         (["quarantine", ...], records) -> ("quarantine", record) for each."""
         if key[0] == "quarantine":
             for record in records:

@@ -37,6 +37,9 @@ def add_arguments(parser):
                         help="writes DIR/messages/, DIR/quarantine/ and DIR/summary.json")
     parser.add_argument("--runner", choices=RUNNERS, default="inline",
                         help="mrjob runner (default: %(default)s)")
+    parser.add_argument("--dedupe-by", choices=("message_id", "content"), default="message_id",
+                        help="collapse records with equal Message-ID, or equal content "
+                             "(Enron: folder copies have their own ids) (default: %(default)s)")
     parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES,
                         help="cut larger messages to this size, flagged (default: %(default)s)")
 
@@ -133,7 +136,8 @@ def run(args):
     with tempfile.TemporaryDirectory(prefix=".parse-job-", dir=args.output) as scratch:
         job_output = os.path.join(scratch, "output")
         result = run_job(MRParseEmails, args.input, job_output, runner=args.runner,
-                         args=["--max-message-bytes", str(args.max_message_bytes)])
+                         args=["--max-message-bytes", str(args.max_message_bytes),
+                               "--dedupe-by", args.dedupe_by])
         written = split_job_output(job_output, args.output)
     found = result.counter("parse", "messages_found")
     records = result.counter("parse", "records")

@@ -112,6 +112,25 @@ def test_inline_and_local_runners_agree(tmp_path):
     assert len(kinds["message"]) == 21 and len(kinds["quarantine"]) == 3
 
 
+def test_dedupe_by_content_collapses_copies_with_their_own_ids(tmp_path):
+    copy = (FIXTURES / "on_wrote.eml").read_bytes()
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "inbox" / "1.eml").write_bytes(copy)
+    (tmp_path / "archive" / "1.eml").write_bytes(
+        copy.replace(b"<wrote-1@", b"<other-id@").replace(b"Subject:", b"X-Folder: a\nSubject:"))
+    (tmp_path / "archive" / "2.eml").write_bytes(
+        copy.replace(b"<wrote-1@", b"<third@").replace(b"numbers you", b"figures you"))
+    by_id, _, _ = run_counted([tmp_path / "inbox", tmp_path / "archive"], tmp_path / "a")
+    by_content, _, counters = run_counted(
+        [tmp_path / "inbox", tmp_path / "archive"], tmp_path / "b", args=["--dedupe-by", "content"])
+    assert len(by_id) == 3
+    assert len(by_content) == 2 and counters["parse"]["duplicates"] == 1
+    kept = {record["source"]["uri"] for record in by_content}
+    assert (tmp_path / "archive" / "1.eml").as_uri() in kept  # archive/ sorts before inbox/
+    assert (tmp_path / "archive" / "2.eml").as_uri() in kept
+
+
 def test_oversized_message_is_truncated_not_dropped(tmp_path):
     big = tmp_path / "big.eml"
     big.write_bytes(b"Message-ID: <big@example.com>\nSubject: big\n\n" + b"long line\n" * 500)
@@ -154,6 +173,7 @@ def test_mapper_expands_a_directory_it_is_handed(tmp_path):
     (tmp_path / "sub" / "a.eml").write_bytes((FIXTURES / "on_wrote.eml").read_bytes())
     job = MRParseEmails(args=[])
     job.sandbox()
+    job.mapper_init()
     pairs = list(job.mapper_find_messages(str(tmp_path), str(tmp_path)))
     assert [key for key, _ in pairs] == [["message", "wrote-1@example.com"]]
     assert pairs[0][1]["folder"] == [tmp_path.name, "sub"]
@@ -220,4 +240,25 @@ def test_enron_dedupe_matches_distinct_message_ids(tmp_path):
     assert len(messages) == len(distinct)
     assert {"<%s>" % record["message_id"] for record in messages} == distinct
     assert {record["folder"][0] for record in messages} == {"enron-mbox"}
+
+
+@pytest.mark.slow
+def test_enron_folder_copies_collapse_by_content(tmp_path):
+    """Enron gives each folder's copy of a message its own Message-ID: copies
+    are counted here, independently, by their headers and raw payload."""
+    root = _need(DATA / "enron-mbox")
+    files = sorted(root.glob("allen-p.*.mbox.gz"))
+    distinct, total = set(), 0
+    for path in files:
+        plain = tmp_path / path.stem
+        plain.write_bytes(gzip.decompress(path.read_bytes()))
+        for message in mailbox.mbox(str(plain)):
+            total += 1
+            distinct.add(tuple(message[name] for name in ("From", "Date", "Subject", "To", "Cc"))
+                         + (message.get_payload(),))
+        os.remove(plain)
+    messages, quarantine, counters = run_counted(files, tmp_path, args=["--dedupe-by", "content"])
+    parse = assert_reconciles(counters, messages, quarantine)
+    assert len(messages) == len(distinct) < total
+    assert parse["duplicates"] == total - len(distinct)
 

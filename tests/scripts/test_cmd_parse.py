@@ -57,6 +57,14 @@ def test_inline_and_local_write_identical_files(tmp_path, capsys):
     assert len(read_lines(tmp_path / "inline" / "messages")) == 4
 
 
+def test_dedupe_by_content_option(tmp_path, capsys):
+    status = main(["parse", "--input", str(FIXTURES / "sample.mbox"), str(FIXTURES / "sample.mbox"),
+                   "--output", str(tmp_path / "out"), "--dedupe-by", "content"])
+    assert status == 0
+    assert capsys.readouterr().out.strip().endswith(
+        "found 6 = 3 records + 0 quarantined + 3 duplicates")
+
+
 def test_rerun_replaces_previous_output(tmp_path, capsys):
     parse_into(tmp_path, "out", "inline", FIXTURES / "sample.mbox")
     parse_into(tmp_path, "out", "inline", FIXTURES / "on_wrote.eml")
