@@ -10,7 +10,13 @@ export JEEVES_HOME := $(CURDIR)
 # task-side code must also run on EMR 7's Python
 TASK_SIDE := jobs features
 
-.PHONY: setup lint test demo clean
+# Real engines (docs/engines.md): Hadoop jars from Maven Central, fetched
+# when Java and Maven are present; the engine tests skip without them.
+HADOOP_LOCAL := $(CURDIR)/.cache/hadoop
+HAVE_JAVA := $(shell command -v java >/dev/null && command -v mvn >/dev/null && echo yes)
+ENGINES := $(if $(HAVE_JAVA),hadoop-jars)
+
+.PHONY: setup lint test demo clean hadoop-jars cluster-start cluster-stop
 
 setup: $(VENV)/.installed $(NLTK_DATA)/.provisioned
 
@@ -30,7 +36,7 @@ lint: setup
 	$(BIN)/ruff check .
 	scripts/check_py39.sh $(TASK_SIDE)
 
-test: setup lint
+test: setup lint $(ENGINES)
 	$(BIN)/python -m pytest
 
 DEMO_CORPUS := .cache/demo/spamassassin
@@ -41,6 +47,18 @@ $(DEMO_CORPUS)/.fetched: scripts/fetch_demo_corpus.sh
 
 demo: setup $(DEMO_CORPUS)/.fetched
 	$(BIN)/jeeves demo --input $(DEMO_CORPUS)
+
+hadoop-jars: $(HADOOP_LOCAL)/lib/.fetched
+
+$(HADOOP_LOCAL)/lib/.fetched: scripts/hadoop/pom.xml
+	scripts/hadoop/fetch-jars $(HADOOP_LOCAL)
+
+# A pseudo-distributed cluster on loopback for `-r hadoop`; see docs/engines.md.
+cluster-start: setup hadoop-jars
+	$(BIN)/python -m scripts.hadoop.cluster start
+
+cluster-stop:
+	$(BIN)/python -m scripts.hadoop.cluster stop
 
 clean:
 	rm -rf $(VENV) $(NLTK_DATA) .pytest_cache .ruff_cache *.egg-info

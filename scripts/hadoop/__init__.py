@@ -1,0 +1,1 @@
+"""Local Hadoop: fetched jars, the `hadoop` launcher, a pseudo-distributed cluster."""

@@ -1,0 +1,271 @@
+"""Start and stop a pseudo-distributed Hadoop cluster (HDFS and YARN) on loopback.
+
+    python -m scripts.hadoop.cluster start   # prints the HADOOP_HOME to use
+    python -m scripts.hadoop.cluster status
+    python -m scripts.hadoop.cluster stop
+
+The cluster is Hadoop's own MiniCluster CLI
+(``org.apache.hadoop.mapreduce.MiniHadoopClusterManager`` from the MapReduce
+jobclient tests jar): one NameNode, one DataNode, a ResourceManager, one
+NodeManager and the JobHistory server in a single JVM, run from the jars
+``scripts/hadoop/fetch-jars`` puts in ``HADOOP_HOME/lib`` (default
+``.cache/hadoop``). Its state (HDFS blocks, container logs) lives in
+``HADOOP_HOME/cluster`` and is wiped at each start. ``start`` writes the client
+configuration to ``HADOOP_HOME/etc/hadoop/*-site.xml``, which the launcher
+``HADOOP_HOME/bin/hadoop`` reads, and links ``HADOOP_HOME/logs`` to the
+container logs, where mrjob looks for a failed task's stderr. ``stop`` puts
+back an empty client configuration.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+DEFAULT_HOME = os.path.join(REPO, ".cache", "hadoop")
+AUX_SERVICES_MANIFEST = os.path.join(HERE, "aux-services.json")
+MANAGER_CLASS = "org.apache.hadoop.mapreduce.MiniHadoopClusterManager"
+EMPTY_CONFIGURATION = "<configuration/>\n"
+# The whole client configuration goes in each site file: Hadoop loads
+# mapred-default.xml and yarn-default.xml after core-site.xml, so a value
+# only in core-site.xml would be overridden by their defaults.
+SITE_FILES = ("core-site.xml", "hdfs-site.xml", "mapred-site.xml", "yarn-site.xml")
+LOOPBACK = "127.0.0.1"
+
+# Small enough to share two cores and a few GB with other work: one
+# NodeManager offering 4 GB, 512 MB containers (the ApplicationMaster and two
+# tasks fit at once).
+CONTAINER_MB = 512
+TASK_HEAP = "-Xmx384m"
+NODEMANAGER_MB = 4096
+
+
+class ClusterError(Exception):
+    """The cluster could not be started or is not running."""
+
+
+def jvm_options():
+    """The Java 17 options shared by every Hadoop JVM (scripts/hadoop/jvm-options)."""
+    with open(os.path.join(HERE, "jvm-options"), encoding="utf-8") as handle:
+        return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+def _settings(home):
+    """Configuration of the cluster and of its clients (jobs read it too)."""
+    task_opts = " ".join([TASK_HEAP] + jvm_options())
+    conf_dir = os.path.join(home, "etc", "hadoop")
+    # Every server on a free port, so a second cluster (another checkout, a
+    # CI neighbour) does not collide; the MiniCluster picks the HDFS ones.
+    addresses = {
+        key: "localhost:%d" % _free_port()
+        for key in (
+            "yarn.resourcemanager.scheduler.address",
+            "yarn.resourcemanager.resource-tracker.address",
+            "yarn.resourcemanager.admin.address",
+            "yarn.resourcemanager.webapp.address",
+            "yarn.nodemanager.webapp.address",
+            "mapreduce.jobhistory.webapp.address",
+            "mapreduce.jobhistory.admin.address",
+        )
+    }
+    return addresses | {
+        # `hadoop jar` submits to YARN, not to the local job runner.
+        "mapreduce.framework.name": "yarn",
+        # Loopback only: every server binds 127.0.0.1.
+        "yarn.resourcemanager.bind-host": LOOPBACK,
+        "yarn.nodemanager.bind-host": LOOPBACK,
+        "yarn.timeline-service.bind-host": LOOPBACK,
+        "mapreduce.jobhistory.bind-host": LOOPBACK,
+        "dfs.namenode.rpc-bind-host": LOOPBACK,
+        "dfs.namenode.http-bind-host": LOOPBACK,
+        # The MapReduce shuffle service has no bind address setting (it
+        # listens on all interfaces), so the NodeManager runs none: its aux
+        # services come from an empty manifest (the MiniCluster forces the
+        # shuffle into the configured list), and every job runs as an uber
+        # job, maps and reduce inside the ApplicationMaster's container,
+        # which needs no shuffle service. Hadoop supports one reducer there.
+        "yarn.nodemanager.aux-services.manifest.enabled": "true",
+        "yarn.nodemanager.aux-services.manifest": "file://" + AUX_SERVICES_MANIFEST,
+        "mapreduce.job.ubertask.enable": "true",
+        "mapreduce.job.ubertask.maxmaps": "1000",
+        "mapreduce.job.ubertask.maxreduces": "1",
+        "mapreduce.job.ubertask.maxbytes": str(1 << 40),
+        "dfs.replication": "1",
+        # Resources.
+        "yarn.nodemanager.resource.memory-mb": str(NODEMANAGER_MB),
+        "yarn.scheduler.minimum-allocation-mb": "256",
+        "yarn.scheduler.maximum-allocation-mb": str(NODEMANAGER_MB),
+        "yarn.app.mapreduce.am.resource.mb": str(CONTAINER_MB),
+        "mapreduce.map.memory.mb": str(CONTAINER_MB),
+        "mapreduce.reduce.memory.mb": str(CONTAINER_MB),
+        "yarn.app.mapreduce.am.command-opts": task_opts,
+        "mapreduce.map.java.opts": task_opts,
+        "mapreduce.reduce.java.opts": task_opts,
+        # Python tasks use more virtual memory than YARN's ratio allows, and
+        # a nearly full disk must not take the only NodeManager out.
+        "yarn.nodemanager.vmem-check-enabled": "false",
+        "yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage": "100",
+        # Containers run from the fetched jars, with the client configuration.
+        "mapreduce.application.classpath": conf_dir + "," + os.path.join(home, "lib", "*"),
+    }
+
+
+def _paths(home):
+    work = os.path.join(home, "cluster")
+    return {
+        "work": work,
+        "pid": os.path.join(work, "pid"),
+        "log": os.path.join(work, "cluster.log"),
+        "details": os.path.join(work, "details.json"),
+        "written_conf": os.path.join(work, "cluster-site.xml"),
+        "conf_dir": os.path.join(home, "etc", "hadoop"),
+        "logs_link": os.path.join(home, "logs"),
+    }
+
+
+def _running_pid(home):
+    """The cluster's pid if it is running, else None."""
+    try:
+        with open(_paths(home)["pid"], encoding="ascii") as handle:
+            pid = int(handle.read())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return None
+    return pid
+
+
+def _log_tail(path, lines=30):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return "".join(handle.readlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def start(home=DEFAULT_HOME, timeout=300):
+    """Start the cluster unless it runs; return its details (ports, pid)."""
+    paths = _paths(home)
+    if not os.path.exists(os.path.join(home, "lib", ".fetched")):
+        raise ClusterError("no Hadoop jars in %s/lib; run 'make hadoop-jars'" % home)
+    if shutil.which("java") is None:
+        raise ClusterError("java not found on PATH")
+    if _running_pid(home):
+        return status(home)
+
+    shutil.rmtree(paths["work"], ignore_errors=True)
+    os.makedirs(paths["work"])
+    ports = {"nnport": _free_port(), "rmport": _free_port(), "jhsport": _free_port()}
+    command = ["java", "-Xmx1g"] + jvm_options()
+    command += ["-cp", os.path.join(home, "lib", "*"), MANAGER_CLASS, "-format"]
+    for option, port in sorted(ports.items()):
+        command += ["-" + option, str(port)]
+    command += ["-writeConfig", paths["written_conf"], "-writeDetails", paths["details"]]
+    for key, value in sorted(_settings(home).items()):
+        command += ["-D", "%s=%s" % (key, value)]
+
+    # Containers inherit the NodeManager's PATH: tasks find this Python
+    # (the project's virtualenv, with its packages) as `python3`, as EMR
+    # nodes find theirs.
+    environment = dict(os.environ)
+    environment["PATH"] = os.path.dirname(sys.executable) + os.pathsep + environment["PATH"]
+    with open(paths["log"], "wb") as log:
+        # The cluster keeps its data under its working directory (./target).
+        process = subprocess.Popen(
+            command, cwd=paths["work"], stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env=environment, start_new_session=True,
+        )
+    with open(paths["pid"], "w", encoding="ascii") as handle:
+        handle.write(str(process.pid))
+
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(paths["details"]):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(home)
+            raise ClusterError(
+                "the Hadoop mini cluster did not start; end of %s:\n%s"
+                % (paths["log"], _log_tail(paths["log"]))
+            )
+        time.sleep(1)
+    # The details file is written after the configuration file: both are done.
+    for name in SITE_FILES:
+        shutil.copyfile(paths["written_conf"], os.path.join(paths["conf_dir"], name))
+    if os.path.lexists(paths["logs_link"]):
+        os.remove(paths["logs_link"])
+    os.symlink(os.path.join("cluster", "target"), paths["logs_link"])
+    return status(home)
+
+
+def status(home=DEFAULT_HOME):
+    """{'pid', 'home', 'namenode_port', 'resourcemanager_port'} or raise ClusterError."""
+    pid = _running_pid(home)
+    if pid is None:
+        raise ClusterError("no Hadoop mini cluster runs from %s" % home)
+    with open(_paths(home)["details"], encoding="utf-8") as handle:
+        details = json.load(handle)
+    details.update(pid=pid, home=home)
+    return details
+
+
+def stop(home=DEFAULT_HOME, timeout=60):
+    """Stop the cluster if it runs and put back an empty client configuration."""
+    paths = _paths(home)
+    pid = _running_pid(home)
+    if pid is not None:
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _running_pid(home) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if _running_pid(home):
+            os.killpg(pid, signal.SIGKILL)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass  # started by another process, which reaps it
+    if os.path.exists(paths["pid"]):
+        os.remove(paths["pid"])
+    if os.path.isdir(paths["conf_dir"]):
+        for name in SITE_FILES:
+            with open(os.path.join(paths["conf_dir"], name), "w", encoding="utf-8") as handle:
+                handle.write(EMPTY_CONFIGURATION)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=("start", "stop", "status"))
+    parser.add_argument(
+        "--home", default=DEFAULT_HOME,
+        help="the tree scripts/hadoop/fetch-jars filled (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "stop":
+            stop(args.home)
+            return 0
+        details = start(args.home) if args.action == "start" else status(args.home)
+    except ClusterError as error:
+        print("cluster: %s" % error, file=sys.stderr)
+        return 1
+    print("HADOOP_HOME=%s  (hdfs://localhost:%s, ResourceManager localhost:%s, pid %s)" % (
+        details["home"], details["namenode_port"], details["resourcemanager_port"],
+        details["pid"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
