@@ -26,14 +26,19 @@ SELECTION_METRICS = ("pr_auc", "roc_auc")
 FOLD_METRICS = ("roc_auc", "pr_auc", "precision", "recall", "f1", "accuracy")
 
 
+def check_target_recall(target_recall):
+    """Raise ValueError unless 0 < target_recall <= 1."""
+    if not 0.0 < target_recall <= 1.0:
+        raise ValueError("target recall must be in (0, 1]: %r" % (target_recall,))
+
+
 def threshold_for_recall(y_true, scores, target_recall):
     """The largest score threshold whose recall on (y_true, scores) is >= target_recall.
 
     Missing a positive costs more than a false alarm, so the threshold is
     lowered until the target share of positives is caught, and no further.
     """
-    if not 0.0 < target_recall <= 1.0:
-        raise ValueError("target recall must be in (0, 1]: %r" % (target_recall,))
+    check_target_recall(target_recall)
     y_true = np.asarray(y_true)
     if not y_true.any():
         raise ValueError("cannot set a threshold for recall without positive examples")

@@ -219,6 +219,7 @@ def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
     if select_by not in metrics.SELECTION_METRICS:
         raise ValueError("cannot choose a model by %r (choose from: %s)"
                          % (select_by, ", ".join(metrics.SELECTION_METRICS)))
+    metrics.check_target_recall(target_recall)
     names = select_models(models) if models is None or isinstance(models, str) else \
         select_models(",".join(models))
     y = check_labels(y, n_splits)

@@ -128,3 +128,8 @@ def test_most_common_params_break_ties_by_first_fold():
 def test_top_features_split_positive_and_negative_weights():
     top = top_features([0.5, -2.0, 0.0, 3.0, -0.1], ["a", "b", "c", "d", "e"], count=2)
     assert top == {"positive": [("d", 3.0), ("a", 0.5)], "negative": [("b", -2.0), ("e", -0.1)]}
+
+
+def test_bad_target_recall_is_refused_before_training():
+    with pytest.raises(ValueError, match="target recall"):
+        compare_models(X, Y, models=MODELS, target_recall=95)
