@@ -16,7 +16,7 @@ import json
 import re
 from datetime import timezone
 from email import message_from_bytes, policy
-from email.errors import HeaderParseError
+from email.errors import HeaderParseError, MessageError
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
@@ -79,12 +79,15 @@ def decode_header_value(value, warnings=None):
     if "=?" in value:
         try:
             value = str(make_header(decode_header(value)))
-        except (HeaderParseError, ValueError, LookupError):
+        except (MessageError, ValueError, LookupError):
             # the slower, lenient parser of policy.default decodes the good
             # words and keeps the broken ones as text
             if warnings is not None:
                 warnings.append("header_undecodable")
-            value = str(policy.default.header_factory("subject", value))
+            try:
+                value = str(policy.default.header_factory("subject", value))
+            except (MessageError, ValueError, LookupError):
+                pass
     return _FOLDING_WHITESPACE.sub(" ", value).strip()
 
 
@@ -171,8 +174,8 @@ def _part_text(part, content_type, warnings):
     if payload is None:
         warnings.append("payload_undecodable")
         raw = part.get_payload()
-        payload = raw.encode("ascii", "surrogateescape") if isinstance(raw, str) else b""
-    text, fell_back = decode_bytes(payload, part.get_param("charset"))
+        payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    text, fell_back = decode_bytes(payload, part.get_content_charset())
     if fell_back:
         warnings.append("charset_fallback")
     if content_type == "text/html":
@@ -192,7 +195,7 @@ def _payload_size(part):
 
 
 def _filename(part, warnings):
-    if "Content-Disposition" not in part and "name" not in (part.get("Content-Type") or ""):
+    if "Content-Disposition" not in part and "name" not in str(part.get("Content-Type", "")):
         return None
     try:
         name = part.get_filename()
@@ -225,7 +228,7 @@ def _collect(part, parts, warnings, depth=0):
             for child in part.get_payload():
                 _collect(child, parts, warnings, depth + 1)
         return
-    disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
     name = _filename(part, warnings)
     if content_type.startswith("multipart/"):
         # a multipart without boundary arrives as one leaf: its text is all there is

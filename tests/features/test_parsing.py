@@ -3,6 +3,7 @@
 import email
 import email.policy
 import hashlib
+import random
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,16 @@ def test_quarantine_record_escapes_the_head():
     assert record["reason"] == "not_email"
     assert record["head"].startswith("\\x00\\xffabc\\n")
     assert escape_head(b"y" * 300) == "y" * 200
+
+
+def test_mangled_fixtures_never_raise():
+    rng = random.Random(11)
+    fixtures = sorted(path for path in FIXTURES.rglob("*") if path.is_file())
+    for path in fixtures:
+        raw = path.read_bytes()
+        for _ in range(100):
+            mangled = bytearray(raw[:rng.randrange(1, len(raw) + 1)])
+            for _ in range(rng.randrange(1, 8)):
+                mangled[rng.randrange(len(mangled))] = rng.choice(b"\x00\xff\n=?<>:;\"'\\-")
+            record, warnings = parse(bytes(mangled))
+            assert isinstance(record["body"], str) and isinstance(warnings, list)
