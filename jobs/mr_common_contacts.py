@@ -15,10 +15,13 @@ Output (JSONProtocol), key [kind, address]:
 Contacts are undirected: A and B are connected when either wrote to the other,
 or, with --reciprocal-only, when both did. A sender is not its own contact.
 
-Four steps: undirected edges; adjacency per address, which emits the pairs of
-its contacts (none for a hub: that would be quadratic in its degree) and a
-marker for each of its own edges; per pair, drop connected pairs and count
-the shared contacts; per address, keep the top k in a bounded heap.
+Four steps: undirected edges; adjacency per address, which counts the pairs
+of its contacts (none for a hub: that would be quadratic in its degree) and
+marks its own edges; per pair, drop connected pairs and count the shared
+contacts, keeping a partial top k per address; per address, merge the
+partials into the top k with a bounded heap. Pair counts and partial top-k
+lists are aggregated across a task's keys (flushed past a bound), the
+reducer-side analogue of in-mapper combining: the pair step is the volume.
 """
 
 import json
@@ -30,7 +33,9 @@ from mrjob.step import MRStep
 from features.graph import (
     BoundedNeighbours,
     InvalidRecord,
+    PartialTopK,
     bounded_top,
+    merge_common,
     message_contacts,
     pseudonym_key,
     pseudonymizer,
@@ -38,7 +43,8 @@ from features.graph import (
 )
 
 COUNTER_GROUP = "common_contacts"
-# In-mapper aggregation is flushed past this many distinct edges (bounded memory).
+# In-task aggregation (edges, pair counts, partial top-k entries) is flushed
+# past this many entries, so task memory stays bounded.
 FLUSH_AFTER = 100000
 # Direction bits of an undirected edge (low, high): who wrote to whom.
 LOW_TO_HIGH, HIGH_TO_LOW = 1, 2
@@ -77,9 +83,13 @@ class MRCommonContacts(MRJob):
                    mapper_final=self.mapper_final_flush,
                    combiner=self.combiner_merge_directions,
                    reducer=self.reducer_emit_adjacency),
-            MRStep(reducer=self.reducer_emit_pairs),
-            MRStep(combiner=self.combiner_count_common,
-                   reducer=self.reducer_count_common),
+            MRStep(reducer_init=self.reducer_init_pairs,
+                   reducer=self.reducer_emit_pairs,
+                   reducer_final=self.reducer_final_pairs),
+            # no combiner: reducer_emit_pairs already sums its task's pairs
+            MRStep(reducer_init=self.reducer_init_top,
+                   reducer=self.reducer_count_common,
+                   reducer_final=self.reducer_final_top),
             MRStep(reducer=self.reducer_top_suggestions),
         ]
 
@@ -132,39 +142,46 @@ class MRCommonContacts(MRJob):
         yield low, high
         yield high, low
 
+    def reducer_init_pairs(self):
+        self.pair_counts = {}
+
     def reducer_emit_pairs(self, address, neighbours):
-        """address neighbour -> ["pair", u, v] 1 for each two of its
-        neighbours (u < v), ["pair", address, n] null for each of its edges
-        (n > address), or ["hub", address] degree when over --max-degree."""
+        """address neighbour -> ["pair", u, v] n (u < v): n pairs of its
+        neighbours, or null for an edge of its own; ["hub", address] degree
+        when over --max-degree. Counts are summed across the task's keys."""
         kept = BoundedNeighbours(self.options.max_degree)
         for neighbour in neighbours:
             kept.add(neighbour)
             if address < neighbour:
-                yield ["pair", address, neighbour], None
+                self.pair_counts[(address, neighbour)] = None
         if kept.is_hub:
             self.increment_counter(COUNTER_GROUP, "hubs_skipped")
             yield ["hub", address], kept.degree
             return
         pairs = 0
-        for low, high in kept.pairs():
+        counts = self.pair_counts
+        for pair in kept.pairs():
             pairs += 1
-            yield ["pair", low, high], 1
+            counts[pair] = merge_common(counts.get(pair, 0), 1)
+            if len(counts) > FLUSH_AFTER:
+                yield from self.reducer_final_pairs()
+                counts = self.pair_counts
         if pairs:
             self.increment_counter(COUNTER_GROUP, "candidate_pairs", pairs)
 
-    def combiner_count_common(self, key, values):
-        """["pair", u, v] 1|null -> null when connected, else the sum;
-        ["hub", A] passes through."""
-        if key[0] == "pair":
-            yield key, _common_or_connected(values)
-        else:
-            for value in values:
-                yield key, value
+    def reducer_final_pairs(self):
+        """Emit the task's summed ["pair", u, v] n|null and start afresh."""
+        for (low, high), common in self.pair_counts.items():
+            yield ["pair", low, high], common
+        self.pair_counts = {}
+
+    def reducer_init_top(self):
+        self.partial_top = PartialTopK(self.options.top_k, suggestion_rank)
 
     def reducer_count_common(self, key, values):
-        """["pair", u, v] counts -> ["suggestions", u] [v, n] and
-        ["suggestions", v] [u, n] when u, v are not connected;
-        ["hub", A] degree passes through."""
+        """["pair", u, v] n|null -> (u and v offered each other's suggestion
+        when not connected; emitted by the task as ["suggestions", A]
+        [[[B, n], ...], candidates]); ["hub", A] degree passes through."""
         if key[0] == "hub":
             for degree in values:
                 yield key, degree
@@ -173,19 +190,34 @@ class MRCommonContacts(MRJob):
         if common is None:
             return
         _, low, high = key
-        yield ["suggestions", low], [high, common]
-        yield ["suggestions", high], [low, common]
+        self.partial_top.offer(low, [high, common])
+        self.partial_top.offer(high, [low, common])
+        if self.partial_top.entries > FLUSH_AFTER:
+            yield from self.reducer_final_top()
+
+    def reducer_final_top(self):
+        """Emit the task's partial top k per address and start afresh."""
+        for address, best, candidates in self.partial_top.drain():
+            yield ["suggestions", address], [best, candidates]
 
     def reducer_top_suggestions(self, key, values):
-        """["suggestions", A] [B, n] -> ["suggestions", A] {...} (top k);
-        ["hub", A] degree -> ["hub", A] {"address", "degree"}."""
+        """["suggestions", A] [[[B, n], ...], candidates] partials ->
+        ["suggestions", A] {...} (top k of all); ["hub", A] degree ->
+        ["hub", A] {"address", "degree"}."""
         kind, address = key
         if kind == "hub":
             for degree in values:
                 yield key, {"address": address, "degree": degree}
             return
-        best, candidates = bounded_top(values, self.options.top_k, suggestion_rank)
-        yield key, {"address": address, "suggestions": best, "n_candidates": candidates}
+        candidates = [0]
+
+        def entries():
+            for best, seen in values:
+                candidates[0] += seen
+                yield from best
+
+        best, _ = bounded_top(entries(), self.options.top_k, suggestion_rank)
+        yield key, {"address": address, "suggestions": best, "n_candidates": candidates[0]}
 
 
 def _merge_bits(directions):
@@ -199,9 +231,9 @@ def _common_or_connected(values):
     """None (connected: some value is null) or the sum of the counts."""
     common = 0
     for value in values:
-        if value is None:
+        common = merge_common(common, value)
+        if common is None:
             return None
-        common += value
     return common
 
 

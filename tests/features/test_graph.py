@@ -11,13 +11,16 @@ from features.graph import (
     TO,
     BoundedNeighbours,
     InvalidRecord,
+    PartialTopK,
     bounded_top,
     contact_rank,
+    merge_common,
     message_contacts,
     message_features,
     pair_history,
     pseudonym_key,
     pseudonymizer,
+    suggestion_rank,
     summarize_contacts,
     utc_timestamp,
 )
@@ -170,3 +173,30 @@ def test_bounded_neighbours_drop_a_hub():
     assert kept.is_hub
     assert kept.degree == 10000
     assert list(kept.pairs()) == []
+
+
+def test_merge_common_lets_a_direct_edge_win():
+    assert merge_common(2, 3) == 5
+    assert merge_common(2, None) is None
+    assert merge_common(None, 4) is None
+
+
+def test_partial_top_k_merges_to_the_exact_top_k():
+    rng = random.Random(11)
+    offers = [("g%d" % rng.randrange(3), ["b%03d" % rng.randrange(300), rng.randrange(6)])
+              for _ in range(2000)]
+    partial = PartialTopK(4, suggestion_rank)
+    drained = []
+    for number, (group, entry) in enumerate(offers):
+        partial.offer(group, entry)
+        assert all(len(held) < 8 for held, _ in partial.groups.values())
+        if number % 500 == 499:  # flushes, as a task does past its bound
+            drained.extend(partial.drain())
+    drained.extend(partial.drain())
+    for group in ("g0", "g1", "g2"):
+        mine = [entry for entry_group, entry in offers if entry_group == group]
+        pieces = [(best, seen) for name, best, seen in drained if name == group]
+        merged = sorted((entry for best, _ in pieces for entry in best),
+                        key=lambda e: (-e[1], e[0]))[:4]
+        assert merged == sorted(mine, key=lambda e: (-e[1], e[0]))[:4]
+        assert sum(seen for _, seen in pieces) == len(mine)
