@@ -280,3 +280,15 @@ class PartialTopK:
             yield group, entries[:self.k], seen
         self.groups = {}
         self.entries = 0
+
+
+# Columns the driver appends to a message's text features (docs/graph.md).
+CONTACT_FEATURE_NAMES = ("sender_out_degree", "reciprocal", "prior_messages")
+
+
+def contact_feature_row(features):
+    """A message_features.jsonl record (or None, for a message the graph
+    did not see) -> numeric values in CONTACT_FEATURE_NAMES order."""
+    if not features:
+        return [0.0] * len(CONTACT_FEATURE_NAMES)
+    return [float(features.get(name) or 0) for name in CONTACT_FEATURE_NAMES]

@@ -8,11 +8,13 @@ import pytest
 from features.graph import (
     BCC,
     CC,
+    CONTACT_FEATURE_NAMES,
     TO,
     BoundedNeighbours,
     InvalidRecord,
     PartialTopK,
     bounded_top,
+    contact_feature_row,
     contact_rank,
     merge_common,
     message_contacts,
@@ -200,3 +202,11 @@ def test_partial_top_k_merges_to_the_exact_top_k():
                         key=lambda e: (-e[1], e[0]))[:4]
         assert merged == sorted(mine, key=lambda e: (-e[1], e[0]))[:4]
         assert sum(seen for _, seen in pieces) == len(mine)
+
+
+def test_contact_feature_row_for_the_driver():
+    features = {"message_id": "m", "sender": "a@x", "recipients": 2,
+                "sender_out_degree": 7, "reciprocal": True, "prior_messages": 3}
+    assert CONTACT_FEATURE_NAMES == ("sender_out_degree", "reciprocal", "prior_messages")
+    assert contact_feature_row(features) == [7.0, 1.0, 3.0]
+    assert contact_feature_row(None) == [0.0, 0.0, 0.0]
