@@ -13,7 +13,8 @@ runner and writes, sorted by address (or message id), into OUT/graph/:
 - ``hubs.jsonl``                               addresses left out of the pair step
 
 The TSV views are ``A<TAB>[B, C, ...]``. OUT/graph/ is replaced as a whole
-only when everything is written, so a failed run never looks finished.
+only when everything is written, so a failed run never looks finished. The
+summary (counts, counters, hubs) goes to OUT/summary.json, ``stages.graph``.
 docs/graph.md describes the formats and the choices.
 """
 
@@ -30,6 +31,7 @@ from features.graph import pseudonym_key
 from jobs.mr_common_contacts import MRCommonContacts
 from jobs.mr_contact_lists import MRContactLists
 from scripts.cli import UserError
+from scripts.cmd_parse import merge_summary
 from scripts.runjob import RUNNERS, output_files, run_job
 
 # output kind -> (JSON lines file, TSV view file or None, list field for the view)
@@ -177,4 +179,5 @@ def run(args):
              summary["max_degree"], summary["candidate_pairs"]))
     print("graph: wrote %s (%s)" % (os.path.join(args.output, "graph"), ", ".join(
         "%s %d" % (name, lines) for name, lines in sorted(summary["files"].items()))))
+    merge_summary(args.output, "graph", summary)
     return 0

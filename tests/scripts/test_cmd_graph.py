@@ -72,7 +72,10 @@ def test_graph_writes_every_output(tmp_path, capsys):
     assert (graph / "hubs.jsonl").read_text() == ""
     printed = capsys.readouterr().out
     assert "5 messages" in printed and "0 hubs over --max-degree 1000" in printed
-    assert [name for name in os.listdir(out) if name != "graph"] == []
+    assert sorted(os.listdir(out)) == ["graph", "summary.json"]
+    stage = json.loads((out / "summary.json").read_text())["stages"]["graph"]
+    assert stage["messages"] == 5 and stage["addresses"] == 5
+    assert stage["files"]["contacts.tsv"] == 2
 
 
 def test_rerun_replaces_the_graph_directory(tmp_path):
@@ -95,6 +98,8 @@ def test_hub_is_reported(tmp_path, capsys):
     assert "1 lists truncated at --max-list 50" in printed
     assert "1 hubs over --max-degree 500" in printed
     assert read_jsonl(out / "graph" / "hubs.jsonl") == [{"address": "hub", "degree": 10000}]
+    stage = json.loads((out / "summary.json").read_text())["stages"]["graph"]
+    assert stage["hubs_skipped"] == 1 and stage["truncated_lists"] == 1
     hub_line = (out / "graph" / "contacts.tsv").read_text().splitlines()[0]
     assert hub_line.startswith("hub\t[r00000, r00001, r00002, r00003")
     assert hub_line.count(",") == 49
@@ -108,9 +113,10 @@ def test_pseudonymized_outputs_hold_no_address_and_no_key(tmp_path, monkeypatch)
     out = tmp_path / "out"
     assert cli.main(["graph", "--input", str(messages), "--output", str(out),
                      "--pseudonymize"]) == 0
-    for name in os.listdir(out / "graph"):
-        text = (out / "graph" / name).read_text()
-        assert "corp.com" not in text and "s3cret" not in text, name
+    written = [out / "graph" / name for name in os.listdir(out / "graph")]
+    for path in written + [out / "summary.json"]:
+        text = path.read_text()
+        assert "corp.com" not in text and "s3cret" not in text, path
     totals = read_jsonl(out / "graph" / "totals.jsonl")
     assert sorted(t["sent"] for t in totals) == [0, 1, 1]
     assert all(len(t["address"]) == 16 for t in totals)
