@@ -154,6 +154,8 @@ class MRCommonContacts(MRJob):
             kept.add(neighbour)
             if address < neighbour:
                 self.pair_counts[(address, neighbour)] = None
+                if len(self.pair_counts) > FLUSH_AFTER:
+                    yield from self.reducer_final_pairs()
         if kept.is_hub:
             self.increment_counter(COUNTER_GROUP, "hubs_skipped")
             yield ["hub", address], kept.degree

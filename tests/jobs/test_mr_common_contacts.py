@@ -113,3 +113,15 @@ def test_hub_is_skipped_counted_and_reported(tmp_path):
     # counts; hub and x share r00001 and r00002
     assert got == {"r00001": [["r00002", 1]], "r00002": [["r00001", 1]],
                    "hub": [["x", 2]], "x": [["hub", 2]]}
+
+
+def test_flushing_task_aggregates_does_not_change_the_output(monkeypatch):
+    import jobs.mr_common_contacts as job_module
+
+    lines = edges_to_records(SQUARE + ["x a", "x b", "x c", "c f", "b f", "f g"])
+    unbounded = run_job(MRCommonContacts, [lines], args=["--top-k", "2"])
+    monkeypatch.setattr(job_module, "FLUSH_AFTER", 2)
+    flushed = run_job(MRCommonContacts, [lines], args=["--top-k", "2"])
+    assert canonical(flushed) == canonical(unbounded)
+    # x knows a, b, c; d knows b, c; f knows b, c, g; e knows a
+    assert suggestions(flushed)["x"] == [["d", 2], ["f", 2]]

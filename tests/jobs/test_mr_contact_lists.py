@@ -151,3 +151,11 @@ def test_pseudonymize_without_a_key_fails(monkeypatch):
     monkeypatch.delenv("JEEVES_PSEUDONYM_KEY", raising=False)
     with pytest.raises(Exception, match="JEEVES_PSEUDONYM_KEY"):
         run_job(MRContactLists, [HAND_GRAPH], args=["--pseudonymize"])
+
+
+def test_flushing_mapper_aggregates_does_not_change_the_output(monkeypatch):
+    import jobs.mr_contact_lists as job_module
+
+    unbounded = run_job(MRContactLists, [HAND_GRAPH])
+    monkeypatch.setattr(job_module, "FLUSH_AFTER", 2)
+    assert canonical(run_job(MRContactLists, [HAND_GRAPH])) == canonical(unbounded)
