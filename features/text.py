@@ -114,8 +114,11 @@ def build_preprocessor(config):
         if strip_accents is not None:
             text = strip_accents(text)
         if placeholders:
-            text = URL_RE.sub(URL_TOKEN, text)
-            text = EMAIL_RE.sub(EMAIL_TOKEN, text)
+            # the cheap substring tests spare a regex pass over most texts
+            if "://" in text or "www." in text or not lowercase:
+                text = URL_RE.sub(URL_TOKEN, text)
+            if "@" in text:
+                text = EMAIL_RE.sub(EMAIL_TOKEN, text)
             text = NUMBER_RE.sub(NUMBER_TOKEN, text)
         return text
 
@@ -159,10 +162,14 @@ def read_stop_words_file(path):
     return sorted({word for word in words if word and not word.startswith("#")})
 
 
+DROPPED = ""
+
+
 def build_lemma_filter(config):
     """Return token -> lemma, or None for a dropped (stop) word, memoized.
 
     The memo is a plain dict: after the first sight of a token, one lookup.
+    It maps a dropped token to "" (never a lemma: tokens have 2+ characters).
     """
     stop_words = load_stop_words(config)
     lemmatize = None
@@ -174,32 +181,26 @@ def build_lemma_filter(config):
 
     def lemma_of(token):
         if token in PLACEHOLDERS:
-            lemma = token
-        elif token in stop_words:
-            lemma = None
-        elif lemmatize is None:
-            lemma = token
-        else:
-            lemma = lemmatize(token, "v")
-            if lemma == token:
-                lemma = lemmatize(token, "n")
-            if lemma in stop_words:
-                lemma = None
-        memo[token] = lemma
-        return lemma
+            return token
+        if token in stop_words:
+            return DROPPED
+        if lemmatize is None:
+            return token
+        lemma = lemmatize(token, "v")
+        if lemma == token:
+            lemma = lemmatize(token, "n")
+        return DROPPED if lemma in stop_words else lemma
 
     def filter_and_lemmatize(tokens):
-        # bind the memo lookup outside the loop: it runs once per token
-        get = memo.get
-        lemmas = []
-        append = lemmas.append
-        for token in tokens:
-            lemma = get(token, "")
-            if lemma == "":
-                lemma = lemma_of(token)
-            if lemma is not None:
-                append(lemma)
-        return lemmas
+        # map(memo.get) runs in C: after warm-up nearly every token is a hit
+        lemmas = list(map(memo.get, tokens))
+        if None in lemmas:
+            for index, lemma in enumerate(lemmas):
+                if lemma is None:
+                    token = tokens[index]
+                    lemma = memo[token] = lemma_of(token)
+                    lemmas[index] = lemma
+        return [lemma for lemma in lemmas if lemma]
 
     filter_and_lemmatize.memo = memo
     return filter_and_lemmatize
@@ -211,9 +212,9 @@ def word_ngrams(lemmas, ngram_min, ngram_max):
         return list(lemmas)
     terms = list(lemmas) if ngram_min == 1 else []
     space_join = " ".join
-    count = len(lemmas)
-    for n in range(max(ngram_min, 2), min(ngram_max, count) + 1):
-        terms.extend(space_join(lemmas[i:i + n]) for i in range(count - n + 1))
+    for n in range(max(ngram_min, 2), min(ngram_max, len(lemmas)) + 1):
+        # zip of n shifted views yields the n-grams in order, without a Python loop
+        terms.extend(map(space_join, zip(*[lemmas[i:] for i in range(n)])))
     return terms
 
 

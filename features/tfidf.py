@@ -13,6 +13,7 @@ Hashing mode replaces terms by buckets exactly as
 MurmurHash3 (seed 0) of the UTF-8 term, absolute value modulo ``n_features``.
 """
 
+import json
 import math
 from collections import Counter
 
@@ -46,14 +47,15 @@ def tfidf_vector(term_counts, table, sublinear_tf=False, norm="l2"):
     return weights
 
 
-def svmlight_line(pairs, comment, label=UNLABELLED):
-    """``label id:value ... # comment``, floats with repr precision.
+def svmlight_line(pairs, message_id, label=UNLABELLED):
+    """``label id:value ... # "message_id"``, floats with repr precision.
 
-    Ids are zero-based (read it with ``load_svmlight_file(..., zero_based=True)``);
-    line breaks in the comment become spaces.
+    Ids are zero-based (read it with ``load_svmlight_file(..., zero_based=True)``).
+    The comment is the message id as a JSON string, so ids with spaces,
+    ``#`` or line breaks survive: ``json.loads(line.split(" # ", 1)[1])``.
     """
     features = " ".join("%d:%r" % (term_id, value) for term_id, value in pairs)
-    comment = " ".join(str(comment).split())
+    comment = json.dumps(message_id, ensure_ascii=False)
     if features:
         return "%s %s # %s" % (label, features, comment)
     return "%s # %s" % (label, comment)
@@ -86,8 +88,8 @@ def build_hasher(n_features, memo_size=1 << 18):
 
 
 def hashed_counts(term_counts, bucket_of):
-    """``{term: count}`` -> ``{bucket: count}``; colliding terms add up."""
+    """``{term: count}`` -> Counter ``{bucket: count}``; colliding terms add up."""
     counts = Counter()
     for term, count in term_counts.items():
         counts[bucket_of(term)] += count
-    return dict(counts)
+    return counts

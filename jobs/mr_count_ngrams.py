@@ -60,7 +60,8 @@ class MRCountNgrams(MRJob):
         self.bucket_of = None
         if self.options.hash_features:
             self.bucket_of = build_hasher(self.options.hash_features)
-        self.totals = {}
+        self.term_counts = Counter()
+        self.document_frequencies = Counter()
         self.documents = 0
 
     def mapper_analyze_message(self, _, line):
@@ -83,31 +84,28 @@ class MRCountNgrams(MRJob):
         if not isinstance(message_id, str) or not message_id:
             self.increment_counter(COUNTERS, "missing_message_id")
             return
-        counts = Counter(self.analyze(record))
+        terms = self.analyze(record)
+        counts = Counter(terms)
         if self.bucket_of is not None:
             counts = hashed_counts(counts, self.bucket_of)
+            terms = counts.elements()
         self.increment_counter(COUNTERS, "messages")
         self.documents += 1
-        # bind the lookup outside the loop: it runs once per distinct term
-        totals = self.totals
-        get = totals.get
-        for term, count in counts.items():
-            entry = get(term)
-            if entry is None:
-                totals[term] = [count, 1]
-            else:
-                entry[0] += count
-                entry[1] += 1
+        # Counter.update of an iterable counts in C: no Python loop per term
+        self.term_counts.update(terms)
+        self.document_frequencies.update(counts.keys())
         yield [MESSAGE, message_id], counts
-        if len(totals) >= self.options.flush_size:
+        if len(self.document_frequencies) >= self.options.flush_size:
             yield from self.flush_totals()
 
     def flush_totals(self):
-        """Partial totals -> (["term", term], [term_count, df]); empties the dict."""
+        """Partial totals -> (["term", term], [term_count, df]); empties them."""
         self.increment_counter(COUNTERS, "flushes")
-        for term, entry in self.totals.items():
-            yield [TERM, term], entry
-        self.totals = {}
+        term_counts = self.term_counts
+        for term, df in self.document_frequencies.items():
+            yield [TERM, term], [term_counts[term], df]
+        self.term_counts = Counter()
+        self.document_frequencies = Counter()
 
     def mapper_final_flush(self):
         """What is left of the totals, and (["documents", ""], messages seen)."""

@@ -6,10 +6,11 @@ skipped without decoding. The vocabulary (``vocabulary.tsv``: term, id, df,
 idf, built by the driver from the same output) is shipped to the tasks with
 ``--vocabulary`` and loaded once per task.
 
-Output (map-only, no shuffle): ``0 id:value id:value ... # message_id`` per
-message, ids ascending and zero-based, values with repr precision; ``0`` is
-the placeholder label the driver replaces when it joins labels. A message
-with no vocabulary term gets a line with no features.
+Output (map-only, no shuffle): ``0 id:value id:value ... # "message_id"`` per
+message, ids ascending and zero-based, values with repr precision, the
+message id as a JSON string; ``0`` is the placeholder label the driver
+replaces when it joins labels. A message with no vocabulary term gets a line
+with no features.
 """
 
 from mrjob.job import MRJob

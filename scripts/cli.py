@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "demo": ("scripts.cmd_demo", "run the pipeline on the embedded demo corpus"),
     "parse": ("scripts.cmd_parse", "raw mail to JSON message records and a quarantine"),
     "graph": ("scripts.cmd_graph", "contact lists, totals and suggestions under OUT/graph/"),
+    "features": ("scripts.cmd_features", "vocabulary.tsv and tf-idf vectors under OUT/features/"),
 }
 
 

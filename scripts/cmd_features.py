@@ -8,13 +8,18 @@ writes, under OUT/features/:
 - ``vocabulary.tsv`` term, id, df, idf (built here, from the totals)
 - ``tfidf/``         mr_tfidf_vectors output, svmlight lines
 - ``analyzer.json``  the analyzer configuration, to rebuild the same analyzer
+- ``summary.json``   documents, distinct terms, vocabulary size, job counters
+
+The directory is built as OUT/features.partial/ and renamed when complete.
 
 See docs/features.md for what each pass reads and writes.
 """
 
+import argparse
 import json
 import os
 import shutil
+import time
 
 from features.collocations import collocation_filter
 from features.text import (
@@ -38,15 +43,23 @@ from scripts.runjob import RUNNERS, output_files, run_job
 MESSAGE_ROW_PREFIX = b'["message"'
 
 
+def df_bound(value):
+    """argparse type of --min-df/--max-df: the ValueError text becomes the message."""
+    try:
+        return parse_df_bound(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_arguments(parser):
     parser.add_argument("--input", required=True, nargs="+",
                         help="parsed message records (a messages/ directory or files)")
     parser.add_argument("--output", required=True, help="output root; writes OUTPUT/features/")
     parser.add_argument("--runner", choices=RUNNERS, default="inline", help="mrjob runner")
     add_analyzer_args(parser.add_argument, parser.add_argument)
-    parser.add_argument("--min-df", type=parse_df_bound, default=1,
+    parser.add_argument("--min-df", type=df_bound, default=1,
                         help="drop terms in fewer documents (int: count, float: fraction)")
-    parser.add_argument("--max-df", type=parse_df_bound, default=1.0,
+    parser.add_argument("--max-df", type=df_bound, default=1.0,
                         help="drop terms in more documents (int: count, float: fraction)")
     parser.add_argument("--max-features", type=int, default=None,
                         help="keep only this many terms, the most frequent")
@@ -106,10 +119,11 @@ def build_features(inputs, output_root, analyzer_config=None, runner="inline",
     from jobs.mr_tfidf_vectors import MRTfidfVectors
 
     config = config_with_defaults(analyzer_config)
-    features_dir = os.path.join(output_root, "features")
-    os.makedirs(features_dir, exist_ok=True)
-    for name in ("counts", "collocations", "tfidf"):
-        shutil.rmtree(os.path.join(features_dir, name), ignore_errors=True)
+    final_dir = os.path.join(output_root, "features")
+    # built aside and moved in place at the end: a failed run never looks finished
+    features_dir = final_dir + ".partial"
+    shutil.rmtree(features_dir, ignore_errors=True)
+    os.makedirs(features_dir)
     stop_words_file = None
     if config["stop_words"] not in (None, "english"):
         stop_words_file = os.path.join(features_dir, "stop_words.txt")
@@ -122,10 +136,13 @@ def build_features(inputs, output_root, analyzer_config=None, runner="inline",
     count_args = analyzer_args(config, stop_words_file) + ["--flush-size", str(flush_size)]
     if hash_features:
         count_args += ["--hash-features", str(hash_features)]
+    started = time.perf_counter()
     counting = run_job(MRCountNgrams, inputs, counts_dir, count_args, runner=runner)
+    timings = {"count_ngrams": time.perf_counter() - started}
+    started = time.perf_counter()
     term_stats, n_docs = read_totals(counts_dir)
     summary = {"documents": n_docs, "distinct_terms": len(term_stats),
-               "counters": {"count_ngrams": counting.counters}}
+               "counters": {"count_ngrams": counting.counters}, "seconds": timings}
 
     if hash_features:
         rows = build_hashed_table(term_stats, n_docs, smooth_idf, use_idf)
@@ -137,9 +154,11 @@ def build_features(inputs, output_root, analyzer_config=None, runner="inline",
             total_tokens = sum(count for term, (count, _) in term_stats.items()
                                if " " not in term)
             collocations_dir = os.path.join(features_dir, "collocations")
+            collocations_started = time.perf_counter()
             run_job(MRScoreCollocations, output_files(counts_dir), collocations_dir,
                     ["--total-tokens", str(max(total_tokens, 1)), "--min-llr", repr(min_llr)],
                     runner=runner)
+            timings["score_collocations"] = time.perf_counter() - collocations_started
             scores = read_collocations(collocations_dir)
             summary["collocations"] = len(scores)
             keep = collocation_filter(scores, min_llr)
@@ -153,6 +172,8 @@ def build_features(inputs, output_root, analyzer_config=None, runner="inline",
     vocabulary_path = os.path.join(features_dir, "vocabulary.tsv")
     write_vocabulary(vocabulary_path, rows)
     summary["vocabulary"] = len(rows)
+    timings["vocabulary"] = time.perf_counter() - started - timings.get("score_collocations", 0)
+    started = time.perf_counter()
 
     vector_args = ["--vocabulary", vocabulary_path, "--norm", norm]
     if sublinear_tf:
@@ -160,6 +181,11 @@ def build_features(inputs, output_root, analyzer_config=None, runner="inline",
     vectors = run_job(MRTfidfVectors, output_files(counts_dir),
                       os.path.join(features_dir, "tfidf"), vector_args, runner=runner)
     summary["counters"]["tfidf_vectors"] = vectors.counters
+    timings["tfidf_vectors"] = time.perf_counter() - started
+    with open(os.path.join(features_dir, "summary.json"), "w", encoding="utf-8") as handle:
+        json.dump(summary, handle, indent=1, sort_keys=True)
+    shutil.rmtree(final_dir, ignore_errors=True)
+    os.rename(features_dir, final_dir)
     return summary
 
 

@@ -1,4 +1,5 @@
 import io
+import json
 import math
 
 import numpy as np
@@ -47,8 +48,9 @@ def test_bad_norm_names_the_value():
 
 def test_svmlight_lines_read_back_exactly():
     values = [(0, 1 / 3), (5, math.pi), (7, 1e-300)]
-    line = svmlight_line(values, "<id@x>\nwith break")
-    assert line.endswith("# <id@x> with break")
+    line = svmlight_line(values, "<id@x>\nwith  # break")
+    assert "\n" not in line
+    assert json.loads(line.split(" # ", 1)[1]) == "<id@x>\nwith  # break"
     empty = svmlight_line([], "b@x")
     matrix, labels = load_svmlight_file(io.BytesIO((line + "\n" + empty + "\n").encode()),
                                         n_features=8, zero_based=True)

@@ -40,7 +40,7 @@ def read_vectors(tfidf_dir, n_features):
     for path in output_files(tfidf_dir):
         with open(path, "rb") as handle:
             lines.extend(line for line in handle if line.strip())
-    ids = [line.rsplit(b" # ", 1)[1].strip().decode("utf-8") for line in lines]
+    ids = [json.loads(line.split(b" # ", 1)[1]) for line in lines]
     matrix, labels = load_svmlight_file(io.BytesIO(b"".join(lines)), n_features=n_features,
                                         zero_based=True)
     assert set(labels) <= {0.0}
@@ -140,7 +140,7 @@ def test_vectors_job_hand_written_rows(tmp_path):
              '["message","b@x"]\t{"pruned": 1}']
     output = run_job(MRTfidfVectors, [lines], ["--vocabulary", str(vocabulary), "--norm", "l1"])
     # a@x: weights budget 1*2.0 = 2, meet 3*1.0 = 3; l1 norm 5
-    assert sorted(value.strip() for _, value in output) == ["0 # b@x", "0 0:0.4 1:0.6 # a@x"]
+    assert sorted(value.strip() for _, value in output) == ['0 # "b@x"', '0 0:0.4 1:0.6 # "a@x"']
 
 
 def test_vectors_job_inline_equals_local(tmp_path):
@@ -154,3 +154,43 @@ def test_vectors_job_inline_equals_local(tmp_path):
                       ["--vocabulary", str(vocabulary), "--sublinear-tf"])
     assert len(output) == len(RECORDS)
 
+
+
+DATA = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data"
+REAL_SOURCES = [DATA / "enron-berkeley", DATA / "spamassassin" / "spam-1",
+                DATA / "spamassassin" / "hard-ham-1"]
+REAL_OPTION_SETS = {name: OPTION_SETS[name] for name in [
+    "unigrams", "1-3-grams, min_df=2, max_df=0.9", "sublinear_tf, l1",
+    "no idf smoothing, no norm"]}
+
+
+@pytest.fixture(scope="module")
+def parsed_messages(tmp_path_factory):
+    """About 2,000 real messages (Berkeley Enron + SpamAssassin) parsed by `jeeves parse`."""
+    from scripts.cli import main
+
+    missing = [str(path) for path in REAL_SOURCES if not path.is_dir()]
+    if missing:
+        pytest.skip("real corpora not found: %s" % ", ".join(missing))
+    out = tmp_path_factory.mktemp("parsed")
+    assert main(["parse", "--input"] + [str(path) for path in REAL_SOURCES]
+                + ["--output", str(out)]) == 0
+    records = [json.loads(line) for path in sorted((out / "messages").glob("part-*"))
+               for line in open(path, encoding="utf-8")]
+    assert 1500 <= len(records) <= 2500
+    return out / "messages", records
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(REAL_OPTION_SETS))
+def test_vectors_equal_tfidf_vectorizer_on_real_messages(tmp_path, parsed_messages, name):
+    messages_dir, records = parsed_messages
+    config, options, sklearn_options = REAL_OPTION_SETS[name]
+    build_features([str(messages_dir)], str(tmp_path), config, **options)
+    vectorizer = TfidfVectorizer(analyzer=Analyzer(config), **sklearn_options)
+    expected = vectorizer.fit_transform(records)
+    vocabulary_rows = read_vocabulary_rows(tmp_path / "features" / "vocabulary.tsv")
+    assert len(vocabulary_rows) > 1000
+    assert {term: term_id for term, term_id, _, _ in vocabulary_rows} == vectorizer.vocabulary_
+    rows, matrix = read_vectors(tmp_path / "features" / "tfidf", len(vocabulary_rows))
+    assert_same_rows(rows, matrix, records, expected)
