@@ -45,11 +45,13 @@ def add_arguments(parser):
 
 
 def _sort_key(kind, record):
-    if kind == "message":
-        return (record.get("message_id") or "",)
+    """Messages by id then source, quarantine records by source then reason:
+    the files never depend on the order in which the job emitted them."""
     source = record.get("source") or {}
-    return (str(source.get("uri")), source.get("index") if source.get("index") is not None
-            else -1, record.get("reason") or "")
+    by_source = (str(source.get("uri")), source.get("index") or 0, source.get("offset") or 0)
+    if kind == "message":
+        return (str(record.get("message_id")),) + by_source
+    return by_source + (str(record.get("reason")), str(record.get("detail")))
 
 
 def _index_job_output(job_output_dir):
