@@ -1,0 +1,40 @@
+import json
+
+from features.text import Analyzer, config_with_defaults
+from scripts.cli import main
+from tests.jobs.text_fixtures import RECORDS
+
+
+def write_records(path):
+    path.write_text("".join(json.dumps(record) + "\n" for record in RECORDS), encoding="utf-8")
+    return path
+
+
+def test_features_writes_vocabulary_vectors_and_analyzer(tmp_path, capsys):
+    source = write_records(tmp_path / "messages.jsonl")
+    out = tmp_path / "out"
+    assert main(["features", "--input", str(source), "--output", str(out),
+                 "--ngram-max", "2", "--min-df", "2"]) == 0
+    features = out / "features"
+    assert not (out / "features.partial").exists()
+    vocabulary = (features / "vocabulary.tsv").read_text(encoding="utf-8").splitlines()
+    assert vocabulary[0] == "term\tid\tdf\tidf" and len(vocabulary) > 5
+    lines = [line for path in sorted((features / "tfidf").glob("part-*"))
+             for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == len(RECORDS)
+    config = json.loads((features / "analyzer.json").read_text(encoding="utf-8"))
+    assert config == config_with_defaults({"ngram_max": 2})
+    assert Analyzer(config)("natural gas") == ["natural", "gas", "natural gas"]
+    assert "vocabulary of %d" % (len(vocabulary) - 1) in capsys.readouterr().out
+
+
+def test_user_errors_are_one_line(tmp_path, capsys):
+    source = write_records(tmp_path / "messages.jsonl")
+    assert main(["features", "--input", str(tmp_path / "missing"),
+                 "--output", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    assert main(["features", "--input", str(source), "--output", str(tmp_path / "o"),
+                 "--min-df", "5", "--max-df", "2"]) == 2
+    error = capsys.readouterr().err
+    assert "max_df" in error and error.strip().count("\n") == 0
+    assert not (tmp_path / "o" / "features").exists()
