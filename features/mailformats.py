@@ -127,7 +127,24 @@ def _problem(data, uri, relpath, reason, detail, index=None, offset=None):
     return Found("problem", data, uri, index, offset, folder_of(relpath, False), reason, detail)
 
 
+def _is_one_json_document(data):
+    """True for a JSON file that is one (pretty-printed) value, not JSON lines."""
+    try:
+        json.loads(data.split(b"\n", 1)[0])
+        return False
+    except ValueError:
+        pass
+    try:
+        json.loads(data)
+        return True
+    except ValueError:
+        return False
+
+
 def _iter_json_lines(data, uri, relpath):
+    if _is_one_json_document(data):
+        yield _problem(data, uri, relpath, "not_a_record", "a JSON document, not JSON lines")
+        return
     offset = 0
     for index, line in enumerate(data.splitlines(True)):
         here, offset = offset, offset + len(line)

@@ -101,6 +101,11 @@ def test_json_lines_pass_records_through():
     assert found[3].offset == len(data) - len("{bad json")
 
 
+def test_pretty_printed_json_document_is_one_problem():
+    found = found_in(json.dumps({"stages": {"parse": {"read": 1}}}, indent=2).encode())
+    assert kinds(found) == [("problem", "not_a_record")]
+
+
 def test_folder_of():
     assert folder_of("spamassassin/easy-ham-1/0001.txt", False) == ["spamassassin", "easy-ham-1"]
     assert folder_of("enron-mbox/allen-p.sent.mbox.gz", True) == ["enron-mbox", "allen-p.sent"]

@@ -84,3 +84,14 @@ def test_merge_summary_creates_and_updates(tmp_path):
     merge_summary(str(tmp_path), "tfidf", {"read": 2})
     assert json.loads((tmp_path / "summary.json").read_text()) == {
         "stages": {"parse": {"read": 1}, "tfidf": {"read": 2}}}
+
+
+def test_restart_from_parsed_output(tmp_path, capsys):
+    (tmp_path / "junk.txt").write_text("not mail\n")
+    parse_into(tmp_path, "first", "inline", FIXTURES, tmp_path / "junk.txt")
+    status, output = parse_into(tmp_path, "again", "inline", tmp_path / "first")
+    assert status == 0
+    assert read_lines(output / "messages") == read_lines(tmp_path / "first" / "messages")
+    quarantine = read_lines(output / "quarantine")
+    assert sorted(record["reason"] for record in quarantine) == ["not_a_record", "not_email"]
+    assert any(record["source"]["uri"].endswith("summary.json") for record in quarantine)
