@@ -102,6 +102,7 @@ class MRParseEmails(MRJob):
         return containers + unpacked + others
 
     def mapper_init(self):
+        """Pick the dedupe key function (--dedupe-by) once per task."""
         self.dedupe_key = DEDUPE_KEYS[self.options.dedupe_by]
 
     def mapper_find_messages(self, input_path, input_uri):
