@@ -127,34 +127,53 @@ def merge_summary(output_dir, stage, values):
     return summary
 
 
-def run(args):
-    missing = [path for path in args.input if not is_uri(path) and not os.path.exists(path)]
+def check_inputs(paths):
+    """Raise UserError naming the local inputs that do not exist."""
+    missing = [path for path in paths if not is_uri(path) and not os.path.exists(path)]
     if missing:
         raise UserError("input not found: %s" % ", ".join(missing))
-    if args.max_message_bytes <= 0:
-        raise UserError("--max-message-bytes must be positive, not %d" % args.max_message_bytes)
-    os.makedirs(args.output, exist_ok=True)
+
+
+def parse_mail(inputs, output, runner="inline", dedupe_by="message_id",
+               max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
+    """Run the parse job; write OUTPUT/messages/ and OUTPUT/quarantine/.
+
+    Returns the stage counts (read, parsed, quarantined, duplicates, seconds,
+    runner, reconciled) and prints the reconciliation line.
+    """
+    check_inputs(inputs)
+    if max_message_bytes <= 0:
+        raise UserError("--max-message-bytes must be positive, not %d" % max_message_bytes)
+    os.makedirs(output, exist_ok=True)
     started = time.time()
-    with tempfile.TemporaryDirectory(prefix=".parse-job-", dir=args.output) as scratch:
+    with tempfile.TemporaryDirectory(prefix=".parse-job-", dir=output) as scratch:
         job_output = os.path.join(scratch, "output")
-        result = run_job(MRParseEmails, args.input, job_output, runner=args.runner,
-                         args=["--max-message-bytes", str(args.max_message_bytes),
-                               "--dedupe-by", args.dedupe_by])
-        written = split_job_output(job_output, args.output)
+        result = run_job(MRParseEmails, inputs, job_output, runner=runner,
+                         args=["--max-message-bytes", str(max_message_bytes),
+                               "--dedupe-by", dedupe_by])
+        written = split_job_output(job_output, output)
     found = result.counter("parse", "messages_found")
     records = result.counter("parse", "records")
     quarantined = result.counter("parse", "quarantined")
     duplicates = result.counter("parse", "duplicates")
     print("parse: found %d = %d records + %d quarantined + %d duplicates"
           % (found, records, quarantined, duplicates))
-    merge_summary(args.output, "parse", {
-        "read": found, "parsed": records, "quarantined": quarantined,
-        "duplicates": duplicates, "seconds": round(time.time() - started, 3),
-        "runner": args.runner,
-    })
-    if found != records + quarantined + duplicates or written != {
-            "message": records, "quarantine": quarantined}:
+    reconciled = (found == records + quarantined + duplicates
+                  and written == {"message": records, "quarantine": quarantined})
+    if not reconciled:
         print("jeeves parse: error: counts do not reconcile (written: %d records, "
               "%d quarantined)" % (written["message"], written["quarantine"]), file=sys.stderr)
-        return 1
-    return 0
+    return {
+        "read": found, "parsed": records, "quarantined": quarantined,
+        "duplicates": duplicates, "seconds": round(time.time() - started, 3),
+        "runner": runner, "reconciled": reconciled,
+        "quarantine_reasons": result.counters.get("quarantine", {}),
+        "warnings": result.counters.get("warnings", {}),
+    }
+
+
+def run(args):
+    stage = parse_mail(args.input, args.output, runner=args.runner, dedupe_by=args.dedupe_by,
+                       max_message_bytes=args.max_message_bytes)
+    merge_summary(args.output, "parse", stage)
+    return 0 if stage["reconciled"] else 1
