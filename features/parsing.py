@@ -365,3 +365,32 @@ def escape_head(data):
 def quarantine_record(source, reason, detail, data):
     """A record for input that could not become a message."""
     return {"source": source, "reason": reason, "detail": detail, "head": escape_head(data)}
+
+
+def _source_of(found):
+    return {"uri": found.uri, "index": found.index, "offset": found.offset}
+
+
+def outcome_of(found, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
+    """One item found in an input file (features.mailformats.Found) ->
+    ``("message", record, warnings)`` or ``("quarantine", record, [])``.
+
+    Never raises: a message the parser cannot handle is quarantined as
+    ``parse_error`` with the exception named.
+    """
+    if found.kind == "record":
+        return "message", found.data, []
+    if found.kind == "quarantine_record":
+        return "quarantine", found.data, []
+    if found.kind == "problem":
+        return "quarantine", quarantine_record(
+            _source_of(found), found.reason, found.detail, found.data), []
+    try:
+        record, warnings = message_record(
+            found.data, _source_of(found), found.folder, max_message_bytes,
+            subject_body=found.kind == "subject_body")
+    except Exception as error:  # never fail a task on one bad message
+        return "quarantine", quarantine_record(
+            _source_of(found), "parse_error", "%s: %s" % (type(error).__name__, error),
+            found.data), []
+    return "message", record, warnings

@@ -30,22 +30,13 @@ from mrjob.protocol import JSONProtocol
 from mrjob.step import MRStep
 
 from features.mailformats import Found, expand_inputs, iter_found, pack_files, relpath_of_uri
-from features.parsing import (
-    DEFAULT_MAX_MESSAGE_BYTES,
-    content_fingerprint,
-    message_record,
-    quarantine_record,
-)
+from features.parsing import DEFAULT_MAX_MESSAGE_BYTES, content_fingerprint, outcome_of
 
 DEFAULT_CONTAINER_BYTES = 32 * 1024 * 1024
 DEDUPE_KEYS = {
     "message_id": lambda record: record["message_id"],
     "content": content_fingerprint,
 }
-
-
-def _source(found):
-    return {"uri": found.uri, "index": found.index, "offset": found.offset}
 
 
 def _preference(record):
@@ -134,31 +125,14 @@ class MRParseEmails(MRJob):
         return Found("problem", b"", uri, None, None, [], "unreadable_file", str(error))
 
     def _pairs_of(self, found):
-        if found.kind == "record":
-            yield ["message", self.dedupe_key(found.data)], found.data
-            return
-        if found.kind == "quarantine_record":
-            self._quarantined(found.data["reason"])
-            yield ["quarantine", found.uri, found.index], found.data
-            return
-        if found.kind == "problem":
-            self._quarantined(found.reason)
-            yield (["quarantine", found.uri, found.index],
-                   quarantine_record(_source(found), found.reason, found.detail, found.data))
-            return
-        try:
-            record, warnings = message_record(
-                found.data, _source(found), found.folder, self.options.max_message_bytes,
-                subject_body=found.kind == "subject_body")
-        except Exception as error:  # never fail a task on one bad message
-            self._quarantined("parse_error")
-            yield (["quarantine", found.uri, found.index],
-                   quarantine_record(_source(found), "parse_error",
-                                     "%s: %s" % (type(error).__name__, error), found.data))
-            return
+        kind, record, warnings = outcome_of(found, self.options.max_message_bytes)
         for warning in warnings:
             self.increment_counter("warnings", warning)
-        yield ["message", self.dedupe_key(record)], record
+        if kind == "message":
+            yield ["message", self.dedupe_key(record)], record
+        else:
+            self._quarantined(record["reason"])
+            yield ["quarantine", found.uri, found.index], record
 
     def _quarantined(self, reason):
         self.increment_counter("parse", "quarantined")
