@@ -12,12 +12,13 @@ NodeManager and the JobHistory server in a single JVM, run from the jars
 ``.cache/hadoop``). Its state (HDFS blocks, container logs) lives in
 ``HADOOP_HOME/cluster`` and is wiped at each start. ``start`` writes the client
 configuration to ``HADOOP_HOME/etc/hadoop/*-site.xml``, which the launcher
-``HADOOP_HOME/bin/hadoop`` reads, and links ``HADOOP_HOME/logs`` to the
-container logs, where mrjob looks for a failed task's stderr. ``stop`` puts
+``HADOOP_HOME/bin/hadoop`` reads, and has the container logs written to
+``HADOOP_HOME/logs/userlogs``, where mrjob looks for a failed task's stderr. ``stop`` puts
 back an empty client configuration.
 """
 
 import argparse
+import glob
 import json
 import os
 import shutil
@@ -120,6 +121,12 @@ def _settings(home):
         "yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage": "100",
         # Containers run from the fetched jars, with the client configuration.
         "mapreduce.application.classpath": conf_dir + "," + os.path.join(home, "lib", "*"),
+    } | {
+        # MapReduce gives tasks a fixed PATH; put this Python's directory
+        # (the project's virtualenv) first, so the tasks' `python3` is the
+        # project's, with its packages, as a node's python3 has them.
+        key: "PATH=%s:/usr/local/bin:/usr/bin:/bin" % os.path.dirname(sys.executable)
+        for key in ("yarn.app.mapreduce.am.env", "mapreduce.map.env", "mapreduce.reduce.env")
     }
 
 
@@ -132,7 +139,7 @@ def _paths(home):
         "details": os.path.join(work, "details.json"),
         "written_conf": os.path.join(work, "cluster-site.xml"),
         "conf_dir": os.path.join(home, "etc", "hadoop"),
-        "logs_link": os.path.join(home, "logs"),
+        "logs": os.path.join(home, "logs"),
     }
 
 
@@ -179,16 +186,11 @@ def start(home=DEFAULT_HOME, timeout=300):
     for key, value in sorted(_settings(home).items()):
         command += ["-D", "%s=%s" % (key, value)]
 
-    # Containers inherit the NodeManager's PATH: tasks find this Python
-    # (the project's virtualenv, with its packages) as `python3`, as EMR
-    # nodes find theirs.
-    environment = dict(os.environ)
-    environment["PATH"] = os.path.dirname(sys.executable) + os.pathsep + environment["PATH"]
     with open(paths["log"], "wb") as log:
         # The cluster keeps its data under its working directory (./target).
         process = subprocess.Popen(
             command, cwd=paths["work"], stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env=environment, start_new_session=True,
+            stdin=subprocess.DEVNULL, start_new_session=True,
         )
     with open(paths["pid"], "w", encoding="ascii") as handle:
         handle.write(str(process.pid))
@@ -205,10 +207,25 @@ def start(home=DEFAULT_HOME, timeout=300):
     # The details file is written after the configuration file: both are done.
     for name in SITE_FILES:
         shutil.copyfile(paths["written_conf"], os.path.join(paths["conf_dir"], name))
-    if os.path.lexists(paths["logs_link"]):
-        os.remove(paths["logs_link"])
-    os.symlink(os.path.join("cluster", "target"), paths["logs_link"])
+    _gather_container_logs(paths)
     return status(home)
+
+
+def _gather_container_logs(paths):
+    """Make the NodeManager write every container's logs to HADOOP_HOME/logs/userlogs.
+
+    mrjob looks for a failed task's logs in ``<HADOOP_HOME>/logs/userlogs/
+    <application id>/``; the MiniCluster spreads applications over four log
+    directories of its own. They are still empty once it has started, so each
+    becomes a link to the one directory mrjob searches.
+    """
+    userlogs = os.path.join(paths["logs"], "userlogs")
+    shutil.rmtree(paths["logs"], ignore_errors=True)
+    os.makedirs(userlogs)
+    pattern = os.path.join(paths["work"], "target", "**", "*-logDir-nm-*")
+    for log_dir in glob.glob(pattern, recursive=True):
+        os.rmdir(log_dir)  # fails, rightly, if a container already wrote there
+        os.symlink(userlogs, log_dir)
 
 
 def status(home=DEFAULT_HOME):
@@ -222,7 +239,7 @@ def status(home=DEFAULT_HOME):
     return details
 
 
-def stop(home=DEFAULT_HOME, timeout=60):
+def stop(home=DEFAULT_HOME, timeout=20):
     """Stop the cluster if it runs and put back an empty client configuration."""
     paths = _paths(home)
     pid = _running_pid(home)

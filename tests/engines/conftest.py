@@ -1,0 +1,49 @@
+"""Session fixtures for the engine tests: the local Hadoop cluster and Spark.
+
+``hadoop_cluster`` starts the pseudo-distributed cluster of
+``scripts/hadoop/cluster.py`` once per test session (about a minute) and
+stops it at the end; it skips when Java or the fetched jars
+(``make hadoop-jars``) are missing. For the session it points
+``HADOOP_HOME`` and ``HADOOP_CONF_DIR`` at the cluster, as a user would
+(docs/engines.md). ``spark`` skips when Java or pyspark is missing.
+"""
+
+import importlib.util
+import os
+import shutil
+
+import pytest
+
+from scripts.hadoop import cluster as local_cluster
+from tests.engines.runners import HadoopCluster
+
+
+@pytest.fixture(scope="session")
+def hadoop_cluster():
+    home = local_cluster.DEFAULT_HOME
+    if shutil.which("java") is None:
+        pytest.skip("java not found: the Hadoop engine tests need Java 17")
+    if not os.path.exists(os.path.join(home, "lib", ".fetched")):
+        pytest.skip("Hadoop jars not found in %s: run 'make hadoop-jars'" % home)
+    try:
+        local_cluster.status(home)
+        started_here = False  # `make cluster-start` runs one: leave it running
+    except local_cluster.ClusterError:
+        started_here = True
+    local_cluster.start(home)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("HADOOP_HOME", home)
+            patch.setenv("HADOOP_CONF_DIR", os.path.join(home, "etc", "hadoop"))
+            yield HadoopCluster(home)
+    finally:
+        if started_here:
+            local_cluster.stop(home)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    if shutil.which("java") is None:
+        pytest.skip("java not found: the Spark engine tests need Java 17")
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark not installed: pip install -e '.[test]'")
