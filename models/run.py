@@ -17,12 +17,14 @@ from models.vectors import join_labels, load_vectors, load_vocabulary
 
 def train_from_features(features_dir, labels, output_dir, analyzer_config, models=None,
                         n_splits=5, seed=0, select_by="pr_auc", target_recall=0.95,
-                        n_jobs=1, report_notes=(), progress=None):
+                        n_jobs=1, report_notes=(), progress=None, vectors=None):
     """Train, report and bundle from `features_dir` -> the training summary dict.
 
     `labels` maps message_id -> 0, 1 or None (models.labels.label_records).
     Messages with features but no label are counted, not trained on. Raises
     ValueError (with the counts) when there are too few labelled messages.
+    `vectors` (the tf-idf settings: sublinear_tf, norm, hash_features) is
+    stored in the bundle so prediction builds the same vectors.
     """
     vocabulary_path = os.path.join(features_dir, "vocabulary.tsv")
     terms, _ = load_vocabulary(vocabulary_path)
@@ -40,6 +42,7 @@ def train_from_features(features_dir, labels, output_dir, analyzer_config, model
     summary["bundle"] = save_bundle(
         os.path.join(output_dir, "model"), chosen.estimator, chosen.threshold,
         analyzer_config, vocabulary_path, comparison.chosen, len(terms),
-        extra={"cv": chosen.cv, "select_by": select_by, "target_recall": target_recall,
+        extra={"vectors": vectors or {}, "cv": chosen.cv, "select_by": select_by,
+               "target_recall": target_recall,
                "final_params": summary["models"][comparison.chosen]["final_params"]})
     return summary

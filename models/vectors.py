@@ -8,6 +8,7 @@ row order.
 """
 
 import io
+import json
 import os
 
 import numpy as np
@@ -38,10 +39,15 @@ def _expand(paths):
 
 
 def _message_id(line, path, number):
-    _, hash_sign, comment = line.partition(b"#")
-    message_id = comment.strip().decode("utf-8")
-    if not hash_sign or not message_id:
-        raise ValueError("%s:%d: svmlight line without a '# message_id' comment"
+    """The message id of an svmlight line: its comment, a JSON string
+    (features.tfidf.svmlight_line), after the first ``" # "``."""
+    _, separator, comment = line.partition(b" # ")
+    try:
+        message_id = json.loads(comment) if separator else None
+    except ValueError:
+        message_id = None
+    if not isinstance(message_id, str) or not message_id:
+        raise ValueError("%s:%d: svmlight line without a '# \"message_id\"' comment"
                          % (path, number))
     return message_id
 

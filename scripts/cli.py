@@ -16,6 +16,8 @@ SUBCOMMANDS = {
     "parse": ("scripts.cmd_parse", "raw mail to JSON message records and a quarantine"),
     "graph": ("scripts.cmd_graph", "contact lists, totals and suggestions under OUT/graph/"),
     "features": ("scripts.cmd_features", "vocabulary.tsv and tf-idf vectors under OUT/features/"),
+    "run": ("scripts.cmd_run", "the whole pipeline on any runner, then training and the report"),
+    "predict": ("scripts.cmd_predict", "score new mail with a model bundle (JSON lines)"),
 }
 
 

@@ -56,6 +56,11 @@ def add_arguments(parser):
                         help="parsed message records (a messages/ directory or files)")
     parser.add_argument("--output", required=True, help="output root; writes OUTPUT/features/")
     parser.add_argument("--runner", choices=RUNNERS, default="inline", help="mrjob runner")
+    add_feature_arguments(parser)
+
+
+def add_feature_arguments(parser):
+    """The analyzer and vocabulary options (shared with `jeeves run`)."""
     add_analyzer_args(parser.add_argument, parser.add_argument)
     parser.add_argument("--min-df", type=df_bound, default=1,
                         help="drop terms in fewer documents (int: count, float: fraction)")
@@ -75,6 +80,22 @@ def add_arguments(parser):
                         help="keep only bigrams whose log-likelihood ratio is at least this")
     parser.add_argument("--flush-size", type=int, default=200000,
                         help="terms the counting mapper holds before it flushes")
+
+
+def feature_settings(args):
+    """(analyzer config, build_features keyword arguments) of parsed options."""
+    try:
+        config = analyzer_config_from_options(args)
+        Analyzer(config)
+    except (OSError, ValueError) as error:
+        raise UserError(str(error)) from None
+    return config, {
+        "min_df": args.min_df, "max_df": args.max_df, "max_features": args.max_features,
+        "smooth_idf": args.smooth_idf, "use_idf": args.use_idf,
+        "sublinear_tf": args.sublinear_tf, "norm": args.norm,
+        "hash_features": args.hash_features, "min_llr": args.min_llr,
+        "flush_size": args.flush_size,
+    }
 
 
 def read_totals(counts_dir):
@@ -193,16 +214,8 @@ def run(args):
     for path in args.input:
         if not os.path.exists(path):
             raise UserError("input not found: %s" % path)
-    try:
-        config = analyzer_config_from_options(args)
-        Analyzer(config)
-    except (OSError, ValueError) as error:
-        raise UserError(str(error)) from None
-    summary = build_features(
-        args.input, args.output, config, runner=args.runner, min_df=args.min_df,
-        max_df=args.max_df, max_features=args.max_features, smooth_idf=args.smooth_idf,
-        use_idf=args.use_idf, sublinear_tf=args.sublinear_tf, norm=args.norm,
-        hash_features=args.hash_features, min_llr=args.min_llr, flush_size=args.flush_size)
+    config, settings = feature_settings(args)
+    summary = build_features(args.input, args.output, config, runner=args.runner, **settings)
     print("features: %d messages, %d distinct terms, vocabulary of %d -> %s"
           % (summary["documents"], summary["distinct_terms"], summary["vocabulary"],
              os.path.join(args.output, "features")))

@@ -30,7 +30,7 @@ def write_features(directory, documents, message_ids):
                 start, end = X.indptr[row], X.indptr[row + 1]
                 pairs = " ".join("%d:%r" % (column, float(value)) for column, value in
                                  zip(X.indices[start:end], X.data[start:end]))
-                handle.write("0 %s # %s\n" % (pairs, message_ids[row]))
+                handle.write("0 %s # %s\n" % (pairs, json.dumps(message_ids[row])))
     return str(features)
 
 
