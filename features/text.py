@@ -23,12 +23,13 @@ order (scikit-learn's ``build_preprocessor`` / ``build_tokenizer`` /
 
 ``Analyzer(config)`` is a plain, picklable callable, so
 ``TfidfVectorizer(analyzer=Analyzer(config))`` and a saved model bundle
-rebuild exactly the terms the jobs count. WordNet is loaded on the first
-lemma (call ``Analyzer.load()`` in a task's ``*_init`` to pay it there).
+rebuild exactly the terms the jobs count. WordNet is loaded when the
+callable is built (``Analyzer.load()``, in a task's ``*_init``).
 """
 
 import re
 import unicodedata
+import warnings
 
 DEFAULT_CONFIG = {
     "fields": ["subject", "body"],
@@ -165,6 +166,38 @@ def read_stop_words_file(path):
 DROPPED = ""
 
 
+def load_wordnet_lemmatize():
+    """Return NLTK's ``WordNetLemmatizer().lemmatize``, loading WordNet without OMW maps.
+
+    NLTK's WordNet reader also builds, on load, a WordNet-version map for the
+    Open Multilingual WordNet (``map_wn``), about two thirds of its load time
+    and unused by lemmatization; this reader skips it. ``lemmatize`` is
+    WordNetLemmatizer's own: the shortest of the reader's ``_morphy``
+    lemmas, or the word itself.
+    """
+    import nltk.data
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    class LemmaWordNetReader(WordNetCorpusReader):
+        def map_wn(self, version="wordnet"):
+            return None
+
+    try:
+        root = nltk.data.find("corpora/wordnet.zip/wordnet/")
+    except LookupError:
+        root = nltk.data.find("corpora/wordnet")
+    with warnings.catch_warnings():
+        # "multilingual functions are not available": not used here
+        warnings.simplefilter("ignore", UserWarning)
+        morphy = LemmaWordNetReader(root, None)._morphy
+
+    def lemmatize(word, pos):
+        lemmas = morphy(word, pos)
+        return min(lemmas, key=len) if lemmas else word
+
+    return lemmatize
+
+
 def build_lemma_filter(config):
     """Return token -> lemma, or None for a dropped (stop) word, memoized.
 
@@ -172,11 +205,7 @@ def build_lemma_filter(config):
     It maps a dropped token to "" (never a lemma: tokens have 2+ characters).
     """
     stop_words = load_stop_words(config)
-    lemmatize = None
-    if config["lemmatize"]:
-        from nltk.stem import WordNetLemmatizer
-
-        lemmatize = WordNetLemmatizer().lemmatize
+    lemmatize = load_wordnet_lemmatize() if config["lemmatize"] else None
     memo = {}
 
     def lemma_of(token):
@@ -232,7 +261,6 @@ def build_analyzer(config=None):
         lemmas = filter_and_lemmatize(tokenize(preprocess(get_text(doc))))
         return word_ngrams(lemmas, ngram_min, ngram_max)
 
-    analyze.lemmatize_tokens = filter_and_lemmatize
     return analyze
 
 
@@ -251,9 +279,6 @@ class Analyzer:
         """Build the callable now and load WordNet (once per task)."""
         if self._analyze is None:
             self._analyze = build_analyzer(self.config)
-            if self.config["lemmatize"]:
-                # the first lemma loads WordNet; pay it here, not per record
-                self._analyze.lemmatize_tokens(["loads"])
         return self._analyze
 
     def __call__(self, doc):
