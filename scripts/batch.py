@@ -1,0 +1,249 @@
+"""Incremental batches over date-partitioned mail in S3, for scheduled runs.
+
+Input is laid out by day, ``s3://BUCKET/INPUT/dt=YYYY-MM-DD/...``. Each run
+(``run_batch``):
+
+1. reads the manifest ``OUTPUT/_jeeves/manifest.json`` (the partitions done,
+   each with its output prefix) and lists the ``dt=`` partitions of the input;
+2. takes the partitions not in the manifest, oldest first. A partition whose
+   ``OUTPUT/dt=YYYY-MM-DD/_SUCCESS`` exists is done even when the manifest
+   does not say so (the run that wrote it died before updating the
+   manifest): it is added to the manifest, never processed twice, and its
+   flagged mail is notified now;
+3. for each new partition: downloads it, calls the partition processor
+   (parse on the chosen runner, then score with the model bundle), clears
+   what a failed earlier attempt left under the partition's output prefix,
+   writes ``predictions.jsonl``, ``flagged.jsonl`` and ``summary.json``
+   there, then ``_SUCCESS`` last, then records the partition in the
+   manifest. S3 has no rename, so the marker is the commit: readers trust a
+   prefix only when its ``_SUCCESS`` exists (Hadoop's convention);
+4. writes the run's summary to ``OUTPUT/_jeeves/runs/RUN_ID.json`` and hands
+   it, with the newly flagged emails, to the notifiers.
+
+A processor failure stops the run at that partition (later partitions wait
+for the next run, so none is skipped) and is reported to the notifiers with
+status "failed". Every output object is a function of its partition alone,
+so a re-run, or one run over all partitions, writes the same objects.
+
+The manifest is written with S3 conditional writes (If-Match on the ETag
+read at the start, If-None-Match for the first one), so two overlapping runs
+cannot silently overwrite each other's record: the second one fails.
+"""
+
+import json
+import os
+import re
+import tempfile
+from datetime import datetime, timezone
+from urllib.parse import urlparse
+
+PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})/$")
+STATE_PREFIX = "_jeeves/"
+MANIFEST_KEY = STATE_PREFIX + "manifest.json"
+SUCCESS = "_SUCCESS"
+OUTPUT_FILES = ("predictions.jsonl", "flagged.jsonl", "summary.json")
+
+
+def split_s3_uri(uri):
+    """s3://bucket/some/prefix -> ("bucket", "some/prefix/"); ValueError otherwise."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("s3", "s3a", "s3n") or not parsed.netloc:
+        raise ValueError("not an S3 URI (s3://bucket/prefix/): %r" % (uri,))
+    prefix = parsed.path.lstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return parsed.netloc, prefix
+
+
+def _keys(s3, bucket, prefix):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", ()):
+            yield item["Key"]
+
+
+def list_partitions(s3, input_uri):
+    """The dates (YYYY-MM-DD) of the dt= partitions under `input_uri`, oldest first."""
+    bucket, prefix = split_s3_uri(input_uri)
+    dates = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for common in page.get("CommonPrefixes", ()):
+            match = PARTITION.match(common["Prefix"][len(prefix):])
+            if match:
+                dates.append(match.group(1))
+    return sorted(dates)
+
+
+class Manifest:
+    """The partitions done, as stored in OUTPUT/_jeeves/manifest.json, and its ETag."""
+
+    def __init__(self, partitions=None, etag=None):
+        self.partitions = dict(partitions or {})
+        self.etag = etag
+
+    @classmethod
+    def load(cls, s3, bucket, key):
+        try:
+            response = s3.get_object(Bucket=bucket, Key=key)
+        except s3.exceptions.NoSuchKey:
+            return cls()
+        document = json.loads(response["Body"].read())
+        return cls(document.get("partitions"), response["ETag"])
+
+    def save(self, s3, bucket, key):
+        """Write the manifest unless someone else changed it since it was read."""
+        body = json.dumps({"version": 1, "partitions": self.partitions},
+                          indent=1, sort_keys=True).encode("utf-8")
+        condition = {"IfMatch": self.etag} if self.etag else {"IfNoneMatch": "*"}
+        response = s3.put_object(Bucket=bucket, Key=key, Body=body,
+                                 ContentType="application/json", **condition)
+        self.etag = response["ETag"]
+
+
+def _download_partition(s3, bucket, prefix, directory):
+    """Copy every object under `prefix` into `directory`, keeping relative paths."""
+    count = 0
+    for key in _keys(s3, bucket, prefix):
+        relative = key[len(prefix):]
+        if not relative or relative.endswith("/"):
+            continue
+        path = os.path.join(directory, *relative.split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        s3.download_file(bucket, key, path)
+        count += 1
+    return count
+
+
+def _jsonl(rows):
+    return "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows).encode("utf-8")
+
+
+def write_partition_output(s3, bucket, prefix, date, predictions, quarantined):
+    """Write one partition's outputs under `prefix`, _SUCCESS last -> the partition summary."""
+    # objects a failed attempt left (possibly under other names) go first
+    stale = [{"Key": key} for key in _keys(s3, bucket, prefix)]
+    for start in range(0, len(stale), 1000):
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start:start + 1000]})
+    # order never depends on the processor's: one line per message, by id
+    predictions = sorted(predictions, key=lambda row: (str(row["message_id"]),
+                                                       json.dumps(row, sort_keys=True)))
+    flagged = [row for row in predictions if row["label"] == 1]
+    summary = {"partition": date, "scored": len(predictions), "flagged": len(flagged),
+               "quarantined": quarantined, "output": "s3://%s/%s" % (bucket, prefix)}
+    bodies = {
+        "predictions.jsonl": _jsonl(predictions),
+        "flagged.jsonl": _jsonl(flagged),
+        "summary.json": json.dumps(summary, indent=1, sort_keys=True).encode("utf-8"),
+    }
+    for name in OUTPUT_FILES:
+        s3.put_object(Bucket=bucket, Key=prefix + name, Body=bodies[name])
+    s3.put_object(Bucket=bucket, Key=prefix + SUCCESS, Body=b"")
+    return summary, flagged
+
+
+def _exists(s3, bucket, key):
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except s3.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def _read_jsonl(s3, bucket, key):
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def run_batch(s3, input_uri, output_uri, process_partition, notifiers=(), run_id=None,
+              max_partitions=None):
+    """Process the partitions not done yet; return the run summary (also notified).
+
+    `process_partition(directory, date)` gets a local copy of one partition
+    and returns (predictions, quarantined count); predictions are dicts with
+    at least "message_id", "score" and "label" (1 = flagged). Notifiers have
+    ``notify(summary, flagged)``. The summary's "status" is "ok", "failed"
+    (a partition's processing raised; "error" says why) or "idle".
+    """
+    in_bucket, in_prefix = split_s3_uri(input_uri)
+    out_bucket, out_prefix = split_s3_uri(output_uri)
+    run_id = run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    manifest_key = out_prefix + MANIFEST_KEY
+    manifest = Manifest.load(s3, out_bucket, manifest_key)
+    pending = [date for date in list_partitions(s3, input_uri) if date not in manifest.partitions]
+    if max_partitions is not None:
+        pending = pending[:max_partitions]
+    summary = {"run_id": run_id, "input": input_uri, "output": output_uri, "status": "ok",
+               "processed": [], "recovered": [], "partitions": {}, "flagged": 0}
+    flagged_all = []
+    for date in pending:
+        prefix = "%sdt=%s/" % (out_prefix, date)
+        if _exists(s3, out_bucket, prefix + SUCCESS):
+            # done by a run that died before recording it
+            summary["recovered"].append(date)
+            manifest.partitions[date] = {"output": "s3://%s/%s" % (out_bucket, prefix),
+                                         "run_id": None}
+            manifest.save(s3, out_bucket, manifest_key)
+            # that run died before notifying: its flagged mail is news
+            recovered = _read_jsonl(s3, out_bucket, prefix + "flagged.jsonl")
+            summary["flagged"] += len(recovered)
+            flagged_all.extend(dict(row, partition=date) for row in recovered)
+            continue
+        try:
+            with tempfile.TemporaryDirectory(prefix="jeeves-batch-") as tmp:
+                _download_partition(s3, in_bucket, "%sdt=%s/" % (in_prefix, date), tmp)
+                predictions, quarantined = process_partition(tmp, date)
+        except Exception as error:  # reported to the notifiers, then the run stops
+            summary["status"] = "failed"
+            summary["error"] = "partition %s: %s: %s" % (date, type(error).__name__, error)
+            break
+        part_summary, flagged = write_partition_output(s3, out_bucket, prefix, date,
+                                                       predictions, quarantined)
+        manifest.partitions[date] = {"output": part_summary["output"], "run_id": run_id}
+        manifest.save(s3, out_bucket, manifest_key)
+        summary["processed"].append(date)
+        summary["partitions"][date] = part_summary
+        summary["flagged"] += len(flagged)
+        flagged_all.extend(dict(row, partition=date) for row in flagged)
+    if summary["status"] == "ok" and not summary["processed"] and not summary["recovered"]:
+        summary["status"] = "idle"
+    summary["done"] = sorted(manifest.partitions)
+    s3.put_object(Bucket=out_bucket, Key="%s%sruns/%s.json" % (out_prefix, STATE_PREFIX, run_id),
+                  Body=json.dumps(dict(summary, flagged_emails=flagged_all), indent=1,
+                                  sort_keys=True).encode("utf-8"))
+    for notifier in notifiers:
+        notifier.notify(summary, flagged_all)
+    return summary
+
+
+def read_flagged(s3, output_uri, date):
+    """The flagged emails of one finished partition (an empty list if it is not finished)."""
+    bucket, prefix = split_s3_uri(output_uri)
+    partition = "%sdt=%s/" % (prefix, date)
+    if not _exists(s3, bucket, partition + SUCCESS):
+        return []
+    return _read_jsonl(s3, bucket, partition + "flagged.jsonl")
+
+
+def parse_and_score(bundle_dir, runner="inline"):
+    """A partition processor: the parse job on `runner`, then the bundle's scores.
+
+    Parsing (MRParseEmails, with its dedupe) runs on the chosen runner (EMR in
+    the scheduled setup: mrjob uploads the partition and reuses the pooled
+    cluster); scoring the parsed records is `jeeves predict`'s, on the driver.
+    """
+    from scripts.cmd_parse import parse_mail
+    from scripts.cmd_predict import predict_paths
+
+    def process(directory, date):
+        with tempfile.TemporaryDirectory(prefix="jeeves-parsed-") as parsed:
+            counts = parse_mail([directory], parsed, runner=runner)
+            messages = os.path.join(parsed, "messages")
+            predictions = []
+            if counts["parsed"]:
+                predictions, _ = predict_paths(bundle_dir, [messages])
+            return [{key: row[key] for key in ("message_id", "score", "label")}
+                    for row in predictions], counts["quarantined"]
+
+    return process
