@@ -53,4 +53,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Under `python -m scripts.cli` this file runs as __main__ while the
+    # subcommands import scripts.cli: use that module's main, so the UserError
+    # they raise is the one it catches.
+    from scripts.cli import main as package_main
+
+    sys.exit(package_main())

@@ -21,3 +21,12 @@ def test_unknown_subcommand_is_one_error_line():
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "invalid choice" in result.stderr
+
+
+def test_user_error_under_python_m_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "parse", "--input", str(tmp_path / "missing"),
+         "--output", str(tmp_path / "out")], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("jeeves parse: error: input not found")
