@@ -239,7 +239,7 @@ def status(home=DEFAULT_HOME):
     return details
 
 
-def stop(home=DEFAULT_HOME, timeout=20):
+def stop(home=DEFAULT_HOME, timeout=10):
     """Stop the cluster if it runs and put back an empty client configuration."""
     paths = _paths(home)
     pid = _running_pid(home)

@@ -67,8 +67,13 @@ def _user():
     return getpass.getuser()
 
 
-def run_on(runner, job_class, inputs, args=(), cluster=None):
-    """Run ``job_class`` on ``inputs`` under ``runner``; return [(key, value), ...]."""
+def run_on(runner, job_class, inputs, args=(), cluster=None, on_hdfs=True):
+    """Run ``job_class`` on ``inputs`` under ``runner``; return [(key, value), ...].
+
+    On Hadoop, ``on_hdfs=False`` hands mrjob the local paths instead, which
+    it uploads itself: for a job whose driver prepares local input (the parse
+    job packs files into containers, keeping each file's local URI).
+    """
     if runner in ("inline", "local"):
         return run_job(job_class, inputs, args, runner=runner)
     with tempfile.TemporaryDirectory(prefix="jeeves-engine-") as tmp:
@@ -76,7 +81,8 @@ def run_on(runner, job_class, inputs, args=(), cluster=None):
         if runner == "hadoop":
             if cluster is None:
                 raise ValueError("the hadoop runner needs the hadoop_cluster fixture")
-            paths = cluster.put(paths)
+            if on_hdfs:
+                paths = cluster.put(paths)
         switches = ["-r", runner, "-c", MRJOB_CONF]
         job = job_class(args=switches + list(args) + paths)
         job.sandbox()
