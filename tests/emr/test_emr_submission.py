@@ -6,8 +6,10 @@ credentials from the environment. moto accepts RunJobFlow and
 AddJobFlowSteps but never runs a step, so the test runs ``runner.run()``
 with the runner's ``_finish_run`` (mrjob's wait for the steps to finish,
 the only part after submission) replaced by a no-op: archives, uploads,
-the pooled cluster lookup or creation and the steps are all mrjob's own. Every EMR request mrjob makes is recorded with a botocore event
-handler; the S3 uploads are listed from the temp bucket.
+the pooled cluster lookup or creation and the steps are all mrjob's own.
+Every EMR request mrjob makes is recorded with a botocore event handler;
+the S3 uploads are read from the temp bucket. To reuse a pooled cluster,
+the test ends the first job's step in moto's state, as EMR would.
 """
 
 import os
