@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "features": ("scripts.cmd_features", "vocabulary.tsv and tf-idf vectors under OUT/features/"),
     "run": ("scripts.cmd_run", "the whole pipeline on any runner, then training and the report"),
     "predict": ("scripts.cmd_predict", "score new mail with a model bundle (JSON lines)"),
+    "schedule": ("scripts.cmd_schedule", "scheduled incremental batches over dt= partitions in S3"),
 }
 
 

@@ -11,6 +11,9 @@ import pytest
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
+from scripts import cli
+from tests.fixtures.tiny_corpus import write_corpus
+
 REGION = "us-east-1"
 
 
@@ -50,3 +53,15 @@ def client(service, endpoint):
 @pytest.fixture
 def s3(aws_env):
     return client("s3", aws_env)
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory):
+    """A tiny model bundle trained by `jeeves run` on the hand-written meeting corpus."""
+    root = tmp_path_factory.mktemp("bundle")
+    write_corpus(str(root / "corpus"))
+    status = cli.main(["run", "--input", str(root / "corpus"), "--output", str(root / "out"),
+                       "--labels", "meeting*=1,other*=0", "--models", "logistic_regression",
+                       "--folds", "2", "--target-recall", "0.9", "--no-graph"])
+    assert status == 0
+    return str(root / "out" / "model")

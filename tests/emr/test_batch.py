@@ -6,8 +6,7 @@ from collections import Counter
 
 import pytest
 
-from scripts import batch, cli
-from tests.fixtures.tiny_corpus import write_corpus
+from scripts import batch
 
 WEEK = ["2026-11-%02d" % day for day in range(16, 23)]
 MEETING = ("Can we meet on Thursday at 10am in the conference room to go over the budget? "
@@ -21,18 +20,6 @@ def email(date, number, body):
             "Date: Mon, 16 Nov 2026 09:00:00 +0000\nMessage-ID: <%s-%d@week.example.com>\n"
             "Content-Type: text/plain; charset=us-ascii\n\n%s\n"
             % (number, number, date, number, body)).encode("ascii")
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    """A tiny model bundle trained by `jeeves run` on the hand-written corpus."""
-    root = tmp_path_factory.mktemp("bundle")
-    write_corpus(str(root / "corpus"))
-    status = cli.main(["run", "--input", str(root / "corpus"), "--output", str(root / "out"),
-                       "--labels", "meeting*=1,other*=0", "--models", "logistic_regression",
-                       "--folds", "2", "--target-recall", "0.9", "--no-graph"])
-    assert status == 0
-    return str(root / "out" / "model")
 
 
 def deliver(s3, bucket, index):
