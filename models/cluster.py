@@ -194,11 +194,14 @@ def run_cross_validation(X, y, folds, names, runner="inline", inner_splits=3, se
 
 
 def compare_on_cluster(X, y, models=None, runner="inline", n_splits=5, inner_splits=3,
-                       seed=0, select_by="pr_auc", target_recall=0.95, feature_names=None,
-                       tasks_per_file=TASKS_PER_FILE, conf=None, progress=None):
+                       seed=0, select_by="pr_auc", target_recall=0.95, n_jobs=1,
+                       feature_names=None, tasks_per_file=TASKS_PER_FILE, conf=None,
+                       progress=None):
     """compare_models with the nested cross-validation run as an MRJob on `runner`.
 
-    Same arguments (plus the runner) and the same Comparison: per-fold
+    A drop-in for compare_models: ``functools.partial(compare_on_cluster,
+    runner="emr")`` takes the same arguments (n_jobs is accepted and unused:
+    the cluster's tasks are the parallelism) and returns the same Comparison: per-fold
     parameters, held-out scores, thresholds and metrics, the choice, and the
     final estimators fit on the driver. `seconds` is each model's share of
     the job's wall time, split by task count.
