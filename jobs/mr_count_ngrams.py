@@ -16,9 +16,10 @@ three kinds of rows, told apart by the first item of the key:
 
 With ``--hash-features N`` terms are replaced by their HashingVectorizer
 bucket (a decimal string) before counting, for the hashing mode.
-Totals are combined in the mapper in a dict flushed whenever it holds
-``--flush-size`` terms, so mapper memory is bounded; a combiner and the
-reducer add the partial totals up.
+Totals are combined in the mapper (two Counters, term counts and document
+frequencies, updated in C) and flushed whenever they hold ``--flush-size``
+distinct terms, so mapper memory is bounded; a combiner and the reducer add
+the partial totals up.
 """
 
 from collections import Counter
