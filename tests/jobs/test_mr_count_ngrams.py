@@ -80,6 +80,18 @@ def test_tiny_flush_bound_leaves_counts_unchanged():
     assert flushed == default
 
 
+def test_mapper_flushes_partial_totals_past_the_bound():
+    job = MRCountNgrams(args=["--flush-size", "3"])
+    job.sandbox()
+    job.mapper_init()
+    rows = [key for line in record_lines() for key, _ in job.mapper_analyze_message(None, line)]
+    rows += [key for key, _ in job.mapper_final_flush()]
+    term_rows = [name for kind, name in rows if kind == "term"]
+    # every message but the empty one passes the bound: its terms leave at once
+    assert len(term_rows) > len(set(term_rows))
+    assert sum(1 for kind, _ in rows if kind == "message") == len(RECORDS)
+
+
 def test_odd_records_are_counted_and_skipped():
     lines = record_lines()[:2] + ["not json", "[1, 2]", json.dumps({"subject": "no id"})]
     messages, _, n_docs = split_rows(run_job(MRCountNgrams, [lines]))
