@@ -175,7 +175,7 @@ def run_cross_validation(X, y, folds, names, runner="inline", inner_splits=3, se
     # the job is imported here: this module also runs on the nodes, where
     # only the job itself needs mrjob
     from jobs.mr_cross_validate import MRCrossValidate
-    from scripts.runjob import MRJOB_CONF, read_json_values, run_job
+    from scripts.runjob import MRJOB_CONF
 
     inner = inner_folds(y, folds, inner_splits, seed)
     with tempfile.TemporaryDirectory(prefix="jeeves-cv-") as tmp:
@@ -185,12 +185,15 @@ def run_cross_validation(X, y, folds, names, runner="inline", inner_splits=3, se
         os.mkdir(task_dir)
         inputs = write_task_files(task_lines(names, len(folds), inner_splits), task_dir,
                                   tasks_per_file)
-        output_dir = os.path.join(tmp, "output")
-        args = ["--cv-data", data_path, "--select-by", select_by, "--seed", str(seed)]
-        run_job(MRCrossValidate, inputs, output_dir, args=args + list(extra_args),
-                runner=runner, conf=conf or MRJOB_CONF)
-        return {(value["model"], value["outer"]): value
-                for value in read_json_values(output_dir)}
+        # no --output-dir: the output stays where the runner keeps it (S3 on
+        # EMR) and is streamed back, so every runner works the same way
+        job = MRCrossValidate(args=[
+            "-r", runner, "-c", conf or MRJOB_CONF, "--cv-data", data_path,
+            "--select-by", select_by, "--seed", str(seed), *extra_args, *inputs])
+        with job.make_runner() as job_runner:
+            job_runner.run()
+            return {(value["model"], value["outer"]): value
+                    for _, value in job.parse_output(job_runner.cat_output())}
 
 
 def compare_on_cluster(X, y, models=None, runner="inline", n_splits=5, inner_splits=3,
