@@ -16,9 +16,12 @@ import os
 import uuid
 
 import boto3
+import numpy as np
 import pytest
 
+from jobs.mr_cross_validate import MRCrossValidate
 from jobs.mr_parse_emails import MRParseEmails
+from models import cluster
 from tests.emr.conftest import REGION, client
 from tests.helpers import MRJOB_CONF, REPO
 
@@ -57,16 +60,16 @@ def recorded_requests():
     boto3.DEFAULT_SESSION = None
 
 
-def submit(endpoint, tmp_bucket, extra=()):
-    """Submit MRParseEmails with the emr profile -> (cluster id, step ids, {S3 key: body})."""
+def submit(endpoint, tmp_bucket, extra=(), job_class=MRParseEmails, inputs=(MAIL,)):
+    """Submit a job with the emr profile -> (cluster id, step ids, {S3 key: body})."""
     args = ["-r", "emr", "-c", MRJOB_CONF, "--emr-endpoint", endpoint, "--s3-endpoint", endpoint,
             "--iam-endpoint", endpoint, "--cloud-tmp-dir", "s3://%s/tmp/" % tmp_bucket,
             "--check-cluster-every", "0.1",
             # the roles `aws emr create-default-roles` makes; without them
             # mrjob creates its own through IAM
             "--iam-instance-profile", "EMR_EC2_DefaultRole",
-            "--iam-service-role", "EMR_DefaultRole", *extra, MAIL]
-    job = MRParseEmails(args=args)
+            "--iam-service-role", "EMR_DefaultRole", *extra, *inputs]
+    job = job_class(args=args)
     with job.make_runner() as runner:
         # run() up to submission: waiting for steps moto never runs is skipped
         runner._finish_run = lambda: None
@@ -166,3 +169,31 @@ def _finish_steps(cluster_id):
     for step in cluster.steps:
         step.state = "COMPLETED"
     cluster.state = "WAITING"
+
+
+def test_cluster_training_ships_the_models_package(aws_env, recorded_requests, tmp_path):
+    tmp_bucket = "jeeves-cv-" + uuid.uuid4().hex[:8]
+    client("s3", aws_env).create_bucket(Bucket=tmp_bucket)
+    y = np.array([0, 1] * 6)
+    X = np.abs(np.random.RandomState(0).normal(size=(12, 4)))
+    folds = cluster.shared_folds(y, 2, 0)
+    data = tmp_path / "cv_data.npz"
+    cluster.write_cv_data(data, X, y, folds, cluster.inner_folds(y, folds, 2, 0))
+    inputs = cluster.write_task_files(cluster.task_lines(["multinomial_nb"], 2, 2),
+                                      str(tmp_path))
+    _, _, uploads = submit(aws_env, tmp_bucket, ["--cv-data", str(data)],
+                           job_class=MRCrossValidate, inputs=inputs)
+    # two steps (average the inner folds, then choose and refit); on a
+    # pooled cluster mrjob adds them one at a time, the second after the first
+    [add_steps] = requests_named(recorded_requests, "AddJobFlowSteps")
+    [step] = add_steps["Steps"]
+    assert step["Name"].endswith("Step 1 of 2")
+    first = dict(zip(add_steps["Steps"][0]["HadoopJarStep"]["Args"][1::2],
+                     add_steps["Steps"][0]["HadoopJarStep"]["Args"][2::2]))
+    shipped = {uri.rsplit("#", 1)[1] for uri in first["-archives"].split(",")}
+    assert shipped == {"features", "jobs", "models"}
+    assert any(uri.endswith("#cv_data.npz") for uri in first["-files"].split(","))
+    names = {key.rsplit("/", 1)[-1] for key in uploads}
+    assert {"models.tar.gz", "cv_data.npz"} <= names
+    # one input file per task line: 3 alphas x 2 outer x 2 inner folds
+    assert len([name for name in names if name.startswith("tasks-")]) == 12
