@@ -55,7 +55,8 @@ def add_arguments(parser):
     parser.add_argument("--unit-dir", default=DEFAULT_UNIT_DIR,
                         help="where --install writes the systemd units (default: %(default)s)")
     parser.add_argument("--log", default=os.path.join("~", ".cache", "jeeves", "batch.log"),
-                        help="where the cron job appends its output (default: %(default)s)")
+                        help="where the cron job appends its output; its lock file goes beside "
+                             "it (default: %(default)s)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true",
                       help="print the cron line and systemd units (the default)")
@@ -101,10 +102,9 @@ def batch_command(args):
 def cron_command(args):
     """The shell command of the cron line; flock keeps a slow run from overlapping the next."""
     log = args.log.replace("~", "$HOME", 1)
-    return "mkdir -p %s && cd %s && flock -n %s %s >> %s 2>&1" % (
-        os.path.dirname(log), shlex.quote(JEEVES_HOME),
-        shlex.quote(os.path.join(JEEVES_HOME, ".jeeves-batch.lock")),
-        shlex.join(batch_command(args)), log)
+    log_dir = os.path.dirname(log)
+    return "mkdir -p %s && cd %s && flock -n %s/batch.lock %s >> %s 2>&1" % (
+        log_dir, shlex.quote(JEEVES_HOME), log_dir, shlex.join(batch_command(args)), log)
 
 
 def cron_line(args):

@@ -88,6 +88,7 @@ def test_the_scheduled_command_runs_a_batch(s3, bundle, tmp_path, aws_env):
     assert cmd_schedule.batch_command(args)[0] == sys.executable
     env = dict(os.environ, AWS_ENDPOINT_URL_S3=aws_env, HOME=str(tmp_path))
     subprocess.run(["sh", "-c", cmd_schedule.cron_command(args)], env=env, check=True)
+    assert sorted(os.listdir(tmp_path / "log")) == ["b.log", "batch.lock"]
     summary = json.loads((tmp_path / "log" / "b.log").read_text().splitlines()[-1])
     assert summary["status"] == "ok" and summary["processed"] == ["2026-11-20"]
     flagged = s3.get_object(Bucket=bucket, Key="scored/dt=2026-11-20/flagged.jsonl")
