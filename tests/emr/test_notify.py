@@ -68,8 +68,11 @@ class SMTPStub(socketserver.StreamRequestHandler):
             elif verb == "DATA":
                 self.reply("354 go on")
                 lines = []
-                for raw in iter(self.rfile.readline, b".\r\n"):
+                raw = self.rfile.readline()
+                # a closed connection (b"") ends the data too, never a busy loop
+                while raw not in (b".\r\n", b""):
                     lines.append(raw[1:] if raw.startswith(b"..") else raw)
+                    raw = self.rfile.readline()
                 envelope["data"] = b"".join(lines)
                 self.server.messages.append(envelope)
                 self.reply("250 queued")
