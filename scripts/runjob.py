@@ -37,13 +37,41 @@ def sum_counters(step_counters):
     return {group: dict(names) for group, names in totals.items()}
 
 
+# Runners whose tasks write where the driver's file system is: the job can
+# write the local output directory itself.
+LOCAL_OUTPUT_RUNNERS = ("inline", "local")
+
+
 def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_CONF):
-    """Run ``job_class`` on ``inputs``; its output goes to ``output_dir``."""
-    argv = ["-r", runner, "-c", conf, "--output-dir", output_dir]
+    """Run ``job_class`` on ``inputs``; its output ends up in local ``output_dir``.
+
+    On a cluster (hadoop, spark, emr) the job writes to the runner's own
+    output directory (HDFS, S3) and the part files are copied down, so the
+    driver's later stages read local files whatever the runner. mrjob uploads
+    local input paths to the cluster itself.
+    """
+    argv = ["-r", runner, "-c", conf]
+    if runner in LOCAL_OUTPUT_RUNNERS:
+        argv += ["--output-dir", output_dir]
     job = job_class(args=argv + list(args) + list(inputs))
     with job.make_runner() as job_runner:
         job_runner.run()
+        if runner not in LOCAL_OUTPUT_RUNNERS:
+            fetch_output(job_runner, output_dir)
         return JobResult(output_dir, sum_counters(job_runner.counters()))
+
+
+def fetch_output(job_runner, output_dir):
+    """Copy the part files of a finished job's (remote) output to ``output_dir``."""
+    os.makedirs(output_dir, exist_ok=True)
+    fs = job_runner.fs
+    for uri in sorted(fs.ls(job_runner.get_output_dir())):
+        name = uri.rstrip("/").rsplit("/", 1)[-1]
+        if not name.startswith("part-"):
+            continue
+        with open(os.path.join(output_dir, name), "wb") as handle:
+            for chunk in fs.cat(uri):
+                handle.write(chunk)
 
 
 def output_files(output_dir):

@@ -51,9 +51,13 @@ def test_cluster_profiles_ship_task_side_packages():
         assert {"features", "jobs"} <= set(shipped), runner
 
 
+ENGINE_SETTING_PREFIXES = ("spark.", "mapreduce.", "yarn.", "dfs.", "hadoop.")
+
+
 def test_no_algorithm_settings():
-    # algorithm settings are job arguments, so they never appear as jobconf
-    # or as extra job args in a runner profile
+    # algorithm settings are job arguments: profiles pass no extra job args,
+    # and any jobconf is an engine setting (bind addresses, memory, ...)
     for runner, profile in load_conf()["runners"].items():
-        assert "jobconf" not in profile, runner
         assert "args" not in profile, runner
+        for key in profile.get("jobconf", {}):
+            assert key.startswith(ENGINE_SETTING_PREFIXES), (runner, key)

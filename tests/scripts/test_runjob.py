@@ -24,3 +24,26 @@ def test_read_json_values(tmp_path):
     (tmp_path / "part-00001").write_text('{"b": 2}\n')
     (tmp_path / "part-00000").write_text('{"a": 1}\n\n')
     assert list(read_json_values(str(tmp_path))) == [{"a": 1}, {"b": 2}]
+
+
+def test_fetch_output_copies_part_files_through_the_runner_fs(tmp_path):
+    from mrjob.fs.local import LocalFilesystem
+
+    from scripts.runjob import fetch_output
+
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    (remote / "part-00000").write_bytes(b'"a"\t1\n')
+    (remote / "part-00001").write_bytes(b'"b"\t2\n')
+    (remote / "_SUCCESS").write_bytes(b"")
+
+    class FinishedRunner:  # the two things fetch_output asks of an mrjob runner
+        fs = LocalFilesystem()
+
+        def get_output_dir(self):
+            return str(remote)
+
+    fetch_output(FinishedRunner(), str(tmp_path / "local"))
+    assert sorted(path.name for path in (tmp_path / "local").iterdir()) == [
+        "part-00000", "part-00001"]
+    assert (tmp_path / "local" / "part-00001").read_bytes() == b'"b"\t2\n'
