@@ -17,20 +17,23 @@ from models.vectors import join_labels, load_vectors, load_vocabulary
 
 def train_from_features(features_dir, labels, output_dir, analyzer_config, models=None,
                         n_splits=5, seed=0, select_by="pr_auc", target_recall=0.95,
-                        n_jobs=1, report_notes=(), progress=None, vectors=None):
+                        n_jobs=1, report_notes=(), progress=None, vectors=None,
+                        compare=compare_models):
     """Train, report and bundle from `features_dir` -> the training summary dict.
 
     `labels` maps message_id -> 0, 1 or None (models.labels.label_records).
     Messages with features but no label are counted, not trained on. Raises
     ValueError (with the counts) when there are too few labelled messages.
     `vectors` (the tf-idf settings: sublinear_tf, norm, hash_features) is
-    stored in the bundle so prediction builds the same vectors.
+    stored in the bundle so prediction builds the same vectors. `compare` is
+    compare_models, or a drop-in such as models.cluster.compare_on_cluster
+    bound to a runner (training on the cluster).
     """
     vocabulary_path = os.path.join(features_dir, "vocabulary.tsv")
     terms, _ = load_vocabulary(vocabulary_path)
     X, message_ids = load_vectors(os.path.join(features_dir, "tfidf"), n_features=len(terms))
     X_labelled, y, _ = join_labels(X, message_ids, labels)
-    comparison = compare_models(X_labelled, y, models=models, n_splits=n_splits, seed=seed,
+    comparison = compare(X_labelled, y, models=models, n_splits=n_splits, seed=seed,
                                 select_by=select_by, target_recall=target_recall,
                                 n_jobs=n_jobs, feature_names=terms, progress=progress)
     summary = comparison.summary()

@@ -18,14 +18,17 @@ per-model CV metrics, the chosen model and its threshold. Without --labels
 the pipeline stops after the graph stage.
 """
 
+import functools
 import json
 import os
 import time
 
+from models.cluster import compare_on_cluster
 from models.labels import label_records, labeller_from_spec
 from models.registry import select_models
 from models.report import format_table
 from models.run import train_from_features
+from models.training import compare_models
 from scripts.cli import UserError
 from scripts.cmd_features import add_feature_arguments, build_features, feature_settings
 from scripts.cmd_graph import build_graph
@@ -62,6 +65,9 @@ def add_arguments(parser):
                         help="processes for grid search (default: 1)")
     parser.add_argument("--no-graph", dest="graph", action="store_false",
                         help="skip the contact-graph stage")
+    parser.add_argument("--train-on-cluster", action="store_true",
+                        help="run the cross-validation grid as an MRJob on --runner "
+                             "(jobs/mr_cross_validate.py) instead of in this process")
     add_feature_arguments(parser)
 
 
@@ -142,6 +148,9 @@ def run_pipeline(args):
 
     if labels is not None:
         started = time.time()
+        compare = compare_models
+        if args.train_on_cluster:
+            compare = functools.partial(compare_on_cluster, runner=args.runner)
         vectors = {"sublinear_tf": feature_kwargs["sublinear_tf"],
                    "norm": feature_kwargs["norm"], "hash_features": 0}
         try:
@@ -149,7 +158,7 @@ def run_pipeline(args):
                 os.path.join(args.output, "features"), labels, args.output, analyzer_config,
                 models=args.models, n_splits=args.folds, seed=args.seed,
                 select_by=args.select_by, target_recall=args.target_recall,
-                n_jobs=args.n_jobs, vectors=vectors,
+                n_jobs=args.n_jobs, vectors=vectors, compare=compare,
                 report_notes=["Input: %s. Labels: %s. Runner: %s."
                               % (", ".join(args.input), args.labels, args.runner)],
                 progress=lambda result: progress.line(

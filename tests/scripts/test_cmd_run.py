@@ -129,3 +129,23 @@ def test_run_without_labels_stops_before_training(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert "train" not in summary["stages"] and "graph" not in summary["stages"]
     assert not os.path.exists(out / "model")
+
+
+def test_train_on_cluster_gives_the_local_choice(pipeline_run, tmp_path):
+    _, out, _ = pipeline_run
+    corpus = tmp_path / "corpus"
+    write_corpus(str(corpus))
+    cluster_out = tmp_path / "cluster-out"
+    assert cli.main(["run", "--input", str(corpus), "--output", str(cluster_out),
+                     "--labels", LABELS, "--models", "logistic_regression,multinomial_nb",
+                     "--folds", "2", "--target-recall", "0.9", "--no-graph",
+                     "--train-on-cluster"]) == 0
+    local = json.loads((out / "summary.json").read_text())
+    cluster = json.loads((cluster_out / "summary.json").read_text())
+    assert cluster["chosen_model"] == local["chosen_model"]
+    assert cluster["threshold"] == pytest.approx(local["threshold"], abs=1e-9)
+    for name, model in local["models"].items():
+        assert cluster["models"][name]["fold_params"] == model["fold_params"]
+        for metric, values in model["cv"].items():
+            assert cluster["models"][name]["cv"][metric]["mean"] == pytest.approx(
+                values["mean"], abs=1e-9), (name, metric)
