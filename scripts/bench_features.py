@@ -81,20 +81,24 @@ class MRNaiveCountNgrams(MRJob):
         yield term, sum(counts)
 
 
-def enron_messages():
-    """Raw messages (bytes, with their "From " line) of the Enron mbox files, in name order."""
-    for name in sorted(os.listdir(ENRON_MBOX)):
-        if not name.endswith(".mbox.gz"):
-            continue
-        with gzip.open(os.path.join(ENRON_MBOX, name), "rb") as mbox:
-            message = []
-            for line in mbox:
-                if line.startswith(b"From ") and message:
-                    yield b"".join(message)
-                    message = []
-                message.append(line)
-            if message:
+def mbox_messages(path):
+    """Raw messages (bytes, with their "From " line) of one gzip'd mbox file."""
+    with gzip.open(path, "rb") as mbox:
+        message = []
+        for line in mbox:
+            if line.startswith(b"From ") and message:
                 yield b"".join(message)
+                message = []
+            message.append(line)
+        if message:
+            yield b"".join(message)
+
+
+def enron_messages():
+    """Raw messages of the Enron mbox files, in name order."""
+    for name in sorted(os.listdir(ENRON_MBOX)):
+        if name.endswith(".mbox.gz"):
+            yield from mbox_messages(os.path.join(ENRON_MBOX, name))
 
 
 def mbox_prefix(megabytes):
