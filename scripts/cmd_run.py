@@ -187,6 +187,23 @@ def _cv(result):
                     for name in ("roc_auc", "pr_auc") if name in result.cv)
 
 
+def counter_lines(summary):
+    """The job counters of every stage, one line per group: ``stage group: name=n, ...``."""
+    stages = summary["stages"]
+    groups = []
+    parse = stages["parse"]
+    groups.append(("parse", "quarantine", parse.get("quarantine_reasons", {})))
+    groups.append(("parse", "warnings", parse.get("warnings", {})))
+    for job_counters in stages.get("features", {}).get("counters", {}).values():
+        for group, values in job_counters.items():
+            groups.append(("features", group, values))
+    if "graph" in stages:
+        groups.append(("graph", "skipped", stages["graph"].get("skipped", {})))
+    return ["%-8s %s: %s" % (stage, group, ", ".join(
+                "%s=%d" % (name, value) for name, value in sorted(values.items())))
+            for stage, group, values in groups if values]
+
+
 def write_summary(output, summary):
     for stage, values in summary["stages"].items():
         merge_summary(output, stage, values)
@@ -205,6 +222,9 @@ def run(args):
     summary = run_pipeline(args)
     path = write_summary(args.output, summary)
     parse = summary["stages"]["parse"]
+    print("counters:")
+    for line in counter_lines(summary):
+        print("  " + line)
     print("counts: read %d = parsed %d + quarantined %d + duplicates %d"
           % (parse["read"], parse["parsed"], parse["quarantined"], parse["duplicates"]))
     if "models" in summary:

@@ -149,3 +149,17 @@ def test_train_on_cluster_gives_the_local_choice(pipeline_run, tmp_path):
         for metric, values in model["cv"].items():
             assert cluster["models"][name]["cv"][metric]["mean"] == pytest.approx(
                 values["mean"], abs=1e-9), (name, metric)
+
+
+def test_counter_lines_name_every_group():
+    from scripts.cmd_run import counter_lines
+
+    summary = {"stages": {
+        "parse": {"quarantine_reasons": {"not_email": 2}, "warnings": {}},
+        "features": {"counters": {"count_ngrams": {"count_ngrams": {"messages": 5}}}},
+        "graph": {"skipped": {"no_sender": 1}}}}
+    assert counter_lines(summary) == [
+        "parse    quarantine: not_email=2",
+        "features count_ngrams: messages=5",
+        "graph    skipped: no_sender=1",
+    ]
