@@ -1,0 +1,41 @@
+"""`jeeves bench`: every stage against its reference on a prefix of the Enron mbox.
+
+    jeeves bench --mb 64 [--scaling] [--runners inline,local] [--no-spark]
+
+Runs scripts/bench.py (see its docstring and /work/shared/docs/perf.md),
+prints the Markdown tables and writes bench/results.json.
+"""
+
+from scripts import bench
+from scripts.cli import UserError
+
+RUNNERS = ("inline", "local")
+
+
+def add_arguments(parser):
+    parser.add_argument("--mb", type=int, default=64,
+                        help="MB of uncompressed Enron mbox, whole files in name order "
+                             "(default: %(default)s)")
+    parser.add_argument("--scaling", action="store_true",
+                        help="also run the project's stages at 2x and 4x the input")
+    parser.add_argument("--runners", default="inline,local",
+                        help="comma-separated runners among %s (default: %%(default)s)"
+                             % ", ".join(RUNNERS))
+    parser.add_argument("--no-spark", dest="spark", action="store_false",
+                        help="leave the Spark ML reference out")
+    parser.add_argument("--results", default=bench.RESULTS,
+                        help="where the figures are written (default: bench/results.json)")
+
+
+def run(args):
+    runners = tuple(name.strip() for name in args.runners.split(",") if name.strip())
+    unknown = [name for name in runners if name not in RUNNERS]
+    if unknown or not runners:
+        raise UserError("--runners: choose among %s, not %r" % (", ".join(RUNNERS), args.runners))
+    if args.mb < 1:
+        raise UserError("--mb must be at least 1, not %d" % args.mb)
+    results = bench.run_benchmark(args.mb, runners=runners, scaling=args.scaling,
+                                  spark=args.spark, results_path=args.results)
+    print(bench.format_report(results))
+    print("\nresults: %s" % args.results)
+    return 0
