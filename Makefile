@@ -1,4 +1,4 @@
-# Two commands: `make demo` and `make test`. Both set everything up first
+# Three commands: `make demo`, `make test` and `make bench`. All three set everything up first
 # (virtualenv, packages, WordNet) and a second run skips what is done.
 
 PYTHON ?= python3
@@ -16,7 +16,7 @@ HADOOP_LOCAL := $(CURDIR)/.cache/hadoop
 HAVE_JAVA := $(shell command -v java >/dev/null && command -v mvn >/dev/null && echo yes)
 ENGINES := $(if $(HAVE_JAVA),hadoop-jars)
 
-.PHONY: setup lint test demo clean hadoop-jars cluster-start cluster-stop
+.PHONY: setup lint test demo bench clean hadoop-jars cluster-start cluster-stop
 
 setup: $(VENV)/.installed $(NLTK_DATA)/.provisioned
 
@@ -48,6 +48,11 @@ $(DEMO_CORPUS).fetched: scripts/fetch_demo_corpus.sh
 
 demo: setup $(DEMO_CORPUS).fetched
 	$(BIN)/jeeves demo --input $(DEMO_CORPUS)
+
+# every stage against its reference on a 64 MB Enron prefix (docs/perf-results.md)
+BENCH_MB ?= 64
+bench: setup
+	$(BIN)/jeeves bench --mb $(BENCH_MB)
 
 hadoop-jars: $(HADOOP_LOCAL)/lib/.fetched
 
