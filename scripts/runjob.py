@@ -5,15 +5,55 @@ the project's mrjob.conf, the chosen runner, an explicit output directory,
 and the counters of all steps summed into one dict.
 """
 
+import contextlib
 import glob
 import json
+import logging
 import os
 from collections import defaultdict
 
+from mrjob.step import StepFailedException
+
 from jobs import JEEVES_HOME
+from scripts.cli import UserError
+from scripts.hadoop.engines import local_spark_environment
 
 MRJOB_CONF = os.path.join(JEEVES_HOME, "mrjob.conf")
 RUNNERS = ("inline", "local", "hadoop", "spark", "emr")
+
+
+class JobFailed(UserError):
+    """A job failed on its runner; the message carries mrjob's log excerpt."""
+
+
+class _ErrorLog(logging.Handler):
+    """Keeps mrjob's error messages (e.g. the "Probable cause of failure"
+    excerpt it reads from the task logs) for the failure message."""
+
+    def __init__(self):
+        super().__init__(level=logging.ERROR)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage().strip())
+
+
+@contextlib.contextmanager
+def _runner_environment(runner):
+    """The driver environment a runner needs here (Spark: scripts/hadoop/engines.py)."""
+    if runner != "spark":
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in ("PYTHONPATH", "PATH", "SPARK_LOCAL_IP")}
+    os.environ.update(local_spark_environment())
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class JobResult:
@@ -54,11 +94,21 @@ def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_
     if runner in LOCAL_OUTPUT_RUNNERS:
         argv += ["--output-dir", output_dir]
     job = job_class(args=argv + list(args) + list(inputs))
-    with job.make_runner() as job_runner:
-        job_runner.run()
-        if runner not in LOCAL_OUTPUT_RUNNERS:
-            fetch_output(job_runner, output_dir)
-        return JobResult(output_dir, sum_counters(job_runner.counters()))
+    errors = _ErrorLog()
+    mrjob_log = logging.getLogger("mrjob")
+    mrjob_log.addHandler(errors)
+    try:
+        with _runner_environment(runner), job.make_runner() as job_runner:
+            job_runner.run()
+            if runner not in LOCAL_OUTPUT_RUNNERS:
+                fetch_output(job_runner, output_dir)
+            return JobResult(output_dir, sum_counters(job_runner.counters()))
+    except StepFailedException as error:
+        excerpt = "\n".join(message for message in errors.messages if message)
+        raise JobFailed("%s failed on the %s runner: %s%s" % (
+            job_class.__name__, runner, error, "\n" + excerpt if excerpt else "")) from None
+    finally:
+        mrjob_log.removeHandler(errors)
 
 
 def fetch_output(job_runner, output_dir):

@@ -47,3 +47,18 @@ def test_fetch_output_copies_part_files_through_the_runner_fs(tmp_path):
     assert sorted(path.name for path in (tmp_path / "local").iterdir()) == [
         "part-00000", "part-00001"]
     assert (tmp_path / "local" / "part-00001").read_bytes() == b'"b"\t2\n'
+
+
+def test_a_failing_job_is_one_error_with_the_task_traceback(tmp_path):
+    import pytest
+
+    from scripts.runjob import JobFailed
+    from tests.jobs.mr_fixture_failing import MRFixtureFailing
+
+    source = tmp_path / "in.txt"
+    source.write_text("fine\nboom\n")
+    with pytest.raises(JobFailed) as raised:
+        run_job(MRFixtureFailing, [str(source)], str(tmp_path / "out"), runner="local")
+    message = str(raised.value)
+    assert message.startswith("MRFixtureFailing failed on the local runner")
+    assert "cannot digest 'boom'" in message
