@@ -27,6 +27,7 @@ rebuild exactly the terms the jobs count. WordNet is loaded when the
 callable is built (``Analyzer.load()``, in a task's ``*_init``).
 """
 
+import functools
 import re
 import unicodedata
 import warnings
@@ -166,6 +167,9 @@ def read_stop_words_file(path):
 DROPPED = ""
 
 
+# Memoized: the inline runner runs every task in one process, and each task's
+# *_init would otherwise load WordNet again (seconds each); lemmatize is pure.
+@functools.lru_cache(maxsize=None)
 def load_wordnet_lemmatize():
     """Return NLTK's ``WordNetLemmatizer().lemmatize``, loading WordNet without OMW maps.
 

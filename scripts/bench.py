@@ -21,6 +21,9 @@ Every stage runs in its own child process (``python -m scripts.bench
 the local runner (its tasks are the child's subprocesses), ``RUSAGE_SELF``
 otherwise. ``--scaling`` repeats the project's stages at 2x and 4x the input.
 Prints Markdown tables; writes the figures to bench/results.json.
+
+To profile one stage, run the child by hand with ``--profile stats.prof``
+(a ``--work`` JSON of {inputs, runner: "inline", out, messages}).
 """
 
 import argparse
@@ -412,8 +415,17 @@ def main(argv=None):
     parser.add_argument("--stage", required=True, choices=sorted(STAGE_FUNCTIONS))
     parser.add_argument("--work", required=True, help="JSON of the stage's inputs")
     parser.add_argument("--result", required=True, help="where the figures are written")
+    parser.add_argument("--profile", metavar="PATH",
+                        help="run the stage under cProfile and dump its stats to PATH "
+                             "(in-process work only: use the inline runner)")
     args = parser.parse_args(argv)
-    run_stage_here(args.stage, args.work, args.result)
+    if args.profile:
+        import cProfile
+
+        cProfile.runctx("run_stage_here(args.stage, args.work, args.result)",
+                        globals(), {"args": args}, filename=args.profile)
+    else:
+        run_stage_here(args.stage, args.work, args.result)
     return 0
 
 
