@@ -41,6 +41,7 @@ from features.graph import (
     pseudonymizer,
     suggestion_rank,
 )
+from jobs.protocols import TupleKeyJSONProtocol
 
 COUNTER_GROUP = "common_contacts"
 # In-task aggregation (edges, pair counts, partial top-k entries) is flushed
@@ -54,7 +55,8 @@ BOTH_WAYS = LOW_TO_HIGH | HIGH_TO_LOW
 class MRCommonContacts(MRJob):
     # Raw lines, decoded in the mapper, so a bad line is counted, not fatal.
     INPUT_PROTOCOL = BytesValueProtocol
-    INTERNAL_PROTOCOL = JSONProtocol
+    # keys decode to tuples: mrjob's Spark harness hashes the combiner's keys
+    INTERNAL_PROTOCOL = TupleKeyJSONProtocol
     OUTPUT_PROTOCOL = JSONProtocol
 
     def configure_args(self):

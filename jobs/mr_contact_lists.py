@@ -17,7 +17,11 @@ Output (JSONProtocol), key [kind, id]:
   "reciprocal", "prior_messages"}: features the driver joins on message_id.
 
 Two steps. Step 1 counts edges and totals (aggregated in the mapper) and
-orders each pair's messages in time (secondary sort: SORT_VALUES). Step 2
+orders each pair's messages in time (secondary sort: SORT_VALUES). It has no
+combiner on purpose: Hadoop streaming splits a combiner's output lines on
+one key field (its combiner is a PipeReducer, which reads
+stream.num.reduce.output.key.fields, default 1), not on the two that
+SORT_VALUES sorts by, so the values would reach the reducer unsorted. Step 2
 meets everything about one address in one streaming reducer; its values
 arrive sorted by a leading tag so totals, inbound edges, outbound edges and
 messages come in that order and no list larger than --max-list is held.
@@ -72,7 +76,6 @@ class MRContactLists(MRJob):
             MRStep(mapper_init=self.mapper_init_counts,
                    mapper=self.mapper_count_contacts,
                    mapper_final=self.mapper_final_flush,
-                   combiner=self.combiner_sum_counts,
                    reducer=self.reducer_by_address),
             MRStep(reducer=self.reducer_build_lists),
         ]
@@ -127,17 +130,6 @@ class MRContactLists(MRJob):
             yield ["e", low, high], [direction] + counts
         self.totals = {}
         self.edges = {}
-
-    def combiner_sum_counts(self, key, values):
-        """Sums "t" and "e" values (per direction); other keys pass through."""
-        if key[0] == "t":
-            yield key, _sum_columns(values, 2)
-        elif key[0] == "e":
-            for direction_counts in _sum_directions(values):
-                yield key, direction_counts
-        else:
-            for value in values:
-                yield key, value
 
     def reducer_by_address(self, key, values):
         """Step-1 keys -> address [tag, ...]: ["t", A] -> A [TOTALS, sent,

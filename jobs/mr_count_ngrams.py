@@ -30,6 +30,7 @@ from mrjob.step import MRStep
 
 from features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from features.tfidf import build_hasher, hashed_counts
+from jobs.protocols import TupleKeyJSONProtocol
 
 try:
     import ujson as json
@@ -42,7 +43,8 @@ MESSAGE, TERM, DOCUMENTS = "message", "term", "documents"
 
 class MRCountNgrams(MRJob):
     INPUT_PROTOCOL = RawValueProtocol
-    INTERNAL_PROTOCOL = JSONProtocol
+    # keys decode to tuples: mrjob's Spark harness hashes the combiner's keys
+    INTERNAL_PROTOCOL = TupleKeyJSONProtocol
     OUTPUT_PROTOCOL = JSONProtocol
 
     def configure_args(self):
