@@ -245,8 +245,9 @@ def run_stage(name, work, scratch):
             stdout=log, stderr=subprocess.STDOUT, cwd=bench_features.REPO)
     if status != 0:
         with open(log_path, errors="replace") as log:
-            tail = log.read().strip().splitlines()[-1:] or ["exit status %d" % status]
-        return {"error": tail[0]}
+            # the child's own last lines say why (a UserError line, then the traceback end)
+            tail = log.read().strip().splitlines()[-3:] or ["exit status %d" % status]
+        return {"error": " / ".join(tail)}
     with open(result_path) as handle:
         return json.load(handle)
 
