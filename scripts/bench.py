@@ -54,6 +54,8 @@ FEATURE_ARGS = ["--ngram-max", str(bench_features.ANALYZER_CONFIG["ngram_max"]),
 STAGES = ("parse", "counts", "vocabulary", "tfidf", "features", "contacts", "train",
           "end_to_end")
 REFERENCES = ("stdlib_parse", "sklearn_tfidf", "naive_mrjob", "spark_ml")
+REFERENCE_RUNNERS = {"stdlib_parse": "one process", "sklearn_tfidf": "one process",
+                     "naive_mrjob": "inline", "spark_ml": "local[2]"}
 # project stage -> [(reference, target ratio)]; ratio = reference time / stage time
 COMPARISONS = {
     "parse": [("stdlib_parse", 5.0)],
@@ -203,7 +205,9 @@ def stage_spark_ml(work, runner):
         seconds = time.perf_counter() - started
     finally:
         spark.stop()
-    return {"messages": messages, "seconds": seconds, "startup_seconds": startup}
+    # the JVM's memory is not this process's, and it is not reaped as a child here
+    return {"messages": messages, "seconds": seconds, "startup_seconds": startup,
+            "peak_task_rss_mb": None}
 
 
 STAGE_FUNCTIONS = {
@@ -226,7 +230,7 @@ def run_stage_here(name, work_path, result_path):
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tasks = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     figures["driver_rss_mb"] = own
-    figures["peak_task_rss_mb"] = tasks if runner == "local" and tasks else own
+    figures.setdefault("peak_task_rss_mb", tasks if runner == "local" and tasks else own)
     with open(result_path, "w") as handle:
         json.dump(figures, handle)
 
@@ -378,8 +382,7 @@ def format_report(results):
         for stage in STAGES:
             lines.append(_row(stage, runner, stages[stage]))
     for name, figures in results["references"].items():
-        lines.append(_row("ref: " + name, "one process" if name != "naive_mrjob" else "inline",
-                          figures))
+        lines.append(_row("ref: " + name, REFERENCE_RUNNERS[name], figures))
     lines += ["", "| stage | runner | reference | ratio (ref time / stage time) | target |",
               "|---|---|---|---|---|"]
     for row in results["comparisons"]:
