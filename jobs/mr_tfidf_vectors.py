@@ -32,6 +32,12 @@ MESSAGE_ROW_PREFIX = '["message"'
 class MRTfidfVectors(MRJob):
     INPUT_PROTOCOL = RawValueProtocol
     OUTPUT_PROTOCOL = RawValueProtocol
+    # Hadoop streaming splits each output line into key and value and writes
+    # key SEPARATOR value: a tab-less line would gain a trailing tab (an
+    # empty output separator had no effect), so split and join on the first
+    # space, which gives the line back unchanged.
+    JOBCONF = {"stream.map.output.field.separator": " ",
+               "mapreduce.output.textoutputformat.separator": " "}
 
     def configure_args(self):
         super().configure_args()

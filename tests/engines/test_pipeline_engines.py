@@ -3,10 +3,10 @@
 About 480 Enron messages (four mbox files of one user) are parsed inline;
 the parse job also runs on the local Hadoop cluster (its ``mapper_raw`` step
 cannot run on mrjob's Spark runner, docs/engines.md), and the jobs that read
-records run on both engines with the records on the cluster's HDFS. Skips
-when the corpora folder is missing. Slow: each Hadoop job takes minutes.
-Not yet covered: tf-idf (it needs the vocabulary the driver builds from the
-counts). Cases marked xfail are known differences, with their reason.
+records run on both engines with the records on the cluster's HDFS, as
+does tf-idf on the inline counts with the vocabulary the driver builds from
+them (scripts/cmd_features.py). Skips when the corpora folder is missing.
+Slow: each Hadoop job takes minutes.
 """
 
 import json
@@ -14,13 +14,17 @@ import os
 import pathlib
 
 import pytest
-from mrjob.step import StepFailedException
 
+from features.vocabulary import build_vocabulary, write_vocabulary
+from jobs.mr_common_contacts import MRCommonContacts
 from jobs.mr_contact_lists import MRContactLists
 from jobs.mr_count_ngrams import MRCountNgrams
 from jobs.mr_parse_emails import MRParseEmails
+from jobs.mr_tfidf_vectors import MRTfidfVectors
+from scripts.cmd_features import read_totals
+from scripts.runjob import output_files
 from tests.engines.runners import assert_same_records, run_on
-from tests.helpers import REPO
+from tests.helpers import REPO, run_job
 
 pytestmark = pytest.mark.slow
 
@@ -61,37 +65,56 @@ def test_parse_on_hadoop_equals_inline(hadoop_cluster, mail_files, parsed_inline
     assert_same_records(parsed_inline, hadoop)
 
 
-# Known differences, strict so that a fix shows up as XPASS (remove the mark).
-HADOOP_DIFFERS = pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="prior_messages differs from inline on Hadoop streaming (inline and local "
-    "agree); probably streaming splits combiner output on one key field, which undoes "
-    "SORT_VALUES' secondary sort in a step that has a combiner",
-)
-SPARK_UNHASHABLE_KEYS = pytest.mark.xfail(
-    raises=StepFailedException,
-    strict=True,
-    reason="list keys in a step with a combiner: mrjob's Spark harness fails with "
-    "TypeError: unhashable type: 'list' (docs/engines.md)",
-)
+RECORD_JOBS = [MRCountNgrams, MRContactLists, MRCommonContacts]
 
 
-@pytest.mark.parametrize("job_class", [
-    MRCountNgrams,
-    pytest.param(MRContactLists, marks=HADOOP_DIFFERS),
-])
+@pytest.fixture(scope="module")
+def counts_dir(records, tmp_path_factory):
+    """mr_count_ngrams' inline output directory, as the driver reads it."""
+    directory = tmp_path_factory.mktemp("counts")
+    run_job(MRCountNgrams, records, output_dir=directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def vocabulary_args(counts_dir, tmp_path_factory):
+    """--vocabulary with the vocabulary.tsv the driver builds from the counts."""
+    term_stats, n_docs = read_totals(counts_dir)
+    rows = build_vocabulary(term_stats, n_docs)
+    assert rows, "the counts gave an empty vocabulary"
+    path = tmp_path_factory.mktemp("vocabulary") / "vocabulary.tsv"
+    write_vocabulary(path, rows)
+    return ["--vocabulary", str(path)]
+
+
+def count_files(counts_dir):
+    return [pathlib.Path(path) for path in output_files(counts_dir)]
+
+
+@pytest.mark.parametrize("job_class", RECORD_JOBS)
 def test_record_job_on_hadoop_equals_inline(hadoop_cluster, records, job_class):
     inline = run_on("inline", job_class, records)
     assert inline, "the job produced nothing inline"
     assert_same_records(inline, run_on("hadoop", job_class, records, cluster=hadoop_cluster))
 
 
-@pytest.mark.parametrize("job_class", [
-    pytest.param(MRCountNgrams, marks=SPARK_UNHASHABLE_KEYS),
-    pytest.param(MRContactLists, marks=SPARK_UNHASHABLE_KEYS),
-])
+@pytest.mark.parametrize("job_class", RECORD_JOBS)
 def test_record_job_on_spark_equals_inline(spark, records, job_class):
     inline = run_on("inline", job_class, records)
     assert inline, "the job produced nothing inline"
     assert_same_records(inline, run_on("spark", job_class, records))
+
+
+def test_tfidf_vectors_on_hadoop_equal_inline(hadoop_cluster, counts_dir, vocabulary_args):
+    inputs = count_files(counts_dir)
+    inline = run_on("inline", MRTfidfVectors, inputs, vocabulary_args)
+    assert inline, "no vectors inline"
+    assert_same_records(inline, run_on("hadoop", MRTfidfVectors, inputs, vocabulary_args,
+                                       cluster=hadoop_cluster))
+
+
+def test_tfidf_vectors_on_spark_equal_inline(spark, counts_dir, vocabulary_args):
+    inputs = count_files(counts_dir)
+    inline = run_on("inline", MRTfidfVectors, inputs, vocabulary_args)
+    assert inline, "no vectors inline"
+    assert_same_records(inline, run_on("spark", MRTfidfVectors, inputs, vocabulary_args))
