@@ -30,15 +30,16 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import ParameterGrid, StratifiedKFold
 
 from models import metrics
-from models.registry import REGISTRY
+from models.registry import REGISTRY, select_models
 from models.training import (
     _SCORERS,
     Comparison,
     ModelResult,
+    check_labels,
     choose,
     fit_final,
     positive_scores,
-    prepare_comparison,
+    shared_folds,
 )
 
 # how many task lines go into one input file: each file is at least one map
@@ -208,7 +209,14 @@ def compare_on_cluster(X, y, models=None, runner="inline", n_splits=5, inner_spl
     final estimators fit on the driver. `seconds` is each model's share of
     the job's wall time, split by task count.
     """
-    names, y, folds = prepare_comparison(y, models, n_splits, seed, select_by, target_recall)
+    if select_by not in metrics.SELECTION_METRICS:
+        raise ValueError("cannot choose a model by %r (choose from: %s)"
+                         % (select_by, ", ".join(metrics.SELECTION_METRICS)))
+    metrics.check_target_recall(target_recall)
+    names = select_models(models) if models is None or isinstance(models, str) else \
+        select_models(",".join(models))
+    y = check_labels(y, n_splits)
+    folds = shared_folds(y, n_splits, seed)
     started = time.perf_counter()
     fold_values = run_cross_validation(X, y, folds, names, runner, inner_splits, seed,
                                        select_by, tasks_per_file, conf)

@@ -208,18 +208,6 @@ def choose(results, select_by="pr_auc"):
     return best_name
 
 
-def prepare_comparison(y, models, n_splits, seed, select_by, target_recall):
-    """Check the settings of a comparison -> (model names, 0/1 labels, shared folds)."""
-    if select_by not in metrics.SELECTION_METRICS:
-        raise ValueError("cannot choose a model by %r (choose from: %s)"
-                         % (select_by, ", ".join(metrics.SELECTION_METRICS)))
-    metrics.check_target_recall(target_recall)
-    names = select_models(models) if models is None or isinstance(models, str) else \
-        select_models(",".join(models))
-    y = check_labels(y, n_splits)
-    return names, y, shared_folds(y, n_splits, seed)
-
-
 def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
                    select_by="pr_auc", target_recall=0.95, n_jobs=1,
                    feature_names=None, progress=None):
@@ -231,7 +219,14 @@ def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
     Returns a Comparison whose chosen model (and every linear model) is fit
     on all data.
     """
-    names, y, folds = prepare_comparison(y, models, n_splits, seed, select_by, target_recall)
+    if select_by not in metrics.SELECTION_METRICS:
+        raise ValueError("cannot choose a model by %r (choose from: %s)"
+                         % (select_by, ", ".join(metrics.SELECTION_METRICS)))
+    metrics.check_target_recall(target_recall)
+    names = select_models(models) if models is None or isinstance(models, str) else \
+        select_models(",".join(models))
+    y = check_labels(y, n_splits)
+    folds = shared_folds(y, n_splits, seed)
     results = {}
     # BLAS and OpenMP threads beyond n_jobs oversubscribe a shared machine;
     # spinning OpenMP threads made HistGradientBoosting 25 times slower here

@@ -112,29 +112,18 @@ def split_job_output(job_output_dir, output_dir):
     return counts
 
 
-def _read_summary(path):
-    if not os.path.exists(path):
-        return {}
-    with open(path) as handle:
-        return json.load(handle)
-
-
-def _write_summary(path, summary):
+def merge_summary(output_dir, stage, values):
+    """Set ``stages[stage]`` in OUTPUT/summary.json, keeping the rest."""
+    path = os.path.join(output_dir, "summary.json")
+    summary = {}
+    if os.path.exists(path):
+        with open(path) as handle:
+            summary = json.load(handle)
+    summary.setdefault("stages", {})[stage] = values
     with open(path + ".tmp", "w") as handle:
         json.dump(summary, handle, indent=2, sort_keys=True)
         handle.write("\n")
     os.replace(path + ".tmp", path)
-
-
-def merge_summary(output_dir, stage, values=None, **top_level):
-    """Set ``stages[stage]`` (and any ``top_level`` keys) in OUTPUT/summary.json,
-    keeping the rest; the file is replaced atomically."""
-    path = os.path.join(output_dir, "summary.json")
-    summary = _read_summary(path)
-    if stage is not None:
-        summary.setdefault("stages", {})[stage] = values
-    summary.update(top_level)
-    _write_summary(path, summary)
     return summary
 
 

@@ -19,6 +19,7 @@ the pipeline stops after the graph stage.
 """
 
 import functools
+import json
 import os
 import time
 
@@ -206,9 +207,15 @@ def counter_lines(summary):
 def write_summary(output, summary):
     for stage, values in summary["stages"].items():
         merge_summary(output, stage, values)
-    merge_summary(output, None, **{key: value for key, value in summary.items()
-                                   if key != "stages"})
-    return os.path.join(output, "summary.json")
+    path = os.path.join(output, "summary.json")
+    with open(path) as handle:
+        merged = json.load(handle)
+    merged.update({key: value for key, value in summary.items() if key != "stages"})
+    with open(path + ".tmp", "w") as handle:
+        json.dump(merged, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(path + ".tmp", path)
+    return path
 
 
 def run(args):
