@@ -127,11 +127,16 @@ def merge_summary(output_dir, stage, values):
     return summary
 
 
-def check_inputs(paths):
-    """Raise UserError naming the local inputs that do not exist."""
+def check_inputs(paths, runner="inline"):
+    """Raise UserError naming the local inputs that do not exist, or the
+    remote ones on Spark, where the parse job ships its (local) input."""
     missing = [path for path in paths if not is_uri(path) and not os.path.exists(path)]
     if missing:
         raise UserError("input not found: %s" % ", ".join(missing))
+    remote = [path for path in paths if is_uri(path)]
+    if runner == "spark" and remote:
+        raise UserError("on Spark the input must be local files or directories, which the "
+                        "parse job ships with it, not %s" % ", ".join(remote))
 
 
 def parse_mail(inputs, output, runner="inline", dedupe_by="message_id",
@@ -141,7 +146,7 @@ def parse_mail(inputs, output, runner="inline", dedupe_by="message_id",
     Returns the stage counts (read, parsed, quarantined, duplicates, seconds,
     runner, reconciled) and prints the reconciliation line.
     """
-    check_inputs(inputs)
+    check_inputs(inputs, runner)
     if max_message_bytes <= 0:
         raise UserError("--max-message-bytes must be positive, not %d" % max_message_bytes)
     os.makedirs(output, exist_ok=True)

@@ -14,7 +14,8 @@ import pytest
 
 from jobs.mr_parse_emails import MRParseEmails
 from scripts.runjob import run_job
-from tests.helpers import run_both
+from tests import helpers
+from tests.helpers import canonical, run_both
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -166,6 +167,35 @@ def test_local_inputs_are_packed_into_few_containers(tmp_path):
         "m%d@x" % number for number in range(30))
     assert {record["source"]["uri"] for record in messages} == {
         (tmp_path / ("m%02d.eml" % number)).as_uri() for number in range(30)}
+
+
+def test_on_spark_the_input_is_a_listing_of_shipped_containers(tmp_path):
+    """What the driver hands mrjob's Spark runner (no spark-submit here): a
+    file naming the containers, each shipped as a --container file argument;
+    the same arguments give the raw input's records on inline and local."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    inputs = [FIXTURES, bad_inputs(bad)]
+    job = MRParseEmails(args=["-r", "spark", "--container-bytes", "2000"]
+                        + [str(path) for path in inputs])
+    kwargs = job._runner_kwargs()
+    assert job._runner_kwargs()["input_paths"] == kwargs["input_paths"]  # packed once
+    [listing] = kwargs["input_paths"]
+    containers = job.options.containers
+    assert len(containers) > 1
+    with open(listing) as handle:
+        assert handle.read().split() == [os.path.basename(path) for path in containers]
+    assert "mapper_raw" not in kwargs["steps"][0] and "input_manifest" not in kwargs["steps"][0]
+    shipped = ["--container-list"] + [arg for path in containers for arg in ("--container", path)]
+    from_listing = run_both(MRParseEmails, [Path(listing)], shipped)
+    assert canonical(from_listing) == canonical(helpers.run_job(MRParseEmails, inputs))
+    assert len(by_kind(from_listing)["message"]) == 21
+
+
+def test_on_spark_remote_inputs_are_refused(tmp_path):
+    job = MRParseEmails(args=["-r", "spark", str(FIXTURES), "hdfs:///user/x/mail"])
+    with pytest.raises(ValueError, match="local files only.*hdfs:///user/x/mail"):
+        job.make_runner()
 
 
 def test_mapper_expands_a_directory_it_is_handed(tmp_path):

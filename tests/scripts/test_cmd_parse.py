@@ -79,6 +79,13 @@ def test_missing_input_is_one_line_error(tmp_path, capsys):
     assert err.count("\n") == 1 and "input not found" in err and "Traceback" not in err
 
 
+def test_remote_input_on_spark_is_one_line_error(tmp_path, capsys):
+    status, _ = parse_into(tmp_path, "out", "spark", "hdfs:///user/x/mail")
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1 and "hdfs:///user/x/mail" in err and "Traceback" not in err
+
+
 def test_merge_summary_creates_and_updates(tmp_path):
     merge_summary(str(tmp_path), "parse", {"read": 1})
     merge_summary(str(tmp_path), "tfidf", {"read": 2})
