@@ -1,9 +1,10 @@
 """The pipeline's jobs on Hadoop and Spark give their inline output, on real mail.
 
 About 480 Enron messages (four mbox files of one user) are parsed inline;
-the parse job also runs on the local Hadoop cluster (its ``mapper_raw`` step
-cannot run on mrjob's Spark runner, docs/engines.md), and the jobs that read
-records run on both engines with the records on the cluster's HDFS, as
+the parse job also runs on the local Hadoop cluster and on Spark (where the
+driver ships its containers with the job, docs/engines.md), and the jobs
+that read records run on both engines with the records on the cluster's
+HDFS, as
 does tf-idf on the inline counts with the vocabulary the driver builds from
 them (scripts/cmd_features.py). Skips when the corpora folder is missing.
 Slow: each Hadoop job takes minutes.
@@ -63,6 +64,12 @@ def records(parsed_inline):
 def test_parse_on_hadoop_equals_inline(hadoop_cluster, mail_files, parsed_inline):
     hadoop = run_on("hadoop", MRParseEmails, mail_files, cluster=hadoop_cluster, on_hdfs=False)
     assert_same_records(parsed_inline, hadoop)
+
+
+def test_parse_on_spark_equals_inline(spark, mail_files, parsed_inline):
+    # small containers: several of them, spread over both executors' tasks
+    spark_output = run_on("spark", MRParseEmails, mail_files, ["--container-bytes", "200000"])
+    assert_same_records(parsed_inline, spark_output)
 
 
 RECORD_JOBS = [MRCountNgrams, MRContactLists, MRCommonContacts]
