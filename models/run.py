@@ -32,6 +32,10 @@ def train_from_features(features_dir, labels, output_dir, analyzer_config, model
     vocabulary_path = os.path.join(features_dir, "vocabulary.tsv")
     terms, _ = load_vocabulary(vocabulary_path)
     X, message_ids = load_vectors(os.path.join(features_dir, "tfidf"), n_features=len(terms))
+    # rows in message-id order: the part files' layout depends on the runner,
+    # and the folds (so the metrics and the model) must not
+    order = sorted(range(len(message_ids)), key=message_ids.__getitem__)
+    X, message_ids = X[order], [message_ids[row] for row in order]
     X_labelled, y, _ = join_labels(X, message_ids, labels)
     comparison = compare(X_labelled, y, models=models, n_splits=n_splits, seed=seed,
                                 select_by=select_by, target_recall=target_recall,

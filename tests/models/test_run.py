@@ -34,14 +34,20 @@ def write_features(directory, documents, message_ids):
     return str(features)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("run")
+def labelled_corpus():
+    """(documents, message ids, labels, y): the corpus and one unlabelled note."""
     documents, y = texts_and_labels()
     documents = documents + ["An unlabelled note about the weather."]
     message_ids = ["m%d@example.com" % index for index in range(len(documents))]
     labels = {message_id: int(label) for message_id, label in zip(message_ids, y)}
     labels[message_ids[-1]] = None
+    return documents, message_ids, labels, y
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("run")
+    documents, message_ids, labels, y = labelled_corpus()
     features = write_features(directory, documents, message_ids)
     summary = train_from_features(features, labels, str(directory / "out"), ANALYZER,
                                   models="logistic_regression,complement_nb", n_splits=4)
@@ -80,6 +86,26 @@ def test_the_bundle_scores_one_new_email_as_one_document(trained):
     assert scores.shape == (2,)
     assert scores[0] > scores[1]
     assert np.isin(bundle.label(scores), (0, 1)).all()
+
+
+def test_training_does_not_depend_on_the_part_files_layout(trained, tmp_path):
+    """Another runner lays the same vectors out in other part files, in
+    another order: same folds, same metrics, same threshold."""
+    directory, summary, _ = trained
+    features = directory / "features"
+    relaid = tmp_path / "features"
+    (relaid / "tfidf").mkdir(parents=True)
+    (relaid / "vocabulary.tsv").write_bytes((features / "vocabulary.tsv").read_bytes())
+    lines = [line for part in sorted((features / "tfidf").glob("part-*"))
+             for line in part.read_text(encoding="utf-8").splitlines(True)]
+    (relaid / "tfidf" / "part-00000").write_text("".join(reversed(lines)), encoding="utf-8")
+    _, _, labels, _ = labelled_corpus()
+    again = train_from_features(str(relaid), labels, str(tmp_path / "out"), ANALYZER,
+                                models="logistic_regression,complement_nb", n_splits=4)
+    for name, model in summary["models"].items():
+        assert again["models"][name]["cv"] == model["cv"], name
+        assert again["models"][name]["threshold"] == model["threshold"], name
+    assert again["chosen_model"] == summary["chosen_model"]
 
 
 def test_too_few_labels_is_a_value_error_with_counts(tmp_path):
