@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-$(NLTK_DATA)/.provisioned: scripts/provision_wordnet.py | $(VENV)/.installed
+$(NLTK_DATA)/.provisioned: scripts/provision_wordnet.py features/wordnet.py | $(VENV)/.installed
 	$(BIN)/python scripts/provision_wordnet.py --target $(NLTK_DATA)
 	touch $@
 

@@ -18,6 +18,9 @@ order (scikit-learn's ``build_preprocessor`` / ``build_tokenizer`` /
    the token unchanged ``lemmatize(token, "n")`` (so "meetings" -> "meeting",
    "scheduled" -> "schedule", "was" -> "be"); a lemma that is itself a stop
    word is dropped too. Placeholder tokens are kept as they are.
+   ``lemmatize`` is NLTK's WordNetLemmatizer's, run on tables of WordNet
+   that load in a fraction of a second (features/wordnet.py); the stop list
+   is scikit-learn's, read without importing scikit-learn.
 5. word n-grams ``ngram_min..ngram_max`` over the kept lemmas, joined by one
    space, in scikit-learn's order (all unigrams, then all bigrams, ...).
 
@@ -27,10 +30,10 @@ rebuild exactly the terms the jobs count. WordNet is loaded when the
 callable is built (``Analyzer.load()``, in a task's ``*_init``).
 """
 
-import functools
 import re
 import unicodedata
-import warnings
+
+from features.wordnet import english_stop_words, load_wordnet_lemmatize
 
 DEFAULT_CONFIG = {
     "fields": ["subject", "body"],
@@ -151,9 +154,7 @@ def load_stop_words(config):
     if stop_words is None:
         return frozenset()
     if stop_words == "english":
-        from sklearn.feature_extraction._stop_words import ENGLISH_STOP_WORDS
-
-        return frozenset(ENGLISH_STOP_WORDS)
+        return english_stop_words()
     return frozenset(stop_words)
 
 
@@ -165,41 +166,6 @@ def read_stop_words_file(path):
 
 
 DROPPED = ""
-
-
-# Memoized: the inline runner runs every task in one process, and each task's
-# *_init would otherwise load WordNet again (seconds each); lemmatize is pure.
-@functools.lru_cache(maxsize=None)
-def load_wordnet_lemmatize():
-    """Return NLTK's ``WordNetLemmatizer().lemmatize``, loading WordNet without OMW maps.
-
-    NLTK's WordNet reader also builds, on load, a WordNet-version map for the
-    Open Multilingual WordNet (``map_wn``), about two thirds of its load time
-    and unused by lemmatization; this reader skips it. ``lemmatize`` is
-    WordNetLemmatizer's own: the shortest of the reader's ``_morphy``
-    lemmas, or the word itself.
-    """
-    import nltk.data
-    from nltk.corpus.reader.wordnet import WordNetCorpusReader
-
-    class LemmaWordNetReader(WordNetCorpusReader):
-        def map_wn(self, version="wordnet"):
-            return None
-
-    try:
-        root = nltk.data.find("corpora/wordnet.zip/wordnet/")
-    except LookupError:
-        root = nltk.data.find("corpora/wordnet")
-    with warnings.catch_warnings():
-        # "multilingual functions are not available": not used here
-        warnings.simplefilter("ignore", UserWarning)
-        morphy = LemmaWordNetReader(root, None)._morphy
-
-    def lemmatize(word, pos):
-        lemmas = morphy(word, pos)
-        return min(lemmas, key=len) if lemmas else word
-
-    return lemmatize
 
 
 def build_lemma_filter(config):

@@ -21,25 +21,29 @@ NORMS = ("l2", "l1", "none")
 
 # A label the driver replaces when it joins labels (see docs/features.md).
 UNLABELLED = "0"
+# (id, value) -> "id:value", the value with repr precision
+PAIR_FORMAT = "%d:%r"
 
 
 def tfidf_vector(term_counts, table, sublinear_tf=False, norm="l2"):
     """``{term: count}`` + ``{term: (id, idf)}`` -> ``[(id, value), ...]`` by id."""
     if norm not in NORMS:
         raise ValueError("norm must be one of %r, not %r" % (NORMS, norm))
-    weights = []
     lookup = table.get
-    for term, count in term_counts.items():
-        entry = lookup(term)
-        if entry is None or count <= 0:
-            continue
-        tf = 1.0 + math.log(count) if sublinear_tf else float(count)
-        weights.append((entry[0], tf * entry[1]))
+    if sublinear_tf:
+        log = math.log
+        weights = [(entry[0], (1.0 + log(count)) * entry[1])
+                   for entry, count in zip(map(lookup, term_counts), term_counts.values())
+                   if entry is not None and count > 0]
+    else:
+        weights = [(entry[0], count * entry[1])
+                   for entry, count in zip(map(lookup, term_counts), term_counts.values())
+                   if entry is not None and count > 0]
     weights.sort()
     if norm == "l2":
-        total = math.sqrt(sum(value * value for _, value in weights))
+        total = math.sqrt(sum([value * value for _, value in weights]))
     elif norm == "l1":
-        total = sum(abs(value) for _, value in weights)
+        total = sum([abs(value) for _, value in weights])
     else:
         total = 0.0
     if total > 0.0:
@@ -54,7 +58,7 @@ def svmlight_line(pairs, message_id, label=UNLABELLED):
     The comment is the message id as a JSON string, so ids with spaces,
     ``#`` or line breaks survive: ``json.loads(line.split(" # ", 1)[1])``.
     """
-    features = " ".join("%d:%r" % (term_id, value) for term_id, value in pairs)
+    features = " ".join(map(PAIR_FORMAT.__mod__, pairs))
     comment = json.dumps(message_id, ensure_ascii=False)
     if features:
         return "%s %s # %s" % (label, features, comment)

@@ -1,7 +1,8 @@
 """Vocabulary from corpus-wide term totals: df pruning, ids, idf, vocabulary.tsv.
 
 Input is what the counting pass produces: ``{term: (term_count, df)}`` and the
-number of documents. Pruning and idf follow scikit-learn's
+number of documents; the pass writes those totals split into partitions of
+terms (``partition_of``), which ``merge_totals`` adds up. Pruning and idf follow scikit-learn's
 ``CountVectorizer`` / ``TfidfTransformer`` exactly:
 
 - ``min_df`` / ``max_df``: an int is a document count, a float a fraction of
@@ -19,9 +20,41 @@ per term; idf is written with ``repr`` so it reads back bit for bit.
 """
 
 import math
+import zlib
 from numbers import Integral
 
 HEADER = ("term", "id", "df", "idf")
+DEFAULT_TERM_PARTITIONS = 64
+
+
+def partition_of(term, partitions):
+    """The partition (0..partitions-1) of a term's totals: CRC-32 of its UTF-8 bytes.
+
+    Deterministic in every process (``hash()`` of a str is salted per process),
+    so the partial totals of a term meet in one reducer.
+    """
+    return zlib.crc32(term.encode("utf-8")) % partitions
+
+
+def merge_totals(partials):
+    """Partial ``{term: [term_count, df]}`` dicts -> their sum, one dict.
+
+    The first partial is updated in place and returned (rows decoded from
+    JSON are not shared).
+    """
+    merged = None
+    for totals in partials:
+        if merged is None:
+            merged = totals
+            continue
+        for term, (term_count, df) in totals.items():
+            current = merged.get(term)
+            if current is None:
+                merged[term] = [term_count, df]
+            else:
+                current[0] += term_count
+                current[1] += df
+    return merged if merged is not None else {}
 
 
 def parse_df_bound(value):

@@ -10,19 +10,25 @@ three kinds of rows, told apart by the first item of the key:
 
 - ``["message", message_id]`` -> ``{term: count}``: the message's raw term
   counts (empty for a message with no term), read by mr_tfidf_vectors;
-- ``["term", term]`` -> ``[term_count, df]``: corpus totals, read by the
-  driver to build the vocabulary and by mr_score_collocations;
+- ``["terms", partition]`` -> ``{term: [term_count, df], ...}``: corpus
+  totals of the terms of one partition (``features.vocabulary.partition_of``,
+  a CRC-32 of the term modulo ``--term-partitions``), terms sorted; read by
+  the driver to build the vocabulary and by mr_score_collocations;
 - ``["documents", ""]`` -> number of messages (the ``n`` of idf).
 
 With ``--hash-features N`` terms are replaced by their HashingVectorizer
 bucket (a decimal string) before counting, for the hashing mode.
 Totals are combined in the mapper (two Counters, term counts and document
 frequencies, updated in C) and flushed whenever they hold ``--flush-size``
-distinct terms, so mapper memory is bounded; a combiner and the reducer add
-the partial totals up.
+distinct terms, so mapper memory is bounded. A flush emits one row per
+partition, not one per term: a few large JSON objects cost far less to
+write, sort and read than hundreds of thousands of small rows, and each
+reducer still holds only one partition's totals. The combiner and the
+reducer merge the partial totals of a partition.
 """
 
 from collections import Counter
+from zlib import crc32
 
 from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol, RawValueProtocol
@@ -30,6 +36,7 @@ from mrjob.step import MRStep
 
 from features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from features.tfidf import build_hasher, hashed_counts
+from features.vocabulary import DEFAULT_TERM_PARTITIONS, merge_totals
 from jobs.protocols import TupleKeyJSONProtocol
 
 try:
@@ -38,7 +45,7 @@ except ImportError:  # pragma: no cover - ujson is a dependency
     import json
 
 COUNTERS = "count_ngrams"
-MESSAGE, TERM, DOCUMENTS = "message", "term", "documents"
+MESSAGE, TERMS, DOCUMENTS = "message", "terms", "documents"
 
 
 class MRCountNgrams(MRJob):
@@ -57,6 +64,10 @@ class MRCountNgrams(MRJob):
             "--hash-features", type=int, default=0,
             help="hashing mode: count HashingVectorizer buckets of this many features "
                  "instead of terms (0: off)")
+        self.add_passthru_arg(
+            "--term-partitions", type=int, default=DEFAULT_TERM_PARTITIONS,
+            help="split the term totals into this many rows (reducer keys) "
+                 "(default: %(default)s)")
 
     def mapper_init(self):
         self.analyze = Analyzer(analyzer_config_from_options(self.options)).load()
@@ -92,7 +103,6 @@ class MRCountNgrams(MRJob):
         if self.bucket_of is not None:
             counts = hashed_counts(counts, self.bucket_of)
             terms = counts.elements()
-        self.increment_counter(COUNTERS, "messages")
         self.documents += 1
         # Counter.update of an iterable counts in C: no Python loop per term
         self.term_counts.update(terms)
@@ -102,11 +112,21 @@ class MRCountNgrams(MRJob):
             yield from self.flush_totals()
 
     def flush_totals(self):
-        """Partial totals -> (["term", term], [term_count, df]); empties them."""
+        """Partial totals -> (["terms", partition], {term: [term_count, df]}) per
+        partition that has terms; empties them."""
         self.increment_counter(COUNTERS, "flushes")
+        partitions = {}
         term_counts = self.term_counts
+        size = self.options.term_partitions
         for term, df in self.document_frequencies.items():
-            yield [TERM, term], [term_counts[term], df]
+            # partition_of, inlined: this loop runs once per distinct term
+            partition = crc32(term.encode("utf-8")) % size
+            totals = partitions.get(partition)
+            if totals is None:
+                totals = partitions[partition] = {}
+            totals[term] = [term_counts[term], df]
+        for partition, totals in partitions.items():
+            yield [TERMS, partition], totals
         self.term_counts = Counter()
         self.document_frequencies = Counter()
 
@@ -114,6 +134,8 @@ class MRCountNgrams(MRJob):
         """What is left of the totals, and (["documents", ""], messages seen)."""
         yield from self.flush_totals()
         if self.documents:
+            # one counter update per task: each update is a line the runner parses
+            self.increment_counter(COUNTERS, "messages", self.documents)
             yield [DOCUMENTS, ""], self.documents
 
     def combiner_add_totals(self, key, values):
@@ -122,18 +144,16 @@ class MRCountNgrams(MRJob):
         if kind == MESSAGE:
             for counts in values:
                 yield key, counts
-        elif kind == TERM:
-            term_count = df = 0
-            for partial_count, partial_df in values:
-                term_count += partial_count
-                df += partial_df
-            yield key, [term_count, df]
+        elif kind == TERMS:
+            yield key, merge_totals(values)
         else:
             yield key, sum(values)
 
     def reducer_add_totals(self, key, values):
-        """All rows of one key -> its final row; duplicate message ids kept, counted."""
-        if key[0] == MESSAGE:
+        """All rows of one key -> its final row, a partition's terms sorted;
+        duplicate message ids kept, counted."""
+        kind = key[0]
+        if kind == MESSAGE:
             rows = list(values)
             if len(rows) > 1:
                 self.increment_counter(COUNTERS, "duplicate_message_id", len(rows) - 1)
@@ -141,8 +161,11 @@ class MRCountNgrams(MRJob):
                 rows.sort(key=lambda counts: json.dumps(counts, sort_keys=True))
             for counts in rows:
                 yield key, counts
+        elif kind == TERMS:
+            totals = merge_totals(values)
+            yield key, {term: totals[term] for term in sorted(totals)}
         else:
-            yield from self.combiner_add_totals(key, values)
+            yield key, sum(values)
 
     def steps(self):
         return [MRStep(mapper_init=self.mapper_init,

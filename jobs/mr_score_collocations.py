@@ -1,8 +1,8 @@
 """Score collocations: bigrams with Dunning's log-likelihood ratio, kept above --min-llr.
 
 Input: the output of mr_count_ngrams run with unigrams and bigrams
-(``--ngram-min 1 --ngram-max 2`` or more); only its ``["term", term] ->
-[term_count, df]`` rows are read. ``--total-tokens`` is the number of
+(``--ngram-min 1 --ngram-max 2`` or more); only its ``["terms", partition]
+-> {term: [term_count, df]}`` rows are read. ``--total-tokens`` is the number of
 unigram tokens of the corpus (the sum of the unigram term counts, which the
 driver reads from the same output): it is the one global figure of the
 contingency table and no reducer could see it otherwise.
@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - ujson is a dependency
     import json
 
 COUNTERS = "score_collocations"
-TERM_ROW_PREFIX = '["term"'
+TERMS_ROW_PREFIX = '["terms"'
 # Value tags: JSON text sorts "[0," before "[1,", so with SORT_VALUES a word's
 # own count comes first in its reducer.
 WORD, BIGRAM = 0, 1
@@ -49,23 +49,24 @@ class MRScoreCollocations(MRJob):
             help="keep bigrams whose LLR is at least this (Mahout's --minLLR)")
 
     def mapper_route_terms(self, _, line):
-        """A counting-pass line -> (w1, [0, count]) for a word w1,
+        """A counting-pass line -> per term: (w1, [0, count]) for a word w1,
         (w1, [1, w2, count]) for a bigram "w1 w2"; other rows are skipped."""
-        if not line.startswith(TERM_ROW_PREFIX):
+        if not line.startswith(TERMS_ROW_PREFIX):
             return
-        key, _, value = line.partition("\t")
+        _, _, value = line.partition("\t")
         try:
-            term = json.loads(key)[1]
-            term_count = json.loads(value)[0]
-        except (ValueError, IndexError, TypeError):
+            totals = json.loads(value)
+            counts = [(term, stats[0]) for term, stats in totals.items()]
+        except (ValueError, IndexError, TypeError, AttributeError, KeyError):
             self.increment_counter(COUNTERS, "invalid_row")
             return
-        if " " not in term:
-            yield term, [WORD, term_count]
-            return
-        bigram = split_bigram(term)
-        if bigram is not None:
-            yield bigram[0], [BIGRAM, bigram[1], term_count]
+        for term, term_count in counts:
+            if " " not in term:
+                yield term, [WORD, term_count]
+                continue
+            bigram = split_bigram(term)
+            if bigram is not None:
+                yield bigram[0], [BIGRAM, bigram[1], term_count]
 
     def reducer_attach_first_word(self, word, values):
         """w1, [[0, n_w1], [1, w2, n_bigram], ...] -> (w1, [0, n_w1]) and,

@@ -53,6 +53,7 @@ class MRTfidfVectors(MRJob):
 
     def mapper_init(self):
         self.table = read_vocabulary(self.options.vocabulary)
+        self.vectors = self.empty_vectors = 0
 
     def mapper_weight_terms(self, _, line):
         """A counting-pass line -> (None, svmlight line) for message rows only."""
@@ -66,13 +67,22 @@ class MRTfidfVectors(MRJob):
             self.increment_counter(COUNTERS, "invalid_row")
             return
         pairs = tfidf_vector(counts, self.table, self.options.sublinear_tf, self.options.norm)
-        self.increment_counter(COUNTERS, "vectors")
+        self.vectors += 1
         if not pairs:
-            self.increment_counter(COUNTERS, "empty_vectors")
+            self.empty_vectors += 1
         yield None, svmlight_line(pairs, message_id)
 
+    def mapper_final_count(self):
+        """Nothing out; the task's counts as counters, one update each (every
+        update is a line the runner parses)."""
+        for name, count in (("vectors", self.vectors), ("empty_vectors", self.empty_vectors)):
+            if count:
+                self.increment_counter(COUNTERS, name, count)
+        return iter(())
+
     def steps(self):
-        return [MRStep(mapper_init=self.mapper_init, mapper=self.mapper_weight_terms)]
+        return [MRStep(mapper_init=self.mapper_init, mapper=self.mapper_weight_terms,
+                       mapper_final=self.mapper_final_count)]
 
 
 if __name__ == "__main__":

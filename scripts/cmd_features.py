@@ -21,6 +21,8 @@ import os
 import shutil
 import time
 
+import ujson
+
 from features.collocations import collocation_filter
 from features.text import (
     Analyzer,
@@ -99,7 +101,7 @@ def feature_settings(args):
 
 
 def read_totals(counts_dir):
-    """(term_stats {term: (count, df)}, n_docs) from mr_count_ngrams output."""
+    """(term_stats {term: [count, df]}, n_docs) from mr_count_ngrams output."""
     term_stats = {}
     n_docs = 0
     for path in output_files(counts_dir):
@@ -109,12 +111,12 @@ def read_totals(counts_dir):
                 if line.startswith(MESSAGE_ROW_PREFIX) or not line.strip():
                     continue
                 key, value = line.split(b"\t", 1)
-                kind, name = json.loads(key)
-                if kind == "term":
-                    term_count, df = json.loads(value)
-                    term_stats[name] = (term_count, df)
+                kind, _ = ujson.loads(key)
+                if kind == "terms":
+                    # partitions hold disjoint sets of terms
+                    term_stats.update(ujson.loads(value))
                 elif kind == "documents":
-                    n_docs += json.loads(value)
+                    n_docs += ujson.loads(value)
     return term_stats, n_docs
 
 

@@ -13,7 +13,9 @@ Routes, tried in order until one gives a WordNet that NLTK can load:
    symlinked data files) and the ``lexnames`` file NLTK reads is written from
    the table in lexnames(5WN), which the Debian packages do not ship.
 
-Exit status 0 when WordNet loads afterwards, 1 with one error line otherwise.
+Then the lemma tables the analyzer reads are cached beside the WordNet
+files (features/wordnet.py). Exit status 0 when WordNet loads afterwards,
+1 with one error line otherwise.
 """
 
 import argparse
@@ -190,7 +192,17 @@ def main(argv=None):
         print("provision_wordnet: error: %s" % error, file=sys.stderr)
         return 1
     print("WordNet in %s: %s" % (args.target, how))
+    write_lemma_tables(os.path.abspath(args.target))
     return 0
+
+
+def write_lemma_tables(data_dir):
+    """Cache the lemma tables next to the WordNet files (features/wordnet.py),
+    so no task pays NLTK's load; built in a subprocess that sees only data_dir."""
+    code = ("import sys; sys.path.insert(0, %r); from features.wordnet import load_lemma_tables;"
+            " load_lemma_tables()" % REPO)
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   env=dict(os.environ, NLTK_DATA=data_dir))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 import math
+import zlib
 
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
@@ -7,7 +8,9 @@ from features.vocabulary import (
     build_hashed_table,
     build_vocabulary,
     idf,
+    merge_totals,
     parse_df_bound,
+    partition_of,
     read_vocabulary,
     read_vocabulary_rows,
     select_terms,
@@ -82,3 +85,15 @@ def test_keep_predicate_filters_before_max_features():
                             keep=lambda term: term != "gas")
     # meet (3) first, then deal and price tie at 2: deal by term order
     assert [row[0] for row in rows] == ["deal", "meet"]
+
+
+def test_partition_of_is_stable_and_in_range():
+    # CRC-32 of the UTF-8 bytes: the same in every process, unlike hash()
+    assert partition_of("meet", 64) == zlib.crc32(b"meet") % 64
+    assert {partition_of("term%d" % number, 8) for number in range(200)} == set(range(8))
+
+
+def test_merge_totals_adds_counts_and_dfs():
+    partials = [{"meet": [3, 2], "gas": [1, 1]}, {"meet": [1, 1]}, {"budget": [2, 1]}]
+    assert merge_totals(iter(partials)) == {"meet": [4, 3], "gas": [1, 1], "budget": [2, 1]}
+    assert merge_totals(iter([])) == {}

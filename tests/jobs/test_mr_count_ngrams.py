@@ -3,19 +3,29 @@ import json
 from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
 
 from features.text import Analyzer
+from features.vocabulary import partition_of
 from jobs.mr_count_ngrams import MRCountNgrams
 from tests.helpers import canonical, run_both, run_job
 from tests.jobs.text_fixtures import RECORDS, record_lines
 
 
 def split_rows(pairs):
-    """Output pairs -> ({message_id: counts}, {term: (count, df)}, n_docs)."""
+    """Output pairs -> ({message_id: counts}, {term: (count, df)}, n_docs).
+
+    Checks on the way that each partition row holds its own terms only, once.
+    """
     messages, totals, n_docs = {}, {}, 0
+    partitions = set()
     for (kind, name), value in pairs:
         if kind == "message":
             messages[name] = value
-        elif kind == "term":
-            totals[name] = tuple(value)
+        elif kind == "terms":
+            assert name not in partitions
+            partitions.add(name)
+            for term, stats in value.items():
+                assert partition_of(term, 64) == name
+                assert term not in totals
+                totals[term] = tuple(stats)
         else:
             n_docs += value
     return messages, totals, n_docs
@@ -86,9 +96,9 @@ def test_mapper_flushes_partial_totals_past_the_bound():
     job.mapper_init()
     rows = [key for line in record_lines() for key, _ in job.mapper_analyze_message(None, line)]
     rows += [key for key, _ in job.mapper_final_flush()]
-    term_rows = [name for kind, name in rows if kind == "term"]
+    partition_rows = [name for kind, name in rows if kind == "terms"]
     # every message but the empty one passes the bound: its terms leave at once
-    assert len(term_rows) > len(set(term_rows))
+    assert len(partition_rows) > len(set(partition_rows))
     assert sum(1 for kind, _ in rows if kind == "message") == len(RECORDS)
 
 

@@ -54,7 +54,7 @@ def test_min_llr_keeps_only_strong_bigrams(tmp_path):
 
 def test_hand_written_counts():
     # "a b" twice in 10 tokens, a 3 times, b 2 times: cells 2, 0, 1, 7
-    lines = ['["term","a"]\t[3,2]', '["term","b"]\t[2,2]', '["term","a b"]\t[2,2]',
+    lines = ['["terms",0]\t{"a": [3, 2], "a b": [2, 2]}', '["terms",5]\t{"b": [2, 2]}',
              '["message","m"]\t{"a": 3}', '["documents",""]\t2']
     output = dict(run_job(MRScoreCollocations, [lines], ["--total-tokens", "10"]))
     expected = BigramAssocMeasures.likelihood_ratio(2, (3, 2), 10)

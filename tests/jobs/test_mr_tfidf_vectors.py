@@ -135,7 +135,7 @@ def test_vectors_job_hand_written_rows(tmp_path):
     vocabulary = tmp_path / "vocabulary.tsv"
     write_vocabulary(vocabulary, [("budget", 0, 1, 2.0), ("meet", 1, 2, 1.0)])
     lines = ['["message","a@x"]\t{"meet": 3, "budget": 1, "pruned": 7}',
-             '["term","meet"]\t[4,2]',
+             '["terms",3]\t{"meet": [4, 2]}',
              '["documents",""]\t2',
              '["message","b@x"]\t{"pruned": 1}']
     output = run_job(MRTfidfVectors, [lines], ["--vocabulary", str(vocabulary), "--norm", "l1"])

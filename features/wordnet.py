@@ -1,0 +1,204 @@
+"""NLTK's WordNet lemmatizer, loaded in a fraction of a second per process.
+
+The analyzer lemmatizes as NLTK's ``WordNetLemmatizer().lemmatize(word, pos)``
+does: the shortest of the lemmas WordNet's morphy finds, or the word itself.
+Loading it the usual way costs seconds in every process (importing nltk,
+which imports scipy, then parsing all four WordNet index files), and every
+map task is such a process. Morphy needs little for the two parts of speech
+the analyzer asks for (noun and verb): the lemma forms of each POS, its
+exception list (``noun.exc``, ``verb.exc``) and NLTK's detachment rules.
+
+``load_lemma_tables()`` reads those with NLTK's own WordNet reader once and
+caches them as JSON (``jeeves-lemma-tables.json``) in the WordNet directory,
+keyed by the sizes of the four files they come from; later processes read
+the cache without importing nltk. ``make setup`` writes it
+(scripts/provision_wordnet.py), and the NLTK data directory the hadoop
+profile ships to the tasks carries it. Where the directory is read-only or
+WordNet is zipped, each process builds the tables from NLTK in memory.
+
+``build_lemmatize(tables)`` runs the steps of NLTK's
+``WordNetCorpusReader._morphy`` on the tables: the exception list's forms
+if the word is in it, else the detachment rules applied once; then the
+word and those forms that are lemmas of the POS, in that order, without
+repeats; ``lemmatize`` takes the shortest (the first of equal length).
+tests/features/test_wordnet.py checks equality with WordNetLemmatizer on
+every lemma and exception form of WordNet and their regular inflections.
+"""
+
+import functools
+import importlib.util
+import json
+import os
+import tempfile
+import warnings
+
+POSES = ("n", "v")
+SOURCE_FILES = ("index.noun", "index.verb", "noun.exc", "verb.exc")
+CACHE_NAME = "jeeves-lemma-tables.json"
+CACHE_FORMAT = 1
+
+
+def wordnet_directory():
+    """The directory holding WordNet's files, or None when NLTK finds it zipped.
+
+    The ``NLTK_DATA`` directories are searched first, without importing nltk;
+    then NLTK's own search path (which imports it).
+    """
+    for root in os.environ.get("NLTK_DATA", "").split(os.pathsep):
+        candidate = os.path.join(root, "corpora", "wordnet")
+        if root and os.path.isfile(os.path.join(candidate, "index.noun")):
+            return candidate
+    import nltk.data
+
+    try:
+        found = nltk.data.find("corpora/wordnet")
+    except LookupError:
+        return None
+    path = getattr(found, "path", None)
+    return path if path and os.path.isdir(path) else None
+
+
+def source_signature(directory):
+    """{file name: size} of the WordNet files the tables come from."""
+    return {name: os.path.getsize(os.path.join(directory, name)) for name in SOURCE_FILES}
+
+
+def nltk_wordnet_reader():
+    """NLTK's WordNetCorpusReader over the installed WordNet, without its OMW map.
+
+    On load the reader also builds a WordNet-version map for the Open
+    Multilingual WordNet (``map_wn``), most of its load time and unused by
+    lemmatization; this reader skips it. Raises LookupError without WordNet.
+    """
+    import nltk.data
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    class LemmaWordNetReader(WordNetCorpusReader):
+        def map_wn(self, version="wordnet"):
+            return None
+
+    try:
+        root = nltk.data.find("corpora/wordnet.zip/wordnet/")
+    except LookupError:
+        root = nltk.data.find("corpora/wordnet")
+    with warnings.catch_warnings():
+        # "multilingual functions are not available": not used here
+        warnings.simplefilter("ignore", UserWarning)
+        return LemmaWordNetReader(root, None)
+
+
+def tables_from_nltk(reader=None):
+    """The lemma tables, read from NLTK's WordNet reader."""
+    reader = reader or nltk_wordnet_reader()
+    by_form = reader._lemma_pos_offset_map
+    return {
+        "format": CACHE_FORMAT,
+        "lemmas": {pos: sorted(form for form, poses in by_form.items() if pos in poses)
+                   for pos in POSES},
+        "exceptions": {pos: reader._exception_map[pos] for pos in POSES},
+        "substitutions": {pos: [list(rule) for rule in reader.MORPHOLOGICAL_SUBSTITUTIONS[pos]]
+                          for pos in POSES},
+    }
+
+
+def write_cache(directory, tables):
+    """Write the tables to the directory's cache file atomically; False if read-only."""
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".lemma-tables-", dir=directory)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(tables, out, sort_keys=True)
+        # readable by every user, as the WordNet files next to it
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, os.path.join(directory, CACHE_NAME))
+    except OSError:
+        os.unlink(temporary)
+        return False
+    return True
+
+
+def read_cache(directory, signature):
+    """The cached tables when they match ``signature``, else None."""
+    try:
+        with open(os.path.join(directory, CACHE_NAME), encoding="utf-8") as handle:
+            tables = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if tables.get("format") != CACHE_FORMAT or tables.get("source") != signature:
+        return None
+    return tables
+
+
+# Memoized: the inline runner runs every task in one process.
+@functools.lru_cache(maxsize=None)
+def load_lemma_tables():
+    """The lemma tables: from the cache, else from NLTK (and cached if possible)."""
+    directory = wordnet_directory()
+    signature = source_signature(directory) if directory else None
+    if directory:
+        tables = read_cache(directory, signature)
+        if tables is not None:
+            return tables
+    tables = tables_from_nltk()
+    tables["source"] = signature
+    if directory:
+        write_cache(directory, tables)
+    return tables
+
+
+def build_lemmatize(tables):
+    """Return ``lemmatize(word, pos)`` for pos "n" or "v", equal to WordNetLemmatizer's."""
+    lemma_sets = {pos: frozenset(tables["lemmas"][pos]) for pos in POSES}
+    exceptions = {pos: tables["exceptions"][pos] for pos in POSES}
+    substitutions = {pos: [tuple(rule) for rule in tables["substitutions"][pos]]
+                     for pos in POSES}
+
+    def morphy(form, pos):
+        lemmas = lemma_sets[pos]
+        if form in exceptions[pos]:
+            forms = exceptions[pos][form]
+        else:
+            forms = [form[:-len(old)] + new for old, new in substitutions[pos]
+                     if form.endswith(old)]
+        result = []
+        for candidate in [form] + forms:
+            if candidate in lemmas and candidate not in result:
+                result.append(candidate)
+        return result
+
+    def lemmatize(word, pos):
+        lemmas = morphy(word, pos)
+        return min(lemmas, key=len) if lemmas else word
+
+    return lemmatize
+
+
+@functools.lru_cache(maxsize=None)
+def load_wordnet_lemmatize():
+    """``lemmatize(word, pos)`` over the cached tables (see the module docstring)."""
+    return build_lemmatize(load_lemma_tables())
+
+
+def english_stop_words():
+    """scikit-learn's English stop list, without importing scikit-learn.
+
+    Importing ``sklearn`` costs over a second per process (it imports
+    scipy); the list is a literal in ``sklearn/feature_extraction/
+    _stop_words.py``, loaded here as a module of its own.
+    """
+    import sys
+
+    loaded = sys.modules.get("sklearn.feature_extraction._stop_words")
+    if loaded is not None:
+        return frozenset(loaded.ENGLISH_STOP_WORDS)
+    package = importlib.util.find_spec("sklearn")
+    if package is None or not package.submodule_search_locations:
+        raise ImportError("scikit-learn is needed for the English stop list")
+    path = os.path.join(list(package.submodule_search_locations)[0],
+                        "feature_extraction", "_stop_words.py")
+    spec = importlib.util.spec_from_file_location("_jeeves_sklearn_stop_words", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return frozenset(module.ENGLISH_STOP_WORDS)
