@@ -31,13 +31,13 @@ from collections import Counter
 from zlib import crc32
 
 from mrjob.job import MRJob
-from mrjob.protocol import JSONProtocol, RawValueProtocol
+from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
 
 from features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from features.tfidf import build_hasher, hashed_counts
 from features.vocabulary import DEFAULT_TERM_PARTITIONS, merge_totals
-from jobs.protocols import TupleKeyJSONProtocol
+from jobs.protocols import EncodedJSON, PassThroughJSONProtocol, TupleKeyJSONProtocol
 
 try:
     import ujson as json
@@ -48,11 +48,26 @@ COUNTERS = "count_ngrams"
 MESSAGE, TERMS, DOCUMENTS = "message", "terms", "documents"
 
 
+class MessageRowsProtocol(PassThroughJSONProtocol):
+    """Message rows stay encoded between the mapper and the output: the
+    combiner and the reducer only pass them on."""
+
+    PASS_THROUGH_KINDS = (MESSAGE,)
+
+
+def counts_sort_key(counts):
+    """A message's counts (decoded, or left encoded) -> a fixed-order text."""
+    if isinstance(counts, EncodedJSON):
+        counts = json.loads(counts)
+    return json.dumps(counts, sort_keys=True)
+
+
 class MRCountNgrams(MRJob):
     INPUT_PROTOCOL = RawValueProtocol
-    # keys decode to tuples: mrjob's Spark harness hashes the combiner's keys
-    INTERNAL_PROTOCOL = TupleKeyJSONProtocol
-    OUTPUT_PROTOCOL = JSONProtocol
+    # keys decode to tuples (mrjob's Spark harness hashes the combiner's
+    # keys); message rows pass the combiner and reducer undecoded
+    INTERNAL_PROTOCOL = MessageRowsProtocol
+    OUTPUT_PROTOCOL = TupleKeyJSONProtocol
 
     def configure_args(self):
         super().configure_args()
@@ -158,7 +173,7 @@ class MRCountNgrams(MRJob):
             if len(rows) > 1:
                 self.increment_counter(COUNTERS, "duplicate_message_id", len(rows) - 1)
                 # a fixed order, whatever the input order
-                rows.sort(key=lambda counts: json.dumps(counts, sort_keys=True))
+                rows.sort(key=counts_sort_key)
             for counts in rows:
                 yield key, counts
         elif kind == TERMS:

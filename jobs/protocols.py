@@ -3,6 +3,10 @@
 from mrjob.protocol import JSONProtocol
 
 
+class EncodedJSON(bytes):
+    """A value kept as its JSON text: read undecoded and written back byte for byte."""
+
+
 class TupleKeyJSONProtocol(JSONProtocol):
     """JSONProtocol whose JSON-array keys decode to tuples instead of lists.
 
@@ -11,6 +15,7 @@ class TupleKeyJSONProtocol(JSONProtocol):
     with ``TypeError: unhashable type: 'list'``. A tuple encodes to the same
     JSON array, so the lines (and their sort order) are those of JSONProtocol.
     Use it as the INTERNAL_PROTOCOL of a job with list keys and a combiner.
+    An ``EncodedJSON`` value is written as it is.
     """
 
     def read(self, line):
@@ -18,3 +23,30 @@ class TupleKeyJSONProtocol(JSONProtocol):
         if isinstance(key, list):
             key = tuple(key)
         return key, value
+
+    def write(self, key, value):
+        if isinstance(value, EncodedJSON):
+            return self._dumps(key) + b"\t" + value
+        return super().write(key, value)
+
+
+class PassThroughJSONProtocol(TupleKeyJSONProtocol):
+    """TupleKeyJSONProtocol that leaves the values of some rows encoded.
+
+    A row whose key is an array starting with one of ``PASS_THROUGH_KINDS``
+    reads as ``(tuple key, EncodedJSON(value text))`` and writes back
+    unchanged: a combiner or reducer that only passes such rows on spares
+    decoding and re-encoding them. Other rows read as TupleKeyJSONProtocol's.
+    Subclass it with the kinds (mrjob builds protocols without arguments).
+    """
+
+    PASS_THROUGH_KINDS = ()
+
+    def read(self, line):
+        raw_key, raw_value = line.split(b"\t", 1)
+        key = self._loads(raw_key)
+        if isinstance(key, list):
+            key = tuple(key)
+            if key and key[0] in self.PASS_THROUGH_KINDS:
+                return key, EncodedJSON(raw_value)
+        return key, self._loads(raw_value)

@@ -130,3 +130,11 @@ def test_hashing_mode_counts_equal_hashing_vectorizer():
         assert messages[record["message_id"]] == expected
     assert {bucket: df for bucket, (_, df) in totals.items()} == {
         str(column): int(df) for column, df in enumerate((hashed > 0).sum(axis=0).A1) if df}
+
+
+def test_duplicate_message_ids_are_kept_in_a_fixed_order():
+    first = json.dumps({"message_id": "same", "subject": "gas prices"})
+    second = json.dumps({"message_id": "same", "subject": "budget meeting"})
+    outputs = [run_job(MRCountNgrams, [lines]) for lines in ([first, second], [second, first])]
+    rows = [[value for (kind, _), value in output if kind == "message"] for output in outputs]
+    assert rows[0] == rows[1] == [{"budget": 1, "meet": 1}, {"gas": 1, "price": 1}]

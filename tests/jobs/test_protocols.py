@@ -1,6 +1,6 @@
 from mrjob.protocol import JSONProtocol
 
-from jobs.protocols import TupleKeyJSONProtocol
+from jobs.protocols import EncodedJSON, PassThroughJSONProtocol, TupleKeyJSONProtocol
 
 
 def test_array_keys_decode_to_hashable_tuples():
@@ -21,3 +21,24 @@ def test_other_keys_are_unchanged():
     protocol = TupleKeyJSONProtocol()
     assert protocol.read(b'"documents"\t4') == ("documents", 4)
     assert protocol.read(b'null\t{"a": [1]}') == (None, {"a": [1]})
+
+
+class RowsOfAKindProtocol(PassThroughJSONProtocol):
+    PASS_THROUGH_KINDS = ("message",)
+
+
+def test_pass_through_rows_stay_encoded_and_write_back_unchanged():
+    protocol = RowsOfAKindProtocol()
+    line = b'["message","m1"]\t{"meet":2,"gas":1}'
+    key, value = protocol.read(line)
+    assert key == ("message", "m1")
+    assert isinstance(value, EncodedJSON) and value == b'{"meet":2,"gas":1}'
+    assert protocol.write(key, value) == line
+
+
+def test_other_rows_decode_as_tuple_key_json():
+    protocol = RowsOfAKindProtocol()
+    assert protocol.read(b'["terms",3]\t{"a":[1,1]}') == (("terms", 3), {"a": [1, 1]})
+    assert protocol.read(b'"documents"\t4') == ("documents", 4)
+    assert protocol.write(("terms", 3), {"a": [1, 1]}) == JSONProtocol().write(
+        ["terms", 3], {"a": [1, 1]})
