@@ -126,9 +126,8 @@ class MRParseEmails(MRJob):
         """Spark: pack the inputs, add --container-list and a --container file
         argument for each container, as if given on the command line (so the
         steps and the tasks' arguments say so), and return [a file listing
-        the containers' names].
-        Files that could not be packed are listed by path, for the mapper to
-        quarantine."""
+        the containers' names]. Files that could not be packed are listed by
+        path, for the mapper to quarantine."""
         remote = [p for p in input_paths if p == "-" or is_uri(p)]
         if remote:
             raise ValueError("on Spark the parse job reads local files only (it ships them "
