@@ -84,7 +84,9 @@ class MRCommonContacts(MRJob):
                    mapper=self.mapper_get_edges,
                    mapper_final=self.mapper_final_flush,
                    combiner=self.combiner_merge_directions,
-                   reducer=self.reducer_emit_adjacency),
+                   reducer_init=self.reducer_init_adjacency,
+                   reducer=self.reducer_emit_adjacency,
+                   reducer_final=self.reducer_final_adjacency),
             MRStep(reducer_init=self.reducer_init_pairs,
                    reducer=self.reducer_emit_pairs,
                    reducer_final=self.reducer_final_pairs),
@@ -134,15 +136,24 @@ class MRCommonContacts(MRJob):
         """[low, high] bits -> [low, high] OR of the bits."""
         yield edge, _merge_bits(directions)
 
+    def reducer_init_adjacency(self):
+        self.edges_kept = 0
+
     def reducer_emit_adjacency(self, edge, directions):
         """[low, high] bits -> low high and high low, for each kept edge."""
         if self.options.reciprocal_only and _merge_bits(directions) != BOTH_WAYS:
             self.increment_counter(COUNTER_GROUP, "one_way_edges_dropped")
             return
-        self.increment_counter(COUNTER_GROUP, "edges")
+        self.edges_kept += 1
         low, high = edge
         yield low, high
         yield high, low
+
+    def reducer_final_adjacency(self):
+        """Nothing out; the task's kept edges as one counter update."""
+        if self.edges_kept:
+            self.increment_counter(COUNTER_GROUP, "edges", self.edges_kept)
+        return iter(())
 
     def reducer_init_pairs(self):
         self.pair_counts = {}

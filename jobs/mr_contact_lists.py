@@ -87,6 +87,7 @@ class MRContactLists(MRJob):
                         if self.options.pseudonymize else None)
         self.totals = {}
         self.edges = {}
+        self.messages = 0
 
     def mapper_count_contacts(self, _, line):
         """line (a JSON record) -> ["m", a, b] [time, message_id, direction] per
@@ -103,7 +104,7 @@ class MRContactLists(MRJob):
         except ValueError:  # includes invalid UTF-8
             self.increment_counter(COUNTER_GROUP, "invalid_json")
             return
-        self.increment_counter(COUNTER_GROUP, "messages")
+        self.messages += 1
         sender = message.sender
         self._add_totals(sender, 0)
         if not message.recipients:
@@ -124,6 +125,10 @@ class MRContactLists(MRJob):
     def mapper_final_flush(self):
         """Emit the aggregated ["t", A] [sent, received] and
         ["e", a, b] [direction, n_to, n_cc, n_bcc], and start afresh."""
+        if self.messages:
+            # one counter update per flush, not per message: each is a line to parse
+            self.increment_counter(COUNTER_GROUP, "messages", self.messages)
+            self.messages = 0
         for address, counts in self.totals.items():
             yield ["t", address], counts
         for (low, high, direction), counts in self.edges.items():
