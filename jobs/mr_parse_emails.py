@@ -31,6 +31,7 @@ import os
 import shutil
 import tempfile
 import weakref
+from collections import Counter
 
 from mrjob.job import MRJob
 from mrjob.parse import is_uri
@@ -86,11 +87,13 @@ class MRParseEmails(MRJob):
                  "(with --container-list)")
 
     def steps(self):
+        reduce = dict(reducer_init=self.reducer_init, reducer=self.reducer_dedupe_messages,
+                      reducer_final=self.send_counts)
         if self.options.container_list:
             return [MRStep(mapper_init=self.mapper_init, mapper=self.mapper_open_containers,
-                           reducer=self.reducer_dedupe_messages)]
+                           mapper_final=self.send_counts, **reduce)]
         return [MRStep(mapper_init=self.mapper_init, mapper_raw=self.mapper_find_messages,
-                       reducer=self.reducer_dedupe_messages)]
+                       mapper_final=self.send_counts, **reduce)]
 
     def _runner_kwargs(self):
         """Replace local input paths by tar containers of their files (once);
@@ -155,6 +158,18 @@ class MRParseEmails(MRJob):
         map container names to where the shipped containers are."""
         self.dedupe_key = DEDUPE_KEYS[self.options.dedupe_by]
         self.shipped = {os.path.basename(path): path for path in self.options.containers}
+        self.counts = Counter()
+
+    def reducer_init(self):
+        self.counts = Counter()
+
+    def send_counts(self):
+        """Nothing out; the task's counts as counters, one update per name:
+        each update is a line the runner parses, so not one per message."""
+        for (group, name), count in sorted(self.counts.items()):
+            self.increment_counter(group, name, count)
+        self.counts.clear()
+        return iter(())
 
     def mapper_find_messages(self, input_path, input_uri):
         """(path, uri) of one input file -> (["message", dedupe key], record) and
@@ -178,8 +193,9 @@ class MRParseEmails(MRJob):
             found_items = [self._unreadable(uri, error)]
         else:
             found_items = iter_found(data, uri, relpath)
+        counts = self.counts
         for found in found_items:
-            self.increment_counter("parse", "messages_found")
+            counts["parse", "messages_found"] += 1
             yield from self._pairs_of(found)
 
     def _files_of(self, input_path, input_uri):
@@ -198,7 +214,7 @@ class MRParseEmails(MRJob):
     def _pairs_of(self, found):
         kind, record, warnings = outcome_of(found, self.options.max_message_bytes)
         for warning in warnings:
-            self.increment_counter("warnings", warning)
+            self.counts["warnings", warning] += 1
         if kind == "message":
             yield ["message", self.dedupe_key(record)], record
         else:
@@ -206,8 +222,8 @@ class MRParseEmails(MRJob):
             yield ["quarantine", found.uri, found.index], record
 
     def _quarantined(self, reason):
-        self.increment_counter("parse", "quarantined")
-        self.increment_counter("quarantine", reason)
+        self.counts["parse", "quarantined"] += 1
+        self.counts["quarantine", reason] += 1
 
     def reducer_dedupe_messages(self, key, records):
         """(["message", dedupe key], records) -> ("message", the preferred record);
@@ -217,9 +233,9 @@ class MRParseEmails(MRJob):
                 yield "quarantine", record
             return
         records = list(records)
-        self.increment_counter("parse", "records")
+        self.counts["parse", "records"] += 1
         if len(records) > 1:
-            self.increment_counter("parse", "duplicates", len(records) - 1)
+            self.counts["parse", "duplicates"] += len(records) - 1
         yield "message", records[0] if len(records) == 1 else min(records, key=_preference)
 
 
