@@ -4,10 +4,12 @@ import email
 import email.policy
 import hashlib
 import random
+from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
 
+from features import parsing
 from features.parsing import (
     decode_bytes,
     decode_header_value,
@@ -235,3 +237,26 @@ def test_mangled_fixtures_never_raise():
                 mangled[rng.randrange(len(mangled))] = rng.choice(b"\x00\xff\n=?<>:;\"'\\-")
             record, warnings = parse(bytes(mangled))
             assert isinstance(record["body"], str) and isinstance(warnings, list)
+
+
+def test_bare_address_lists_parse_as_getaddresses_does():
+    # the split fast path must give getaddresses' pairs whenever it applies
+    rng = random.Random(7)
+    pieces = ["a", "b.c", "x_y", "z+1", "q-r", "@", ".", ",", " ", ", ", "\n\t", "enron.com",
+              "..", "\"", "<", ">", "(", ")", "'", ";", ":"]
+    values = ["a@b.com", "a@b.com, c@d.org", " a@b.com ,\n\tc.d@e-f.com ", "a@b.com,",
+              ",a@b.com", "a@b.com,,c@d.com", "a..b@c.com", ".a@b.com", "a@b..com",
+              "a@b.com.", "a@-b.com", "A.B@Enron.COM"]
+    for _ in range(20000):
+        addresses = ["".join(rng.choice(pieces[:5]) for _ in range(rng.randint(1, 3)))
+                     + rng.choice(["@enron.com", "@b.c", "@x-y.org", "@", ".@q.com"])
+                     for _ in range(rng.randint(1, 4))]
+        value = rng.choice([",", ", ", ",\n\t", " , "]).join(addresses)
+        if rng.random() < 0.5:  # mangle one character
+            at = rng.randrange(len(value) + 1)
+            value = value[:at] + rng.choice(pieces) + value[at:]
+        values.append(value)
+    fast = [value for value in values if parsing._BARE_ADDRESS_LIST.match(value)]
+    assert len(fast) > 1000
+    for value in values:
+        assert parsing._address_pairs.__wrapped__(value) == tuple(getaddresses([value])), value
