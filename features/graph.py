@@ -20,7 +20,6 @@ import os
 from collections import namedtuple
 from datetime import datetime, timezone
 from hashlib import sha256
-from itertools import combinations
 
 RECIPIENT_FIELDS = ("to", "cc", "bcc")
 TO, CC, BCC = range(3)
@@ -209,7 +208,7 @@ class BoundedNeighbours:
 
     Past the cap the list is dropped (the address is a hub: a mailing list or
     a broadcast sender) and only the degree is counted on, so memory stays
-    bounded and the pair step never goes quadratic in a hub's degree.
+    bounded and no step goes quadratic in a hub's degree.
     """
 
     def __init__(self, max_degree):
@@ -222,64 +221,17 @@ class BoundedNeighbours:
         return self.degree > self.max_degree
 
     def add(self, neighbour):
+        """Count a neighbour; returns the neighbours no longer kept: none
+        under the cap, all so far when passing it, then each new one. So
+        every neighbour of a hub is handed back exactly once."""
         self.degree += 1
-        if self.neighbours is not None:
-            if self.degree > self.max_degree:
-                self.neighbours = None
-            else:
-                self.neighbours.append(neighbour)
-
-    def pairs(self):
-        """Unordered pairs (u, v), u < v, of the neighbours; none for a hub."""
         if self.neighbours is None:
-            return iter(())
-        return combinations(sorted(self.neighbours), 2)
-
-
-def merge_common(current, value):
-    """Merge two shared-contact counts of one pair; None means the pair is
-    directly connected and wins over any count."""
-    if current is None or value is None:
-        return None
-    return current + value
-
-
-class PartialTopK:
-    """Per-group top k, kept across the many reducer keys of one task.
-
-    Each group (an address) holds at most 2k entries: past that the list is
-    sorted and cut back to k, so memory is bounded and the work amortized.
-    ``drain()`` yields (group, best k sorted, entries seen) and empties the
-    store; the top k of a group overall is the top k of the union of its
-    drained partial lists, so a later step can merge partials exactly.
-    """
-
-    def __init__(self, k, key):
-        if k < 1:
-            raise ValueError("k must be at least 1, got %r" % (k,))
-        self.k = k
-        self.key = key
-        self.groups = {}
-        self.entries = 0
-
-    def offer(self, group, entry):
-        held = self.groups.get(group)
-        if held is None:
-            held = self.groups[group] = [[], 0]
-        held[0].append(entry)
-        held[1] += 1
-        self.entries += 1
-        if len(held[0]) >= 2 * self.k:
-            held[0].sort(key=self.key)
-            self.entries -= len(held[0]) - self.k
-            del held[0][self.k:]
-
-    def drain(self):
-        for group, (entries, seen) in self.groups.items():
-            entries.sort(key=self.key)
-            yield group, entries[:self.k], seen
-        self.groups = {}
-        self.entries = 0
+            return (neighbour,)
+        self.neighbours.append(neighbour)
+        if self.degree > self.max_degree:
+            dropped, self.neighbours = self.neighbours, None
+            return dropped
+        return ()
 
 
 # Columns the driver appends to a message's text features (docs/graph.md).

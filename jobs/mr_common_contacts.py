@@ -9,22 +9,32 @@ Input: parsed, deduplicated message records (JSON lines from
 Output (JSONProtocol), key [kind, address]:
 - ["suggestions", A] {"address", "suggestions": [[B, n_common], ...],
   "n_candidates"}: at most --top-k, most shared contacts first, then address;
+  n_candidates is the number of unconnected addresses sharing at least one
+  contact with A (no row when there are none);
 - ["hub", A] {"address", "degree"}: addresses with more than --max-degree
-  contacts, left out of pair generation (also counted).
+  contacts, which count as nobody's shared contact (also counted).
 
 Contacts are undirected: A and B are connected when either wrote to the other,
 or, with --reciprocal-only, when both did. A sender is not its own contact.
 
-Four steps: undirected edges; adjacency per address, which counts the pairs
-of its contacts (none for a hub: that would be quadratic in its degree) and
-marks its own edges; per pair, drop connected pairs and count the shared
-contacts, keeping a partial top k per address; per address, merge the
-partials into the top k with a bounded heap. Pair counts and partial top-k
-lists are aggregated across a task's keys (flushed past a bound), the
-reducer-side analogue of in-mapper combining: the pair step is the volume.
+Three steps, the "stripes" pattern rather than one row per pair: undirected
+edges; adjacency per middle address W, which sends each of its contacts one
+row holding W and W's whole (sorted) contact list, a "stripe" (a hub sends
+only W, so that its contacts still know they are connected to it, and pairs
+none: that would be quadratic in its degree); per address A, the stripes it
+received counted with a Counter (in C), less A and its own contacts (A
+received one row from each), give its shared-contact counts and the top k.
+
+Memory: the mappers' edge dict is flushed past a bound; the adjacency
+reducer holds at most --max-degree contacts of one address; the reducer at A
+holds one Counter of A's two-hop neighbourhood and the set of A's contacts.
+For an address with at most --max-degree contacts the Counter has at most
+max_degree**2 entries; for a hub of degree D at most D * max_degree (and never
+more than there are addresses).
 """
 
 import json
+from collections import Counter
 
 from mrjob.job import MRJob
 from mrjob.protocol import BytesValueProtocol, JSONProtocol
@@ -33,19 +43,17 @@ from mrjob.step import MRStep
 from features.graph import (
     BoundedNeighbours,
     InvalidRecord,
-    PartialTopK,
     bounded_top,
-    merge_common,
     message_contacts,
     pseudonym_key,
     pseudonymizer,
     suggestion_rank,
 )
-from jobs.protocols import TupleKeyJSONProtocol
+from jobs.protocols import EncodedJSON, TupleKeyJSONProtocol
 
 COUNTER_GROUP = "common_contacts"
-# In-task aggregation (edges, pair counts, partial top-k entries) is flushed
-# past this many entries, so task memory stays bounded.
+# The mappers' edge dict is flushed past this many edges, so task memory
+# stays bounded.
 FLUSH_AFTER = 100000
 # Direction bits of an undirected edge (low, high): who wrote to whom.
 LOW_TO_HIGH, HIGH_TO_LOW = 1, 2
@@ -55,7 +63,8 @@ BOTH_WAYS = LOW_TO_HIGH | HIGH_TO_LOW
 class MRCommonContacts(MRJob):
     # Raw lines, decoded in the mapper, so a bad line is counted, not fatal.
     INPUT_PROTOCOL = BytesValueProtocol
-    # keys decode to tuples: mrjob's Spark harness hashes the combiner's keys
+    # keys decode to tuples: mrjob's Spark harness hashes the combiner's keys;
+    # a stripe is encoded once and written to each of its addresses as it is
     INTERNAL_PROTOCOL = TupleKeyJSONProtocol
     OUTPUT_PROTOCOL = JSONProtocol
 
@@ -67,8 +76,8 @@ class MRCommonContacts(MRJob):
         self.add_passthru_arg(
             "--max-degree", type=int, default=1000,
             help="addresses with more contacts than this (mailing lists, broadcast "
-                 "senders) generate no pairs; they are counted and listed as hubs "
-                 "(default: 1000)")
+                 "senders) count as nobody's shared contact; they are counted and "
+                 "listed as hubs (default: 1000)")
         self.add_passthru_arg(
             "--reciprocal-only", action="store_true",
             help="connect two addresses only when both wrote to each other "
@@ -87,13 +96,9 @@ class MRCommonContacts(MRJob):
                    reducer_init=self.reducer_init_adjacency,
                    reducer=self.reducer_emit_adjacency,
                    reducer_final=self.reducer_final_adjacency),
-            MRStep(reducer_init=self.reducer_init_pairs,
-                   reducer=self.reducer_emit_pairs,
-                   reducer_final=self.reducer_final_pairs),
-            # no combiner: reducer_emit_pairs already sums its task's pairs
-            MRStep(reducer_init=self.reducer_init_top,
-                   reducer=self.reducer_count_common,
-                   reducer_final=self.reducer_final_top),
+            MRStep(reducer_init=self.reducer_init_stripes,
+                   reducer=self.reducer_emit_stripes,
+                   reducer_final=self.reducer_final_stripes),
             MRStep(reducer=self.reducer_top_suggestions),
         ]
 
@@ -155,84 +160,63 @@ class MRCommonContacts(MRJob):
             self.increment_counter(COUNTER_GROUP, "edges", self.edges_kept)
         return iter(())
 
-    def reducer_init_pairs(self):
-        self.pair_counts = {}
+    def reducer_init_stripes(self):
+        self.candidate_pairs = 0
+        self.hubs = 0
 
-    def reducer_emit_pairs(self, address, neighbours):
-        """address neighbour -> ["pair", u, v] n (u < v): n pairs of its
-        neighbours, or null for an edge of its own; ["hub", address] degree
-        when over --max-degree. Counts are summed across the task's keys."""
+    def reducer_emit_stripes(self, address, neighbours):
+        """address neighbour -> ["suggestions", B] [address, [address's
+        neighbours, sorted]] for each neighbour B (a stripe); for a hub,
+        ["suggestions", B] [address, null] for each neighbour B and
+        ["hub", address] {"address", "degree"}."""
         kept = BoundedNeighbours(self.options.max_degree)
         for neighbour in neighbours:
-            kept.add(neighbour)
-            if address < neighbour:
-                self.pair_counts[(address, neighbour)] = None
-                if len(self.pair_counts) > FLUSH_AFTER:
-                    yield from self.reducer_final_pairs()
+            # a hub's neighbours are let go as they pass the cap: each still
+            # learns that it is connected to the hub
+            for dropped in kept.add(neighbour):
+                yield ("suggestions", dropped), [address, None]
         if kept.is_hub:
-            self.increment_counter(COUNTER_GROUP, "hubs_skipped")
-            yield ["hub", address], kept.degree
+            self.hubs += 1
+            yield ("hub", address), {"address": address, "degree": kept.degree}
             return
-        pairs = 0
-        counts = self.pair_counts
-        for pair in kept.pairs():
-            pairs += 1
-            counts[pair] = merge_common(counts.get(pair, 0), 1)
-            if len(counts) > FLUSH_AFTER:
-                yield from self.reducer_final_pairs()
-                counts = self.pair_counts
-        if pairs:
-            self.increment_counter(COUNTER_GROUP, "candidate_pairs", pairs)
+        contacts = sorted(kept.neighbours)
+        self.candidate_pairs += len(contacts) * (len(contacts) - 1) // 2
+        # one stripe, encoded once, written to every contact
+        stripe = EncodedJSON(json.dumps([address, contacts], separators=(",", ":"))
+                             .encode("utf-8"))
+        for contact in contacts:
+            yield ("suggestions", contact), stripe
 
-    def reducer_final_pairs(self):
-        """Emit the task's summed ["pair", u, v] n|null and start afresh."""
-        for (low, high), common in self.pair_counts.items():
-            yield ["pair", low, high], common
-        self.pair_counts = {}
-
-    def reducer_init_top(self):
-        self.partial_top = PartialTopK(self.options.top_k, suggestion_rank)
-
-    def reducer_count_common(self, key, values):
-        """["pair", u, v] n|null -> (u and v offered each other's suggestion
-        when not connected; emitted by the task as ["suggestions", A]
-        [[[B, n], ...], candidates]); ["hub", A] degree passes through."""
-        if key[0] == "hub":
-            for degree in values:
-                yield key, degree
-            return
-        common = _common_or_connected(values)
-        if common is None:
-            return
-        _, low, high = key
-        self.partial_top.offer(low, [high, common])
-        self.partial_top.offer(high, [low, common])
-        if self.partial_top.entries > FLUSH_AFTER:
-            yield from self.reducer_final_top()
-
-    def reducer_final_top(self):
-        """Emit the task's partial top k per address and start afresh."""
-        for address, best, candidates in self.partial_top.drain():
-            yield ["suggestions", address], [best, candidates]
+    def reducer_final_stripes(self):
+        """Nothing out; the task's hubs and candidate pairs (the pairs of
+        contacts of each non-hub address) as one counter update each."""
+        if self.hubs:
+            self.increment_counter(COUNTER_GROUP, "hubs_skipped", self.hubs)
+        if self.candidate_pairs:
+            self.increment_counter(COUNTER_GROUP, "candidate_pairs", self.candidate_pairs)
+        return iter(())
 
     def reducer_top_suggestions(self, key, values):
-        """["suggestions", A] [[[B, n], ...], candidates] partials ->
-        ["suggestions", A] {...} (top k of all); ["hub", A] degree ->
-        ["hub", A] {"address", "degree"}."""
+        """["suggestions", A] [W, [W's contacts]|null] stripes -> ["suggestions",
+        A] {"address", "suggestions", "n_candidates"} (none when A has no
+        candidate); ["hub", A] {...} passes through."""
         kind, address = key
         if kind == "hub":
-            for degree in values:
-                yield key, {"address": address, "degree": degree}
+            for hub in values:
+                yield key, hub
             return
-        candidates = [0]
-
-        def entries():
-            for best, seen in values:
-                candidates[0] += seen
-                yield from best
-
-        best, _ = bounded_top(entries(), self.options.top_k, suggestion_rank)
-        yield key, {"address": address, "suggestions": best, "n_candidates": candidates[0]}
+        shared = Counter()
+        connected = {address}
+        for middle, contacts in values:
+            connected.add(middle)
+            if contacts is not None:
+                shared.update(contacts)
+        for contact in connected:
+            shared.pop(contact, None)
+        if not shared:
+            return
+        best, candidates = bounded_top(shared.items(), self.options.top_k, suggestion_rank)
+        yield key, {"address": address, "suggestions": best, "n_candidates": candidates}
 
 
 def _merge_bits(directions):
@@ -240,16 +224,6 @@ def _merge_bits(directions):
     for bits in directions:
         merged |= bits
     return merged
-
-
-def _common_or_connected(values):
-    """None (connected: some value is null) or the sum of the counts."""
-    common = 0
-    for value in values:
-        common = merge_common(common, value)
-        if common is None:
-            return None
-    return common
 
 
 if __name__ == "__main__":

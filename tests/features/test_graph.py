@@ -1,7 +1,6 @@
 import hmac
 import random
 from hashlib import sha256
-from itertools import combinations
 
 import pytest
 
@@ -12,11 +11,9 @@ from features.graph import (
     TO,
     BoundedNeighbours,
     InvalidRecord,
-    PartialTopK,
     bounded_top,
     contact_feature_row,
     contact_rank,
-    merge_common,
     message_contacts,
     message_features,
     pair_history,
@@ -120,6 +117,12 @@ def test_bounded_top_holds_at_most_k_entries():
     assert max(held) <= 5 + 2
 
 
+def test_suggestions_rank_most_shared_first_then_address():
+    entries = [("d", 1), ("b", 2), ("c", 2), ("a", 1), ("e", 3)]
+    assert bounded_top(iter(entries), 4, suggestion_rank) == (
+        [("e", 3), ("b", 2), ("c", 2), ("a", 1)], 5)
+
+
 def test_bounded_top_rejects_k_below_one():
     with pytest.raises(ValueError, match="k must be at least 1"):
         bounded_top([], 0, contact_rank)
@@ -159,49 +162,25 @@ def test_message_features_aggregate_recipients():
     assert message_features([(0, False, 0)]) == (0, False, 0)
 
 
-def test_bounded_neighbours_pairs_under_the_cap():
+def test_bounded_neighbours_keep_the_list_under_the_cap():
     kept = BoundedNeighbours(3)
-    for neighbour in ["c", "a", "b"]:
-        kept.add(neighbour)
+    assert [list(kept.add(neighbour)) for neighbour in ["c", "a", "b"]] == [[], [], []]
     assert not kept.is_hub
-    assert list(kept.pairs()) == list(combinations(["a", "b", "c"], 2))
+    assert kept.neighbours == ["c", "a", "b"]
+    assert kept.degree == 3
 
 
-def test_bounded_neighbours_drop_a_hub():
+def test_bounded_neighbours_drop_a_hub_and_hand_back_each_neighbour_once():
     kept = BoundedNeighbours(1000)
+    handed_back = []
     for n in range(10000):
-        kept.add("r%05d" % n)
+        handed_back.extend(kept.add("r%05d" % n))
         assert kept.neighbours is None or len(kept.neighbours) <= 1000
+        # nothing is let go before the cap is passed
+        assert handed_back == [] if n < 1000 else len(handed_back) == n + 1
     assert kept.is_hub
     assert kept.degree == 10000
-    assert list(kept.pairs()) == []
-
-
-def test_merge_common_lets_a_direct_edge_win():
-    assert merge_common(2, 3) == 5
-    assert merge_common(2, None) is None
-    assert merge_common(None, 4) is None
-
-
-def test_partial_top_k_merges_to_the_exact_top_k():
-    rng = random.Random(11)
-    offers = [("g%d" % rng.randrange(3), ["b%03d" % rng.randrange(300), rng.randrange(6)])
-              for _ in range(2000)]
-    partial = PartialTopK(4, suggestion_rank)
-    drained = []
-    for number, (group, entry) in enumerate(offers):
-        partial.offer(group, entry)
-        assert all(len(held) < 8 for held, _ in partial.groups.values())
-        if number % 500 == 499:  # flushes, as a task does past its bound
-            drained.extend(partial.drain())
-    drained.extend(partial.drain())
-    for group in ("g0", "g1", "g2"):
-        mine = [entry for entry_group, entry in offers if entry_group == group]
-        pieces = [(best, seen) for name, best, seen in drained if name == group]
-        merged = sorted((entry for best, _ in pieces for entry in best),
-                        key=lambda e: (-e[1], e[0]))[:4]
-        assert merged == sorted(mine, key=lambda e: (-e[1], e[0]))[:4]
-        assert sum(seen for _, seen in pieces) == len(mine)
+    assert handed_back == ["r%05d" % n for n in range(10000)]
 
 
 def test_contact_feature_row_for_the_driver():

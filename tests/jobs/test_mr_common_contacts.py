@@ -1,5 +1,8 @@
 import json
 import random
+from collections import defaultdict
+
+import pytest
 
 from jobs.mr_common_contacts import MRCommonContacts
 from scripts.runjob import run_job as run_driver_job
@@ -115,7 +118,7 @@ def test_hub_is_skipped_counted_and_reported(tmp_path):
                    "hub": [["x", 2]], "x": [["hub", 2]]}
 
 
-def test_flushing_task_aggregates_does_not_change_the_output(monkeypatch):
+def test_flushing_the_mappers_edges_does_not_change_the_output(monkeypatch):
     import jobs.mr_common_contacts as job_module
 
     lines = edges_to_records(SQUARE + ["x a", "x b", "x c", "c f", "b f", "f g"])
@@ -125,3 +128,79 @@ def test_flushing_task_aggregates_does_not_change_the_output(monkeypatch):
     assert canonical(flushed) == canonical(unbounded)
     # x knows a, b, c; d knows b, c; f knows b, c, g; e knows a
     assert suggestions(flushed)["x"] == [["d", 2], ["f", 2]]
+
+
+def random_messages(rng, n_addresses=60, n_messages=50, n_hubs=3):
+    """Ordinary messages to 1-3 recipients, half of them answered, plus hubs
+    writing to many."""
+    addresses = ["a%02d" % n for n in range(n_addresses)]
+    messages = []
+    for _ in range(n_messages):
+        sender = rng.choice(addresses)
+        recipients = rng.sample(addresses, rng.randint(1, 3))
+        messages.append((sender, recipients))
+        if rng.random() < 0.5:
+            messages.append((recipients[0], [sender]))
+    for hub in range(n_hubs):
+        recipients = rng.sample(addresses, 25)
+        messages.append(("hub%d" % hub, recipients))
+        # some write back, so the hub stays one with --reciprocal-only
+        messages.extend((address, ["hub%d" % hub]) for address in recipients[:10])
+    return messages
+
+
+def brute_force(messages, max_degree, top_k, reciprocal_only):
+    """Suggestions, hubs and candidate pairs by definition (docs/graph.md),
+    pair by pair, independently of the job's code."""
+    wrote = {(sender, recipient) for sender, recipients in messages
+             for recipient in recipients if recipient != sender}
+    neighbours = defaultdict(set)
+    for sender, recipient in wrote:
+        if not reciprocal_only or (recipient, sender) in wrote:
+            neighbours[sender].add(recipient)
+            neighbours[recipient].add(sender)
+    hubs = {address: len(contacts) for address, contacts in neighbours.items()
+            if len(contacts) > max_degree}
+    candidate_pairs = sum(len(contacts) * (len(contacts) - 1) // 2
+                          for address, contacts in neighbours.items() if address not in hubs)
+    expected = {}
+    for address in neighbours:
+        found = []
+        for other in neighbours:
+            if other == address or other in neighbours[address]:
+                continue
+            shared = len((neighbours[address] & neighbours[other]) - set(hubs))
+            if shared:
+                found.append([other, shared])
+        if found:
+            found.sort(key=lambda entry: (-entry[1], entry[0]))
+            expected[address] = {"address": address, "suggestions": found[:top_k],
+                                 "n_candidates": len(found)}
+    return expected, hubs, candidate_pairs
+
+
+@pytest.mark.parametrize("reciprocal_only", [False, True])
+def test_suggestions_equal_a_brute_force_count_on_a_random_graph(tmp_path, reciprocal_only):
+    rng = random.Random(2024)
+    messages = random_messages(rng)
+    lines = [record("m%d" % n, sender, to=recipients[:1], cc=recipients[1:])
+             for n, (sender, recipients) in enumerate(messages)]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    args = ["--max-degree", "8", "--top-k", "3"] + (
+        ["--reciprocal-only"] if reciprocal_only else [])
+    result = run_driver_job(MRCommonContacts, [str(source)], str(tmp_path / "out"), args=args)
+    rows = [(json.loads(key), json.loads(value))
+            for part in sorted((tmp_path / "out").glob("part-*"))
+            for key, value in (line.split("\t") for line in part.read_text().splitlines())]
+    expected, hubs, candidate_pairs = brute_force(messages, 8, 3, reciprocal_only)
+    # the graph is big enough to have hubs, ties and cut lists
+    assert len(hubs) >= 3
+    assert any(value["n_candidates"] > 3 for value in expected.values())
+    got = {address: value for (kind, address), value in rows if kind == "suggestions"}
+    assert got == expected
+    assert {address: value["degree"] for (kind, address), value in rows
+            if kind == "hub"} == hubs
+    counters = result.counters["common_contacts"]
+    assert counters.get("hubs_skipped", 0) == len(hubs)
+    assert counters["candidate_pairs"] == candidate_pairs
