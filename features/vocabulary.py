@@ -154,5 +154,17 @@ def read_vocabulary_rows(path):
 
 
 def read_vocabulary(path):
-    """``{term: (id, idf)}`` of a vocabulary.tsv, what the vector pass needs."""
-    return {term: (term_id, term_idf) for term, term_id, _, term_idf in read_vocabulary_rows(path)}
+    """``{term: (id, idf)}`` of a vocabulary.tsv, what the vector pass needs.
+
+    Each vector task loads it, so it skips the df column and builds no row
+    tuples on the way.
+    """
+    with open(path, encoding="utf-8") as handle:
+        header = tuple(handle.readline().rstrip("\n").split("\t"))
+        if header != HEADER:
+            raise ValueError("%s: not a vocabulary.tsv (header %r)" % (path, list(header)))
+        table = {}
+        for line in handle:
+            term, term_id, _, term_idf = line.rstrip("\n").split("\t")
+            table[term] = (int(term_id), float(term_idf))
+    return table
