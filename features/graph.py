@@ -20,6 +20,7 @@ import os
 from collections import namedtuple
 from datetime import datetime, timezone
 from hashlib import sha256
+from itertools import compress
 
 RECIPIENT_FIELDS = ("to", "cc", "bcc")
 TO, CC, BCC = range(3)
@@ -147,6 +148,28 @@ def bounded_top(entries, k, key):
 
     best = heapq.nsmallest(k, counted(), key=key)
     return best, seen[0]
+
+
+def top_suggestions(shared, k):
+    """{address: n_common} -> (the k best (address, n_common) by
+    suggestion_rank, sorted; number of addresses). k must be at least 1.
+
+    An address has tens of thousands of candidates, and a ranking that
+    calls a Python key per entry costs more than counting them. So the work
+    is done in C: a sort of the counts gives the k-th best count; the
+    addresses above it (fewer than k) are ranked, and the free places go to
+    the addresses tied at it, smallest first, as suggestion_rank orders them.
+    """
+    if k < 1:
+        raise ValueError("k must be at least 1, got %r" % (k,))
+    if len(shared) <= k:
+        return sorted(shared.items(), key=suggestion_rank), len(shared)
+    threshold = sorted(shared.values(), reverse=True)[k - 1]
+    best = sorted(compress(shared.items(), map(threshold.__lt__, shared.values())),
+                  key=suggestion_rank)
+    tied = sorted(compress(shared.keys(), map(threshold.__eq__, shared.values())))
+    best.extend((address, threshold) for address in tied[:k - len(best)])
+    return best, len(shared)
 
 
 def summarize_contacts(entries, k):

@@ -23,7 +23,8 @@ row holding W and W's whole (sorted) contact list, a "stripe" (a hub sends
 only W, so that its contacts still know they are connected to it, and pairs
 none: that would be quadratic in its degree); per address A, the stripes it
 received counted with a Counter (in C), less A and its own contacts (A
-received one row from each), give its shared-contact counts and the top k.
+received one row from each), give its shared-contact counts and the top k
+(features.graph.top_suggestions).
 
 Memory: the mappers' edge dict is flushed past a bound; the adjacency
 reducer holds at most --max-degree contacts of one address; the reducer at A
@@ -43,11 +44,10 @@ from mrjob.step import MRStep
 from features.graph import (
     BoundedNeighbours,
     InvalidRecord,
-    bounded_top,
     message_contacts,
     pseudonym_key,
     pseudonymizer,
-    suggestion_rank,
+    top_suggestions,
 )
 from jobs.protocols import EncodedJSON, TupleKeyJSONProtocol
 
@@ -215,7 +215,7 @@ class MRCommonContacts(MRJob):
             shared.pop(contact, None)
         if not shared:
             return
-        best, candidates = bounded_top(shared.items(), self.options.top_k, suggestion_rank)
+        best, candidates = top_suggestions(shared, self.options.top_k)
         yield key, {"address": address, "suggestions": best, "n_candidates": candidates}
 
 

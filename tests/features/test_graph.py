@@ -1,5 +1,6 @@
 import hmac
 import random
+from collections import Counter
 from hashlib import sha256
 
 import pytest
@@ -21,6 +22,7 @@ from features.graph import (
     pseudonymizer,
     suggestion_rank,
     summarize_contacts,
+    top_suggestions,
     utc_timestamp,
 )
 
@@ -121,6 +123,24 @@ def test_suggestions_rank_most_shared_first_then_address():
     entries = [("d", 1), ("b", 2), ("c", 2), ("a", 1), ("e", 3)]
     assert bounded_top(iter(entries), 4, suggestion_rank) == (
         [("e", 3), ("b", 2), ("c", 2), ("a", 1)], 5)
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 39, 40, 50])
+def test_top_suggestions_equal_a_full_sort(k):
+    rng = random.Random(k)
+    # few distinct counts: many ties at the cut
+    shared = Counter({"b%03d" % n: rng.randint(1, 4) for n in rng.sample(range(1000), 40)})
+    best, candidates = top_suggestions(shared, k)
+    assert best == sorted(shared.items(), key=lambda e: (-e[1], e[0]))[:k]
+    assert candidates == 40
+
+
+def test_top_suggestions_of_few_candidates_and_k_below_one():
+    assert top_suggestions(Counter({"b": 1, "a": 1, "c": 2}), 5) == (
+        [("c", 2), ("a", 1), ("b", 1)], 3)
+    assert top_suggestions(Counter(), 2) == ([], 0)
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        top_suggestions(Counter({"a": 1}), 0)
 
 
 def test_bounded_top_rejects_k_below_one():
