@@ -153,18 +153,23 @@ def read_vocabulary_rows(path):
     return rows
 
 
-def read_vocabulary(path):
+def read_vocabulary(path, terms=None):
     """``{term: (id, idf)}`` of a vocabulary.tsv, what the vector pass needs.
 
-    Each vector task loads it, so it skips the df column and builds no row
-    tuples on the way.
+    With ``terms`` (a set), only the rows of those terms are kept: a task
+    that reads its messages in batches holds the vocabulary of one batch,
+    not the whole vocabulary, so its memory does not grow with it. The df
+    column is skipped and no row tuples are built on the way.
     """
+    table = {}
     with open(path, encoding="utf-8") as handle:
         header = tuple(handle.readline().rstrip("\n").split("\t"))
         if header != HEADER:
             raise ValueError("%s: not a vocabulary.tsv (header %r)" % (path, list(header)))
-        table = {}
         for line in handle:
-            term, term_id, _, term_idf = line.rstrip("\n").split("\t")
-            table[term] = (int(term_id), float(term_idf))
+            term, _, rest = line.partition("\t")
+            if terms is not None and term not in terms:
+                continue
+            term_id, _, rest = rest.partition("\t")
+            table[term] = (int(term_id), float(rest[rest.index("\t") + 1:]))
     return table

@@ -14,7 +14,7 @@ from sklearn.feature_extraction.text import (
 )
 
 from features.text import Analyzer
-from features.vocabulary import read_vocabulary_rows, write_vocabulary
+from features.vocabulary import read_vocabulary, read_vocabulary_rows, write_vocabulary
 from jobs.mr_count_ngrams import MRCountNgrams
 from jobs.mr_tfidf_vectors import MRTfidfVectors
 from scripts.cmd_features import build_features
@@ -194,3 +194,25 @@ def test_vectors_equal_tfidf_vectorizer_on_real_messages(tmp_path, parsed_messag
     assert {term: term_id for term, term_id, _, _ in vocabulary_rows} == vectorizer.vocabulary_
     rows, matrix = read_vectors(tmp_path / "features" / "tfidf", len(vocabulary_rows))
     assert_same_rows(rows, matrix, records, expected)
+
+
+def test_tiny_batches_leave_the_vectors_unchanged(tmp_path):
+    counts_dir = tmp_path / "counts"
+    run_job(MRCountNgrams, [record_lines()], ["--ngram-max", "2"], output_dir=counts_dir)
+    vocabulary = tmp_path / "vocabulary.tsv"
+    write_vocabulary(vocabulary, [("budget", 0, 3, 1.5), ("gas", 1, 3, 1.5),
+                                  ("meet", 2, 2, 1.25), ("gas price", 3, 1, 2.0)])
+    args = ["--vocabulary", str(vocabulary)]
+    inputs = [path for path in counts_dir.iterdir() if path.name.startswith("part-")]
+    whole = run_job(MRTfidfVectors, inputs, args)
+    batched = run_job(MRTfidfVectors, inputs, args + ["--batch-terms", "1"])
+    assert batched == whole
+    assert len(whole) == len(RECORDS)
+    assert any(" 1:" in value for _, value in whole)
+
+
+def test_a_batch_reads_only_its_terms_from_the_vocabulary(tmp_path):
+    vocabulary = tmp_path / "vocabulary.tsv"
+    write_vocabulary(vocabulary, [("budget", 0, 1, 2.0), ("meet", 1, 2, 1.0)])
+    assert read_vocabulary(vocabulary, {"meet", "unknown"}) == {"meet": (1, 1.0)}
+    assert read_vocabulary(vocabulary) == {"budget": (0, 2.0), "meet": (1, 1.0)}
