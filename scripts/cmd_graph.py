@@ -10,7 +10,7 @@ runner and writes, sorted by address (or message id), into OUT/graph/:
 - ``totals.jsonl``                             per-address counts
 - ``message_features.jsonl``                   per-message contact features
 - ``suggestions.jsonl`` / ``suggestions.tsv``  people you may know
-- ``hubs.jsonl``                               addresses left out of the pair step
+- ``hubs.jsonl``                               addresses left out of the common-contact counts
 
 The TSV views are ``A<TAB>[B, C, ...]``. OUT/graph/ is replaced as a whole
 only when everything is written, so a failed run never looks finished. The
@@ -58,7 +58,7 @@ def add_arguments(parser):
                         help="suggestions per address (default: %(default)s)")
     parser.add_argument("--max-degree", type=int, default=1000,
                         help="addresses with more contacts are hubs, left out of the "
-                             "common-contacts pair step (default: %(default)s)")
+                             "common-contact counts (default: %(default)s)")
     parser.add_argument("--reciprocal-only", action="store_true",
                         help="common contacts over two-way edges only")
     parser.add_argument("--pseudonymize", action="store_true",
@@ -174,7 +174,7 @@ def run(args):
     print("graph: %d messages (skipped: %s), %d addresses, %d edges"
           % (summary["messages"], skipped, summary["addresses"], summary["edges"]))
     print("graph: %d lists truncated at --max-list %d; %d hubs over --max-degree %d "
-          "left out of the pair step; %d candidate pairs"
+          "left out of the common-contact counts; %d candidate pairs"
           % (summary["truncated_lists"], summary["max_list"], summary["hubs_skipped"],
              summary["max_degree"], summary["candidate_pairs"]))
     print("graph: wrote %s (%s)" % (os.path.join(args.output, "graph"), ", ".join(
