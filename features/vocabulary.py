@@ -36,24 +36,55 @@ def partition_of(term, partitions):
     return zlib.crc32(term.encode("utf-8")) % partitions
 
 
+def partition_totals(term_counts, document_frequencies, partitions):
+    """``{term: count}`` + ``{term: df}`` (the same terms) -> ``[(partition,
+    {term: (count, df)}), ...]``, partitions ascending, each dict in no order.
+
+    The partitions are ``partition_of``'s, computed for all the terms at once:
+    CRC-32s by ``map`` in C and grouped by a numpy sort, so no Python code
+    runs per term (a flush handles hundreds of thousands of them).
+    """
+    import numpy as np
+
+    terms = list(document_frequencies)
+    if not terms:
+        return []
+    dfs = np.fromiter(document_frequencies.values(), dtype=np.int64, count=len(terms))
+    if list(term_counts) == terms:
+        # the mapper fills both in the same order: read them in order, no lookups
+        counts = np.fromiter(term_counts.values(), dtype=np.int64, count=len(terms))
+    else:
+        counts = np.fromiter(map(term_counts.__getitem__, terms), dtype=np.int64,
+                             count=len(terms))
+    codes = np.fromiter(map(zlib.crc32, map(str.encode, terms)), dtype=np.uint32,
+                        count=len(terms)) % partitions
+    order = np.argsort(codes, kind="stable")
+    codes = codes[order]
+    terms = list(map(terms.__getitem__, order.tolist()))
+    values = list(zip(counts[order].tolist(), dfs[order].tolist()))
+    present = np.flatnonzero(np.diff(codes, prepend=-1)).tolist() + [len(terms)]
+    return [(int(codes[start]), dict(zip(terms[start:end], values[start:end])))
+            for start, end in zip(present, present[1:])]
+
+
 def merge_totals(partials):
     """Partial ``{term: [term_count, df]}`` dicts -> their sum, one dict.
 
     The first partial is updated in place and returned (rows decoded from
-    JSON are not shared).
+    JSON are not shared); its values may be lists or tuples.
     """
     merged = None
     for totals in partials:
         if merged is None:
             merged = totals
             continue
+        get = merged.get
         for term, (term_count, df) in totals.items():
-            current = merged.get(term)
+            current = get(term)
             if current is None:
-                merged[term] = [term_count, df]
+                merged[term] = (term_count, df)
             else:
-                current[0] += term_count
-                current[1] += df
+                merged[term] = (current[0] + term_count, current[1] + df)
     return merged if merged is not None else {}
 
 
@@ -112,9 +143,10 @@ def build_vocabulary(term_stats, n_docs, min_df=1, max_df=1.0, max_features=None
         stats = {term: value for term, value in term_stats.items()
                  if low <= value[1] <= high and keep(term)}
     terms = select_terms(stats, n_docs, min_df, max_df, max_features)
-    return [(term, term_id, term_stats[term][1],
-             idf(term_stats[term][1], n_docs, smooth_idf) if use_idf else 1.0)
-            for term_id, term in enumerate(terms)]
+    dfs = [term_stats[term][1] for term in terms]
+    # idf depends on df only, and a vocabulary has few distinct dfs
+    idf_of = {df: idf(df, n_docs, smooth_idf) if use_idf else 1.0 for df in set(dfs)}
+    return list(zip(terms, range(len(terms)), dfs, map(idf_of.__getitem__, dfs)))
 
 
 def build_hashed_table(bucket_stats, n_docs, smooth_idf=True, use_idf=True):
@@ -132,12 +164,22 @@ def build_hashed_table(bucket_stats, n_docs, smooth_idf=True, use_idf=True):
 
 def write_vocabulary(path, rows):
     """Write rows ``(term, id, df, idf)`` to ``path`` as vocabulary.tsv."""
+    idf_text = {}
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         handle.write("\t".join(HEADER) + "\n")
+        lines = []
         for term, term_id, df, term_idf in rows:
             if "\t" in term or "\n" in term:
                 raise ValueError("a term cannot hold a tab or a newline: %r" % (term,))
-            handle.write("%s\t%d\t%d\t%r\n" % (term, term_id, df, term_idf))
+            # repr of a float is slow, and many terms share an idf
+            text = idf_text.get(term_idf)
+            if text is None:
+                text = idf_text[term_idf] = repr(term_idf)
+            lines.append("%s\t%d\t%d\t%s\n" % (term, term_id, df, text))
+            if len(lines) >= 65536:
+                handle.write("".join(lines))
+                lines = []
+        handle.write("".join(lines))
 
 
 def read_vocabulary_rows(path):
@@ -173,3 +215,62 @@ def read_vocabulary(path, terms=None):
             term_id, _, rest = rest.partition("\t")
             table[term] = (int(term_id), float(rest[rest.index("\t") + 1:]))
     return table
+
+
+class VocabularyTable:
+    """The vocabulary as a vector pass uses it: ``index`` maps a term to a row
+    ``k``, ``ids[k]`` and ``idf[k]`` are that row's id and idf (numpy arrays).
+
+    Built by ``read_vocabulary_table``; a dict of terms plus two flat arrays
+    costs about 130 bytes a term, a third of a dict of ``(id, idf)`` tuples.
+    """
+
+    __slots__ = ("index", "ids", "idf")
+
+    def __init__(self, index, ids, idf):
+        self.index, self.ids, self.idf = index, ids, idf
+
+    def __len__(self):
+        return len(self.index)
+
+
+def read_vocabulary_table(path, terms=None, max_terms=None, block_bytes=1 << 20):
+    """A ``VocabularyTable`` of a vocabulary.tsv, or None past ``max_terms`` rows.
+
+    With ``terms`` (a set) only those terms' rows are kept. The file is read
+    in blocks of about ``block_bytes`` and each block is split by C string
+    methods, not a Python loop per row: reading is about 0.1 s for 270,000
+    rows. A reader that would hold more than ``max_terms`` rows stops and
+    returns None, so its caller can fall back to reading fewer terms.
+    """
+    import array
+    from itertools import compress
+
+    import numpy as np
+
+    index, ids, idf = {}, array.array("q"), array.array("d")
+    with open(path, encoding="utf-8") as handle:
+        header = tuple(handle.readline().rstrip("\n").split("\t"))
+        if header != HEADER:
+            raise ValueError("%s: not a vocabulary.tsv (header %r)" % (path, list(header)))
+        while True:
+            lines = handle.readlines(block_bytes)
+            if not lines:
+                break
+            # four fields a row; every row ends with "\n", so one empty string at the end
+            fields = "".join(lines).replace("\n", "\t").split("\t")
+            if len(fields) != 4 * len(lines) + 1:
+                raise ValueError("%s: a row does not have 4 fields" % (path,))
+            block_terms, block_ids, block_idf = fields[0:-1:4], fields[1:-1:4], fields[3:-1:4]
+            if terms is not None:
+                wanted = list(map(terms.__contains__, block_terms))
+                block_terms = list(compress(block_terms, wanted))
+                block_ids = compress(block_ids, wanted)
+                block_idf = compress(block_idf, wanted)
+            if max_terms is not None and len(index) + len(block_terms) > max_terms:
+                return None
+            index.update(zip(block_terms, range(len(index), len(index) + len(block_terms))))
+            ids.extend(map(int, block_ids))
+            idf.extend(map(float, block_idf))
+    return VocabularyTable(index, np.frombuffer(ids, dtype=np.int64),
+                           np.frombuffer(idf, dtype=np.float64))

@@ -28,15 +28,13 @@ reducer merge the partial totals of a partition.
 """
 
 from collections import Counter
-from zlib import crc32
-
 from mrjob.job import MRJob
 from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
 
 from features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from features.tfidf import build_hasher, hashed_counts
-from features.vocabulary import DEFAULT_TERM_PARTITIONS, merge_totals
+from features.vocabulary import DEFAULT_TERM_PARTITIONS, merge_totals, partition_totals
 from jobs.protocols import EncodedJSON, PassThroughJSONProtocol, TupleKeyJSONProtocol
 
 try:
@@ -130,17 +128,8 @@ class MRCountNgrams(MRJob):
         """Partial totals -> (["terms", partition], {term: [term_count, df]}) per
         partition that has terms; empties them."""
         self.increment_counter(COUNTERS, "flushes")
-        partitions = {}
-        term_counts = self.term_counts
-        size = self.options.term_partitions
-        for term, df in self.document_frequencies.items():
-            # partition_of, inlined: this loop runs once per distinct term
-            partition = crc32(term.encode("utf-8")) % size
-            totals = partitions.get(partition)
-            if totals is None:
-                totals = partitions[partition] = {}
-            totals[term] = [term_counts[term], df]
-        for partition, totals in partitions.items():
+        for partition, totals in partition_totals(
+                self.term_counts, self.document_frequencies, self.options.term_partitions):
             yield [TERMS, partition], totals
         self.term_counts = Counter()
         self.document_frequencies = Counter()

@@ -4,11 +4,18 @@ Input: the output of mr_count_ngrams (JSON key/value lines); only its
 ``["message", message_id] -> {term: count}`` rows are read, the others are
 skipped without decoding. The vocabulary (``vocabulary.tsv``: term, id, df,
 idf, built by the driver from the same output) is shipped to the tasks with
-``--vocabulary``. A task reads its message rows in batches of about
-``--batch-terms`` term entries; per batch it reads from the vocabulary only
-the rows of the batch's terms, so its memory is bounded by the batch, not
-by the vocabulary, which grows with the corpus (828k terms at 256 MB of
-Enron against 269k at 64 MB).
+``--vocabulary``.
+
+A task holds the whole vocabulary (a dict of terms and two numpy arrays,
+about 130 bytes a term: 35 MB for the 270,000 terms of 64 MB of Enron) when
+it has at most ``--max-vocabulary-in-memory`` terms, as Spark's
+CountVectorizerModel or Mahout's dictionary chunks do. A larger vocabulary
+is not held: the task then reads, for each batch of messages, only the rows
+of the batch's terms, so its memory stays bounded by the batch, at the cost
+of one scan of the vocabulary per batch.
+
+Either way messages are weighted in batches of about ``--batch-terms`` term
+entries (features.tfidf.tfidf_lines: one numpy pass per batch).
 
 Output (map-only, no shuffle): ``0 id:value id:value ... # "message_id"`` per
 message, ids ascending and zero-based, values with repr precision, the
@@ -21,8 +28,8 @@ from mrjob.job import MRJob
 from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
 
-from features.tfidf import NORMS, svmlight_line, tfidf_vector
-from features.vocabulary import read_vocabulary
+from features.tfidf import NORMS, tfidf_lines
+from features.vocabulary import read_vocabulary_table
 
 try:
     import ujson as json
@@ -31,6 +38,7 @@ except ImportError:  # pragma: no cover - ujson is a dependency
 
 COUNTERS = "tfidf_vectors"
 DEFAULT_BATCH_TERMS = 200000
+DEFAULT_MAX_VOCABULARY_IN_MEMORY = 2000000
 MESSAGE_ROW_PREFIX = '["message"'
 
 
@@ -57,10 +65,17 @@ class MRTfidfVectors(MRJob):
             help="row normalization: l2 (default), l1 or none")
         self.add_passthru_arg(
             "--batch-terms", type=int, default=DEFAULT_BATCH_TERMS,
-            help="messages are weighted in batches holding about this many term entries, "
-                 "with the vocabulary rows of their terms only (default: %(default)s)")
+            help="messages are weighted in batches holding about this many term entries "
+                 "(default: %(default)s)")
+        self.add_passthru_arg(
+            "--max-vocabulary-in-memory", type=int, default=DEFAULT_MAX_VOCABULARY_IN_MEMORY,
+            help="hold the vocabulary in each task up to this many terms (about 130 bytes "
+                 "a term); past it, read only each batch's terms (default: %(default)s)")
 
     def mapper_init(self):
+        # the whole vocabulary, read on the first batch; None past the limit
+        self.table = None
+        self.whole_vocabulary = True
         self.batch = []
         self.batch_terms = 0
         self.vectors = self.empty_vectors = 0
@@ -87,19 +102,31 @@ class MRTfidfVectors(MRJob):
 
     def weight_batch(self):
         """The batch's messages -> (None, svmlight line) each; empties the batch."""
-        terms = set()
-        for _, counts in self.batch:
-            terms.update(counts)
-        table = read_vocabulary(self.options.vocabulary, terms)
-        sublinear_tf, norm = self.options.sublinear_tf, self.options.norm
-        for message_id, counts in self.batch:
-            pairs = tfidf_vector(counts, table, sublinear_tf, norm)
-            if not pairs:
+        table = self.vocabulary_for_batch()
+        for line in tfidf_lines(self.batch, table, self.options.sublinear_tf,
+                                self.options.norm):
+            if line.startswith("0 # "):
                 self.empty_vectors += 1
-            yield None, svmlight_line(pairs, message_id)
+            yield None, line
         self.vectors += len(self.batch)
         self.batch = []
         self.batch_terms = 0
+
+    def vocabulary_for_batch(self):
+        """The whole vocabulary when it fits, else the rows of the batch's terms."""
+        path = self.options.vocabulary
+        if self.table is None and self.whole_vocabulary:
+            self.table = read_vocabulary_table(
+                path, max_terms=self.options.max_vocabulary_in_memory)
+            if self.table is None:
+                self.whole_vocabulary = False
+                self.increment_counter(COUNTERS, "vocabulary_read_by_batch")
+        if self.table is not None:
+            return self.table
+        terms = set()
+        for _, counts in self.batch:
+            terms.update(counts)
+        return read_vocabulary_table(path, terms)
 
     def mapper_final_weight(self):
         """The last batch's lines; the task's counts as counters, one update

@@ -7,7 +7,8 @@ import pytest
 from sklearn.datasets import load_svmlight_file
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 
-from features.tfidf import build_hasher, hashed_counts, svmlight_line, tfidf_vector
+from features.tfidf import build_hasher, hashed_counts, svmlight_line, tfidf_lines, tfidf_vector
+from features.vocabulary import VocabularyTable
 
 DOCS = ["gas price gas gas", "gas deal", "price deal meet", "meet meet lunch", "budget"]
 
@@ -68,3 +69,38 @@ def test_hasher_equals_hashing_vectorizer():
         row = vectorizer.transform([doc])
         expected = {str(i): v for i, v in zip(row.indices, row.data)}
         assert hashed_counts(counts_of(doc), bucket_of) == expected
+
+
+@pytest.mark.parametrize("sublinear_tf,norm", [
+    (False, "l2"), (True, "l1"), (False, "none"), (True, "l2")])
+def test_batch_lines_equal_the_per_message_lines(sublinear_tf, norm):
+    import random
+
+    rng = random.Random(7)
+    words = ["w%d" % number for number in range(300)]
+    # ids not in term order and not contiguous, as in hashing mode
+    table = {word: (rng.randrange(10 ** 6), rng.uniform(1.0, 9.0)) for word in words}
+    batch = []
+    for number in range(200):
+        counts = {rng.choice(words + ["unknown%d" % number]): rng.randrange(0, 5)
+                  for _ in range(rng.randrange(0, 40))}
+        batch.append(("id%d" % (number % 150), counts))  # some ids twice
+    batch.append(("empty", {}))
+    index = {term: row for row, term in enumerate(table)}
+    vocabulary = VocabularyTable(index, np.array([table[t][0] for t in table], dtype=np.int64),
+                                 np.array([table[t][1] for t in table]))
+    lines = tfidf_lines(batch, vocabulary, sublinear_tf, norm)
+    assert len(lines) == len(batch)
+    for line, (message_id, counts) in zip(lines, batch):
+        expected = svmlight_line(tfidf_vector(counts, table, sublinear_tf, norm), message_id)
+        ours_features, ours_comment = line.split(" # ")
+        theirs_features, theirs_comment = expected.split(" # ")
+        assert ours_comment == theirs_comment
+        ours = [pair.split(":") for pair in ours_features.split()[1:]]
+        theirs = [pair.split(":") for pair in theirs_features.split()[1:]]
+        assert [term_id for term_id, _ in ours] == [term_id for term_id, _ in theirs]
+        np.testing.assert_allclose([float(v) for _, v in ours], [float(v) for _, v in theirs],
+                                   rtol=1e-12, atol=0)
+    assert tfidf_lines([], vocabulary) == []
+    with pytest.raises(ValueError, match="l3"):
+        tfidf_lines(batch, vocabulary, norm="l3")

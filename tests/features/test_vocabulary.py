@@ -11,6 +11,7 @@ from features.vocabulary import (
     merge_totals,
     parse_df_bound,
     partition_of,
+    partition_totals,
     read_vocabulary,
     read_vocabulary_rows,
     select_terms,
@@ -95,5 +96,28 @@ def test_partition_of_is_stable_and_in_range():
 
 def test_merge_totals_adds_counts_and_dfs():
     partials = [{"meet": [3, 2], "gas": [1, 1]}, {"meet": [1, 1]}, {"budget": [2, 1]}]
-    assert merge_totals(iter(partials)) == {"meet": [4, 3], "gas": [1, 1], "budget": [2, 1]}
+    merged = merge_totals(iter(partials))
+    assert {term: list(stats) for term, stats in merged.items()} == {
+        "meet": [4, 3], "gas": [1, 1], "budget": [2, 1]}
     assert merge_totals(iter([])) == {}
+    # partials straight from partition_totals hold tuples
+    merged = merge_totals(iter([{"meet": (3, 2)}, {"meet": (1, 1)}]))
+    assert list(merged["meet"]) == [4, 3]
+
+
+def test_partition_totals_groups_terms_as_partition_of():
+    terms = ["term%d" % number for number in range(500)] + ["réunion", "gas price", "a"]
+    term_counts = {term: 2 * index + 1 for index, term in enumerate(terms)}
+    document_frequencies = {term: index + 1 for index, term in enumerate(terms)}
+    rows = partition_totals(term_counts, document_frequencies, 16)
+    assert [partition for partition, _ in rows] == sorted({partition_of(t, 16) for t in terms})
+    seen = {}
+    for partition, totals in rows:
+        for term, (count, df) in totals.items():
+            assert partition_of(term, 16) == partition
+            seen[term] = (count, df)
+    assert seen == {term: (term_counts[term], document_frequencies[term]) for term in terms}
+    # the counts in another order than the dfs: looked up, same rows
+    reordered = dict(reversed(list(term_counts.items())))
+    assert partition_totals(reordered, document_frequencies, 16) == rows
+    assert partition_totals({}, {}, 16) == []

@@ -14,7 +14,12 @@ from sklearn.feature_extraction.text import (
 )
 
 from features.text import Analyzer
-from features.vocabulary import read_vocabulary, read_vocabulary_rows, write_vocabulary
+from features.vocabulary import (
+    read_vocabulary,
+    read_vocabulary_rows,
+    read_vocabulary_table,
+    write_vocabulary,
+)
 from jobs.mr_count_ngrams import MRCountNgrams
 from jobs.mr_tfidf_vectors import MRTfidfVectors
 from scripts.cmd_features import build_features
@@ -209,6 +214,29 @@ def test_tiny_batches_leave_the_vectors_unchanged(tmp_path):
     assert batched == whole
     assert len(whole) == len(RECORDS)
     assert any(" 1:" in value for _, value in whole)
+    # a vocabulary over the in-memory limit is read batch by batch, same vectors
+    by_batch = run_job(MRTfidfVectors, inputs, args + ["--batch-terms", "3",
+                                                       "--max-vocabulary-in-memory", "2"])
+    assert by_batch == whole
+
+
+def test_a_vocabulary_over_the_limit_is_read_by_batch(tmp_path):
+    source = tmp_path / "counts.txt"
+    source.write_text('["message", "a"]\t{"gas": 2, "meet": 1}\n'
+                      '["message", "b"]\t{"budget": 1}\n', encoding="utf-8")
+    vocabulary = tmp_path / "vocabulary.tsv"
+    write_vocabulary(vocabulary, [("budget", 0, 1, 2.0), ("gas", 1, 1, 2.0),
+                                  ("meet", 2, 1, 2.0)])
+    job = MRTfidfVectors(["--vocabulary", str(vocabulary), "--norm", "none",
+                          "--max-vocabulary-in-memory", "2", str(source)])
+    job.sandbox()
+    with job.make_runner() as runner:
+        runner.run()
+        lines = sorted(b"".join(runner.cat_output()).decode().splitlines())
+        counters = runner.counters()
+    assert lines == ['0 0:2.0 # "b"', '0 1:4.0 2:2.0 # "a"']
+    # one per map task that held no whole vocabulary
+    assert counters[0]["tfidf_vectors"]["vocabulary_read_by_batch"] >= 1
 
 
 def test_a_batch_reads_only_its_terms_from_the_vocabulary(tmp_path):
@@ -216,3 +244,32 @@ def test_a_batch_reads_only_its_terms_from_the_vocabulary(tmp_path):
     write_vocabulary(vocabulary, [("budget", 0, 1, 2.0), ("meet", 1, 2, 1.0)])
     assert read_vocabulary(vocabulary, {"meet", "unknown"}) == {"meet": (1, 1.0)}
     assert read_vocabulary(vocabulary) == {"budget": (0, 2.0), "meet": (1, 1.0)}
+
+
+def table_rows(table):
+    return {term: (int(table.ids[row]), float(table.idf[row]))
+            for term, row in table.index.items()}
+
+
+def test_vocabulary_table_reads_every_row_in_blocks(tmp_path):
+    vocabulary = tmp_path / "vocabulary.tsv"
+    rows = [("term %d" % number, number, number + 1, 1.0 + 1 / (number + 3))
+            for number in range(1000)]
+    write_vocabulary(vocabulary, rows)
+    expected = {term: (term_id, term_idf) for term, term_id, _, term_idf in rows}
+    # blocks of about 100 bytes: many blocks, rows never cut
+    assert table_rows(read_vocabulary_table(vocabulary, block_bytes=100)) == expected
+    assert table_rows(read_vocabulary_table(vocabulary)) == expected
+    wanted = {"term 7", "term 999", "absent"}
+    assert table_rows(read_vocabulary_table(vocabulary, wanted, block_bytes=100)) == {
+        "term 7": expected["term 7"], "term 999": expected["term 999"]}
+    assert read_vocabulary_table(vocabulary, max_terms=999) is None
+    assert len(read_vocabulary_table(vocabulary, max_terms=1000)) == 1000
+    assert len(read_vocabulary_table(vocabulary, wanted, max_terms=2)) == 2
+
+
+def test_vocabulary_table_refuses_another_file(tmp_path):
+    path = tmp_path / "other.tsv"
+    path.write_text("a\tb\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a vocabulary.tsv"):
+        read_vocabulary_table(path)
