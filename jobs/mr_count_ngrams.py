@@ -28,6 +28,7 @@ reducer merge the partial totals of a partition.
 """
 
 from collections import Counter
+
 from mrjob.job import MRJob
 from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
