@@ -16,7 +16,7 @@ MurmurHash3 (seed 0) of the UTF-8 term, absolute value modulo ``n_features``.
 import json
 import math
 from collections import Counter
-from itertools import chain, repeat
+from itertools import chain
 
 NORMS = ("l2", "l1", "none")
 
@@ -56,8 +56,8 @@ def tfidf_lines(batch, table, sublinear_tf=False, norm="l2", label=UNLABELLED):
     """Messages ``[(message_id, {term: count}), ...]`` -> their svmlight lines.
 
     The same vectors as ``tfidf_vector`` + ``svmlight_line`` per message, for
-    a ``features.vocabulary.VocabularyTable``, computed for the whole batch
-    at once: the term lookups are one ``map`` in C, the weighting, sorting
+    a ``features.vocabulary.VocabularyTable`` or ``HashedVocabulary``, computed for the whole batch
+    at once: the term lookups run in C and numpy, the weighting, sorting
     and normalizing are numpy operations over the batch's entries, so
     Python runs per message and per output pair only to format the line.
     """
@@ -69,8 +69,7 @@ def tfidf_lines(batch, table, sublinear_tf=False, norm="l2", label=UNLABELLED):
         return []
     lengths = [len(counts) for _, counts in batch]
     total = sum(lengths)
-    terms = chain.from_iterable(counts for _, counts in batch)
-    rows = np.fromiter(map(table.index.get, terms, repeat(-1)), dtype=np.int64, count=total)
+    rows = table.rows_of(list(chain.from_iterable(counts for _, counts in batch)))
     counts = np.fromiter(chain.from_iterable(counts.values() for _, counts in batch),
                          dtype=np.float64, count=total)
     owner = np.repeat(np.arange(len(batch)), lengths)

@@ -6,13 +6,16 @@ skipped without decoding. The vocabulary (``vocabulary.tsv``: term, id, df,
 idf, built by the driver from the same output) is shipped to the tasks with
 ``--vocabulary``.
 
-A task holds the whole vocabulary (a dict of terms and two numpy arrays,
-about 130 bytes a term: 35 MB for the 270,000 terms of 64 MB of Enron) when
-it has at most ``--max-vocabulary-in-memory`` terms, as Spark's
-CountVectorizerModel or Mahout's dictionary chunks do. A larger vocabulary
-is not held: the task then reads, for each batch of messages, only the rows
-of the batch's terms, so its memory stays bounded by the batch, at the cost
-of one scan of the vocabulary per batch.
+A task holds the whole vocabulary, read once, when it has at most
+``--max-vocabulary-in-memory`` terms (default 10 million), as Spark's
+CountVectorizerModel or Mahout's dictionary chunks do, but without the terms
+themselves: features.vocabulary.HashedVocabulary keeps a 64-bit hash and a
+CRC-32 per term, about 30 bytes (8 MB for the 270,000 terms of 64 MB of
+Enron, 25 MB for the 828,000 of 256 MB), so task memory stays nearly flat as
+the vocabulary grows. Past the limit (or if two terms share a 64-bit hash)
+the task reads, for each batch of messages, only the rows of the batch's
+terms (counter ``vocabulary_read_by_batch``): memory bounded by the batch,
+at the cost of one scan of the vocabulary per batch.
 
 Either way messages are weighted in batches of about ``--batch-terms`` term
 entries (features.tfidf.tfidf_lines: one numpy pass per batch).
@@ -29,7 +32,7 @@ from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
 
 from features.tfidf import NORMS, tfidf_lines
-from features.vocabulary import read_vocabulary_table
+from features.vocabulary import read_hashed_vocabulary, read_vocabulary_table
 
 try:
     import ujson as json
@@ -37,8 +40,8 @@ except ImportError:  # pragma: no cover - ujson is a dependency
     import json
 
 COUNTERS = "tfidf_vectors"
-DEFAULT_BATCH_TERMS = 200000
-DEFAULT_MAX_VOCABULARY_IN_MEMORY = 2000000
+DEFAULT_BATCH_TERMS = 100000
+DEFAULT_MAX_VOCABULARY_IN_MEMORY = 10000000
 MESSAGE_ROW_PREFIX = '["message"'
 
 
@@ -69,7 +72,7 @@ class MRTfidfVectors(MRJob):
                  "(default: %(default)s)")
         self.add_passthru_arg(
             "--max-vocabulary-in-memory", type=int, default=DEFAULT_MAX_VOCABULARY_IN_MEMORY,
-            help="hold the vocabulary in each task up to this many terms (about 130 bytes "
+            help="hold the vocabulary in each task up to this many terms (about 30 bytes "
                  "a term); past it, read only each batch's terms (default: %(default)s)")
 
     def mapper_init(self):
@@ -116,7 +119,7 @@ class MRTfidfVectors(MRJob):
         """The whole vocabulary when it fits, else the rows of the batch's terms."""
         path = self.options.vocabulary
         if self.table is None and self.whole_vocabulary:
-            self.table = read_vocabulary_table(
+            self.table = read_hashed_vocabulary(
                 path, max_terms=self.options.max_vocabulary_in_memory)
             if self.table is None:
                 self.whole_vocabulary = False

@@ -15,6 +15,7 @@ from sklearn.feature_extraction.text import (
 
 from features.text import Analyzer
 from features.vocabulary import (
+    read_hashed_vocabulary,
     read_vocabulary,
     read_vocabulary_rows,
     read_vocabulary_table,
@@ -246,26 +247,46 @@ def test_a_batch_reads_only_its_terms_from_the_vocabulary(tmp_path):
     assert read_vocabulary(vocabulary) == {"budget": (0, 2.0), "meet": (1, 1.0)}
 
 
-def table_rows(table):
+def table_rows(table, terms):
+    """{term: (id, idf)} of the ``terms`` a vocabulary table finds."""
+    rows = table.rows_of(terms)
     return {term: (int(table.ids[row]), float(table.idf[row]))
-            for term, row in table.index.items()}
+            for term, row in zip(terms, rows.tolist()) if row >= 0}
 
 
-def test_vocabulary_table_reads_every_row_in_blocks(tmp_path):
+def test_vocabulary_tables_read_every_row_in_blocks(tmp_path):
     vocabulary = tmp_path / "vocabulary.tsv"
     rows = [("term %d" % number, number, number + 1, 1.0 + 1 / (number + 3))
             for number in range(1000)]
     write_vocabulary(vocabulary, rows)
     expected = {term: (term_id, term_idf) for term, term_id, _, term_idf in rows}
+    lookups = list(expected) + ["absent", "term 1000", "", "term  1"]
     # blocks of about 100 bytes: many blocks, rows never cut
-    assert table_rows(read_vocabulary_table(vocabulary, block_bytes=100)) == expected
-    assert table_rows(read_vocabulary_table(vocabulary)) == expected
+    for table in (read_vocabulary_table(vocabulary, block_bytes=100),
+                  read_vocabulary_table(vocabulary),
+                  read_hashed_vocabulary(vocabulary, block_bytes=100),
+                  read_hashed_vocabulary(vocabulary)):
+        assert len(table) == 1000
+        assert table_rows(table, lookups) == expected
     wanted = {"term 7", "term 999", "absent"}
-    assert table_rows(read_vocabulary_table(vocabulary, wanted, block_bytes=100)) == {
+    assert table_rows(read_vocabulary_table(vocabulary, wanted, block_bytes=100), lookups) == {
         "term 7": expected["term 7"], "term 999": expected["term 999"]}
-    assert read_vocabulary_table(vocabulary, max_terms=999) is None
-    assert len(read_vocabulary_table(vocabulary, max_terms=1000)) == 1000
-    assert len(read_vocabulary_table(vocabulary, wanted, max_terms=2)) == 2
+    assert read_hashed_vocabulary(vocabulary, max_terms=999) is None
+    assert len(read_hashed_vocabulary(vocabulary, max_terms=1000)) == 1000
+
+
+def test_hashed_vocabulary_checks_the_crc_of_a_hash_match(tmp_path):
+    vocabulary = tmp_path / "vocabulary.tsv"
+    write_vocabulary(vocabulary, [("budget", 0, 1, 2.0), ("meet", 1, 2, 1.0)])
+    table = read_hashed_vocabulary(vocabulary)
+    assert table.rows_of(["meet", "budget", "gas"]).tolist()[2] == -1
+    # a term whose 64-bit hash matches but whose CRC-32 does not is not found
+    row = table.rows_of(["meet"])[0]
+    table.checks[row] ^= 1
+    assert table.rows_of(["meet"]).tolist() == [-1]
+    empty = tmp_path / "empty.tsv"
+    write_vocabulary(empty, [])
+    assert read_hashed_vocabulary(empty).rows_of(["meet"]).tolist() == [-1]
 
 
 def test_vocabulary_table_refuses_another_file(tmp_path):
