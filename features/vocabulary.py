@@ -72,7 +72,8 @@ def merge_totals(partials):
     """Partial ``{term: [term_count, df]}`` dicts -> their sum, one dict.
 
     The first partial is updated in place and returned (rows decoded from
-    JSON are not shared); its values may be lists or tuples.
+    JSON are not shared). Values may be lists or tuples (partition_totals');
+    a summed value is a list.
     """
     merged = None
     for totals in partials:
@@ -83,9 +84,12 @@ def merge_totals(partials):
         for term, (term_count, df) in totals.items():
             current = get(term)
             if current is None:
-                merged[term] = (term_count, df)
+                merged[term] = [term_count, df]
+            elif type(current) is list:
+                current[0] += term_count
+                current[1] += df
             else:
-                merged[term] = (current[0] + term_count, current[1] + df)
+                merged[term] = [current[0] + term_count, current[1] + df]
     return merged if merged is not None else {}
 
 

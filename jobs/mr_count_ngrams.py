@@ -167,8 +167,7 @@ class MRCountNgrams(MRJob):
             for counts in rows:
                 yield key, counts
         elif kind == TERMS:
-            totals = merge_totals(values)
-            yield key, {term: totals[term] for term in sorted(totals)}
+            yield key, dict(sorted(merge_totals(values).items()))
         else:
             yield key, sum(values)
 
