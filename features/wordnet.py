@@ -155,13 +155,21 @@ def build_lemmatize(tables):
     substitutions = {pos: [tuple(rule) for rule in tables["substitutions"][pos]]
                      for pos in POSES}
 
+    # one endswith() with every suffix of a POS spares the rule loop for the
+    # many forms no rule applies to (no rule of "n" or "v" has an empty suffix)
+    suffixes = {pos: tuple(old for old, _ in substitutions[pos]) for pos in POSES}
+
     def morphy(form, pos):
         lemmas = lemma_sets[pos]
         if form in exceptions[pos]:
             forms = exceptions[pos][form]
-        else:
+        elif form.endswith(suffixes[pos]):
             forms = [form[:-len(old)] + new for old, new in substitutions[pos]
                      if form.endswith(old)]
+        else:
+            if form in lemmas:
+                return [form]
+            return []
         result = []
         for candidate in [form] + forms:
             if candidate in lemmas and candidate not in result:
