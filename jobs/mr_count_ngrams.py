@@ -16,6 +16,11 @@ three kinds of rows, told apart by the first item of the key:
   the driver to build the vocabulary and by mr_score_collocations;
 - ``["documents", ""]`` -> number of messages (the ``n`` of idf).
 
+With ``--min-df N`` the reducer writes only the terms of document frequency
+N or more and counts the others (``terms_under_min_df``): the driver passes
+the vocabulary's min_df when it is a document count and no collocations are
+scored (their total token count needs every unigram).
+
 With ``--hash-features N`` terms are replaced by their HashingVectorizer
 bucket (a decimal string) before counting, for the hashing mode.
 Totals are combined in the mapper (two Counters, term counts and document
@@ -82,6 +87,11 @@ class MRCountNgrams(MRJob):
             "--term-partitions", type=int, default=DEFAULT_TERM_PARTITIONS,
             help="split the term totals into this many rows (reducer keys) "
                  "(default: %(default)s)")
+        self.add_passthru_arg(
+            "--min-df", type=int, default=1,
+            help="the reducer leaves out terms seen in fewer messages (counted "
+                 "terms_under_min_df); the vocabulary drops them anyway, and they are "
+                 "most of the distinct n-grams (default 1: keep all)")
 
     def mapper_init(self):
         self.analyze = Analyzer(analyzer_config_from_options(self.options)).load()
@@ -167,7 +177,15 @@ class MRCountNgrams(MRJob):
             for counts in rows:
                 yield key, counts
         elif kind == TERMS:
-            yield key, dict(sorted(merge_totals(values).items()))
+            totals = merge_totals(values)
+            min_df = self.options.min_df
+            if min_df > 1:
+                kept = {term: stats for term, stats in totals.items() if stats[1] >= min_df}
+                if len(kept) < len(totals):
+                    self.increment_counter(COUNTERS, "terms_under_min_df",
+                                           len(totals) - len(kept))
+                totals = kept
+            yield key, dict(sorted(totals.items()))
         else:
             yield key, sum(values)
 

@@ -159,12 +159,16 @@ def build_features(inputs, output_root, analyzer_config=None, runner="inline",
     count_args = analyzer_args(config, stop_words_file) + ["--flush-size", str(flush_size)]
     if hash_features:
         count_args += ["--hash-features", str(hash_features)]
+    elif isinstance(min_df, int) and min_df > 1 and min_llr is None:
+        # terms under min_df never reach the vocabulary: the reducer drops them
+        count_args += ["--min-df", str(min_df)]
     started = time.perf_counter()
     counting = run_job(MRCountNgrams, inputs, counts_dir, count_args, runner=runner)
     timings = {"count_ngrams": time.perf_counter() - started}
     started = time.perf_counter()
     term_stats, n_docs = read_totals(counts_dir)
-    summary = {"documents": n_docs, "distinct_terms": len(term_stats),
+    under_min_df = counting.counters.get("count_ngrams", {}).get("terms_under_min_df", 0)
+    summary = {"documents": n_docs, "distinct_terms": len(term_stats) + under_min_df,
                "counters": {"count_ngrams": counting.counters}, "seconds": timings}
 
     if hash_features:

@@ -138,3 +138,24 @@ def test_duplicate_message_ids_are_kept_in_a_fixed_order():
     outputs = [run_job(MRCountNgrams, [lines]) for lines in ([first, second], [second, first])]
     rows = [[value for (kind, _), value in output if kind == "message"] for output in outputs]
     assert rows[0] == rows[1] == [{"budget": 1, "meet": 1}, {"gas": 1, "price": 1}]
+
+
+def test_min_df_leaves_rarer_terms_out_of_the_totals_and_counts_them(tmp_path):
+    from scripts.runjob import run_job as run_to_dir
+
+    args = ["--ngram-max", "2"]
+    messages, totals, n_docs = split_rows(run_job(MRCountNgrams, [record_lines()], args))
+    source = tmp_path / "records.jsonl"
+    source.write_text("".join(line + "\n" for line in record_lines()), encoding="utf-8")
+    result = run_to_dir(MRCountNgrams, [str(source)], str(tmp_path / "out"),
+                        args + ["--min-df", "2", "--flush-size", "3"])
+    pruned = split_rows(
+        [(tuple(json.loads(key)), json.loads(value))
+         for path in sorted((tmp_path / "out").glob("part-*"))
+         for key, value in (line.split("\t", 1)
+                            for line in path.read_text(encoding="utf-8").splitlines())])
+    kept = {term: stats for term, stats in totals.items() if stats[1] >= 2}
+    # the message rows and document count are untouched; rarer terms are counted
+    assert pruned == (messages, kept, n_docs)
+    assert 0 < len(kept) < len(totals)
+    assert result.counters["count_ngrams"]["terms_under_min_df"] == len(totals) - len(kept)

@@ -38,3 +38,21 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "max_df" in error and error.strip().count("\n") == 0
     assert not (tmp_path / "o" / "features").exists()
+
+
+def test_min_df_pruned_in_the_reducer_keeps_the_summary_and_vocabulary(tmp_path):
+    from scripts.cmd_features import build_features
+
+    source = write_records(tmp_path / "messages.jsonl")
+    everything = build_features([str(source)], str(tmp_path / "a"), {"ngram_max": 2})
+    pruned = build_features([str(source)], str(tmp_path / "b"), {"ngram_max": 2}, min_df=2)
+    # a float min_df is a fraction: nothing pruned in the reducer, same vocabulary
+    fraction = build_features([str(source)], str(tmp_path / "c"), {"ngram_max": 2},
+                              min_df=2 / len(RECORDS))
+    assert pruned["distinct_terms"] == everything["distinct_terms"] == fraction["distinct_terms"]
+    assert pruned["counters"]["count_ngrams"]["count_ngrams"]["terms_under_min_df"] > 0
+    assert "terms_under_min_df" not in fraction["counters"]["count_ngrams"]["count_ngrams"]
+    vocabulary_b = (tmp_path / "b" / "features" / "vocabulary.tsv").read_text(encoding="utf-8")
+    vocabulary_c = (tmp_path / "c" / "features" / "vocabulary.tsv").read_text(encoding="utf-8")
+    assert vocabulary_b == vocabulary_c
+    assert pruned["vocabulary"] < everything["vocabulary"]
