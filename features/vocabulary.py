@@ -353,7 +353,9 @@ def read_hashed_vocabulary(path, max_terms=None, block_bytes=1 << 20):
         hashes.extend(map(hash, block_terms))
         checks.extend(map(zlib.crc32, map(str.encode, block_terms)))
         ids.extend(map(int, block_ids))
-        idf.extend(map(float, block_idf))
+        # idf depends on df only: few distinct texts, each parsed once
+        parsed = {text: float(text) for text in set(block_idf)}
+        idf.extend(map(parsed.__getitem__, block_idf))
     hashes = np.frombuffer(hashes, dtype=np.int64)
     order = np.argsort(hashes, kind="stable")
     hashes = hashes[order]
