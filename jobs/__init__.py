@@ -13,3 +13,20 @@ JEEVES_HOME = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("JEEVES_HOME", JEEVES_HOME)
 if os.path.isdir(os.path.join(JEEVES_HOME, ".nltk_data")):
     os.environ.setdefault("NLTK_DATA", os.path.join(JEEVES_HOME, ".nltk_data"))
+
+
+def positive_int(text):
+    """argparse type of the jobs' size options: an int of 1 or more.
+
+    A bad value stops the job on the driver with argparse's one-line error,
+    not with a task failing on a division by zero or an empty batch.
+    """
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an integer: %r" % (text,)) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more, not %d" % value)
+    return value

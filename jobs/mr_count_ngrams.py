@@ -41,6 +41,7 @@ from mrjob.step import MRStep
 from features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from features.tfidf import build_hasher, hashed_counts
 from features.vocabulary import DEFAULT_TERM_PARTITIONS, merge_totals, partition_totals
+from jobs import positive_int
 from jobs.protocols import EncodedJSON, PassThroughJSONProtocol, TupleKeyJSONProtocol
 
 try:
@@ -77,18 +78,18 @@ class MRCountNgrams(MRJob):
         super().configure_args()
         add_analyzer_args(self.add_passthru_arg, self.add_file_arg)
         self.add_passthru_arg(
-            "--flush-size", type=int, default=200000,
+            "--flush-size", type=positive_int, default=200000,
             help="flush the mapper's term totals when they hold this many terms")
         self.add_passthru_arg(
             "--hash-features", type=int, default=0,
             help="hashing mode: count HashingVectorizer buckets of this many features "
                  "instead of terms (0: off)")
         self.add_passthru_arg(
-            "--term-partitions", type=int, default=DEFAULT_TERM_PARTITIONS,
+            "--term-partitions", type=positive_int, default=DEFAULT_TERM_PARTITIONS,
             help="split the term totals into this many rows (reducer keys) "
                  "(default: %(default)s)")
         self.add_passthru_arg(
-            "--min-df", type=int, default=1,
+            "--min-df", type=positive_int, default=1,
             help="the reducer leaves out terms seen in fewer messages (counted "
                  "terms_under_min_df); the vocabulary drops them anyway, and they are "
                  "most of the distinct n-grams (default 1: keep all)")

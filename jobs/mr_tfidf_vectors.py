@@ -33,6 +33,7 @@ from mrjob.step import MRStep
 
 from features.tfidf import NORMS, tfidf_lines
 from features.vocabulary import read_hashed_vocabulary, read_vocabulary_table
+from jobs import positive_int
 
 try:
     import ujson as json
@@ -67,11 +68,12 @@ class MRTfidfVectors(MRJob):
             "--norm", choices=NORMS, default="l2",
             help="row normalization: l2 (default), l1 or none")
         self.add_passthru_arg(
-            "--batch-terms", type=int, default=DEFAULT_BATCH_TERMS,
+            "--batch-terms", type=positive_int, default=DEFAULT_BATCH_TERMS,
             help="messages are weighted in batches holding about this many term entries "
                  "(default: %(default)s)")
         self.add_passthru_arg(
-            "--max-vocabulary-in-memory", type=int, default=DEFAULT_MAX_VOCABULARY_IN_MEMORY,
+            "--max-vocabulary-in-memory", type=positive_int,
+            default=DEFAULT_MAX_VOCABULARY_IN_MEMORY,
             help="hold the vocabulary in each task up to this many terms (about 30 bytes "
                  "a term); past it, read only each batch's terms (default: %(default)s)")
 

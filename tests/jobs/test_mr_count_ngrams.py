@@ -159,3 +159,27 @@ def test_min_df_leaves_rarer_terms_out_of_the_totals_and_counts_them(tmp_path):
     assert pruned == (messages, kept, n_docs)
     assert 0 < len(kept) < len(totals)
     assert result.counters["count_ngrams"]["terms_under_min_df"] == len(totals) - len(kept)
+
+
+def test_size_options_below_one_are_refused_before_any_task():
+    import subprocess
+    import sys
+
+    import pytest
+
+    from jobs.mr_tfidf_vectors import MRTfidfVectors
+
+    # built with args (as the driver does), mrjob turns argparse's error into ValueError
+    for job_class, args, message in (
+            (MRCountNgrams, ["--term-partitions", "0"], "must be 1 or more, not 0"),
+            (MRCountNgrams, ["--flush-size", "-3"], "must be 1 or more, not -3"),
+            (MRTfidfVectors, ["--vocabulary", "v.tsv", "--batch-terms", "x"], "not an integer")):
+        with pytest.raises(ValueError, match=message):
+            job_class(args)
+    # on a command line: argparse's usage line, exit status 2
+    script = MRCountNgrams.mr_job_script()
+    done = subprocess.run([sys.executable, script, "--term-partitions", "0"], input="",
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        "argument --term-partitions: must be 1 or more, not 0")
