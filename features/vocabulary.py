@@ -201,24 +201,18 @@ def read_vocabulary_rows(path):
 
 
 def read_vocabulary(path, terms=None):
-    """``{term: (id, idf)}`` of a vocabulary.tsv, what the vector pass needs.
+    """``{term: (id, idf)}`` of a vocabulary.tsv (prediction weighs its
+    messages with it; the vector pass uses the tables below).
 
-    With ``terms`` (a set), only the rows of those terms are kept: a task
-    that reads its messages in batches holds the vocabulary of one batch,
-    not the whole vocabulary, so its memory does not grow with it. The df
-    column is skipped and no row tuples are built on the way.
+    With ``terms`` (a set), only the rows of those terms are kept. The file
+    is read by ``_vocabulary_blocks``, as the vector pass's tables are.
     """
     table = {}
-    with open(path, encoding="utf-8") as handle:
-        header = tuple(handle.readline().rstrip("\n").split("\t"))
-        if header != HEADER:
-            raise ValueError("%s: not a vocabulary.tsv (header %r)" % (path, list(header)))
-        for line in handle:
-            term, _, rest = line.partition("\t")
-            if terms is not None and term not in terms:
-                continue
-            term_id, _, rest = rest.partition("\t")
-            table[term] = (int(term_id), float(rest[rest.index("\t") + 1:]))
+    for block_terms, block_ids, block_idf in _vocabulary_blocks(path, 1 << 20):
+        rows = zip(block_terms, zip(map(int, block_ids), map(float, block_idf)))
+        if terms is not None:
+            rows = [row for row in rows if row[0] in terms]
+        table.update(rows)
     return table
 
 
