@@ -15,21 +15,12 @@ unreadable input ends with one error line and exit status 2.
 import json
 import os
 import sys
-from collections import Counter
-
-import numpy as np
-import scipy.sparse as sp
 
 from features.mailformats import expand_inputs, iter_found
 from features.parsing import DEFAULT_MAX_MESSAGE_BYTES, outcome_of
-from features.text import Analyzer
-from features.tfidf import build_hasher, hashed_counts, tfidf_vector
-from features.vocabulary import read_vocabulary
 from models.bundle import BundleError, load_bundle
+from models.scoring import predict_records
 from scripts.cli import UserError
-
-# vectorizer settings of a bundle that does not record them: the job defaults
-DEFAULT_VECTORS = {"sublinear_tf": False, "norm": "l2", "hash_features": 0}
 
 
 def add_arguments(parser):
@@ -57,37 +48,6 @@ def read_records(paths, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
             kind, record, _ = outcome_of(found, max_message_bytes)
             (messages if kind == "message" else quarantined).append(record)
     return messages, quarantined
-
-
-def vectorize(records, bundle):
-    """CSR matrix of the records' tf-idf vectors in the bundle's feature space."""
-    settings = dict(DEFAULT_VECTORS, **bundle.model.get("extra", {}).get("vectors", {}))
-    analyzer = Analyzer(bundle.analyzer_config)
-    table = read_vocabulary(bundle.vocabulary_path)
-    bucket_of = build_hasher(settings["hash_features"]) if settings["hash_features"] else None
-    rows, columns, values = [], [], []
-    for row, record in enumerate(records):
-        counts = Counter(analyzer(record))
-        if bucket_of is not None:
-            counts = hashed_counts(counts, bucket_of)
-        for term_id, value in tfidf_vector(counts, table, settings["sublinear_tf"],
-                                           settings["norm"]):
-            rows.append(row)
-            columns.append(term_id)
-            values.append(value)
-    shape = (len(records), bundle.model["n_features"])
-    return sp.csr_matrix((np.array(values, dtype=np.float64), (rows, columns)), shape=shape)
-
-
-def predict_records(bundle, records):
-    """[{"message_id", "score", "label", "source"}] for parsed records."""
-    if not records:
-        return []
-    scores = bundle.score(vectorize(records, bundle))
-    labels = bundle.label(scores)
-    return [{"message_id": record["message_id"], "score": float(score), "label": int(label),
-             "source": record.get("source")}
-            for record, score, label in zip(records, scores, labels)]
 
 
 def predict_paths(bundle_dir, paths):

@@ -1,0 +1,52 @@
+"""Score parsed records with a trained model bundle (task-side and CLI).
+
+One implementation shared by `jeeves predict` (scripts/cmd_predict.py) and the
+scoring job (jobs/mr_score_messages.py): every record is one document; it goes
+through the bundle's analyzer and the vectorizer settings recorded at training
+time, so a message is scored whole, in the feature space of the bundle.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import scipy.sparse as sp
+
+from features.text import Analyzer
+from features.tfidf import build_hasher, hashed_counts, tfidf_vector
+from features.vocabulary import read_vocabulary
+
+# vectorizer settings of a bundle that does not record them: the job defaults
+DEFAULT_VECTORS = {"sublinear_tf": False, "norm": "l2", "hash_features": 0}
+
+
+def vectorize(records, bundle):
+    """CSR matrix of the records' tf-idf vectors in the bundle's feature space."""
+    settings = dict(DEFAULT_VECTORS, **bundle.model.get("extra", {}).get("vectors", {}))
+    analyzer = Analyzer(bundle.analyzer_config)
+    table = read_vocabulary(bundle.vocabulary_path)
+    bucket_of = build_hasher(settings["hash_features"]) if settings["hash_features"] else None
+    rows, columns, values = [], [], []
+    for row, record in enumerate(records):
+        counts = Counter(analyzer(record))
+        if bucket_of is not None:
+            counts = hashed_counts(counts, bucket_of)
+        for term_id, value in tfidf_vector(counts, table, settings["sublinear_tf"],
+                                           settings["norm"]):
+            rows.append(row)
+            columns.append(term_id)
+            values.append(value)
+    shape = (len(records), bundle.model["n_features"])
+    return sp.csr_matrix((np.array(values, dtype=np.float64), (rows, columns)), shape=shape)
+
+
+def predict_records(bundle, records):
+    """[{"message_id", "score", "label", "source"}] for parsed records."""
+    if not records:
+        return []
+    scores = bundle.score(vectorize(records, bundle))
+    labels = bundle.label(scores)
+    return [{"message_id": record["message_id"], "score": float(score), "label": int(label),
+             "source": record.get("source")}
+            for record, score, label in zip(records, scores, labels)]
