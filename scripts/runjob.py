@@ -1,8 +1,16 @@
 """Run one MRJob for the driver, with the mrjob.conf profile of a runner.
 
-Every subcommand goes through ``run_job`` so all of them run the same way:
-the project's mrjob.conf, the chosen runner, an explicit output directory,
-and the counters of all steps summed into one dict.
+Every stage goes through ``run_job`` so all of them run the same way: the
+project's mrjob.conf (or the one given), the chosen runner, an explicit
+output location, and the counters of all steps summed into one dict.
+
+Where the output goes (scripts/pipeline/storage.py counts what the driver moves):
+
+- inline, local runners: a local output is written by the job; a remote one
+  is written to a local scratch directory first, then uploaded.
+- hadoop, spark, emr runners: a remote output is written by the job where it
+  lies (nothing passes through the driver); a local one is written on the
+  cluster, then copied down (for small runs).
 """
 
 import contextlib
@@ -10,6 +18,8 @@ import glob
 import json
 import logging
 import os
+import shutil
+import tempfile
 from collections import defaultdict
 
 from mrjob.step import StepFailedException
@@ -17,6 +27,7 @@ from mrjob.step import StepFailedException
 from jobs import JEEVES_HOME
 from scripts.cli import UserError
 from scripts.hadoop.engines import local_spark_environment
+from scripts.pipeline.storage import Storage, is_remote
 
 MRJOB_CONF = os.path.join(JEEVES_HOME, "mrjob.conf")
 RUNNERS = ("inline", "local", "hadoop", "spark", "emr")
@@ -24,6 +35,36 @@ RUNNERS = ("inline", "local", "hadoop", "spark", "emr")
 
 class JobFailed(UserError):
     """A job failed on its runner; the message carries mrjob's log excerpt."""
+
+
+class RunnerUnavailable(UserError):
+    """The runner's engine is not installed or not configured here."""
+
+
+HADOOP_HOME_VARIABLES = ("HADOOP_PREFIX", "HADOOP_HOME", "HADOOP_INSTALL", "HADOOP_MAPRED_HOME")
+
+
+def check_runner(runner):
+    """Raise RunnerUnavailable (one line) when ``runner`` cannot start here:
+    ``-r hadoop`` with no ``hadoop`` on PATH and none of mrjob's HADOOP_*
+    home variables set; ``-r spark`` with no spark-submit or pyspark."""
+    if runner not in RUNNERS:
+        raise RunnerUnavailable("unknown runner %r (choose from %s)" % (runner, ", ".join(RUNNERS)))
+    if runner == "hadoop":
+        homes = [os.environ[name] for name in HADOOP_HOME_VARIABLES if os.environ.get(name)]
+        found = shutil.which("hadoop") or any(
+            os.path.exists(os.path.join(home, "bin", "hadoop")) for home in homes)
+        if not found:
+            raise RunnerUnavailable(
+                "--runner hadoop: no 'hadoop' on PATH and no HADOOP_HOME set (start the local "
+                "cluster with 'make cluster-start' and export the HADOOP_HOME it prints, or "
+                "see docs/engines.md)")
+    if runner == "spark":
+        import importlib.util
+
+        if shutil.which("spark-submit") is None and importlib.util.find_spec("pyspark") is None:
+            raise RunnerUnavailable("--runner spark: neither spark-submit nor pyspark is "
+                                    "installed (pip install pyspark)")
 
 
 class _ErrorLog(logging.Handler):
@@ -57,7 +98,7 @@ def _runner_environment(runner):
 
 
 class JobResult:
-    """What a finished job left: its output directory and summed counters."""
+    """What a finished job left: its output location and summed counters."""
 
     def __init__(self, output_dir, counters):
         self.output_dir = output_dir
@@ -65,6 +106,12 @@ class JobResult:
 
     def counter(self, group, name):
         return self.counters.get(group, {}).get(name, 0)
+
+    @property
+    def tasks(self):
+        """{"map": n, "reduce": n}: the tasks that ran (the jobs' ``tasks`` counters)."""
+        counted = self.counters.get("tasks", {})
+        return {"map": counted.get("map", 0), "reduce": counted.get("reduce", 0)}
 
 
 def sum_counters(step_counters):
@@ -78,20 +125,31 @@ def sum_counters(step_counters):
 
 
 # Runners whose tasks write where the driver's file system is: the job can
-# write the local output directory itself.
+# write a local output directory itself.
 LOCAL_OUTPUT_RUNNERS = ("inline", "local")
 
 
-def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_CONF):
-    """Run ``job_class`` on ``inputs``; its output ends up in local ``output_dir``.
+def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_CONF,
+            storage=None):
+    """Run ``job_class`` on ``inputs``; its output ends up at ``output_dir``
+    (a local directory or an ``hdfs://`` / ``s3://`` URI; module docstring).
 
-    On a cluster (hadoop, spark, emr) the job writes to the runner's own
-    output directory (HDFS, S3) and the part files are copied down, so the
-    driver's later stages read local files whatever the runner. mrjob uploads
-    local input paths to the cluster itself.
+    ``storage`` (scripts/pipeline/storage.Storage) counts the bytes the
+    driver moves and removes what an earlier attempt left at ``output_dir``.
+    mrjob uploads local input paths to a cluster itself.
     """
+    storage = storage or Storage()
+    storage.clear(output_dir)
+    remote = is_remote(output_dir)
+    scratch = None
     argv = ["-r", runner, "-c", conf]
     if runner in LOCAL_OUTPUT_RUNNERS:
+        job_output = output_dir
+        if remote:
+            scratch = tempfile.mkdtemp(prefix="jeeves-job-")
+            job_output = os.path.join(scratch, "output")
+        argv += ["--output-dir", job_output]
+    elif remote:
         argv += ["--output-dir", output_dir]
     job = job_class(args=argv + list(args) + list(inputs))
     errors = _ErrorLog()
@@ -100,8 +158,10 @@ def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_
     try:
         with _runner_environment(runner), job.make_runner() as job_runner:
             job_runner.run()
-            if runner not in LOCAL_OUTPUT_RUNNERS:
-                fetch_output(job_runner, output_dir)
+            if scratch is not None:
+                storage.put_tree(job_output, output_dir)
+            elif runner not in LOCAL_OUTPUT_RUNNERS and not remote:
+                fetch_output(job_runner, output_dir, storage)
             return JobResult(output_dir, sum_counters(job_runner.counters()))
     except StepFailedException as error:
         excerpt = "\n".join(message for message in errors.messages if message)
@@ -109,10 +169,12 @@ def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_
             job_class.__name__, runner, error, "\n" + excerpt if excerpt else "")) from None
     finally:
         mrjob_log.removeHandler(errors)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
-def fetch_output(job_runner, output_dir):
-    """Copy the part files of a finished job's (remote) output to ``output_dir``."""
+def fetch_output(job_runner, output_dir, storage=None):
+    """Copy the part files of a finished job's (remote) output to local ``output_dir``."""
     os.makedirs(output_dir, exist_ok=True)
     fs = job_runner.fs
     for uri in sorted(fs.ls(job_runner.get_output_dir())):
@@ -121,6 +183,8 @@ def fetch_output(job_runner, output_dir):
             continue
         with open(os.path.join(output_dir, name), "wb") as handle:
             for chunk in fs.cat(uri):
+                if storage is not None:
+                    storage.count("bytes_read", len(chunk))
                 handle.write(chunk)
 
 
