@@ -108,6 +108,22 @@ def split_mbox(data):
         yield begin, message
 
 
+def mbox_found(messages, uri, relpath, several):
+    """Found items of an mbox's (offset, raw message) pairs.
+
+    ``several``: the whole file holds more than one message. A file is a
+    mailbox (its name joins ``folder``) when it does or is named
+    ``.mbox``/``.mbx``: a one-message file with a From_ line (SpamAssassin)
+    is no folder. ``index`` is the offset too, not the message's ordinal,
+    because a byte range of a split file (features/mbox_ranges.py) knows
+    its messages' offsets but not how many came before.
+    """
+    is_mailbox = several or relpath.lower().endswith(_MBOX_SUFFIXES)
+    folder = folder_of(relpath, is_mailbox)
+    for offset, message in messages:
+        yield Found("rfc822", message, uri, offset, offset, folder, None, None)
+
+
 def _decompress(data, opener):
     try:
         return opener(data), None
@@ -212,11 +228,7 @@ def _iter_content(data, uri, relpath, depth):
         return
     if data.startswith(b"From "):
         messages = list(split_mbox(data))
-        # a one-message file with a From_ line (SpamAssassin) is no folder
-        is_mailbox = len(messages) > 1 or relpath.lower().endswith(_MBOX_SUFFIXES)
-        folder = folder_of(relpath, is_mailbox)
-        for index, (offset, message) in enumerate(messages):
-            yield Found("rfc822", message, uri, index, offset, folder, None, None)
+        yield from mbox_found(messages, uri, relpath, len(messages) > 1)
         return
     if is_subject_body(data):
         yield Found("subject_body", data, uri, 0, 0, folder_of(relpath, False), None, None)
