@@ -11,6 +11,7 @@ becomes a warning name (counted by the job) and a best-effort value.
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 import json
 import re
@@ -284,6 +285,26 @@ def _headers(message):
     return headers
 
 
+def mailbox_labels(headers):
+    """The labels a mailbox keeps beside a message, sorted and deduplicated:
+    ``X-Gmail-Labels`` (Google Takeout and `jeeves fetch`; comma separated, a
+    label holding a comma in double quotes) and ``X-Keywords`` (IMAP keywords,
+    separated by commas or spaces)."""
+    labels = set()
+    for value in headers.get("x-gmail-labels", ()):
+        text = decode_header_value(value)
+        try:
+            rows = list(csv.reader([text], skipinitialspace=True))
+        except csv.Error:  # stray quotes: fall back to a plain split
+            rows = [text.split(",")]
+        for row in rows:
+            labels.update(label.strip() for label in row)
+    for value in headers.get("x-keywords", ()):
+        labels.update(re.split(r"[,\s]+", decode_header_value(value)))
+    labels.discard("")
+    return sorted(labels)
+
+
 def generated_message_id(raw):
     """A stable id for a message without Message-ID: a hash of its raw bytes."""
     return "sha1:" + hashlib.sha1(raw).hexdigest()
@@ -348,6 +369,7 @@ def message_record(raw, source, folder, max_message_bytes=DEFAULT_MAX_MESSAGE_BY
         "attachments": attachments,
         "source": source,
         "folder": folder,
+        "labels": mailbox_labels(headers),
         "size": size,
         "truncated": truncated,
     }
