@@ -9,6 +9,11 @@ forms, tried in this order:
   it, negative otherwise, unlabelled when there is no ``.cats`` file.
 - the path of an existing CSV or TSV file of ``message_id,label`` rows (an
   optional header row; ids with or without angle brackets; labels 0 or 1).
+- ``folder:NAME`` -- 1 when the record's folder ends with NAME (its
+  ``/``-separated segments: ``folder:Meetings``, ``folder:Work/Meetings``),
+  0 otherwise: a mailbox folder fetched by `jeeves fetch`, or any directory;
+- ``label:NAME`` -- 1 when NAME is among the record's ``labels`` (IMAP
+  keywords, Gmail or Google Takeout labels), 0 otherwise;
 - folder patterns ``PATTERN=LABEL,...`` (e.g. ``spam*=1,*ham*=0``): fnmatch
   patterns on the record's folder segments. The innermost segment that any
   pattern matches decides, trying patterns in the given order, so that
@@ -71,6 +76,44 @@ class FolderPatternLabeller:
                                  "(e.g. 'spam*=1,*ham*=0')" % part.strip())
             rules.append((pattern.strip(), _label_value(label, "folder rule %r" % part.strip())))
         return cls(rules)
+
+
+class FolderLabeller:
+    """1 for records whose folder ends with the given segments, 0 for the rest."""
+
+    def __init__(self, segments):
+        self.segments = list(segments)
+
+    def __call__(self, record):
+        folder = record.get("folder") or []
+        return int(folder[len(folder) - len(self.segments):] == self.segments)
+
+    @classmethod
+    def from_spec(cls, spec):
+        name = spec[len("folder:"):]
+        segments = [segment for segment in name.strip().split("/") if segment]
+        if not segments:
+            raise ValueError("bad folder spec %r: expected folder:NAME (e.g. folder:Meetings)"
+                             % spec)
+        return cls(segments)
+
+
+class MailboxLabelLabeller:
+    """1 for records carrying the given mailbox label, 0 for the rest."""
+
+    def __init__(self, label):
+        self.label = label
+
+    def __call__(self, record):
+        return int(self.label in (record.get("labels") or ()))
+
+    @classmethod
+    def from_spec(cls, spec):
+        label = spec[len("label:"):].strip()
+        if not label:
+            raise ValueError("bad label spec %r: expected label:NAME (e.g. label:Meetings)"
+                             % spec)
+        return cls(label)
 
 
 class TableLabeller:
@@ -147,11 +190,15 @@ def labeller_from_spec(spec):
     spec = spec.strip()
     if spec.startswith("cats:"):
         return CatsLabeller.from_spec(spec)
+    if spec.startswith("folder:"):
+        return FolderLabeller.from_spec(spec)
+    if spec.startswith("label:"):
+        return MailboxLabelLabeller.from_spec(spec)
     if os.path.isfile(spec):
         return TableLabeller.from_file(spec)
     if "=" not in spec:
-        raise ValueError("label spec %r is not cats:TOP,SUB, an existing CSV/TSV file, "
-                         "or PATTERN=LABEL rules" % spec)
+        raise ValueError("label spec %r is not cats:TOP,SUB, folder:NAME, label:NAME, an "
+                         "existing CSV/TSV file, or PATTERN=LABEL rules" % spec)
     return FolderPatternLabeller.from_spec(spec)
 
 
