@@ -5,7 +5,9 @@ Speed: the stdlib parser with ``policy.compat32`` (about 8x faster than
 helpers: ``email.header.decode_header``/``make_header`` for RFC 2047 words,
 ``email.utils.getaddresses`` for address lists, ``parsedate_to_datetime`` for
 dates, html.parser for HTML. Nothing here raises on bad input: every oddity
-becomes a warning name (counted by the job) and a best-effort value.
+becomes a warning name (counted by the job) and a best-effort value. Every
+string of a record encodes to UTF-8: what the decoders leave that does not
+(lone surrogates) is replaced, with the warning ``surrogates_replaced``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from functools import lru_cache
 
 from features.htmltext import html_to_text
 from features.quoting import split_reply
+from features.validtext import SURROGATES_REPLACED, valid_strings
 
 SCHEMA_VERSION = 1
 DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
@@ -44,13 +47,16 @@ _BARE_ADDRESS_LIST = re.compile(r"\s*%s(?:\s*,\s*%s)*\s*\Z" % (_ADDRESS, _ADDRES
 
 
 def _codec_name(charset):
-    """The Python codec for a declared charset, or None when unknown."""
+    """The Python text codec for a declared charset, or None when unknown (or
+    a bytes-to-bytes codec such as ``hex`` or ``rot13``, which bytes.decode
+    refuses)."""
     if not charset:
         return None
     try:
-        return codecs.lookup(charset.strip().strip('"').lower()).name
+        codec = codecs.lookup(charset.strip().strip('"').lower())
     except (LookupError, ValueError):
         return None
+    return codec.name if getattr(codec, "_is_text_encoding", True) else None
 
 
 def decode_bytes(data, charset=None):
@@ -69,12 +75,13 @@ def decode_bytes(data, charset=None):
 
 
 def _unescape_surrogates(value):
-    """compat32 keeps 8-bit header bytes as surrogates: decode them for real."""
+    """compat32 keeps 8-bit header bytes as surrogates: decode them for real
+    (a value can mix them with real characters, e.g. from a Header object)."""
     try:
         value.encode("utf-8")
         return value
     except UnicodeEncodeError:
-        return decode_bytes(value.encode("ascii", "surrogateescape"))[0]
+        return decode_bytes(value.encode("utf-8", "surrogateescape"))[0]
 
 
 def decode_header_value(value, warnings=None):
@@ -91,7 +98,10 @@ def decode_header_value(value, warnings=None):
             if warnings is not None:
                 warnings.append("header_undecodable")
             try:
-                value = str(policy.default.header_factory("subject", value))
+                # it leaves the bytes of a word that does not decode in its
+                # declared charset as surrogate escapes
+                value = _unescape_surrogates(
+                    str(policy.default.header_factory("subject", value)))
             except (MessageError, ValueError, LookupError):
                 pass
     return _FOLDING_WHITESPACE.sub(" ", value).strip()
@@ -101,6 +111,7 @@ def _ids(value):
     """Message ids in a header value, without angle brackets, in order."""
     if not value:
         return []
+    value = _unescape_surrogates(value)
     found = _ANGLE_IDS.findall(value)
     ids = found if found else value.split()
     return [identifier.strip() for identifier in ids if identifier.strip()]
@@ -373,6 +384,9 @@ def message_record(raw, source, folder, max_message_bytes=DEFAULT_MAX_MESSAGE_BY
         "size": size,
         "truncated": truncated,
     }
+    record, replaced = valid_strings(record)
+    if replaced:
+        warnings.append(SURROGATES_REPLACED)
     return record, warnings
 
 
@@ -393,8 +407,10 @@ def escape_head(data):
 
 
 def quarantine_record(source, reason, detail, data):
-    """A record for input that could not become a message."""
-    return {"source": source, "reason": reason, "detail": detail, "head": escape_head(data)}
+    """A record for input that could not become a message (its strings made
+    valid: a detail can quote the bad text, a source a bad file name)."""
+    return valid_strings(
+        {"source": source, "reason": reason, "detail": detail, "head": escape_head(data)})[0]
 
 
 def _source_of(found):
@@ -406,12 +422,13 @@ def outcome_of(found, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
     ``("message", record, warnings)`` or ``("quarantine", record, [])``.
 
     Never raises: a message the parser cannot handle is quarantined as
-    ``parse_error`` with the exception named.
+    ``parse_error`` with the exception named. A record read back from JSON
+    lines whose strings do not encode (lone surrogate escapes) is repaired.
     """
-    if found.kind == "record":
-        return "message", found.data, []
-    if found.kind == "quarantine_record":
-        return "quarantine", found.data, []
+    if found.kind in ("record", "quarantine_record"):
+        record, replaced = valid_strings(found.data)
+        kind = "message" if found.kind == "record" else "quarantine"
+        return kind, record, [SURROGATES_REPLACED] if replaced else []
     if found.kind == "problem":
         return "quarantine", quarantine_record(
             _source_of(found), found.reason, found.detail, found.data), []

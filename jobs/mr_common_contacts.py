@@ -38,7 +38,7 @@ import json
 from collections import Counter
 
 from mrjob.job import MRJob
-from mrjob.protocol import BytesValueProtocol, JSONProtocol
+from mrjob.protocol import JSONProtocol
 from mrjob.step import MRStep
 
 from features.graph import (
@@ -49,7 +49,7 @@ from features.graph import (
     pseudonymizer,
     top_suggestions,
 )
-from jobs.protocols import EncodedJSON, TupleKeyJSONProtocol
+from jobs.protocols import EncodedJSON, TupleKeyJSONProtocol, ValidBytesValueProtocol
 
 COUNTER_GROUP = "common_contacts"
 # The mappers' edge dict is flushed past this many edges, so task memory
@@ -62,7 +62,8 @@ BOTH_WAYS = LOW_TO_HIGH | HIGH_TO_LOW
 
 class MRCommonContacts(MRJob):
     # Raw lines, decoded in the mapper, so a bad line is counted, not fatal.
-    INPUT_PROTOCOL = BytesValueProtocol
+    # lines with invalid UTF-8 or escapes of lone surrogates are repaired and counted
+    INPUT_PROTOCOL = ValidBytesValueProtocol
     # keys decode to tuples: mrjob's Spark harness hashes the combiner's keys;
     # a stripe is encoded once and written to each of its addresses as it is
     INTERNAL_PROTOCOL = TupleKeyJSONProtocol
@@ -109,8 +110,10 @@ class MRCommonContacts(MRJob):
                         if self.options.pseudonymize else None)
         self.edges = {}
 
-    def mapper_get_edges(self, _, line):
+    def mapper_get_edges(self, repaired, line):
         """line (a JSON record) -> nothing; its edges are kept in the mapper."""
+        if repaired:
+            self.increment_counter(COUNTER_GROUP, repaired)
         if not line.strip():
             return
         try:

@@ -32,7 +32,7 @@ from itertools import groupby
 from operator import itemgetter
 
 from mrjob.job import MRJob
-from mrjob.protocol import BytesValueProtocol, JSONProtocol
+from mrjob.protocol import JSONProtocol
 from mrjob.step import MRStep
 
 from features.graph import (
@@ -44,6 +44,7 @@ from features.graph import (
     pseudonymizer,
     summarize_contacts,
 )
+from jobs.protocols import ValidBytesValueProtocol
 
 COUNTER_GROUP = "contact_lists"
 # In-mapper aggregation is flushed past this many distinct keys (bounded memory).
@@ -55,7 +56,8 @@ TOTALS, IN_EDGE, OUT_EDGE, MESSAGE = range(4)
 
 class MRContactLists(MRJob):
     # Raw lines, decoded in the mapper, so a bad line is counted, not fatal.
-    INPUT_PROTOCOL = BytesValueProtocol
+    # lines with invalid UTF-8 or escapes of lone surrogates are repaired and counted
+    INPUT_PROTOCOL = ValidBytesValueProtocol
     INTERNAL_PROTOCOL = JSONProtocol
     OUTPUT_PROTOCOL = JSONProtocol
     SORT_VALUES = True
@@ -89,11 +91,13 @@ class MRContactLists(MRJob):
         self.edges = {}
         self.messages = 0
 
-    def mapper_count_contacts(self, _, line):
+    def mapper_count_contacts(self, repaired, line):
         """line (a JSON record) -> ["m", a, b] [time, message_id, direction] per
         recipient (a < b; direction 0 when a is the sender), or ["n", sender]
         [message_id] when there is none; totals and edge counts are kept in
         the mapper."""
+        if repaired:
+            self.increment_counter(COUNTER_GROUP, repaired)
         if not line.strip():
             return
         try:

@@ -35,14 +35,18 @@ reducer merge the partial totals of a partition.
 from collections import Counter
 
 from mrjob.job import MRJob
-from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
 
 from features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from features.tfidf import build_hasher, hashed_counts
 from features.vocabulary import DEFAULT_TERM_PARTITIONS, merge_totals, partition_totals
 from jobs import positive_int
-from jobs.protocols import EncodedJSON, PassThroughJSONProtocol, TupleKeyJSONProtocol
+from jobs.protocols import (
+    EncodedJSON,
+    PassThroughJSONProtocol,
+    TupleKeyJSONProtocol,
+    ValidTextValueProtocol,
+)
 
 try:
     import ujson as json
@@ -68,7 +72,8 @@ def counts_sort_key(counts):
 
 
 class MRCountNgrams(MRJob):
-    INPUT_PROTOCOL = RawValueProtocol
+    # lines whose JSON escapes lone surrogates are repaired and counted
+    INPUT_PROTOCOL = ValidTextValueProtocol
     # keys decode to tuples (mrjob's Spark harness hashes the combiner's
     # keys); message rows pass the combiner and reducer undecoded
     INTERNAL_PROTOCOL = MessageRowsProtocol
@@ -103,8 +108,10 @@ class MRCountNgrams(MRJob):
         self.document_frequencies = Counter()
         self.documents = 0
 
-    def mapper_analyze_message(self, _, line):
+    def mapper_analyze_message(self, repaired, line):
         """A record line -> (["message", id], {term: count}); totals kept in memory."""
+        if repaired:
+            self.increment_counter(COUNTERS, repaired)
         if line.startswith('"'):
             # a key/value line of mr_parse_emails output: keep its "message" rows
             key, _, line = line.partition("\t")

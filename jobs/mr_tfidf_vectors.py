@@ -28,12 +28,12 @@ with no features.
 """
 
 from mrjob.job import MRJob
-from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
 
 from features.tfidf import NORMS, tfidf_lines
 from features.vocabulary import read_hashed_vocabulary, read_vocabulary_table
 from jobs import positive_int
+from jobs.protocols import ValidTextValueProtocol
 
 try:
     import ujson as json
@@ -47,8 +47,10 @@ MESSAGE_ROW_PREFIX = '["message"'
 
 
 class MRTfidfVectors(MRJob):
-    INPUT_PROTOCOL = RawValueProtocol
-    OUTPUT_PROTOCOL = RawValueProtocol
+    # lines whose JSON escapes lone surrogates are repaired and counted;
+    # svmlight lines are written without raising on them
+    INPUT_PROTOCOL = ValidTextValueProtocol
+    OUTPUT_PROTOCOL = ValidTextValueProtocol
     # Hadoop streaming splits each output line into key and value and writes
     # key SEPARATOR value: a tab-less line would gain a trailing tab (an
     # empty output separator had no effect), so split and join on the first
@@ -85,9 +87,11 @@ class MRTfidfVectors(MRJob):
         self.batch_terms = 0
         self.vectors = self.empty_vectors = 0
 
-    def mapper_batch_messages(self, _, line):
+    def mapper_batch_messages(self, repaired, line):
         """A counting-pass line -> its message row kept in the batch; a full
         batch -> (None, svmlight line) per message, in input order."""
+        if repaired:
+            self.increment_counter(COUNTERS, repaired)
         if not line.startswith(MESSAGE_ROW_PREFIX):
             return
         key, _, value = line.partition("\t")

@@ -1,6 +1,8 @@
 """Protocols the jobs share (they subclass mrjob's, so they live here, not in features/)."""
 
-from mrjob.protocol import JSONProtocol
+from mrjob.protocol import BytesValueProtocol, JSONProtocol, TextValueProtocol
+
+from features.validtext import SURROGATES_REPLACED, valid_json_bytes, valid_json_text, valid_text
 
 
 class EncodedJSON(bytes):
@@ -50,3 +52,34 @@ class PassThroughJSONProtocol(TupleKeyJSONProtocol):
             if key and key[0] in self.PASS_THROUGH_KINDS:
                 return key, EncodedJSON(raw_value)
         return key, self._loads(raw_value)
+
+
+class ValidTextValueProtocol(TextValueProtocol):
+    """TextValueProtocol for lines of JSON records that makes their text valid.
+
+    A line whose JSON escapes a lone surrogate (which would decode to a
+    string no output protocol can encode) is repaired (U+FFFD) and read with
+    the key ``"surrogates_replaced"`` for the mapper to count; other lines
+    read with the key None, after two substring searches. A value that does
+    not encode to UTF-8 is written repaired instead of raising.
+    """
+
+    def read(self, line):
+        _, text = super().read(line)
+        text, replaced = valid_json_text(text)
+        return (SURROGATES_REPLACED if replaced else None), text
+
+    def write(self, key, value):
+        try:
+            return super().write(key, value)
+        except UnicodeEncodeError:
+            return super().write(key, valid_text(value))
+
+
+class ValidBytesValueProtocol(BytesValueProtocol):
+    """BytesValueProtocol that repairs lines as ValidTextValueProtocol does,
+    invalid UTF-8 included (key ``"surrogates_replaced"`` when it did)."""
+
+    def read(self, line):
+        line, replaced = valid_json_bytes(line)
+        return (SURROGATES_REPLACED if replaced else None), line
