@@ -16,7 +16,7 @@ HADOOP_LOCAL := $(CURDIR)/.cache/hadoop
 HAVE_JAVA := $(shell command -v java >/dev/null && command -v mvn >/dev/null && echo yes)
 ENGINES := $(if $(HAVE_JAVA),hadoop-jars)
 
-.PHONY: setup lint test demo bench clean hadoop-jars cluster-start cluster-stop
+.PHONY: setup lint test demo bench clean hadoop-jars cluster-start cluster-stop dovecot
 
 setup: $(VENV)/.installed $(NLTK_DATA)/.provisioned
 
@@ -36,8 +36,16 @@ lint: setup
 	$(BIN)/ruff check .
 	scripts/check_py39.sh $(TASK_SIDE)
 
-test: setup lint $(ENGINES)
+test: setup lint $(ENGINES) dovecot
 	$(BIN)/python -m pytest
+
+# tests/mailbox run a real Dovecot (docs/mailbox.md): Debian's dovecot-imapd, installed
+# when missing and we are root; without it those tests skip and say why.
+dovecot:
+	@command -v dovecot >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+	  apt-get install -y -q dovecot-imapd >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q dovecot-imapd >/dev/null; } || \
+	  echo "dovecot-imapd could not be installed: tests/mailbox will skip"
 
 DEMO_CORPUS := .cache/demo/spamassassin
 

@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "features": ("scripts.cmd_features", "vocabulary.tsv and tf-idf vectors under OUT/features/"),
     "run": ("scripts.cmd_run", "the whole pipeline on any runner, then training and the report"),
     "predict": ("scripts.cmd_predict", "score new mail with a model bundle (JSON lines)"),
+    "fetch": ("scripts.cmd_fetch", "copy IMAP folders to mbox files or S3 prefixes, incrementally"),
     "schedule": ("scripts.cmd_schedule", "scheduled incremental batches over dt= partitions in S3"),
     "bench": ("scripts.cmd_bench", "every stage against its reference on an Enron prefix"),
 }

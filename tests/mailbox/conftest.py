@@ -1,0 +1,131 @@
+"""One real Dovecot for the session, seeded with real mail from ../shared/data.
+
+Seeded over ONE logged-in connection (APPEND): ``Meetings`` holds Berkeley
+Enron messages of category 1,4 (meeting scheduling), ``INBOX`` other Berkeley
+messages, ``Spam`` SpamAssassin spam. Some messages carry IMAP keywords
+(``Work``, ``Important``). Tests that change the server use folders of their
+own. The password reaches the commands through the environment of each test
+only (monkeypatch), never a file.
+"""
+
+import glob
+import os
+import ssl
+import tempfile
+
+import imapclient
+import pytest
+
+from scripts import cli
+from tests.mailbox import dovecot
+
+DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
+BERKELEY = os.path.join(DATA, "enron-berkeley")
+SPAMASSASSIN = os.path.join(DATA, "spamassassin")
+PER_FOLDER = 12
+SPAM = 6
+
+
+def _has_category(txt_path, category=("1", "4")):
+    with open(txt_path[:-len(".txt")] + ".cats", encoding="ascii", errors="replace") as handle:
+        return any(tuple(field.strip() for field in line.split(",")[:2]) == category
+                   for line in handle)
+
+
+def berkeley_messages():
+    """(meeting, other) raw messages, in name order, PER_FOLDER each."""
+    meeting, other = [], []
+    for path in sorted(glob.glob(os.path.join(BERKELEY, "*", "*.txt"))):
+        bucket = meeting if _has_category(path) else other
+        if len(bucket) < PER_FOLDER:
+            with open(path, "rb") as handle:
+                bucket.append(handle.read())
+        if len(meeting) == len(other) == PER_FOLDER:
+            break
+    return meeting, other
+
+
+def spam_messages(count=SPAM, skip=0):
+    paths = sorted(glob.glob(os.path.join(SPAMASSASSIN, "spam-1", "*")))[skip:skip + count]
+    messages = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            messages.append(handle.read())
+    return messages
+
+
+def keywords_for(index):
+    """The keywords seeded on the index-th message of a folder."""
+    return [b"Work"] * (index % 2 == 0) + [b"Important"] * (index % 3 == 0)
+
+
+class MailServer:
+    def __init__(self, server, seeded):
+        self.server = server
+        self.url = server.url
+        self.cafile = server.cafile
+        self.seeded = seeded  # folder -> [(raw, keywords)]
+
+    def client_context(self):
+        return ssl.create_default_context(cafile=self.cafile)
+
+    def client(self):
+        client = imapclient.IMAPClient("127.0.0.1", port=self.server.port, ssl=True,
+                                       ssl_context=self.client_context(), timeout=30)
+        client.login(dovecot.USER, dovecot.PASSWORD)
+        return client
+
+    def append(self, folder, messages, create=True):
+        """APPEND [(raw, keywords)] to ``folder`` over one connection."""
+        client = self.client()
+        try:
+            if create and not client.folder_exists(folder):
+                client.create_folder(folder)
+            for raw, keywords in messages:
+                client.append(folder, raw, flags=keywords)
+        finally:
+            client.logout()
+
+
+@pytest.fixture(scope="session")
+def mailserver():
+    """The session's Dovecot on 127.0.0.1, seeded; stopped after the session."""
+    reason = dovecot.unavailable()
+    if reason:
+        pytest.skip("no IMAP server for the mailbox tests: " + reason)
+    if not (os.path.isdir(BERKELEY) and os.path.isdir(SPAMASSASSIN)):
+        pytest.skip("../shared/data/enron-berkeley or spamassassin not found")
+    root = tempfile.mkdtemp(prefix="jeeves-dovecot-")
+    server = dovecot.Dovecot(root).start()
+    meeting, other = berkeley_messages()
+    seeded = {folder: [(raw, keywords_for(index)) for index, raw in enumerate(messages)]
+              for folder, messages in (("Meetings", meeting), ("INBOX", other),
+                                       ("Spam", spam_messages()))}
+    try:
+        mail = MailServer(server, seeded)
+        client = mail.client()
+        try:
+            for folder, messages in seeded.items():
+                if not client.folder_exists(folder):
+                    client.create_folder(folder)
+                for raw, keywords in messages:
+                    client.append(folder, raw, flags=keywords)
+        finally:
+            client.logout()
+        yield mail
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def imap_env(monkeypatch, mailserver, tmp_path):
+    """The test user's password in this test's environment; HOME without a .netrc."""
+    monkeypatch.setenv("JEEVES_IMAP_PASSWORD", dovecot.PASSWORD)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return mailserver
+
+
+def fetch(mailserver, output, *extra):
+    """`jeeves fetch` against the session's server -> exit status."""
+    return cli.main(["fetch", "--imap", mailserver.url, "--cafile", mailserver.cafile,
+                     "--output", str(output)] + list(extra))
