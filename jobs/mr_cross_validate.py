@@ -9,11 +9,12 @@ Output: one JSON value per (model, outer fold): the parameters GridSearchCV
 would choose on that outer training part (``params``, ``params_index``,
 ``best_score``, the mean inner score of every candidate in
 ``candidate_scores``) and the held-out scores of the refitted best candidate
-(``test_indices``, ``test_scores``). ``models.cluster.compare_on_cluster``
+(``test_indices``, ``test_scores``). ``scripts.pipeline.cluster_cv.compare_on_cluster``
 turns them into the same Comparison as ``models.training.compare_models``.
 
-The ``models`` package is shipped with the job (DIRS): the registry and the
-fitting functions are the driver's own, not a copy.
+The ``models`` package reaches the tasks through mrjob.conf's upload_dirs
+(as for every job): the registry and the fitting functions are the driver's
+own, not a copy.
 """
 
 import json
@@ -35,7 +36,6 @@ class MRCrossValidate(MRJob):
     # and their ties are the ones GridSearchCV computes
     INTERNAL_PROTOCOL = StandardJSONProtocol
     OUTPUT_PROTOCOL = StandardJSONValueProtocol
-    DIRS = ["../models#models"]
 
     def configure_args(self):
         super().configure_args()

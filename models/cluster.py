@@ -1,13 +1,15 @@
-"""Model comparison with the grid search fanned out over a MapReduce cluster.
+"""The task side of the model comparison fanned out over a MapReduce cluster.
 
-``compare_on_cluster`` gives the same result as ``training.compare_models``
-(a ``Comparison``) but runs the nested cross-validation as one MRJob
-(``jobs/mr_cross_validate.py``): every (model, parameters, outer fold, inner
-fold) combination is one task line, fitted and scored by a mapper; reducers
-average the inner scores of each candidate, pick the best candidate per
-(model, outer fold) the way ``GridSearchCV`` does, refit it on the outer
-training part and score the held-out part. The driver then sets thresholds,
-chooses the model and fits the final estimators exactly as compare_models.
+``scripts/pipeline/cluster_cv.compare_on_cluster`` gives the same result as
+``training.compare_models`` (a ``Comparison``) but runs the nested
+cross-validation as one MRJob (``jobs/mr_cross_validate.py``): every (model,
+parameters, outer fold, inner fold) combination is one task line, fitted and
+scored by a mapper with the functions here; reducers average the inner
+scores of each candidate, pick the best candidate per (model, outer fold)
+the way ``GridSearchCV`` does, refit it on the outer training part and score
+the held-out part. The driver then sets thresholds, chooses the model and
+fits the final estimators exactly as compare_models. This module imports
+nothing from jobs/ or scripts/.
 
 The folds are the driver's, never recomputed on the nodes: the outer
 ``shared_folds`` and, inside each outer training part, the inner
@@ -21,25 +23,16 @@ job ships this package with it.
 
 import json
 import os
-import tempfile
-import time
 
 import numpy as np
 import scipy.sparse
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import ParameterGrid, StratifiedKFold
 
-from models import metrics
-from models.registry import REGISTRY, select_models
+from models.registry import REGISTRY
 from models.training import (
     _SCORERS,
-    Comparison,
-    ModelResult,
-    check_labels,
-    choose,
-    fit_final,
     positive_scores,
-    shared_folds,
 )
 
 # how many task lines go into one input file: each file is at least one map
@@ -166,86 +159,3 @@ def write_task_files(lines, directory, tasks_per_file=TASKS_PER_FILE):
             handle.write("".join(line + "\n" for line in lines[start:start + tasks_per_file]))
         paths.append(path)
     return paths
-
-
-def run_cross_validation(X, y, folds, names, runner="inline", inner_splits=3, seed=0,
-                         select_by="pr_auc", tasks_per_file=TASKS_PER_FILE, conf=None,
-                         extra_args=()):
-    """Run jobs/mr_cross_validate.py -> {(model, outer fold): the job's output value}."""
-    # the job is imported here: this module also runs on the nodes, where
-    # only the job itself needs mrjob
-    from jobs.mr_cross_validate import MRCrossValidate
-    from scripts.runjob import MRJOB_CONF
-
-    inner = inner_folds(y, folds, inner_splits, seed)
-    with tempfile.TemporaryDirectory(prefix="jeeves-cv-") as tmp:
-        data_path = os.path.join(tmp, "cv_data.npz")
-        write_cv_data(data_path, X, y, folds, inner)
-        task_dir = os.path.join(tmp, "tasks")
-        os.mkdir(task_dir)
-        inputs = write_task_files(task_lines(names, len(folds), inner_splits), task_dir,
-                                  tasks_per_file)
-        # no --output-dir: the output stays where the runner keeps it (S3 on
-        # EMR) and is streamed back, so every runner works the same way
-        job = MRCrossValidate(args=[
-            "-r", runner, "-c", conf or MRJOB_CONF, "--cv-data", data_path,
-            "--select-by", select_by, "--seed", str(seed), *extra_args, *inputs])
-        with job.make_runner() as job_runner:
-            job_runner.run()
-            return {(value["model"], value["outer"]): value
-                    for _, value in job.parse_output(job_runner.cat_output())}
-
-
-def compare_on_cluster(X, y, models=None, runner="inline", n_splits=5, inner_splits=3,
-                       seed=0, select_by="pr_auc", target_recall=0.95, n_jobs=1,
-                       feature_names=None, tasks_per_file=TASKS_PER_FILE, conf=None,
-                       progress=None):
-    """compare_models with the nested cross-validation run as an MRJob on `runner`.
-
-    A drop-in for compare_models: ``functools.partial(compare_on_cluster,
-    runner="emr")`` takes the same arguments (n_jobs is accepted and unused:
-    the cluster's tasks are the parallelism) and returns the same Comparison: per-fold
-    parameters, held-out scores, thresholds and metrics, the choice, and the
-    final estimators fit on the driver. `seconds` is each model's share of
-    the job's wall time, split by task count.
-    """
-    if select_by not in metrics.SELECTION_METRICS:
-        raise ValueError("cannot choose a model by %r (choose from: %s)"
-                         % (select_by, ", ".join(metrics.SELECTION_METRICS)))
-    metrics.check_target_recall(target_recall)
-    names = select_models(models) if models is None or isinstance(models, str) else \
-        select_models(",".join(models))
-    y = check_labels(y, n_splits)
-    folds = shared_folds(y, n_splits, seed)
-    started = time.perf_counter()
-    fold_values = run_cross_validation(X, y, folds, names, runner, inner_splits, seed,
-                                       select_by, tasks_per_file, conf)
-    elapsed = time.perf_counter() - started
-    grid_sizes = {name: len(ParameterGrid(REGISTRY[name].param_grid)) for name in names}
-    results = {}
-    for name in names:
-        oof_scores = np.zeros(len(y), dtype=float)
-        fold_params = []
-        for outer in range(len(folds)):
-            value = fold_values[(name, outer)]
-            fold_params.append(value["params"])
-            oof_scores[np.asarray(value["test_indices"], dtype=int)] = value["test_scores"]
-        threshold = metrics.threshold_for_recall(y, oof_scores, target_recall)
-        results[name] = ModelResult(
-            name=name,
-            fold_params=fold_params,
-            oof_scores=oof_scores,
-            threshold=threshold,
-            fold_metrics=[metrics.binary_metrics(y[test], oof_scores[test], threshold)
-                          for _, test in folds],
-            confusion=metrics.confusion_at(y, oof_scores, threshold),
-            seconds=elapsed * grid_sizes[name] / sum(grid_sizes.values()),
-        )
-        if progress is not None:
-            progress(results[name])
-    chosen = choose(results, select_by)
-    for name, result in results.items():
-        if name == chosen or REGISTRY[name].linear:
-            fit_final(result, X, y, seed, feature_names)
-    return Comparison(results=results, chosen=chosen, y=y, folds=folds,
-                      select_by=select_by, target_recall=target_recall, seed=seed)

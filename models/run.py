@@ -26,7 +26,7 @@ def train_from_features(features_dir, labels, output_dir, analyzer_config, model
     ValueError (with the counts) when there are too few labelled messages.
     `vectors` (the tf-idf settings: sublinear_tf, norm, hash_features) is
     stored in the bundle so prediction builds the same vectors. `compare` is
-    compare_models, or a drop-in such as models.cluster.compare_on_cluster
+    compare_models, or a drop-in such as scripts.pipeline.cluster_cv.compare_on_cluster
     bound to a runner (training on the cluster).
     """
     vocabulary_path = os.path.join(features_dir, "vocabulary.tsv")

@@ -23,7 +23,7 @@ import json
 import os
 import time
 
-from models.cluster import compare_on_cluster
+from scripts.pipeline.cluster_cv import compare_on_cluster
 from models.labels import label_records, labeller_from_spec
 from models.registry import select_models
 from models.report import format_table

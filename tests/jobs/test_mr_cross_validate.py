@@ -14,6 +14,7 @@ from jobs.mr_cross_validate import MRCrossValidate
 from models import cluster
 from models.registry import REGISTRY
 from models.training import compare_models, shared_folds
+from scripts.pipeline import cluster_cv
 from tests.helpers import run_both, run_job
 
 MODELS = ["logistic_regression", "multinomial_nb"]
@@ -85,7 +86,7 @@ def test_compare_on_cluster_equals_compare_models(dataset, runner):
     X, y = dataset
     local = compare_models(X, y, models=MODELS, n_splits=N_SPLITS, inner_splits=INNER_SPLITS,
                            seed=SEED, target_recall=0.9)
-    remote = cluster.compare_on_cluster(X, y, models=MODELS, runner=runner, n_splits=N_SPLITS,
+    remote = cluster_cv.compare_on_cluster(X, y, models=MODELS, runner=runner, n_splits=N_SPLITS,
                                         inner_splits=INNER_SPLITS, seed=SEED, target_recall=0.9,
                                         tasks_per_file=18)
     assert remote.chosen == local.chosen

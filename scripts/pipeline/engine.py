@@ -1,0 +1,63 @@
+"""Where a pipeline runs: the runner, its mrjob.conf, and the counted storage.
+
+An :class:`Engine` is what every stage takes besides its own settings: it
+runs jobs (scripts/runjob.run_job) with the runner's profile and gives the
+stage the :class:`~scripts.pipeline.storage.Storage` through which the
+driver reads and writes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from mrjob.conf import load_opts_from_mrjob_conf
+
+from scripts.pipeline.storage import Storage
+from scripts.runjob import MRJOB_CONF, RUNNERS, RunnerUnavailable, check_runner, run_job
+
+# mrjob options of a profile that the driver's own file systems need
+STORAGE_OPTIONS = ("s3_endpoint", "region", "hadoop_bin")
+
+
+def profile_options(runner, conf):
+    """The options of ``runner``'s profile in mrjob.conf ``conf`` (includes followed)."""
+    options = {}
+    for _, values in load_opts_from_mrjob_conf(runner, conf):
+        for name, value in (values or {}).items():
+            options.setdefault(name, value)
+    return options
+
+
+@dataclass
+class Engine:
+    """A runner and its mrjob.conf; ``storage`` counts the driver's bytes."""
+
+    runner: str = "inline"
+    conf: str = MRJOB_CONF
+    storage: Storage = field(default=None)
+
+    def __post_init__(self):
+        if self.runner not in RUNNERS:
+            raise RunnerUnavailable("unknown runner %r (choose from %s)"
+                                    % (self.runner, ", ".join(RUNNERS)))
+        if not os.path.exists(self.conf):
+            raise RunnerUnavailable("mrjob.conf not found: %s" % self.conf)
+        options = profile_options(self.runner, self.conf)
+        if self.runner != "inline" and not options and self.conf != MRJOB_CONF:
+            raise RunnerUnavailable("%s has no %r runner profile" % (self.conf, self.runner))
+        if self.storage is None:
+            self.storage = Storage({name: options.get(name) for name in STORAGE_OPTIONS})
+
+    def check(self):
+        """Raise RunnerUnavailable (one line) when the runner cannot start here."""
+        check_runner(self.runner)
+
+    @property
+    def on_cluster(self):
+        return self.runner not in ("inline", "local")
+
+    def run(self, job_class, inputs, output, args=()):
+        """Run one job; see scripts/runjob.run_job."""
+        return run_job(job_class, list(inputs), output, list(args), runner=self.runner,
+                       conf=self.conf, storage=self.storage)

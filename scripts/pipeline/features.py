@@ -1,0 +1,174 @@
+"""The features stage: parsed messages -> vocabulary.tsv and tf-idf vectors.
+
+Writes, under OUTPUT/features/ (a local directory or a URI):
+
+- ``counts/``        jobs/mr_count_ngrams.py: per-message term counts + totals
+- ``collocations/``  jobs/mr_score_collocations.py, with ``min_llr``
+- ``kept/``          jobs/mr_build_vocabulary.py: the terms that pass min_df,
+                     max_df, max_features (and the collocation filter), with df
+- ``vocabulary.tsv`` term, id, df, idf: the driver numbers the kept terms
+- ``tfidf/``         jobs/mr_tfidf_vectors.py: svmlight lines
+- ``analyzer.json``  the analyzer configuration, to rebuild the same analyzer
+- ``summary.json``   documents, distinct terms, vocabulary size, job counters
+- ``_SUCCESS``       last
+
+The totals of the distinct terms never reach the driver: pruning runs in a
+job, and the driver reads only the kept terms, so its memory is bounded by
+the vocabulary, not by the distinct n-grams (most are bigrams under min_df).
+See docs/features.md for each pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from features.text import analyzer_args, config_with_defaults
+from features.tfidf import NORMS
+from features.vocabulary import (
+    df_limits,
+    read_kept_terms,
+    vocabulary_rows_from_kept,
+    write_vocabulary,
+)
+from scripts.cli import UserError
+from scripts.pipeline.storage import join
+
+DfBound = Union[int, float]
+
+
+@dataclass(frozen=True)
+class VectorizerConfig:
+    """Vocabulary and weighting settings (scikit-learn's TfidfVectorizer names)."""
+
+    min_df: DfBound = 1
+    max_df: DfBound = 1.0
+    max_features: Optional[int] = None
+    smooth_idf: bool = True
+    use_idf: bool = True
+    sublinear_tf: bool = False
+    norm: str = "l2"
+    hash_features: int = 0
+    min_llr: Optional[float] = None
+    flush_size: int = 200000
+
+    def __post_init__(self):
+        if self.norm not in NORMS:
+            raise UserError("--norm must be one of %s, not %r" % (", ".join(NORMS), self.norm))
+        if self.max_features is not None and self.max_features < 1:
+            raise UserError("--max-features must be at least 1, not %d" % self.max_features)
+        if self.hash_features < 0:
+            raise UserError("--hash-features must not be negative, not %d" % self.hash_features)
+        if self.flush_size < 1:
+            raise UserError("--flush-size must be at least 1, not %d" % self.flush_size)
+
+    @property
+    def vectors(self):
+        """What prediction needs to build the same vectors (stored in the bundle)."""
+        return {"sublinear_tf": self.sublinear_tf, "norm": self.norm,
+                "hash_features": self.hash_features}
+
+
+def features_stage(engine, messages, output, analyzer_config=None, settings=None):
+    """Run counting, (collocations), vocabulary and vectors -> the stage summary dict."""
+    from jobs.mr_build_vocabulary import MRBuildVocabulary
+    from jobs.mr_count_ngrams import MRCountNgrams
+    from jobs.mr_score_collocations import MRScoreCollocations
+    from jobs.mr_tfidf_vectors import MRTfidfVectors
+
+    settings = settings or VectorizerConfig()
+    config = config_with_defaults(analyzer_config)
+    storage = engine.storage
+    features_dir = join(output, "features")
+    storage.clear(features_dir)
+    timings = {}
+    with tempfile.TemporaryDirectory(prefix="jeeves-features-") as scratch:
+        stop_words_file = None
+        if config["stop_words"] not in (None, "english"):
+            stop_words_file = os.path.join(scratch, "stop_words.txt")
+            with open(stop_words_file, "w", encoding="utf-8") as handle:
+                handle.write("".join(word + "\n" for word in config["stop_words"]))
+        storage.write_bytes(join(features_dir, "analyzer.json"),
+                            json.dumps(config, indent=1, sort_keys=True).encode("utf-8"))
+
+        counts_dir = join(features_dir, "counts")
+        count_args = analyzer_args(config, stop_words_file) + [
+            "--flush-size", str(settings.flush_size)]
+        if settings.hash_features:
+            count_args += ["--hash-features", str(settings.hash_features)]
+        elif (isinstance(settings.min_df, int) and settings.min_df > 1
+              and settings.min_llr is None):
+            # terms under min_df never reach the vocabulary: the reducer drops them
+            count_args += ["--min-df", str(settings.min_df)]
+        started = time.perf_counter()
+        counting = engine.run(MRCountNgrams, messages, counts_dir, count_args)
+        timings["count_ngrams"] = time.perf_counter() - started
+        counters = counting.counters.get("count_ngrams", {})
+        n_docs = counters.get("messages", 0)
+        summary = {"documents": n_docs, "counters": {"count_ngrams": counting.counters},
+                   "seconds": timings, "tasks": {"count_ngrams": counting.tasks}}
+        if n_docs and not settings.hash_features:
+            try:
+                df_limits(n_docs, settings.min_df, settings.max_df)
+            except ValueError as error:
+                raise UserError(str(error)) from None
+
+        vocabulary_args = ["--documents", str(n_docs)]
+        vocabulary_inputs = [join(counts_dir, "part-*")]
+        if settings.hash_features:
+            vocabulary_args += ["--hash-features", str(settings.hash_features)]
+        else:
+            vocabulary_args += ["--min-df", repr(settings.min_df),
+                                "--max-df", repr(settings.max_df)]
+            if settings.max_features is not None:
+                vocabulary_args += ["--max-features", str(settings.max_features)]
+        if settings.min_llr is not None and not settings.hash_features:
+            if config["ngram_min"] != 1 or config["ngram_max"] < 2:
+                raise UserError("--min-llr needs unigrams and bigrams (--ngram-max 2 or more)")
+            total_tokens = counters.get("unigram_tokens", 0)
+            collocations_dir = join(features_dir, "collocations")
+            started = time.perf_counter()
+            collocations = engine.run(
+                MRScoreCollocations, [join(counts_dir, "part-*")], collocations_dir,
+                ["--total-tokens", str(max(total_tokens, 1)),
+                 "--min-llr", repr(settings.min_llr)])
+            timings["score_collocations"] = time.perf_counter() - started
+            summary["collocations"] = collocations.counter("score_collocations", "scored")
+            vocabulary_inputs.append(join(collocations_dir, "part-*"))
+            vocabulary_args += ["--min-llr", repr(settings.min_llr)]
+
+        started = time.perf_counter()
+        kept_dir = join(features_dir, "kept")
+        vocabulary_job = engine.run(MRBuildVocabulary, vocabulary_inputs, kept_dir,
+                                    vocabulary_args)
+        summary["distinct_terms"] = vocabulary_job.counter("build_vocabulary", "terms") + \
+            counters.get("terms_under_min_df", 0)
+        summary["counters"]["build_vocabulary"] = vocabulary_job.counters
+        summary["tasks"]["build_vocabulary"] = vocabulary_job.tasks
+        rows = vocabulary_rows_from_kept(
+            read_kept_terms(storage.iter_lines(kept_dir)), n_docs, settings.smooth_idf,
+            settings.use_idf, hashed=bool(settings.hash_features))
+        vocabulary_path = os.path.join(scratch, "vocabulary.tsv")
+        write_vocabulary(vocabulary_path, rows)
+        summary["vocabulary"] = len(rows)
+        with open(vocabulary_path, "rb") as handle:
+            storage.write_bytes(join(features_dir, "vocabulary.tsv"), handle.read())
+        timings["vocabulary"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        vector_args = ["--vocabulary", vocabulary_path, "--norm", settings.norm]
+        if settings.sublinear_tf:
+            vector_args.append("--sublinear-tf")
+        vectors = engine.run(MRTfidfVectors, [join(counts_dir, "part-*")],
+                             join(features_dir, "tfidf"), vector_args)
+        summary["counters"]["tfidf_vectors"] = vectors.counters
+        summary["tasks"]["tfidf_vectors"] = vectors.tasks
+        timings["tfidf_vectors"] = time.perf_counter() - started
+    storage.write_bytes(join(features_dir, "summary.json"),
+                        json.dumps(summary, indent=1, sort_keys=True).encode("utf-8"))
+    storage.mark_complete(features_dir)
+    return summary

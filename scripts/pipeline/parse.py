@@ -1,0 +1,170 @@
+"""The parse stage: raw mail -> OUTPUT/messages/ and OUTPUT/quarantine/.
+
+Runs jobs/mr_parse_emails.py on the engine's runner. Then:
+
+- OUTPUT local: the driver splits the job's output (on its own disk) into
+  message records sorted by ``message_id`` and quarantine records sorted by
+  source, so the files never depend on the runner or the number of tasks;
+- OUTPUT remote (``hdfs://``, ``s3://``): two map-only jobs
+  (jobs/mr_select_rows.py) split it where it lies, so no record passes
+  through the driver. Part files then follow the reducers' key order.
+
+Each directory gets its ``_SUCCESS`` marker once written. Returns the stage
+counts (read, parsed, quarantined, duplicates, seconds, runner, reconciled,
+tasks) without printing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+
+from mrjob.parse import is_uri
+
+from features.parsing import DEFAULT_MAX_MESSAGE_BYTES
+from scripts.cli import UserError
+from scripts.pipeline.storage import is_remote, join
+
+KINDS = ("message", "quarantine")
+OUTPUT_DIRS = {"message": "messages", "quarantine": "quarantine"}
+PART_BYTES = 64 * 1024 * 1024
+DEDUPE_BY = ("message_id", "content")
+
+
+def _sort_key(kind, record):
+    """Messages by id then source, quarantine records by source then reason:
+    the files never depend on the order in which the job emitted them."""
+    source = record.get("source") or {}
+    by_source = (str(source.get("uri")), source.get("index") or 0, source.get("offset") or 0)
+    if kind == "message":
+        return (str(record.get("message_id")),) + by_source
+    return by_source + (str(record.get("reason")), str(record.get("detail")))
+
+
+def _index_job_output(paths):
+    """{kind: [(sort key, part path, offset, length)]} for the job's output lines."""
+    index = {kind: [] for kind in KINDS}
+    for path in paths:
+        with open(path, "rb") as handle:
+            offset = 0
+            for line in handle:
+                start, offset = offset, offset + len(line)
+                if not line.strip():
+                    continue
+                key, _, value = line.partition(b"\t")
+                kind = json.loads(key)
+                value_start = start + len(key) + 1
+                index[kind].append((_sort_key(kind, json.loads(value)), path,
+                                    value_start, len(value.rstrip(b"\n"))))
+    return index
+
+
+def _write_sorted(entries, directory):
+    """Write the indexed values in sort order as JSON lines, in part files."""
+    os.makedirs(directory)
+    entries.sort(key=lambda entry: entry[0])
+    handles = {}
+    part_number, part = 0, None
+    try:
+        for _, path, offset, length in entries:
+            if part is None or part.tell() >= PART_BYTES:
+                if part is not None:
+                    part.close()
+                    part_number += 1
+                part = open(os.path.join(directory, "part-%05d" % part_number), "wb")
+            source = handles.get(path) or handles.setdefault(path, open(path, "rb"))
+            source.seek(offset)
+            part.write(source.read(length) + b"\n")
+        if part is None:
+            open(os.path.join(directory, "part-00000"), "wb").close()
+    finally:
+        if part is not None:
+            part.close()
+        for handle in handles.values():
+            handle.close()
+
+
+def split_job_output(part_paths, output_dir):
+    """Local job output -> OUTPUT/messages/ and OUTPUT/quarantine/ (sorted);
+    returns {kind: lines written}. Each directory is built aside and renamed."""
+    index = _index_job_output(part_paths)
+    counts = {}
+    for kind in KINDS:
+        final = os.path.join(output_dir, OUTPUT_DIRS[kind])
+        staging = final + ".tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        _write_sorted(index[kind], staging)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(staging, final)
+        counts[kind] = len(index[kind])
+    return counts
+
+
+def check_inputs(paths):
+    """Raise UserError naming the local inputs that do not exist or cannot be read."""
+    missing = [path for path in paths if not is_uri(path) and not os.path.exists(path)]
+    if missing:
+        raise UserError("input not found: %s" % ", ".join(missing))
+    unreadable = [path for path in paths if not is_uri(path) and not os.access(path, os.R_OK)]
+    if unreadable:
+        raise UserError("input not readable: %s" % ", ".join(unreadable))
+
+
+def parse_stage(engine, inputs, output, dedupe_by="message_id",
+                max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
+    """Run the parse job; write OUTPUT/messages/ and OUTPUT/quarantine/ (module docstring)."""
+    from jobs.mr_parse_emails import MRParseEmails
+
+    check_inputs(inputs)
+    if max_message_bytes <= 0:
+        raise UserError("--max-message-bytes must be positive, not %d" % max_message_bytes)
+    if dedupe_by not in DEDUPE_BY:
+        raise UserError("--dedupe-by must be one of %s, not %r" % (", ".join(DEDUPE_BY),
+                                                                    dedupe_by))
+    storage = engine.storage
+    for kind in KINDS:
+        storage.clear(join(output, OUTPUT_DIRS[kind]))
+    started = time.time()
+    job_args = ["--max-message-bytes", str(max_message_bytes), "--dedupe-by", dedupe_by]
+    if is_remote(output):
+        work = join(output, "_work", "parse")
+        result = engine.run(MRParseEmails, inputs, work, job_args)
+        written = _split_remotely(engine, work, output)
+        storage.clear(join(output, "_work"))
+    else:
+        os.makedirs(output, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".parse-job-", dir=output) as scratch:
+            job_output = os.path.join(scratch, "output")
+            result = engine.run(MRParseEmails, inputs, job_output, job_args)
+            written = split_job_output(storage.part_files(job_output), output)
+    for kind in KINDS:
+        storage.mark_complete(join(output, OUTPUT_DIRS[kind]))
+    found = result.counter("parse", "messages_found")
+    records = result.counter("parse", "records")
+    quarantined = result.counter("parse", "quarantined")
+    duplicates = result.counter("parse", "duplicates")
+    reconciled = (found == records + quarantined + duplicates
+                  and written == {"message": records, "quarantine": quarantined})
+    return {
+        "read": found, "parsed": records, "quarantined": quarantined,
+        "duplicates": duplicates, "seconds": round(time.time() - started, 3),
+        "runner": engine.runner, "reconciled": reconciled,
+        "written": written, "tasks": result.tasks,
+        "quarantine_reasons": result.counters.get("quarantine", {}),
+        "warnings": result.counters.get("warnings", {}),
+    }
+
+
+def _split_remotely(engine, work, output):
+    """The parse job's output where it lies -> messages/ and quarantine/ (map-only jobs)."""
+    from jobs.mr_select_rows import MRSelectRows
+
+    written = {}
+    for kind in KINDS:
+        selected = engine.run(MRSelectRows, [join(work, "part-*")],
+                              join(output, OUTPUT_DIRS[kind]), ["--key", kind])
+        written[kind] = selected.counter("select_rows", "selected")
+    return written
