@@ -358,3 +358,74 @@ def read_hashed_vocabulary(path, max_terms=None, block_bytes=1 << 20):
     return HashedVocabulary(hashes, np.frombuffer(checks, dtype=np.uint32)[order],
                             np.frombuffer(ids, dtype=np.int64)[order],
                             np.frombuffer(idf, dtype=np.float64)[order])
+
+
+# --- vocabulary pruned on the cluster (jobs/mr_build_vocabulary.py) --------
+
+class TopTerms:
+    """The ``k`` first terms in ``select_terms``' max_features order (corpus
+    count descending, then the term ascending), fed one at a time.
+
+    Holds at most about ``2 * k`` candidates: when it reaches that many it
+    sorts them and drops all but the first ``k``. The order is total over
+    distinct terms, so the top ``k`` of a union is the top ``k`` of the
+    parts' top ``k``: tasks keep their own and one merge finishes the job.
+    """
+
+    __slots__ = ("k", "candidates")
+
+    def __init__(self, k):
+        self.k = k
+        self.candidates = []  # (-count, term, df)
+
+    def add(self, term, count, df):
+        self.candidates.append((-count, term, df))
+        if len(self.candidates) >= 2 * self.k:
+            self._prune()
+
+    def _prune(self):
+        self.candidates.sort()
+        del self.candidates[self.k:]
+
+    def top(self):
+        """``[(term, count, df), ...]``: the first ``k`` terms, in that order."""
+        self._prune()
+        return [(term, -negated, df) for negated, term, df in self.candidates]
+
+
+def read_kept_terms(lines):
+    """mr_build_vocabulary output lines (``"term"<TAB>[count, df]``, str or
+    bytes) -> ``(term, df)`` pairs; blank lines are skipped."""
+    import json
+
+    for line in lines:
+        if not line.strip():
+            continue
+        key, value = line.split(b"\t" if isinstance(line, bytes) else "\t", 1)
+        term = json.loads(key)
+        _, df = json.loads(value)
+        yield term, df
+
+
+def vocabulary_rows_from_kept(kept, n_docs, smooth_idf=True, use_idf=True, hashed=False):
+    """Rows ``(term, id, df, idf)`` for write_vocabulary from the kept terms
+    only (``(term, df)`` pairs in any order, e.g. ``read_kept_terms``'s).
+
+    Ids are given here, in sorted term order as ``build_vocabulary`` (and
+    scikit-learn's ``vocabulary_``) gives them; with ``hashed`` every term is
+    a HashingVectorizer bucket and is its own id, as ``build_hashed_table``.
+    Memory is bounded by the kept vocabulary, not by the corpus' distinct
+    terms.
+    """
+    pairs = list(kept)
+    if hashed:
+        pairs.sort(key=lambda pair: int(pair[0]))
+        ids = [int(term) for term, _ in pairs]
+    else:
+        pairs.sort()
+        ids = range(len(pairs))
+    terms = [term for term, _ in pairs]
+    dfs = [df for _, df in pairs]
+    # idf depends on df only, and a vocabulary has few distinct dfs
+    idf_of = {df: idf(df, n_docs, smooth_idf) if use_idf else 1.0 for df in set(dfs)}
+    return list(zip(terms, ids, dfs, map(idf_of.__getitem__, dfs)))

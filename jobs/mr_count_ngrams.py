@@ -16,6 +16,11 @@ three kinds of rows, told apart by the first item of the key:
   the driver to build the vocabulary and by mr_score_collocations;
 - ``["documents", ""]`` -> number of messages (the ``n`` of idf).
 
+Counters the driver uses instead of reading the output: ``messages`` (the
+``n`` of idf, as the documents row) and, with unigrams and bigrams
+(``--ngram-min 1 --ngram-max 2`` or more, no hashing), ``unigram_tokens``:
+the sum of the unigram term counts, mr_score_collocations' --total-tokens.
+
 With ``--min-df N`` the reducer writes only the terms of document frequency
 N or more and counts the others (``terms_under_min_df``): the driver passes
 the vocabulary's min_df when it is a document count and no collocations are
@@ -186,6 +191,12 @@ class MRCountNgrams(MRJob):
                 yield key, counts
         elif kind == TERMS:
             totals = merge_totals(values)
+            if self.options.ngram_min == 1 and self.options.ngram_max >= 2 \
+                    and not self.options.hash_features:
+                # mr_score_collocations' --total-tokens, summed before min_df
+                # pruning, so the driver need not read the totals for it
+                self.increment_counter(COUNTERS, "unigram_tokens", sum(
+                    stats[0] for term, stats in totals.items() if " " not in term))
             min_df = self.options.min_df
             if min_df > 1:
                 kept = {term: stats for term, stats in totals.items() if stats[1] >= min_df}
