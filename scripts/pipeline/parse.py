@@ -26,6 +26,7 @@ from mrjob.parse import is_uri
 
 from features.parsing import DEFAULT_MAX_MESSAGE_BYTES
 from scripts.cli import UserError
+from scripts.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES, plan_inputs
 from scripts.pipeline.storage import is_remote, join
 
 KINDS = ("message", "quarantine")
@@ -114,11 +115,17 @@ def check_inputs(paths):
 
 
 def parse_stage(engine, inputs, output, dedupe_by="message_id",
-                max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
-    """Run the parse job; write OUTPUT/messages/ and OUTPUT/quarantine/ (module docstring)."""
+                max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES, split_size=DEFAULT_SPLIT_BYTES):
+    """Run the parse job; write OUTPUT/messages/ and OUTPUT/quarantine/ (module docstring).
+
+    The inputs become the job's work lists first (scripts/pipeline/parse_inputs.py:
+    containers of small files, byte ranges of mbox files over ``split_size``).
+    """
     from jobs.mr_parse_emails import MRParseEmails
 
     check_inputs(inputs)
+    if split_size < 1:
+        raise UserError("--split-size must be at least 1, not %d" % split_size)
     if max_message_bytes <= 0:
         raise UserError("--max-message-bytes must be positive, not %d" % max_message_bytes)
     if dedupe_by not in DEDUPE_BY:
@@ -129,16 +136,21 @@ def parse_stage(engine, inputs, output, dedupe_by="message_id",
         storage.clear(join(output, OUTPUT_DIRS[kind]))
     started = time.time()
     job_args = ["--max-message-bytes", str(max_message_bytes), "--dedupe-by", dedupe_by]
-    if is_remote(output):
-        work = join(output, "_work", "parse")
-        result = engine.run(MRParseEmails, inputs, work, job_args)
-        written = _split_remotely(engine, work, output)
-        storage.clear(join(output, "_work"))
-    else:
-        os.makedirs(output, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".parse-job-", dir=output) as scratch:
+    with tempfile.TemporaryDirectory(prefix="jeeves-parse-") as scratch:
+        try:
+            plan = plan_inputs(inputs, scratch, runner=engine.runner, split_size=split_size)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        job_args += plan.job_args
+        if is_remote(output):
+            work = join(output, "_work", "parse")
+            result = engine.run(MRParseEmails, plan.work_list_paths, work, job_args)
+            written = _split_remotely(engine, work, output)
+            storage.clear(join(output, "_work"))
+        else:
             job_output = os.path.join(scratch, "output")
-            result = engine.run(MRParseEmails, inputs, job_output, job_args)
+            result = engine.run(MRParseEmails, plan.work_list_paths, job_output, job_args)
+            os.makedirs(output, exist_ok=True)
             written = split_job_output(storage.part_files(job_output), output)
     for kind in KINDS:
         storage.mark_complete(join(output, OUTPUT_DIRS[kind]))
@@ -152,7 +164,8 @@ def parse_stage(engine, inputs, output, dedupe_by="message_id",
         "read": found, "parsed": records, "quarantined": quarantined,
         "duplicates": duplicates, "seconds": round(time.time() - started, 3),
         "runner": engine.runner, "reconciled": reconciled,
-        "written": written, "tasks": result.tasks,
+        "written": written, "tasks": result.tasks, "hints": plan.hints,
+        "work_items": plan.items, "ranges": plan.ranges,
         "quarantine_reasons": result.counters.get("quarantine", {}),
         "warnings": result.counters.get("warnings", {}),
     }

@@ -1,0 +1,125 @@
+"""Options shared by several subcommands, and the configuration objects they make.
+
+Each ``add_*`` function declares a group of options on an argparse parser;
+each ``*_config`` function turns the parsed values into the driver library's
+configuration object (scripts/pipeline/), which validates itself.
+"""
+
+import argparse
+
+from features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
+from features.tfidf import NORMS
+from features.vocabulary import parse_df_bound
+from models.metrics import SELECTION_METRICS
+from scripts.cli import UserError
+from scripts.pipeline.engine import Engine
+from scripts.pipeline.features import VectorizerConfig
+from scripts.pipeline.graph import GraphConfig
+from scripts.pipeline.train import TrainingConfig
+from scripts.runjob import MRJOB_CONF, RUNNERS
+
+
+def df_bound(value):
+    """argparse type of --min-df/--max-df: the ValueError text becomes the message."""
+    try:
+        return parse_df_bound(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_engine_arguments(parser):
+    """--runner and --mrjob-conf."""
+    parser.add_argument("--runner", choices=RUNNERS, default="inline",
+                        help="mrjob runner, with its mrjob.conf profile (default: %(default)s)")
+    parser.add_argument("--mrjob-conf", default=MRJOB_CONF, metavar="FILE",
+                        help="mrjob.conf with the runner profiles (default: the project's)")
+
+
+def engine_from(args):
+    return Engine(runner=args.runner, conf=args.mrjob_conf)
+
+
+def add_feature_arguments(parser):
+    """The analyzer and vocabulary options (`jeeves features` and `jeeves run`)."""
+    add_analyzer_args(parser.add_argument, parser.add_argument)
+    parser.add_argument("--min-df", type=df_bound, default=1,
+                        help="drop terms in fewer documents (int: count, float: fraction)")
+    parser.add_argument("--max-df", type=df_bound, default=1.0,
+                        help="drop terms in more documents (int: count, float: fraction)")
+    parser.add_argument("--max-features", type=int, default=None,
+                        help="keep only this many terms, the most frequent")
+    parser.add_argument("--no-smooth-idf", dest="smooth_idf", action="store_false",
+                        help="idf = ln(n/df) + 1 instead of ln((1+n)/(1+df)) + 1")
+    parser.add_argument("--no-idf", dest="use_idf", action="store_false",
+                        help="term frequencies only (idf = 1)")
+    parser.add_argument("--sublinear-tf", action="store_true", help="tf = 1 + ln(count)")
+    parser.add_argument("--norm", choices=NORMS, default="l2", help="row normalization")
+    parser.add_argument("--hash-features", type=int, default=0,
+                        help="hashing mode with this many buckets (no vocabulary pruning)")
+    parser.add_argument("--min-llr", type=float, default=None,
+                        help="keep only bigrams whose log-likelihood ratio is at least this")
+    parser.add_argument("--flush-size", type=int, default=200000,
+                        help="terms the counting mapper holds before it flushes")
+
+
+def analyzer_config(args):
+    """The analyzer configuration of parsed options (checked by building the analyzer)."""
+    try:
+        config = analyzer_config_from_options(args)
+        Analyzer(config)
+    except (OSError, ValueError) as error:
+        raise UserError(str(error)) from None
+    return config
+
+
+def vectorizer_config(args):
+    return VectorizerConfig(
+        min_df=args.min_df, max_df=args.max_df, max_features=args.max_features,
+        smooth_idf=args.smooth_idf, use_idf=args.use_idf, sublinear_tf=args.sublinear_tf,
+        norm=args.norm, hash_features=args.hash_features, min_llr=args.min_llr,
+        flush_size=args.flush_size)
+
+
+def add_graph_arguments(parser):
+    """The contact-graph job settings (`jeeves graph`)."""
+    parser.add_argument("--max-list", type=int, default=1000,
+                        help="longest contacts/followers list per address (default: %(default)s)")
+    parser.add_argument("--top-k", type=int, default=10,
+                        help="suggestions per address (default: %(default)s)")
+    parser.add_argument("--max-degree", type=int, default=1000,
+                        help="addresses with more contacts are hubs, left out of the "
+                             "common-contact counts (default: %(default)s)")
+    parser.add_argument("--reciprocal-only", action="store_true",
+                        help="common contacts over two-way edges only")
+    parser.add_argument("--pseudonymize", action="store_true",
+                        help="replace addresses by a keyed hash; the key is read from "
+                             "$JEEVES_PSEUDONYM_KEY and never written")
+
+
+def graph_config(args):
+    return GraphConfig(max_list=args.max_list, top_k=args.top_k, max_degree=args.max_degree,
+                       reciprocal_only=args.reciprocal_only, pseudonymize=args.pseudonymize)
+
+
+def add_training_arguments(parser):
+    parser.add_argument("--models", default="fast",
+                        help="'fast' (default), 'all', or comma-separated names from the "
+                             "registry (models/registry.py)")
+    parser.add_argument("--select-by", choices=SELECTION_METRICS, default="pr_auc",
+                        help="CV metric that chooses the model (default: %(default)s)")
+    parser.add_argument("--target-recall", type=float, default=0.95,
+                        help="the threshold is set on out-of-fold scores to reach this recall "
+                             "(default: %(default)s)")
+    parser.add_argument("--folds", type=int, default=5, help="outer CV folds (default: 5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the CV folds (default: 0)")
+    parser.add_argument("--n-jobs", type=int, default=1,
+                        help="processes for grid search (default: 1)")
+    parser.add_argument("--train-on-cluster", action="store_true",
+                        help="run the cross-validation grid as an MRJob on --runner "
+                             "(jobs/mr_cross_validate.py) instead of in this process")
+
+
+def training_config(args):
+    return TrainingConfig(models=args.models, folds=args.folds, seed=args.seed,
+                          select_by=args.select_by, target_recall=args.target_recall,
+                          n_jobs=args.n_jobs, on_cluster=args.train_on_cluster)

@@ -1,0 +1,149 @@
+"""The whole pipeline: parse, labels, features, graph, train, score.
+
+``run_pipeline(config, engine, report)`` runs every stage where the data
+lies (docs/pipeline.md) and returns the summary; ``write_summary`` writes
+OUTPUT/summary.json once, last. ``report(stage, records, seconds, detail)``
+is called once per finished stage (the CLI prints it); the library itself
+never prints.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+from models.report import format_table
+from scripts.cli import UserError
+from scripts.pipeline.features import VectorizerConfig, features_stage
+from scripts.pipeline.graph import GraphConfig, graph_stage
+from scripts.pipeline.parse import parse_stage
+from scripts.pipeline.score import score_stage
+from scripts.pipeline.storage import check_output_location, join
+from scripts.pipeline.train import TrainingConfig, check_label_spec, label_stage, train_stage
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What `jeeves run` does; each part validates itself."""
+
+    inputs: Tuple[str, ...]
+    output: str
+    labels: Optional[str] = None
+    dedupe_by: str = "message_id"
+    analyzer: dict = field(default_factory=dict)
+    vectorizer: VectorizerConfig = field(default_factory=VectorizerConfig)
+    graph: Optional[GraphConfig] = field(default_factory=GraphConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    score: bool = False
+
+    def __post_init__(self):
+        if self.labels is not None:
+            check_label_spec(self.labels)
+            if self.vectorizer.hash_features:
+                raise UserError("--hash-features builds vectors without a vocabulary; "
+                                "training needs the vocabulary (drop --hash-features)")
+        if self.score and self.labels is None:
+            raise UserError("--score scores with the model the run trains: it needs --labels")
+
+
+def _quiet(*_):
+    pass
+
+
+def run_pipeline(config, engine, report=_quiet):
+    """Run every stage for ``config`` on ``engine``; return the summary dict."""
+    engine.check()
+    storage = engine.storage
+    check_output_location(storage, config.output)
+    storage.clear(join(config.output, "summary.json"))
+    summary = {"runner": engine.runner, "stages": {}}
+    stages = summary["stages"]
+    output = config.output
+
+    with storage.counting("parse"):
+        parse = parse_stage(engine, list(config.inputs), output, dedupe_by=config.dedupe_by)
+    stages["parse"] = parse
+    report("parse", parse["parsed"], parse["seconds"],
+           "(%d quarantined, %d duplicates)" % (parse["quarantined"], parse["duplicates"]))
+    if not parse["reconciled"]:
+        raise UserError("parse counts do not reconcile; see OUT/quarantine/")
+    messages = [join(output, "messages", "part-*")]
+
+    started = time.time()
+    with storage.counting("features"):
+        features = features_stage(engine, messages, output, config.analyzer, config.vectorizer)
+    features["seconds_total"] = round(time.time() - started, 3)
+    stages["features"] = features
+    report("features", features["documents"], features["seconds_total"],
+           "(vocabulary %d of %d terms)" % (features["vocabulary"], features["distinct_terms"]))
+
+    if config.graph is not None:
+        with storage.counting("graph"):
+            graph = graph_stage(engine, messages, output, config.graph)
+        stages["graph"] = graph
+        report("graph", graph["messages"], graph["seconds"],
+               "(%s addresses, %d hubs skipped)" % (
+                   "?" if graph["addresses"] is None else graph["addresses"],
+                   graph["hubs_skipped"]))
+
+    if config.labels is not None:
+        with storage.counting("labels"):
+            labelled, counts = label_stage(engine, config.labels, join(output, "messages"),
+                                           join(output, "features", "tfidf"),
+                                           list(config.inputs), output)
+        stages["labels"] = counts
+        report("labels", counts["labelled"], counts["seconds"],
+               "(%d positive, %d negative, %d unlabelled)"
+               % (counts["positive"], counts["negative"], counts["unlabelled"]))
+        with storage.counting("train"):
+            training = train_stage(
+                engine, labelled, output, features_config(config), config.vectorizer.vectors,
+                config.training,
+                report_notes=["Input: %s. Labels: %s. Runner: %s."
+                              % (", ".join(config.inputs), config.labels, engine.runner)],
+                progress=lambda result: report(
+                    "model", len(result.oof_scores), result.seconds,
+                    "%s %s" % (result.name, _cv(result))))
+        stages["train"] = {"labelled": training["samples"], "positives": training["positives"],
+                           "featurized": features["documents"],
+                           "unlabelled_featurized": counts["unlabelled"],
+                           "seconds": training["seconds"]}
+        for key in ("models", "chosen_model", "threshold", "select_by", "target_recall",
+                    "report", "bundle"):
+            summary[key] = training[key]
+        summary["table"] = format_table(training)
+        report("train", training["samples"], training["seconds"],
+               "(chosen: %s, threshold %.4f)" % (training["chosen_model"],
+                                                  training["threshold"]))
+        if config.score:
+            with storage.counting("score"):
+                scored = score_stage(engine, training["bundle"], messages,
+                                     join(output, "predictions"))
+            stages["score"] = scored
+            report("score", scored["scored"], scored["seconds"],
+                   "(%d flagged)" % scored["flagged"])
+    summary["driver_bytes"] = {stage: dict(counted) for stage, counted in
+                               storage.by_stage.items()}
+    return summary
+
+
+def features_config(config):
+    """The analyzer configuration the bundle stores (defaults filled in)."""
+    from features.text import config_with_defaults
+
+    return config_with_defaults(config.analyzer)
+
+
+def _cv(result):
+    return " ".join("%s %.3f" % (name, result.cv[name]["mean"])
+                    for name in ("roc_auc", "pr_auc") if name in result.cv)
+
+
+def write_summary(storage, output, summary):
+    """OUTPUT/summary.json, once, after every stage's marker -> its location."""
+    uri = join(output, "summary.json")
+    storage.write_bytes(uri, (json.dumps(summary, indent=2, sort_keys=True) + "\n")
+                        .encode("utf-8"))
+    return uri
