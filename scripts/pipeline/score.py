@@ -11,34 +11,44 @@ reads back (to count or notify them). ``predictions/_SUCCESS`` is last.
 from __future__ import annotations
 
 import json
-import tempfile
+import os
 import time
 
-from scripts.pipeline.storage import is_remote, join
+from scripts.cli import UserError
+from scripts.pipeline.storage import SUCCESS, basename, is_remote, join
 
 
-def _local_bundle(storage, bundle, scratch):
-    """A local directory holding the bundle (downloaded when it lies remotely)."""
+def _bundle_files(storage, bundle):
+    """The bundle as the job ships it: a local directory, or its files' URIs
+    (mrjob ships those from where they lie; the driver reads none of them)."""
     if not is_remote(bundle):
-        return bundle
-    return storage.get_tree(bundle, scratch)
+        if not os.path.isdir(bundle):
+            raise UserError("no model bundle at %s (not a directory)" % bundle)
+        files = [os.path.join(bundle, name) for name in sorted(os.listdir(bundle))
+                 if os.path.isfile(os.path.join(bundle, name)) and name != SUCCESS]
+    else:
+        files = [uri for uri in storage.fs.ls(bundle) if basename(uri) != SUCCESS]
+    if not files:
+        raise UserError("no model bundle at %s" % bundle)
+    return files
 
 
 def score_stage(engine, bundle, messages, predictions, read_flagged=False):
     """Score ``messages`` (URIs or globs of parsed records) with ``bundle``
     -> {"scored", "flagged", "seconds", "tasks"} (and "flagged_rows" with
     ``read_flagged``)."""
-    from jobs.mr_score_messages import MRScoreMessages
+    from jobs.mr_score_messages import MRScoreMessages, bundle_file_args
     from jobs.mr_select_rows import MRSelectRows
 
     storage = engine.storage
     started = time.time()
     storage.clear(predictions)
-    with tempfile.TemporaryDirectory(prefix="jeeves-bundle-") as scratch:
-        bundle_dir = _local_bundle(storage, bundle, scratch)
-        scores = join(predictions, "scores")
-        scored = engine.run(MRScoreMessages, messages, scores,
-                            MRScoreMessages.bundle_args(bundle_dir))
+    try:
+        bundle_args = bundle_file_args(_bundle_files(storage, bundle))
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    scores = join(predictions, "scores")
+    scored = engine.run(MRScoreMessages, messages, scores, bundle_args)
     flagged_dir = join(predictions, "flagged")
     flagged = engine.run(MRSelectRows, [join(scores, "part-*")], flagged_dir,
                          ["--field", "label", "--equals", "1"])
