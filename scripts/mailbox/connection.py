@@ -114,7 +114,7 @@ def connect(url, tls=None, timeout=DEFAULT_TIMEOUT, password=None):
         raise MailboxError("certificate of %s:%d does not verify (%s); use --cafile for a "
                            "private CA" % (url.host, url.port, error.verify_message)) from None
     except socket.gaierror as error:
-        raise MailboxError("unknown host %s (%s)" % (url.host, error.strerror)) from None
+        raise MailboxError("cannot resolve host %s (%s)" % (url.host, error.strerror)) from None
     except (ssl.SSLError, OSError) as error:
         raise MailboxError("cannot connect to %s:%d: %s"
                            % (url.host, url.port, getattr(error, "strerror", None) or error)

@@ -35,6 +35,8 @@ ssl_cert = <{root}/cert.pem
 ssl_key = <{root}/key.pem
 {ssl_dh}
 auth_mechanisms = plain
+# the tests log in wrongly on purpose: answer at once
+auth_failure_delay = 0
 passdb {{
   driver = passwd-file
   args = scheme=SHA512-CRYPT {root}/passwd

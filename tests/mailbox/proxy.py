@@ -4,7 +4,9 @@ The TLS session passes through untouched (the certificate is for 127.0.0.1,
 which the relay also is). ``DroppingProxy(port, drop_after=N)`` relays each
 connection to 127.0.0.1:port and closes both sockets once N bytes have come
 back from the server; ``None`` relays everything. ``downstream`` counts the
-bytes relayed back over all connections.
+bytes relayed back over all connections. ``source_ip`` (another loopback
+address, e.g. 127.0.0.2) is where the relay connects from, so that the
+server's per-address penalty for a wrong password stays on that address.
 """
 
 import select
@@ -18,8 +20,9 @@ IDLE_SECONDS = 30
 
 
 class DroppingProxy:
-    def __init__(self, upstream_port, drop_after=None):
+    def __init__(self, upstream_port, drop_after=None, source_ip="127.0.0.1"):
         self.upstream_port = upstream_port
+        self.source_ip = source_ip
         self.drop_after = drop_after
         self.downstream = 0
         self.dropped = threading.Event()
@@ -46,7 +49,8 @@ class DroppingProxy:
                 client, _ = self.listener.accept()
             except socket.timeout:
                 continue
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=10)
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=10,
+                                                source_address=(self.source_ip, 0))
             self._relay(client, upstream)
 
     def _relay(self, client, upstream):
