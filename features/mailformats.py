@@ -2,10 +2,13 @@
 
 The format is detected by content, not by extension:
 
-- gzip or bz2 (magic bytes): decompressed, then detected again;
+- gzip or bz2 (magic bytes): decompressed, then detected again; a stream
+  cut short or damaged is salvaged (below);
 - tar (``ustar`` magic): each member is detected like a file; members written
   by :func:`pack_files` carry the original file's URI in a PAX header, so a
   message packed into a container keeps the source of its own file;
+- text with a UTF-16 or UTF-32 byte-order mark: re-encoded as UTF-8 (a UTF-8
+  mark is dropped), then detected again, with a warning;
 - JSON lines (first byte ``{``): records already parsed (pass-through, so a
   run can restart from parsed data) or quarantine records;
 - mbox (first line ``From ``): split at ``From `` lines that carry a date,
@@ -16,13 +19,26 @@ The format is detected by content, not by extension:
   header block with at least one standard header;
 - anything else (empty, random bytes, a README) is a problem to quarantine.
 
+Salvage: a gzip or bz2 stream is decompressed incrementally, so when it is
+truncated or corrupt the content that came out before the damage is known.
+That content is detected as usual, except that the item in progress at the
+damage point (the last message of an mbox, the last line of JSON lines, the
+tar member being read, the one message of a single-message file) and
+everything after it become ONE problem (``truncated_gzip``, ``corrupt_gzip``,
+``truncated_bz2``, ``corrupt_bz2``) whose detail gives the compressed byte
+offset of the damage. A tar read member by member yields the members before
+damage, then one ``truncated_tar`` or ``corrupt_tar`` problem. A plain mbox
+that does not end with a newline (every mbox writer ends a message with
+one) has its last message cut: it is quarantined as ``truncated_mbox``
+(in :func:`mbox_found`, so that byte ranges of a file agree).
+
 :func:`iter_found` yields :class:`Found` items; it never raises on bad input.
 """
 
 from __future__ import annotations
 
 import bz2
-import gzip
+import codecs
 import io
 import json
 import os
@@ -36,8 +52,15 @@ from urllib.parse import unquote
 
 # kind: "rfc822" or "subject_body" (data: raw bytes), "record" or
 # "quarantine_record" (data: a dict read from JSON lines), "problem" (data: the
-# offending bytes; reason and detail say why).
-Found = namedtuple("Found", "kind data uri index offset folder reason detail")
+# offending bytes; reason and detail say why). warnings: names of what was
+# done to the bytes to read them (counted by the job with the parser's).
+Found = namedtuple("Found", "kind data uri index offset folder reason detail warnings",
+                   defaults=((),))
+# Where a compressed stream stops being readable: reason (truncated_gzip...),
+# the byte offset of the damage in the compressed bytes, and a description.
+# ``complete``: the content before it is whole (only bytes after the streams
+# are bad), so no item of it is in progress.
+Damage = namedtuple("Damage", "reason offset detail complete")
 
 URI_PAX_KEY = "JEEVES.uri"
 _MAX_NESTING = 4
@@ -58,6 +81,18 @@ _STANDARD_HEADERS = frozenset((
 ))
 _HEADER_SCAN_BYTES = 65536
 _COMPRESSION_SUFFIXES = (".gz", ".bz2")
+_FEED_BYTES = 1 << 16
+_GZIP_MAGIC = b"\x1f\x8b"
+_BZ2_MAGIC = b"BZh"
+_TAR_BLOCK = 512
+# longest first: the UTF-32 LE mark starts with the UTF-16 LE one
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "decoded_from_utf32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "decoded_from_utf32"),
+    (codecs.BOM_UTF16_LE, "utf-16", "decoded_from_utf16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "decoded_from_utf16"),
+    (codecs.BOM_UTF8, "utf-8-sig", "utf8_mark_dropped"),
+)
 _MBOX_SUFFIXES = (".mbox", ".mbx")
 
 
@@ -121,14 +156,79 @@ def mbox_found(messages, uri, relpath, several):
     is_mailbox = several or relpath.lower().endswith(_MBOX_SUFFIXES)
     folder = folder_of(relpath, is_mailbox)
     for offset, message in messages:
-        yield Found("rfc822", message, uri, offset, offset, folder, None, None)
+        if message.endswith(b"\n"):
+            yield Found("rfc822", message, uri, offset, offset, folder, None, None)
+        else:
+            # only the file's last message can end without a newline (the
+            # others end where a From_ line starts): the file was cut in it
+            yield _problem(message, uri, relpath, "truncated_mbox",
+                           "the mbox ends inside this message (no final newline)",
+                           offset, offset)
 
 
-def _decompress(data, opener):
-    try:
-        return opener(data), None
-    except (OSError, EOFError, ValueError, zlib.error) as error:
-        return None, "%s: %s" % (type(error).__name__, error)
+def _decompressor(kind):
+    # wbits 31: a gzip header and trailer (CRC-32 and length are checked)
+    return zlib.decompressobj(wbits=31) if kind == "gzip" else bz2.BZ2Decompressor()
+
+
+def _feed(decompressor, data, start, end, step, output):
+    """Feed data[start:end] to ``decompressor`` in pieces of ``step`` bytes,
+    appending its output, until the stream ends. Returns (where the stream
+    ended, or ``end``; None) or (start of the piece that failed, the error)."""
+    for here in range(start, end, step):
+        piece = data[here:min(here + step, end)]
+        try:
+            output.append(decompressor.decompress(piece))
+        except (OSError, EOFError, ValueError, zlib.error) as error:
+            return here, error
+        if decompressor.eof:
+            return here + len(piece) - len(decompressor.unused_data), None
+    return end, None
+
+
+def decompress_salvaging(data, kind):
+    """(content, damage) of gzip (``kind`` "gzip") or bz2 ("bz2") bytes.
+
+    ``content`` is what the streams (several concatenated ones too)
+    decompress to before the first damage; ``damage`` is None, or a
+    :data:`Damage`: ``truncated_<kind>`` when the data ends inside a stream,
+    ``corrupt_<kind>`` at the byte where the decompressor failed (the failing
+    piece is fed again byte by byte, so the output before it is kept), or
+    ``corrupt_<kind>`` with ``complete`` set for bytes after the last stream
+    that are neither another stream nor zero padding.
+    """
+    magic = _GZIP_MAGIC if kind == "gzip" else _BZ2_MAGIC
+    output = []
+    start = 0
+    while True:
+        decompressor = _decompressor(kind)
+        produced = len(output)
+        stopped, error = _feed(decompressor, data, start, len(data), _FEED_BYTES, output)
+        if error is not None:
+            del output[produced:]
+            decompressor = _decompressor(kind)
+            _feed(decompressor, data, start, stopped, _FEED_BYTES, output)
+            bad, byte_error = _feed(decompressor, data, stopped,
+                                    min(stopped + _FEED_BYTES, len(data)), 1, output)
+            if byte_error is None:  # not found again byte by byte: blame the piece
+                bad = stopped
+            return b"".join(output), Damage(
+                "corrupt_" + kind, bad, "%s stream damaged at byte %d (%s: %s)" % (
+                    kind, bad, type(error).__name__, error), False)
+        if not decompressor.eof:
+            return b"".join(output), Damage(
+                "truncated_" + kind, len(data),
+                "%s stream cut short: the data ends at byte %d inside it" % (kind, len(data)),
+                False)
+        start = stopped
+        rest = data[start:]
+        if not rest.strip(b"\x00"):
+            return b"".join(output), None
+        if not rest.startswith(magic):
+            return b"".join(output), Damage(
+                "corrupt_" + kind, start,
+                "%d bytes after the %s stream's end at byte %d are not a stream" % (
+                    len(rest), kind, start), True)
 
 
 def _strip_suffix(relpath, suffixes):
@@ -157,10 +257,27 @@ def _is_one_json_document(data):
         return False
 
 
-def _iter_json_lines(data, uri, relpath):
+def _lost(cut, data, uri, relpath, offset, what):
+    """The one problem for what a damage point cuts off: ``data``, from
+    ``offset`` of the (decompressed) content on."""
+    detail = "%s; %s, from byte %d of the content on, is lost" % (cut.detail, what, offset)
+    return _problem(data, uri, relpath, cut.reason, detail, offset, offset)
+
+
+def _iter_json_lines(data, uri, relpath, cut=None):
+    lost = b""
+    if cut is not None:
+        end = data.rfind(b"\n") + 1
+        data, lost = data[:end], data[end:]
     if _is_one_json_document(data):
         yield _problem(data, uri, relpath, "not_a_record", "a JSON document, not JSON lines")
-        return
+    else:
+        yield from _json_line_items(data, uri, relpath)
+    if cut is not None:
+        yield _lost(cut, lost, uri, relpath, len(data), "the line in progress")
+
+
+def _json_line_items(data, uri, relpath):
     offset = 0
     for index, line in enumerate(data.splitlines(True)):
         here, offset = offset, offset + len(line)
@@ -180,55 +297,120 @@ def _iter_json_lines(data, uri, relpath):
                            index, here)
 
 
-def _iter_tar(data, uri, relpath, depth):
+_TAR_ERRORS = (tarfile.TarError, EOFError, OSError, ValueError)
+
+
+def _tar_damage(end, error):
+    # tarfile's words for data that stops: in a member, in a header, at one
+    cut_short = any(words in str(error) for words in ("unexpected end", "truncated", "empty"))
+    reason = "truncated_tar" if cut_short else "corrupt_tar"
+    return Damage(reason, end, "tar damaged at byte %d: %s" % (end, error), False)
+
+
+def _iter_tar(data, uri, relpath, depth, cut=None):
+    """The members of a tar read one by one, so that those before damage are
+    kept; damage (or ``cut``) ends it with one problem."""
     try:
         archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:")
-        members = archive.getmembers()
-    except (tarfile.TarError, EOFError, OSError) as error:
-        yield _problem(data, uri, relpath, "corrupt_tar", str(error))
+    except _TAR_ERRORS as error:
+        damage = cut or _tar_damage(0, error)
+        yield _lost(damage, data, uri, relpath, 0, "the whole archive")
         return
-    for member in members:
+    while True:
+        position = archive.offset
+        try:
+            member = archive.next()
+        except _TAR_ERRORS as error:
+            damage = cut or _tar_damage(position, error)
+            yield _lost(damage, data[position:], uri, relpath, position, "the member in progress")
+            return
+        if member is None:
+            break
         if not member.isfile():
             continue
         member_uri = member.pax_headers.get(URI_PAX_KEY) or "%s#%s" % (uri, member.name)
         try:
             content = archive.extractfile(member).read()
-        except (tarfile.TarError, EOFError, OSError) as error:
-            yield _problem(b"", member_uri, member.name, "corrupt_tar", str(error))
-            continue
+        except _TAR_ERRORS as error:
+            damage = cut or _tar_damage(member.offset, error)
+            yield _lost(damage, data[member.offset:], uri, relpath, member.offset,
+                        "member %s" % member.name)
+            return
         yield from _iter_content(content, member_uri, member.name, depth + 1)
+    # tarfile stops without an error at a header it cannot read: only a
+    # block of zeros is the end of the archive
+    end = archive.offset
+    block = data[end:end + _TAR_BLOCK]
+    if len(block) == _TAR_BLOCK and not block.strip(b"\x00"):
+        damage = cut
+    elif len(block) < _TAR_BLOCK:
+        damage = cut or _tar_damage(end, "unexpected end of data, no end-of-archive block")
+    else:
+        damage = cut or _tar_damage(end, "not a tar header")
+    if damage is not None:
+        yield _lost(damage, data[end:], uri, relpath, end, "what follows the last whole member")
 
 
-def _iter_content(data, uri, relpath, depth):
+def _iter_compressed(data, uri, relpath, depth, kind, cut):
+    content, damage = decompress_salvaging(data, kind)
+    inner = _strip_suffix(relpath, (".gz",) if kind == "gzip" else (".bz2",))
+    if damage is None or damage.complete:
+        yield from _iter_content(content, uri, inner, depth + 1, cut)
+        if damage is not None:
+            yield _problem(data[damage.offset:], uri, relpath, damage.reason, damage.detail,
+                           damage.offset, damage.offset)
+        return
+    # the stream's own damage is the cut (an outer one made it)
+    yield from _iter_content(content, uri, inner, depth + 1, damage)
+
+
+def _iter_decoded(data, uri, relpath, depth, cut, encoding, warning):
+    """Text with a byte-order mark, re-encoded as UTF-8 (offsets are those of
+    the UTF-8 bytes), its items carrying the warning."""
+    content = data.decode(encoding, "replace").encode("utf-8")
+    for found in _iter_content(content, uri, relpath, depth + 1, cut):
+        yield found._replace(warnings=found.warnings + (warning,))
+
+
+def _iter_content(data, uri, relpath, depth, cut=None):
+    """The items of ``data``; ``cut``: a Damage after which the data is lost
+    (it ends inside the item in progress, which becomes one problem)."""
     if depth > _MAX_NESTING:
         yield _problem(data, uri, relpath, "nested_too_deep", "containers nested too deep")
         return
     if not data.strip():
-        yield _problem(data, uri, relpath, "empty_file", "no content")
-        return
-    if data[:2] == b"\x1f\x8b":
-        content, error = _decompress(data, gzip.decompress)
-        if error:
-            yield _problem(data, uri, relpath, "corrupt_gzip", error)
+        if cut is not None:
+            yield _lost(cut, data, uri, relpath, 0, "all of it")
         else:
-            yield from _iter_content(content, uri, _strip_suffix(relpath, (".gz",)), depth + 1)
+            yield _problem(data, uri, relpath, "empty_file", "no content")
         return
-    if data[:3] == b"BZh":
-        content, error = _decompress(data, bz2.decompress)
-        if error:
-            yield _problem(data, uri, relpath, "corrupt_bz2", error)
-        else:
-            yield from _iter_content(content, uri, _strip_suffix(relpath, (".bz2",)), depth + 1)
+    if data[:2] == _GZIP_MAGIC:
+        yield from _iter_compressed(data, uri, relpath, depth, "gzip", cut)
         return
+    if data[:3] == _BZ2_MAGIC:
+        yield from _iter_compressed(data, uri, relpath, depth, "bz2", cut)
+        return
+    for mark, encoding, warning in _BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            yield from _iter_decoded(data, uri, relpath, depth, cut, encoding, warning)
+            return
     if data[257:262] == b"ustar":
-        yield from _iter_tar(data, uri, relpath, depth)
+        yield from _iter_tar(data, uri, relpath, depth, cut)
         return
     if data.lstrip()[:1] == b"{":
-        yield from _iter_json_lines(data, uri, relpath)
+        yield from _iter_json_lines(data, uri, relpath, cut)
         return
     if data.startswith(b"From "):
         messages = list(split_mbox(data))
-        yield from mbox_found(messages, uri, relpath, len(messages) > 1)
+        if cut is None:
+            yield from mbox_found(messages, uri, relpath, len(messages) > 1)
+            return
+        offset, message = messages.pop()
+        yield from mbox_found(messages, uri, relpath, True)
+        yield _lost(cut, message, uri, relpath, offset, "the message in progress")
+        return
+    if cut is not None:
+        yield _lost(cut, data, uri, relpath, 0, "the message in progress")
         return
     if is_subject_body(data):
         yield Found("subject_body", data, uri, 0, 0, folder_of(relpath, False), None, None)

@@ -424,11 +424,15 @@ def outcome_of(found, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
     Never raises: a message the parser cannot handle is quarantined as
     ``parse_error`` with the exception named. A record read back from JSON
     lines whose strings do not encode (lone surrogate escapes) is repaired.
+    The warnings of a message include those of reading its bytes
+    (``found.warnings``, e.g. a byte-order mark decoded).
     """
     if found.kind in ("record", "quarantine_record"):
         record, replaced = valid_strings(found.data)
-        kind = "message" if found.kind == "record" else "quarantine"
-        return kind, record, [SURROGATES_REPLACED] if replaced else []
+        if found.kind == "quarantine_record":
+            return "quarantine", record, []
+        return "message", record, list(found.warnings) + (
+            [SURROGATES_REPLACED] if replaced else [])
     if found.kind == "problem":
         return "quarantine", quarantine_record(
             _source_of(found), found.reason, found.detail, found.data), []
@@ -440,4 +444,4 @@ def outcome_of(found, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
         return "quarantine", quarantine_record(
             _source_of(found), "parse_error", "%s: %s" % (type(error).__name__, error),
             found.data), []
-    return "message", record, warnings
+    return "message", record, list(found.warnings) + warnings

@@ -86,7 +86,10 @@ def test_problems_are_found_not_raised():
     assert kinds(found_in(b" \n\n")) == [("problem", "empty_file")]
     assert kinds(found_in(random_bytes)) == [("problem", "not_email")]
     assert kinds(found_in(b"# README\n\nNot mail: just notes.\n")) == [("problem", "not_email")]
-    corrupt_gzip = gzip.compress(b"From x Mon Jan  1 00:00:00 2001\n")[:12] + b"garbage"
+    cut_gzip = gzip.compress(b"From x Mon Jan  1 00:00:00 2001\n")[:12]
+    assert kinds(found_in(cut_gzip)) == [("problem", "truncated_gzip")]
+    # the deflate block type 3 does not exist
+    corrupt_gzip = cut_gzip[:10] + b"\xff" * 20
     assert kinds(found_in(corrupt_gzip)) == [("problem", "corrupt_gzip")]
     assert kinds(found_in(b"BZh9" + b"\x00" * 40)) == [("problem", "corrupt_bz2")]
 
