@@ -21,31 +21,51 @@ from features.vocabulary import read_vocabulary
 DEFAULT_VECTORS = {"sublinear_tf": False, "norm": "l2", "hash_features": 0}
 
 
+class BundleVectorizer:
+    """A bundle's analyzer, vocabulary and vectorizer settings, loaded once:
+    ``transform(records)`` -> CSR matrix of their tf-idf vectors in the
+    bundle's feature space (a scoring task transforms many batches)."""
+
+    def __init__(self, bundle):
+        settings = dict(DEFAULT_VECTORS, **bundle.model.get("extra", {}).get("vectors", {}))
+        self.sublinear_tf, self.norm = settings["sublinear_tf"], settings["norm"]
+        self.analyzer = Analyzer(bundle.analyzer_config)
+        self.table = read_vocabulary(bundle.vocabulary_path)
+        self.bucket_of = (build_hasher(settings["hash_features"])
+                          if settings["hash_features"] else None)
+        self.n_features = bundle.model["n_features"]
+
+    def transform(self, records):
+        rows, columns, values = [], [], []
+        for row, record in enumerate(records):
+            counts = Counter(self.analyzer(record))
+            if self.bucket_of is not None:
+                counts = hashed_counts(counts, self.bucket_of)
+            for term_id, value in tfidf_vector(counts, self.table, self.sublinear_tf,
+                                               self.norm):
+                rows.append(row)
+                columns.append(term_id)
+                values.append(value)
+        shape = (len(records), self.n_features)
+        return sp.csr_matrix((np.array(values, dtype=np.float64), (rows, columns)),
+                             shape=shape)
+
+
 def vectorize(records, bundle):
     """CSR matrix of the records' tf-idf vectors in the bundle's feature space."""
-    settings = dict(DEFAULT_VECTORS, **bundle.model.get("extra", {}).get("vectors", {}))
-    analyzer = Analyzer(bundle.analyzer_config)
-    table = read_vocabulary(bundle.vocabulary_path)
-    bucket_of = build_hasher(settings["hash_features"]) if settings["hash_features"] else None
-    rows, columns, values = [], [], []
-    for row, record in enumerate(records):
-        counts = Counter(analyzer(record))
-        if bucket_of is not None:
-            counts = hashed_counts(counts, bucket_of)
-        for term_id, value in tfidf_vector(counts, table, settings["sublinear_tf"],
-                                           settings["norm"]):
-            rows.append(row)
-            columns.append(term_id)
-            values.append(value)
-    shape = (len(records), bundle.model["n_features"])
-    return sp.csr_matrix((np.array(values, dtype=np.float64), (rows, columns)), shape=shape)
+    return BundleVectorizer(bundle).transform(records)
 
 
-def predict_records(bundle, records):
-    """[{"message_id", "score", "label", "source"}] for parsed records."""
+def predict_records(bundle, records, vectorizer=None):
+    """[{"message_id", "score", "label", "source"}] for parsed records.
+
+    ``vectorizer`` (a BundleVectorizer of the same bundle) spares reloading
+    the vocabulary when many batches are scored.
+    """
     if not records:
         return []
-    scores = bundle.score(vectorize(records, bundle))
+    matrix = (vectorizer or BundleVectorizer(bundle)).transform(records)
+    scores = bundle.score(matrix)
     labels = bundle.label(scores)
     return [{"message_id": record["message_id"], "score": float(score), "label": int(label),
              "source": record.get("source")}

@@ -1,0 +1,157 @@
+"""Score messages on the cluster with a trained model bundle (map-only).
+
+Input: parsed message records (OUT/messages/: one JSON object a line,
+docs/records.md) or mr_parse_emails output lines (``"message"<TAB>record``;
+its ``"quarantine"`` rows are skipped).
+
+The bundle (models/bundle.py: estimator.joblib, analyzer.json,
+vocabulary.tsv, model.json, metadata.json) is shipped to the tasks file by
+file with ``--bundle-file PATH#NAME`` (repeated; ``bundle_file_args`` builds
+them from a local bundle directory or from a list of its files' URIs). Each
+task rebuilds the directory from the shipped files and loads it with
+models.bundle.load_bundle, which verifies every sha256 checksum before the
+estimator is unpickled: a missing, modified or incompatible file fails the
+task, and so the job, with models.bundle.BundleError naming the file, before
+any record is scored (no output).
+
+Records are scored in batches of ``--batch-size`` (one CSR matrix and one
+estimator call per batch) by models.scoring.predict_records, the code of
+`jeeves predict`: one message is one document.
+
+Output: one JSON line per scored message, ``{"label", "message_id", "score",
+"source"}`` (keys sorted, as `jeeves predict` writes them); label is 1 at or
+above the bundle's threshold. Counters (group ``score_messages``):
+``scored``, ``flagged`` (label 1), ``invalid_json``, ``not_a_record``,
+``missing_message_id``, ``not_a_message_row``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from mrjob.job import MRJob
+from mrjob.protocol import RawValueProtocol
+from mrjob.step import MRStep
+
+from jobs import positive_int
+from models.bundle import load_bundle
+from models.scoring import BundleVectorizer, predict_records
+
+try:
+    import ujson as fast_json
+except ImportError:  # pragma: no cover - ujson is a dependency
+    fast_json = json
+
+COUNTERS = "score_messages"
+DEFAULT_BATCH_SIZE = 500
+
+
+def bundle_file_args(bundle):
+    """``--bundle-file PATH#NAME`` arguments for a bundle: a local directory
+    (every file in it) or a list of the paths or URIs of its files."""
+    if isinstance(bundle, (str, os.PathLike)):
+        directory = os.fspath(bundle)
+        if not os.path.isdir(directory):
+            raise ValueError("no model bundle at %s (not a directory)" % directory)
+        paths = [os.path.join(directory, name) for name in sorted(os.listdir(directory))
+                 if os.path.isfile(os.path.join(directory, name))]
+    else:
+        paths = list(bundle)
+    args = []
+    for path in paths:
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        if "#" in path or "#" in name:
+            raise ValueError("a bundle file name cannot hold '#': %r" % (path,))
+        args += ["--bundle-file", "%s#%s" % (path, name)]
+    return args
+
+
+class MRScoreMessages(MRJob):
+    INPUT_PROTOCOL = RawValueProtocol
+    OUTPUT_PROTOCOL = RawValueProtocol
+    # JSON lines hold spaces: Hadoop streaming splits each output line at the
+    # first space and joins it back with one, leaving it unchanged (a
+    # tab-less line would otherwise gain a trailing tab), as mr_tfidf_vectors
+    JOBCONF = {"stream.map.output.field.separator": " ",
+               "mapreduce.output.textoutputformat.separator": " "}
+
+    def configure_args(self):
+        super().configure_args()
+        self.add_file_arg(
+            "--bundle-file", action="append", default=None,
+            help="a file of the model bundle, PATH#NAME (repeat for every file)")
+        self.add_passthru_arg(
+            "--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
+            help="records scored at once (default: %(default)s)")
+
+    def load_args(self, args):
+        super().load_args(args)
+        if not self.options.bundle_file and self.options.args:
+            self.arg_parser.error("no --bundle-file: ship every file of the model bundle "
+                                  "(e.g. with bundle_file_args(OUT/model))")
+
+    def mapper_init(self):
+        """Rebuild the bundle directory from the shipped files and verify it."""
+        directory = tempfile.mkdtemp(prefix="model-bundle-", dir=os.getcwd())
+        for path in self.options.bundle_file or ():
+            os.symlink(os.path.abspath(path), os.path.join(directory, os.path.basename(path)))
+        # checksums first: raises BundleError naming the file, nothing scored
+        self.bundle = load_bundle(directory)
+        self.vectorizer = BundleVectorizer(self.bundle)
+        self.vectorizer.analyzer.load()
+        self.batch = []
+        self.counts = dict.fromkeys(("scored", "flagged", "invalid_json", "not_a_record",
+                                     "missing_message_id", "not_a_message_row"), 0)
+
+    def mapper_read_record(self, _, line):
+        """A record line -> into the batch; a full batch -> its prediction lines."""
+        if line.startswith('"'):
+            # a key/value line of mr_parse_emails output: keep its "message" rows
+            key, _, line = line.partition("\t")
+            if key != '"message"':
+                self.counts["not_a_message_row"] += 1
+                return
+        if not line.strip():
+            return
+        try:
+            record = fast_json.loads(line)
+        except ValueError:
+            self.counts["invalid_json"] += 1
+            return
+        if not isinstance(record, dict):
+            self.counts["not_a_record"] += 1
+            return
+        message_id = record.get("message_id")
+        if not isinstance(message_id, str) or not message_id:
+            self.counts["missing_message_id"] += 1
+            return
+        self.batch.append(record)
+        if len(self.batch) >= self.options.batch_size:
+            yield from self.score_batch()
+
+    def score_batch(self):
+        """The batch -> (None, prediction JSON line) each; empties it."""
+        predictions = predict_records(self.bundle, self.batch, self.vectorizer)
+        self.batch = []
+        for prediction in predictions:
+            self.counts["scored"] += 1
+            self.counts["flagged"] += prediction["label"]
+            yield None, json.dumps(prediction, sort_keys=True)
+
+    def mapper_final_score(self):
+        """The last batch; the task's counters."""
+        yield from self.score_batch()
+        # counted per task, not per record: each update is a line the runner parses
+        for name, value in self.counts.items():
+            if value:
+                self.increment_counter(COUNTERS, name, value)
+
+    def steps(self):
+        return [MRStep(mapper_init=self.mapper_init, mapper=self.mapper_read_record,
+                       mapper_final=self.mapper_final_score)]
+
+
+if __name__ == "__main__":
+    MRScoreMessages.run()
