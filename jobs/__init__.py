@@ -30,3 +30,17 @@ def positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more, not %d" % value)
     return value
+
+
+TASKS_GROUP = "tasks"
+
+
+def count_task(job, kind):
+    """Count one task of ``kind`` ("map" in mapper_init, "reduce" in
+    reducer_init) in the counter group ``tasks``.
+
+    The runner sums counters over tasks, so the driver learns how many map
+    and reduce tasks a job ran on any runner (inline, local, Hadoop, Spark,
+    EMR), which mrjob reports nowhere else in the same way.
+    """
+    job.increment_counter(TASKS_GROUP, kind, 1)

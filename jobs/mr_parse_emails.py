@@ -3,46 +3,49 @@
 Input: files or directories of mail in any mix of formats (mbox, maildir and
 other one-message files, subject-plus-body files, gzip/bz2 of those, JSON
 lines of records already parsed), detected by content (features/mailformats).
-Each input file reaches one mapper whole (``mapper_raw``). On the driver,
-local input paths are expanded (directories recursively) and packed into tar
-containers of about ``--container-bytes``, because mrjob starts one map task
-per input file of a ``mapper_raw`` job; each member keeps its own file's URI.
 
-On mrjob's Spark runner, which refuses the input manifests of ``mapper_raw``
-steps, the driver ships the containers with the job instead (one
-``--container`` file argument each, so they reach every executor on any
-master) and gives the job a text file naming them, one per line, as its
-input; a line mapper opens each named container and finds its messages with
-the same code, so the records are the same (docs/engines.md). On Spark the
-inputs must be local paths.
+Two ways in:
+
+- ``--work-list`` (what ``jeeves parse`` runs, docs/engines.md): the input
+  files are *work lists* written by the driver's input plan
+  (scripts/pipeline/parse_inputs.py), one work item per file, so one map
+  task per item on every runner. An item is a JSON object ``{"pieces":
+  [piece, ...]}``; a piece names a file where a task can read it (``read``:
+  a local path, the name of a file the driver ships with ``--shipped-file``,
+  an ``hdfs://`` or ``s3://`` URI), its ``uri`` and ``relpath`` for the
+  records, and, for a byte range of a large uncompressed mbox, ``start``,
+  ``end``, ``size`` and ``several`` (the file holds more than one message).
+  A range yields the messages whose ``From `` line starts inside it
+  (features/mbox_ranges.py): the same records as the whole file.
+- Without it, each input file reaches one mapper whole (``mapper_raw``), as
+  mrjob hands it: for running the job by hand on a few files. Spark refuses
+  ``mapper_raw`` input, so there the job needs a work list.
 
 Output (JSONProtocol): ``"message"`` -> a record (docs/records.md), one per
 distinct ``message_id`` (or content, ``--dedupe-by content``);
 ``"quarantine"`` -> a quarantine record for input that could not become a
 message. Counters: group ``parse`` (messages_found =
 records + quarantined + duplicates), group ``quarantine`` (one per reason),
-group ``warnings`` (field-level oddities).
+group ``warnings`` (field-level oddities), group ``tasks`` (``map``,
+``reduce``: tasks run, jobs.count_task).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-import weakref
 from collections import Counter
 
 from mrjob.job import MRJob
-from mrjob.parse import is_uri
 from mrjob.protocol import JSONProtocol
 from mrjob.step import MRStep
 
-from features.mailformats import Found, expand_inputs, iter_found, pack_files, relpath_of_uri
+from features.mailformats import Found, expand_inputs, iter_found, relpath_of_uri
+from features.mbox_ranges import found_in_range
 from features.parsing import DEFAULT_MAX_MESSAGE_BYTES, content_fingerprint, outcome_of
+from jobs import count_task
+from jobs.ranged_reads import open_ranged
 
-DEFAULT_CONTAINER_BYTES = 32 * 1024 * 1024
-SHIPPED_SUFFIX = ".pack"
 DEDUPE_KEYS = {
     "message_id": lambda record: record["message_id"],
     "content": content_fingerprint,
@@ -55,6 +58,16 @@ def _preference(record):
     source = record.get("source") or {}
     return (bool(record.get("truncated")), str(source.get("uri")), source.get("index") or 0,
             source.get("offset") or 0, json.dumps(record, sort_keys=True))
+
+
+def found_in_piece(piece, location, webhdfs_url=None):
+    """The Found items of one work item piece read at ``location``: the
+    whole file, or the messages of its byte range."""
+    source = open_ranged(location, webhdfs_url)
+    if "start" in piece:
+        return list(found_in_range(source.read, piece["uri"], piece["relpath"], piece["start"],
+                                   piece["end"], piece["size"], piece["several"]))
+    return iter_found(source.read_all(), piece["uri"], piece["relpath"])
 
 
 class MRParseEmails(MRJob):
@@ -74,93 +87,41 @@ class MRParseEmails(MRJob):
                  "whose copies in several folders carry different Message-IDs "
                  "(default: %(default)s)")
         self.add_passthru_arg(
-            "--container-bytes", type=int, default=DEFAULT_CONTAINER_BYTES,
-            help="driver side: pack local input files into tar containers of about this "
-                 "many bytes, one map task each (default: %(default)s)")
+            "--work-list", action="store_true",
+            help="the input is work lists of the driver's input plan, one JSON work item "
+                 "per file (scripts/pipeline/parse_inputs.py), not raw mail")
         self.add_passthru_arg(
-            "--container-list", action="store_true",
-            help="set by the driver on Spark: the input is lines naming tar containers "
-                 "shipped with --container, not raw files")
+            "--webhdfs-url", default=None,
+            help="http://host:port of the NameNode's WebHDFS, to read hdfs:// pieces "
+                 "(set by the input plan)")
         self.add_file_arg(
-            "--container", dest="containers", action="append", default=[],
-            help="set by the driver on Spark, once per container it ships with the job "
-                 "(with --container-list)")
+            "--shipped-file", dest="shipped_files", action="append", default=[],
+            help="a local file the driver ships with the job (a container, a file to "
+                 "split), named by work items; once per file")
 
     def steps(self):
         reduce = dict(reducer_init=self.reducer_init, reducer=self.reducer_dedupe_messages,
                       reducer_final=self.send_counts)
-        if self.options.container_list:
-            return [MRStep(mapper_init=self.mapper_init, mapper=self.mapper_open_containers,
+        if self.options.work_list:
+            return [MRStep(mapper_init=self.mapper_init, mapper=self.mapper_run_work_items,
                            mapper_final=self.send_counts, **reduce)]
+        if self.options.runner == "spark":
+            raise ValueError("on Spark the parse job reads work lists (--work-list): plan "
+                             "the input with scripts.pipeline.parse_inputs.plan_inputs, as "
+                             "jeeves parse does")
         return [MRStep(mapper_init=self.mapper_init, mapper_raw=self.mapper_find_messages,
                        mapper_final=self.send_counts, **reduce)]
 
-    def _runner_kwargs(self):
-        """Replace local input paths by tar containers of their files (once);
-        on Spark, by a list of the containers, which go with the job. Input
-        that already is such a list (--container-list) stays as it is."""
-        if not hasattr(self, "_packed_input_paths"):
-            if self.options.container_list:
-                self._packed_input_paths = list(self.options.args)
-            elif self.options.runner == "spark":
-                self._packed_input_paths = self._ship_containers(self.options.args)
-            else:
-                self._packed_input_paths = self._pack_local_inputs(self.options.args)
-        kwargs = super()._runner_kwargs()
-        kwargs["input_paths"] = self._packed_input_paths
-        return kwargs
-
-    def _pack_local_inputs(self, input_paths):
-        local = [p for p in input_paths if p != "-" and not is_uri(p) and os.path.exists(p)]
-        if not local:
-            return list(input_paths)
-        containers, unpacked = pack_files(
-            expand_inputs(local), self._scratch_directory(), self.options.container_bytes)
-        others = [p for p in input_paths if p not in local]
-        return containers + unpacked + others
-
-    def _scratch_directory(self):
-        directory = tempfile.mkdtemp(prefix="jeeves-parse-")
-        # containers live as long as this job object (the runner reads them)
-        weakref.finalize(self, shutil.rmtree, directory, True)
-        return directory
-
-    def _ship_containers(self, input_paths):
-        """Spark: pack the inputs, add --container-list and a --container file
-        argument for each container, as if given on the command line (so the
-        steps and the tasks' arguments say so), and return [a file listing
-        the containers' names]. Files that could not be packed are listed by
-        path, for the mapper to quarantine."""
-        remote = [p for p in input_paths if p == "-" or is_uri(p)]
-        if remote:
-            raise ValueError("on Spark the parse job reads local files only (it ships them "
-                             "with the job), not %s" % ", ".join(remote))
-        directory = self._scratch_directory()
-        tars, unpacked = pack_files(
-            expand_inputs(input_paths), directory, self.options.container_bytes)
-        # Spark executors untar shipped files named *.tar into their working
-        # directory (the members' paths could overwrite shipped code): rename
-        containers = []
-        for tar in tars:
-            containers.append(tar[:-len(".tar")] + SHIPPED_SUFFIX)
-            os.rename(tar, containers[-1])
-        self._cl_args = list(self._cl_args) + ["--container-list"] + [
-            arg for container in containers for arg in ("--container", container)]
-        self.load_args(self._cl_args)
-        listing = os.path.join(directory, "containers.txt")
-        with open(listing, "w") as handle:
-            handle.writelines(os.path.basename(path) + "\n" for path in containers)
-            handle.writelines(path + "\n" for path in unpacked)
-        return [listing]
-
     def mapper_init(self):
-        """Pick the dedupe key function (--dedupe-by) once per task; on Spark,
-        map container names to where the shipped containers are."""
+        """Pick the dedupe key function (--dedupe-by) once per task; map the
+        names of shipped files to where they are in this task."""
+        count_task(self, "map")
         self.dedupe_key = DEDUPE_KEYS[self.options.dedupe_by]
-        self.shipped = {os.path.basename(path): path for path in self.options.containers}
+        self.shipped = {os.path.basename(path): path for path in self.options.shipped_files}
         self.counts = Counter()
 
     def reducer_init(self):
+        count_task(self, "reduce")
         self.counts = Counter()
 
     def send_counts(self):
@@ -171,19 +132,34 @@ class MRParseEmails(MRJob):
         self.counts.clear()
         return iter(())
 
+    def mapper_run_work_items(self, _, line):
+        """(None, a work item line) -> the pairs of mapper_find_messages for
+        each of its pieces."""
+        if not line.strip():
+            return
+        try:
+            pieces = json.loads(line)["pieces"]
+        except (ValueError, KeyError, TypeError) as error:
+            self.counts["parse", "messages_found"] += 1
+            found = Found("problem", line.encode("utf-8"), "work-list", None, None, [],
+                          "unreadable_file", "not a work item (%s): %.200s" % (error, line))
+            yield from self._pairs_of(found)
+            return
+        for piece in pieces:
+            location = self.shipped.get(piece["read"], piece["read"])
+            try:
+                found_items = found_in_piece(piece, location, self.options.webhdfs_url)
+            # local, HTTP (WebHDFS) and boto3 reads raise errors of their own
+            # kinds: any of them makes the piece unreadable, counted
+            except Exception as error:  # noqa: BLE001
+                found_items = [self._unreadable(piece["uri"], error)]
+            yield from self._pairs_of_found(found_items)
+
     def mapper_find_messages(self, input_path, input_uri):
         """(path, uri) of one input file -> (["message", dedupe key], record) and
         (["quarantine", uri, index], quarantine record) pairs."""
         for path, uri, relpath in self._files_of(input_path, input_uri):
             yield from self._pairs_in_file(path, uri, relpath)
-
-    def mapper_open_containers(self, _, line):
-        """(None, a line naming a shipped container) -> the pairs of
-        mapper_find_messages for that container."""
-        name = line.strip()
-        if name:
-            yield from self._pairs_in_file(self.shipped.get(name, name), name,
-                                           relpath_of_uri(name))
 
     def _pairs_in_file(self, path, uri, relpath):
         try:
@@ -193,6 +169,9 @@ class MRParseEmails(MRJob):
             found_items = [self._unreadable(uri, error)]
         else:
             found_items = iter_found(data, uri, relpath)
+        yield from self._pairs_of_found(found_items)
+
+    def _pairs_of_found(self, found_items):
         counts = self.counts
         for found in found_items:
             counts["parse", "messages_found"] += 1

@@ -22,6 +22,7 @@ from mrjob.parse import is_uri
 from features.parsing import DEFAULT_MAX_MESSAGE_BYTES
 from jobs.mr_parse_emails import MRParseEmails
 from scripts.cli import UserError
+from scripts.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES, plan_inputs
 from scripts.runjob import RUNNERS, output_files, run_job
 
 KINDS = ("message", "quarantine")
@@ -42,6 +43,9 @@ def add_arguments(parser):
                              "(Enron: folder copies have their own ids) (default: %(default)s)")
     parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES,
                         help="cut larger messages to this size, flagged (default: %(default)s)")
+    parser.add_argument("--split-size", type=int, default=DEFAULT_SPLIT_BYTES, metavar="BYTES",
+                        help="cut uncompressed mbox files larger than this into byte ranges, "
+                             "one map task each (default: %(default)s)")
 
 
 def _sort_key(kind, record):
@@ -127,35 +131,34 @@ def merge_summary(output_dir, stage, values):
     return summary
 
 
-def check_inputs(paths, runner="inline"):
-    """Raise UserError naming the local inputs that do not exist, or the
-    remote ones on Spark, where the parse job ships its (local) input."""
+def check_inputs(paths):
+    """Raise UserError naming the local inputs that do not exist."""
     missing = [path for path in paths if not is_uri(path) and not os.path.exists(path)]
     if missing:
         raise UserError("input not found: %s" % ", ".join(missing))
-    remote = [path for path in paths if is_uri(path)]
-    if runner == "spark" and remote:
-        raise UserError("on Spark the input must be local files or directories, which the "
-                        "parse job ships with it, not %s" % ", ".join(remote))
 
 
 def parse_mail(inputs, output, runner="inline", dedupe_by="message_id",
-               max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
+               max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES, split_size=DEFAULT_SPLIT_BYTES):
     """Run the parse job; write OUTPUT/messages/ and OUTPUT/quarantine/.
 
     Returns the stage counts (read, parsed, quarantined, duplicates, seconds,
-    runner, reconciled) and prints the reconciliation line.
+    runner, reconciled, tasks, hints) and prints the reconciliation line.
     """
-    check_inputs(inputs, runner)
+    check_inputs(inputs)
     if max_message_bytes <= 0:
         raise UserError("--max-message-bytes must be positive, not %d" % max_message_bytes)
     os.makedirs(output, exist_ok=True)
     started = time.time()
     with tempfile.TemporaryDirectory(prefix=".parse-job-", dir=output) as scratch:
         job_output = os.path.join(scratch, "output")
-        result = run_job(MRParseEmails, inputs, job_output, runner=runner,
+        try:
+            plan = plan_inputs(inputs, scratch, runner=runner, split_size=split_size)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        result = run_job(MRParseEmails, plan.work_list_paths, job_output, runner=runner,
                          args=["--max-message-bytes", str(max_message_bytes),
-                               "--dedupe-by", dedupe_by])
+                               "--dedupe-by", dedupe_by] + plan.job_args)
         written = split_job_output(job_output, output)
     found = result.counter("parse", "messages_found")
     records = result.counter("parse", "records")
@@ -174,11 +177,12 @@ def parse_mail(inputs, output, runner="inline", dedupe_by="message_id",
         "runner": runner, "reconciled": reconciled,
         "quarantine_reasons": result.counters.get("quarantine", {}),
         "warnings": result.counters.get("warnings", {}),
+        "tasks": result.counters.get("tasks", {}), "hints": plan.hints,
     }
 
 
 def run(args):
     stage = parse_mail(args.input, args.output, runner=args.runner, dedupe_by=args.dedupe_by,
-                       max_message_bytes=args.max_message_bytes)
+                       max_message_bytes=args.max_message_bytes, split_size=args.split_size)
     merge_summary(args.output, "parse", stage)
     return 0 if stage["reconciled"] else 1

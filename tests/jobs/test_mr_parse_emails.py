@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from jobs.mr_parse_emails import MRParseEmails
+from scripts.pipeline.parse_inputs import plan_inputs
 from scripts.runjob import run_job
 from tests import helpers
 from tests.helpers import canonical, run_both
@@ -30,11 +31,15 @@ def by_kind(pairs):
     return kinds
 
 
-def run_counted(inputs, tmp_path, args=(), runner="inline"):
-    """Run through the driver helper: (messages, quarantine, counters)."""
+def run_counted(inputs, tmp_path, args=(), runner="inline", **plan_options):
+    """Run on the input plan through the driver helper, as jeeves parse does:
+    (messages, quarantine, counters)."""
     output = tmp_path / ("out-" + runner)
-    result = run_job(MRParseEmails, [str(path) for path in inputs], str(output),
-                     args=list(args), runner=runner)
+    scratch = tmp_path / ("plan-" + runner)
+    scratch.mkdir(parents=True)
+    plan = plan_inputs([str(path) for path in inputs], str(scratch), runner, **plan_options)
+    result = run_job(MRParseEmails, plan.work_list_paths, str(output),
+                     args=list(args) + plan.job_args, runner=runner)
     kinds = by_kind(
         (json.loads(key), json.loads(value))
         for part in sorted(output.glob("part-*"))
@@ -90,7 +95,7 @@ def test_fixtures_parse_dedupe_and_quarantine(tmp_path):
     for prefix in ("mbox", "gz", "bz2"):
         assert {prefix + "-1@example.com", prefix + "-2@example.com"} <= set(ids)
     kept = next(record for record in messages if record["message_id"] == "mbox-1@example.com")
-    assert kept["source"]["index"] == 0  # the first copy in its file wins
+    assert kept["source"]["index"] == kept["source"]["offset"] == 0  # the first copy wins
     assert kept["folder"] == ["mail", "sample"]
     reasons = sorted(record["reason"] for record in quarantine)
     assert reasons == ["empty_file", "not_email", "truncated_gzip"]
@@ -108,9 +113,15 @@ def test_fixtures_parse_dedupe_and_quarantine(tmp_path):
 def test_inline_and_local_runners_agree(tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
-    pairs = run_both(MRParseEmails, [FIXTURES, bad_inputs(bad)])
+    plan = plan_inputs([str(FIXTURES), str(bad_inputs(bad))], str(tmp_path),
+                       container_bytes=2000)
+    assert plan.items > 1
+    pairs = run_both(MRParseEmails, [Path(path) for path in plan.work_list_paths],
+                     plan.job_args)
     kinds = by_kind(pairs)
     assert len(kinds["message"]) == 21 and len(kinds["quarantine"]) == 3
+    # the raw files, each whole to a mapper (the job run by hand), give the same
+    assert canonical(pairs) == canonical(helpers.run_job(MRParseEmails, [FIXTURES, bad]))
 
 
 def test_dedupe_by_content_collapses_copies_with_their_own_ids(tmp_path):
@@ -154,48 +165,62 @@ def test_parsed_records_pass_through_for_a_restart(tmp_path):
     assert counters["parse"]["records"] == len(first)
 
 
-def test_local_inputs_are_packed_into_few_containers(tmp_path):
+def test_local_inputs_are_packed_into_few_containers_one_task_each(tmp_path):
+    mail = tmp_path / "mail"
+    mail.mkdir()
     for number in range(30):
-        (tmp_path / ("m%02d.eml" % number)).write_bytes(
+        (mail / ("m%02d.eml" % number)).write_bytes(
             b"Message-ID: <m%d@x>\nSubject: s\n\nbody\n" % number)
-    job = MRParseEmails(args=["--container-bytes", "400", str(tmp_path)])
-    inputs = job._runner_kwargs()["input_paths"]
-    assert job._runner_kwargs()["input_paths"] == inputs  # packed once
-    assert 1 < len(inputs) < 30 and all(path.endswith(".tar") for path in inputs)
-    messages, _, _ = run_counted([tmp_path], tmp_path / "run", args=["--container-bytes", "400"])
+    (tmp_path / "plan").mkdir()
+    plan = plan_inputs([str(mail)], str(tmp_path / "plan"), container_bytes=400)
+    assert 1 < plan.items < 30 and len(plan.work_list_paths) == plan.items
+    assert plan.job_args == ["--work-list"]
+    messages, _, counters = run_counted([mail], tmp_path / "run", container_bytes=400)
+    assert counters["tasks"]["map"] == plan.items
     assert sorted(record["message_id"] for record in messages) == sorted(
         "m%d@x" % number for number in range(30))
     assert {record["source"]["uri"] for record in messages} == {
-        (tmp_path / ("m%02d.eml" % number)).as_uri() for number in range(30)}
+        (mail / ("m%02d.eml" % number)).as_uri() for number in range(30)}
 
 
-def test_on_spark_the_input_is_a_listing_of_shipped_containers(tmp_path):
-    """What the driver hands mrjob's Spark runner (no spark-submit here): a
-    file naming the containers, each shipped as a --container file argument;
-    the same arguments give the raw input's records on inline and local."""
+def test_on_cluster_runners_local_files_are_shipped_with_the_job(tmp_path):
+    """The plan for Spark (no spark-submit here): containers and files to split
+    go as --shipped-file arguments, items name them by file name; the same
+    arguments give the raw input's records on inline and local, where mrjob
+    puts shipped files in the task's working directory too."""
     bad = tmp_path / "bad"
     bad.mkdir()
     inputs = [FIXTURES, bad_inputs(bad)]
-    job = MRParseEmails(args=["-r", "spark", "--container-bytes", "2000"]
-                        + [str(path) for path in inputs])
-    kwargs = job._runner_kwargs()
-    assert job._runner_kwargs()["input_paths"] == kwargs["input_paths"]  # packed once
-    [listing] = kwargs["input_paths"]
-    containers = job.options.containers
-    assert len(containers) > 1
-    with open(listing) as handle:
-        assert handle.read().split() == [os.path.basename(path) for path in containers]
-    assert "mapper_raw" not in kwargs["steps"][0] and "input_manifest" not in kwargs["steps"][0]
-    shipped = ["--container-list"] + [arg for path in containers for arg in ("--container", path)]
-    from_listing = run_both(MRParseEmails, [Path(listing)], shipped)
-    assert canonical(from_listing) == canonical(helpers.run_job(MRParseEmails, inputs))
-    assert len(by_kind(from_listing)["message"]) == 21
+    (tmp_path / "plan").mkdir()
+    plan = plan_inputs([str(path) for path in inputs], str(tmp_path / "plan"), "spark",
+                       split_size=300, container_bytes=2000)
+    shipped = plan.job_args[plan.job_args.index("--shipped-file"):]
+    assert shipped[::2] == ["--shipped-file"] * (len(shipped) // 2) and len(shipped) > 2
+    names = {os.path.basename(path) for path in shipped[1::2]}
+    assert all(name.endswith(".pack") or name.startswith("split-") for name in names)
+    pieces = [piece for path in plan.work_list_paths
+              for piece in json.loads(Path(path).read_text())["pieces"]]
+    assert {piece["read"] for piece in pieces} <= names
+    assert plan.ranges > 1  # sample.mbox is over 300 bytes
+    from_plan = run_both(MRParseEmails, [Path(path) for path in plan.work_list_paths],
+                         plan.job_args)
+    assert canonical(from_plan) == canonical(helpers.run_job(MRParseEmails, inputs))
+    assert len(by_kind(from_plan)["message"]) == 21
 
 
-def test_on_spark_remote_inputs_are_refused(tmp_path):
-    job = MRParseEmails(args=["-r", "spark", str(FIXTURES), "hdfs:///user/x/mail"])
-    with pytest.raises(ValueError, match="local files only.*hdfs:///user/x/mail"):
+def test_on_spark_raw_input_is_refused_with_the_way_out():
+    job = MRParseEmails(args=["-r", "spark", str(FIXTURES)])
+    with pytest.raises(ValueError, match="work lists.*plan_inputs"):
         job.make_runner()
+
+
+def test_a_bad_work_item_and_an_unreadable_piece_are_quarantined(tmp_path):
+    work = tmp_path / "work.json"
+    work.write_text("not json\n" + json.dumps({"pieces": [
+        {"read": str(tmp_path / "gone"), "uri": "file:///gone", "relpath": "x/gone"}]}) + "\n")
+    pairs = run_both(MRParseEmails, [work], ["--work-list"])
+    reasons = sorted(value["reason"] for key, value in pairs)
+    assert reasons == ["unreadable_file", "unreadable_file"]
 
 
 def test_mapper_expands_a_directory_it_is_handed(tmp_path):

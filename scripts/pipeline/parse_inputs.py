@@ -1,0 +1,235 @@
+"""The parse job's input plan: raw mail inputs -> work lists, one map task per item.
+
+``plan_inputs(inputs, scratch_dir, runner, split_size, container_bytes)``
+expands the inputs (local files and directories, ``hdfs://`` and ``s3://``
+files and prefixes, listed through WebHDFS and boto3) and writes the job's
+input: one work list file per work item, so that every runner (inline,
+local, Hadoop's TextInputFormat, Spark's textFile) gives each item its own
+map task. The job runs with the plan's ``job_args`` (``--work-list`` and
+what the items need). An item is one line of JSON ``{"pieces": [...]}``
+(jobs/mr_parse_emails.py says what a piece holds):
+
+- small local files are packed into tar containers of about
+  ``container_bytes`` (one piece each), as mrjob would otherwise start one
+  task per file;
+- small remote files are grouped, several pieces to an item of about
+  ``container_bytes``, each read by the task where it lies;
+- an uncompressed mbox larger than ``split_size`` (local or remote) is cut
+  into byte ranges of ``split_size``, one item each
+  (features/mbox_ranges.py); gzip and bz2 files cannot be split and go
+  whole, with a hint when one is larger than the split size.
+
+On a cluster runner (hadoop, spark, emr) the local files the items name
+(containers, local files to split) are shipped with the job as
+``--shipped-file`` arguments: mrjob uploads them (HDFS, S3, Spark's
+``--files``) and puts them in each task's working directory, where the items
+name them by file name. A large local file is so copied to every node: on a
+real cluster, put it on HDFS or S3 first and only the ranges travel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import posixpath
+from urllib.parse import unquote, urlparse
+
+from features.mailformats import expand_inputs, pack_files, relpath_of_uri
+from features.mbox_ranges import holds_several_messages, ranges_of
+from jobs.ranged_reads import (
+    WebHdfsFile,
+    list_s3_files,
+    open_ranged,
+    scheme_of,
+    webhdfs_url_from_conf,
+)
+
+DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024
+DEFAULT_CONTAINER_BYTES = 32 * 1024 * 1024
+SHIPPING_RUNNERS = ("hadoop", "spark", "emr")
+# Spark executors untar shipped files named *.tar into their working
+# directory, where the members' paths could overwrite shipped code
+SHIPPED_CONTAINER_SUFFIX = ".pack"
+HEAD_BYTES = 512
+REMOTE_SCHEMES = ("hdfs", "s3", "s3a", "s3n")
+
+
+@dataclasses.dataclass(frozen=True)
+class InputPlan:
+    """The parse job's input: ``work_list_paths`` (its input files, one work
+    item each), ``job_args`` to add to its arguments, ``hints`` for the
+    summary (lines of text), and how many items and byte ranges there are."""
+
+    work_list_paths: list
+    job_args: list
+    hints: list
+    items: int
+    ranges: int
+
+
+def _splittable(head):
+    """An uncompressed mbox (what iter_found would split at From lines)."""
+    return head.startswith(b"From ") and head[257:262] != b"ustar"
+
+
+def _compression_of(head):
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if head[:3] == b"BZh":
+        return "bz2"
+    return None
+
+
+class _Planner:
+    def __init__(self, runner, split_size, container_bytes, webhdfs_url):
+        for name, value in (("split size", split_size), ("container bytes", container_bytes)):
+            if value < 1:
+                raise ValueError("%s must be 1 or more, not %r" % (name, value))
+        self.ship = runner in SHIPPING_RUNNERS
+        self.split_size = split_size
+        self.container_bytes = container_bytes
+        self.webhdfs_url = webhdfs_url
+        self.items, self.hints, self.shipped = [], [], []
+        self.ranges = 0
+
+    def _shipped_name(self, path):
+        """What a piece reads: the local path, or the name it is shipped under."""
+        if not self.ship:
+            return path
+        self.shipped.append(path)
+        return os.path.basename(path)
+
+    def _split(self, location, uri, size):
+        """(whether the file holds several messages) for an mbox over the
+        split size, to cut into ranges; None for any other file (a hint
+        when it is compressed)."""
+        source = open_ranged(location, self.webhdfs_url)
+        head = source.read(0, HEAD_BYTES)
+        compression = _compression_of(head)
+        if compression:
+            self.hints.append(
+                "%s: %s files cannot be split: one map task parses all %d bytes "
+                "(over the split size of %d)" % (uri, compression, size, self.split_size))
+        if not _splittable(head):
+            return None
+        return holds_several_messages(source.read, size)
+
+    def _add_ranges(self, read, uri, relpath, size, several):
+        for start, end in ranges_of(size, self.split_size):
+            self.items.append([{"read": read, "uri": uri, "relpath": relpath, "start": start,
+                                "end": end, "size": size, "several": several}])
+            self.ranges += 1
+
+    def add_local(self, paths, scratch_dir):
+        small = []
+        for number, (path, uri, relpath) in enumerate(expand_inputs(paths)):
+            try:
+                size = os.path.getsize(path)
+            except OSError:
+                size = 0  # unreadable: packing lists it, the task quarantines it
+            several = self._split(path, uri, size) if size > self.split_size else None
+            if several is None:
+                small.append((path, uri, relpath))
+                continue
+            if self.ship:
+                # shipped under a name of its own (a link), as inputs' names may repeat
+                link = os.path.join(scratch_dir, "split-%05d-%s" % (number,
+                                                                    os.path.basename(path)))
+                os.symlink(path, link)
+                path = link
+            self._add_ranges(self._shipped_name(path), uri, relpath, size, several)
+        containers, unreadable = pack_files(small, scratch_dir, self.container_bytes)
+        for container in containers:
+            if self.ship:
+                renamed = container[:-len(".tar")] + SHIPPED_CONTAINER_SUFFIX
+                os.rename(container, renamed)
+                container = renamed
+            self.items.append([{"read": self._shipped_name(container), "uri": container,
+                                "relpath": relpath_of_uri(container)}])
+        for path in unreadable:
+            self.items.append([{"read": path, "uri": pathlib.Path(path).as_uri(),
+                                "relpath": relpath_of_uri(path)}])
+
+    def add_remote(self, root):
+        if scheme_of(root) == "hdfs" and not self.webhdfs_url:
+            raise ValueError(
+                "%s: reading hdfs:// input needs the NameNode's WebHDFS address, and the "
+                "Hadoop configuration ($HADOOP_CONF_DIR or $HADOOP_HOME/etc/hadoop) has "
+                "no dfs.namenode.http-address" % root)
+        try:
+            if scheme_of(root) == "hdfs":
+                files = WebHdfsFile(root, self.webhdfs_url).list_files()
+            else:
+                files = list_s3_files(root)
+        # HTTP errors (WebHDFS answers 404 for a missing path) and boto3's
+        # own: either way the input cannot be listed
+        except Exception as error:  # noqa: BLE001
+            raise ValueError("cannot list %s: %s" % (root, error)) from None
+        if not files:
+            raise ValueError("input not found: %s (no files there)" % root)
+        group, group_bytes = [], 0
+        for uri, size in files:
+            relpath = _remote_relpath(uri, root)
+            several = self._split(uri, uri, size) if size > self.split_size else None
+            if several is not None:
+                self._add_ranges(uri, uri, relpath, size, several)
+                continue
+            if group and group_bytes + size > self.container_bytes:
+                self.items.append(group)
+                group, group_bytes = [], 0
+            group.append({"read": uri, "uri": uri, "relpath": relpath})
+            group_bytes += size
+        if group:
+            self.items.append(group)
+
+
+def _remote_relpath(uri, root):
+    """As for local input: a file given itself has its parent's name and its
+    own; a file under a directory given has the directory's name, then its
+    path below it."""
+    root_path = urlparse(root).path.rstrip("/")
+    path = urlparse(uri).path
+    if path == root_path:
+        return relpath_of_uri(uri)
+    below = path[len(root_path):].lstrip("/")
+    return unquote(posixpath.join(posixpath.basename(root_path), below))
+
+
+def plan_inputs(inputs, scratch_dir, runner="inline", split_size=DEFAULT_SPLIT_BYTES,
+                container_bytes=DEFAULT_CONTAINER_BYTES, webhdfs_url=None):
+    """Plan the parse job's input; write its work lists into ``scratch_dir``.
+
+    ``inputs``: local paths and ``hdfs://``/``s3://`` URIs; ``runner``: the
+    mrjob runner's name (cluster runners get local files shipped);
+    ``webhdfs_url``: ``http://host:port`` of the NameNode for ``hdfs://``
+    input, by default from the Hadoop client configuration. The work lists
+    and containers live in ``scratch_dir`` until the job has run. Raises
+    ValueError naming a missing input or an impossible one.
+    """
+    remote = [path for path in inputs if scheme_of(path) in REMOTE_SCHEMES]
+    local = [path for path in inputs if path not in remote]
+    missing = [path for path in local if not os.path.exists(path)]
+    if missing:
+        raise ValueError("input not found: %s" % ", ".join(missing))
+    if webhdfs_url is None and any(scheme_of(path) == "hdfs" for path in remote):
+        webhdfs_url = webhdfs_url_from_conf(next(p for p in remote if scheme_of(p) == "hdfs"))
+    planner = _Planner(runner, split_size, container_bytes, webhdfs_url)
+    if local:
+        planner.add_local(local, scratch_dir)
+    for root in remote:
+        planner.add_remote(root)
+    paths = []
+    for number, pieces in enumerate(planner.items or [[]]):
+        path = os.path.join(scratch_dir, "work-%05d.json" % number)
+        with open(path, "w", encoding="utf-8") as handle:
+            if pieces:  # an empty input still gets one (empty) work list
+                handle.write(json.dumps({"pieces": pieces}, sort_keys=True) + "\n")
+        paths.append(path)
+    job_args = ["--work-list"]
+    if webhdfs_url:
+        job_args += ["--webhdfs-url", webhdfs_url]
+    for path in planner.shipped:
+        job_args += ["--shipped-file", path]
+    return InputPlan(paths, job_args, planner.hints, len(planner.items), planner.ranges)
