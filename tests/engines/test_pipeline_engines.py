@@ -23,6 +23,7 @@ from jobs.mr_count_ngrams import MRCountNgrams
 from jobs.mr_parse_emails import MRParseEmails
 from jobs.mr_tfidf_vectors import MRTfidfVectors
 from scripts.cmd_features import read_totals
+from scripts.pipeline.parse_inputs import plan_inputs
 from scripts.runjob import output_files
 from tests.engines.runners import assert_same_records, run_on
 from tests.helpers import REPO, run_job
@@ -66,9 +67,13 @@ def test_parse_on_hadoop_equals_inline(hadoop_cluster, mail_files, parsed_inline
     assert_same_records(parsed_inline, hadoop)
 
 
-def test_parse_on_spark_equals_inline(spark, mail_files, parsed_inline):
+def test_parse_on_spark_equals_inline(spark, mail_files, parsed_inline, tmp_path):
+    # on Spark the job reads the driver's work lists (scripts/pipeline/parse_inputs.py);
     # small containers: several of them, spread over both executors' tasks
-    spark_output = run_on("spark", MRParseEmails, mail_files, ["--container-bytes", "200000"])
+    plan = plan_inputs([str(path) for path in mail_files], str(tmp_path), "spark",
+                       container_bytes=200000)
+    work_lists = [pathlib.Path(path) for path in plan.work_list_paths]
+    spark_output = run_on("spark", MRParseEmails, work_lists, plan.job_args)
     assert_same_records(parsed_inline, spark_output)
 
 
