@@ -150,6 +150,24 @@ class TableLabeller:
         return cls(labels)
 
 
+def source_stem(uri):
+    """The path of a file URI (or plain path) without its extension:
+    ``file:///d/12.txt`` and ``hdfs://nn:8020/d/12.cats`` -> ``/d/12``.
+
+    A record's source and the ``.cats`` file beside it share it, whatever
+    the scheme or the host the URI names (the labelling job joins on it).
+    """
+    parsed = urlparse(uri)
+    path = unquote(parsed.path) if parsed.scheme else uri
+    return os.path.splitext(path)[0]
+
+
+def cats_line_matches(line, category):
+    """True when a ``.cats`` line ``TOP,SUB,count`` has the (TOP, SUB) category."""
+    fields = [field.strip() for field in line.split(",")]
+    return len(fields) >= 2 and (fields[0], fields[1]) == category
+
+
 class CatsLabeller:
     """Labels by a Berkeley Enron category in the ``.cats`` file next to the source."""
 
@@ -160,17 +178,13 @@ class CatsLabeller:
         path = source_path(record)
         if path is None:
             return None
-        cats_path = os.path.splitext(path)[0] + ".cats"
+        cats_path = source_stem(path) + ".cats"
         try:
             with open(cats_path, encoding="ascii", errors="replace") as handle:
                 lines = handle.read().splitlines()
         except OSError:
             return None
-        for line in lines:
-            fields = [field.strip() for field in line.split(",")]
-            if len(fields) >= 2 and (fields[0], fields[1]) == self.category:
-                return 1
-        return 0
+        return int(any(cats_line_matches(line, self.category) for line in lines))
 
     @classmethod
     def from_spec(cls, spec):
