@@ -94,7 +94,7 @@ def stage_parse(work, runner):
 
 
 def stage_features(work, runner):
-    from scripts.cmd_features import build_features
+    from scripts.pipeline.features import build_features
 
     summary = build_features([work["messages"]], work["out"], bench_features.ANALYZER_CONFIG,
                              runner=runner, min_df=bench_features.MIN_DF)

@@ -7,7 +7,7 @@ mbox, cut at a message boundary, parsed by `jeeves parse` once and cached in
 ``.cache/bench/``), all in the same run (docs/features.md, /work/shared/docs/perf.md):
 
 - **jeeves**: counting + vocabulary + tf-idf (1-2-grams, lemmatized,
-  min_df=2) with ``scripts.cmd_features.build_features`` on the chosen runner
+  min_df=2) with ``scripts.pipeline.features.build_features`` on the chosen runner
   (``local`` by default: 2 processes);
 - **scikit-learn**: ``TfidfVectorizer(analyzer=<the same Analyzer>, min_df=2)
   .fit_transform`` in this process, WordNet loaded beforehand (and the load
@@ -179,7 +179,7 @@ class TaskMemorySampler(threading.Thread):
 
 
 def time_jeeves(messages_dir, runner):
-    from scripts.cmd_features import build_features
+    from scripts.pipeline.features import build_features
 
     sampler = TaskMemorySampler()
     sampler.start()

@@ -61,3 +61,25 @@ def run_both(job_class, inputs, args=()):
     local = run_job(job_class, inputs, args, runner="local")
     assert canonical(inline) == canonical(local), "inline and local runners disagree"
     return inline
+
+
+def read_totals(counts_dir):
+    """(term_stats {term: [count, df]}, n_docs) from mr_count_ngrams output, all
+    of it in memory: for tests that check the totals themselves."""
+    import glob
+
+    import ujson
+
+    term_stats, n_docs = {}, 0
+    for path in sorted(glob.glob(os.path.join(counts_dir, "part-*"))):
+        with open(path, "rb") as handle:
+            for line in handle:
+                if line.startswith(b'["message"') or not line.strip():
+                    continue
+                key, value = line.split(b"\t", 1)
+                kind, _ = ujson.loads(key)
+                if kind == "terms":
+                    term_stats.update(ujson.loads(value))
+                elif kind == "documents":
+                    n_docs += ujson.loads(value)
+    return term_stats, n_docs

@@ -65,6 +65,9 @@ class VectorizerConfig:
             raise UserError("--hash-features must not be negative, not %d" % self.hash_features)
         if self.flush_size < 1:
             raise UserError("--flush-size must be at least 1, not %d" % self.flush_size)
+        if type(self.min_df) is type(self.max_df) and self.max_df < self.min_df:
+            # both counts or both fractions: wrong whatever the corpus
+            raise UserError("max_df corresponds to < documents than min_df")
 
     @property
     def vectors(self):
@@ -115,6 +118,7 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
             try:
                 df_limits(n_docs, settings.min_df, settings.max_df)
             except ValueError as error:
+                storage.clear(features_dir)
                 raise UserError(str(error)) from None
 
         vocabulary_args = ["--documents", str(n_docs)]
@@ -172,3 +176,11 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
                         json.dumps(summary, indent=1, sort_keys=True).encode("utf-8"))
     storage.mark_complete(features_dir)
     return summary
+
+
+def build_features(inputs, output, analyzer_config=None, runner="inline", **settings):
+    """``features_stage`` in keyword form: VectorizerConfig fields as keywords."""
+    from scripts.pipeline.engine import Engine
+
+    return features_stage(Engine(runner), list(inputs), output, analyzer_config,
+                          VectorizerConfig(**settings))

@@ -71,6 +71,8 @@ class Storage:
         self._fs = None
         self.bytes_read = 0
         self.bytes_written = 0
+        # every file the driver read, in order (tests check what it touched)
+        self.files_read = []
         self.by_stage = defaultdict(lambda: {"bytes_read": 0, "bytes_written": 0})
         self.stage = None
 
@@ -114,6 +116,7 @@ class Storage:
                       if basename(uri).startswith("part-"))
 
     def read_bytes(self, uri):
+        self.files_read.append(uri)
         if not is_remote(uri):
             with open(_local(uri), "rb") as handle:
                 data = handle.read()
@@ -125,6 +128,7 @@ class Storage:
     def iter_lines(self, directory):
         """Yield every line (bytes, newline kept) of a job output directory's part files."""
         for uri in self.part_files(directory):
+            self.files_read.append(uri)
             if not is_remote(uri):
                 with open(uri, "rb") as handle:
                     for line in handle:

@@ -8,7 +8,7 @@ from features.text import Analyzer
 from features.vocabulary import read_vocabulary_rows
 from jobs.mr_count_ngrams import MRCountNgrams
 from jobs.mr_score_collocations import MRScoreCollocations
-from scripts.cmd_features import build_features
+from scripts.pipeline.features import build_features
 from scripts.runjob import output_files
 from tests.helpers import run_both, run_job
 from tests.jobs.text_fixtures import RECORDS, record_lines

@@ -23,7 +23,7 @@ from features.vocabulary import (
 )
 from jobs.mr_count_ngrams import MRCountNgrams
 from jobs.mr_tfidf_vectors import MRTfidfVectors
-from scripts.cmd_features import build_features
+from scripts.pipeline.features import build_features
 from scripts.runjob import output_files
 from tests.helpers import run_both, run_job
 from tests.jobs.text_fixtures import RECORDS, record_lines

@@ -41,7 +41,7 @@ def test_user_errors_are_one_line(tmp_path, capsys):
 
 
 def test_min_df_pruned_in_the_reducer_keeps_the_summary_and_vocabulary(tmp_path):
-    from scripts.cmd_features import build_features
+    from scripts.pipeline.features import build_features
 
     source = write_records(tmp_path / "messages.jsonl")
     everything = build_features([str(source)], str(tmp_path / "a"), {"ngram_max": 2})
