@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "run": ("scripts.cmd_run", "the whole pipeline on any runner, then training and the report"),
     "predict": ("scripts.cmd_predict", "score new mail with a model bundle (JSON lines)"),
     "fetch": ("scripts.cmd_fetch", "copy IMAP folders to mbox files or S3 prefixes, incrementally"),
+    "watch": ("scripts.cmd_watch", "score new IMAP mail as it arrives, notify on flagged mail"),
     "schedule": ("scripts.cmd_schedule", "scheduled incremental batches over dt= partitions in S3"),
     "bench": ("scripts.cmd_bench", "every stage against its reference on an Enron prefix"),
 }

@@ -23,7 +23,7 @@ DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data
 BERKELEY = os.path.join(DATA, "enron-berkeley")
 SPAMASSASSIN = os.path.join(DATA, "spamassassin")
 PER_FOLDER = 12
-SPAM = 6
+SPAM = 12
 
 
 def _has_category(txt_path, category=("1", "4")):
@@ -32,17 +32,17 @@ def _has_category(txt_path, category=("1", "4")):
                    for line in handle)
 
 
-def berkeley_messages():
-    """(meeting, other) raw messages, in name order, PER_FOLDER each."""
+def berkeley_messages(count=PER_FOLDER, skip=0):
+    """(meeting, other) raw messages, in name order, ``count`` each after ``skip``."""
     meeting, other = [], []
     for path in sorted(glob.glob(os.path.join(BERKELEY, "*", "*.txt"))):
         bucket = meeting if _has_category(path) else other
-        if len(bucket) < PER_FOLDER:
+        if len(bucket) < skip + count:
             with open(path, "rb") as handle:
                 bucket.append(handle.read())
-        if len(meeting) == len(other) == PER_FOLDER:
+        if len(meeting) == len(other) == skip + count:
             break
-    return meeting, other
+    return meeting[skip:], other[skip:]
 
 
 def spam_messages(count=SPAM, skip=0):
@@ -129,3 +129,34 @@ def fetch(mailserver, output, *extra):
     """`jeeves fetch` against the session's server -> exit status."""
     return cli.main(["fetch", "--imap", mailserver.url, "--cafile", mailserver.cafile,
                      "--output", str(output)] + list(extra))
+
+
+def _train_on_fetched(mailserver, root, folders, labels):
+    """`jeeves run --labels LABELS` on a fetch of ``folders`` -> (exit status, OUT)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JEEVES_IMAP_PASSWORD", dovecot.PASSWORD)
+        arguments = []
+        for folder in folders:
+            arguments += ["--folder", folder]
+        assert fetch(mailserver, root / "fetched", *arguments) == 0
+    status = cli.main(["run", "--input", str(root / "fetched"), "--output", str(root / "out"),
+                       "--labels", labels, "--models", "logistic_regression",
+                       "--folds", "2", "--no-graph"])
+    return status, root / "out"
+
+
+@pytest.fixture(scope="session")
+def meeting_bundle(mailserver, tmp_path_factory):
+    """`jeeves run --labels folder:Meetings` on a fetch of Meetings and INBOX."""
+    return _train_on_fetched(mailserver, tmp_path_factory.mktemp("meetings"),
+                             ["Meetings", "INBOX"], "folder:Meetings")
+
+
+@pytest.fixture(scope="session")
+def spam_bundle(mailserver, tmp_path_factory):
+    """A model bundle from `jeeves run --labels folder:Spam` on a fetch of Spam and INBOX:
+    it flags some new mail and not the rest, which the watch tests need."""
+    status, out = _train_on_fetched(mailserver, tmp_path_factory.mktemp("spam"),
+                                    ["Spam", "INBOX"], "folder:Spam")
+    assert status == 0
+    return str(out / "model")
