@@ -1,26 +1,39 @@
 """`jeeves predict`: score new mail with a trained model bundle.
 
     jeeves predict --model OUT/model INPUT... [--output FILE]
+    jeeves predict --model OUT/model --add-header [--exit-code] - < message > message
 
 Each INPUT is a file (one email, an mbox, compressed or not), a directory of
-them, or JSON lines of parsed records. Every email is one document: it goes
-through the same parsing (features.parsing) and the same analyzer and
-vectorizer settings as the training run (read from the bundle), so a single
-email is scored whole, never split into words. Output: one JSON line per
-email, ``{"message_id", "score", "label", "source"}``, in input order; input
-that is not an email is named on stderr and counted. A bad bundle or
+them, JSON lines of parsed records, or ``-`` for standard input. Every
+email is one document: it goes through the same parsing (features.parsing)
+and the same analyzer and vectorizer settings as the training run (read from
+the bundle), so a single email is scored whole, never split into words.
+Output: one JSON line per email, ``{"message_id", "score", "label",
+"source"}``, in input order; input that is not an email is named on stderr
+and counted. A bad bundle or
 unreadable input ends with one error line and exit status 2.
+
+As a mail filter (procmail, maildrop, a Sieve pipe): ``--add-header`` reads
+one message or an mbox from standard input and writes it back with
+``X-Jeeves-Score:`` and ``X-Jeeves-Flag: YES|NO`` added to each message
+(scripts/mailbox/filter.py); input it cannot score is written back
+unchanged. The exit status is 0 whatever the scores, unless
+``--exit-code``: then 1 when a message is flagged.
 """
 
 import json
 import os
 import sys
 
-from features.mailformats import expand_inputs, iter_found
+from features.mailformats import expand_inputs, iter_found, looks_like_headers
 from features.parsing import DEFAULT_MAX_MESSAGE_BYTES, outcome_of
 from models.bundle import BundleError, load_bundle
 from models.scoring import predict_records
 from scripts.cli import UserError
+from scripts.mailbox.filter import add_headers
+
+STDIN = "-"
+STDIN_URI = "stdin:"
 
 
 def add_arguments(parser):
@@ -28,51 +41,87 @@ def add_arguments(parser):
                         help="a model bundle written by `jeeves run` (OUT/model)")
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="email files, mboxes, directories, or JSON lines of records")
-    parser.add_argument("--output", default="-", metavar="FILE",
-                        help="where to write the JSON lines (default: stdout)")
+    parser.add_argument("--output", default=None, metavar="FILE",
+                        help="where to write the JSON lines (default: stdout; none with "
+                        "--add-header)")
+    parser.add_argument("--add-header", action="store_true",
+                        help="mail filter: write the message (or mbox) from stdin back with "
+                        "X-Jeeves-Score and X-Jeeves-Flag headers")
+    parser.add_argument("--exit-code", action="store_true",
+                        help="exit 1 when a message is flagged (default: 0 whatever the score)")
 
 
-def read_records(paths, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
-    """(messages, quarantined) parsed from local ``paths``, in input order."""
-    missing = [path for path in paths if not os.path.exists(path)]
+def _input_data(paths, stdin):
+    """(data, uri, relpath) of every input file, ``-`` being ``stdin`` (bytes)."""
+    for path in paths:
+        if path == STDIN:
+            yield stdin, STDIN_URI, "stdin"
+            continue
+        for file_path, uri, relpath in expand_inputs([path]):
+            try:
+                with open(file_path, "rb") as handle:
+                    yield handle.read(), uri, relpath
+            except OSError as error:
+                raise UserError("cannot read %s: %s" % (file_path, error.strerror or error)
+                                ) from None
+
+
+def read_records(paths, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES, stdin=None):
+    """(messages, quarantined) parsed from local ``paths`` (``-``: the bytes ``stdin``),
+    in input order."""
+    missing = [path for path in paths if path != STDIN and not os.path.exists(path)]
     if missing:
         raise UserError("input not found: %s" % ", ".join(missing))
     messages, quarantined = [], []
-    for path, uri, relpath in expand_inputs(paths):
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as error:
-            raise UserError("cannot read %s: %s" % (path, error.strerror or error)) from None
+    for data, uri, relpath in _input_data(paths, stdin):
         for found in iter_found(data, uri, relpath):
             kind, record, _ = outcome_of(found, max_message_bytes)
             (messages if kind == "message" else quarantined).append(record)
     return messages, quarantined
 
 
-def predict_paths(bundle_dir, paths):
-    """Load a bundle and score every email in ``paths`` -> (predictions, quarantined)."""
+def predict_paths(bundle_dir, paths, stdin=None):
+    """Load a bundle and score every email in ``paths`` (``-``: the bytes ``stdin``)
+    -> (predictions, quarantined)."""
     try:
         bundle = load_bundle(bundle_dir)
     except BundleError as error:
         raise UserError(str(error)) from None
-    messages, quarantined = read_records(paths)
+    messages, quarantined = read_records(paths, stdin=stdin)
     return predict_records(bundle, messages), quarantined
 
 
+def filtered(stdin, predictions):
+    """stdin written back with the scores as headers (unchanged when it is no
+    plain message or mbox: compressed or JSON input keeps no byte offsets)."""
+    if not (stdin.startswith(b"From ") or looks_like_headers(stdin)):
+        return stdin
+    return add_headers(stdin, {prediction["source"]["offset"]: (prediction["score"],
+                                                                 prediction["label"] == 1)
+                               for prediction in predictions})
+
+
 def run(args):
-    predictions, quarantined = predict_paths(args.model, args.inputs)
+    if args.add_header and args.inputs != [STDIN]:
+        raise UserError("--add-header rewrites standard input: give `-` as the only INPUT")
+    stdin = sys.stdin.buffer.read() if STDIN in args.inputs else None
+    predictions, quarantined = predict_paths(args.model, args.inputs, stdin)
     for record in quarantined:
         source = record.get("source") or {}
         print("jeeves predict: not scored: %s (%s)" % (source.get("uri"), record["reason"]),
               file=sys.stderr)
-    if not predictions:
+    if not predictions and not args.add_header:
         raise UserError("no email found in %s" % ", ".join(args.inputs))
-    output = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
-    try:
-        for prediction in predictions:
-            output.write(json.dumps(prediction, sort_keys=True) + "\n")
-    finally:
-        if output is not sys.stdout:
-            output.close()
-    return 0
+    if args.add_header:
+        sys.stdout.buffer.write(filtered(stdin, predictions))
+        sys.stdout.flush()
+    if args.output or not args.add_header:
+        output = open(args.output, "w", encoding="utf-8") if args.output not in (None, "-") \
+            else sys.stdout
+        try:
+            for prediction in predictions:
+                output.write(json.dumps(prediction, sort_keys=True) + "\n")
+        finally:
+            if output is not sys.stdout:
+                output.close()
+    return int(args.exit_code and any(prediction["label"] == 1 for prediction in predictions))
