@@ -13,20 +13,25 @@ candidate: neither is here.
 """
 
 import json
+import pathlib
 import random
+import shutil
 
 import pytest
 
 from jobs.mr_common_contacts import MRCommonContacts
 from jobs.mr_contact_lists import MRContactLists
 from jobs.mr_count_ngrams import MRCountNgrams
+from jobs.mr_parse_emails import MRParseEmails
 from jobs.mr_score_collocations import MRScoreCollocations
+from scripts.pipeline.parse_inputs import plan_inputs
 from tests.helpers import canonical, run_job
 from tests.jobs.text_fixtures import RECORDS, record_lines
 
 REDUCERS = 2
 SEVERAL_REDUCERS = ["--num-cores", str(REDUCERS),
                     "--jobconf", "mapreduce.job.reduces=%d" % REDUCERS]
+MAIL = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 
 
 def assert_local_with_reducers_equals_inline(job_class, inputs, args, tmp_path):
@@ -108,3 +113,24 @@ def test_score_collocations_with_several_reducers(tmp_path, message_lines):
         MRScoreCollocations, inputs, ["--total-tokens", str(total_tokens)], tmp_path)
     assert len(output) > 10
 
+
+
+def test_parse_emails_with_several_reducers(tmp_path):
+    # a second copy of the mbox: its messages are duplicates, dropped by the reducers
+    mail = tmp_path / "mail"
+    shutil.copytree(MAIL, mail)
+    shutil.copyfile(MAIL / "sample.mbox", mail / "copy.mbox")
+    outputs = {}
+    for runner, args in (("inline", []), ("local", SEVERAL_REDUCERS)):
+        # the driver's input plan (work lists), as jeeves parse makes it
+        scratch = tmp_path / ("plan-" + runner)
+        scratch.mkdir()
+        plan = plan_inputs([str(mail)], str(scratch), runner)
+        output = tmp_path / ("output-" + runner)
+        outputs[runner] = run_job(
+            MRParseEmails, [pathlib.Path(path) for path in plan.work_list_paths],
+            plan.job_args + args, runner=runner, output_dir=output)
+    parts = [path for path in output.glob("part-*") if path.stat().st_size]
+    assert len(parts) >= 2, "expected several reduce tasks, got %d part files" % len(parts)
+    assert canonical(outputs["local"]) == canonical(outputs["inline"])
+    assert [key for key, _ in outputs["inline"]].count("message") > 5
