@@ -147,3 +147,12 @@ def write_summary(storage, output, summary):
     storage.write_bytes(uri, (json.dumps(summary, indent=2, sort_keys=True) + "\n")
                         .encode("utf-8"))
     return uri
+
+
+def merge_stage_summary(storage, output, stage, values):
+    """Set ``stages[stage]`` in OUTPUT/summary.json, keeping the rest: what a
+    single-stage command (`jeeves parse`, `jeeves graph`) leaves."""
+    uri = join(output, "summary.json")
+    summary = json.loads(storage.read_bytes(uri)) if storage.exists(uri) else {}
+    summary.setdefault("stages", {})[stage] = values
+    return write_summary(storage, output, summary)

@@ -57,7 +57,7 @@ def test_graph_writes_every_output(tmp_path, capsys):
     assert sorted(os.listdir(graph)) == sorted([
         "contacts.jsonl", "contacts.tsv", "followers.jsonl", "followers.tsv",
         "totals.jsonl", "message_features.jsonl", "suggestions.jsonl",
-        "suggestions.tsv", "hubs.jsonl"])
+        "suggestions.tsv", "hubs.jsonl", "_SUCCESS"])
     assert (graph / "contacts.tsv").read_text() == "A\t[B, C, W, Z]\nB\t[A, C]\n"
     assert (graph / "followers.tsv").read_text() == (
         "A\t[B]\nB\t[A]\nC\t[A, B]\nW\t[A]\nZ\t[A]\n")
