@@ -1,0 +1,269 @@
+"""Label messages on the cluster: the labelled tf-idf vectors, joined by message id.
+
+Inputs, told apart line by line:
+- parsed records (OUT/messages/: one JSON object a line, docs/records.md),
+  or mr_parse_emails output lines (``"message"<TAB>record``; its
+  ``"quarantine"`` rows are skipped);
+- the tf-idf vectors (OUT/features/tfidf/, mr_tfidf_vectors output):
+  svmlight lines ``0 id:value ... # "message_id"``;
+- with ``--labels cats:TOP,SUB``, the Berkeley Enron ``.cats`` files (lines
+  ``TOP,SUB,count``), known by the name of the task's input file
+  (``mapreduce.map.input.file``, which Hadoop, EMR and mrjob's inline and
+  local runners set); a ``.cats`` file labels the record whose source is
+  the file beside it (``<id>.txt``; models.labels.source_stem). An empty
+  ``.cats`` file has no line to join, so its message is unlabelled (the
+  driver-side labeller gives it 0).
+
+The label spec is models.labels': ``--labels SPEC`` for ``cats:TOP,SUB``,
+``folder:NAME``, ``label:NAME`` and ``PATTERN=LABEL,...`` folder patterns
+(applied per record by labeller_from_spec), or ``--labels-file FILE`` for a
+CSV/TSV table of ``message_id,label`` rows, shipped to the tasks.
+
+Steps (keys are JSON arrays):
+1. (cats only) mapper: a record -> ``["source", stem], [0, message_id]``; a
+   ``.cats`` line -> ``["source", stem], [1, 0 or 1]`` (1 when it has the
+   category); a vector -> ``["message", id], [2, features]``. Reducer at a
+   stem: 1 when a line has the category, 0 when none has, unlabelled with no
+   ``.cats`` line -> ``["message", id], [3, label]`` per record; vectors
+   pass on.
+2. mapper (without cats): a record -> ``["message", id], [3, label]`` (an
+   unlabelled record is only counted); a vector -> ``["message", id], [2,
+   features]``. Reducer at a message id: its label joined to its vectors.
+
+Output: ``label id:value ... # "message_id"``, one line per vector of a
+labelled message (a message id with two vectors, as the counting job keeps
+duplicates, gets two lines), as models.vectors.join_labels keeps them.
+Counters (group ``label_messages``), per record: ``labelled``, ``positive``,
+``negative``, ``unlabelled``; per message id: ``labelled_without_vector``,
+``conflicting_labels`` (records of one id labelled 0 and 1: not output),
+``vectors_unlabelled`` (vectors of unlabelled messages or of no record);
+per line: ``invalid_json``, ``not_a_record``, ``missing_message_id``,
+``invalid_vector``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from mrjob.compat import jobconf_from_env
+from mrjob.job import MRJob
+from mrjob.protocol import JSONProtocol, RawValueProtocol
+from mrjob.step import MRStep
+
+from models.labels import (
+    CatsLabeller,
+    TableLabeller,
+    cats_line_matches,
+    labeller_from_spec,
+    source_stem,
+)
+
+try:
+    import ujson as fast_json
+except ImportError:  # pragma: no cover - ujson is a dependency
+    fast_json = json
+
+COUNTERS = "label_messages"
+SOURCE, MESSAGE = "source", "message"
+# value tags
+RECORD, CATS, VECTOR, LABEL = 0, 1, 2, 3
+# the last step's output lines hold spaces and no tab: Hadoop streaming splits
+# them at the first space and joins them back with one, leaving them unchanged
+# (a tab-less line would otherwise gain a trailing tab). Set on that step only:
+# the map output of every step must still split at the tab of its JSON key.
+LINE_OUTPUT_JOBCONF = {"stream.reduce.output.field.separator": " ",
+                       "mapreduce.output.textoutputformat.separator": " "}
+
+
+class MRLabelMessages(MRJob):
+    INPUT_PROTOCOL = RawValueProtocol
+    INTERNAL_PROTOCOL = JSONProtocol
+    OUTPUT_PROTOCOL = RawValueProtocol
+
+    def configure_args(self):
+        super().configure_args()
+        self.add_passthru_arg(
+            "--labels", default=None,
+            help="label spec: cats:TOP,SUB, folder:NAME, label:NAME or PATTERN=LABEL,...")
+        self.add_file_arg(
+            "--labels-file", default=None,
+            help="CSV or TSV table of message_id,label rows (shipped to the tasks)")
+
+    def load_args(self, args):
+        super().load_args(args)
+        spec, table = self.options.labels, self.options.labels_file
+        if (spec is None) == (table is None):
+            self.arg_parser.error("give one of --labels SPEC and --labels-file FILE "
+                                  "(got --labels %r, --labels-file %r)" % (spec, table))
+        if spec is not None:
+            if os.path.isfile(spec.strip()):
+                self.arg_parser.error("--labels %r is a file: pass a labels table with "
+                                      "--labels-file, so it is shipped to the tasks" % spec)
+            try:
+                labeller_from_spec(spec)
+            except ValueError as error:
+                self.arg_parser.error(str(error))
+
+    def cats_mode(self):
+        return self.options.labels is not None and self.options.labels.strip().startswith("cats:")
+
+    # --- mappers -------------------------------------------------------------
+
+    def mapper_init(self):
+        self.cats = CatsLabeller.from_spec(self.options.labels.strip()) \
+            if self.cats_mode() else None
+        if self.cats is None:
+            self.labeller = (TableLabeller.from_file(self.options.labels_file)
+                             if self.options.labels_file
+                             else labeller_from_spec(self.options.labels))
+        # a split is one file: its name tells .cats lines from the others
+        input_file = jobconf_from_env("mapreduce.map.input.file")
+        self.cats_stem = None
+        if input_file is not None and input_file.endswith(".cats"):
+            self.cats_stem = source_stem(input_file)
+        self.counts = dict.fromkeys(("labelled", "positive", "negative", "unlabelled",
+                                     "invalid_json", "not_a_record", "missing_message_id",
+                                     "invalid_vector", "cats_lines_ignored"), 0)
+
+    def mapper_route(self, _, line):
+        """A record, vector or ``.cats`` line -> its row (see the steps)."""
+        if self.cats_stem is not None:
+            if self.cats is None:
+                self.counts["cats_lines_ignored"] += 1
+            elif line.strip():
+                yield [SOURCE, self.cats_stem], [CATS, int(cats_line_matches(line,
+                                                                             self.cats.category))]
+            return
+        if line.startswith("{") or line.startswith('"'):
+            yield from self.route_record(line)
+        elif line.strip():
+            yield from self.route_vector(line)
+
+    def route_record(self, line):
+        if line.startswith('"'):
+            # a key/value line of mr_parse_emails output: keep its "message" rows
+            key, _, line = line.partition("\t")
+            if key != '"message"':
+                return
+        try:
+            record = fast_json.loads(line)
+        except ValueError:
+            self.counts["invalid_json"] += 1
+            return
+        if not isinstance(record, dict):
+            self.counts["not_a_record"] += 1
+            return
+        message_id = record.get("message_id")
+        if not isinstance(message_id, str) or not message_id:
+            self.counts["missing_message_id"] += 1
+            return
+        if self.cats is not None:
+            uri = (record.get("source") or {}).get("uri")
+            if isinstance(uri, str) and uri:
+                yield [SOURCE, source_stem(uri)], [RECORD, message_id]
+            else:
+                self.counts["unlabelled"] += 1
+            return
+        label = self.labeller(record)
+        self.count_label(self.counts, label)
+        if label is not None:
+            yield [MESSAGE, message_id], [LABEL, label]
+
+    def route_vector(self, line):
+        features, separator, comment = line.partition(" # ")
+        try:
+            message_id = fast_json.loads(comment) if separator else None
+        except ValueError:
+            message_id = None
+        if not isinstance(message_id, str) or not message_id:
+            self.counts["invalid_vector"] += 1
+            return
+        # the placeholder label goes; the label is written in its place
+        _, _, features = features.partition(" ")
+        yield [MESSAGE, message_id], [VECTOR, features]
+
+    @staticmethod
+    def count_label(counts, label):
+        if label is None:
+            counts["unlabelled"] += 1
+        else:
+            counts["labelled"] += 1
+            counts["positive" if label == 1 else "negative"] += 1
+
+    def mapper_final_count(self):
+        self.flush_counts()
+
+    def flush_counts(self):
+        # counted per task, not per line: each update is a line the runner parses
+        for name, value in self.counts.items():
+            if value:
+                self.increment_counter(COUNTERS, name, value)
+        self.counts = dict.fromkeys(self.counts, 0)
+
+    # --- reducers ------------------------------------------------------------
+
+    def reducer_init(self):
+        self.counts = dict.fromkeys(("labelled", "positive", "negative", "unlabelled",
+                                     "labelled_without_vector", "conflicting_labels",
+                                     "vectors_unlabelled"), 0)
+
+    def reducer_resolve_cats(self, key, values):
+        """At a stem: its records' labels from the ``.cats`` lines; vectors pass on."""
+        kind, name = key
+        if kind == MESSAGE:
+            for value in values:
+                yield key, value
+            return
+        message_ids, matches = [], []
+        for tag, value in values:
+            (message_ids if tag == RECORD else matches).append(value)
+        label = max(matches) if matches else None
+        for message_id in message_ids:
+            self.count_label(self.counts, label)
+            if label is not None:
+                yield [MESSAGE, message_id], [LABEL, label]
+
+    def reducer_join(self, key, values):
+        """At a message id: ``label features # "id"`` per vector, when labelled."""
+        labels, vectors = set(), []
+        for tag, value in values:
+            if tag == LABEL:
+                labels.add(value)
+            else:
+                vectors.append(value)
+        if len(labels) > 1:
+            self.counts["conflicting_labels"] += 1
+            return
+        if not labels:
+            self.counts["vectors_unlabelled"] += len(vectors)
+            return
+        if not vectors:
+            self.counts["labelled_without_vector"] += 1
+            return
+        label = labels.pop()
+        # as features.tfidf.svmlight_line writes it (ujson would escape "/")
+        comment = json.dumps(key[1], ensure_ascii=False)
+        for features in sorted(vectors):
+            if features:
+                yield None, "%d %s # %s" % (label, features, comment)
+            else:
+                yield None, "%d # %s" % (label, comment)
+
+    def reducer_final_count(self):
+        self.flush_counts()
+
+    def steps(self):
+        route = dict(mapper_init=self.mapper_init, mapper=self.mapper_route,
+                     mapper_final=self.mapper_final_count)
+        join = dict(reducer_init=self.reducer_init, reducer=self.reducer_join,
+                    reducer_final=self.reducer_final_count, jobconf=LINE_OUTPUT_JOBCONF)
+        if not self.cats_mode():
+            return [MRStep(**route, **join)]
+        return [MRStep(reducer_init=self.reducer_init, reducer=self.reducer_resolve_cats,
+                       reducer_final=self.reducer_final_count, **route),
+                MRStep(**join)]
+
+
+if __name__ == "__main__":
+    MRLabelMessages.run()
