@@ -103,9 +103,10 @@ def stage_features(work, runner):
 
 
 def stage_contacts(work, runner):
-    from scripts.cmd_graph import build_graph
+    from scripts.pipeline.engine import Engine
+    from scripts.pipeline.graph import graph_stage
 
-    summary = build_graph([work["messages"]], work["out"], runner=runner)
+    summary = graph_stage(Engine(runner), [work["messages"]], work["out"])
     return {"messages": summary["messages"], "addresses": summary["addresses"]}
 
 
