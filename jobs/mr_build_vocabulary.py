@@ -148,17 +148,17 @@ class MRBuildVocabulary(MRJob):
                 self.increment_counter(COUNTERS, "invalid_row")
             return
         _, _, value = line.partition("\t")
+        low, high = self.low, self.high
         try:
             totals = json.loads(value)
-            stats = [(term, int(count), int(df)) for term, (count, df) in totals.items()]
+            in_range = [(term, count, df) for term, (count, df) in totals.items()
+                        if low <= df <= high]
         except (ValueError, TypeError, AttributeError):
             self.increment_counter(COUNTERS, "invalid_row")
             return
-        low, high = self.low, self.high
-        in_range = [row for row in stats if low <= row[2] <= high]
-        self.increment_counter(COUNTERS, "terms", len(stats))
-        if len(in_range) < len(stats):
-            self.increment_counter(COUNTERS, "terms_out_of_df_range", len(stats) - len(in_range))
+        self.increment_counter(COUNTERS, "terms", len(totals))
+        if len(in_range) < len(totals):
+            self.increment_counter(COUNTERS, "terms_out_of_df_range", len(totals) - len(in_range))
         if self.join:
             for term, count, df in in_range:
                 yield term, [TERM, count, df]

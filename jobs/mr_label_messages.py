@@ -9,10 +9,11 @@ Inputs, told apart line by line:
 - with ``--labels cats:TOP,SUB``, the Berkeley Enron ``.cats`` files (lines
   ``TOP,SUB,count``), known by the name of the task's input file
   (``mapreduce.map.input.file``, which Hadoop, EMR and mrjob's inline and
-  local runners set); a ``.cats`` file labels the record whose source is
-  the file beside it (``<id>.txt``; models.labels.source_stem). An empty
-  ``.cats`` file has no line to join, so its message is unlabelled (the
-  driver-side labeller gives it 0).
+  local runners set, and its Spark runner with ``--emulate-map-input-file``);
+  a ``.cats`` file labels the record whose source is the file beside it
+  (``<id>.txt``; models.labels.source_stem). An empty ``.cats`` file has no
+  line to join, so its message is unlabelled (the driver-side labeller
+  gives it 0).
 
 The label spec is models.labels': ``--labels SPEC`` for ``cats:TOP,SUB``,
 ``folder:NAME``, ``label:NAME`` and ``PATTERN=LABEL,...`` folder patterns
@@ -119,6 +120,12 @@ class MRLabelMessages(MRJob):
                              else labeller_from_spec(self.options.labels))
         # a split is one file: its name tells .cats lines from the others
         input_file = jobconf_from_env("mapreduce.map.input.file")
+        if input_file is None and self.cats is not None:
+            # mrjob's Spark harness sets it only with --emulate-map-input-file:
+            # without it the .cats lines could not be joined
+            raise RuntimeError("cats: labels need each task's input file name "
+                               "(mapreduce.map.input.file), which this runner does not set "
+                               "(on Spark: pass --emulate-map-input-file)")
         self.cats_stem = None
         if input_file is not None and input_file.endswith(".cats"):
             self.cats_stem = source_stem(input_file)
