@@ -323,3 +323,26 @@ def test_driver_peak_rss_stays_flat_when_distinct_terms_grow_fourfold(tmp_path):
     assert totals_peaks[1] - totals_peaks[0] > 8 * 1024, totals_peaks
     # ... reading the kept vocabulary does not
     assert peaks[1] - peaks[0] < 2 * 1024, peaks
+
+
+@pytest.mark.parametrize("options", [{"min_df": 2, "max_df": 0.5},
+                                     {"min_df": 2, "max_features": 300}])
+def test_berkeley_counts_equal_build_vocabulary(tmp_path, options):
+    """Real mail (a slice of the Berkeley Enron set), unigrams and bigrams."""
+    from tests.jobs.berkeley import berkeley_records
+
+    records = berkeley_records(12)
+    inputs = write_files(tmp_path / "in", [[json.dumps(record) for record in records]])
+    counts, counters = run(MRCountNgrams, inputs, ["--ngram-max", "2", "--no-lemmatize"],
+                           tmp_path / "counts")
+    stats = {}
+    for path in counts:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            key, value = line.split("\t", 1)
+            if key.startswith('["terms"'):
+                stats.update({term: tuple(pair) for term, pair in json.loads(value).items()})
+    n_docs = counters["count_ngrams"]["messages"]
+    assert n_docs == len(records) and len(stats) > 5000
+    parts, _ = run(MRBuildVocabulary, counts, job_args(n_docs, **options), tmp_path / "out")
+    rows = kept_rows(parts, n_docs)
+    assert rows == build_vocabulary(stats, n_docs, **options) and len(rows) > 100

@@ -176,3 +176,23 @@ def test_bad_label_arguments_are_refused_when_the_job_is_built(args, message):
 def test_a_table_given_as_spec_is_refused(corpus):
     with pytest.raises(ValueError, match="--labels-file"):
         MRLabelMessages(args=["--labels", str(corpus["table"])])
+
+
+def test_berkeley_cats_equal_the_cats_labeller(tmp_path):
+    """Real .cats files beside real messages: the join by source stem."""
+    from tests.jobs.berkeley import berkeley_records
+
+    records = berkeley_records(8)
+    # one vector a message (the join does not look into them)
+    vectors = [svmlight_line([(number % N_FEATURES, 1.0)], record["message_id"])
+               for number, record in enumerate(records)]
+    (tmp_path / "messages").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (tmp_path / "vectors").write_text("".join(line + "\n" for line in vectors))
+    cats = [record["source"]["uri"][len("file://"):-len(".txt")] + ".cats" for record in records]
+    lines, counters = run([tmp_path / "messages", tmp_path / "vectors"] + cats,
+                          ["--labels", "cats:1,4"], tmp_path / "out")
+    labels, counts = label_records(records, labeller_from_spec("cats:1,4"))
+    assert {json.loads(line.split(" # ")[1]): int(line.split(" ")[0]) for line in lines} \
+        == {message_id: label for message_id, label in labels.items() if label is not None}
+    assert counters["labelled"] == counts["labelled"] == len(records)
+    assert 0 < counters["positive"] == counts["positive"] < len(records)
