@@ -29,22 +29,27 @@ class UserError(Exception):
     """A problem the user can fix; printed as one line, exit status 2."""
 
 
-def build_parser():
+def build_parser(only=None):
+    """The parser of every subcommand, or with ``only`` a name, of that one alone:
+    the other modules are not imported (the cold start of `jeeves predict`)."""
     parser = argparse.ArgumentParser(
         prog="jeeves",
         description="Email corpora to features and classifiers with MapReduce.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        module = importlib.import_module(module_name)
         subparser = subparsers.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(subparser)
-        subparser.set_defaults(handler=module.run)
+        if only in (None, name):
+            module = importlib.import_module(module_name)
+            module.add_arguments(subparser)
+            subparser.set_defaults(handler=module.run)
     return parser
 
 
 def main(argv=None):
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    parser = build_parser(command if command in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
