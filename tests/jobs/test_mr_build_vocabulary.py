@@ -346,3 +346,13 @@ def test_berkeley_counts_equal_build_vocabulary(tmp_path, options):
     parts, _ = run(MRBuildVocabulary, counts, job_args(n_docs, **options), tmp_path / "out")
     rows = kept_rows(parts, n_docs)
     assert rows == build_vocabulary(stats, n_docs, **options) and len(rows) > 100
+
+
+def test_unigram_tokens_are_summed_before_min_df_pruning(real_counts, tmp_path):
+    # so the driver may prune in the count job and still score collocations
+    _, _, _, counters = real_counts
+    inputs = write_files(tmp_path / "in", [record_lines()])
+    _, pruned = run(MRCountNgrams, inputs, ["--ngram-max", "2", "--min-df", "3"],
+                    tmp_path / "counts")
+    assert pruned["count_ngrams"]["terms_under_min_df"] > 0
+    assert pruned["count_ngrams"]["unigram_tokens"] == counters["count_ngrams"]["unigram_tokens"]
