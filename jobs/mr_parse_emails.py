@@ -146,13 +146,13 @@ class MRParseEmails(MRJob):
             yield from self._pairs_of(found)
             return
         for piece in pieces:
-            location = self.shipped.get(piece["read"], piece["read"])
             try:
+                location = self.shipped.get(piece["read"], piece["read"])
                 found_items = found_in_piece(piece, location, self.options.webhdfs_url)
             # local, HTTP (WebHDFS) and boto3 reads raise errors of their own
-            # kinds: any of them makes the piece unreadable, counted
+            # kinds, a piece may lack a field: the piece is unreadable, counted
             except Exception as error:  # noqa: BLE001
-                found_items = [self._unreadable(piece["uri"], error)]
+                found_items = [self._unreadable(str(piece.get("uri")), error)]
             yield from self._pairs_of_found(found_items)
 
     def mapper_find_messages(self, input_path, input_uri):

@@ -217,10 +217,11 @@ def test_on_spark_raw_input_is_refused_with_the_way_out():
 def test_a_bad_work_item_and_an_unreadable_piece_are_quarantined(tmp_path):
     work = tmp_path / "work.json"
     work.write_text("not json\n" + json.dumps({"pieces": [
-        {"read": str(tmp_path / "gone"), "uri": "file:///gone", "relpath": "x/gone"}]}) + "\n")
+        {"read": str(tmp_path / "gone"), "uri": "file:///gone", "relpath": "x/gone"},
+        {"uri": "file:///no-read-field"}]}) + "\n")
     pairs = run_both(MRParseEmails, [work], ["--work-list"])
     reasons = sorted(value["reason"] for key, value in pairs)
-    assert reasons == ["unreadable_file", "unreadable_file"]
+    assert reasons == ["unreadable_file"] * 3
 
 
 def test_mapper_expands_a_directory_it_is_handed(tmp_path):
