@@ -1,9 +1,9 @@
 """Save and load a trained model bundle: a directory with checksummed files.
 
-Layout (format version 1)::
+Layout (format version 2)::
 
     model/
-      estimator.joblib   the fitted scikit-learn Pipeline (joblib pickle)
+      estimator.skops    the fitted scikit-learn Pipeline (skops.io, not a pickle)
       analyzer.json      the analyzer configuration that produced the features
       vocabulary.tsv     term, id, df, idf: the feature space and its idf weights
       model.json         model name, decision threshold, n_features, CV metrics
@@ -11,11 +11,17 @@ Layout (format version 1)::
                          the sha256 of every other file
 
 Loading checks the format version, the scikit-learn major.minor version (a
-pickled estimator is only reliable with the version that wrote it) and every
-checksum before anything is unpickled, and raises BundleError (a ValueError)
+saved estimator is only reliable with the version that wrote it) and every
+checksum before the estimator is read, and raises BundleError (a ValueError)
 with one clear message otherwise. The checksums catch corruption, partial
-copies and edited files; they are not a signature. Unpickling runs code, so
-only load bundles you trust (ones you made).
+copies and edited files; they are not a signature.
+
+The estimator is stored with ``skops.io``, which rebuilds objects from a
+schema instead of running pickled code: loading refuses (BundleError naming
+them) every type that is neither in skops' own safe set (scikit-learn's
+estimators, numpy and scipy arrays, builtins) nor in ``TRUSTED_TYPES``, the
+one list of the other types Jeeves' models are made of. A bundle from
+someone else can then at worst hold wrong numbers, not run code.
 """
 
 import hashlib
@@ -28,21 +34,38 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 
-import joblib
 import sklearn
+import skops.io
 
 from models import metrics
 from models.training import positive_scores
 
-FORMAT_VERSION = 1
-ESTIMATOR_FILE = "estimator.joblib"
+FORMAT_VERSION = 2
+ESTIMATOR_FILE = "estimator.skops"
 ANALYZER_FILE = "analyzer.json"
 VOCABULARY_FILE = "vocabulary.tsv"
 MODEL_FILE = "model.json"
 METADATA_FILE = "metadata.json"
 CHECKSUMMED_FILES = (ESTIMATOR_FILE, ANALYZER_FILE, VOCABULARY_FILE, MODEL_FILE)
 # distributions whose versions are recorded in metadata.json
-RECORDED_PACKAGES = ("scikit-learn", "numpy", "scipy", "joblib", "nltk", "jeeves")
+RECORDED_PACKAGES = ("scikit-learn", "numpy", "scipy", "skops", "nltk", "jeeves")
+# Types outside skops' default safe set that Jeeves' estimators contain
+# (models/registry.py, models/email_features.py, models/intent.py,
+# models/lsa.py). A new model type is added here, and only here.
+TRUSTED_TYPES = (
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.feature_selection._univariate_selection.chi2",
+    "sklearn.tree._tree.Tree",
+    "models.email_features.ContactFeatures",
+    "models.email_features.RecordFeatures",
+    "models.email_features.TfidfColumns",
+    "models.intent.IntentFeatures",
+    "models.intent.IntentModel",
+    "models.lsa.CorpusSvd",
+    "models.lsa.LsaFeatures",
+)
 
 
 class BundleError(ValueError):
@@ -119,7 +142,7 @@ def save_bundle(directory, estimator, threshold, analyzer_config, vocabulary_pat
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".bundle-", dir=parent)
     try:
-        joblib.dump(estimator, os.path.join(staging, ESTIMATOR_FILE))
+        skops.io.dump(estimator, os.path.join(staging, ESTIMATOR_FILE))
         _write_json(os.path.join(staging, ANALYZER_FILE), analyzer_config)
         shutil.copyfile(vocabulary_path, os.path.join(staging, VOCABULARY_FILE))
         _write_json(os.path.join(staging, MODEL_FILE), {
@@ -153,6 +176,26 @@ def _read_json(path, what):
         raise BundleError("cannot read %s %s: %s" % (what, path, error)) from None
 
 
+def load_estimator(path):
+    """Read a skops estimator file, refusing any type outside TRUSTED_TYPES and skops' safe set.
+
+    Raises BundleError naming the untrusted types, or the reason the file
+    cannot be read.
+    """
+    try:
+        untrusted = skops.io.get_untrusted_types(file=path)
+    except Exception as error:  # a file skops cannot read is an unusable bundle
+        raise BundleError("cannot read the estimator %s: %s" % (path, error)) from None
+    refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if refused:
+        raise BundleError("refusing the estimator %s: it holds types Jeeves does not trust: %s"
+                          % (path, ", ".join(refused)))
+    try:
+        return skops.io.load(path, trusted=list(untrusted))
+    except Exception as error:  # whatever skops raises, the bundle is unusable
+        raise BundleError("cannot load the estimator %s: %s" % (path, error)) from None
+
+
 def load_bundle(directory):
     """Verify and load the bundle in `directory` -> Bundle; BundleError on any problem."""
     directory = os.fspath(directory)
@@ -181,10 +224,7 @@ def load_bundle(directory):
                               "(modified or corrupt)" % (directory, name))
     model = _read_json(os.path.join(directory, MODEL_FILE), "model description")
     analyzer_config = _read_json(os.path.join(directory, ANALYZER_FILE), "analyzer config")
-    try:
-        estimator = joblib.load(os.path.join(directory, ESTIMATOR_FILE))
-    except Exception as error:  # whatever unpickling raises, the bundle is unusable
-        raise BundleError("cannot load the estimator of %s: %s" % (directory, error)) from None
+    estimator = load_estimator(os.path.join(directory, ESTIMATOR_FILE))
     return Bundle(path=directory, estimator=estimator, threshold=float(model["threshold"]),
                   analyzer_config=analyzer_config, model=model, metadata=meta)
 

@@ -130,7 +130,7 @@ def tampered_copy(bundle_dir, tmp_path, name):
     return copy
 
 
-@pytest.mark.parametrize("name", ["estimator.joblib", "vocabulary.tsv"])
+@pytest.mark.parametrize("name", ["estimator.skops", "vocabulary.tsv"])
 def test_a_changed_byte_fails_the_job_before_scoring(bundle_dir, messages, tmp_path, name):
     directory, _, _ = messages
     bad = tampered_copy(bundle_dir, tmp_path, name)
@@ -144,13 +144,13 @@ def test_a_changed_byte_fails_the_job_on_the_local_runner(bundle_dir, messages, 
                                                          caplog):
     directory, _, _ = messages
     directory = directory / "part-00001"
-    bad = tampered_copy(bundle_dir, tmp_path, "estimator.joblib")
+    bad = tampered_copy(bundle_dir, tmp_path, "estimator.skops")
     output = tmp_path / "out"
     with pytest.raises(StepFailedException):
         run([directory], bundle_file_args(bad), output, runner="local")
     assert not any(path.stat().st_size for path in output.glob("part-*"))
     # mrjob names the task's error as the probable cause of the failure
-    assert "estimator.joblib does not match its sha256 checksum" in caplog.text
+    assert "estimator.skops does not match its sha256 checksum" in caplog.text
 
 
 def test_no_bundle_is_refused_when_the_job_is_built(messages):

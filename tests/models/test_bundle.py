@@ -3,9 +3,11 @@ import os
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import Pipeline
 
-from models.bundle import BundleError, load_bundle, save_bundle
+from models.bundle import TRUSTED_TYPES, BundleError, load_bundle, save_bundle
 from models.registry import REGISTRY
 from models.vectors import load_vocabulary
 from tests.models.corpus import texts_and_labels, tfidf_corpus
@@ -46,7 +48,7 @@ def test_round_trip_gives_the_same_scores(trained, bundle_dir):
     assert bundle.model["extra"] == {"pr_auc": 0.9}
     assert bundle.metadata["versions"]["scikit-learn"]
     assert set(bundle.metadata["sha256"]) == {
-        "estimator.joblib", "analyzer.json", "vocabulary.tsv", "model.json"}
+        "estimator.skops", "analyzer.json", "vocabulary.tsv", "model.json"}
 
 
 def test_one_email_is_one_document_and_gets_one_score(bundle_dir):
@@ -72,7 +74,7 @@ def test_scoring_features_of_another_vocabulary_is_refused(trained, bundle_dir):
         load_bundle(bundle_dir).score(X[:, :10])
 
 
-@pytest.mark.parametrize("name", ["estimator.joblib", "vocabulary.tsv", "model.json",
+@pytest.mark.parametrize("name", ["estimator.skops", "vocabulary.tsv", "model.json",
                                   "analyzer.json"])
 def test_a_tampered_file_is_refused_by_name(bundle_dir, name):
     with open(os.path.join(bundle_dir, name), "ab") as handle:
@@ -149,3 +151,55 @@ def test_texts_fixture_is_labelled_both_ways():
     # guards the fixture the bundle tests train on
     _, labels = texts_and_labels()
     assert set(labels.tolist()) == {0, 1}
+
+
+class UnknownClassifier(ClassifierMixin, BaseEstimator):
+    """A type no bundle of Jeeves contains: loading must refuse it."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((X.shape[0], 2), 0.5)
+
+
+def test_an_unknown_type_is_refused_in_one_line(trained, tmp_path):
+    X, _, names, vectorizer = trained
+    estimator = Pipeline([("clf", UnknownClassifier())]).fit(X, np.arange(X.shape[0]) % 2)
+    vocabulary = write_vocabulary(tmp_path / "vocabulary.tsv", names, vectorizer)
+    directory = save_bundle(tmp_path / "model", estimator, 0.5, ANALYZER, vocabulary,
+                            "unknown", X.shape[1])
+    with pytest.raises(BundleError) as refused:
+        load_bundle(directory)
+    message = str(refused.value)
+    assert "types Jeeves does not trust" in message
+    assert "tests.models.test_bundle.UnknownClassifier" in message
+    assert "\n" not in message
+
+
+def test_the_estimator_file_is_no_pickle(bundle_dir):
+    # skops files are zip archives holding a JSON schema; a pickle starts with 0x80
+    with open(os.path.join(bundle_dir, "estimator.skops"), "rb") as handle:
+        assert handle.read(2) == b"PK"
+
+
+def test_every_model_of_the_registry_loads_with_the_trusted_types(trained, tmp_path):
+    X, _, names, vectorizer = trained
+    y = np.array([0, 1] * (X.shape[0] // 2) + [0] * (X.shape[0] % 2))
+    vocabulary = write_vocabulary(tmp_path / "vocabulary.tsv", names, vectorizer)
+    for name, spec in REGISTRY.items():
+        estimator = spec.make_pipeline(0, X.shape[1])
+        # a few trees or rounds hold the same types as a hundred, in a fraction of the time
+        small = {"n_estimators": 3, "max_iter": 3}
+        clf = estimator.named_steps["clf"]
+        clf.set_params(**{key: value for key, value in small.items() if key in clf.get_params()})
+        estimator.fit(X, y)
+        directory = save_bundle(tmp_path / name, estimator, 0.5, ANALYZER, vocabulary, name,
+                                X.shape[1])
+        np.testing.assert_allclose(load_bundle(directory).score(X),
+                                   estimator.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
+
+
+def test_trusted_types_are_named_once():
+    assert len(set(TRUSTED_TYPES)) == len(TRUSTED_TYPES)
