@@ -4,13 +4,12 @@ Input: parsed message records (OUT/messages/: one JSON object a line,
 docs/records.md) or mr_parse_emails output lines (``"message"<TAB>record``;
 its ``"quarantine"`` rows are skipped).
 
-The bundle (models/bundle.py: estimator.joblib, analyzer.json,
-vocabulary.tsv, model.json, metadata.json) is shipped to the tasks file by
-file with ``--bundle-file PATH#NAME`` (repeated; ``bundle_file_args`` builds
-them from a local bundle directory or from a list of its files' URIs). Each
-task rebuilds the directory from the shipped files and loads it with
-models.bundle.load_bundle, which verifies every sha256 checksum before the
-estimator is unpickled: a missing, modified or incompatible file fails the
+The bundle (a directory; models/bundle.py describes its files) is shipped
+to the tasks file by file with ``--bundle-file PATH#NAME`` (repeated;
+``bundle_file_args`` builds them from a local bundle directory or from a
+list of its files' URIs). Each task rebuilds the directory from the shipped
+files and loads it with models.bundle.load_bundle, which verifies every
+sha256 checksum before the estimator is read: a missing, modified or incompatible file fails the
 task, and so the job, with models.bundle.BundleError naming the file, before
 any record is scored (no output).
 
