@@ -116,6 +116,11 @@ class Dovecot:
 
     def start(self):
         self._write_files()
+        return self.restart()
+
+    def restart(self):
+        """Start (again) with the files written by start(): same port, same mail."""
+        self.stop()
         self.process = subprocess.Popen(
             ["dovecot", "-F", "-c", os.path.join(self.root, "dovecot.conf")],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

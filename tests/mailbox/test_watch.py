@@ -1,8 +1,6 @@
 """`jeeves watch` against the session's Dovecot, notifying a webhook server of the test."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -11,41 +9,6 @@ from tests.mailbox.conftest import berkeley_messages, spam_messages
 from tests.mailbox.dovecot import free_port
 
 TAG = "JeevesMeeting"
-
-
-class Webhook:
-    """An HTTP server on 127.0.0.1 that records the JSON bodies POSTed to it."""
-
-    def __init__(self):
-        self.posts = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.posts.append(json.loads(body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def flagged_ids(self):
-        return [row["message_id"] for post in self.posts for row in post["flagged"]]
-
-
-@pytest.fixture
-def webhook():
-    hook = Webhook()
-    hook.thread.start()
-    yield hook
-    hook.server.shutdown()
-    hook.server.server_close()
-    hook.thread.join(timeout=10)
 
 
 @pytest.fixture
