@@ -13,7 +13,10 @@ Inputs, told apart line by line:
   a ``.cats`` file labels the record whose source is the file beside it
   (``<id>.txt``; models.labels.source_stem). An empty ``.cats`` file has no
   line to join, so its message is unlabelled (the driver-side labeller
-  gives it 0).
+  gives it 0). Or, in any input file, packed ``.cats`` files
+  (models.labels.packed_cats_line: ``"cats"<TAB>{"uri": URI of the .cats
+  file, "lines": [...]}``): many small files read by one map task, on any
+  runner, and an empty one gives 0 as the driver-side labeller does.
 
 The label spec is models.labels': ``--labels SPEC`` for ``cats:TOP,SUB``,
 ``folder:NAME``, ``label:NAME`` and ``PATTERN=LABEL,...`` folder patterns
@@ -39,13 +42,15 @@ Counters (group ``label_messages``), per record: ``labelled``, ``positive``,
 ``conflicting_labels`` (records of one id labelled 0 and 1: not output),
 ``vectors_unlabelled`` (vectors of unlabelled messages or of no record);
 per line: ``invalid_json``, ``not_a_record``, ``missing_message_id``,
-``invalid_vector``.
+``invalid_vector``, ``invalid_cats`` (a packed line), ``cats_lines_ignored``
+(``.cats`` input without a ``cats:`` spec).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 
 from mrjob.compat import jobconf_from_env
 from mrjob.job import MRJob
@@ -67,6 +72,9 @@ except ImportError:  # pragma: no cover - ujson is a dependency
 
 COUNTERS = "label_messages"
 SOURCE, MESSAGE = "source", "message"
+PACKED_CATS_PREFIX = '"cats"\t'
+# a line of a Berkeley .cats file: TOP,SUB,count
+CATS_LINE = re.compile(r"\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$")
 # value tags
 RECORD, CATS, VECTOR, LABEL = 0, 1, 2, 3
 # the last step's output lines hold spaces and no tab: Hadoop streaming splits
@@ -119,19 +127,14 @@ class MRLabelMessages(MRJob):
                              if self.options.labels_file
                              else labeller_from_spec(self.options.labels))
         # a split is one file: its name tells .cats lines from the others
-        input_file = jobconf_from_env("mapreduce.map.input.file")
-        if input_file is None and self.cats is not None:
-            # mrjob's Spark harness sets it only with --emulate-map-input-file:
-            # without it the .cats lines could not be joined
-            raise RuntimeError("cats: labels need each task's input file name "
-                               "(mapreduce.map.input.file), which this runner does not set "
-                               "(on Spark: pass --emulate-map-input-file)")
+        input_file = self.input_file = jobconf_from_env("mapreduce.map.input.file")
         self.cats_stem = None
         if input_file is not None and input_file.endswith(".cats"):
             self.cats_stem = source_stem(input_file)
         self.counts = dict.fromkeys(("labelled", "positive", "negative", "unlabelled",
                                      "invalid_json", "not_a_record", "missing_message_id",
-                                     "invalid_vector", "cats_lines_ignored"), 0)
+                                     "invalid_vector", "invalid_cats",
+                                     "cats_lines_ignored"), 0)
 
     def mapper_route(self, _, line):
         """A record, vector or ``.cats`` line -> its row (see the steps)."""
@@ -142,7 +145,9 @@ class MRLabelMessages(MRJob):
                 yield [SOURCE, self.cats_stem], [CATS, int(cats_line_matches(line,
                                                                              self.cats.category))]
             return
-        if line.startswith("{") or line.startswith('"'):
+        if line.startswith(PACKED_CATS_PREFIX):
+            yield from self.route_packed_cats(line)
+        elif line.startswith("{") or line.startswith('"'):
             yield from self.route_record(line)
         elif line.strip():
             yield from self.route_vector(line)
@@ -177,6 +182,22 @@ class MRLabelMessages(MRJob):
         if label is not None:
             yield [MESSAGE, message_id], [LABEL, label]
 
+    def route_packed_cats(self, line):
+        """A packed ``.cats`` file -> ``["source", stem], [1, 0 or 1]`` per
+        line, ``[1, 0]`` for an empty file."""
+        if self.cats is None:
+            self.counts["cats_lines_ignored"] += 1
+            return
+        try:
+            packed = fast_json.loads(line[len(PACKED_CATS_PREFIX):])
+            stem, lines = source_stem(packed["uri"]), packed["lines"]
+            matches = [int(cats_line_matches(text, self.cats.category)) for text in lines]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            self.counts["invalid_cats"] += 1
+            return
+        for match in matches or [0]:
+            yield [SOURCE, stem], [CATS, match]
+
     def route_vector(self, line):
         features, separator, comment = line.partition(" # ")
         try:
@@ -184,6 +205,13 @@ class MRLabelMessages(MRJob):
         except ValueError:
             message_id = None
         if not isinstance(message_id, str) or not message_id:
+            if self.cats is not None and self.input_file is None and CATS_LINE.match(line):
+                # mrjob's Spark harness names the input file only with
+                # --emulate-map-input-file: a .cats line could not be joined
+                raise RuntimeError(
+                    "cats: labels need each task's input file name (mapreduce.map.input.file),"
+                    " which this runner does not set: on Spark pass --emulate-map-input-file,"
+                    " or give the .cats files packed (models.labels.packed_cats_line)")
             self.counts["invalid_vector"] += 1
             return
         # the placeholder label goes; the label is written in its place

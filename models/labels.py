@@ -24,6 +24,7 @@ A bad SPEC raises ValueError naming the bad part.
 """
 
 import csv
+import json
 import os
 from collections import Counter
 from fnmatch import fnmatchcase
@@ -166,6 +167,13 @@ def cats_line_matches(line, category):
     """True when a ``.cats`` line ``TOP,SUB,count`` has the (TOP, SUB) category."""
     fields = [field.strip() for field in line.split(",")]
     return len(fields) >= 2 and (fields[0], fields[1]) == category
+
+
+def packed_cats_line(uri, text):
+    """A whole ``.cats`` file as one input line of the labelling job:
+    ``"cats"<TAB>{"uri": URI, "lines": [...]}`` (many small files in one, so
+    one map task reads them all; an empty file keeps its label 0)."""
+    return '"cats"\t' + json.dumps({"uri": uri, "lines": text.splitlines()})
 
 
 class CatsLabeller:

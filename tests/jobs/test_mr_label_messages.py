@@ -196,3 +196,38 @@ def test_berkeley_cats_equal_the_cats_labeller(tmp_path):
         == {message_id: label for message_id, label in labels.items() if label is not None}
     assert counters["labelled"] == counts["labelled"] == len(records)
     assert 0 < counters["positive"] == counts["positive"] < len(records)
+
+
+def test_packed_cats_files_equal_the_cats_labeller(corpus, tmp_path):
+    """All .cats files in one input (one map task), an empty one among them."""
+    from models.labels import packed_cats_line
+
+    empty = corpus["cats"][0]
+    original = empty.read_text()
+    empty.write_text("")
+    try:
+        packed = tmp_path / "cats.jsonl"
+        packed.write_text("".join(packed_cats_line(path.as_uri(), path.read_text()) + "\n"
+                                  for path in corpus["cats"]) + '"cats"\t{"uri": 3}\n')
+        lines, counters = run(corpus["messages"] + corpus["tfidf"] + [packed],
+                              ["--labels", "cats:1,2"], tmp_path / "out")
+        rows, counts = expected_rows(corpus, "cats:1,2")
+    finally:
+        empty.write_text(original)
+    assert output_rows(lines) == rows
+    assert any(message_id == "m01/1@x" and label == 0 for message_id, label, _ in rows)
+    for name in ("labelled", "positive", "negative", "unlabelled"):
+        assert counters.get(name, 0) == counts[name], name
+    assert counters["invalid_cats"] == 1
+
+
+def test_cats_lines_without_the_input_file_name_are_one_clear_error(monkeypatch):
+    # as under mrjob's Spark harness without --emulate-map-input-file
+    for name in ("mapreduce_map_input_file", "map_input_file"):
+        monkeypatch.delenv(name, raising=False)
+    job = MRLabelMessages(args=["--labels", "cats:1,4"])
+    job.mapper_init()
+    assert list(job.mapper_route(None, '0 1:0.5 # "a@x"')) == [
+        (["message", "a@x"], [2, "1:0.5"])]
+    with pytest.raises(RuntimeError, match="input file name .* --emulate-map-input-file"):
+        list(job.mapper_route(None, "1,4,2"))
