@@ -29,14 +29,22 @@ class UserError(Exception):
     """A problem the user can fix; printed as one line, exit status 2."""
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """A bad flag or value is one line too: the usage is one --help away."""
+
+    def error(self, message):
+        self.exit(2, "%s: error: %s (see %s --help)\n" % (self.prog, message, self.prog))
+
+
 def build_parser(only=None):
     """The parser of every subcommand, or with ``only`` a name, of that one alone:
     the other modules are not imported (the cold start of `jeeves predict`)."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="jeeves",
         description="Email corpora to features and classifiers with MapReduce.",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=_OneLineParser)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         subparser = subparsers.add_parser(name, help=help_text, description=help_text)
         if only in (None, name):
@@ -54,11 +62,23 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
+    # imported here: scripts.checks imports this module
+    from scripts.checks import check_paths, environment_error_line
+    from scripts.pipeline.storage import StorageError
+
     try:
+        check_paths(args)
         return args.handler(args)
     except UserError as error:
         print("jeeves %s: error: %s" % (args.command, error), file=sys.stderr)
         return 2
+    except StorageError as error:
+        print("jeeves %s: error: %s" % (args.command, error), file=sys.stderr)
+        return 1
+    except OSError as error:  # the machine's (a full disk...), not a bug: one line too
+        print("jeeves %s: error: %s" % (args.command, environment_error_line(error)),
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
