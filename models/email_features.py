@@ -1,0 +1,334 @@
+"""Email-aware feature groups as scikit-learn transformers, next to the tf-idf matrix.
+
+The input of every pipeline built here is a ``Documents``: the tf-idf rows
+the jobs computed (a CSR matrix, one row per message) and the parsed records
+of the same messages (docs/records.md), row for row. It indexes like an
+array (``docs[train]``, ``docs.shape``), so ``StratifiedKFold``,
+``GridSearchCV`` and ``models.training`` split it as they split a matrix,
+and every transformer below is fitted on the training part of each fold
+only.
+
+The groups (``GROUPS``), each switchable and each scaled by a
+``StandardScaler`` fitted per fold before it joins the tf-idf columns in a
+``FeatureUnion``:
+
+Columns (group, transformer, features):
+
+- ``text``: ``TfidfColumns``; the tf-idf row as is (always on)
+- ``headers``: ``RecordFeatures("headers")``; features/headers.py
+- ``cues``: ``RecordFeatures("cues")``; features/cues.py
+- ``graph``: ``ContactFeatures``; the sender's out-degree, reciprocity, prior messages with the
+  recipients
+- ``intent``: ``models.intent.IntentFeatures``; max / mean / share of sentence intent scores
+- ``lsa``: ``models.lsa.LsaFeatures``; TruncatedSVD components of the tf-idf row
+
+A fitted pipeline holds everything prediction needs (contact statistics,
+the sentence model, the SVD components), so one new message is scored from
+the bundle alone: ``Documents(tfidf_row, [record])``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from features.cues import CUE_FEATURE_NAMES, cue_features
+from features.graph import CONTACT_FEATURE_NAMES
+from features.headers import HEADER_FEATURE_NAMES, header_features
+
+# the record feature functions by group name: transformers store the name,
+# so a saved pipeline holds no function objects
+RECORD_GROUPS = {
+    "headers": (header_features, HEADER_FEATURE_NAMES),
+    "cues": (cue_features, CUE_FEATURE_NAMES),
+}
+GROUPS = ("text", "headers", "cues", "graph", "intent", "lsa")
+# pseudonyms of addresses in the stored contact statistics: 16 hex digits
+# (64 bits), as features/graph.py uses for the graph outputs
+_PSEUDONYM_HEX_DIGITS = 16
+
+
+class Documents:
+    """Messages as model input: tf-idf rows (CSR) and parsed records, row for row.
+
+    ``docs[indices]`` (an integer array, a slice or a boolean mask) is the
+    sub-collection; ``shape`` is the tf-idf matrix's, so scikit-learn counts
+    samples from it. Sub-collections share one memo of per-record feature
+    rows (``feature_rows``): a nested cross-validation fits hundreds of
+    pipelines on the same messages, and a record's cues or sentence scores
+    do not depend on the fold.
+    """
+
+    def __init__(self, tfidf, records, _rows=None, _memo=None):
+        tfidf = sp.csr_matrix(tfidf)
+        records = list(records)
+        if tfidf.shape[0] != len(records):
+            raise ValueError("Documents: %d tf-idf rows but %d records"
+                             % (tfidf.shape[0], len(records)))
+        self.tfidf = tfidf
+        self.records = records
+        # each row's position in the collection the memo belongs to
+        self._rows = np.arange(len(records)) if _rows is None else _rows
+        self._memo = {} if _memo is None else _memo
+
+    @property
+    def shape(self):
+        return self.tfidf.shape
+
+    def __len__(self):
+        return self.tfidf.shape[0]
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple) and len(key) == 2 and key[1] is Ellipsis:
+            key = key[0]  # scikit-learn's _safe_indexing asks for docs[indices, ...]
+        rows = np.arange(len(self))[key if isinstance(key, slice) else np.asarray(key)]
+        if rows.ndim != 1:
+            raise IndexError("Documents index must select rows, got %r" % (key,))
+        return Documents(self.tfidf[rows], [self.records[row] for row in rows],
+                         self._rows[rows], self._memo)
+
+    def feature_rows(self, key, function):
+        """[function(record) for each record] as a float array, memoized per (key, message).
+
+        `key` names the function and any state it depends on; rows of the
+        same original message share one entry.
+        """
+        memo = self._memo.setdefault(key, {})
+        out = []
+        for row, record in zip(self._rows.tolist(), self.records):
+            if row not in memo:
+                memo[row] = function(record)
+            out.append(memo[row])
+        return np.array(out, dtype=float).reshape(len(self), -1)
+
+    def __repr__(self):
+        return "Documents(%d messages, %d tf-idf columns)" % self.shape
+
+
+def _check_documents(X):
+    if not isinstance(X, Documents):
+        raise TypeError("email feature pipelines take models.email_features.Documents, "
+                        "not %s" % type(X).__name__)
+    return X
+
+
+class TfidfColumns(BaseEstimator, TransformerMixin):
+    """The tf-idf part of Documents, unchanged (the ``text`` group)."""
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = _check_documents(X).shape[1]
+        return self
+
+    def transform(self, X):
+        return _check_documents(X).tfidf
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(["tfidf_%d" % index for index in range(self.n_features_in_)],
+                        dtype=object)
+
+
+class RecordFeatures(BaseEstimator, TransformerMixin):
+    """One per-record feature group of features/ (``group`` in RECORD_GROUPS) -> dense rows."""
+
+    def __init__(self, group="headers"):
+        self.group = group
+
+    def _function(self):
+        if self.group not in RECORD_GROUPS:
+            raise ValueError("unknown record feature group %r (known: %s)"
+                             % (self.group, ", ".join(RECORD_GROUPS)))
+        return RECORD_GROUPS[self.group]
+
+    def fit(self, X, y=None):
+        _check_documents(X)
+        self._function()
+        return self
+
+    def transform(self, X):
+        function, _ = self._function()
+        return _check_documents(X).feature_rows(("record", self.group), function)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(["%s:%s" % (self.group, name) for name in self._function()[1]],
+                        dtype=object)
+
+
+def pseudonym(address):
+    """A stable 64-bit hex pseudonym of a lowercased address (what the bundle stores)."""
+    return hashlib.sha256(address.encode("utf-8")).hexdigest()[:_PSEUDONYM_HEX_DIGITS]
+
+
+def _sender_and_recipients(record):
+    """(sender pseudonym or None, [recipient pseudonyms]) of a record; never raises."""
+    if not isinstance(record, dict):
+        return None, []
+    sender = record.get("from")
+    sender = sender.get("address") if isinstance(sender, dict) else None
+    if not isinstance(sender, str) or not sender:
+        return None, []
+    seen, recipients = {sender}, []
+    for field in ("to", "cc", "bcc"):
+        values = record.get(field)
+        for address in values if isinstance(values, list) else ():
+            if isinstance(address, str) and address and address not in seen:
+                seen.add(address)
+                recipients.append(pseudonym(address))
+    return pseudonym(sender), recipients
+
+
+class ContactFeatures(BaseEstimator, TransformerMixin):
+    """The ``graph`` group: contact statistics learnt at fit, looked up per message.
+
+    fit counts, over the records it is given, the messages each sender wrote
+    to each recipient (addresses pseudonymized, see ``pseudonym``); these
+    counts are the fitted state (``pair_counts_``: sender -> {recipient:
+    messages}), stored in the bundle. transform gives, per message, in
+    features.graph.CONTACT_FEATURE_NAMES order: log1p of the sender's
+    distinct recipients (``sender_out_degree``), 1 when a recipient has
+    written to the sender (``reciprocal``), and log1p of the most messages
+    exchanged with one recipient (``prior_messages``).
+
+    A message that was itself counted at fit (same message id) is left out
+    of its own statistics, so training rows see what a new message will
+    see at prediction. Counts are not time-ordered (unlike the graph job's
+    ``message_features``): the whole fitted corpus is "prior" to a new
+    message.
+    """
+
+    def fit(self, X, y=None):
+        pair_counts = {}
+        seen = set()
+        for record in _check_documents(X).records:
+            sender, recipients = _sender_and_recipients(record)
+            if sender is None:
+                continue
+            seen.add(str(record.get("message_id")))
+            counts = pair_counts.setdefault(sender, Counter())
+            for recipient in recipients:
+                counts[recipient] += 1
+        self.pair_counts_ = {sender: dict(counts) for sender, counts in pair_counts.items()}
+        self.message_ids_ = sorted(seen)
+        return self
+
+    def _row(self, record, fitted_ids):
+        sender, recipients = _sender_and_recipients(record)
+        if sender is None:
+            return [0.0, 0.0, 0.0]
+        own = 1 if str(record.get("message_id")) in fitted_ids else 0
+        mine = set(recipients)
+        sent = self.pair_counts_.get(sender, {})
+        out_degree = sum(1 for recipient, count in sent.items()
+                         if count - (own if recipient in mine else 0) > 0)
+        reciprocal, prior = 0.0, 0
+        for recipient in recipients:
+            received = self.pair_counts_.get(recipient, {}).get(sender, 0)
+            if received:
+                reciprocal = 1.0
+            prior = max(prior, sent.get(recipient, 0) - own + received)
+        return [float(np.log1p(out_degree)), reciprocal, float(np.log1p(prior))]
+
+    def transform(self, X):
+        fitted_ids = set(self.message_ids_)
+        return np.array([self._row(record, fitted_ids) for record in _check_documents(X).records],
+                        dtype=float).reshape(len(X), 3)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(["graph:%s" % name for name in CONTACT_FEATURE_NAMES], dtype=object)
+
+
+def scaled(transformer):
+    """transformer followed by a StandardScaler fitted on the same (training) rows."""
+    return Pipeline([("extract", transformer), ("scale", StandardScaler())])
+
+
+def group_transformer(group, intent_model=None, corpus_svd=None, seed=0):
+    """The (scaled) transformer of one group name of GROUPS.
+
+    `intent_model` (models.intent.IntentModel) is needed by ``intent``;
+    `corpus_svd` (models.lsa.CorpusSvd, fitted on all messages) is used by
+    ``lsa``, which otherwise fits its SVD on each training part.
+    """
+    # imported here: intent and lsa import this module's Documents
+    from models.intent import IntentFeatures
+    from models.lsa import LsaFeatures
+
+    if group == "text":
+        return TfidfColumns()
+    if group in RECORD_GROUPS:
+        return scaled(RecordFeatures(group))
+    if group == "graph":
+        return scaled(ContactFeatures())
+    if group == "intent":
+        return scaled(IntentFeatures(model=intent_model))
+    if group == "lsa":
+        return scaled(LsaFeatures(svd=corpus_svd, random_state=seed))
+    raise ValueError("unknown feature group %r (known: %s)" % (group, ", ".join(GROUPS)))
+
+
+def check_groups(groups):
+    """A list of group names (a comma string or a sequence), ``text`` first; ValueError
+    naming an unknown one."""
+    if isinstance(groups, str):
+        groups = [name.strip() for name in groups.split(",") if name.strip()]
+    unknown = [name for name in groups if name not in GROUPS]
+    if unknown:
+        raise ValueError("unknown feature group %s (known: %s)"
+                         % (", ".join(repr(name) for name in unknown), ", ".join(GROUPS)))
+    return ["text"] + [name for name in dict.fromkeys(groups) if name != "text"]
+
+
+def email_features(groups, intent_model=None, corpus_svd=None, group_weight=1.0, seed=0):
+    """A FeatureUnion of the groups (``text`` always first), dense groups scaled by
+    ``group_weight`` relative to the tf-idf columns."""
+    groups = check_groups(groups)
+    weights = {name: (1.0 if name == "text" else group_weight) for name in groups}
+    return FeatureUnion([(name, group_transformer(name, intent_model, corpus_svd, seed))
+                         for name in groups], transformer_weights=weights)
+
+
+def email_pipeline(groups=("text",), C=10.0, intent_model=None, corpus_svd=None,
+                   group_weight=1.0, seed=0):
+    """Documents -> email_features(groups) -> balanced LogisticRegression (step ``clf``)."""
+    return Pipeline([
+        ("features", email_features(groups, intent_model, corpus_svd, group_weight, seed)),
+        ("clf", LogisticRegression(solver="liblinear", class_weight="balanced", C=C,
+                                   max_iter=1000, random_state=seed)),
+    ])
+
+
+def feature_names(pipeline, terms=None):
+    """Names of the columns a fitted email pipeline's classifier sees.
+
+    tf-idf columns take the vocabulary's ``terms`` when given; the other
+    groups are named ``group:feature``.
+    """
+    union = pipeline.named_steps["features"]
+    names = []
+    for name, transformer in union.transformer_list:
+        if name == "text" and terms is not None:
+            names.extend(str(term) for term in terms)
+        else:
+            names.extend(str(item) for item in transformer.get_feature_names_out())
+    return names
+
+
+def top_contributions(pipeline, documents, names, count=5):
+    """Per message, the `count` largest |weight x value| terms of a fitted linear email
+    pipeline -> [[(name, contribution), ...], ...] (positive pushes toward class 1)."""
+    matrix = sp.csr_matrix(pipeline.named_steps["features"].transform(_check_documents(documents)))
+    coef = np.ravel(pipeline.named_steps["clf"].coef_)
+    out = []
+    for row in range(matrix.shape[0]):
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        columns = matrix.indices[start:end]
+        values = matrix.data[start:end] * coef[columns]
+        order = np.argsort(-np.abs(values), kind="stable")[:count]
+        out.append([(names[columns[i]], float(values[i])) for i in order if values[i] != 0])
+    return out

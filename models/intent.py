@@ -1,0 +1,136 @@
+"""Sentence intent transfer: a sentence classifier scores every sentence of a message.
+
+The sentence model is trained on the ParakweetLabs EmailIntentDataSet
+(``../shared/data/parakweet-intent/Ask0729-fixed.txt``: 3,657 Enron
+sentences, ``Yes``/``No`` TAB sentence, "does this sentence ask for or
+schedule something"; Apache-2.0): a ``TfidfVectorizer`` (word 1-2-grams,
+sublinear tf, min_df 2) and a balanced ``LogisticRegression``, a second of
+CPU. It uses none of the corpus' labels, so it is trained once per run,
+outside the cross-validation folds, and passed to every fold as an
+``IntentModel`` (a plain holder that ``sklearn.base.clone`` copies instead
+of refitting). The fitted pipeline keeps it, so the model bundle ships it:
+prediction needs nothing but the bundle.
+
+``IntentFeatures`` splits a record's subject and body (features.cues
+``sentences``) and its quoted history, scores each sentence, and gives the
+``intent`` group: ``max`` and ``mean`` score over the new text's
+sentences, ``share`` of them scoring at least 0.5, and ``quoted_max``, the
+highest score in the quoted history (Berkeley labels describe threads).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from features.cues import sentences
+from models.email_features import _check_documents
+
+INTENT_FEATURE_NAMES = ("max", "mean", "share", "quoted_max")
+# where the shared data lies relative to a checkout (../shared/data/...)
+DEFAULT_INTENT_DATA = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data",
+    "parakweet-intent", "Ask0729-fixed.txt")
+_ANSWERS = {"yes": 1, "no": 0}
+
+
+def read_intent_sentences(path=DEFAULT_INTENT_DATA):
+    """Read ``Yes|No TAB sentence`` lines -> (sentences, 0/1 labels).
+
+    Blank lines are skipped; any other line that is not a Yes/No answer and a
+    sentence raises ValueError naming the file and line.
+    """
+    texts, labels = [], []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            answer, separator, text = line.rstrip("\n").partition("\t")
+            if not separator or answer.strip().lower() not in _ANSWERS or not text.strip():
+                raise ValueError("%s:%d: expected 'Yes' or 'No', a tab and a sentence, got %r"
+                                 % (path, number, line[:80]))
+            texts.append(text.strip())
+            labels.append(_ANSWERS[answer.strip().lower()])
+    return texts, np.array(labels, dtype=int)
+
+
+class IntentModel:
+    """A fitted sentence classifier: ``scores(sentences) -> P(ask or schedule)``.
+
+    Deliberately not a scikit-learn estimator: ``clone`` deep-copies it, so
+    every fold of a search uses the same trained model.
+    """
+
+    def __init__(self, pipeline, key):
+        self.pipeline = pipeline
+        # names this trained model in Documents' feature memo (copies keep it)
+        self.key = key
+
+    def scores(self, texts):
+        if not texts:
+            return np.zeros(0)
+        return self.pipeline.predict_proba(list(texts))[:, 1]
+
+
+def train_intent_model(texts, labels, C=1.0, seed=0):
+    """Fit the sentence classifier on (sentences, 0/1 labels) -> IntentModel."""
+    pipeline = Pipeline([
+        ("tfidf", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)),
+        ("clf", LogisticRegression(solver="liblinear", class_weight="balanced", C=C,
+                                   random_state=seed)),
+    ])
+    digest = hashlib.sha256(repr((list(texts), np.asarray(labels).tolist(), C, seed))
+                            .encode("utf-8")).hexdigest()[:16]
+    return IntentModel(pipeline.fit(list(texts), np.asarray(labels)), "intent:" + digest)
+
+
+def load_intent_model(path=DEFAULT_INTENT_DATA, seed=0):
+    """train_intent_model on the EmailIntentDataSet file at `path`."""
+    texts, labels = read_intent_sentences(path)
+    return train_intent_model(texts, labels, seed=seed)
+
+
+def _text(record, field):
+    value = record.get(field) if isinstance(record, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+class IntentFeatures(BaseEstimator, TransformerMixin):
+    """The ``intent`` group: sentence scores of an IntentModel, pooled per message.
+
+    ``model`` is required (an IntentModel, trained once per run); fit only
+    checks it, so nothing is learnt from the folds' labels.
+    """
+
+    def __init__(self, model=None):
+        self.model = model
+
+    def fit(self, X, y=None):
+        _check_documents(X)
+        if not isinstance(self.model, IntentModel):
+            raise ValueError("IntentFeatures needs model=IntentModel (models.intent."
+                             "load_intent_model()), got %r" % (self.model,))
+        return self
+
+    def _row(self, record):
+        new = sentences(_text(record, "subject")) + sentences(_text(record, "body"))
+        quoted = sentences(_text(record, "quoted"))
+        scores = self.model.scores(new + quoted)
+        new_scores, quoted_scores = scores[:len(new)], scores[len(new):]
+        if len(new_scores) == 0:
+            new_scores = np.zeros(1)
+        return [float(new_scores.max()), float(new_scores.mean()),
+                float((new_scores >= 0.5).mean()),
+                float(quoted_scores.max()) if len(quoted_scores) else 0.0]
+
+    def transform(self, X):
+        return _check_documents(X).feature_rows(("intent", self.model.key), self._row)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(["intent:%s" % name for name in INTENT_FEATURE_NAMES], dtype=object)
