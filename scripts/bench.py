@@ -14,7 +14,10 @@ place, so runs of the same N are comparable. On that input, in one run
   ``TfidfVectorizer`` with the project's analyzer and a naive mrjob word
   count (both from scripts/bench_features.py), and Spark ML
   (RegexTokenizer, NGram, HashingTF, IDF on ``local[2]``) when pyspark and
-  Java are present.
+  Java are present;
+- the mail latency on the end-to-end run's bundle (``mail_latency``): the
+  cold start of `jeeves predict` on one message and one message in `jeeves
+  watch` after warm-up (docs/mailbox.md).
 
 Every stage runs in its own child process (``python -m scripts.bench
 --stage ...``) so its peak RSS comes from the OS: ``RUSAGE_CHILDREN`` for
@@ -257,6 +260,87 @@ def run_stage(name, work, scratch):
         return json.load(handle)
 
 
+# --- latency of the mail filter and the watcher -------------------------------
+
+# targets of issue 16: a fresh `jeeves predict` on one message; one message in `jeeves watch`
+LATENCY_TARGETS = {"predict_cold_s": 1.5, "watch_warm_ms": 20.0}
+
+
+def sample_messages(paths, count):
+    """Up to ``count`` raw messages from the mail files ``paths``, in order."""
+    from features.mailformats import iter_found
+
+    messages = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        for found in iter_found(data, "file://" + path, os.path.basename(path)):
+            if found.kind == "rfc822":
+                messages.append(found.data)
+                if len(messages) == count:
+                    return messages
+    return messages
+
+
+def mail_latency(bundle_dir, paths, repeats=3, warm_messages=200, warm_up=5):
+    """Cold start and warm per-message time of scoring one email with ``bundle_dir``.
+
+    Cold: ``python -m scripts.cli predict --model BUNDLE one.eml`` in a fresh
+    process, ``repeats`` times: the median wall seconds, and the median CPU
+    seconds (user + system, from RUSAGE_CHILDREN: on a busy machine the wall
+    time also counts waiting for a core). Warm: the watcher's scorer
+    (scripts.mailbox.watch.Scorer: bundle, analyzer and vocabulary loaded
+    once) parsing and scoring one message per call, after ``warm_up`` calls:
+    median and mean milliseconds over ``warm_messages`` messages of ``paths``.
+    """
+    from scripts.mailbox.watch import Scorer
+
+    messages = sample_messages(paths, warm_up + warm_messages)
+    if not messages:
+        raise UserError("no message found in %s" % ", ".join(paths))
+    walls, cpus = [], []
+    with tempfile.TemporaryDirectory(prefix="jeeves-latency-") as scratch:
+        one = os.path.join(scratch, "one.eml")
+        with open(one, "wb") as handle:
+            handle.write(messages[0])
+        for _ in range(repeats):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "scripts.cli", "predict", "--model",
+                            bundle_dir, one], check=True, stdout=subprocess.DEVNULL,
+                           cwd=bench_features.REPO)
+            walls.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    scorer = Scorer(bundle_dir)
+    times = []
+    for number, raw in enumerate(messages):
+        started = time.perf_counter()
+        records = [record for _, record, _ in scorer.records([(number, raw)], "bench:", [])
+                   if record is not None]
+        scorer.predict(records)
+        if number >= warm_up:
+            times.append((time.perf_counter() - started) * 1000)
+    times = times or [0.0]
+    return {"predict_cold_s": sorted(walls)[len(walls) // 2],
+            "predict_cold_cpu_s": sorted(cpus)[len(cpus) // 2],
+            "watch_warm_ms": sorted(times)[len(times) // 2],
+            "watch_warm_mean_ms": sum(times) / len(times), "warm_messages": len(times),
+            "repeats": repeats}
+
+
+def format_latency(latency):
+    """The Markdown table of mail_latency's figures against their targets."""
+    return "\n".join([
+        "| mail latency | wall | CPU | target |", "|---|---|---|---|",
+        "| `jeeves predict` cold start, one message (median of %d) | %.2f s | %.2f s | "
+        "< %.1f s |" % (latency["repeats"], latency["predict_cold_s"],
+                        latency["predict_cold_cpu_s"], LATENCY_TARGETS["predict_cold_s"]),
+        "| `jeeves watch` one message, warm (median of %d; mean %.1f ms) | %.1f ms | | "
+        "< %.0f ms |" % (latency["warm_messages"], latency["watch_warm_mean_ms"],
+                         latency["watch_warm_ms"], LATENCY_TARGETS["watch_warm_ms"])])
+
+
 # --- the driver ---------------------------------------------------------------
 
 def project_stages(inputs, runner, scratch):
@@ -327,6 +411,9 @@ def run_benchmark(megabytes, runners=("inline", "local"), scaling=False, spark=T
                     for figures in references.values():
                         add_rates(figures, size, count)
                     results["references"] = references
+                    model = os.path.join(run_scratch, "e2e", "model")
+                    if os.path.isdir(model):
+                        results["latency"] = mail_latency(model, inputs[:1])
     results["comparisons"] = comparisons(results)
     if scaling:
         results["scaling"] = scaling_ratios(results)
@@ -401,6 +488,8 @@ def format_report(results):
                 lines.append("| %s | %s | %s | %.2f | %.2f |" % (
                     stage, runner, " | ".join(_number(t, "%.1f") for t in times),
                     ratio["time_4x_over_1x"], ratio["rss_4x_over_1x"]))
+    if "latency" in results:
+        lines += ["", format_latency(results["latency"])]
     return "\n".join(lines)
 
 
