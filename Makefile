@@ -16,7 +16,7 @@ HADOOP_LOCAL := $(CURDIR)/.cache/hadoop
 HAVE_JAVA := $(shell command -v java >/dev/null && command -v mvn >/dev/null && echo yes)
 ENGINES := $(if $(HAVE_JAVA),hadoop-jars)
 
-.PHONY: setup lint test demo bench clean hadoop-jars cluster-start cluster-stop dovecot
+.PHONY: setup lint test demo bench clean hadoop-jars cluster-start cluster-stop dovecot chromium
 
 setup: $(VENV)/.installed $(NLTK_DATA)/.provisioned
 
@@ -36,7 +36,7 @@ lint: setup
 	$(BIN)/ruff check .
 	scripts/check_py39.sh $(TASK_SIDE)
 
-test: setup lint $(ENGINES) dovecot
+test: setup lint $(ENGINES) dovecot chromium
 	$(BIN)/python -m pytest
 
 # tests/mailbox run a real Dovecot (docs/mailbox.md): Debian's dovecot-imapd, installed
@@ -46,6 +46,14 @@ dovecot:
 	  apt-get install -y -q dovecot-imapd >/dev/null 2>&1 || \
 	  { apt-get update -q >/dev/null && apt-get install -y -q dovecot-imapd >/dev/null; } || \
 	  echo "dovecot-imapd could not be installed: tests/mailbox will skip"
+
+# tests/models/test_report.py renders the HTML report in a real browser: Debian's
+# chromium, installed when missing and we are root; without it that test skips.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || \
+	  echo "chromium could not be installed: the report's browser test will skip"
 
 DEMO_CORPUS := .cache/demo/spamassassin
 
