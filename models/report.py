@@ -8,6 +8,16 @@ referenced by relative names and written next to the documents:
   model, from the pooled out-of-fold scores;
 - ``confusion.png``: the chosen model's confusion matrix at its threshold.
 
+Besides the comparison, the report can show what a user acts on, each
+block passed in by the caller:
+
+- the corpus (``corpus_rows``): read / parsed / quarantined by reason /
+  duplicates, labelled counts, vocabulary size;
+- the most confident out-of-fold mistakes of the chosen model
+  (``error_examples``): false positives and false negatives with subject,
+  sender, date, score and the top contributing features of each;
+- the ablation table of the feature groups (``ablation_rows``).
+
 Plots use matplotlib's object-oriented API with the Agg canvas, so nothing
 needs a display and no global backend is switched.
 """
@@ -15,6 +25,7 @@ needs a display and no global backend is switched.
 import html
 import os
 
+import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
@@ -62,7 +73,97 @@ def format_table(summary):
     return "\n".join(lines)
 
 
-def _blocks(comparison, title, notes):
+def corpus_rows(counts, labels=None, vocabulary_size=None):
+    """(header, rows) of the corpus block.
+
+    `counts` is the parse stage's {"read", "parsed", "quarantined",
+    "duplicates"}; "quarantined" is a count or {reason: count} (each reason
+    gets a row). `labels` is models.labels.label_records' counts.
+    """
+    rows = [["read", str(counts.get("read", 0))], ["parsed", str(counts.get("parsed", 0))]]
+    quarantined = counts.get("quarantined", 0)
+    if isinstance(quarantined, dict):
+        rows.append(["quarantined", str(sum(quarantined.values()))])
+        rows += [["quarantined: %s" % reason, str(count)]
+                 for reason, count in sorted(quarantined.items())]
+    else:
+        rows.append(["quarantined", str(quarantined)])
+    rows.append(["duplicates", str(counts.get("duplicates", 0))])
+    for key in ("labelled", "positive", "negative", "unlabelled"):
+        if labels and key in labels:
+            rows.append([key, str(labels[key])])
+    if vocabulary_size is not None:
+        rows.append(["vocabulary size", str(vocabulary_size)])
+    return ["", "messages"], rows
+
+
+def error_examples(records, y, scores, threshold, explanations=None, count=10):
+    """The most confident out-of-fold mistakes -> {"false_positives", "false_negatives"}.
+
+    `records` are the labelled messages' parsed records, row for row with
+    the 0/1 labels `y` and out-of-fold `scores`; a false positive scores at
+    least `threshold` with label 0, a false negative below it with label 1.
+    Each side lists up to `count` examples, most confident first (highest
+    score for false positives, lowest for false negatives), as dicts:
+    subject, sender, date, score, features (`explanations[row]`, a list of
+    (feature, contribution), when given).
+    """
+    y = [int(label) for label in y]
+    scores = [float(score) for score in scores]
+
+    def example(row):
+        record = records[row] if isinstance(records[row], dict) else {}
+        sender = record.get("from") if isinstance(record.get("from"), dict) else {}
+        return {"subject": record.get("subject") or "", "sender": sender.get("address") or "",
+                "date": record.get("date") or "", "score": scores[row],
+                "message_id": record.get("message_id") or "",
+                "features": list(explanations[row]) if explanations is not None else []}
+
+    false_positives = sorted((row for row in range(len(y))
+                              if y[row] == 0 and scores[row] >= threshold),
+                             key=lambda row: (-scores[row], row))
+    false_negatives = sorted((row for row in range(len(y))
+                              if y[row] == 1 and scores[row] < threshold),
+                             key=lambda row: (scores[row], row))
+    return {"false_positives": [example(row) for row in false_positives[:count]],
+            "false_negatives": [example(row) for row in false_negatives[:count]]}
+
+
+def _example_rows(examples):
+    return [[item["subject"], item["sender"], item["date"], "%.3f" % item["score"],
+             ", ".join("%s (%+.3g)" % (name, value) for name, value in item["features"])]
+            for item in examples]
+
+
+def ablation_rows(rows):
+    """(header, rows) of the ablation table: [{"name", "roc_auc", "pr_auc"}] with per-fold
+    lists (scripts/bench_models.py rows) -> mean ± std cells."""
+    header = ["features", "ROC AUC", "PR AUC"]
+    return header, [[row["name"]] + ["%.3f ± %.3f" % (np.mean(row[key]), np.std(row[key]))
+                                     for key in ("roc_auc", "pr_auc")] for row in rows]
+
+
+def _action_blocks(corpus, errors, ablation):
+    blocks = []
+    if corpus is not None:
+        blocks.append(("h2", "Corpus"))
+        blocks.append(("table",) + corpus_rows(**corpus))
+    if ablation:
+        blocks.append(("h2", "Feature groups (ablation, same folds)"))
+        blocks.append(("table",) + ablation_rows(ablation))
+    if errors is not None:
+        header = ["subject", "sender", "date", "score", "top contributing features"]
+        for key, heading in (("false_positives", "Most confident false positives"),
+                             ("false_negatives", "Most confident false negatives")):
+            blocks.append(("h2", heading))
+            if errors[key]:
+                blocks.append(("table", header, _example_rows(errors[key])))
+            else:
+                blocks.append(("p", "None at this threshold."))
+    return blocks
+
+
+def _blocks(comparison, title, notes, corpus=None, errors=None, ablation=None):
     summary = comparison.summary()
     chosen = comparison.chosen_result
     metric_title = _METRIC_TITLES[summary["select_by"]]
@@ -107,7 +208,7 @@ def _blocks(comparison, title, notes):
             rows.append(row)
         blocks.append(("table", ["positive feature", "weight", "negative feature", "weight"],
                        rows))
-    return blocks
+    return blocks + _action_blocks(corpus, errors, ablation)
 
 
 def _markdown_cell(text):
@@ -209,17 +310,20 @@ def plot_confusion(comparison, path):
     figure.savefig(path, dpi=100)
 
 
-def write_report(comparison, directory, title="Jeeves model comparison", notes=()):
+def write_report(comparison, directory, title="Jeeves model comparison", notes=(),
+                 corpus=None, errors=None, ablation=None):
     """Write report.md, report.html and the PNG plots to `directory`; return the HTML path.
 
-    `notes` are extra paragraphs placed under the title (e.g. the corpus and
-    label spec).
+    `notes` are extra paragraphs placed under the title (e.g. the label
+    spec). `corpus` is corpus_rows' keyword arguments ({"counts", "labels",
+    "vocabulary_size"}), `errors` error_examples' result, `ablation` the
+    ablation rows; each block is left out when None.
     """
     os.makedirs(directory, exist_ok=True)
     plot_roc(comparison, os.path.join(directory, ROC_PNG))
     plot_pr(comparison, os.path.join(directory, PR_PNG))
     plot_confusion(comparison, os.path.join(directory, CONFUSION_PNG))
-    blocks = _blocks(comparison, title, list(notes))
+    blocks = _blocks(comparison, title, list(notes), corpus, errors, ablation)
     with open(os.path.join(directory, REPORT_MD), "w", encoding="utf-8") as handle:
         handle.write(render_markdown(blocks))
     html_path = os.path.join(directory, REPORT_HTML)

@@ -1,8 +1,10 @@
 import html.parser
+import shutil
+import subprocess
 
 import pytest
 
-from models.report import format_table, write_report
+from models.report import corpus_rows, error_examples, format_table, write_report
 from models.training import compare_models
 from tests.models.corpus import tfidf_corpus
 
@@ -94,3 +96,92 @@ def test_plain_text_table_has_a_row_per_model_and_marks_the_choice(comparison):
     assert len(table) == 2 + len(MODELS)
     marked = [line for line in table if line.split()[0] == comparison.chosen]
     assert marked and marked[0].split()[1] == "*"
+
+
+def test_error_examples_are_the_most_confident_mistakes():
+    records = [{"subject": "s%d" % row, "from": {"address": "a%d@x" % row, "name": ""},
+                "date": "2001-05-0%dT10:00:00+00:00" % (row + 1), "message_id": "m%d" % row}
+               for row in range(6)]
+    y = [0, 0, 0, 1, 1, 1]
+    scores = [0.9, 0.6, 0.1, 0.2, 0.05, 0.8]
+    explanations = [[("f%d" % row, 0.5)] for row in range(6)]
+    errors = error_examples(records, y, scores, threshold=0.5, explanations=explanations,
+                            count=5)
+    assert [item["subject"] for item in errors["false_positives"]] == ["s0", "s1"]
+    assert [item["subject"] for item in errors["false_negatives"]] == ["s4", "s3"]
+    first = errors["false_positives"][0]
+    assert (first["sender"], first["score"], first["features"]) == ("a0@x", 0.9, [("f0", 0.5)])
+    assert len(error_examples(records, y, scores, 0.5, count=1)["false_negatives"]) == 1
+
+
+def test_corpus_rows_list_quarantine_reasons():
+    _, rows = corpus_rows({"read": 10, "parsed": 7, "quarantined": {"not_email": 2, "bad": 1},
+                           "duplicates": 0},
+                          labels={"labelled": 7, "positive": 3, "negative": 4,
+                                  "unlabelled": 0}, vocabulary_size=1234)
+    assert ["quarantined", "3"] in rows and ["quarantined: not_email", "2"] in rows
+    assert ["positive", "3"] in rows and ["vocabulary size", "1234"] in rows
+
+
+ABLATION = [{"name": "plain script", "roc_auc": [0.8, 0.9], "pr_auc": [0.7, 0.7]},
+            {"name": "text + <cues>", "roc_auc": [0.9, 0.9], "pr_auc": [0.8, 0.9]}]
+ERROR_SUBJECT = "Lunch & <the> budget?"
+
+
+@pytest.fixture(scope="module")
+def action_report_dir(comparison, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("action-report")
+    records = [{"subject": ERROR_SUBJECT if row == 0 else "s%d" % row,
+                "from": {"address": "kay@enron.com"}, "date": "2001-05-14T10:00:00+00:00"}
+               for row in range(len(comparison.y))]
+    result = comparison.chosen_result
+    # every message as a mistake: a threshold no score reaches on one side
+    errors = error_examples(records, 1 - comparison.y, result.oof_scores, threshold=-1.0,
+                            explanations=[[("meet", 0.25)]] * len(records), count=3)
+    write_report(comparison, str(directory), title="Actionable",
+                 corpus={"counts": {"read": 50, "parsed": 40, "quarantined": {"not_email": 9},
+                                    "duplicates": 1},
+                         "labels": {"labelled": 40, "positive": 16}, "vocabulary_size": 321},
+                 errors=errors, ablation=ABLATION)
+    return directory
+
+
+def test_the_report_shows_corpus_mistakes_and_ablation(action_report_dir):
+    markdown = (action_report_dir / "report.md").read_text(encoding="utf-8")
+    for heading in ("## Corpus", "## Most confident false positives",
+                    "## Most confident false negatives", "## Feature groups (ablation"):
+        assert heading in markdown
+    assert "| quarantined: not_email | 9 |" in markdown
+    assert "| vocabulary size | 321 |" in markdown
+    assert "| text + <cues> | 0.900 ± 0.000 | 0.850 ± 0.050 |" in markdown
+    assert "meet (+0.25)" in markdown
+    page = (action_report_dir / "report.html").read_text(encoding="utf-8")
+    assert "Lunch &amp; &lt;the&gt; budget?" in page
+
+
+def chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def run_chromium(tmp_path, *args):
+    command = [chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+               "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run",
+               "--user-data-dir=%s" % (tmp_path / "profile")] + list(args)
+    return subprocess.run(command, capture_output=True, timeout=120, check=True)
+
+
+def test_the_html_report_renders_in_a_real_browser(action_report_dir, tmp_path):
+    if chromium() is None:
+        pytest.skip("chromium not installed (the Makefile's setup installs it with apt-get)")
+    page = (action_report_dir / "report.html").as_uri()
+    dom = run_chromium(tmp_path, "--dump-dom", page).stdout.decode("utf-8")
+    parsed = _Collector()
+    parsed.feed(dom)
+    text = "".join(parsed.text)
+    assert ERROR_SUBJECT in text
+    assert "Most confident false negatives" in text and "vocabulary size" in text
+    assert sorted(parsed.images) == ["confusion.png", "pr.png", "roc.png"]
+    screenshot = tmp_path / "report.png"
+    run_chromium(tmp_path, "--screenshot=%s" % screenshot, "--window-size=1200,3000", page)
+    assert screenshot.read_bytes().startswith(PNG_MAGIC)
