@@ -10,13 +10,17 @@ Input is laid out by day, ``s3://BUCKET/INPUT/dt=YYYY-MM-DD/...``. Each run
    does not say so (the run that wrote it died before updating the
    manifest): it is added to the manifest, never processed twice, and its
    flagged mail is notified now;
-3. for each new partition: downloads it, calls the partition processor
-   (parse on the chosen runner, then score with the model bundle), clears
-   what a failed earlier attempt left under the partition's output prefix,
-   writes ``predictions.jsonl``, ``flagged.jsonl`` and ``summary.json``
-   there, then ``_SUCCESS`` last, then records the partition in the
-   manifest. S3 has no rename, so the marker is the commit: readers trust a
-   prefix only when its ``_SUCCESS`` exists (Hadoop's convention);
+3. for each new partition: clears what a failed earlier attempt left under
+   the partition's output prefix, calls the partition processor with the
+   partition's input and output URIs (``parse_and_score``: on the engine's
+   runner the parse job reads the partition where it lies and writes
+   ``messages/`` and ``quarantine/``, the scoring job vectorizes with the
+   bundle's vocabulary and scores them into ``predictions/scores/`` and
+   ``predictions/flagged/``; the driver reads back only the flagged list),
+   writes ``summary.json``, then ``_SUCCESS`` last, then records the
+   partition in the manifest. S3 has no rename, so the marker is the commit:
+   readers trust a prefix only when its ``_SUCCESS`` exists (Hadoop's
+   convention);
 4. writes the run's summary to ``OUTPUT/_jeeves/runs/RUN_ID.json`` and hands
    it, with the newly flagged emails, to the notifiers.
 
@@ -31,9 +35,7 @@ cannot silently overwrite each other's record: the second one fails.
 """
 
 import json
-import os
 import re
-import tempfile
 from datetime import datetime, timezone
 from urllib.parse import urlparse
 
@@ -41,7 +43,8 @@ PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})/$")
 STATE_PREFIX = "_jeeves/"
 MANIFEST_KEY = STATE_PREFIX + "manifest.json"
 SUCCESS = "_SUCCESS"
-OUTPUT_FILES = ("predictions.jsonl", "flagged.jsonl", "summary.json")
+SUMMARY = "summary.json"
+FLAGGED_PREFIX = "predictions/flagged/"
 
 
 def split_s3_uri(uri):
@@ -100,45 +103,18 @@ class Manifest:
         self.etag = response["ETag"]
 
 
-def _download_partition(s3, bucket, prefix, directory):
-    """Copy every object under `prefix` into `directory`, keeping relative paths."""
-    count = 0
-    for key in _keys(s3, bucket, prefix):
-        relative = key[len(prefix):]
-        if not relative or relative.endswith("/"):
-            continue
-        path = os.path.join(directory, *relative.split("/"))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        s3.download_file(bucket, key, path)
-        count += 1
-    return count
-
-
-def _jsonl(rows):
-    return "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows).encode("utf-8")
-
-
-def write_partition_output(s3, bucket, prefix, date, predictions, quarantined):
-    """Write one partition's outputs under `prefix`, _SUCCESS last -> the partition summary."""
-    # objects a failed attempt left (possibly under other names) go first
+def clear_prefix(s3, bucket, prefix):
+    """Delete every object under ``prefix`` (what a failed attempt left)."""
     stale = [{"Key": key} for key in _keys(s3, bucket, prefix)]
     for start in range(0, len(stale), 1000):
         s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start:start + 1000]})
-    # order never depends on the processor's: one line per message, by id
-    predictions = sorted(predictions, key=lambda row: (str(row["message_id"]),
-                                                       json.dumps(row, sort_keys=True)))
-    flagged = [row for row in predictions if row["label"] == 1]
-    summary = {"partition": date, "scored": len(predictions), "flagged": len(flagged),
-               "quarantined": quarantined, "output": "s3://%s/%s" % (bucket, prefix)}
-    bodies = {
-        "predictions.jsonl": _jsonl(predictions),
-        "flagged.jsonl": _jsonl(flagged),
-        "summary.json": json.dumps(summary, indent=1, sort_keys=True).encode("utf-8"),
-    }
-    for name in OUTPUT_FILES:
-        s3.put_object(Bucket=bucket, Key=prefix + name, Body=bodies[name])
+
+
+def finish_partition(s3, bucket, prefix, part_summary):
+    """The partition's summary.json, then its _SUCCESS marker, last."""
+    s3.put_object(Bucket=bucket, Key=prefix + SUMMARY,
+                  Body=json.dumps(part_summary, indent=1, sort_keys=True).encode("utf-8"))
     s3.put_object(Bucket=bucket, Key=prefix + SUCCESS, Body=b"")
-    return summary, flagged
 
 
 def _exists(s3, bucket, key):
@@ -151,18 +127,24 @@ def _exists(s3, bucket, key):
     return True
 
 
-def _read_jsonl(s3, bucket, key):
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-    return [json.loads(line) for line in body.splitlines() if line.strip()]
+def _read_flagged_rows(s3, bucket, prefix):
+    """The flagged rows under a partition prefix, by message id."""
+    rows = []
+    for key in sorted(_keys(s3, bucket, prefix + FLAGGED_PREFIX)):
+        if key.rsplit("/", 1)[-1].startswith("part-"):
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+            rows.extend(json.loads(line) for line in body.splitlines() if line.strip())
+    return sorted(rows, key=lambda row: (str(row["message_id"]), json.dumps(row, sort_keys=True)))
 
 
 def run_batch(s3, input_uri, output_uri, process_partition, notifiers=(), run_id=None,
               max_partitions=None):
     """Process the partitions not done yet; return the run summary (also notified).
 
-    `process_partition(directory, date)` gets a local copy of one partition
-    and returns (predictions, quarantined count); predictions are dicts with
-    at least "message_id", "score" and "label" (1 = flagged). Notifiers have
+    ``process_partition(input_uri, output_uri, date)`` reads one partition
+    where it lies, writes its outputs under ``output_uri`` and returns
+    (partition summary dict, flagged rows); flagged rows are dicts with at
+    least "message_id", "score" and "label". Notifiers have
     ``notify(summary, flagged)``. The summary's "status" is "ok", "failed"
     (a partition's processing raised; "error" says why) or "idle".
     """
@@ -186,20 +168,23 @@ def run_batch(s3, input_uri, output_uri, process_partition, notifiers=(), run_id
                                          "run_id": None}
             manifest.save(s3, out_bucket, manifest_key)
             # that run died before notifying: its flagged mail is news
-            recovered = _read_jsonl(s3, out_bucket, prefix + "flagged.jsonl")
+            recovered = _read_flagged_rows(s3, out_bucket, prefix)
             summary["flagged"] += len(recovered)
             flagged_all.extend(dict(row, partition=date) for row in recovered)
             continue
+        output = "s3://%s/%s" % (out_bucket, prefix)
         try:
-            with tempfile.TemporaryDirectory(prefix="jeeves-batch-") as tmp:
-                _download_partition(s3, in_bucket, "%sdt=%s/" % (in_prefix, date), tmp)
-                predictions, quarantined = process_partition(tmp, date)
+            clear_prefix(s3, out_bucket, prefix)
+            part_summary, flagged = process_partition(
+                "s3://%s/%sdt=%s/" % (in_bucket, in_prefix, date), output, date)
         except Exception as error:  # reported to the notifiers, then the run stops
             summary["status"] = "failed"
             summary["error"] = "partition %s: %s: %s" % (date, type(error).__name__, error)
             break
-        part_summary, flagged = write_partition_output(s3, out_bucket, prefix, date,
-                                                       predictions, quarantined)
+        part_summary = dict(part_summary, partition=date, output=output)
+        flagged = sorted(flagged, key=lambda row: (str(row["message_id"]),
+                                                   json.dumps(row, sort_keys=True)))
+        finish_partition(s3, out_bucket, prefix, part_summary)
         manifest.partitions[date] = {"output": part_summary["output"], "run_id": run_id}
         manifest.save(s3, out_bucket, manifest_key)
         summary["processed"].append(date)
@@ -223,27 +208,30 @@ def read_flagged(s3, output_uri, date):
     partition = "%sdt=%s/" % (prefix, date)
     if not _exists(s3, bucket, partition + SUCCESS):
         return []
-    return _read_jsonl(s3, bucket, partition + "flagged.jsonl")
+    return _read_flagged_rows(s3, bucket, partition)
 
 
-def parse_and_score(bundle_dir, runner="inline"):
-    """A partition processor: the parse job on `runner`, then the bundle's scores.
+def parse_and_score(bundle, engine):
+    """A partition processor: parse, then score with the model bundle, on ``engine``.
 
-    Parsing (MRParseEmails, with its dedupe) runs on the chosen runner (EMR in
-    the scheduled setup: mrjob uploads the partition and reuses the pooled
-    cluster); scoring the parsed records is `jeeves predict`'s, on the driver.
+    Both jobs run on the engine's runner (EMR in the scheduled setup, on the
+    pooled cluster): the parse job reads the partition from S3, the scoring
+    job ships the bundle and vectorizes with its vocabulary; the driver reads
+    back the flagged list only.
     """
-    from scripts.cmd_parse import parse_mail
-    from scripts.cmd_predict import predict_paths
+    from scripts.pipeline.parse import parse_stage
+    from scripts.pipeline.score import score_stage
+    from scripts.pipeline.storage import join
 
-    def process(directory, date):
-        with tempfile.TemporaryDirectory(prefix="jeeves-parsed-") as parsed:
-            counts = parse_mail([directory], parsed, runner=runner)
-            messages = os.path.join(parsed, "messages")
-            predictions = []
-            if counts["parsed"]:
-                predictions, _ = predict_paths(bundle_dir, [messages])
-            return [{key: row[key] for key in ("message_id", "score", "label")}
-                    for row in predictions], counts["quarantined"]
+    def process(input_uri, output_uri, date):
+        parsed = parse_stage(engine, [input_uri], output_uri)
+        scored = {"scored": 0, "flagged": 0, "flagged_rows": []}
+        if parsed["parsed"]:
+            scored = score_stage(engine, bundle, [join(output_uri, "messages", "part-*")],
+                                 join(output_uri, "predictions"), read_flagged=True)
+        part_summary = {"parsed": parsed["parsed"], "quarantined": parsed["quarantined"],
+                        "duplicates": parsed["duplicates"], "scored": scored["scored"],
+                        "flagged": scored["flagged"]}
+        return part_summary, scored["flagged_rows"]
 
     return process

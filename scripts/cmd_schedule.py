@@ -25,7 +25,7 @@ import sys
 
 from jobs import JEEVES_HOME
 from scripts.cli import UserError
-from scripts.runjob import RUNNERS
+from scripts.runjob import MRJOB_CONF, RUNNERS
 
 UNIT_NAME = "jeeves-batch"
 CRON_MARKER = "# jeeves-batch"
@@ -42,7 +42,9 @@ def add_arguments(parser):
     parser.add_argument("--model", required=True, metavar="DIR",
                         help="the model bundle that scores new mail (OUT/model of `jeeves run`)")
     parser.add_argument("--runner", choices=RUNNERS, default="emr",
-                        help="where the parse job runs (default: %(default)s)")
+                        help="where the parse and scoring jobs run (default: %(default)s)")
+    parser.add_argument("--mrjob-conf", default=MRJOB_CONF, metavar="FILE",
+                        help="mrjob.conf with the runner profiles (default: the project's)")
     parser.add_argument("--notify", action="append", default=[], metavar="SPEC",
                         help="https://... webhook, smtp://HOST:PORT?from=A&to=B email, or "
                              "python:module:factory?key=value plug-in; repeatable")
@@ -91,7 +93,8 @@ def batch_command(args):
     """The argv a scheduled run executes: this interpreter, this checkout, --run-once."""
     argv = [sys.executable, "-m", "scripts.cli", "schedule", "--run-once",
             "--input", args.input, "--output", args.output,
-            "--model", os.path.abspath(args.model), "--runner", args.runner]
+            "--model", os.path.abspath(args.model), "--runner", args.runner,
+            "--mrjob-conf", os.path.abspath(args.mrjob_conf)]
     for spec in args.notify:
         argv += ["--notify", spec]
     if args.max_partitions is not None:
@@ -173,10 +176,11 @@ def run_once(args, notifiers):
     import boto3
 
     from scripts.batch import parse_and_score, run_batch
+    from scripts.pipeline.engine import Engine
 
     summary = run_batch(boto3.client("s3"), args.input, args.output,
-                        parse_and_score(args.model, args.runner), notifiers,
-                        max_partitions=args.max_partitions)
+                        parse_and_score(args.model, Engine(args.runner, args.mrjob_conf)),
+                        notifiers, max_partitions=args.max_partitions)
     print(json.dumps(summary, sort_keys=True))
     return 1 if summary["status"] == "failed" else 0
 

@@ -145,8 +145,10 @@ def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_
     argv = ["-r", runner, "-c", conf]
     if runner in LOCAL_OUTPUT_RUNNERS:
         job_output = output_dir
-        if remote:
+        if remote or any(is_remote(path) for path in inputs):
             scratch = tempfile.mkdtemp(prefix="jeeves-job-")
+            inputs = _local_inputs(storage, inputs, os.path.join(scratch, "inputs"))
+        if remote:
             job_output = os.path.join(scratch, "output")
         argv += ["--output-dir", job_output]
     elif remote:
@@ -171,6 +173,24 @@ def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_
         mrjob_log.removeHandler(errors)
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _local_inputs(storage, inputs, directory):
+    """Local runners read local files only: copy the files of remote inputs
+    (URIs or globs) into ``directory`` through ``storage`` (counted)."""
+    local = []
+    for number, path in enumerate(inputs):
+        if not is_remote(path):
+            local.append(path)
+            continue
+        target = os.path.join(directory, str(number))
+        os.makedirs(target)
+        for file_number, uri in enumerate(sorted(storage.fs.ls(path))):
+            name = "%05d-%s" % (file_number, uri.rstrip("/").rsplit("/", 1)[-1])
+            with open(os.path.join(target, name), "wb") as handle:
+                handle.write(storage.read_bytes(uri))
+        local.append(target)
+    return local
 
 
 def fetch_output(job_runner, output_dir, storage=None):

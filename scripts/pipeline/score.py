@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 
 from scripts.cli import UserError
@@ -43,12 +44,16 @@ def score_stage(engine, bundle, messages, predictions, read_flagged=False):
     storage = engine.storage
     started = time.time()
     storage.clear(predictions)
-    try:
-        bundle_args = bundle_file_args(_bundle_files(storage, bundle))
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    scores = join(predictions, "scores")
-    scored = engine.run(MRScoreMessages, messages, scores, bundle_args)
+    with tempfile.TemporaryDirectory(prefix="jeeves-bundle-") as scratch:
+        if is_remote(bundle) and not engine.on_cluster:
+            # mrjob's local runners ship local files only; a bundle is small
+            bundle = storage.get_tree(bundle, scratch)
+        try:
+            bundle_args = bundle_file_args(_bundle_files(storage, bundle))
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        scores = join(predictions, "scores")
+        scored = engine.run(MRScoreMessages, messages, scores, bundle_args)
     flagged_dir = join(predictions, "flagged")
     flagged = engine.run(MRSelectRows, [join(scores, "part-*")], flagged_dir,
                          ["--field", "label", "--equals", "1"])

@@ -30,7 +30,7 @@ from models.run import train_and_bundle
 from models.training import compare_models
 from models.vectors import _message_id, load_vocabulary
 from scripts.cli import UserError
-from scripts.pipeline.storage import join
+from scripts.pipeline.storage import is_remote, join
 
 
 @dataclass(frozen=True)
@@ -78,13 +78,14 @@ def label_stage(engine, spec, messages, vectors, raw_inputs, output):
     started = time.time()
     labelled_dir = join(output, "features", "labelled")
     inputs = [join(messages, "part-*"), join(vectors, "part-*")]
-    args = ["--labels", spec]
-    if spec.strip().startswith("cats:"):
+    spec = spec.strip()
+    if os.path.isfile(spec):
+        args = ["--labels-file", spec]
+    else:
+        args = ["--labels", spec]
+    if spec.startswith("cats:"):
         # the Berkeley .cats files sit beside the raw messages
-        args += ["--cats-input"]
-        inputs += list(raw_inputs)
-    elif os.path.isfile(spec.strip()):
-        args = ["--label-file", spec.strip()]
+        inputs += cats_files(raw_inputs)
     result = engine.run(MRLabelMessages, inputs, labelled_dir, args)
     engine.storage.mark_complete(labelled_dir)
     counted = result.counters.get("label_messages", {})
@@ -93,6 +94,22 @@ def label_stage(engine, spec, messages, vectors, raw_inputs, output):
     counts["seconds"] = round(time.time() - started, 3)
     counts["tasks"] = result.tasks
     return labelled_dir, counts
+
+
+def cats_files(raw_inputs):
+    """The ``.cats`` files of the run's inputs: listed under local directories,
+    as globs one and two levels down remote ones (``<N>/<id>.cats``)."""
+    found = []
+    for root in raw_inputs:
+        if is_remote(root):
+            found += [join(root, "*.cats"), join(root, "*", "*.cats")]
+        elif os.path.isdir(root):
+            for directory, _, names in sorted(os.walk(root)):
+                found += [os.path.join(directory, name) for name in sorted(names)
+                          if name.endswith(".cats")]
+        elif root.endswith(".cats"):
+            found.append(root)
+    return found
 
 
 def load_labelled(storage, labelled_dir, n_features):

@@ -1,4 +1,10 @@
-"""A simulated week of scheduled batches against moto S3, with a failure and its re-run."""
+"""A simulated week of scheduled batches against moto S3, with a failure and its re-run.
+
+The jobs run on the inline runner and read each partition from S3 where it
+lies; the driver's own S3 requests (the batch's client and the storage the
+stages write through) are recorded with a botocore event hook, to check
+that none of them downloads a partition object.
+"""
 
 import json
 import uuid
@@ -7,6 +13,7 @@ from collections import Counter
 import pytest
 
 from scripts import batch
+from scripts.pipeline.engine import Engine
 
 WEEK = ["2026-11-%02d" % day for day in range(16, 23)]
 MEETING = ("Can we meet on Thursday at 10am in the conference room to go over the budget? "
@@ -34,17 +41,29 @@ class CountingProcessor:
     """The real parse-and-score processor, counting successes and failing on request."""
 
     def __init__(self, bundle_dir, fail_on=()):
-        self.process = batch.parse_and_score(bundle_dir, runner="inline")
+        self.engine = Engine("inline")
+        self.process = batch.parse_and_score(bundle_dir, self.engine)
         self.fail_on = set(fail_on)
         self.done = Counter()
 
-    def __call__(self, directory, date):
+    def __call__(self, input_uri, output_uri, date):
         if date in self.fail_on:
             self.fail_on.discard(date)
             raise RuntimeError("simulated task failure")
-        result = self.process(directory, date)
+        result = self.process(input_uri, output_uri, date)
         self.done[date] += 1
         return result
+
+
+class GetObjectRecorder:
+    """The keys of the GetObject requests of one boto3 client."""
+
+    def __init__(self, client):
+        self.keys = []
+        client.meta.events.register("provide-client-params.s3.GetObject", self)
+
+    def __call__(self, params, **_):
+        self.keys.append(params.get("Key"))
 
 
 class LosingManifest:
@@ -84,7 +103,13 @@ def outputs(s3, bucket, prefix):
     return found
 
 
-def test_a_week_of_runs_processes_every_partition_once(s3, bundle):
+@pytest.fixture
+def s3_endpoint_env(aws_env, monkeypatch):
+    """The jobs' and the storage's boto3 clients find the moto server here."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_env)
+
+
+def test_a_week_of_runs_processes_every_partition_once(s3, bundle, s3_endpoint_env):
     bucket = "week-" + uuid.uuid4().hex[:8]
     s3.create_bucket(Bucket=bucket)
     # not partitions: ignored
@@ -92,6 +117,7 @@ def test_a_week_of_runs_processes_every_partition_once(s3, bundle):
     s3.put_object(Bucket=bucket, Key="mail/dt=bad/x.eml", Body=b"x")
     source, out = "s3://%s/mail/" % bucket, "s3://%s/daily/" % bucket
     processor = CountingProcessor(bundle, fail_on={WEEK[2]})
+    batch_gets = GetObjectRecorder(s3)
     recorder = Recorder()
     statuses = []
     for day in range(len(WEEK)):
@@ -117,6 +143,12 @@ def test_a_week_of_runs_processes_every_partition_once(s3, bundle):
     manifest = json.loads(s3.get_object(Bucket=bucket, Key="daily/" + batch.MANIFEST_KEY)
                           ["Body"].read())
     assert sorted(manifest["partitions"]) == WEEK
+
+    # the driver read the manifest and the flagged lists, never a partition's mail:
+    # the parse job read it where it lies (the tasks' own reads are not the driver's)
+    driver_reads = batch_gets.keys + processor.engine.storage.files_read
+    assert any("flagged" in key for key in driver_reads)
+    assert not [key for key in driver_reads if "/mail/" in "/" + key]
 
     # the same objects as one run over the whole week
     whole = "s3://%s/whole/" % bucket
@@ -144,14 +176,21 @@ def test_a_partial_output_is_replaced_and_never_trusted(s3):
     s3.put_object(Bucket=bucket, Key="out/dt=2026-01-01/part-stale", Body=b"half")
     assert batch.read_flagged(s3, "s3://%s/out/" % bucket, "2026-01-01") == []
 
-    def process(directory, date):
-        return [{"message_id": "m1", "score": 0.9, "label": 1}], 0
+    def process(input_uri, output_uri, date):
+        assert input_uri == "s3://%s/in/dt=2026-01-01/" % bucket
+        assert output_uri == "s3://%s/out/dt=2026-01-01/" % bucket
+        s3.put_object(Bucket=bucket, Key="out/dt=2026-01-01/predictions/flagged/part-00000",
+                      Body=b'{"label": 1, "message_id": "m1", "score": 0.9}\n')
+        return {"scored": 1, "flagged": 1}, [{"message_id": "m1", "score": 0.9, "label": 1}]
 
     summary = batch.run_batch(s3, "s3://%s/in/" % bucket, "s3://%s/out/" % bucket, process)
     assert summary["processed"] == ["2026-01-01"]
     keys = sorted(batch._keys(s3, bucket, "out/dt=2026-01-01/"))
-    assert keys == ["out/dt=2026-01-01/" + name
-                    for name in sorted(batch.OUTPUT_FILES + (batch.SUCCESS,))]
+    # the stale object is gone; the summary and the marker were written after the outputs
+    assert keys == ["out/dt=2026-01-01/" + name for name in (
+        batch.SUCCESS, "predictions/flagged/part-00000", batch.SUMMARY)]
+    assert batch.read_flagged(s3, "s3://%s/out/" % bucket, "2026-01-01") == [
+        {"message_id": "m1", "score": 0.9, "label": 1}]
 
 
 def test_a_concurrent_manifest_change_is_refused(s3):

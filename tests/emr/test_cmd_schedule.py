@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from scripts import cli, cmd_schedule
+from scripts import batch, cli, cmd_schedule
 from tests.emr.test_batch import MEETING, OTHER, email
 
 
@@ -91,7 +91,6 @@ def test_the_scheduled_command_runs_a_batch(s3, bundle, tmp_path, aws_env):
     assert sorted(os.listdir(tmp_path / "log")) == ["b.log", "batch.lock"]
     summary = json.loads((tmp_path / "log" / "b.log").read_text().splitlines()[-1])
     assert summary["status"] == "ok" and summary["processed"] == ["2026-11-20"]
-    flagged = s3.get_object(Bucket=bucket, Key="scored/dt=2026-11-20/flagged.jsonl")
-    assert [json.loads(line)["message_id"] for line in flagged["Body"].read().splitlines()] \
-        == ["2026-11-20-0@week.example.com"]
+    flagged = batch.read_flagged(s3, "s3://%s/scored/" % bucket, "2026-11-20")
+    assert [row["message_id"] for row in flagged] == ["2026-11-20-0@week.example.com"]
     s3.head_object(Bucket=bucket, Key="scored/dt=2026-11-20/_SUCCESS")
