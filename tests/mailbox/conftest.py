@@ -11,6 +11,7 @@ only (monkeypatch), never a file.
 import glob
 import json
 import os
+import shutil
 import ssl
 import tempfile
 import threading
@@ -118,6 +119,7 @@ def mailserver():
         yield mail
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

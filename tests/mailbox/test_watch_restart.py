@@ -7,6 +7,7 @@ process; waits are bounded, the child is stopped at the end.
 
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,9 +25,13 @@ WAIT_SECONDS = 120
 
 @pytest.fixture
 def own_server(mailserver):
-    server = dovecot.Dovecot(tempfile.mkdtemp(prefix="jeeves-dovecot-")).start()
-    yield server
-    server.stop()
+    root = tempfile.mkdtemp(prefix="jeeves-dovecot-")
+    server = dovecot.Dovecot(root)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 class Lines:
