@@ -480,7 +480,9 @@ def expand_inputs(paths):
 
     A directory expands to all its files, recursively, with relpaths that start
     with the directory's own name; a file's relpath is its parent directory's
-    name and its own.
+    name and its own. Inside a directory, the completion markers a stage
+    leaves (``_SUCCESS``) are not input: names starting with ``_`` are
+    skipped, as Hadoop's input formats skip them.
     """
     files = []
     for path in paths:
@@ -490,6 +492,8 @@ def expand_inputs(paths):
             for directory, subdirs, names in os.walk(absolute):
                 subdirs.sort()
                 for name in sorted(names):
+                    if name.startswith("_"):
+                        continue
                     file_path = os.path.join(directory, name)
                     relpath = os.path.relpath(file_path, root_parent).replace(os.sep, "/")
                     files.append((file_path, _file_uri(file_path), relpath))

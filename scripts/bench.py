@@ -90,9 +90,10 @@ def prefix_files(megabytes, corpus=ENRON_MBOX):
 # --- the stages, each run in a child process --------------------------------
 
 def stage_parse(work, runner):
-    from scripts.cmd_parse import parse_mail
+    from scripts.pipeline.engine import Engine
+    from scripts.pipeline.parse import parse_stage
 
-    summary = parse_mail(work["inputs"], work["out"], runner=runner)
+    summary = parse_stage(Engine(runner), work["inputs"], work["out"])
     return {"messages": summary["parsed"], "read": summary["read"]}
 
 

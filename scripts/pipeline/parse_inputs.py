@@ -167,6 +167,11 @@ class _Planner:
         # own: either way the input cannot be listed
         except Exception as error:  # noqa: BLE001
             raise ValueError("cannot list %s: %s" % (root, error)) from None
+        # completion markers (_SUCCESS) below the root are not input, as for
+        # local directories and Hadoop's input formats
+        files = [(uri, size) for uri, size in files
+                 if uri.rstrip("/") == root.rstrip("/")
+                 or not posixpath.basename(urlparse(uri).path).startswith("_")]
         if not files:
             raise ValueError("input not found: %s (no files there)" % root)
         group, group_bytes = [], 0

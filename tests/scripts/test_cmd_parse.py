@@ -5,7 +5,8 @@ import re
 from pathlib import Path
 
 from scripts.cli import main
-from scripts.cmd_parse import merge_summary
+from scripts.pipeline.run import merge_stage_summary
+from scripts.pipeline.storage import Storage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 
@@ -79,7 +80,7 @@ def test_missing_input_is_one_line_error(tmp_path, capsys):
     assert err.count("\n") == 1 and "input not found" in err and "Traceback" not in err
 
 
-def test_remote_input_on_spark_is_one_line_error(tmp_path, capsys):
+def test_unreachable_remote_input_is_one_line_error(tmp_path, capsys):
     status, _ = parse_into(tmp_path, "out", "spark", "hdfs:///user/x/mail")
     err = capsys.readouterr().err
     assert status == 2
@@ -87,8 +88,9 @@ def test_remote_input_on_spark_is_one_line_error(tmp_path, capsys):
 
 
 def test_merge_summary_creates_and_updates(tmp_path):
-    merge_summary(str(tmp_path), "parse", {"read": 1})
-    merge_summary(str(tmp_path), "tfidf", {"read": 2})
+    storage = Storage()
+    merge_stage_summary(storage, str(tmp_path), "parse", {"read": 1})
+    merge_stage_summary(storage, str(tmp_path), "tfidf", {"read": 2})
     assert json.loads((tmp_path / "summary.json").read_text()) == {
         "stages": {"parse": {"read": 1}, "tfidf": {"read": 2}}}
 
