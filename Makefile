@@ -38,6 +38,8 @@ lint: setup
 
 test: setup lint $(ENGINES) dovecot chromium
 	$(BIN)/python -m pytest
+# a smoke run on every other supported Python found (README: Python versions)
+	scripts/check_pythons.sh $(PYTHON)
 
 # tests/mailbox run a real Dovecot (docs/mailbox.md): Debian's dovecot-imapd, installed
 # when missing and we are root; without it those tests skip and say why.
@@ -83,4 +85,4 @@ cluster-stop:
 	$(BIN)/python -m scripts.hadoop.cluster stop
 
 clean:
-	rm -rf $(VENV) $(NLTK_DATA) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(VENV)-3.* $(NLTK_DATA) .pytest_cache .ruff_cache *.egg-info
