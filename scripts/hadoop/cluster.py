@@ -15,12 +15,22 @@ configuration to ``HADOOP_HOME/etc/hadoop/*-site.xml``, which the launcher
 ``HADOOP_HOME/bin/hadoop`` reads, and has the container logs written to
 ``HADOOP_HOME/logs/userlogs``, where mrjob looks for a failed task's stderr. ``stop`` puts
 back an empty client configuration.
+
+Jobs run with the shuffle, as on any cluster (separate map and reduce
+containers, ``REDUCE_TASKS`` reducers a step by default), only where this
+process sees no interface but loopback: in a network namespace of its own
+(``scripts/hadoop/netns-run``), because the MapReduce shuffle handler binds
+all interfaces and has no setting to bind one. Elsewhere the NodeManager
+runs no shuffle service and every job is an uber job, with one reducer.
+The cluster serves only the processes of its own network namespace:
+``status`` refuses a cluster started in another one.
 """
 
 import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -46,6 +56,12 @@ LOOPBACK = "127.0.0.1"
 CONTAINER_MB = 512
 TASK_HEAP = "-Xmx384m"
 NODEMANAGER_MB = 4096
+# The NodeManager's shuffle service logs its port, chosen free by the MiniCluster.
+SHUFFLE_PORT_LINE = re.compile(rb"mapreduce_shuffle listening on port (\d+)")
+# A job's default number of reducers a step with the shuffle (its client
+# configuration's mapreduce.job.reduces; a job's own --jobconf wins): more
+# than one, so the partitioner and multi-reducer output are exercised.
+REDUCE_TASKS = 2
 
 
 class ClusterError(Exception):
@@ -58,13 +74,26 @@ def jvm_options():
         return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
 
 
+def loopback_only():
+    """True when this process's network namespace has no interface but ``lo``."""
+    return all(name == "lo" for _, name in socket.if_nameindex())
+
+
+def network_namespace(pid="self"):
+    """The network namespace of a process, as ``net:[inode]`` (None if unknown)."""
+    try:
+        return os.readlink("/proc/%s/ns/net" % pid)
+    except OSError:
+        return None
+
+
 def _free_port():
     with socket.socket() as probe:
         probe.bind((LOOPBACK, 0))
         return probe.getsockname()[1]
 
 
-def _settings(home):
+def _settings(home, shuffle):
     """Configuration of the cluster and of its clients (jobs read it too)."""
     task_opts = " ".join([TASK_HEAP] + jvm_options())
     conf_dir = os.path.join(home, "etc", "hadoop")
@@ -82,7 +111,7 @@ def _settings(home):
             "mapreduce.jobhistory.admin.address",
         )
     }
-    return addresses | {
+    return addresses | _shuffle_settings(shuffle) | {
         # `hadoop jar` submits to YARN, not to the local job runner.
         "mapreduce.framework.name": "yarn",
         # Loopback only: every server binds 127.0.0.1.
@@ -92,18 +121,6 @@ def _settings(home):
         "mapreduce.jobhistory.bind-host": LOOPBACK,
         "dfs.namenode.rpc-bind-host": LOOPBACK,
         "dfs.namenode.http-bind-host": LOOPBACK,
-        # The MapReduce shuffle service has no bind address setting (it
-        # listens on all interfaces), so the NodeManager runs none: its aux
-        # services come from an empty manifest (the MiniCluster forces the
-        # shuffle into the configured list), and every job runs as an uber
-        # job, maps and reduce inside the ApplicationMaster's container,
-        # which needs no shuffle service. Hadoop supports one reducer there.
-        "yarn.nodemanager.aux-services.manifest.enabled": "true",
-        "yarn.nodemanager.aux-services.manifest": "file://" + AUX_SERVICES_MANIFEST,
-        "mapreduce.job.ubertask.enable": "true",
-        "mapreduce.job.ubertask.maxmaps": "1000",
-        "mapreduce.job.ubertask.maxreduces": "1",
-        "mapreduce.job.ubertask.maxbytes": str(1 << 40),
         "dfs.replication": "1",
         # Resources.
         "yarn.nodemanager.resource.memory-mb": str(NODEMANAGER_MB),
@@ -130,6 +147,37 @@ def _settings(home):
     }
 
 
+def _shuffle_settings(shuffle):
+    """How map output reaches the reducers: the shuffle service, or uber jobs."""
+    if shuffle:
+        # The MiniCluster configures the NodeManager's mapreduce_shuffle
+        # service (ShuffleHandler) itself; its port is chosen free.
+        return {
+            "mapreduce.job.ubertask.enable": "false",
+            "mapreduce.job.reduces": str(REDUCE_TASKS),
+            # on two shared cores a slow task is the machine, not a bad node:
+            # a speculative second attempt only adds load
+            "mapreduce.map.speculative": "false",
+            "mapreduce.reduce.speculative": "false",
+        }
+    # The MapReduce shuffle service has no bind address setting (it
+    # listens on all interfaces), so outside a namespace of its own the
+    # NodeManager runs none: its aux services come from an empty manifest
+    # (the MiniCluster forces the shuffle into the configured list), and
+    # every job runs as an uber job, maps and reduce inside the
+    # ApplicationMaster's container, which needs no shuffle service. Hadoop
+    # supports one reducer there.
+    return {
+        "yarn.nodemanager.aux-services.manifest.enabled": "true",
+        "yarn.nodemanager.aux-services.manifest": "file://" + AUX_SERVICES_MANIFEST,
+        "mapreduce.job.ubertask.enable": "true",
+        "mapreduce.job.ubertask.maxmaps": "1000",
+        "mapreduce.job.ubertask.maxreduces": "1",
+        "mapreduce.job.ubertask.maxbytes": str(1 << 40),
+        "mapreduce.job.reduces": "1",
+    }
+
+
 def _paths(home):
     work = os.path.join(home, "cluster")
     return {
@@ -137,6 +185,7 @@ def _paths(home):
         "pid": os.path.join(work, "pid"),
         "log": os.path.join(work, "cluster.log"),
         "details": os.path.join(work, "details.json"),
+        "mode": os.path.join(work, "mode.json"),
         "written_conf": os.path.join(work, "cluster-site.xml"),
         "conf_dir": os.path.join(home, "etc", "hadoop"),
         "logs": os.path.join(home, "logs"),
@@ -175,15 +224,19 @@ def start(home=DEFAULT_HOME, timeout=300):
     if _running_pid(home):
         return status(home)
 
+    shuffle = loopback_only()
     shutil.rmtree(paths["work"], ignore_errors=True)
     os.makedirs(paths["work"])
+    with open(paths["mode"], "w", encoding="utf-8") as handle:
+        json.dump({"shuffle": shuffle, "network_namespace": network_namespace(),
+                   "reduce_tasks": REDUCE_TASKS if shuffle else 1}, handle)
     ports = {"nnport": _free_port(), "rmport": _free_port(), "jhsport": _free_port()}
     command = ["java", "-Xmx1g"] + jvm_options()
     command += ["-cp", os.path.join(home, "lib", "*"), MANAGER_CLASS, "-format"]
     for option, port in sorted(ports.items()):
         command += ["-" + option, str(port)]
     command += ["-writeConfig", paths["written_conf"], "-writeDetails", paths["details"]]
-    for key, value in sorted(_settings(home).items()):
+    for key, value in sorted(_settings(home, shuffle).items()):
         command += ["-D", "%s=%s" % (key, value)]
 
     with open(paths["log"], "wb") as log:
@@ -205,10 +258,26 @@ def start(home=DEFAULT_HOME, timeout=300):
             )
         time.sleep(1)
     # The details file is written after the configuration file: both are done.
+    if shuffle:
+        _record_shuffle_port(paths)
     for name in SITE_FILES:
         shutil.copyfile(paths["written_conf"], os.path.join(paths["conf_dir"], name))
     _gather_container_logs(paths)
     return status(home)
+
+
+def _record_shuffle_port(paths):
+    """Add the shuffle service's port, from the cluster's log, to mode.json."""
+    with open(paths["log"], "rb") as handle:
+        found = SHUFFLE_PORT_LINE.search(handle.read())
+    if found is None:
+        raise ClusterError("the NodeManager started no shuffle service; end of %s:\n%s"
+                           % (paths["log"], _log_tail(paths["log"])))
+    with open(paths["mode"], encoding="utf-8") as handle:
+        mode = json.load(handle)
+    mode["shuffle_port"] = int(found.group(1))
+    with open(paths["mode"], "w", encoding="utf-8") as handle:
+        json.dump(mode, handle)
 
 
 def _gather_container_logs(paths):
@@ -229,12 +298,30 @@ def _gather_container_logs(paths):
 
 
 def status(home=DEFAULT_HOME):
-    """{'pid', 'home', 'namenode_port', 'resourcemanager_port'} or raise ClusterError."""
+    """{'pid', 'home', 'namenode_port', 'resourcemanager_port', 'shuffle',
+    'shuffle_port' (with the shuffle), 'network_namespace', 'reduce_tasks'}
+    or raise ClusterError."""
     pid = _running_pid(home)
     if pid is None:
         raise ClusterError("no Hadoop mini cluster runs from %s" % home)
-    with open(_paths(home)["details"], encoding="utf-8") as handle:
-        details = json.load(handle)
+    paths = _paths(home)
+    try:
+        with open(paths["mode"], encoding="utf-8") as handle:
+            details = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise ClusterError("the Hadoop mini cluster of %s (pid %d) has no readable %s (%s): "
+                           "stop it (make cluster-stop) and start it again"
+                           % (home, pid, paths["mode"], error)) from None
+    ours = network_namespace()
+    if details["network_namespace"] != ours:
+        # its servers are out of reach from here (another namespace's loopback)
+        raise ClusterError(
+            "the Hadoop mini cluster of %s (pid %d) runs in network namespace %s, not in this "
+            "process's %s: run the command inside it (scripts/hadoop/netns-run --named "
+            "NAME ...) or stop it (make cluster-stop)"
+            % (home, pid, details["network_namespace"], ours))
+    with open(paths["details"], encoding="utf-8") as handle:
+        details.update(json.load(handle))
     details.update(pid=pid, home=home)
     return details
 
@@ -278,9 +365,12 @@ def main(argv=None):
     except ClusterError as error:
         print("cluster: %s" % error, file=sys.stderr)
         return 1
-    print("HADOOP_HOME=%s  (hdfs://localhost:%s, ResourceManager localhost:%s, pid %s)" % (
+    mode = ("shuffle, %d reducers a step by default, network namespace %s"
+            % (details["reduce_tasks"], details["network_namespace"])
+            if details["shuffle"] else "uber jobs, one reducer: no network namespace of its own")
+    print("HADOOP_HOME=%s  (hdfs://localhost:%s, ResourceManager localhost:%s, pid %s; %s)" % (
         details["home"], details["namenode_port"], details["resourcemanager_port"],
-        details["pid"]))
+        details["pid"], mode))
     return 0
 
 

@@ -5,7 +5,12 @@
 stops it at the end; it skips when Java or the fetched jars
 (``make hadoop-jars``) are missing. For the session it points
 ``HADOOP_HOME`` and ``HADOOP_CONF_DIR`` at the cluster, as a user would
-(docs/engines.md). ``spark`` skips when Java or pyspark is missing.
+(docs/engines.md). The cluster runs the shuffle, with several reducers a
+step, when the test run is in a network namespace of its own
+(``make test`` runs pytest through ``scripts/hadoop/netns-run``), and uber
+jobs otherwise; ``hadoop_shuffle`` is the cluster when it runs the
+shuffle and skips, saying why, when it does not. ``spark`` skips when
+Java or pyspark is missing.
 """
 
 import importlib.util
@@ -30,15 +35,24 @@ def hadoop_cluster():
         started_here = False  # `make cluster-start` runs one: leave it running
     except local_cluster.ClusterError:
         started_here = True
-    local_cluster.start(home)
+    details = local_cluster.start(home)
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("HADOOP_HOME", home)
             patch.setenv("HADOOP_CONF_DIR", os.path.join(home, "etc", "hadoop"))
-            yield HadoopCluster(home)
+            yield HadoopCluster(home, details)
     finally:
         if started_here:
             local_cluster.stop(home)
+
+
+@pytest.fixture(scope="session")
+def hadoop_shuffle(hadoop_cluster):
+    if not hadoop_cluster.shuffle:
+        pytest.skip("the Hadoop cluster runs uber jobs, without the shuffle: this test run "
+                    "has a network interface besides lo (run pytest through "
+                    "scripts/hadoop/netns-run, as root, as `make test` does)")
+    return hadoop_cluster
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,18 @@
 its output as [(key, value), ...]. ``inputs`` are as for
 ``tests.helpers.run_job`` (bytes, str, lists of lines, or local paths).
 
-- ``"inline"``: sandboxed with ``--no-conf``, as ``tests.helpers.run_job``.
+- ``"inline"``: sandboxed with ``--no-conf``, as ``tests.helpers.run_job``;
+  ``"local"``: the ``local`` profile.
 - ``"hadoop"``: ``cluster`` is the ``hadoop_cluster`` fixture
   (tests/engines/conftest.py); the inputs are first put on its HDFS, as a
   real run's input would be, and the job finds ``hadoop``, the streaming jar
   and the task logs from ``HADOOP_HOME``, which the fixture sets.
 - ``"spark"``: the ``spark`` profile (pyspark's spark-submit, ``local[2]``).
+
+``run_with_counters(...)`` takes the same arguments and also returns
+mrjob's counters, one {group: {name: count}} per step;
+``reduce_tasks(counters)`` reads from them the reduce tasks Hadoop ran per
+step.
 
 ``assert_same_records(expected, actual)`` compares two outputs as multisets
 of records, floats within 1e-9.
@@ -27,7 +33,7 @@ import uuid
 import pytest
 
 from scripts.hadoop.engines import local_spark_environment
-from tests.helpers import MRJOB_CONF, _write_inputs, run_job
+from tests.helpers import MRJOB_CONF, _write_inputs
 
 FLOAT_TOLERANCE = 1e-9
 # Digits kept in floats when sorting records; equality uses the tolerance.
@@ -35,11 +41,20 @@ SORT_DIGITS = 6
 
 
 class HadoopCluster:
-    """The running pseudo-distributed cluster: its home and a file system shell."""
+    """The running pseudo-distributed cluster: its home, its mode and a file system shell.
 
-    def __init__(self, home):
+    ``shuffle`` is true when jobs run with the shuffle (then ``reduce_tasks``
+    reducers a step by default), false when they run as uber jobs
+    (scripts/hadoop/cluster.py).
+    """
+
+    def __init__(self, home, details):
         self.home = home
         self.hadoop_bin = os.path.join(home, "bin", "hadoop")
+        self.shuffle = details["shuffle"]
+        self.reduce_tasks = details["reduce_tasks"]
+        self.shuffle_port = details.get("shuffle_port")
+        self.pid = details["pid"]
 
     def hadoop(self, *args):
         """Run ``hadoop ARGS``; return stdout, raise with stderr on failure."""
@@ -74,8 +89,11 @@ def run_on(runner, job_class, inputs, args=(), cluster=None, on_hdfs=True):
     it uploads itself: for a job whose driver prepares local input (the parse
     job packs files into containers, keeping each file's local URI).
     """
-    if runner in ("inline", "local"):
-        return run_job(job_class, inputs, args, runner=runner)
+    return run_with_counters(runner, job_class, inputs, args, cluster, on_hdfs)[0]
+
+
+def run_with_counters(runner, job_class, inputs, args=(), cluster=None, on_hdfs=True):
+    """As ``run_on``; returns (output, [{group: {counter: count}} per step])."""
     with tempfile.TemporaryDirectory(prefix="jeeves-engine-") as tmp:
         paths = _write_inputs(inputs, tmp)
         if runner == "hadoop":
@@ -83,12 +101,24 @@ def run_on(runner, job_class, inputs, args=(), cluster=None, on_hdfs=True):
                 raise ValueError("the hadoop runner needs the hadoop_cluster fixture")
             if on_hdfs:
                 paths = cluster.put(paths)
-        switches = ["-r", runner, "-c", MRJOB_CONF]
+        switches = ["-r", runner]
+        switches += ["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF]
         job = job_class(args=switches + list(args) + paths)
         job.sandbox()
         with _spark_environment(runner), job.make_runner() as job_runner:
             job_runner.run()
-            return list(job.parse_output(job_runner.cat_output()))
+            return list(job.parse_output(job_runner.cat_output())), job_runner.counters()
+
+
+def reduce_tasks(counters):
+    """The reduce tasks Hadoop launched in each step (0 for a map-only step),
+    from its job counters (group "Job Counters", with or without the
+    trailing space some versions print)."""
+    launched = []
+    for step in counters:
+        groups = {group.strip(): names for group, names in step.items()}
+        launched.append(groups.get("Job Counters", {}).get("Launched reduce tasks", 0))
+    return launched
 
 
 @contextlib.contextmanager

@@ -1,18 +1,28 @@
 """The same job on Hadoop streaming (local pseudo-distributed cluster) and on
-Spark gives the output it gives inline; a failing task surfaces its error.
+Spark gives the output it gives inline; a failing task surfaces its error;
+with the shuffle, Hadoop ran several reducers and the shuffle service
+listens where only this machine reaches it.
 
 Slow (the cluster starts once per session, about a minute, and each Hadoop
 job takes tens of seconds): marked ``slow``.
 """
 
+import ipaddress
 import json
 import logging
+import socket
 
 import pytest
 from mrjob.step import StepFailedException
 
+from scripts.hadoop import cluster as local_cluster
 from tests.engines.mr_fixture_sender_terms import MRFixtureSenderTerms
-from tests.engines.runners import assert_same_records, run_on
+from tests.engines.runners import (
+    assert_same_records,
+    reduce_tasks,
+    run_on,
+    run_with_counters,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -60,8 +70,48 @@ def test_inline_output_is_what_the_fixture_should_compute(inline_output):
 
 
 def test_hadoop_output_equals_inline(hadoop_cluster, inline_output):
-    hadoop = run_on("hadoop", MRFixtureSenderTerms, MESSAGES, cluster=hadoop_cluster)
+    hadoop, counters = run_with_counters(
+        "hadoop", MRFixtureSenderTerms, MESSAGES, cluster=hadoop_cluster)
     assert_same_records(inline_output, hadoop)
+    # the cluster's default: several reducers with the shuffle, one in an uber job
+    assert reduce_tasks(counters) == [hadoop_cluster.reduce_tasks]
+
+
+def listening_sockets():
+    """(address, port) of each listening TCP socket of this network namespace."""
+    found = []
+    for table, width in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        try:
+            with open(table, encoding="ascii") as handle:
+                rows = handle.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local, state = fields[1], fields[3]
+            if state != "0A":  # TCP_LISTEN
+                continue
+            address, port = local.split(":")
+            # the kernel prints each 32-bit word of the address in host (little-endian) order
+            raw = bytes.fromhex(address)
+            raw = b"".join(raw[start:start + 4][::-1] for start in range(0, width, 4))
+            found.append((ipaddress.ip_address(raw), int(port, 16)))
+    return found
+
+
+def test_shuffle_service_is_reachable_from_this_namespace_only(hadoop_shuffle):
+    # The driver (this process) and the cluster share one network namespace...
+    assert (local_cluster.network_namespace(hadoop_shuffle.pid)
+            == local_cluster.network_namespace())
+    # ...which has no interface but loopback,
+    assert [name for _, name in socket.if_nameindex()] == ["lo"]
+    sockets = listening_sockets()
+    shuffle = [address for address, port in sockets if port == hadoop_shuffle.shuffle_port]
+    # so the shuffle service's all-interfaces bind is a bind to lo,
+    assert shuffle and all(address.is_loopback or address.is_unspecified
+                           for address in shuffle), shuffle
+    # as is every other server's
+    assert all(address.is_loopback or address.is_unspecified for address, _ in sockets)
 
 
 def test_spark_output_equals_inline(spark, inline_output):
