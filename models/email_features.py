@@ -50,6 +50,13 @@ RECORD_GROUPS = {
     "cues": (cue_features, CUE_FEATURE_NAMES),
 }
 GROUPS = ("text", "headers", "cues", "graph", "intent", "lsa")
+# Defaults measured on the Berkeley set (docs/models.md, "Feature groups
+# measured"): the groups, the C grid of the inner search, and the weight of
+# each standardized dense group next to the l2-normalized tf-idf row.
+DEFAULT_GROUPS = ("text", "headers", "cues", "intent")
+DEFAULT_FIELDS = ("subject", "body", "quoted")
+C_GRID = (1.0, 10.0)
+GROUP_WEIGHT = 0.1
 # pseudonyms of addresses in the stored contact statistics: 16 hex digits
 # (64 bits), as features/graph.py uses for the graph outputs
 _PSEUDONYM_HEX_DIGITS = 16

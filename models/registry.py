@@ -41,7 +41,9 @@ class ModelSpec:
     make_pipeline(random_state, n_features) returns an unfitted Pipeline; param_grid is
     the GridSearchCV grid over its parameters; `linear` marks models whose
     per-feature weights are meaningful (reported as top features); `fast`
-    puts the model in the default set.
+    puts the model in the default set; `documents` marks pipelines whose
+    input is models.email_features.Documents (the others take its tf-idf
+    matrix).
     """
 
     name: str
@@ -49,6 +51,7 @@ class ModelSpec:
     param_grid: dict = field(default_factory=dict)
     linear: bool = False
     fast: bool = False
+    documents: bool = False
 
 
 def _selection(n_features, keep=SELECTED_FEATURES):
@@ -159,24 +162,56 @@ REGISTRY = {spec.name: spec for spec in (
 FAST_MODELS = tuple(name for name, spec in REGISTRY.items() if spec.fast)
 
 
-def select_models(choice=None):
+def select_models(choice=None, extra=None):
     """Model names for a `--models` value: None or "fast" (default set), "all", or "a,b,c".
 
-    Unknown names raise ValueError naming them and the known ones.
+    `extra` maps further model names (e.g. email_model_spec()'s) to specs
+    that may be named too. Unknown names raise ValueError naming them and
+    the known ones.
     """
     if choice is None or choice.strip() == "fast":
         return list(FAST_MODELS)
     if choice.strip() == "all":
         return list(REGISTRY)
+    known = list(REGISTRY) + [name for name in (extra or {}) if name not in REGISTRY]
     names = [name.strip() for name in choice.split(",") if name.strip()]
     if not names:
         raise ValueError("no model named in %r" % (choice,))
-    unknown = [name for name in names if name not in REGISTRY]
+    unknown = [name for name in names if name not in known]
     if unknown:
         raise ValueError("unknown model %s (known: %s, or 'fast' / 'all')"
-                         % (", ".join(repr(name) for name in unknown), ", ".join(REGISTRY)))
+                         % (", ".join(repr(name) for name in unknown), ", ".join(known)))
     # a name given twice is trained once
     return list(dict.fromkeys(names))
+
+
+EMAIL_MODEL = "email_logistic_regression"
+
+
+def email_model_spec(groups=None, intent_model=None, corpus_svd=None, c_grid=None):
+    """The ModelSpec of the email pipeline (models/email_features.py) -> ``EMAIL_MODEL``.
+
+    Its input is models.email_features.Documents, not a matrix; `groups`
+    default to DEFAULT_GROUPS, the C grid to C_GRID. `intent_model`
+    (models.intent.load_intent_model()) is needed when the groups include
+    ``intent``; `corpus_svd` (models.lsa.fit_corpus_svd(all tf-idf rows))
+    is used by ``lsa``.
+    """
+    from models import email_features
+
+    groups = email_features.check_groups(groups or email_features.DEFAULT_GROUPS)
+    if "intent" in groups and intent_model is None:
+        raise ValueError("the intent feature group needs intent_model "
+                         "(models.intent.load_intent_model())")
+
+    def make_pipeline(random_state, n_features):
+        return email_features.email_pipeline(
+            groups, intent_model=intent_model, corpus_svd=corpus_svd,
+            group_weight=email_features.GROUP_WEIGHT, seed=random_state)
+
+    return ModelSpec(EMAIL_MODEL, make_pipeline,
+                     {"clf__C": list(c_grid or email_features.C_GRID)}, linear=True,
+                     documents=True)
 
 
 def linear_feature_weights(pipeline):

@@ -24,6 +24,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from models import metrics
+from models.email_features import Documents
+from models.email_features import feature_names as email_feature_names
 from models.registry import REGISTRY, linear_feature_weights, select_models
 
 # how many top positive and top negative features the report lists
@@ -134,10 +136,28 @@ def _most_common_params(fold_params):
     return dict(best)
 
 
+def _spec(name, specs=None):
+    """The ModelSpec of `name`: from `specs` (e.g. registry.email_model_spec()), else REGISTRY."""
+    return (specs or {}).get(name) or REGISTRY[name]
+
+
+def model_input(spec, X):
+    """What `spec`'s pipeline takes: Documents as they are for an email model, else the
+    tf-idf matrix (of Documents, or X itself)."""
+    if not spec.documents and isinstance(X, Documents):
+        return X.tfidf
+    return X
+
+
 def evaluate_model(name, X, y, folds, select_by="pr_auc", target_recall=0.95,
-                   inner_splits=3, seed=0, n_jobs=1):
-    """Nested cross-validation of one registry model on the given outer folds -> ModelResult."""
-    spec = REGISTRY[name]
+                   inner_splits=3, seed=0, n_jobs=1, specs=None):
+    """Nested cross-validation of one registry model on the given outer folds -> ModelResult.
+
+    X is a (sparse) matrix, or models.email_features.Documents for the
+    email models; `specs` maps extra model names to their ModelSpec.
+    """
+    spec = _spec(name, specs)
+    X = model_input(spec, X)
     started = time.perf_counter()
     oof_scores = np.zeros(len(y), dtype=float)
     fold_params = []
@@ -162,14 +182,21 @@ def evaluate_model(name, X, y, folds, select_by="pr_auc", target_recall=0.95,
     )
 
 
-def fit_final(result, X, y, seed=0, feature_names=None):
-    """Fit `result`'s model on all data with its most chosen parameters; set top features."""
-    spec = REGISTRY[result.name]
+def fit_final(result, X, y, seed=0, feature_names=None, specs=None):
+    """Fit `result`'s model on all data with its most chosen parameters; set top features.
+
+    For an email pipeline the tf-idf columns take `feature_names` and the
+    other groups their ``group:feature`` names.
+    """
+    spec = _spec(result.name, specs)
+    X = model_input(spec, X)
     result.final_params = _most_common_params(result.fold_params)
     estimator = spec.make_pipeline(seed, X.shape[1]).set_params(**result.final_params)
     result.estimator = estimator.fit(X, y)
     weights = linear_feature_weights(result.estimator) if spec.linear else None
     if weights is not None:
+        if "features" in result.estimator.named_steps:
+            feature_names = email_feature_names(result.estimator, feature_names)
         result.top_features = top_features(weights, feature_names)
     return result
 
@@ -210,10 +237,14 @@ def choose(results, select_by="pr_auc"):
 
 def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
                    select_by="pr_auc", target_recall=0.95, n_jobs=1,
-                   feature_names=None, progress=None):
+                   feature_names=None, progress=None, specs=None):
     """Evaluate `models` (names, or a select_models() choice string) on shared folds.
 
-    X is a (sparse) feature matrix, y 0/1 labels. n_jobs is the number of
+    X is a (sparse) feature matrix, or models.email_features.Documents when
+    the models include email pipelines, y 0/1 labels. `specs` maps extra
+    model names (not in REGISTRY) to their ModelSpec, e.g.
+    ``{spec.name: spec}`` for ``spec = registry.email_model_spec(...)``;
+    they are named in `models` like any other. n_jobs is the number of
     CPUs training may use (grid-search processes, and BLAS/OpenMP threads).
     `progress`, when given, is called with each finished ModelResult.
     Returns a Comparison whose chosen model (and every linear model) is fit
@@ -223,8 +254,8 @@ def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
         raise ValueError("cannot choose a model by %r (choose from: %s)"
                          % (select_by, ", ".join(metrics.SELECTION_METRICS)))
     metrics.check_target_recall(target_recall)
-    names = select_models(models) if models is None or isinstance(models, str) else \
-        select_models(",".join(models))
+    names = select_models(models, extra=specs) if models is None or isinstance(models, str) \
+        else select_models(",".join(models), extra=specs)
     y = check_labels(y, n_splits)
     folds = shared_folds(y, n_splits, seed)
     results = {}
@@ -233,12 +264,12 @@ def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
     with threadpool_limits(limits=n_jobs):
         for name in names:
             results[name] = evaluate_model(name, X, y, folds, select_by, target_recall,
-                                           inner_splits, seed, n_jobs)
+                                           inner_splits, seed, n_jobs, specs)
             if progress is not None:
                 progress(results[name])
         chosen = choose(results, select_by)
         for name, result in results.items():
-            if name == chosen or REGISTRY[name].linear:
-                fit_final(result, X, y, seed, feature_names)
+            if name == chosen or _spec(name, specs).linear:
+                fit_final(result, X, y, seed, feature_names, specs)
     return Comparison(results=results, chosen=chosen, y=y, folds=folds,
                       select_by=select_by, target_recall=target_recall, seed=seed)

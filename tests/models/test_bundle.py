@@ -203,3 +203,30 @@ def test_every_model_of_the_registry_loads_with_the_trusted_types(trained, tmp_p
 
 def test_trusted_types_are_named_once():
     assert len(set(TRUSTED_TYPES)) == len(TRUSTED_TYPES)
+
+
+def test_an_email_pipeline_scores_one_message_from_the_bundle_as_in_training(tmp_path):
+    """Every group (graph statistics, sentence model, SVD) travels in the bundle: one
+    message scored alone from the loaded bundle equals the training pipeline's score."""
+    from models.email_features import Documents, email_pipeline
+    from models.intent import train_intent_model
+    from models.lsa import fit_corpus_svd
+    from tests.models.test_email_features import INTENT_LABELS, INTENT_SENTENCES, corpus
+
+    docs, y = corpus()
+    estimator = email_pipeline(
+        ["headers", "cues", "graph", "intent", "lsa"],
+        intent_model=train_intent_model(INTENT_SENTENCES, INTENT_LABELS),
+        corpus_svd=fit_corpus_svd(docs.tfidf, n_components=4)).fit(docs, y)
+    terms = ["t%d" % index for index in range(docs.shape[1])]
+    with open(tmp_path / "vocabulary.tsv", "w", encoding="utf-8") as handle:
+        handle.writelines("%s\t%d\t1\t1.0\n" % (term, index) for index, term in enumerate(terms))
+    directory = save_bundle(tmp_path / "model", estimator, 0.5, ANALYZER,
+                            tmp_path / "vocabulary.tsv", "email_logistic_regression",
+                            docs.shape[1])
+    bundle = load_bundle(directory)
+    expected = estimator.predict_proba(docs)[:, 1]
+    # fresh Documents per message: nothing shared with the training rows
+    alone = [bundle.score(Documents(docs.tfidf[row], [dict(docs.records[row])]))[0]
+             for row in range(len(docs))]
+    np.testing.assert_allclose(alone, expected, rtol=0, atol=1e-9)

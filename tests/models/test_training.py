@@ -133,3 +133,27 @@ def test_top_features_split_positive_and_negative_weights():
 def test_bad_target_recall_is_refused_before_training():
     with pytest.raises(ValueError, match="target recall"):
         compare_models(X, Y, models=MODELS, target_recall=95)
+
+
+def test_the_email_model_is_compared_on_documents_with_named_features():
+    from models.email_features import Documents
+    from models.email_features import feature_names as email_feature_names
+    from models.intent import train_intent_model
+    from models.registry import EMAIL_MODEL, email_model_spec
+    from tests.models.test_email_features import INTENT_LABELS, INTENT_SENTENCES, corpus
+
+    docs, y = corpus()
+    spec = email_model_spec(intent_model=train_intent_model(INTENT_SENTENCES, INTENT_LABELS))
+    assert isinstance(docs, Documents)
+    terms = ["t%d" % index for index in range(docs.shape[1])]
+    result = compare_models(docs, y, models=[EMAIL_MODEL, "logistic_regression"], n_splits=4,
+                            feature_names=terms, specs={EMAIL_MODEL: spec})
+    email = result.results[EMAIL_MODEL]
+    assert email.cv["roc_auc"]["mean"] > 0.8
+    named = [name for name, _ in email.top_features["positive"] + email.top_features["negative"]]
+    columns = email_feature_names(email.estimator, terms)
+    assert "intent:max" in columns and "headers:is_reply" in columns
+    assert named and set(named) <= set(columns)
+    assert email.estimator.predict_proba(docs).shape == (len(y), 2)
+    with pytest.raises(ValueError, match="intent feature group needs intent_model"):
+        email_model_spec(groups=["intent"])
