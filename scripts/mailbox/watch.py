@@ -8,9 +8,9 @@
    the first run, or none with ``new_only``): the raw message is parsed like
    a file (features.parsing) and scored whole by the bundle, as `jeeves
    predict` does; the bundle, its analyzer and vocabulary load once;
-3. for each message, in UID order: one log line; when flagged, each
-   notifier's ``notify(summary, [row])`` and, with ``tag``, the IMAP keyword
-   set on it; then the state records its UID, so a restart neither
+3. for each message, in UID order: when flagged, each notifier's
+   ``notify(summary, [row])`` and, with ``tag``, the IMAP keyword set on it;
+   one log line; then the state records its UID, so a restart neither
    notifies twice nor skips one;
 4. with ``once``, stops; otherwise waits with IMAP IDLE (re-issued every
    ``idle_seconds``) or, where the server has no IDLE, polls every
@@ -182,9 +182,6 @@ class Watcher:
     def _handle(self, client, uid, record, prediction, folder_state):
         flagged = prediction["label"] == 1
         sender = (record.get("from") or {}).get("address")
-        self.log("%s %s uid=%d score=%.4f %s message_id=<%s> from=%s subject=%r" % (
-            _now(), self.settings.folder, uid, prediction["score"],
-            "FLAGGED" if flagged else "ok", record["message_id"], sender, record["subject"]))
         if flagged:
             row = {"message_id": record["message_id"], "score": prediction["score"],
                    "label": 1, "uid": uid, "folder": self.settings.folder,
@@ -199,6 +196,10 @@ class Watcher:
                 client.add_flags([uid], [self.settings.tag.encode("ascii")])
             folder_state["flagged"] = folder_state.get("flagged", 0) + 1
         folder_state["scored"] = folder_state.get("scored", 0) + 1
+        # logged once notified and tagged: the line says it is done
+        self.log("%s %s uid=%d score=%.4f %s message_id=<%s> from=%s subject=%r" % (
+            _now(), self.settings.folder, uid, prediction["score"],
+            "FLAGGED" if flagged else "ok", record["message_id"], sender, record["subject"]))
 
     def _wait(self, client):
         """Until the server reports a change (IDLE) or the polling interval passes."""

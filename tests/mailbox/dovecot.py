@@ -85,8 +85,9 @@ def free_port():
 
 
 class Dovecot:
-    def __init__(self, root):
+    def __init__(self, root, extra_config=""):
         self.root = root
+        self.extra_config = extra_config
         self.port = free_port()
         self.process = None
         self.cafile = os.path.join(root, "cert.pem")
@@ -112,7 +113,8 @@ class Dovecot:
         with open(os.path.join(self.root, "dovecot.conf"), "w") as handle:
             handle.write(CONFIG.format(root=self.root, uid=user.pw_uid, gid=user.pw_gid,
                                        port=self.port,
-                                       ssl_dh="ssl_dh = <%s" % dh if os.path.exists(dh) else ""))
+                                       ssl_dh="ssl_dh = <%s" % dh if os.path.exists(dh) else "")
+                         + self.extra_config)
 
     def start(self):
         self._write_files()
