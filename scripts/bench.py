@@ -3,7 +3,7 @@
 Input: whole ``.mbox.gz`` files of ``../shared/data/enron-mbox`` in name
 order until their uncompressed size reaches N MB (MB = 2**20 bytes), read in
 place, so runs of the same N are comparable. On that input, in one run
-(/work/shared/docs/perf.md):
+(../shared/docs/perf.md):
 
 - the project's stages on each runner: parse, counts, vocabulary, tf-idf
   (the three with ``build_features``: 1-2-grams, lemmatized, min_df=2),
@@ -89,29 +89,41 @@ def prefix_files(megabytes, corpus=ENRON_MBOX):
 
 # --- the stages, each run in a child process --------------------------------
 
+def driver_bytes(storage):
+    """The bytes the driver read and wrote through its storage layer."""
+    return {"driver_bytes_read": storage.bytes_read,
+            "driver_bytes_written": storage.bytes_written}
+
+
 def stage_parse(work, runner):
     from scripts.pipeline.engine import Engine
     from scripts.pipeline.parse import parse_stage
 
-    summary = parse_stage(Engine(runner), work["inputs"], work["out"])
-    return {"messages": summary["parsed"], "read": summary["read"]}
+    engine = Engine(runner)
+    summary = parse_stage(engine, work["inputs"], work["out"])
+    return dict(driver_bytes(engine.storage), messages=summary["parsed"], read=summary["read"])
 
 
 def stage_features(work, runner):
-    from scripts.pipeline.features import build_features
+    from scripts.pipeline.engine import Engine
+    from scripts.pipeline.features import VectorizerConfig, features_stage
 
-    summary = build_features([work["messages"]], work["out"], bench_features.ANALYZER_CONFIG,
-                             runner=runner, min_df=bench_features.MIN_DF)
-    return {"messages": summary["documents"], "vocabulary": summary["vocabulary"],
-            "passes": summary["seconds"]}
+    engine = Engine(runner)
+    summary = features_stage(engine, [work["messages"]], work["out"],
+                             bench_features.ANALYZER_CONFIG,
+                             VectorizerConfig(min_df=bench_features.MIN_DF))
+    return dict(driver_bytes(engine.storage), messages=summary["documents"],
+                vocabulary=summary["vocabulary"], passes=summary["seconds"])
 
 
 def stage_contacts(work, runner):
     from scripts.pipeline.engine import Engine
     from scripts.pipeline.graph import graph_stage
 
-    summary = graph_stage(Engine(runner), [work["messages"]], work["out"])
-    return {"messages": summary["messages"], "addresses": summary["addresses"]}
+    engine = Engine(runner)
+    summary = graph_stage(engine, [work["messages"]], work["out"])
+    return dict(driver_bytes(engine.storage), messages=summary["messages"],
+                addresses=summary["addresses"])
 
 
 def stage_train(work, runner):
@@ -135,7 +147,11 @@ def stage_end_to_end(work, runner):
     if main(argv) != 0:
         raise RuntimeError("jeeves run failed")
     with open(os.path.join(work["out"], "summary.json")) as handle:
-        return {"messages": json.load(handle)["stages"]["parse"]["parsed"]}
+        summary = json.load(handle)
+    moved = summary["driver_bytes"].values()
+    return {"messages": summary["stages"]["parse"]["parsed"],
+            "driver_bytes_read": sum(stage["bytes_read"] for stage in moved),
+            "driver_bytes_written": sum(stage["bytes_written"] for stage in moved)}
 
 
 def stage_stdlib_parse(work, runner):
@@ -465,8 +481,9 @@ def format_report(results):
              "load average %.1f on %d CPUs" % (
                  results["mb"], one["files"], one["bytes"] / MB, one.get("messages", 0),
                  results["loadavg"], results["cpus"]), "",
-             "| stage | runner | seconds | MB/s | msg/s | peak task RSS MB |",
-             "|---|---|---|---|---|---|"]
+             "| stage | runner | seconds | MB/s | msg/s | peak task RSS MB "
+             "| driver MB in | driver MB out |",
+             "|---|---|---|---|---|---|---|---|"]
     for runner, stages in one["runners"].items():
         for stage in STAGES:
             lines.append(_row(stage, runner, stages[stage]))
@@ -496,13 +513,17 @@ def format_report(results):
 
 def _row(stage, runner, figures):
     if "skipped" in figures:
-        return "| %s | %s | skipped: %s | | | |" % (stage, runner, figures["skipped"])
+        return "| %s | %s | skipped: %s | | | | | |" % (stage, runner, figures["skipped"])
     if "error" in figures:
-        return "| %s | %s | failed: %s | | | |" % (stage, runner, figures["error"])
-    return "| %s | %s | %.1f | %s | %s | %s |" % (
+        return "| %s | %s | failed: %s | | | | | |" % (stage, runner, figures["error"])
+    moved = {kind: figures[kind] / MB if figures.get(kind) is not None else None
+             for kind in ("driver_bytes_read", "driver_bytes_written")}
+    return "| %s | %s | %.1f | %s | %s | %s | %s | %s |" % (
         stage, runner, figures["seconds"], _number(figures.get("mb_per_s"), "%.2f"),
         _number(figures.get("messages_per_s"), "%.0f"),
-        _number(figures.get("peak_task_rss_mb"), "%.0f"))
+        _number(figures.get("peak_task_rss_mb"), "%.0f"),
+        _number(moved["driver_bytes_read"], "%.2f"),
+        _number(moved["driver_bytes_written"], "%.2f"))
 
 
 def main(argv=None):

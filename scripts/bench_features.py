@@ -4,7 +4,7 @@
 
 On a prefix of ``../shared/data/enron-mbox`` (``--mb`` MB of uncompressed
 mbox, cut at a message boundary, parsed by `jeeves parse` once and cached in
-``.cache/bench/``), all in the same run (docs/features.md, /work/shared/docs/perf.md):
+``.cache/bench/``), all in the same run (docs/features.md, ../shared/docs/perf.md):
 
 - **jeeves**: counting + vocabulary + tf-idf (1-2-grams, lemmatized,
   min_df=2) with ``scripts.pipeline.features.build_features`` on the chosen runner

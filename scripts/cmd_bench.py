@@ -2,7 +2,7 @@
 
     jeeves bench --mb 64 [--scaling] [--runners inline,local] [--no-spark]
 
-Runs scripts/bench.py (see its docstring and /work/shared/docs/perf.md),
+Runs scripts/bench.py (see its docstring and ../shared/docs/perf.md),
 prints the Markdown tables and writes bench/results.json.
 """
 

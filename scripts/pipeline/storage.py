@@ -162,8 +162,14 @@ class Storage:
                 handle.flush()
                 if self.fs.exists(uri):
                     self.fs.rm(uri)
+                self._make_parent(uri)
                 self.fs.put(handle.name, uri)
         self.count("bytes_written", len(data))
+
+    def _make_parent(self, uri):
+        """HDFS refuses a file whose directory is missing; S3 has no directories."""
+        if urlparse(uri).scheme == "hdfs":
+            self.fs.mkdir(uri.rstrip("/").rsplit("/", 1)[0])
 
     def put_tree(self, local_directory, uri):
         """Copy a local directory's files under ``uri`` (same relative paths)."""
@@ -178,6 +184,7 @@ class Storage:
             for name in sorted(names):
                 path = os.path.join(root, name)
                 relative = os.path.relpath(path, local_directory).replace(os.sep, "/")
+                self._make_parent(join(uri, relative))
                 self.fs.put(path, join(uri, relative))
                 self.count("bytes_written", os.path.getsize(path))
 
