@@ -58,6 +58,7 @@ TRUSTED_TYPES = (
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.feature_selection._univariate_selection.chi2",
     "sklearn.tree._tree.Tree",
+    "models.email_features.CharNgrams",
     "models.email_features.ContactFeatures",
     "models.email_features.RecordFeatures",
     "models.email_features.TfidfColumns",

@@ -8,13 +8,13 @@ array (``docs[train]``, ``docs.shape``), so ``StratifiedKFold``,
 and every transformer below is fitted on the training part of each fold
 only.
 
-The groups (``GROUPS``), each switchable and each scaled by a
-``StandardScaler`` fitted per fold before it joins the tf-idf columns in a
-``FeatureUnion``:
-
-Columns (group, transformer, features):
+The groups (``GROUPS``), each switchable; the dense ones are standardized
+by a ``StandardScaler`` fitted per fold and weighted by ``group_weight``
+before they join the tf-idf columns in a ``FeatureUnion``:
 
 - ``text``: ``TfidfColumns``; the tf-idf row as is (always on)
+- ``chars``: ``CharNgrams``; tf-idf of character 2-5-grams of subject + body, fitted per fold,
+  joined unscaled like ``text``
 - ``headers``: ``RecordFeatures("headers")``; features/headers.py
 - ``cues``: ``RecordFeatures("cues")``; features/cues.py
 - ``graph``: ``ContactFeatures``; the sender's out-degree, reciprocity, prior messages with the
@@ -23,7 +23,7 @@ Columns (group, transformer, features):
 - ``lsa``: ``models.lsa.LsaFeatures``; TruncatedSVD components of the tf-idf row
 
 A fitted pipeline holds everything prediction needs (contact statistics,
-the sentence model, the SVD components), so one new message is scored from
+the sentence model, the SVD components, the character vocabulary), so one new message is scored from
 the bundle alone: ``Documents(tfidf_row, [record])``.
 """
 
@@ -35,6 +35,7 @@ from collections import Counter
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -49,7 +50,10 @@ RECORD_GROUPS = {
     "headers": (header_features, HEADER_FEATURE_NAMES),
     "cues": (cue_features, CUE_FEATURE_NAMES),
 }
-GROUPS = ("text", "headers", "cues", "graph", "intent", "lsa")
+GROUPS = ("text", "chars", "headers", "cues", "graph", "intent", "lsa")
+# groups that are l2-normalized sparse rows like the tf-idf text, joined
+# unscaled and at full weight
+SPARSE_GROUPS = ("text", "chars")
 # Defaults measured on the Berkeley set (docs/models.md, "Feature groups
 # measured"): the groups, the C grid of the inner search, and the weight of
 # each standardized dense group next to the l2-normalized tf-idf row.
@@ -138,6 +142,44 @@ class TfidfColumns(BaseEstimator, TransformerMixin):
 
     def get_feature_names_out(self, input_features=None):
         return np.array(["tfidf_%d" % index for index in range(self.n_features_in_)],
+                        dtype=object)
+
+
+def _subject_and_body(record):
+    if not isinstance(record, dict):
+        return ""
+    return "\n".join(value for value in (record.get("subject"), record.get("body"))
+                     if isinstance(value, str))
+
+
+class CharNgrams(BaseEstimator, TransformerMixin):
+    """The ``chars`` group: tf-idf of character n-grams (``char_wb``) of subject + body.
+
+    The vectorizer (vocabulary and idf) is fitted on the training rows of each
+    fold and kept in the fitted pipeline, so prediction rebuilds the same
+    columns from the record alone. Character n-grams catch what the word
+    analyzer splits or lemmatizes away ("mtg", "3pm", "re:", misspellings).
+    """
+
+    def __init__(self, ngram_min=2, ngram_max=5, min_df=2, max_features=100000):
+        self.ngram_min = ngram_min
+        self.ngram_max = ngram_max
+        self.min_df = min_df
+        self.max_features = max_features
+
+    def fit(self, X, y=None):
+        texts = [_subject_and_body(record) for record in _check_documents(X).records]
+        self.vectorizer_ = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(self.ngram_min, self.ngram_max),
+            sublinear_tf=True, min_df=self.min_df, max_features=self.max_features).fit(texts)
+        return self
+
+    def transform(self, X):
+        return self.vectorizer_.transform(
+            [_subject_and_body(record) for record in _check_documents(X).records])
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(["chars:%s" % name for name in self.vectorizer_.get_feature_names_out()],
                         dtype=object)
 
 
@@ -268,6 +310,8 @@ def group_transformer(group, intent_model=None, corpus_svd=None, seed=0):
 
     if group == "text":
         return TfidfColumns()
+    if group == "chars":
+        return CharNgrams()
     if group in RECORD_GROUPS:
         return scaled(RecordFeatures(group))
     if group == "graph":
@@ -292,10 +336,10 @@ def check_groups(groups):
 
 
 def email_features(groups, intent_model=None, corpus_svd=None, group_weight=1.0, seed=0):
-    """A FeatureUnion of the groups (``text`` always first), dense groups scaled by
-    ``group_weight`` relative to the tf-idf columns."""
+    """A FeatureUnion of the groups (``text`` always first), the standardized dense
+    groups weighted by ``group_weight`` relative to the l2-normalized sparse ones."""
     groups = check_groups(groups)
-    weights = {name: (1.0 if name == "text" else group_weight) for name in groups}
+    weights = {name: (1.0 if name in SPARSE_GROUPS else group_weight) for name in groups}
     return FeatureUnion([(name, group_transformer(name, intent_model, corpus_svd, seed))
                          for name in groups], transformer_weights=weights)
 

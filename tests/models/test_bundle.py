@@ -215,7 +215,7 @@ def test_an_email_pipeline_scores_one_message_from_the_bundle_as_in_training(tmp
 
     docs, y = corpus()
     estimator = email_pipeline(
-        ["headers", "cues", "graph", "intent", "lsa"],
+        ["chars", "headers", "cues", "graph", "intent", "lsa"],
         intent_model=train_intent_model(INTENT_SENTENCES, INTENT_LABELS),
         corpus_svd=fit_corpus_svd(docs.tfidf, n_components=4)).fit(docs, y)
     terms = ["t%d" % index for index in range(docs.shape[1])]

@@ -3,12 +3,14 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import scipy.sparse.linalg  # noqa: F401  (sp.linalg.norm)
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 
 from features.cues import CUE_FEATURE_NAMES
 from features.headers import HEADER_FEATURE_NAMES
 from models.email_features import (
+    CharNgrams,
     ContactFeatures,
     Documents,
     RecordFeatures,
@@ -104,7 +106,7 @@ def test_contact_features_leave_a_fitted_message_out_of_its_own_statistics():
 def all_groups_pipeline(docs, C=1.0):
     intent = train_intent_model(INTENT_SENTENCES, INTENT_LABELS)
     svd = fit_corpus_svd(docs.tfidf, n_components=5)
-    return email_pipeline(["headers", "cues", "graph", "intent", "lsa"], C=C,
+    return email_pipeline(["chars", "headers", "cues", "graph", "intent", "lsa"], C=C,
                           intent_model=intent, corpus_svd=svd)
 
 
@@ -119,6 +121,7 @@ def test_all_groups_run_in_a_grid_search_and_name_their_columns():
     assert len(names) == model.named_steps["clf"].coef_.shape[1]
     assert names[0] == "t0" and "intent:max" in names and "graph:reciprocal" in names
     assert "lsa:4" in names and "headers:is_reply" in names
+    assert any(name.startswith("chars:") for name in names)
     top = top_contributions(model, docs[:2], names, count=3)
     assert len(top) == 2 and all(len(row) <= 3 for row in top)
     scores = model.predict_proba(docs)[:, 1]
@@ -150,3 +153,14 @@ def test_group_names_are_checked():
         check_groups(["bogus"])
     with pytest.raises(TypeError, match="take models.email_features.Documents"):
         email_pipeline().fit(sp.csr_matrix((2, 2)), [0, 1])
+
+
+def test_char_ngrams_are_fitted_on_the_training_rows_only():
+    docs, _ = corpus()
+    chars = CharNgrams(ngram_min=3, ngram_max=3, min_df=1).fit(docs[:5])
+    seen = set(chars.vectorizer_.vocabulary_)
+    assert " ca" in seen  # "Can we meet..." of the first message
+    rows = chars.transform(docs)
+    assert rows.shape == (len(docs), len(seen))
+    np.testing.assert_allclose(sp.linalg.norm(rows[:5], axis=1), 1.0)
+    assert list(chars.get_feature_names_out())[0].startswith("chars:")
