@@ -107,7 +107,8 @@ def mbox_entry(raw, internaldate, headers=b""):
     message = _MBOXRD_FROM.sub(rb">\1", message)
     if not message.endswith(b"\n"):
         message += b"\n"
-    when = (internaldate or datetime(1970, 1, 1)).strftime("%a %b %d %H:%M:%S %Y")
+    # ctime(), unlike strftime("%a %b"), ignores the locale: the parser wants English names
+    when = (internaldate or datetime(1970, 1, 1)).ctime()
     return b"From MAILER-DAEMON " + when.encode("ascii") + b"\n" + headers + message + b"\n"
 
 
