@@ -60,7 +60,7 @@ class ValidTextValueProtocol(TextValueProtocol):
     A line whose JSON escapes a lone surrogate (which would decode to a
     string no output protocol can encode) is repaired (U+FFFD) and read with
     the key ``"surrogates_replaced"`` for the mapper to count; other lines
-    read with the key None, after two substring searches. A value that does
+    read with the key None, after one regular expression search. A value that does
     not encode to UTF-8 is written repaired instead of raising.
     """
 
