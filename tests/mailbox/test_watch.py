@@ -107,3 +107,24 @@ def test_a_failing_webhook_leaves_the_message_for_the_next_run(imap_env, bundle,
     assert json.loads(state.read_text())["folders"]["Retry"]["last_uid"] == 0
     assert watch(imap_env, bundle, webhook, state, "Retry") == 0
     assert len(webhook.flagged_ids()) == 1
+
+
+def test_a_recreated_folder_is_taken_as_scored(imap_env, bundle, webhook, tmp_path, capsys):
+    messages = spam_messages(2, skip=190)
+    imap_env.append("Recreated", [(messages[0], [])])
+    state = tmp_path / "watch.json"
+    assert watch(imap_env, bundle, webhook, state, "Recreated") == 0
+    posts = len(webhook.posts)
+    client = imap_env.client()
+    try:
+        client.delete_folder("Recreated")
+    finally:
+        client.logout()
+    imap_env.append("Recreated", [(raw, []) for raw in messages])
+    capsys.readouterr()
+    assert watch(imap_env, bundle, webhook, state, "Recreated") == 0
+    log = capsys.readouterr().out.splitlines()
+    assert len(log) == 1 and "UIDVALIDITY changed" in log[0] and "2 messages" in log[0]
+    assert len(webhook.posts) == posts
+    saved = json.loads(state.read_text())["folders"]["Recreated"]
+    assert saved["last_uid"] == 2
