@@ -72,3 +72,24 @@ def test_a_pending_s3_batch_is_deleted_and_fetched_again(imap_env, s3, monkeypat
     assert fetch(imap_env, uri, "--folder", "S3Pending") == 0
     records = records_under(s3, "pending-copy", objects(s3, "pending-copy", "mail/dt="))
     assert content(records) == content(parse_raw(raw) for raw in messages)
+
+
+def test_a_renumbered_folder_resyncs_into_s3_without_duplicates(imap_env, s3, monkeypatch,  # noqa: F811
+                                                                capsys):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.meta.endpoint_url)
+    s3.create_bucket(Bucket="renumbered-copy")
+    messages, extra = spam_messages(2, skip=200), spam_messages(1, skip=205)
+    imap_env.append("S3Renumbered", [(raw, []) for raw in messages])
+    uri = "s3://renumbered-copy/mail/"
+    assert fetch(imap_env, uri, "--folder", "S3Renumbered") == 0
+    client = imap_env.client()
+    try:
+        client.delete_folder("S3Renumbered")
+    finally:
+        client.logout()
+    imap_env.append("S3Renumbered", [(raw, []) for raw in extra + messages])
+    capsys.readouterr()
+    assert fetch(imap_env, uri, "--folder", "S3Renumbered") == 0
+    assert "S3Renumbered: 1 new message\n" in capsys.readouterr().out
+    records = records_under(s3, "renumbered-copy", objects(s3, "renumbered-copy", "mail/dt="))
+    assert content(records) == content(parse_raw(raw) for raw in messages + extra)
