@@ -13,6 +13,15 @@ Output: one JSON line per email, ``{"message_id", "score", "label",
 and counted. A bad bundle or
 unreadable input ends with one error line and exit status 2.
 
+On a runner (``--runner local|hadoop|spark|emr``, or ``inline``), INPUT is
+parsed records (an OUT/messages/ directory, files, or an ``hdfs://`` /
+``s3://`` URI) and OUTPUT a directory or URI: the scoring job
+(jobs/mr_score_messages.py, scripts/pipeline/score.py) scores them where
+they lie into OUTPUT/predictions/scores/ and OUTPUT/predictions/flagged/,
+and only the counts come back.
+
+    jeeves predict --model OUT/model --runner hadoop --output hdfs:///out OUT_URI/messages
+
 As a mail filter (procmail, maildrop, a Sieve pipe): ``--add-header`` reads
 one message or an mbox from standard input and writes it back with
 ``X-Jeeves-Score:`` and ``X-Jeeves-Flag: YES|NO`` added to each message
@@ -31,6 +40,7 @@ from models.bundle import BundleError, load_bundle
 from models.scoring import predict_records
 from scripts.cli import UserError
 from scripts.mailbox.filter import add_headers
+from scripts.runjob import MRJOB_CONF, RUNNERS
 
 STDIN = "-"
 STDIN_URI = "stdin:"
@@ -49,6 +59,11 @@ def add_arguments(parser):
                         "X-Jeeves-Score and X-Jeeves-Flag headers")
     parser.add_argument("--exit-code", action="store_true",
                         help="exit 1 when a message is flagged (default: 0 whatever the score)")
+    parser.add_argument("--runner", choices=RUNNERS, default=None,
+                        help="score parsed records with the scoring job on this runner; "
+                             "--output is then the directory or URI for predictions/")
+    parser.add_argument("--mrjob-conf", default=MRJOB_CONF, metavar="FILE",
+                        help="mrjob.conf with the runner profiles (default: the project's)")
 
 
 def _input_data(paths, stdin):
@@ -101,7 +116,29 @@ def filtered(stdin, predictions):
                                for prediction in predictions})
 
 
+def score_on_runner(args):
+    """--runner: the scoring job over parsed records, where they lie."""
+    from scripts.pipeline.engine import Engine
+    from scripts.pipeline.parse import check_inputs
+    from scripts.pipeline.score import score_stage
+    from scripts.pipeline.storage import check_output_location, join
+
+    if not args.output or args.add_header or STDIN in args.inputs:
+        raise UserError("--runner scores parsed records into --output DIR_OR_URI "
+                        "(not standard input, not --add-header)")
+    check_inputs(args.inputs)
+    engine = Engine(args.runner, args.mrjob_conf)
+    engine.check()
+    check_output_location(engine.storage, args.output)
+    summary = score_stage(engine, args.model, args.inputs, join(args.output, "predictions"))
+    print("predict: scored %d messages, %d flagged -> %s"
+          % (summary["scored"], summary["flagged"], join(args.output, "predictions")))
+    return int(args.exit_code and summary["flagged"] > 0)
+
+
 def run(args):
+    if args.runner is not None:
+        return score_on_runner(args)
     if args.add_header and args.inputs != [STDIN]:
         raise UserError("--add-header rewrites standard input: give `-` as the only INPUT")
     stdin = sys.stdin.buffer.read() if STDIN in args.inputs else None
