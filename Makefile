@@ -7,8 +7,8 @@ BIN := $(VENV)/bin
 NLTK_DATA := $(CURDIR)/.nltk_data
 export NLTK_DATA
 export JEEVES_HOME := $(CURDIR)
-# task-side code must also run on EMR 7's Python
-TASK_SIDE := jobs features
+# task-side code (models/ ships with the scoring and CV jobs) must also run on EMR 7's Python
+TASK_SIDE := jobs features models
 
 # Real engines (docs/engines.md): Hadoop jars from Maven Central, fetched
 # when Java and Maven are present; the engine tests skip without them.
