@@ -55,6 +55,15 @@ LOOPBACK = "127.0.0.1"
 # tasks fit at once).
 CONTAINER_MB = 512
 TASK_HEAP = "-Xmx384m"
+# Task JVMs live seconds and mostly pipe records to Python: the quick JIT
+# tier and the serial collector start them faster (as for the launcher's
+# client JVMs, scripts/hadoop/hadoop). With the shuffle every task is one.
+TASK_JVM_STARTUP = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
+# Heartbeats (ms) between the NodeManager, the ResourceManager and the
+# ApplicationMaster: each container waits for one to be assigned and one to
+# be launched, so at Hadoop's 1 s defaults a job of small tasks spends much
+# of its time waiting; one node can afford more.
+HEARTBEAT_MS = "250"
 NODEMANAGER_MB = 4096
 # The NodeManager's shuffle service logs its port, chosen free by the MiniCluster.
 SHUFFLE_PORT_LINE = re.compile(rb"mapreduce_shuffle listening on port (\d+)")
@@ -95,7 +104,7 @@ def _free_port():
 
 def _settings(home, shuffle):
     """Configuration of the cluster and of its clients (jobs read it too)."""
-    task_opts = " ".join([TASK_HEAP] + jvm_options())
+    task_opts = " ".join([TASK_HEAP] + TASK_JVM_STARTUP + jvm_options())
     conf_dir = os.path.join(home, "etc", "hadoop")
     # Every server on a free port, so a second cluster (another checkout, a
     # CI neighbour) does not collide; the MiniCluster picks the HDFS ones.
@@ -132,6 +141,10 @@ def _settings(home, shuffle):
         "yarn.app.mapreduce.am.command-opts": task_opts,
         "mapreduce.map.java.opts": task_opts,
         "mapreduce.reduce.java.opts": task_opts,
+        # Heartbeats and the client's polling.
+        "yarn.resourcemanager.nodemanagers.heartbeat-interval-ms": HEARTBEAT_MS,
+        "yarn.app.mapreduce.am.scheduler.heartbeat.interval-ms": HEARTBEAT_MS,
+        "mapreduce.client.progressmonitor.pollinterval": HEARTBEAT_MS,
         # Python tasks use more virtual memory than YARN's ratio allows, and
         # a nearly full disk must not take the only NodeManager out.
         "yarn.nodemanager.vmem-check-enabled": "false",
