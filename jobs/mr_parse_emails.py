@@ -184,6 +184,11 @@ class MRParseEmails(MRJob):
             input_path = input_uri
         if os.path.isdir(input_path):
             return expand_inputs([input_path])
+        if "://" not in input_uri and os.path.exists(input_uri):
+            # a local file named by its path: records carry its file:// URI,
+            # as those of the input plan do
+            [(_, uri, relpath)] = expand_inputs([input_uri])
+            return [(input_path, uri, relpath)]
         return [(input_path, input_uri, relpath_of_uri(input_uri))]
 
     @staticmethod

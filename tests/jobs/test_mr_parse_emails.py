@@ -235,6 +235,14 @@ def test_mapper_expands_a_directory_it_is_handed(tmp_path):
     assert pairs[0][1]["folder"] == [tmp_path.name, "sub"]
 
 
+def test_a_local_file_handed_whole_keeps_its_file_uri(tmp_path):
+    path = tmp_path / "a.eml"
+    path.write_bytes((FIXTURES / "on_wrote.eml").read_bytes())
+    [(key, record)] = helpers.run_job(MRParseEmails, [path])
+    assert record["source"]["uri"] == path.as_uri()
+    assert record["folder"] == [tmp_path.name]
+
+
 def _need(path):
     if not path.is_dir():
         pytest.skip("%s not found (real corpora live in ../shared/data)" % path)
