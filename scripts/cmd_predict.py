@@ -40,7 +40,7 @@ from models.bundle import BundleError, load_bundle
 from models.scoring import predict_records
 from scripts.cli import UserError
 from scripts.mailbox.filter import add_headers
-from scripts.runjob import MRJOB_CONF, RUNNERS
+from scripts.runners import MRJOB_CONF, RUNNERS
 
 STDIN = "-"
 STDIN_URI = "stdin:"

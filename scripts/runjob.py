@@ -24,13 +24,13 @@ from collections import defaultdict
 
 from mrjob.step import StepFailedException
 
-from jobs import JEEVES_HOME
 from scripts.cli import UserError
 from scripts.hadoop.engines import local_spark_environment
 from scripts.pipeline.storage import Storage, is_remote
+from scripts.runners import MRJOB_CONF, RUNNERS
 
-MRJOB_CONF = os.path.join(JEEVES_HOME, "mrjob.conf")
-RUNNERS = ("inline", "local", "hadoop", "spark", "emr")
+__all__ = ["MRJOB_CONF", "RUNNERS", "JobFailed", "RunnerUnavailable", "check_runner",
+           "run_job", "fetch_output", "output_files", "read_json_values", "sum_counters"]
 
 
 class JobFailed(UserError):

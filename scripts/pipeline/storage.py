@@ -21,18 +21,17 @@ import tempfile
 from collections import defaultdict
 from urllib.parse import urlparse
 
-from mrjob.fs.composite import CompositeFilesystem
-from mrjob.fs.hadoop import HadoopFilesystem
-from mrjob.fs.local import LocalFilesystem
-from mrjob.fs.s3 import S3Filesystem
-from mrjob.parse import is_uri
-
 SUCCESS = "_SUCCESS"
 REMOTE_SCHEMES = ("hdfs", "s3", "s3a", "s3n")
 
 
 class StorageError(Exception):
     """An output or input location the driver cannot use (one line)."""
+
+
+def is_uri(path):
+    """``scheme://...`` (mrjob.parse.is_uri's rule, without importing mrjob)."""
+    return "://" in path and bool(urlparse(path).scheme)
 
 
 def is_remote(uri):
@@ -54,6 +53,13 @@ def basename(uri):
 
 
 def _filesystem(options):
+    # mrjob's file systems are imported when first used: `jeeves predict` on one
+    # message never needs them
+    from mrjob.fs.composite import CompositeFilesystem
+    from mrjob.fs.hadoop import HadoopFilesystem
+    from mrjob.fs.local import LocalFilesystem
+    from mrjob.fs.s3 import S3Filesystem
+
     fs = CompositeFilesystem()
     fs.add_fs("s3", S3Filesystem(s3_endpoint=options.get("s3_endpoint"),
                                  s3_region=options.get("region")))
