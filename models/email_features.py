@@ -57,7 +57,7 @@ SPARSE_GROUPS = ("text", "chars")
 # Defaults measured on the Berkeley set (docs/models.md, "Feature groups
 # measured"): the groups, the C grid of the inner search, and the weight of
 # each standardized dense group next to the l2-normalized tf-idf row.
-DEFAULT_GROUPS = ("text", "headers", "cues", "intent")
+DEFAULT_GROUPS = ("text", "headers", "cues", "graph", "intent", "lsa")
 DEFAULT_FIELDS = ("subject", "body", "quoted")
 C_GRID = (1.0, 10.0)
 GROUP_WEIGHT = 0.1
