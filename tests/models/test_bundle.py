@@ -230,3 +230,20 @@ def test_an_email_pipeline_scores_one_message_from_the_bundle_as_in_training(tmp
     alone = [bundle.score(Documents(docs.tfidf[row], [dict(docs.records[row])]))[0]
              for row in range(len(docs))]
     np.testing.assert_allclose(alone, expected, rtol=0, atol=1e-9)
+
+
+def test_jeeves_predict_refuses_an_unknown_type_in_one_line(trained, tmp_path, capsys):
+    from scripts import cli
+
+    X, _, names, vectorizer = trained
+    estimator = Pipeline([("clf", UnknownClassifier())]).fit(X, np.arange(X.shape[0]) % 2)
+    vocabulary = write_vocabulary(tmp_path / "vocabulary.tsv", names, vectorizer)
+    directory = save_bundle(tmp_path / "model", estimator, 0.5, ANALYZER, vocabulary,
+                            "unknown", X.shape[1])
+    email = tmp_path / "mail.txt"
+    email.write_text("Subject: lunch\nFrom: a@x.com\n\nCan we meet on Friday?\n")
+    assert cli.main(["predict", "--model", directory, str(email)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "types Jeeves does not trust" in lines[0]
