@@ -107,6 +107,16 @@ def parse_df_bound(value):
     return number
 
 
+def df_bound_argument(value):
+    """argparse type of --min-df/--max-df: parse_df_bound's error as the message."""
+    import argparse
+
+    try:
+        return parse_df_bound(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def df_limits(n_docs, min_df=1, max_df=1.0):
     """(lowest, highest) document frequency kept, as scikit-learn computes them."""
     high = max_df if isinstance(max_df, Integral) else max_df * n_docs

@@ -32,6 +32,13 @@ def positive_int(text):
     return value
 
 
+# Hadoop streaming splits each output line into key and value and writes key
+# SEPARATOR value: a tab-less line (svmlight, JSON values) would gain a
+# trailing tab (an empty output separator has no effect), so jobs that write
+# whole lines split and join on the first space, which gives the line back.
+WHOLE_LINE_OUTPUT_JOBCONF = {"stream.map.output.field.separator": " ",
+                             "mapreduce.output.textoutputformat.separator": " "}
+
 TASKS_GROUP = "tasks"
 
 

@@ -50,7 +50,7 @@ from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
 
 from features.collocations import split_bigram
-from features.vocabulary import TopTerms, df_limits, parse_df_bound
+from features.vocabulary import TopTerms, df_bound_argument, df_limits
 from jobs import positive_int
 
 try:
@@ -64,14 +64,6 @@ COUNT_ROW_PREFIX = "["
 COLLOCATION_ROW_PREFIX = '"'
 # value tags of the collocation join
 TERM, SCORE = 0, 1
-
-
-def df_bound(text):
-    """argparse type of --min-df/--max-df (parse_df_bound's error as the message)."""
-    try:
-        return parse_df_bound(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def non_negative_int(text):
@@ -95,10 +87,10 @@ class MRBuildVocabulary(MRJob):
             "--documents", type=non_negative_int, required=True,
             help="messages counted (the count job's count_ngrams.messages counter)")
         self.add_passthru_arg(
-            "--min-df", type=df_bound, default=1,
+            "--min-df", type=df_bound_argument, default=1,
             help="drop terms in fewer documents (int: count, float: fraction)")
         self.add_passthru_arg(
-            "--max-df", type=df_bound, default=1.0,
+            "--max-df", type=df_bound_argument, default=1.0,
             help="drop terms in more documents (int: count, float: fraction)")
         self.add_passthru_arg(
             "--max-features", type=positive_int, default=None,

@@ -34,7 +34,7 @@ from mrjob.job import MRJob
 from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
 
-from jobs import positive_int
+from jobs import WHOLE_LINE_OUTPUT_JOBCONF, positive_int
 from models.bundle import load_bundle
 from models.scoring import BundleVectorizer, predict_records
 
@@ -70,11 +70,7 @@ def bundle_file_args(bundle):
 class MRScoreMessages(MRJob):
     INPUT_PROTOCOL = RawValueProtocol
     OUTPUT_PROTOCOL = RawValueProtocol
-    # JSON lines hold spaces: Hadoop streaming splits each output line at the
-    # first space and joins it back with one, leaving it unchanged (a
-    # tab-less line would otherwise gain a trailing tab), as mr_tfidf_vectors
-    JOBCONF = {"stream.map.output.field.separator": " ",
-               "mapreduce.output.textoutputformat.separator": " "}
+    JOBCONF = WHOLE_LINE_OUTPUT_JOBCONF
 
     def configure_args(self):
         super().configure_args()

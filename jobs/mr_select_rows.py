@@ -26,6 +26,8 @@ from mrjob.job import MRJob
 from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
 
+from jobs import WHOLE_LINE_OUTPUT_JOBCONF
+
 try:
     import ujson as json
 except ImportError:  # pragma: no cover - ujson is a dependency
@@ -45,12 +47,7 @@ def json_or_text(text):
 class MRSelectRows(MRJob):
     INPUT_PROTOCOL = RawValueProtocol
     OUTPUT_PROTOCOL = RawValueProtocol
-    # Hadoop streaming splits an output line at its first separator into key
-    # and value and joins them back with the output separator: splitting and
-    # joining on a space gives every line back unchanged (a tab-less line
-    # would otherwise gain a trailing tab), as in mr_tfidf_vectors.
-    JOBCONF = {"stream.map.output.field.separator": " ",
-               "mapreduce.output.textoutputformat.separator": " "}
+    JOBCONF = WHOLE_LINE_OUTPUT_JOBCONF
 
     def configure_args(self):
         super().configure_args()

@@ -32,7 +32,7 @@ from mrjob.step import MRStep
 
 from features.tfidf import NORMS, tfidf_lines
 from features.vocabulary import read_hashed_vocabulary, read_vocabulary_table
-from jobs import positive_int
+from jobs import WHOLE_LINE_OUTPUT_JOBCONF, positive_int
 from jobs.protocols import ValidTextValueProtocol
 
 try:
@@ -51,12 +51,7 @@ class MRTfidfVectors(MRJob):
     # svmlight lines are written without raising on them
     INPUT_PROTOCOL = ValidTextValueProtocol
     OUTPUT_PROTOCOL = ValidTextValueProtocol
-    # Hadoop streaming splits each output line into key and value and writes
-    # key SEPARATOR value: a tab-less line would gain a trailing tab (an
-    # empty output separator had no effect), so split and join on the first
-    # space, which gives the line back unchanged.
-    JOBCONF = {"stream.map.output.field.separator": " ",
-               "mapreduce.output.textoutputformat.separator": " "}
+    JOBCONF = WHOLE_LINE_OUTPUT_JOBCONF
 
     def configure_args(self):
         super().configure_args()

@@ -5,11 +5,10 @@ each ``*_config`` function turns the parsed values into the driver library's
 configuration object (scripts/pipeline/), which validates itself.
 """
 
-import argparse
 
 from features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from features.tfidf import NORMS
-from features.vocabulary import parse_df_bound
+from features.vocabulary import df_bound_argument
 from models.metrics import SELECTION_METRICS
 from scripts.cli import UserError
 from scripts.pipeline.engine import Engine
@@ -17,14 +16,6 @@ from scripts.pipeline.features import VectorizerConfig
 from scripts.pipeline.graph import GraphConfig
 from scripts.pipeline.train import TrainingConfig
 from scripts.runjob import MRJOB_CONF, RUNNERS
-
-
-def df_bound(value):
-    """argparse type of --min-df/--max-df: the ValueError text becomes the message."""
-    try:
-        return parse_df_bound(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_engine_arguments(parser):
@@ -42,9 +33,9 @@ def engine_from(args):
 def add_feature_arguments(parser):
     """The analyzer and vocabulary options (`jeeves features` and `jeeves run`)."""
     add_analyzer_args(parser.add_argument, parser.add_argument)
-    parser.add_argument("--min-df", type=df_bound, default=1,
+    parser.add_argument("--min-df", type=df_bound_argument, default=1,
                         help="drop terms in fewer documents (int: count, float: fraction)")
-    parser.add_argument("--max-df", type=df_bound, default=1.0,
+    parser.add_argument("--max-df", type=df_bound_argument, default=1.0,
                         help="drop terms in more documents (int: count, float: fraction)")
     parser.add_argument("--max-features", type=int, default=None,
                         help="keep only this many terms, the most frequent")
