@@ -20,6 +20,7 @@ OUTPUT/graph/_SUCCESS is written last.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -66,6 +67,8 @@ class GraphConfig:
     def _privacy(self):
         return ["--pseudonymize"] if self.pseudonymize else []
 
+
+SCRATCH_PREFIX = ".graph-job-"
 
 # output kind -> (JSON lines file, TSV view file or None, list field for the view)
 OUTPUTS = {
@@ -132,7 +135,10 @@ def graph_stage(engine, messages, output, config=None):
         written, truncated, addresses = {}, None, None
     else:
         os.makedirs(output, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".graph-job-", dir=output) as scratch:
+        # the scratch sits in OUTPUT so the rename is atomic; a killed run leaves its own
+        for stale in glob.glob(os.path.join(glob.escape(output), SCRATCH_PREFIX + "*")):
+            shutil.rmtree(stale, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=output) as scratch:
             lists = engine.run(MRContactLists, messages, os.path.join(scratch, "contact_lists"),
                                config.lists_args())
             common = engine.run(MRCommonContacts, messages,
