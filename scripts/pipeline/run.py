@@ -52,6 +52,21 @@ def _quiet(*_):
     pass
 
 
+def task_totals(tasks):
+    """{"map": n, "reduce": n} summed over a stage's jobs ({job: tasks} or one job's)."""
+    if "map" in tasks:
+        return {"map": tasks["map"], "reduce": tasks["reduce"]}
+    return {kind: sum(job[kind] for job in tasks.values()) for kind in ("map", "reduce")}
+
+
+def _tasks(stage):
+    """The progress line's task counts (jobs count them with jobs.count_task)."""
+    counted = task_totals(stage.get("tasks") or {"map": 0, "reduce": 0})
+    if not any(counted.values()):
+        return ""
+    return "  [%d map, %d reduce tasks]" % (counted["map"], counted["reduce"])
+
+
 def run_pipeline(config, engine, report=_quiet):
     """Run every stage for ``config`` on ``engine``; return the summary dict."""
     engine.check()
@@ -66,7 +81,8 @@ def run_pipeline(config, engine, report=_quiet):
         parse = parse_stage(engine, list(config.inputs), output, dedupe_by=config.dedupe_by)
     stages["parse"] = parse
     report("parse", parse["parsed"], parse["seconds"],
-           "(%d quarantined, %d duplicates)" % (parse["quarantined"], parse["duplicates"]))
+           "(%d quarantined, %d duplicates)" % (parse["quarantined"], parse["duplicates"])
+           + _tasks(parse))
     if not parse["reconciled"]:
         raise UserError("parse counts do not reconcile; see OUT/quarantine/")
     messages = [join(output, "messages", "part-*")]
@@ -77,7 +93,8 @@ def run_pipeline(config, engine, report=_quiet):
     features["seconds_total"] = round(time.time() - started, 3)
     stages["features"] = features
     report("features", features["documents"], features["seconds_total"],
-           "(vocabulary %d of %d terms)" % (features["vocabulary"], features["distinct_terms"]))
+           "(vocabulary %d of %d terms)" % (features["vocabulary"], features["distinct_terms"])
+           + _tasks(features))
 
     if config.graph is not None:
         with storage.counting("graph"):
@@ -86,7 +103,7 @@ def run_pipeline(config, engine, report=_quiet):
         report("graph", graph["messages"], graph["seconds"],
                "(%s addresses, %d hubs skipped)" % (
                    "?" if graph["addresses"] is None else graph["addresses"],
-                   graph["hubs_skipped"]))
+                   graph["hubs_skipped"]) + _tasks(graph))
 
     if config.labels is not None:
         with storage.counting("labels"):
@@ -96,7 +113,7 @@ def run_pipeline(config, engine, report=_quiet):
         stages["labels"] = counts
         report("labels", counts["labelled"], counts["seconds"],
                "(%d positive, %d negative, %d unlabelled)"
-               % (counts["positive"], counts["negative"], counts["unlabelled"]))
+               % (counts["positive"], counts["negative"], counts["unlabelled"]) + _tasks(counts))
         with storage.counting("train"):
             training = train_stage(
                 engine, labelled, output, features_config(config), config.vectorizer.vectors,
@@ -123,7 +140,7 @@ def run_pipeline(config, engine, report=_quiet):
                                      join(output, "predictions"))
             stages["score"] = scored
             report("score", scored["scored"], scored["seconds"],
-                   "(%d flagged)" % scored["flagged"])
+                   "(%d flagged)" % scored["flagged"] + _tasks(scored))
     summary["driver_bytes"] = {stage: dict(counted) for stage, counted in
                                storage.by_stage.items()}
     return summary
