@@ -25,11 +25,14 @@ someone else can then at worst hold wrong numbers, not run code.
 """
 
 import hashlib
+import io
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
@@ -123,6 +126,45 @@ def _major_minor(version):
     return ".".join(version.split(".")[:2])
 
 
+# what skops.io names by an object's id() in the writing process
+SKOPS_ID = re.compile(r'"__id__": (\d+)|"file": "(\d+)(\.[a-z]+)"')
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def dump_estimator(estimator, path):
+    """skops.io.dump, as a function of the estimator alone: skops names every
+    object (``__id__``) and stored array by the object's ``id()`` in this
+    process and dates the zip entries with the clock, so two equal estimators
+    gave two different files (and checksums). The ids are renumbered in order
+    of first appearance in the schema and the entries dated 1980-01-01."""
+    numbers = {}
+
+    def renumber(match):
+        found = match.group(1) or match.group(2)
+        number = numbers.setdefault(found, str(len(numbers)))
+        if match.group(1):
+            return '"__id__": ' + number
+        return '"file": "%s%s"' % (number, match.group(3))
+
+    with zipfile.ZipFile(io.BytesIO(skops.io.dumps(estimator))) as source:
+        schema = SKOPS_ID.sub(renumber, source.read("schema.json").decode("utf-8"))
+        entries = []
+        for info in source.infolist():
+            name, data = info.filename, source.read(info.filename)
+            if name == "schema.json":
+                data = schema.encode("utf-8")
+            else:
+                stem, dot, extension = name.partition(".")
+                name = numbers.setdefault(stem, str(len(numbers))) + dot + extension
+            entries.append((name, data, info))
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data, info in sorted(entries, key=lambda entry: entry[0]):
+            entry = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            entry.compress_type = info.compress_type
+            entry.external_attr = info.external_attr
+            target.writestr(entry, data)
+
+
 def _write_json(path, value):
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(value, handle, indent=2, sort_keys=True)
@@ -143,7 +185,7 @@ def save_bundle(directory, estimator, threshold, analyzer_config, vocabulary_pat
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".bundle-", dir=parent)
     try:
-        skops.io.dump(estimator, os.path.join(staging, ESTIMATOR_FILE))
+        dump_estimator(estimator, os.path.join(staging, ESTIMATOR_FILE))
         _write_json(os.path.join(staging, ANALYZER_FILE), analyzer_config)
         shutil.copyfile(vocabulary_path, os.path.join(staging, VOCABULARY_FILE))
         _write_json(os.path.join(staging, MODEL_FILE), {
