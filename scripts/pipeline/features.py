@@ -36,7 +36,7 @@ from features.vocabulary import (
     write_vocabulary,
 )
 from scripts.cli import UserError
-from scripts.pipeline.storage import join
+from scripts.pipeline.storage import is_remote, join
 
 DfBound = Union[int, float]
 
@@ -164,7 +164,11 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
         timings["vocabulary"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        vector_args = ["--vocabulary", vocabulary_path, "--norm", settings.norm]
+        # on a cluster the tasks fetch the vocabulary the driver just wrote
+        # where it lies; shipping the local copy would upload it again
+        shipped = (join(features_dir, "vocabulary.tsv")
+                   if engine.on_cluster and is_remote(features_dir) else vocabulary_path)
+        vector_args = ["--vocabulary", shipped, "--norm", settings.norm]
         if settings.sublinear_tf:
             vector_args.append("--sublinear-tf")
         vectors = engine.run(MRTfidfVectors, [join(counts_dir, "part-*")],
