@@ -209,9 +209,30 @@ def _payload_size(part):
     except (ValueError, LookupError, TypeError, AssertionError):
         payload = None
     if payload is None:
-        payload = part.as_bytes() if part.is_multipart() else str(part.get_payload()).encode(
-            "utf-8", "surrogateescape")
+        if part.is_multipart():
+            return _flattened_size(part)
+        payload = str(part.get_payload()).encode("utf-8", "surrogateescape")
     return len(payload)
+
+
+def _flattened_size(part):
+    """Bytes of a multipart part (an attached message) as written out. The
+    email generator cannot write every tree it parsed (it re-encodes some
+    text as ASCII; it recurses once per level): then the sum of the leaves'
+    payload sizes, walked without recursion."""
+    try:
+        return len(part.as_bytes())
+    except (UnicodeError, LookupError, ValueError, TypeError, RecursionError):
+        pass
+    total, pending = 0, [part]
+    while pending:
+        payload = pending.pop().get_payload()
+        if isinstance(payload, list):
+            pending.extend(payload)
+        elif isinstance(payload, (str, bytes)):
+            total += len(payload.encode("utf-8", "surrogateescape")
+                         if isinstance(payload, str) else payload)
+    return total
 
 
 def _filename(part, warnings):
@@ -422,7 +443,8 @@ def outcome_of(found, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
     ``("message", record, warnings)`` or ``("quarantine", record, [])``.
 
     Never raises: a message the parser cannot handle is quarantined as
-    ``parse_error`` with the exception named. A record read back from JSON
+    ``parse_error`` with the exception named (``nested_too_deep`` when the
+    stdlib parser recursed too deep: it recurses once per MIME level). A record read back from JSON
     lines whose strings do not encode (lone surrogate escapes) is repaired.
     The warnings of a message include those of reading its bytes
     (``found.warnings``, e.g. a byte-order mark decoded).
@@ -440,6 +462,10 @@ def outcome_of(found, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
         record, warnings = message_record(
             found.data, _source_of(found), found.folder, max_message_bytes,
             subject_body=found.kind == "subject_body")
+    except RecursionError:
+        return "quarantine", quarantine_record(
+            _source_of(found), "nested_too_deep", "MIME parts nested too deep to parse",
+            found.data), []
     except Exception as error:  # never fail a task on one bad message
         return "quarantine", quarantine_record(
             _source_of(found), "parse_error", "%s: %s" % (type(error).__name__, error),

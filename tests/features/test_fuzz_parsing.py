@@ -286,3 +286,49 @@ def test_containers(container):
         # every member accounted, one item each (a mutated member may hold a
         # From_ line of its own and split, or be quarantined)
         assert len(items) >= members
+
+
+# What the coverage-guided run (scripts/fuzz_parse.py) found, reduced by hand.
+FOUND = {
+    # the email generator cannot write an attached message holding a
+    # multipart without boundary and 8-bit text (UnicodeEncodeError)
+    "attached_multipart_without_boundary": b'Content-Type:multipart/;boundary="OUTER"\n'
+    b"--OUTER\nContent-Type:message/\n\nContent-Type:multipart/\n\n\xe4",
+}
+
+
+def nested_messages(depth):
+    message = b"Message-ID: <inner@example.com>\n\nbody\n"
+    for level in range(depth):
+        message = (b"Message-ID: <n%d@example.com>\nContent-Type: message/rfc822\n\n" % level
+                   + message)
+    return message
+
+
+def nested_multiparts(depth):
+    message = b"x\n"
+    for level in range(depth):
+        boundary = b"b%d" % level
+        message = (b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\n\n--'
+                   + boundary + b"\n" + message + b"\n--" + boundary + b"--\n")
+    return b"Message-ID: <deep@example.com>\n" + message
+
+
+def test_found_inputs_parse():
+    for name, data in FOUND.items():
+        _, results = outcomes(data)
+        assert [kind for kind, _, _ in results] == ["message"], name
+
+
+def test_deep_attached_messages_are_sized_without_recursion():
+    # the email generator recurses per level: 300 attached messages deep
+    # went past the recursion limit while sizing the attachment
+    _, [(kind, record, _)] = outcomes(nested_messages(300))
+    assert kind == "message"
+    assert record["attachments"][0]["type"] == "message/rfc822"
+
+
+def test_parts_nested_past_the_parsers_recursion_are_nested_too_deep():
+    [found] = iter_found(nested_multiparts(1200), "file:///deep", "deep.eml")
+    kind, record, _ = outcome_of(found)
+    assert (kind, record["reason"]) == ("quarantine", "nested_too_deep")
