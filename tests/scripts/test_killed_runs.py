@@ -1,0 +1,173 @@
+"""`jeeves run` killed with SIGKILL in the middle of each stage, then run again.
+
+Real processes and real signals: `jeeves run` runs as a subprocess on the
+local runner (whose tasks are child processes) in its own process group, and
+the whole group gets SIGKILL once the stage is seen running:
+
+- parse:    mrjob's working directory of mr_parse_emails exists
+- features: that of mr_build_vocabulary (counting is done, the vocabulary
+            job is running)
+- graph:    that of mr_common_contacts (the contact lists are done)
+- train:    OUT/features/labelled/_SUCCESS exists (the label job is done,
+            the models are being compared in the driver)
+
+mrjob makes its working directories under the temporary directory, so each
+run gets its own TMPDIR, which the test watches; no hook in the code. The
+runs use one task per step (a mrjob.conf that includes the project's, with
+``num_cores: 1``): fewer task processes, the same code paths.
+
+To keep the time small the kills form a chain over one OUT: the first run
+is killed in parse, the same command again is killed in features, again in
+graph, again in train, and the last one runs to the end. At each kill: the
+killed stage and every later one carry no ``_SUCCESS``, there is no
+OUT/summary.json, and each earlier stage (written by the run that was just
+killed) equals the uninterrupted reference run's. At the end OUT equals
+the reference, every file, with only timings and OUT's own path left out
+(tests/scripts/run_outputs.py lists them: the durations in summary.json,
+features/summary.json and the report's seconds column, the driver's
+byte counts of the stages that write those, and the bundle's ``created``
+time).
+"""
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.scripts.run_outputs import REPO, differences, snapshot, task_conf, write_inputs
+
+LABELS = "meeting*=1,other*=0"
+RUN_ARGS = ["--labels", LABELS, "--runner", "local", "--models", "multinomial_nb",
+            "--folds", "2", "--target-recall", "0.9"]
+
+# stage -> the output directories that carry its _SUCCESS
+STAGE_DIRS = {
+    "parse": ("messages", "quarantine"),
+    "features": ("features",),
+    "graph": ("graph",),
+    "labels": ("features/labelled",),
+    "train": ("report", "model"),
+}
+ORDER = ("parse", "features", "graph", "labels", "train")
+KILLED_IN = ("parse", "features", "graph", "train")
+
+
+def stage_of(relative):
+    """The stage that writes the file at ``relative`` (None: none does)."""
+    for stage in reversed(ORDER):  # features/labelled/ before features/
+        if any(relative.startswith(directory + "/") for directory in STAGE_DIRS[stage]):
+            return stage
+    return None
+
+
+def running(stage, tmpdir, out):
+    """True once ``stage`` is seen running (module docstring)."""
+    job = {"parse": "mr_parse_emails", "features": "mr_build_vocabulary",
+           "graph": "mr_common_contacts"}.get(stage)
+    if job is not None:
+        return bool(glob.glob(os.path.join(tmpdir, job + ".*")))
+    return os.path.exists(os.path.join(out, "features", "labelled", "_SUCCESS"))
+
+
+def jeeves_run(corpus, out, tmpdir, conf, kill_in=None):
+    """Run `jeeves run` in its own process group; with ``kill_in``, SIGKILL the
+    group once that stage runs. Returns (exit status, output)."""
+    os.makedirs(tmpdir)
+    env = dict(os.environ, JEEVES_HOME=REPO, TMPDIR=tmpdir)
+    env.setdefault("NLTK_DATA", os.path.join(REPO, ".nltk_data"))
+    log_path = tmpdir + ".log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.cli", "run", "--input", corpus, "--output", out]
+            + RUN_ARGS + ["--mrjob-conf", conf], stdout=log, stderr=subprocess.STDOUT,
+            env=env, cwd=REPO, start_new_session=True)
+        try:
+            while kill_in is not None and process.poll() is None:
+                if running(kill_in, tmpdir, out):
+                    os.killpg(process.pid, signal.SIGKILL)
+                    break
+                time.sleep(0.01)
+            status = process.wait()
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    # the tasks may outlive the driver by a moment: wait until the group is gone
+    while True:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        return status, log.read()
+
+
+def markers(out):
+    """The stage directories of OUT that carry _SUCCESS."""
+    return {directory for stage in ORDER for directory in STAGE_DIRS[stage]
+            if os.path.exists(os.path.join(out, directory, "_SUCCESS"))}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    """The reference run, then the chain of killed runs and the last run:
+    {"reference": snapshot, stage: (status, log, markers, summary exists,
+    snapshot), "final": (status, log, snapshot)}."""
+    root = tmp_path_factory.mktemp("killed")
+    corpus = str(root / "corpus")
+    write_inputs(corpus)
+    conf = task_conf(str(root / "mrjob.conf"), 1)
+    reference_out = str(root / "reference")
+    status, log = jeeves_run(corpus, reference_out, str(root / "tmp-reference"), conf)
+    assert status == 0, log
+    found = {"reference": snapshot(reference_out)}
+    out = str(root / "out")
+    for stage in KILLED_IN:
+        status, log = jeeves_run(corpus, out, str(root / ("tmp-" + stage)), conf,
+                                 kill_in=stage)
+        found[stage] = (status, log, markers(out),
+                        os.path.exists(os.path.join(out, "summary.json")), snapshot(out))
+    status, log = jeeves_run(corpus, out, str(root / "tmp-final"), conf)
+    found["final"] = (status, log, snapshot(out))
+    return found
+
+
+def test_the_reference_run_has_quarantine_and_duplicates(chain):
+    reference = chain["reference"]
+    assert reference["quarantine/part-00000"].strip(), "nothing quarantined"
+    assert b'"duplicates": 1' in reference["summary.json"]
+
+
+@pytest.mark.parametrize("stage", KILLED_IN)
+def test_killed_stage_leaves_nothing_that_looks_finished(chain, stage):
+    status, log, marked, has_summary, _ = chain[stage]
+    assert status == -signal.SIGKILL, "the run ended (%s) before %s was seen running:\n%s" % (
+        status, stage, log)
+    assert not has_summary, "summary.json exists after a kill in %s" % stage
+    later = ORDER[ORDER.index(stage):]
+    unfinished = {directory for name in later for directory in STAGE_DIRS[name]}
+    assert not marked & unfinished, "completion markers after a kill in %s: %s" % (
+        stage, sorted(marked & unfinished))
+    earlier = {directory for name in ORDER[:ORDER.index(stage)] for directory in STAGE_DIRS[name]}
+    assert marked == earlier
+
+
+@pytest.mark.parametrize("stage", KILLED_IN)
+def test_stages_finished_before_the_kill_equal_the_reference(chain, stage):
+    """What the killed run finished (after the previous kill) is the reference's."""
+    done = ORDER[:ORDER.index(stage)]
+    state = {name: data for name, data in chain[stage][4].items() if stage_of(name) in done}
+    reference = {name: data for name, data in chain["reference"].items()
+                 if stage_of(name) in done}
+    assert differences(state, reference) == []
+
+
+def test_the_run_after_the_kills_equals_an_uninterrupted_run(chain):
+    status, log, final = chain["final"]
+    assert status == 0, log
+    assert differences(final, chain["reference"]) == []
