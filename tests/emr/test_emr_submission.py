@@ -18,6 +18,7 @@ import uuid
 import boto3
 import numpy as np
 import pytest
+import tomllib
 
 from jobs.mr_cross_validate import MRCrossValidate
 from jobs.mr_parse_emails import MRParseEmails
@@ -26,6 +27,7 @@ from tests.emr.conftest import REGION, client
 from tests.helpers import MRJOB_CONF, REPO
 
 MAIL = os.path.join(REPO, "tests", "fixtures", "mail", "sample.mbox")
+TASK_SIDE_PACKAGES = {"mrjob", "ujson", "nltk", "scikit-learn", "numpy", "scipy", "skops"}
 
 
 @pytest.fixture(autouse=True)
@@ -82,6 +84,15 @@ def submit(endpoint, tmp_bucket, extra=(), job_class=MRParseEmails, inputs=(MAIL
         return runner.get_cluster_id(), list(runner._step_ids), uploads
 
 
+def task_side_pins():
+    """pyproject.toml's ``pkg==X.Y.Z`` pins of the packages the tasks import."""
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as handle:
+        dependencies = tomllib.load(handle)["project"]["dependencies"]
+    pins = {pin for pin in dependencies if pin.split("==")[0] in TASK_SIDE_PACKAGES}
+    assert len(pins) == len(TASK_SIDE_PACKAGES), pins
+    return pins
+
+
 def requests_named(calls, name):
     return [params for operation, params in calls if operation == name]
 
@@ -124,10 +135,10 @@ def test_submission_uses_the_emr_profile(aws_env, recorded_requests):
     options = dict(zip(step_args[1::2], step_args[2::2]))
     assert options["-cmdenv"] == "PYTHONHASHSEED=0"
     assert options["-output"].startswith("s3://%s/tmp/" % tmp_bucket)
-    assert "python3 mr_parse_emails.py --step-num=0 --mapper" in options["-mapper"]
-    assert "python3 mr_parse_emails.py --step-num=0 --reducer" in options["-reducer"]
+    assert "python3.11 mr_parse_emails.py --step-num=0 --mapper" in options["-mapper"]
+    assert "python3.11 mr_parse_emails.py --step-num=0 --reducer" in options["-reducer"]
     shipped = {uri.rsplit("#", 1)[1] for uri in options["-archives"].split(",")}
-    assert shipped == {"features", "jobs"}
+    assert shipped == {"features", "jobs", "models"}
     assert len(step_ids) == 1
 
     # the uploads: bootstrap script, job script, input, shipped packages
@@ -137,7 +148,10 @@ def test_submission_uses_the_emr_profile(aws_env, recorded_requests):
     bucket, key = master_script[len("s3://"):].split("/", 1)
     assert bucket == tmp_bucket and key in uploads
     text = uploads[key].decode()
-    assert "sudo python3 -m pip install -q mrjob==0.7.4" in text
+    assert "sudo dnf install -y python3.11 python3.11-pip" in text
+    # the nodes get the driver's own pins, so the bundle it trains loads there
+    [install] = [line for line in text.splitlines() if "python3.11 -m pip install" in line]
+    assert task_side_pins() <= set(install.split())
     assert "nltk.downloader -d /usr/share/nltk_data wordnet" in text
 
     # moto's own view of the cluster agrees
