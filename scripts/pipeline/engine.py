@@ -8,12 +8,13 @@ driver reads and writes.
 
 from __future__ import annotations
 
+import glob
 import os
 from dataclasses import dataclass, field
 
 from mrjob.conf import load_opts_from_mrjob_conf
 
-from scripts.pipeline.storage import Storage
+from scripts.pipeline.storage import Storage, is_remote
 from scripts.runjob import MRJOB_CONF, RUNNERS, RunnerUnavailable, check_runner, run_job
 
 # mrjob options of a profile that the driver's own file systems need
@@ -58,6 +59,14 @@ class Engine:
         return self.runner not in ("inline", "local")
 
     def run(self, job_class, inputs, output, args=()):
-        """Run one job; see scripts/runjob.run_job."""
-        return run_job(job_class, list(inputs), output, list(args), runner=self.runner,
+        """Run one job; see scripts/runjob.run_job. Local globs (``part-*``)
+        are expanded here: mrjob's Spark runner would quote the ``*`` in the
+        file:// URI it makes of them."""
+        expanded = []
+        for path in inputs:
+            if not is_remote(path) and glob.has_magic(path):
+                expanded += sorted(glob.glob(path))
+            else:
+                expanded.append(path)
+        return run_job(job_class, expanded, output, list(args), runner=self.runner,
                        conf=self.conf, storage=self.storage)
