@@ -64,7 +64,7 @@ class Engine:
         file:// URI it makes of them."""
         expanded = []
         for path in inputs:
-            if not is_remote(path) and glob.has_magic(path):
+            if not is_remote(path) and glob.has_magic(path) and glob.glob(path):
                 expanded += sorted(glob.glob(path))
             else:
                 expanded.append(path)
