@@ -21,8 +21,13 @@ set per job: they are measured apart and left out of the data-path figure,
 which is held to the bound of tests/engines/test_cluster_native.py (the
 vocabulary three times, the labelled vectors, the model, the report, the
 flagged list, 64 KB of markers and summaries), itself well under the corpus.
-Files mrjob ships for the data (the vocabulary, the parse job's work lists)
-stay in the figure. The results are the inline run's: the same vocabulary.
+What mrjob ships for the data (the parse job's work list) stays in the
+figure; the vocabulary is not shipped from the driver at all (the tf-idf
+job fetches it from OUTPUT/features/). The results are the inline run's:
+the same vocabulary.
+
+mrjob waits 10 s after tagging a pooled cluster with its lock, against
+another driver racing for it; with one driver the wait is cut to 0.2 s.
 
 Skips when the corpus is missing.
 """
@@ -113,8 +118,7 @@ def test_emr_run_keeps_every_stage_on_s3_and_the_corpus_off_the_driver(
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", aws_env)
     cluster = FakeCluster(aws_env)
     cluster.install(monkeypatch)
-    # mrjob waits 10 s after tagging a pooled cluster with its lock, in case
-    # another driver raced for it; here there is one driver
+    # mrjob's wait after locking a pooled cluster (module docstring)
     monkeypatch.setattr(mrjob.pool, "_WAIT_AFTER_ADD_TAG", 0.2)
     bucket = "jeeves-emr-" + uuid.uuid4().hex[:8]
     cluster.s3.create_bucket(Bucket=bucket)
@@ -155,6 +159,9 @@ def test_emr_run_keeps_every_stage_on_s3_and_the_corpus_off_the_driver(
             if key[0] == bucket and key[1].startswith("tmp/") and "/files/" in key[1]
             and key[1].endswith(CODE_SUFFIXES)}
     assert code, "no mrjob code upload was seen: is the hook on mrjob's session?"
+    shipped_data = [key for key in driver_bytes.written
+                    if "/files/" in key[1] and key not in code]
+    assert not [key for key in shipped_data if key[1].endswith("vocabulary.tsv")], shipped_data
     data_written = sum(driver_bytes.written.values()) - sum(code.values())
     data_read = sum(driver_bytes.read.values())
     moved = data_written + data_read
