@@ -29,7 +29,8 @@ the same vocabulary.
 mrjob waits 10 s after tagging a pooled cluster with its lock, against
 another driver racing for it; with one driver the wait is cut to 0.2 s.
 
-Skips when the corpus is missing.
+Skips when the corpus is missing. Slow: nine EMR submissions (1.5 to 3
+minutes on a loaded machine).
 """
 
 import json
@@ -44,6 +45,8 @@ from scripts.pipeline import storage as storage_module
 from tests.emr.emr_fake import DriverS3Bytes, FakeCluster
 from tests.emr.test_emr_submission import moto_keeps_application_names  # noqa: F401
 from tests.helpers import MRJOB_CONF, REPO
+
+pytestmark = pytest.mark.slow
 
 SPAMASSASSIN = os.path.join(os.path.dirname(REPO), "shared", "data", "spamassassin")
 LABELLED = {"spam-1": 90, "easy-ham-1": 130}
