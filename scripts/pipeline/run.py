@@ -20,7 +20,7 @@ from scripts.pipeline.features import VectorizerConfig, features_stage
 from scripts.pipeline.graph import GraphConfig, graph_stage
 from scripts.pipeline.parse import parse_stage
 from scripts.pipeline.score import score_stage
-from scripts.pipeline.storage import check_output_location, join
+from scripts.pipeline.storage import SUCCESS, check_output_location, join
 from scripts.pipeline.train import TrainingConfig, check_label_spec, label_stage, train_stage
 
 
@@ -67,12 +67,25 @@ def _tasks(stage):
     return "  [%d map, %d reduce tasks]" % (counted["map"], counted["reduce"])
 
 
+def written_directories(config):
+    """The stage directories under OUTPUT that a run of ``config`` rewrites."""
+    directories = ["messages", "quarantine", "features", "features/labelled"]
+    if config.graph is not None:
+        directories.append("graph")
+    if config.labels is not None:
+        directories += ["report", "model"] + (["predictions"] if config.score else [])
+    return directories
+
+
 def run_pipeline(config, engine, report=_quiet):
     """Run every stage for ``config`` on ``engine``; return the summary dict."""
     engine.check()
     storage = engine.storage
     check_output_location(storage, config.output)
     storage.clear(join(config.output, "summary.json"))
+    # an earlier run's later stages must not look finished while this one runs
+    for directory in written_directories(config):
+        storage.clear(join(config.output, directory, SUCCESS))
     summary = {"runner": engine.runner, "stages": {}}
     stages = summary["stages"]
     output = config.output
