@@ -218,11 +218,12 @@ def _payload_size(part):
 def _flattened_size(part):
     """Bytes of a multipart part (an attached message) as written out. The
     email generator cannot write every tree it parsed (it re-encodes some
-    text as ASCII; it recurses once per level): then the sum of the leaves'
+    text as ASCII, refuses a header holding a line that looks like another
+    header, recurses once per level): then the sum of the leaves'
     payload sizes, walked without recursion."""
     try:
         return len(part.as_bytes())
-    except (UnicodeError, LookupError, ValueError, TypeError, RecursionError):
+    except (MessageError, UnicodeError, LookupError, ValueError, TypeError, RecursionError):
         pass
     total, pending = 0, [part]
     while pending:

@@ -294,6 +294,10 @@ FOUND = {
     # multipart without boundary and 8-bit text (UnicodeEncodeError)
     "attached_multipart_without_boundary": b'Content-Type:multipart/;boundary="OUTER"\n'
     b"--OUTER\nContent-Type:message/\n\nContent-Type:multipart/\n\n\xe4",
+    # nor one whose header value holds a line that looks like a header
+    # (HeaderParseError: "header value appears to contain an embedded header")
+    "attached_header_with_embedded_header": b'Content-Type:multipart/;boundary="OUTER"\n'
+    b"--OUTER\nContent-Type:message/\n0:\x0bt:",
 }
 
 
