@@ -6,7 +6,7 @@ driver ships its containers with the job, docs/engines.md), and the jobs
 that read records run on both engines with the records on the cluster's
 HDFS, as
 does tf-idf on the inline counts with the vocabulary the driver builds from
-them (scripts/cmd_features.py). Skips when the corpora folder is missing.
+them (scripts/pipeline/features.py). Skips when the corpora folder is missing.
 Slow: each Hadoop job takes minutes.
 """
 
@@ -22,11 +22,10 @@ from jobs.mr_contact_lists import MRContactLists
 from jobs.mr_count_ngrams import MRCountNgrams
 from jobs.mr_parse_emails import MRParseEmails
 from jobs.mr_tfidf_vectors import MRTfidfVectors
-from scripts.cmd_features import read_totals
 from scripts.pipeline.parse_inputs import plan_inputs
 from scripts.runjob import output_files
-from tests.engines.runners import assert_same_records, run_on
-from tests.helpers import REPO, run_job
+from tests.engines.runners import assert_same_records, reduce_tasks, run_on, run_with_counters
+from tests.helpers import REPO, read_totals, run_job
 
 pytestmark = pytest.mark.slow
 
@@ -62,9 +61,24 @@ def records(parsed_inline):
     return [lines]
 
 
-def test_parse_on_hadoop_equals_inline(hadoop_cluster, mail_files, parsed_inline):
-    hadoop = run_on("hadoop", MRParseEmails, mail_files, cluster=hadoop_cluster, on_hdfs=False)
+def assert_reducers(cluster, counters, job_class, args=()):
+    """Each step with a reducer ran the cluster's default number of them (two
+    or more with the shuffle, docs/engines.md), a map-only step none."""
+    job = job_class(args=list(args))
+    expected = [cluster.reduce_tasks if "reducer" in step.description() else 0
+                for step in job.steps()]
+    assert reduce_tasks(counters) == expected
+
+
+def test_parse_on_hadoop_equals_inline(hadoop_cluster, mail_files, parsed_inline, tmp_path):
+    # the driver's work lists (scripts/pipeline/parse_inputs.py), the local files
+    # shipped with the job, as jeeves parse --runner hadoop does
+    plan = plan_inputs([str(path) for path in mail_files], str(tmp_path), "hadoop")
+    work_lists = [pathlib.Path(path) for path in plan.work_list_paths]
+    hadoop, counters = run_with_counters("hadoop", MRParseEmails, work_lists, plan.job_args,
+                                         cluster=hadoop_cluster, on_hdfs=False)
     assert_same_records(parsed_inline, hadoop)
+    assert_reducers(hadoop_cluster, counters, MRParseEmails, plan.job_args)
 
 
 def test_parse_on_spark_equals_inline(spark, mail_files, parsed_inline, tmp_path):
@@ -107,7 +121,9 @@ def count_files(counts_dir):
 def test_record_job_on_hadoop_equals_inline(hadoop_cluster, records, job_class):
     inline = run_on("inline", job_class, records)
     assert inline, "the job produced nothing inline"
-    assert_same_records(inline, run_on("hadoop", job_class, records, cluster=hadoop_cluster))
+    hadoop, counters = run_with_counters("hadoop", job_class, records, cluster=hadoop_cluster)
+    assert_same_records(inline, hadoop)
+    assert_reducers(hadoop_cluster, counters, job_class)
 
 
 @pytest.mark.parametrize("job_class", RECORD_JOBS)
@@ -121,8 +137,10 @@ def test_tfidf_vectors_on_hadoop_equal_inline(hadoop_cluster, counts_dir, vocabu
     inputs = count_files(counts_dir)
     inline = run_on("inline", MRTfidfVectors, inputs, vocabulary_args)
     assert inline, "no vectors inline"
-    assert_same_records(inline, run_on("hadoop", MRTfidfVectors, inputs, vocabulary_args,
-                                       cluster=hadoop_cluster))
+    hadoop, counters = run_with_counters("hadoop", MRTfidfVectors, inputs, vocabulary_args,
+                                         cluster=hadoop_cluster)
+    assert_same_records(inline, hadoop)
+    assert_reducers(hadoop_cluster, counters, MRTfidfVectors, vocabulary_args)
 
 
 def test_tfidf_vectors_on_spark_equal_inline(spark, counts_dir, vocabulary_args):
