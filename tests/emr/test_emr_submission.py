@@ -23,6 +23,7 @@ import tomllib
 from jobs.mr_cross_validate import MRCrossValidate
 from jobs.mr_parse_emails import MRParseEmails
 from models import cluster
+from models.training import shared_folds
 from tests.emr.conftest import REGION, client
 from tests.helpers import MRJOB_CONF, REPO
 
@@ -190,7 +191,7 @@ def test_cluster_training_ships_the_models_package(aws_env, recorded_requests, t
     client("s3", aws_env).create_bucket(Bucket=tmp_bucket)
     y = np.array([0, 1] * 6)
     X = np.abs(np.random.RandomState(0).normal(size=(12, 4)))
-    folds = cluster.shared_folds(y, 2, 0)
+    folds = shared_folds(y, 2, 0)
     data = tmp_path / "cv_data.npz"
     cluster.write_cv_data(data, X, y, folds, cluster.inner_folds(y, folds, 2, 0))
     inputs = cluster.write_task_files(cluster.task_lines(["multinomial_nb"], 2, 2),
