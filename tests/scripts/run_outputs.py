@@ -40,11 +40,11 @@ MD_SECONDS = re.compile(r"^(\|(?: [^|]* \|){8}) [0-9.e+-]+ \|$", re.M)
 HTML_SECONDS = re.compile(r"^(<tr>(?:<td>[^<]*</td>){8})<td>[0-9.e+-]+</td></tr>$", re.M)
 
 
-def _drop_keys(value, keys):
+def drop_keys(value, keys):
     if isinstance(value, dict):
-        return {name: _drop_keys(item, keys) for name, item in value.items() if name not in keys}
+        return {name: drop_keys(item, keys) for name, item in value.items() if name not in keys}
     if isinstance(value, list):
-        return [_drop_keys(item, keys) for item in value]
+        return [drop_keys(item, keys) for item in value]
     return value
 
 
@@ -55,7 +55,7 @@ def _table_without_seconds(table):
 
 
 def normalized_summary(data, out):
-    summary = _drop_keys(json.loads(data), TIMING_KEYS)
+    summary = drop_keys(json.loads(data), TIMING_KEYS)
     if "table" in summary:
         summary["table"] = _table_without_seconds(summary["table"])
     for stage in TIMED_STAGES:
@@ -71,7 +71,7 @@ def normalized(relative, data, out):
     if relative == "summary.json":
         return normalized_summary(data, out)
     if relative == "features/summary.json":
-        return json.dumps(_drop_keys(json.loads(data), ("seconds",)), sort_keys=True).encode()
+        return json.dumps(drop_keys(json.loads(data), ("seconds",)), sort_keys=True).encode()
     if relative == "report/report.md":
         return MD_SECONDS.sub(r"\1", data.decode("utf-8")).encode("utf-8")
     if relative == "report/report.html":

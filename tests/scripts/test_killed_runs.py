@@ -18,8 +18,9 @@ runs use one task per step (a mrjob.conf that includes the project's, with
 
 To keep the time small the kills form a chain over one OUT: the first run
 is killed in parse, the same command again is killed in features, again in
-graph, again in train, and the last one runs to the end. At each kill: the
-killed stage and every later one carry no ``_SUCCESS``, there is no
+graph, again in train, and the next one runs to the end (one more, over
+that finished OUT, is killed in parse: no marker is left at all). At each
+kill: the killed stage and every later one carry no ``_SUCCESS``, there is no
 OUT/summary.json, and each earlier stage (written by the run that was just
 killed) equals the uninterrupted reference run's. At the end OUT equals
 the reference, every file, with only timings and OUT's own path left out
@@ -134,6 +135,10 @@ def chain(tmp_path_factory):
                         os.path.exists(os.path.join(out, "summary.json")), snapshot(out))
     status, log = jeeves_run(corpus, out, str(root / "tmp-final"), conf)
     found["final"] = (status, log, snapshot(out))
+    # the same command over the finished OUT, killed in parse
+    status, log = jeeves_run(corpus, out, str(root / "tmp-again"), conf, kill_in="parse")
+    found["again"] = (status, log, markers(out),
+                      os.path.exists(os.path.join(out, "summary.json")))
     return found
 
 
@@ -171,3 +176,12 @@ def test_the_run_after_the_kills_equals_an_uninterrupted_run(chain):
     status, log, final = chain["final"]
     assert status == 0, log
     assert differences(final, chain["reference"]) == []
+
+
+def test_a_run_killed_over_a_finished_output_leaves_no_marker(chain):
+    """The earlier run's later stages do not look finished while they wait to
+    be rewritten (scripts/pipeline/run.py clears their markers first)."""
+    status, log, marked, has_summary = chain["again"]
+    assert status == -signal.SIGKILL, log
+    assert not has_summary
+    assert marked == set()
