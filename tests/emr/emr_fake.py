@@ -187,6 +187,10 @@ class DriverS3Bytes:
     OPERATIONS = ("PutObject", "UploadPart", "GetObject")
 
     def __init__(self):
+        self.reset()
+
+    def reset(self):
+        """Start counting again (a second run)."""
         self.written = defaultdict(int)
         self.read = defaultdict(int)
         self.stage = None

@@ -21,16 +21,18 @@ set per job: they are measured apart and left out of the data-path figure,
 which is held to the bound of tests/engines/test_cluster_native.py (the
 vocabulary three times, the labelled vectors, the model, the report, the
 flagged list, 64 KB of markers and summaries), itself well under the corpus.
-What mrjob ships for the data (the parse job's work list) stays in the
-figure; the vocabulary is not shipped from the driver at all (the tf-idf
-job fetches it from OUTPUT/features/). The results are the inline run's:
-the same vocabulary.
+What mrjob ships for the data (the parse job's work list: a line per input
+file, names, not mail) stays in the figure; the vocabulary is not shipped
+from the driver at all (the tf-idf job fetches it from OUTPUT/features/).
+The results are the inline run's: the same vocabulary. A second run with
+four times the unlabelled mail moves no more than the first plus the growth
+of the bound (the vocabulary, the labelled vectors' kept terms, the model,
+the flagged list) and of the work list.
 
 mrjob waits 10 s after tagging a pooled cluster with its lock, against
 another driver racing for it; with one driver the wait is cut to 0.2 s.
 
-Skips when the corpus is missing. Slow: nine EMR submissions (1.5 to 3
-minutes on a loaded machine).
+Skips when the corpus is missing. Slow: two runs of nine EMR submissions.
 """
 
 import json
@@ -50,8 +52,10 @@ pytestmark = pytest.mark.slow
 
 SPAMASSASSIN = os.path.join(os.path.dirname(REPO), "shared", "data", "spamassassin")
 LABELLED = {"spam-1": 90, "easy-ham-1": 130}
-UNLABELLED = {"hard-ham-1": 80}
-LABELS = "spam*=1,easy-ham*=0"
+UNLABELLED = {"hard-ham-1": 40}
+# the second run: four times the unlabelled mail, the same labelled mail
+MORE_UNLABELLED = {"hard-ham-1": 160}
+LABELS = "spam-1=1,easy-ham-1=0"
 SMALL_FILES_ALLOWANCE = 64 * 1024
 # mrjob's code uploads: the upload_dirs archives, its own zip, the job
 # script, the setup wrapper and the cluster's bootstrap scripts
@@ -59,10 +63,10 @@ CODE_SUFFIXES = (".tar.gz", ".zip", ".py", ".sh")
 STAGE_DIRS = ("messages", "quarantine", "features", "model", "report", "predictions")
 
 
-def corpus_files():
+def corpus_files(unlabelled=UNLABELLED):
     """[(folder, name, path)] of the chosen messages."""
     chosen = []
-    for folder, count in list(LABELLED.items()) + list(UNLABELLED.items()):
+    for folder, count in list(LABELLED.items()) + list(unlabelled.items()):
         source = os.path.join(SPAMASSASSIN, folder)
         if not os.path.isdir(source):
             pytest.skip("SpamAssassin corpus not found: %s" % source)
@@ -113,6 +117,56 @@ def driver_bytes(monkeypatch):
     ranged_reads.s3_client.cache_clear()
 
 
+def emr_run(cluster, driver_bytes, files, tmp_path, name, aws_env):
+    """Put ``files`` in a new bucket and `jeeves run --runner emr` on them ->
+    (bucket, out URI, summary, corpus bytes, figures of the driver's S3 bytes)."""
+    driver_bytes.reset()
+    bucket = "jeeves-emr-%s-%s" % (name, uuid.uuid4().hex[:8])
+    cluster.s3.create_bucket(Bucket=bucket)
+    corpus_bytes = 0
+    for folder, file_name, path in files:
+        cluster.s3.upload_file(path, bucket, "mail/%s/%s" % (folder, file_name))
+        corpus_bytes += os.path.getsize(path)
+    conf = write_conf(str(tmp_path / ("mrjob-%s.conf" % name)), aws_env, bucket)
+    out = "s3://%s/out" % bucket
+    jobs_before = len(cluster.jobs)
+    status = cli.main(["run", "--runner", "emr", "--mrjob-conf", conf,
+                       "--input", "s3://%s/mail/" % bucket, "--output", out + "/",
+                       "--labels", LABELS, "--models", "logistic_regression", "--folds", "3",
+                       "--min-df", "2", "--no-graph", "--score"])
+    assert status == 0
+    driver_bytes.stage = None
+    jobs = cluster.jobs[jobs_before:]
+    # the jobs ran on the (fake) cluster: parse, split, count, vocabulary,
+    # tf-idf, labels, score, flagged
+    assert jobs[0] == "MRParseEmails" and "MRScoreMessages" in jobs
+    assert len(jobs) >= 8, jobs
+    # mrjob's code uploads apart (module docstring); the parse job's work list
+    # (a line per input file: names, not mail) is the data mrjob ships
+    code = {key: size for key, size in driver_bytes.written.items()
+            if key[0] == bucket and key[1].startswith("tmp/") and "/files/" in key[1]
+            and key[1].endswith(CODE_SUFFIXES)}
+    assert code, "no mrjob code upload was seen: is the hook on mrjob's session?"
+    shipped = {key: size for key, size in driver_bytes.written.items()
+               if "/files/" in key[1] and key not in code}
+    assert not [key for key in shipped if key[1].endswith("vocabulary.tsv")], shipped
+    figures = {"read": sum(driver_bytes.read.values()),
+               "written": sum(driver_bytes.written.values()) - sum(code.values()),
+               "work_list": sum(shipped.values()), "code": sum(code.values()),
+               "jobs": len(jobs), "by_stage": {stage: dict(counted) for stage, counted
+                                               in driver_bytes.by_stage.items()}}
+    summary = json.loads(cluster.read(out + "/summary.json"))
+    return bucket, out, summary, corpus_bytes, figures
+
+
+def reduced_size(cluster, out):
+    """Bytes of what the driver may move (tests/engines/test_cluster_native.py)."""
+    return {"vocabulary": cluster.size(out + "/features/vocabulary.tsv"),
+            "labelled": cluster.size(out + "/features/labelled/"),
+            "model": cluster.size(out + "/model/"), "report": cluster.size(out + "/report/"),
+            "flagged": cluster.size(out + "/predictions/flagged/")}
+
+
 def test_emr_run_keeps_every_stage_on_s3_and_the_corpus_off_the_driver(
         aws_env, monkeypatch, tmp_path, driver_bytes, capsys):
     files = corpus_files()
@@ -123,30 +177,12 @@ def test_emr_run_keeps_every_stage_on_s3_and_the_corpus_off_the_driver(
     cluster.install(monkeypatch)
     # mrjob's wait after locking a pooled cluster (module docstring)
     monkeypatch.setattr(mrjob.pool, "_WAIT_AFTER_ADD_TAG", 0.2)
-    bucket = "jeeves-emr-" + uuid.uuid4().hex[:8]
-    cluster.s3.create_bucket(Bucket=bucket)
-    corpus_bytes = 0
-    for folder, name, path in files:
-        cluster.s3.upload_file(path, bucket, "mail/%s/%s" % (folder, name))
-        corpus_bytes += os.path.getsize(path)
-    conf = write_conf(str(tmp_path / "mrjob.conf"), aws_env, bucket)
-    out = "s3://%s/out" % bucket
-
-    status = cli.main(["run", "--runner", "emr", "--mrjob-conf", conf,
-                       "--input", "s3://%s/mail/" % bucket, "--output", out + "/",
-                       "--labels", LABELS, "--models", "logistic_regression", "--folds", "3",
-                       "--min-df", "2", "--no-graph", "--score"])
-    assert status == 0
-    driver_bytes.stage = None
-    # the jobs ran on the (fake) cluster: parse, split, count, vocabulary,
-    # tf-idf, labels, score, flagged
-    assert cluster.jobs[0] == "MRParseEmails" and "MRScoreMessages" in cluster.jobs
-    assert len(cluster.jobs) >= 8, cluster.jobs
+    bucket, out, summary, corpus_bytes, moved = emr_run(cluster, driver_bytes, files, tmp_path,
+                                                        "base", aws_env)
 
     # every stage's output under s3://, complete
     for directory in STAGE_DIRS:
         assert cluster.exists("%s/%s/_SUCCESS" % (out, directory)), directory
-    summary = json.loads(cluster.read(out + "/summary.json"))
     assert summary["runner"] == "emr"
     labelled, unlabelled = sum(LABELLED.values()), sum(UNLABELLED.values())
     parse = summary["stages"]["parse"]
@@ -157,25 +193,31 @@ def test_emr_run_keeps_every_stage_on_s3_and_the_corpus_off_the_driver(
     assert 0 < summary["stages"]["labels"]["unlabelled"] <= unlabelled
     assert 0 < summary["stages"]["labels"]["labelled"] <= labelled
 
-    # the driver's bytes: mrjob's code uploads apart, the rest bounded
-    code = {key: size for key, size in driver_bytes.written.items()
-            if key[0] == bucket and key[1].startswith("tmp/") and "/files/" in key[1]
-            and key[1].endswith(CODE_SUFFIXES)}
-    assert code, "no mrjob code upload was seen: is the hook on mrjob's session?"
-    shipped_data = [key for key in driver_bytes.written
-                    if "/files/" in key[1] and key not in code]
-    assert not [key for key in shipped_data if key[1].endswith("vocabulary.tsv")], shipped_data
-    data_written = sum(driver_bytes.written.values()) - sum(code.values())
-    data_read = sum(driver_bytes.read.values())
-    moved = data_written + data_read
-    bound = (3 * cluster.size(out + "/features/vocabulary.tsv")
-             + cluster.size(out + "/features/labelled/") + cluster.size(out + "/model/")
-             + cluster.size(out + "/report/") + cluster.size(out + "/predictions/flagged/")
-             + SMALL_FILES_ALLOWANCE)
+    # the driver's bytes, within the bound of the reduced data
+    reduced = reduced_size(cluster, out)
+    bound = 2 * reduced["vocabulary"] + sum(reduced.values()) + SMALL_FILES_ALLOWANCE
     # the driver did read and write data (the hook counts), within the bound
-    assert data_read > cluster.size(out + "/features/labelled/") > 0
-    assert moved <= bound, (moved, bound, dict(driver_bytes.by_stage))
+    assert moved["read"] > reduced["labelled"] > 0
+    assert moved["read"] + moved["written"] <= bound, (moved, bound)
     assert bound * 2 < corpus_bytes, (bound, corpus_bytes)
+
+    # four times the unlabelled mail: what the driver moves grows no more than
+    # the reduced data (the vocabulary, and with it the labelled vectors' kept
+    # terms, the model's coefficients and the report; the flagged list) and
+    # the work list (a line per input file)
+    more_files = corpus_files(MORE_UNLABELLED)
+    _, more_out, more, more_bytes, more_moved = emr_run(cluster, driver_bytes, more_files,
+                                                        tmp_path, "more", aws_env)
+    assert more["stages"]["labels"]["unlabelled"] == 4 * summary["stages"]["labels"][
+        "unlabelled"]
+    assert more_bytes > 1.2 * corpus_bytes
+    more_reduced = reduced_size(cluster, more_out)
+    more_bound = (2 * more_reduced["vocabulary"] + sum(more_reduced.values())
+                  + SMALL_FILES_ALLOWANCE)
+    growth = more_bound - bound + more_moved["work_list"] - moved["work_list"]
+    assert (more_moved["read"] + more_moved["written"]
+            <= moved["read"] + moved["written"] + max(growth, 0) + 4096), (
+        more_moved, moved, growth)
 
     # the same vocabulary as inline on local copies of the same files
     corpus = tmp_path / "corpus"
@@ -192,11 +234,15 @@ def test_emr_run_keeps_every_stage_on_s3_and_the_corpus_off_the_driver(
 
     with capsys.disabled():
 
-        print("\nemr against moto: corpus %d bytes (%d messages); driver data path: read %d, "
-              "wrote %d bytes (bound %d); mrjob code uploads %d bytes over %d jobs"
-              % (corpus_bytes, len(files), data_read, data_written, bound,
-                 sum(code.values()), len(cluster.jobs)))
-        for stage, counted in driver_bytes.by_stage.items():
-            print("  %-8s read %8d  wrote %8d (code uploads included)"
-                  % (stage, counted["read"], counted["written"]))
-        print("  storage layer (summary.json driver_bytes): %s" % summary["driver_bytes"])
+        for label, figures, size, count in (("base", moved, corpus_bytes, len(files)),
+                                            ("4x unlabelled", more_moved, more_bytes,
+                                             len(more_files))):
+            print("\nemr against moto, %s: corpus %d bytes (%d messages); driver data path: "
+                  "read %d, wrote %d bytes (of which the work list %d); mrjob code uploads "
+                  "%d bytes over %d jobs" % (label, size, count, figures["read"],
+                                             figures["written"], figures["work_list"],
+                                             figures["code"], figures["jobs"]))
+            for stage, counted in figures["by_stage"].items():
+                print("  %-8s read %8d  wrote %8d (code uploads included)"
+                      % (stage, counted["read"], counted["written"]))
+        print("bound of the base run: %d bytes" % bound)
