@@ -1,7 +1,7 @@
 """`jeeves run --runner hadoop` with input and output on HDFS: nothing corpus-sized
 passes through the driver, and the results are the inline run's.
 
-About 500 real SpamAssassin messages go on the local cluster's HDFS: the
+260 real SpamAssassin messages go on the local cluster's HDFS: the
 first files of ``spam-1`` and ``easy-ham-1`` (labelled by folder) and of
 ``hard-ham-1`` (matched by no label pattern: unlabelled). `jeeves run
 --runner hadoop --output hdfs:///...` parses, counts, prunes the vocabulary,
