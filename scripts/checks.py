@@ -66,13 +66,16 @@ def check_local_output(path):
 
 # the subcommands whose --output is a directory they create (predict's is a file)
 DIRECTORY_OUTPUTS = frozenset(("parse", "features", "graph", "run", "demo"))
+# the subcommands that check their own input with a better message (`jeeves
+# demo` says how to fetch its corpus)
+OWN_INPUT_CHECKS = frozenset(("demo",))
 
 
 def check_paths(args):
     """The checks above for the ``input`` and ``output`` options of a
     subcommand's arguments, where it has them."""
     inputs = getattr(args, "input", None)
-    if inputs:
+    if inputs and args.command not in OWN_INPUT_CHECKS:
         check_local_inputs([inputs] if isinstance(inputs, str) else list(inputs))
     output = getattr(args, "output", None)
     if args.command in DIRECTORY_OUTPUTS and output:
