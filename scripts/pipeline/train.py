@@ -104,11 +104,13 @@ def cats_files(raw_inputs):
         if is_remote(root):
             found += [join(root, "*.cats"), join(root, "*", "*.cats")]
         elif os.path.isdir(root):
-            for directory, _, names in sorted(os.walk(root)):
+            # normalized as the records' source URIs are (a "../" in the
+            # input would keep a .cats file from its message)
+            for directory, _, names in sorted(os.walk(os.path.abspath(root))):
                 found += [os.path.join(directory, name) for name in sorted(names)
                           if name.endswith(".cats")]
         elif root.endswith(".cats"):
-            found.append(root)
+            found.append(os.path.abspath(root))
     return found
 
 
