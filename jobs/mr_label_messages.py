@@ -57,6 +57,7 @@ from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
 
+from jobs.protocols import record_of_line
 from models.labels import (
     CatsLabeller,
     TableLabeller,
@@ -153,23 +154,10 @@ class MRLabelMessages(MRJob):
             yield from self.route_vector(line)
 
     def route_record(self, line):
-        if line.startswith('"'):
-            # a key/value line of mr_parse_emails output: keep its "message" rows
-            key, _, line = line.partition("\t")
-            if key != '"message"':
-                return
-        try:
-            record = fast_json.loads(line)
-        except ValueError:
-            self.counts["invalid_json"] += 1
+        record = record_of_line(line, self.counts, other_rows=None)
+        if record is None:
             return
-        if not isinstance(record, dict):
-            self.counts["not_a_record"] += 1
-            return
-        message_id = record.get("message_id")
-        if not isinstance(message_id, str) or not message_id:
-            self.counts["missing_message_id"] += 1
-            return
+        message_id = record["message_id"]
         if self.cats is not None:
             uri = (record.get("source") or {}).get("uri")
             if isinstance(uri, str) and uri:

@@ -35,13 +35,9 @@ from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
 
 from jobs import WHOLE_LINE_OUTPUT_JOBCONF, positive_int
+from jobs.protocols import record_of_line
 from models.bundle import load_bundle
 from models.scoring import BundleVectorizer, predict_records
-
-try:
-    import ujson as fast_json
-except ImportError:  # pragma: no cover - ujson is a dependency
-    fast_json = json
 
 COUNTERS = "score_messages"
 DEFAULT_BATCH_SIZE = 500
@@ -102,25 +98,8 @@ class MRScoreMessages(MRJob):
 
     def mapper_read_record(self, _, line):
         """A record line -> into the batch; a full batch -> its prediction lines."""
-        if line.startswith('"'):
-            # a key/value line of mr_parse_emails output: keep its "message" rows
-            key, _, line = line.partition("\t")
-            if key != '"message"':
-                self.counts["not_a_message_row"] += 1
-                return
-        if not line.strip():
-            return
-        try:
-            record = fast_json.loads(line)
-        except ValueError:
-            self.counts["invalid_json"] += 1
-            return
-        if not isinstance(record, dict):
-            self.counts["not_a_record"] += 1
-            return
-        message_id = record.get("message_id")
-        if not isinstance(message_id, str) or not message_id:
-            self.counts["missing_message_id"] += 1
+        record = record_of_line(line, self.counts)
+        if record is None:
             return
         self.batch.append(record)
         if len(self.batch) >= self.options.batch_size:

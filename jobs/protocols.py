@@ -1,8 +1,43 @@
-"""Protocols the jobs share (they subclass mrjob's, so they live here, not in features/)."""
+"""Protocols the jobs share (they subclass mrjob's, so they live here, not in features/),
+and the reader of a record line that several jobs take as input."""
 
 from mrjob.protocol import BytesValueProtocol, JSONProtocol, TextValueProtocol
 
 from features.validtext import SURROGATES_REPLACED, valid_json_bytes, valid_json_text, valid_text
+
+try:
+    import ujson as _fast_json
+except ImportError:  # pragma: no cover - ujson is a dependency
+    import json as _fast_json
+
+
+def record_of_line(line, counts, other_rows="not_a_message_row"):
+    """A parsed-record line (OUT/messages/, or mr_parse_emails' ``"message"<TAB>record``)
+    -> the record, or None for a line that is not one, counted in ``counts``
+    by reason: ``invalid_json``, ``not_a_record``, ``missing_message_id``, and
+    ``other_rows`` (unless None) for the parse output's other rows."""
+    if line.startswith('"'):
+        # a key/value line of mr_parse_emails output: keep its "message" rows
+        key, _, line = line.partition("\t")
+        if key != '"message"':
+            if other_rows is not None:
+                counts[other_rows] += 1
+            return None
+    if not line.strip():
+        return None
+    try:
+        record = _fast_json.loads(line)
+    except ValueError:
+        counts["invalid_json"] += 1
+        return None
+    if not isinstance(record, dict):
+        counts["not_a_record"] += 1
+        return None
+    message_id = record.get("message_id")
+    if not isinstance(message_id, str) or not message_id:
+        counts["missing_message_id"] += 1
+        return None
+    return record
 
 
 class EncodedJSON(bytes):
