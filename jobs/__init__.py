@@ -41,13 +41,104 @@ WHOLE_LINE_OUTPUT_JOBCONF = {"stream.map.output.field.separator": " ",
 
 TASKS_GROUP = "tasks"
 
+# Live progress (scripts/pipeline/progress.py): map tasks of a job's first step
+# add the bytes of input they have read to this counter, at most one update
+# per PROGRESS_EVERY bytes (and the rest at the end), so the driver can follow
+# them in the tasks' stderr under the inline and local runners.
+PROGRESS_GROUP = "progress"
+PROGRESS_BYTES = "input_bytes"
+PROGRESS_EVERY = 1 << 20
+
 
 def count_task(job, kind):
-    """Count one task of ``kind`` ("map" in mapper_init, "reduce" in
-    reducer_init) in the counter group ``tasks``.
+    """Count one task of ``kind`` ("map" or "reduce") in the counter group
+    ``tasks``.
 
     The runner sums counters over tasks, so the driver learns how many map
     and reduce tasks a job ran on any runner (inline, local, Hadoop, Spark,
-    EMR), which mrjob reports nowhere else in the same way.
+    EMR), which mrjob reports nowhere else in the same way. Jobs get it from
+    :class:`CountedJob`.
     """
     job.increment_counter(TASKS_GROUP, kind, 1)
+
+
+class CountedJob:
+    """Mixin of every job (``class MRX(CountedJob, MRJob)``): counts each map
+    and reduce task that runs the job's code (count_task) and reports the
+    first step's input bytes read (PROGRESS_GROUP).
+
+    Tasks are counted in map_pairs/reduce_pairs, which the streaming runners
+    (inline, local, Hadoop, EMR) and mrjob's Spark harness all call once per
+    task. A step without a mapper runs no job code on the map side (Hadoop
+    runs an identity mapper, the local runners copy), so its map side counts
+    no task. A job whose mapper reads its own input (the parse job's work
+    items) sets REPORTS_STDIN_BYTES = False, reports with report_input_bytes
+    and gives the driver its total with progress_total.
+    """
+
+    REPORTS_STDIN_BYTES = True
+
+    def map_pairs(self, pairs, step_num=0):
+        count_task(self, "map")
+        yield from super().map_pairs(pairs, step_num)
+
+    def reduce_pairs(self, pairs, step_num=0):
+        count_task(self, "reduce")
+        yield from super().reduce_pairs(pairs, step_num)
+
+    def run_mapper(self, step_num=0):
+        if step_num != 0 or not self.REPORTS_STDIN_BYTES:
+            return super().run_mapper(step_num)
+        # the streaming task's input is stdin (mrjob's _read_input reads it)
+        self._stdin = _ReportedLines(self.stdin, self)
+        try:
+            return super().run_mapper(step_num)
+        finally:
+            self._stdin = self._stdin.stream
+
+    def report_input_bytes(self, count):
+        """Add ``count`` bytes read to the progress counter, in updates of
+        PROGRESS_EVERY bytes at least; ``flush_input_bytes`` sends the rest."""
+        self._progress_pending = getattr(self, "_progress_pending", 0) + count
+        if self._progress_pending >= PROGRESS_EVERY:
+            self.flush_input_bytes()
+
+    def flush_input_bytes(self):
+        pending = getattr(self, "_progress_pending", 0)
+        if pending:
+            self.increment_counter(PROGRESS_GROUP, PROGRESS_BYTES, pending)
+        self._progress_pending = 0
+
+    @classmethod
+    def progress_total(cls, inputs):
+        """The input bytes the job's first step reads: the sizes of the local
+        files (or directories' files) ``inputs``; remote inputs count 0."""
+        total = 0
+        for path in inputs:
+            if os.path.isfile(path):
+                total += os.path.getsize(path)
+            elif os.path.isdir(path):
+                # as Hadoop's input formats, skip hidden files (_SUCCESS, .crc)
+                for directory, _, names in os.walk(path):
+                    total += sum(os.path.getsize(os.path.join(directory, name))
+                                 for name in names if not name.startswith(("_", ".")))
+        return total
+
+
+class _ReportedLines:
+    """An input stream whose lines' bytes go to job.report_input_bytes."""
+
+    def __init__(self, stream, job):
+        self.stream = stream
+        self.job = job
+
+    def __iter__(self):
+        pending = 0
+        for line in self.stream:
+            pending += len(line)
+            if pending >= PROGRESS_EVERY:
+                self.job.report_input_bytes(pending)
+                pending = 0
+            yield line
+        self.job.report_input_bytes(pending)
+        self.job.flush_input_bytes()

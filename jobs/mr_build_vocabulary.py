@@ -51,7 +51,7 @@ from mrjob.step import MRStep
 
 from features.collocations import split_bigram
 from features.vocabulary import TopTerms, df_bound_argument, df_limits
-from jobs import positive_int
+from jobs import CountedJob, positive_int
 
 try:
     import ujson as json
@@ -76,7 +76,7 @@ def non_negative_int(text):
     return value
 
 
-class MRBuildVocabulary(MRJob):
+class MRBuildVocabulary(CountedJob, MRJob):
     INPUT_PROTOCOL = RawValueProtocol
     INTERNAL_PROTOCOL = JSONProtocol
     OUTPUT_PROTOCOL = JSONProtocol

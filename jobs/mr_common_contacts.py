@@ -49,6 +49,7 @@ from features.graph import (
     pseudonymizer,
     top_suggestions,
 )
+from jobs import CountedJob
 from jobs.protocols import EncodedJSON, TupleKeyJSONProtocol, ValidBytesValueProtocol
 
 COUNTER_GROUP = "common_contacts"
@@ -60,7 +61,7 @@ LOW_TO_HIGH, HIGH_TO_LOW = 1, 2
 BOTH_WAYS = LOW_TO_HIGH | HIGH_TO_LOW
 
 
-class MRCommonContacts(MRJob):
+class MRCommonContacts(CountedJob, MRJob):
     # Raw lines, decoded in the mapper, so a bad line is counted, not fatal.
     # lines with invalid UTF-8 or escapes of lone surrogates are repaired and counted
     INPUT_PROTOCOL = ValidBytesValueProtocol

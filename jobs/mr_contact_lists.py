@@ -44,6 +44,7 @@ from features.graph import (
     pseudonymizer,
     summarize_contacts,
 )
+from jobs import CountedJob
 from jobs.protocols import ValidBytesValueProtocol
 
 COUNTER_GROUP = "contact_lists"
@@ -54,7 +55,7 @@ FLUSH_AFTER = 100000
 TOTALS, IN_EDGE, OUT_EDGE, MESSAGE = range(4)
 
 
-class MRContactLists(MRJob):
+class MRContactLists(CountedJob, MRJob):
     # Raw lines, decoded in the mapper, so a bad line is counted, not fatal.
     # lines with invalid UTF-8 or escapes of lone surrogates are repaired and counted
     INPUT_PROTOCOL = ValidBytesValueProtocol

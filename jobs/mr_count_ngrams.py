@@ -45,7 +45,7 @@ from mrjob.step import MRStep
 from features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from features.tfidf import build_hasher, hashed_counts
 from features.vocabulary import DEFAULT_TERM_PARTITIONS, merge_totals, partition_totals
-from jobs import positive_int
+from jobs import CountedJob, positive_int
 from jobs.protocols import (
     EncodedJSON,
     PassThroughJSONProtocol,
@@ -76,7 +76,7 @@ def counts_sort_key(counts):
     return json.dumps(counts, sort_keys=True)
 
 
-class MRCountNgrams(MRJob):
+class MRCountNgrams(CountedJob, MRJob):
     # lines whose JSON escapes lone surrogates are repaired and counted
     INPUT_PROTOCOL = ValidTextValueProtocol
     # keys decode to tuples (mrjob's Spark harness hashes the combiner's

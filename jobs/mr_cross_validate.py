@@ -24,6 +24,7 @@ from mrjob.job import MRJob
 from mrjob.protocol import StandardJSONProtocol, StandardJSONValueProtocol
 from mrjob.step import MRStep
 
+from jobs import CountedJob
 from models.cluster import best_candidate, fit_and_score, load_cv_data, mean_score, refit_and_score
 from models.metrics import SELECTION_METRICS
 from models.registry import REGISTRY
@@ -31,7 +32,7 @@ from models.registry import REGISTRY
 COUNTER_GROUP = "cross_validate"
 
 
-class MRCrossValidate(MRJob):
+class MRCrossValidate(CountedJob, MRJob):
     # the stdlib JSON keeps every float exact between steps, so the means
     # and their ties are the ones GridSearchCV computes
     INTERNAL_PROTOCOL = StandardJSONProtocol

@@ -57,6 +57,7 @@ from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
 
+from jobs import CountedJob
 from jobs.protocols import record_of_line
 from models.labels import (
     CatsLabeller,
@@ -86,7 +87,7 @@ LINE_OUTPUT_JOBCONF = {"stream.reduce.output.field.separator": " ",
                        "mapreduce.output.textoutputformat.separator": " "}
 
 
-class MRLabelMessages(MRJob):
+class MRLabelMessages(CountedJob, MRJob):
     INPUT_PROTOCOL = RawValueProtocol
     INTERNAL_PROTOCOL = JSONProtocol
     OUTPUT_PROTOCOL = RawValueProtocol

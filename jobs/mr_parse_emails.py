@@ -27,7 +27,8 @@ distinct ``message_id`` (or content, ``--dedupe-by content``);
 message. Counters: group ``parse`` (messages_found =
 records + quarantined + duplicates), group ``quarantine`` (one per reason),
 group ``warnings`` (field-level oddities), group ``tasks`` (``map``,
-``reduce``: tasks run, jobs.count_task).
+``reduce``: tasks run, jobs.CountedJob), group ``progress``
+(``input_bytes``: the bytes of the work items' pieces done, piece_bytes).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from mrjob.step import MRStep
 from features.mailformats import Found, expand_inputs, iter_found, relpath_of_uri
 from features.mbox_ranges import found_in_range
 from features.parsing import DEFAULT_MAX_MESSAGE_BYTES, content_fingerprint, outcome_of
-from jobs import count_task
+from jobs import CountedJob
 from jobs.ranged_reads import open_ranged
 
 DEDUPE_KEYS = {
@@ -70,9 +71,36 @@ def found_in_piece(piece, location, webhdfs_url=None):
     return iter_found(source.read_all(), piece["uri"], piece["relpath"])
 
 
-class MRParseEmails(MRJob):
+def piece_bytes(piece, location):
+    """The bytes a piece stands for in the progress counter: its range, or
+    the size of the file at a local ``location`` (0 for a remote one: the
+    driver cannot size it without a request per file). A malformed piece
+    (quarantined by the task) stands for 0."""
+    try:
+        if "start" in piece:
+            return max(int(piece["end"]) - int(piece["start"]), 0)
+        return os.path.getsize(location) if os.path.isfile(location) else 0
+    except (KeyError, TypeError, ValueError, OSError):
+        return 0
+
+
+class MRParseEmails(CountedJob, MRJob):
     INTERNAL_PROTOCOL = JSONProtocol
     OUTPUT_PROTOCOL = JSONProtocol
+    # the work lists are a few lines; the mail is what the pieces read
+    REPORTS_STDIN_BYTES = False
+
+    @classmethod
+    def progress_total(cls, inputs):
+        """The bytes of all pieces of the work lists ``inputs`` (local files)."""
+        total = 0
+        for path in inputs:
+            with open(path, encoding="utf-8") as handle:
+                for line in handle:
+                    if line.strip():
+                        total += sum(piece_bytes(piece, piece["read"])
+                                     for piece in json.loads(line)["pieces"])
+        return total
 
     def configure_args(self):
         super().configure_args()
@@ -115,13 +143,11 @@ class MRParseEmails(MRJob):
     def mapper_init(self):
         """Pick the dedupe key function (--dedupe-by) once per task; map the
         names of shipped files to where they are in this task."""
-        count_task(self, "map")
         self.dedupe_key = DEDUPE_KEYS[self.options.dedupe_by]
         self.shipped = {os.path.basename(path): path for path in self.options.shipped_files}
         self.counts = Counter()
 
     def reducer_init(self):
-        count_task(self, "reduce")
         self.counts = Counter()
 
     def send_counts(self):
@@ -146,6 +172,7 @@ class MRParseEmails(MRJob):
             yield from self._pairs_of(found)
             return
         for piece in pieces:
+            location = None
             try:
                 location = self.shipped.get(piece["read"], piece["read"])
                 found_items = found_in_piece(piece, location, self.options.webhdfs_url)
@@ -154,6 +181,8 @@ class MRParseEmails(MRJob):
             except Exception as error:  # noqa: BLE001
                 found_items = [self._unreadable(str(piece.get("uri")), error)]
             yield from self._pairs_of_found(found_items)
+            self.report_input_bytes(piece_bytes(piece, location))
+        self.flush_input_bytes()
 
     def mapper_find_messages(self, input_path, input_uri):
         """(path, uri) of one input file -> (["message", dedupe key], record) and

@@ -20,6 +20,7 @@ from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
 
 from features.collocations import log_likelihood_ratio, split_bigram
+from jobs import CountedJob
 
 try:
     import ujson as json
@@ -33,7 +34,7 @@ TERMS_ROW_PREFIX = '["terms"'
 WORD, BIGRAM = 0, 1
 
 
-class MRScoreCollocations(MRJob):
+class MRScoreCollocations(CountedJob, MRJob):
     INPUT_PROTOCOL = RawValueProtocol
     INTERNAL_PROTOCOL = JSONProtocol
     OUTPUT_PROTOCOL = JSONProtocol

@@ -34,7 +34,7 @@ from mrjob.job import MRJob
 from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
 
-from jobs import WHOLE_LINE_OUTPUT_JOBCONF, positive_int
+from jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
 from jobs.protocols import record_of_line
 from models.bundle import load_bundle
 from models.scoring import BundleVectorizer, predict_records
@@ -63,7 +63,7 @@ def bundle_file_args(bundle):
     return args
 
 
-class MRScoreMessages(MRJob):
+class MRScoreMessages(CountedJob, MRJob):
     INPUT_PROTOCOL = RawValueProtocol
     OUTPUT_PROTOCOL = RawValueProtocol
     JOBCONF = WHOLE_LINE_OUTPUT_JOBCONF

@@ -26,7 +26,7 @@ from mrjob.job import MRJob
 from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
 
-from jobs import WHOLE_LINE_OUTPUT_JOBCONF
+from jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob
 
 try:
     import ujson as json
@@ -44,7 +44,7 @@ def json_or_text(text):
         return text
 
 
-class MRSelectRows(MRJob):
+class MRSelectRows(CountedJob, MRJob):
     INPUT_PROTOCOL = RawValueProtocol
     OUTPUT_PROTOCOL = RawValueProtocol
     JOBCONF = WHOLE_LINE_OUTPUT_JOBCONF

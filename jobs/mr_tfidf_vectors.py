@@ -32,7 +32,7 @@ from mrjob.step import MRStep
 
 from features.tfidf import NORMS, tfidf_lines
 from features.vocabulary import read_hashed_vocabulary, read_vocabulary_table
-from jobs import WHOLE_LINE_OUTPUT_JOBCONF, positive_int
+from jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
 from jobs.protocols import ValidTextValueProtocol
 
 try:
@@ -46,7 +46,7 @@ DEFAULT_MAX_VOCABULARY_IN_MEMORY = 10000000
 MESSAGE_ROW_PREFIX = '["message"'
 
 
-class MRTfidfVectors(MRJob):
+class MRTfidfVectors(CountedJob, MRJob):
     # lines whose JSON escapes lone surrogates are repaired and counted;
     # svmlight lines are written without raising on them
     INPUT_PROTOCOL = ValidTextValueProtocol
