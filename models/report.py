@@ -41,6 +41,8 @@ _METRIC_TITLES = {
     "roc_auc": "ROC AUC", "pr_auc": "PR AUC", "precision": "precision",
     "recall": "recall", "f1": "F1", "accuracy": "accuracy",
 }
+# the columns of the held-out block
+HELD_OUT_METRICS = ("roc_auc", "pr_auc", "precision", "recall", "f1")
 
 
 def comparison_table(summary):
@@ -163,7 +165,21 @@ def _action_blocks(corpus, errors, ablation):
     return blocks
 
 
-def _blocks(comparison, title, notes, corpus=None, errors=None, ablation=None):
+def held_out_rows(comparison, test):
+    """(header, rows) of the held-out block: the chosen model's CV mean ± std beside
+    its figures on the test set, at the same threshold."""
+    cv = comparison.chosen_result.cv
+    header = ["", "messages", "positive"] + [_METRIC_TITLES[name]
+                                             for name in HELD_OUT_METRICS]
+    rows = [["cross-validation (out of fold)", str(len(comparison.y)),
+             str(int(comparison.y.sum()))]
+            + ["%.4f ± %.4f" % (cv[name]["mean"], cv[name]["std"]) for name in HELD_OUT_METRICS],
+            ["held-out test set", str(test["messages"]), str(test["positives"])]
+            + ["%.4f" % test[name] for name in HELD_OUT_METRICS]]
+    return header, rows
+
+
+def _blocks(comparison, title, notes, corpus=None, errors=None, ablation=None, test=None):
     summary = comparison.summary()
     chosen = comparison.chosen_result
     metric_title = _METRIC_TITLES[summary["select_by"]]
@@ -183,6 +199,10 @@ def _blocks(comparison, title, notes, corpus=None, errors=None, ablation=None):
         summary["threshold"])))
     blocks.append(("h2", "Model comparison"))
     blocks.append(("table",) + comparison_table(summary))
+    if test is not None:
+        blocks.append(("h2", "Held-out test set (%s at threshold %.4g)"
+                       % (chosen.name, chosen.threshold)))
+        blocks.append(("table",) + held_out_rows(comparison, test))
     blocks.append(("h2", "ROC and precision-recall curves"))
     blocks.append(("img", ROC_PNG, "ROC curves of all models"))
     blocks.append(("img", PR_PNG, "Precision-recall curves of all models"))
@@ -311,19 +331,21 @@ def plot_confusion(comparison, path):
 
 
 def write_report(comparison, directory, title="Jeeves model comparison", notes=(),
-                 corpus=None, errors=None, ablation=None):
+                 corpus=None, errors=None, ablation=None, test=None):
     """Write report.md, report.html and the PNG plots to `directory`; return the HTML path.
 
     `notes` are extra paragraphs placed under the title (e.g. the label
     spec). `corpus` is corpus_rows' keyword arguments ({"counts", "labels",
     "vocabulary_size"}), `errors` error_examples' result, `ablation` the
-    ablation rows; each block is left out when None.
+    ablation rows, `test` models.run.held_out_metrics' figures on a held-out
+    test set (shown next to the chosen model's CV figures); each block is
+    left out when None.
     """
     os.makedirs(directory, exist_ok=True)
     plot_roc(comparison, os.path.join(directory, ROC_PNG))
     plot_pr(comparison, os.path.join(directory, PR_PNG))
     plot_confusion(comparison, os.path.join(directory, CONFUSION_PNG))
-    blocks = _blocks(comparison, title, list(notes), corpus, errors, ablation)
+    blocks = _blocks(comparison, title, list(notes), corpus, errors, ablation, test)
     with open(os.path.join(directory, REPORT_MD), "w", encoding="utf-8") as handle:
         handle.write(render_markdown(blocks))
     html_path = os.path.join(directory, REPORT_HTML)

@@ -9,9 +9,12 @@ concerns training. ``train_from_features`` does the same from a local
 
 import os
 
+import numpy as np
+
 from models.bundle import save_bundle
+from models.metrics import binary_metrics
 from models.report import write_report
-from models.training import compare_models
+from models.training import compare_models, positive_scores
 from models.vectors import join_labels, load_vectors, load_vocabulary
 
 
@@ -36,7 +39,7 @@ def train_from_features(features_dir, labels, output_dir, analyzer_config, **opt
 def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, analyzer_config,
                      models=None, n_splits=5, seed=0, select_by="pr_auc", target_recall=0.95,
                      n_jobs=1, report_notes=(), progress=None, vectors=None,
-                     compare=compare_models):
+                     compare=compare_models, test=None):
     """Compare the models on labelled rows, write report/ and model/ under the
     local `output_dir` -> the training summary dict.
 
@@ -45,6 +48,9 @@ def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, anal
     hash_features) is stored in the bundle so prediction builds the same
     vectors. `compare` is compare_models, or a drop-in such as
     scripts.pipeline.cluster_cv.compare_on_cluster bound to a runner.
+    `test` is a held-out ``(X_test, y_test)`` in the same feature space: the
+    chosen model scores it, at its CV threshold -> summary["test"] and the
+    report's held-out block.
     """
     # rows in message-id order: the part files' layout depends on the runner,
     # and the folds (so the metrics and the model) must not
@@ -54,8 +60,10 @@ def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, anal
                          select_by=select_by, target_recall=target_recall,
                          n_jobs=n_jobs, feature_names=terms, progress=progress)
     summary = comparison.summary()
+    if test is not None:
+        summary["test"] = held_out_metrics(comparison, *test)
     summary["report"] = write_report(comparison, os.path.join(output_dir, "report"),
-                                     notes=report_notes)
+                                     notes=report_notes, test=summary.get("test"))
     chosen = comparison.chosen_result
     summary["bundle"] = save_bundle(
         os.path.join(output_dir, "model"), chosen.estimator, chosen.threshold,
@@ -64,3 +72,13 @@ def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, anal
                "target_recall": target_recall,
                "final_params": summary["models"][comparison.chosen]["final_params"]})
     return summary
+
+
+def held_out_metrics(comparison, X_test, y_test):
+    """The chosen model's figures on a held-out test set, at its CV threshold:
+    {"messages", "positives", "roc_auc", "pr_auc", "precision", "recall", "f1",
+    "accuracy"}."""
+    chosen = comparison.chosen_result
+    scores = positive_scores(chosen.estimator, X_test)
+    figures = binary_metrics(y_test, scores, chosen.threshold)
+    return dict(figures, messages=int(len(y_test)), positives=int(np.sum(y_test)))

@@ -13,6 +13,10 @@ and emr every stage reads the previous one's output where it lies
 5. train     models compared on shared folds -> OUT/report/, OUT/model/
 6. score     with --score, every message scored by the chosen model -> OUT/predictions/
 
+With --test-input, a held-out test set is parsed, vectorized with the
+training vocabulary and labelled (--test-labels, default --labels) under
+OUT/test/ before training; the chosen model scores it (scripts/pipeline/heldout.py).
+
 Each stage's directory gets ``_SUCCESS`` last; OUT/summary.json (the runner,
 per-stage counts, tasks, timings and driver bytes, the per-model CV metrics,
 the chosen model and threshold) is written once, at the end. Without
@@ -40,6 +44,12 @@ def add_arguments(parser):
                         help="collapse records with equal Message-ID, or equal content "
                              "(default: %(default)s)")
     options.add_training_arguments(parser)
+    parser.add_argument("--test-input", nargs="+", default=(), metavar="PATH",
+                        help="a held-out test set (as --input): parsed, vectorized with the "
+                             "training vocabulary, scored by the chosen model -> OUT/test/, "
+                             "its figures beside the CV ones in the report and summary.json")
+    parser.add_argument("--test-labels", metavar="SPEC",
+                        help="label SPEC of the --test-input messages (default: --labels)")
     parser.add_argument("--no-graph", dest="graph", action="store_false",
                         help="skip the contact-graph stage")
     parser.add_argument("--score", action="store_true",
@@ -67,7 +77,8 @@ def config_from(args):
         dedupe_by=args.dedupe_by, analyzer=options.analyzer_config(args),
         vectorizer=options.vectorizer_config(args),
         graph=options.graph_config(args) if args.graph else None,
-        training=options.training_config(args), score=args.score)
+        training=options.training_config(args), score=args.score,
+        test_inputs=tuple(args.test_input), test_labels=args.test_labels)
 
 
 def counter_lines(summary):
@@ -102,6 +113,12 @@ def run(args):
     if "models" in summary:
         print()
         print(summary["table"])
+        if "test" in summary:
+            test = summary["test"]
+            print("held-out test: %d messages (%d positive): ROC AUC %.4f, PR AUC %.4f, "
+                  "recall %.3f, precision %.3f at the CV threshold"
+                  % (test["messages"], test["positives"], test["roc_auc"], test["pr_auc"],
+                     test["recall"], test["precision"]))
         print()
         print("report: %s" % summary["report"])
         print("model:  %s" % summary["bundle"])

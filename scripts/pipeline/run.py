@@ -18,6 +18,8 @@ from models.report import format_table
 from scripts.cli import UserError
 from scripts.pipeline.features import VectorizerConfig, features_stage
 from scripts.pipeline.graph import GraphConfig, graph_stage
+from scripts.pipeline.heldout import WRITTEN as HELD_OUT_WRITTEN
+from scripts.pipeline.heldout import heldout_stage
 from scripts.pipeline.parse import parse_stage
 from scripts.pipeline.score import score_stage
 from scripts.pipeline.storage import SUCCESS, check_output_location, join
@@ -37,6 +39,9 @@ class RunConfig:
     graph: Optional[GraphConfig] = field(default_factory=GraphConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     score: bool = False
+    # a held-out test set (scripts/pipeline/heldout.py) and its label SPEC
+    test_inputs: Tuple[str, ...] = ()
+    test_labels: Optional[str] = None
 
     def __post_init__(self):
         if self.labels is not None:
@@ -46,6 +51,14 @@ class RunConfig:
                                 "training needs the vocabulary (drop --hash-features)")
         if self.score and self.labels is None:
             raise UserError("--score scores with the model the run trains: it needs --labels")
+        if self.test_inputs and self.labels is None:
+            raise UserError("--test-input is scored by the model the run trains: "
+                            "it needs --labels")
+        if self.test_labels is not None:
+            if not self.test_inputs:
+                raise UserError("--test-labels labels the --test-input messages: "
+                                "it needs --test-input")
+            check_label_spec(self.test_labels)
 
 
 def _quiet(*_):
@@ -74,6 +87,8 @@ def written_directories(config):
         directories.append("graph")
     if config.labels is not None:
         directories += ["report", "model"] + (["predictions"] if config.score else [])
+        if config.test_inputs:
+            directories += list(HELD_OUT_WRITTEN)
     return directories
 
 
@@ -127,6 +142,17 @@ def run_pipeline(config, engine, report=_quiet):
         report("labels", counts["labelled"], counts["seconds"],
                "(%d positive, %d negative, %d unlabelled)"
                % (counts["positive"], counts["negative"], counts["unlabelled"]) + _tasks(counts))
+        test_labelled = None
+        if config.test_inputs:
+            with storage.counting("test"):
+                test_labelled, held_out = heldout_stage(
+                    engine, config.test_inputs, config.test_labels or config.labels, output,
+                    config.analyzer, config.vectorizer, config.dedupe_by)
+            stages["test"] = held_out
+            report("test", held_out["labels"]["labelled"], held_out["seconds"],
+                   "(%d positive, %d unlabelled; %d quarantined)"
+                   % (held_out["labels"]["positive"], held_out["labels"]["unlabelled"],
+                      held_out["parse"]["quarantined"]))
         with storage.counting("train"):
             training = train_stage(
                 engine, labelled, output, features_config(config), config.vectorizer.vectors,
@@ -135,7 +161,8 @@ def run_pipeline(config, engine, report=_quiet):
                               % (", ".join(config.inputs), config.labels, engine.runner)],
                 progress=lambda result: report(
                     "model", len(result.oof_scores), result.seconds,
-                    "%s %s" % (result.name, _cv(result))))
+                    "%s %s" % (result.name, _cv(result))),
+                test_labelled=test_labelled)
         stages["train"] = {"labelled": training["samples"], "positives": training["positives"],
                            "featurized": features["documents"],
                            "unlabelled_featurized": counts["unlabelled"],
@@ -144,6 +171,8 @@ def run_pipeline(config, engine, report=_quiet):
                     "report", "bundle"):
             summary[key] = training[key]
         summary["table"] = format_table(training)
+        if "test" in training:
+            summary["test"] = training["test"]
         report("train", training["samples"], training["seconds"],
                "(chosen: %s, threshold %.4f)" % (training["chosen_model"],
                                                   training["threshold"]))

@@ -127,9 +127,24 @@ def load_labelled(storage, labelled_dir, n_features):
     return X.tocsr(), y.astype(int), message_ids
 
 
+def load_test_set(storage, test_labelled, n_features):
+    """The held-out test set's labelled vectors -> (X, y), refused (UserError) unless
+    both classes are present: its ROC AUC and PR AUC need them."""
+    X, y, _ = load_labelled(storage, test_labelled, n_features)
+    positives = int(y.sum())
+    if positives == 0 or positives == len(y):
+        raise UserError("--test-labels labelled %d test messages, %d positive: a held-out "
+                        "test set needs both classes" % (len(y), positives))
+    return X, y
+
+
 def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
-                report_notes=(), progress=None):
-    """Compare models on the labelled vectors; put report/ and model/ under OUTPUT."""
+                report_notes=(), progress=None, test_labelled=None):
+    """Compare models on the labelled vectors; put report/ and model/ under OUTPUT.
+
+    With ``test_labelled`` (scripts/pipeline/heldout.py's labelled test
+    vectors) the chosen model also scores the held-out test set: the
+    ``test`` figures of the report and of the returned dict."""
     storage = engine.storage
     started = time.time()
     compare = compare_models
@@ -145,13 +160,15 @@ def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
             handle.write(storage.read_bytes(join(output, "features", "vocabulary.tsv")))
         terms, _ = load_vocabulary(vocabulary_path)
         X, y, message_ids = load_labelled(storage, labelled_dir, len(terms))
+        test = (load_test_set(storage, test_labelled, len(terms))
+                if test_labelled is not None else None)
         try:
             training = train_and_bundle(
                 X, y, message_ids, terms, vocabulary_path, scratch, analyzer_config,
                 models=config.models, n_splits=config.folds, seed=config.seed,
                 select_by=config.select_by, target_recall=config.target_recall,
                 n_jobs=config.n_jobs, vectors=vectors, compare=compare,
-                report_notes=list(report_notes), progress=progress)
+                report_notes=list(report_notes), progress=progress, test=test)
         except ValueError as error:
             raise UserError(str(error)) from None
         for name in ("report", "model"):
