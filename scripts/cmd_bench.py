@@ -1,12 +1,16 @@
 """`jeeves bench`: every stage against its reference on a prefix of the Enron mbox.
 
     jeeves bench --mb 64 [--scaling] [--runners inline,local] [--no-spark]
+    jeeves bench --full [--sizes 110,220,440] [--full-runners local,hadoop]
 
 Runs scripts/bench.py (see its docstring and ../shared/docs/perf.md),
-prints the Markdown tables and writes bench/results.json.
+prints the Markdown tables and writes bench/results.json. With --full,
+runs scripts/bench_full.py instead: `jeeves run` on Enron prefixes and the
+whole corpus, local runner against Hadoop with HDFS input and output
+(docs/perf-results.md), and writes bench/full.json.
 """
 
-from scripts import bench
+from scripts import bench, bench_full
 from scripts.cli import UserError
 
 RUNNERS = ("inline", "local")
@@ -25,9 +29,18 @@ def add_arguments(parser):
                         help="leave the Spark ML reference out")
     parser.add_argument("--results", default=bench.RESULTS,
                         help="where the figures are written (default: bench/results.json)")
+    parser.add_argument("--full", action="store_true",
+                        help="the full-corpus run (scripts/bench_full.py): the options below "
+                             "apply, the ones above do not")
+    bench_full.add_arguments(parser)
 
 
 def run(args):
+    if args.full:
+        try:
+            return bench_full.main_with(args)
+        except (ValueError, RuntimeError) as error:
+            raise UserError("bench --full: %s" % error) from None
     runners = tuple(name.strip() for name in args.runners.split(",") if name.strip())
     unknown = [name for name in runners if name not in RUNNERS]
     if unknown or not runners:
