@@ -12,8 +12,9 @@ process:
 - ``local``: mrjob's local runner, input read in place, output in a local
   directory;
 - ``hadoop``: the local pseudo-distributed cluster (scripts/hadoop/cluster.py)
-  started in a private home, the input put on HDFS first (timed apart, as
-  ``hdfs_put_seconds``), output on HDFS.
+  started in a private home, each size's files put first (timed apart, as
+  ``hdfs_put_seconds``) in an HDFS directory of the corpus' name, given as
+  the one input, output on HDFS.
 
 and checks that the runners agree: the same parsed records (the multiset of
 ``OUT/messages/`` lines, each record's ``source.uri`` taken relative to the
@@ -55,6 +56,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -74,6 +76,7 @@ MB = bench.MB
 NETNS_RUN = os.path.join(REPO, "scripts", "hadoop", "netns-run")
 # set in the re-executed benchmark, so that it does not re-execute again
 IN_NAMESPACE_ENV = "JEEVES_BENCH_FULL_NETNS"
+PUT_FILES = 200  # files per `hadoop fs -put` (one JVM each)
 SITE_FILES = ("core-site.xml", "hdfs-site.xml", "mapred-site.xml", "yarn-site.xml")
 DIGEST_MASK = (1 << 128) - 1
 SHARED_JARS = os.path.join(REPO, ".cache", "hadoop", "lib")
@@ -343,7 +346,6 @@ def run_full(sizes_mb=SIZES_MB, runners=RUNNERS, corpus=bench.ENRON_MBOX, work=N
                {"local": "/proc VmHWM of the driver's descendant task processes",
                 "hadoop": "/proc VmHWM of the task processes under the cluster's JVM"}}
     cluster_details = None
-    hdfs_dir = None
     try:
         if "hadoop" in runners:
             hadoop_home = make_hadoop_home(hadoop_home or os.path.join(work, "hadoop-home"))
@@ -352,41 +354,48 @@ def run_full(sizes_mb=SIZES_MB, runners=RUNNERS, corpus=bench.ENRON_MBOX, work=N
             results["hadoop"] = {"home": "private", "shuffle": cluster_details["shuffle"],
                                  "reduce_tasks": cluster_details.get("reduce_tasks"),
                                  "cluster_start_seconds": round(time.perf_counter() - started, 1)}
-            # the same directory name as the corpus', so records name the same folder
-            hdfs_dir = "/user/%s/jeeves-bench-full/%s" % (getpass.getuser(),
-                                                          os.path.basename(corpus))
-            hadoop_fs(hadoop_home, "-mkdir", "-p", hdfs_dir)
+            hdfs_root = "/user/%s/jeeves-bench-full" % getpass.getuser()
             started = time.perf_counter()
-            largest = max(planned, key=lambda item: len(item[1]))[1]
-            for chunk_start in range(0, len(largest), 200):
-                hadoop_fs(hadoop_home, "-put", "-f", *largest[chunk_start:chunk_start + 200],
-                          hdfs_dir)
+            for size, paths, _ in planned:
+                # each size's files in a directory of the corpus' name (the records'
+                # folder), given as one input: the parse stage groups a remote
+                # directory's files into tasks, but not files given one by one
+                directory = "%s/%d/%s" % (hdfs_root, size, os.path.basename(corpus))
+                hadoop_fs(hadoop_home, "-mkdir", "-p", directory)
+                for first in range(0, len(paths), PUT_FILES):
+                    hadoop_fs(hadoop_home, "-put", "-f", *paths[first:first + PUT_FILES],
+                              directory)
             results["hadoop"]["hdfs_put_seconds"] = round(time.perf_counter() - started, 1)
-            progress("hadoop: cluster up (shuffle %s), %d files put on HDFS in %.0fs"
-                     % (cluster_details["shuffle"], len(largest),
-                        results["hadoop"]["hdfs_put_seconds"]))
+            progress("hadoop: cluster up (shuffle %s), inputs put on HDFS in %.0fs"
+                     % (cluster_details["shuffle"], results["hadoop"]["hdfs_put_seconds"]))
         for size, paths, total in planned:
             entry = results["sizes"].setdefault(str(size), {
                 "files": len(paths), "mbox_mb": round(total / MB, 1), "runs": {}})
             for runner in runners:
                 if runner == "hadoop":
-                    inputs = ["hdfs://%s/%s" % (hdfs_dir, os.path.basename(path))
-                              for path in paths]
-                    out = "hdfs://%s-out/%d" % (hdfs_dir, size)
-                    prefix = "hdfs://%s/" % hdfs_dir
+                    directory = "hdfs://%s/%d/%s" % (hdfs_root, size, os.path.basename(corpus))
+                    inputs, out = [directory], "hdfs://%s/out-%d" % (hdfs_root, size)
+                    prefix = directory + "/"
                 else:
                     inputs, out = paths, os.path.join(work, "out-%s-%d" % (runner, size))
                     prefix = "file://%s/" % corpus
                 progress("%d MB on %s ..." % (size, runner))
-                figures = measure(runner, inputs, out, prefix,
-                                  os.path.join(work, "run-%s-%d.log" % (runner, size)),
-                                  hadoop_home=hadoop_home,
-                                  cluster_pid=cluster_details["pid"] if cluster_details
-                                  else None)
+                try:
+                    figures = measure(runner, inputs, out, prefix,
+                                      os.path.join(work, "run-%s-%d.log" % (runner, size)),
+                                      hadoop_home=hadoop_home,
+                                      cluster_pid=cluster_details["pid"] if cluster_details
+                                      else None)
+                except Exception as error:  # noqa: BLE001  a long run reports what failed, goes on
+                    entry["runs"][runner] = {"error": "%s: %s" % (type(error).__name__, error)}
+                    progress("%d MB on %s failed: %s" % (size, runner, error))
+                    _write(dict(results, ratios=ratios(results)), results_path)
+                    continue
                 entry["runs"][runner] = figures
                 progress("%d MB on %s: %.0fs, %s messages" % (size, runner, figures["seconds"],
                                                              figures["messages"]))
-                if len(runners) == 2 and len(entry["runs"]) == 2:
+                if len(runners) == 2 and all("digests" in entry["runs"].get(name, {})
+                                             for name in runners):
                     first, second = (entry["runs"][name]["digests"] for name in runners)
                     entry["differ"] = differences(first, second)
                     entry["identical"] = not entry["differ"]
@@ -404,7 +413,8 @@ def ratios(results):
     found = {}
     sizes = sorted(results["sizes"], key=int)
     for runner in results["runners"]:
-        done = [size for size in sizes if runner in results["sizes"][size]["runs"]]
+        done = [size for size in sizes
+                if "seconds" in results["sizes"][size]["runs"].get(runner, {})]
         if len(done) < 2:
             continue
         small, large = (results["sizes"][size]["runs"][runner] for size in (done[0], done[-1]))
@@ -420,6 +430,10 @@ def format_report(results):
     for size in sorted(results["sizes"], key=int):
         entry = results["sizes"][size]
         for runner, run in entry["runs"].items():
+            if "error" in run:
+                lines.append("| %s | %d | %s | failed: %s |||||" % (
+                    entry["mbox_mb"], entry["files"], runner, run["error"].splitlines()[0]))
+                continue
             agree = entry.get("identical")
             agree = "-" if agree is None else ("yes" if agree else
                                                "NO: " + ", ".join(entry["differ"]))
@@ -500,11 +514,15 @@ def main_with(args):
         command = in_namespace_command(argv_of(args))
         if command is not None:
             return subprocess.call(command, env=dict(os.environ, **{IN_NAMESPACE_ENV: "1"}))
+    # a benchmark stopped by `kill` still stops the cluster it started (run_full's finally)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     results = run_full(sizes, runners, corpus=args.corpus, work=args.work,
                        hadoop_home=args.hadoop_home, results_path=args.full_results)
     print(format_report(results))
     print("\nresults: %s" % args.full_results)
-    bad = [size for size, entry in results["sizes"].items() if entry.get("identical") is False]
+    bad = [size for size, entry in results["sizes"].items()
+           if entry.get("identical") is False
+           or any("error" in run for run in entry["runs"].values())]
     return 1 if bad else 0
 
 
