@@ -1,9 +1,10 @@
-"""One message's tf-idf vector, as scikit-learn computes it, and its svmlight line.
+"""Messages' tf-idf vectors, as scikit-learn computes them, and their svmlight lines.
 
-``tfidf_vector(term_counts, table, sublinear_tf, norm)`` takes the message's
-raw term counts (from the counting pass) and the vocabulary table
-``{term: (id, idf)}`` (from vocabulary.tsv) and returns ``[(id, value), ...]``
-sorted by id, equal to a row of ``TfidfVectorizer`` with the same settings:
+``tfidf_entries(batch_counts, table, sublinear_tf, norm)`` takes messages'
+raw term counts (from the counting pass, or from the analyzer at prediction)
+and the vocabulary table (from vocabulary.tsv) and returns each message's
+``(id, value)`` entries sorted by id, equal to a row of ``TfidfVectorizer``
+with the same settings:
 tf = count, or ``1 + ln(count)`` with ``sublinear_tf``; times idf; then the
 row divided by its l2 or l1 norm (``norm=None``: left as is; an all-zero row
 stays empty).
@@ -14,9 +15,11 @@ MurmurHash3 (seed 0) of the UTF-8 term, absolute value modulo ``n_features``.
 """
 
 import json
-import math
 from collections import Counter
+from collections.abc import Mapping
 from itertools import chain
+
+from features.vocabulary import table_of_mapping
 
 NORMS = ("l2", "l1", "none")
 
@@ -26,53 +29,28 @@ UNLABELLED = "0"
 PAIR_FORMAT = "%d:%r"
 
 
-def tfidf_vector(term_counts, table, sublinear_tf=False, norm="l2"):
-    """``{term: count}`` + ``{term: (id, idf)}`` -> ``[(id, value), ...]`` by id."""
-    if norm not in NORMS:
-        raise ValueError("norm must be one of %r, not %r" % (NORMS, norm))
-    lookup = table.get
-    if sublinear_tf:
-        log = math.log
-        weights = [(entry[0], (1.0 + log(count)) * entry[1])
-                   for entry, count in zip(map(lookup, term_counts), term_counts.values())
-                   if entry is not None and count > 0]
-    else:
-        weights = [(entry[0], count * entry[1])
-                   for entry, count in zip(map(lookup, term_counts), term_counts.values())
-                   if entry is not None and count > 0]
-    weights.sort()
-    if norm == "l2":
-        total = math.sqrt(sum([value * value for _, value in weights]))
-    elif norm == "l1":
-        total = sum([abs(value) for _, value in weights])
-    else:
-        total = 0.0
-    if total > 0.0:
-        weights = [(term_id, value / total) for term_id, value in weights]
-    return weights
+def tfidf_entries(batch_counts, table, sublinear_tf=False, norm="l2"):
+    """The tf-idf kernel: ``[{term: count}, ...]`` -> ``(owner, ids, values)``.
 
-
-def tfidf_lines(batch, table, sublinear_tf=False, norm="l2", label=UNLABELLED):
-    """Messages ``[(message_id, {term: count}), ...]`` -> their svmlight lines.
-
-    The same vectors as ``tfidf_vector`` + ``svmlight_line`` per message, for
-    a ``features.vocabulary.VocabularyTable`` or ``HashedVocabulary``, computed for the whole batch
-    at once: the term lookups run in C and numpy, the weighting, sorting
-    and normalizing are numpy operations over the batch's entries, so
-    Python runs per message and per output pair only to format the line.
+    Three numpy arrays over the kept entries of the batch, ordered by message
+    (``owner``, its index in ``batch_counts``) and then by id: the values of
+    ``TfidfVectorizer``'s rows for ``table`` (a ``features.vocabulary``
+    ``VocabularyTable`` or ``HashedVocabulary``). The vector job formats them
+    as svmlight lines (``tfidf_lines``) and prediction builds a sparse
+    matrix of them (models/scoring.py): one computation for both. The term
+    lookups run in C and numpy, the weighting, sorting and normalizing are
+    numpy operations over the whole batch.
     """
     import numpy as np
 
     if norm not in NORMS:
         raise ValueError("norm must be one of %r, not %r" % (NORMS, norm))
-    if not batch:
-        return []
-    lengths = [len(counts) for _, counts in batch]
+    lengths = [len(counts) for counts in batch_counts]
     total = sum(lengths)
-    rows = table.rows_of(list(chain.from_iterable(counts for _, counts in batch)))
-    counts = np.fromiter(chain.from_iterable(counts.values() for _, counts in batch),
+    rows = table.rows_of(list(chain.from_iterable(batch_counts)))
+    counts = np.fromiter(chain.from_iterable(counts.values() for counts in batch_counts),
                          dtype=np.float64, count=total)
-    owner = np.repeat(np.arange(len(batch)), lengths)
+    owner = np.repeat(np.arange(len(batch_counts)), lengths)
     kept = (rows >= 0) & (counts > 0)
     rows, counts, owner = rows[kept], counts[kept], owner[kept]
     ids = table.ids[rows]
@@ -82,21 +60,43 @@ def tfidf_lines(batch, table, sublinear_tf=False, norm="l2", label=UNLABELLED):
     values = (1.0 + np.log(counts) if sublinear_tf else counts) * table.idf[rows]
     if norm != "none":
         weights = values * values if norm == "l2" else np.abs(values)
-        totals = np.bincount(owner, weights=weights, minlength=len(batch))
+        totals = np.bincount(owner, weights=weights, minlength=len(batch_counts))
         if norm == "l2":
             totals = np.sqrt(totals)
         # an all-zero row stays as it is
         totals[totals == 0.0] = 1.0
         values = values / totals[owner]
+    return owner, ids, values
+
+
+def tfidf_vector(term_counts, table, sublinear_tf=False, norm="l2"):
+    """``{term: count}`` -> ``[(id, value), ...]`` by id: ``tfidf_entries`` of
+    one message. ``table`` may also be a mapping ``{term: (id, idf)}``."""
+    if isinstance(table, Mapping):
+        table = table_of_mapping(table)
+    _, ids, values = tfidf_entries([term_counts], table, sublinear_tf, norm)
+    return list(zip(ids.tolist(), values.tolist()))
+
+
+def tfidf_lines(batch, table, sublinear_tf=False, norm="l2", label=UNLABELLED):
+    """Messages ``[(message_id, {term: count}), ...]`` -> their svmlight lines
+    (``svmlight_line`` of each message's ``tfidf_entries``).
+
+    Python runs per message and per output pair only to format the line.
+    """
+    import numpy as np
+
+    if not batch:
+        if norm not in NORMS:
+            raise ValueError("norm must be one of %r, not %r" % (NORMS, norm))
+        return []
+    owner, ids, values = tfidf_entries([counts for _, counts in batch], table,
+                                       sublinear_tf, norm)
     pairs = list(map(PAIR_FORMAT.__mod__, zip(ids.tolist(), values.tolist())))
     ends = np.cumsum(np.bincount(owner, minlength=len(batch))).tolist()
-    lines, start, space_join, dumps = [], 0, " ".join, json.dumps
+    lines, start, space_join = [], 0, " ".join
     for (message_id, _), end in zip(batch, ends):
-        comment = dumps(message_id, ensure_ascii=False)
-        if end > start:
-            lines.append("%s %s # %s" % (label, space_join(pairs[start:end]), comment))
-        else:
-            lines.append("%s # %s" % (label, comment))
+        lines.append(_line(label, space_join(pairs[start:end]), message_id))
         start = end
     return lines
 
@@ -108,7 +108,10 @@ def svmlight_line(pairs, message_id, label=UNLABELLED):
     The comment is the message id as a JSON string, so ids with spaces,
     ``#`` or line breaks survive: ``json.loads(line.split(" # ", 1)[1])``.
     """
-    features = " ".join(map(PAIR_FORMAT.__mod__, pairs))
+    return _line(label, " ".join(map(PAIR_FORMAT.__mod__, pairs)), message_id)
+
+
+def _line(label, features, message_id):
     comment = json.dumps(message_id, ensure_ascii=False)
     if features:
         return "%s %s # %s" % (label, features, comment)

@@ -198,32 +198,28 @@ def write_vocabulary(path, rows):
 
 
 def read_vocabulary_rows(path):
-    """The rows ``(term, id, df, idf)`` of a vocabulary.tsv."""
+    """The rows ``(term, id, df, idf)`` of a vocabulary.tsv, in file order."""
     rows = []
-    with open(path, encoding="utf-8") as handle:
-        header = handle.readline().rstrip("\n").split("\t")
-        if tuple(header) != HEADER:
-            raise ValueError("%s: not a vocabulary.tsv (header %r)" % (path, header))
-        for line in handle:
-            term, term_id, df, term_idf = line.rstrip("\n").split("\t")
-            rows.append((term, int(term_id), int(df), float(term_idf)))
+    for terms, ids, dfs, idfs in _vocabulary_blocks(path, 1 << 20):
+        rows.extend(zip(terms, map(int, ids), map(int, dfs), map(float, idfs)))
     return rows
 
 
-def read_vocabulary(path, terms=None):
-    """``{term: (id, idf)}`` of a vocabulary.tsv (prediction weighs its
-    messages with it; the vector pass uses the tables below).
+def read_vocabulary_by_id(path):
+    """``(terms, idf)`` of a vocabulary.tsv indexed by feature id: a list of the
+    terms and a numpy array of their idf (the report names the model's
+    features with them). The ids must be 0..n-1, each once."""
+    import numpy as np
 
-    With ``terms`` (a set), only the rows of those terms are kept. The file
-    is read by ``_vocabulary_blocks``, as the vector pass's tables are.
-    """
-    table = {}
-    for block_terms, block_ids, block_idf in _vocabulary_blocks(path, 1 << 20):
-        rows = zip(block_terms, zip(map(int, block_ids), map(float, block_idf)))
-        if terms is not None:
-            rows = [row for row in rows if row[0] in terms]
-        table.update(rows)
-    return table
+    rows = read_vocabulary_rows(path)
+    terms = [None] * len(rows)
+    idf = np.zeros(len(rows), dtype=np.float64)
+    for term, feature_id, _, weight in rows:
+        if not 0 <= feature_id < len(rows) or terms[feature_id] is not None:
+            raise ValueError("%s: feature ids must be 0..%d, each once; bad id %d"
+                             % (path, len(rows) - 1, feature_id))
+        terms[feature_id], idf[feature_id] = term, weight
+    return terms, idf
 
 
 class VocabularyTable:
@@ -299,7 +295,7 @@ class HashedVocabulary:
 
 
 def _vocabulary_blocks(path, block_bytes):
-    """(terms, ids, idfs) lists of the rows of a vocabulary.tsv, a block at a time.
+    """(terms, ids, dfs, idfs) lists of the rows of a vocabulary.tsv, a block at a time.
 
     Each block of about ``block_bytes`` is split by C string methods, not a
     Python loop per row: 270,000 rows read in about 0.1 s.
@@ -316,7 +312,7 @@ def _vocabulary_blocks(path, block_bytes):
             fields = "".join(lines).replace("\n", "\t").split("\t")
             if len(fields) != 4 * len(lines) + 1:
                 raise ValueError("%s: a row does not have 4 fields" % (path,))
-            yield fields[0:-1:4], fields[1:-1:4], fields[3:-1:4]
+            yield fields[0:-1:4], fields[1:-1:4], fields[2:-1:4], fields[3:-1:4]
 
 
 def read_vocabulary_table(path, terms=None, block_bytes=1 << 20):
@@ -328,7 +324,7 @@ def read_vocabulary_table(path, terms=None, block_bytes=1 << 20):
     import numpy as np
 
     index, ids, idf = {}, array.array("q"), array.array("d")
-    for block_terms, block_ids, block_idf in _vocabulary_blocks(path, block_bytes):
+    for block_terms, block_ids, _, block_idf in _vocabulary_blocks(path, block_bytes):
         if terms is not None:
             wanted = list(map(terms.__contains__, block_terms))
             block_terms = list(compress(block_terms, wanted))
@@ -341,6 +337,17 @@ def read_vocabulary_table(path, terms=None, block_bytes=1 << 20):
                            np.frombuffer(idf, dtype=np.float64))
 
 
+def table_of_mapping(mapping):
+    """A ``VocabularyTable`` of ``{term: (id, idf)}``."""
+    import numpy as np
+
+    return VocabularyTable({term: row for row, term in enumerate(mapping)},
+                           np.fromiter((entry[0] for entry in mapping.values()),
+                                       dtype=np.int64, count=len(mapping)),
+                           np.fromiter((entry[1] for entry in mapping.values()),
+                                       dtype=np.float64, count=len(mapping)))
+
+
 def read_hashed_vocabulary(path, max_terms=None, block_bytes=1 << 20):
     """A ``HashedVocabulary`` of a whole vocabulary.tsv; None past ``max_terms``
     rows or when two of its terms share a 64-bit hash."""
@@ -351,7 +358,7 @@ def read_hashed_vocabulary(path, max_terms=None, block_bytes=1 << 20):
     # "I" is 4 bytes wherever Python runs (CPython's unsigned int)
     hashes, checks = array.array("q"), array.array("I")
     ids, idf = array.array("q"), array.array("d")
-    for block_terms, block_ids, block_idf in _vocabulary_blocks(path, block_bytes):
+    for block_terms, block_ids, _, block_idf in _vocabulary_blocks(path, block_bytes):
         if max_terms is not None and len(hashes) + len(block_terms) > max_terms:
             return None
         hashes.extend(map(hash, block_terms))

@@ -11,11 +11,12 @@ import os
 
 import numpy as np
 
+from features.vocabulary import read_vocabulary_by_id
 from models.bundle import save_bundle
 from models.metrics import binary_metrics
 from models.report import write_report
 from models.training import compare_models, positive_scores
-from models.vectors import join_labels, load_vectors, load_vocabulary
+from models.vectors import join_labels, load_vectors
 
 
 def train_from_features(features_dir, labels, output_dir, analyzer_config, **options):
@@ -26,7 +27,7 @@ def train_from_features(features_dir, labels, output_dir, analyzer_config, **opt
     keyword options are those of ``train_and_bundle``.
     """
     vocabulary_path = os.path.join(features_dir, "vocabulary.tsv")
-    terms, _ = load_vocabulary(vocabulary_path)
+    terms, _ = read_vocabulary_by_id(vocabulary_path)
     X, message_ids = load_vectors(os.path.join(features_dir, "tfidf"), n_features=len(terms))
     X_labelled, y, labelled_ids = join_labels(X, message_ids, labels)
     summary = train_and_bundle(X_labelled, y, labelled_ids, terms, vocabulary_path, output_dir,

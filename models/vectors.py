@@ -1,10 +1,10 @@
-"""Read the reduced features back for training: tf-idf svmlight files and the vocabulary.
+"""Read the reduced features back for training: the tf-idf svmlight files.
 
 The tf-idf job writes one svmlight line per message, ``label id:weight ...
 # message_id``, with zero-based feature ids from ``vocabulary.tsv`` (tab
 separated: term, id, df, idf). ``load_svmlight_file`` ignores the trailing
 comment, so the message ids are read from the same lines here and kept in
-row order.
+row order. The vocabulary is read by features.vocabulary.read_vocabulary_by_id.
 """
 
 import io
@@ -15,22 +15,18 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.datasets import load_svmlight_file
 
+from features.parts import part_files
+
 
 def _expand(paths):
-    """Files under `paths` (files or directories), directories listed in name order.
-
-    Hidden files and Hadoop markers (``_SUCCESS``, ``.crc``) are skipped.
-    """
+    """The files under ``paths``: a file is itself, a directory its part files
+    (features.parts.part_files)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files = []
-    for path in paths:
-        path = os.fspath(path)
+    for path in map(os.fspath, paths):
         if os.path.isdir(path):
-            for name in sorted(os.listdir(path)):
-                full = os.path.join(path, name)
-                if os.path.isfile(full) and not name.startswith((".", "_")):
-                    files.append(full)
+            files.extend(part_files(path))
         elif os.path.isfile(path):
             files.append(path)
         else:
@@ -38,7 +34,7 @@ def _expand(paths):
     return files
 
 
-def _message_id(line, path, number):
+def message_id_of_line(line, path, number):
     """The message id of an svmlight line: its comment, a JSON string
     (features.tfidf.svmlight_line), after the first ``" # "``."""
     _, separator, comment = line.partition(b" # ")
@@ -67,7 +63,7 @@ def load_vectors(paths, n_features):
                      if line.strip() and not line.lstrip().startswith(b"#")]
         if not lines:
             continue
-        message_ids.extend(_message_id(line, path, number)
+        message_ids.extend(message_id_of_line(line, path, number)
                            for number, line in enumerate(lines, 1))
         try:
             X, _ = load_svmlight_file(io.BytesIO(b"\n".join(lines) + b"\n"),
@@ -78,34 +74,6 @@ def load_vectors(paths, n_features):
     if not blocks:
         return sp.csr_matrix((0, n_features), dtype=np.float64), []
     return sp.vstack(blocks, format="csr"), message_ids
-
-
-def load_vocabulary(path):
-    """Read vocabulary.tsv (term, id, df, idf) -> (terms, idf) indexed by feature id.
-
-    A header line (whose id column is not a number) is skipped.
-    """
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) < 4:
-                if not line.strip():
-                    continue
-                raise ValueError("%s:%d: expected term, id, df, idf separated by tabs"
-                                 % (path, number))
-            term, feature_id, _, idf = fields[:4]
-            if number == 1 and not feature_id.strip().isdigit():
-                continue
-            rows.append((int(feature_id), term, float(idf)))
-    terms = [None] * len(rows)
-    idf = np.zeros(len(rows), dtype=float)
-    for feature_id, term, weight in rows:
-        if not 0 <= feature_id < len(rows) or terms[feature_id] is not None:
-            raise ValueError("%s: feature ids must be 0..%d, each once; bad id %d"
-                             % (path, len(rows) - 1, feature_id))
-        terms[feature_id], idf[feature_id] = term, weight
-    return terms, idf
 
 
 def join_labels(X, message_ids, labels):

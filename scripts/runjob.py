@@ -14,7 +14,6 @@ Where the output goes (scripts/pipeline/storage.py counts what the driver moves)
 """
 
 import contextlib
-import glob
 import json
 import logging
 import os
@@ -24,13 +23,14 @@ from collections import defaultdict
 
 from mrjob.step import StepFailedException
 
+from features.parts import part_files
 from scripts.cli import UserError
 from scripts.hadoop.engines import local_spark_environment
 from scripts.pipeline.storage import Storage, is_remote
 from scripts.runners import MRJOB_CONF, RUNNERS
 
 __all__ = ["MRJOB_CONF", "RUNNERS", "JobFailed", "RunnerUnavailable", "check_runner",
-           "run_job", "fetch_output", "output_files", "read_json_values", "sum_counters"]
+           "run_job", "fetch_output", "read_json_values", "sum_counters"]
 
 
 class JobFailed(UserError):
@@ -193,29 +193,18 @@ def _local_inputs(storage, inputs, directory):
     return local
 
 
-def fetch_output(job_runner, output_dir, storage=None):
-    """Copy the part files of a finished job's (remote) output to local ``output_dir``."""
+def fetch_output(job_runner, output_dir, storage):
+    """Copy the part files of a finished job's (remote) output to local
+    ``output_dir`` through ``storage`` (counted)."""
     os.makedirs(output_dir, exist_ok=True)
-    fs = job_runner.fs
-    for uri in sorted(fs.ls(job_runner.get_output_dir())):
-        name = uri.rstrip("/").rsplit("/", 1)[-1]
-        if not name.startswith("part-"):
-            continue
-        with open(os.path.join(output_dir, name), "wb") as handle:
-            for chunk in fs.cat(uri):
-                if storage is not None:
-                    storage.count("bytes_read", len(chunk))
-                handle.write(chunk)
-
-
-def output_files(output_dir):
-    """The part files of a job's local output directory, in name order."""
-    return sorted(glob.glob(os.path.join(output_dir, "part-*")))
+    for uri in storage.part_files(job_runner.get_output_dir()):
+        with open(os.path.join(output_dir, uri.rstrip("/").rsplit("/", 1)[-1]), "wb") as handle:
+            handle.writelines(storage.iter_file_lines(uri))
 
 
 def read_json_values(output_dir):
     """Yield the JSON value of every line of a local output directory."""
-    for path in output_files(output_dir):
+    for path in part_files(output_dir):
         with open(path, "rb") as handle:
             for line in handle:
                 if line.strip():

@@ -21,6 +21,8 @@ import tempfile
 from collections import defaultdict
 from urllib.parse import urlparse
 
+from features.parts import part_files
+
 SUCCESS = "_SUCCESS"
 REMOTE_SCHEMES = ("hdfs", "s3", "s3a", "s3n")
 
@@ -113,11 +115,7 @@ class Storage:
     def part_files(self, directory):
         """The ``part-*`` files of a job output directory, in name order."""
         if not is_remote(directory):
-            directory = _local(directory)
-            if not os.path.isdir(directory):
-                return []
-            return sorted(os.path.join(directory, name) for name in os.listdir(directory)
-                          if name.startswith("part-"))
+            return part_files(_local(directory))
         return sorted(uri for uri in self.fs.ls(join(directory, "part-*"))
                       if basename(uri).startswith("part-"))
 
@@ -134,23 +132,27 @@ class Storage:
     def iter_lines(self, directory):
         """Yield every line (bytes, newline kept) of a job output directory's part files."""
         for uri in self.part_files(directory):
-            self.files_read.append(uri)
-            if not is_remote(uri):
-                with open(uri, "rb") as handle:
-                    for line in handle:
-                        self.count("bytes_read", len(line))
-                        yield line
-                continue
-            pending = b""
-            for chunk in self.fs.cat(uri):
-                self.count("bytes_read", len(chunk))
-                pending += chunk
-                lines = pending.split(b"\n")
-                pending = lines.pop()
-                for line in lines:
-                    yield line + b"\n"
-            if pending:
-                yield pending
+            yield from self.iter_file_lines(uri)
+
+    def iter_file_lines(self, uri):
+        """Yield every line (bytes, newline kept) of one file, streamed."""
+        self.files_read.append(uri)
+        if not is_remote(uri):
+            with open(_local(uri), "rb") as handle:
+                for line in handle:
+                    self.count("bytes_read", len(line))
+                    yield line
+            return
+        pending = b""
+        for chunk in self.fs.cat(uri):
+            self.count("bytes_read", len(chunk))
+            pending += chunk
+            lines = pending.split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                yield line + b"\n"
+        if pending:
+            yield pending
 
     # writing
 

@@ -23,12 +23,13 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.datasets import load_svmlight_file
 
+from features.vocabulary import read_vocabulary_by_id
 from models.labels import labeller_from_spec
 from models.metrics import SELECTION_METRICS, check_target_recall
 from models.registry import select_models
 from models.run import train_and_bundle
 from models.training import compare_models
-from models.vectors import _message_id, load_vocabulary
+from models.vectors import message_id_of_line
 from scripts.cli import UserError
 from scripts.pipeline.storage import is_remote, join
 
@@ -120,7 +121,7 @@ def load_labelled(storage, labelled_dir, n_features):
     lines = [line for line in lines if line.strip()]
     if not lines:
         return sp.csr_matrix((0, n_features), dtype=np.float64), np.zeros(0, dtype=int), []
-    message_ids = [_message_id(line, labelled_dir, number)
+    message_ids = [message_id_of_line(line, labelled_dir, number)
                    for number, line in enumerate(lines, 1)]
     X, y = load_svmlight_file(io.BytesIO(b"\n".join(lines) + b"\n"), n_features=n_features,
                               zero_based=True)
@@ -158,7 +159,7 @@ def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
         vocabulary_path = os.path.join(scratch, "vocabulary.tsv")
         with open(vocabulary_path, "wb") as handle:
             handle.write(storage.read_bytes(join(output, "features", "vocabulary.tsv")))
-        terms, _ = load_vocabulary(vocabulary_path)
+        terms, _ = read_vocabulary_by_id(vocabulary_path)
         X, y, message_ids = load_labelled(storage, labelled_dir, len(terms))
         test = (load_test_set(storage, test_labelled, len(terms))
                 if test_labelled is not None else None)

@@ -16,6 +16,7 @@ import pathlib
 
 import pytest
 
+from features.parts import part_files
 from features.vocabulary import build_vocabulary, write_vocabulary
 from jobs.mr_common_contacts import MRCommonContacts
 from jobs.mr_contact_lists import MRContactLists
@@ -23,7 +24,6 @@ from jobs.mr_count_ngrams import MRCountNgrams
 from jobs.mr_parse_emails import MRParseEmails
 from jobs.mr_tfidf_vectors import MRTfidfVectors
 from scripts.pipeline.parse_inputs import plan_inputs
-from scripts.runjob import output_files
 from tests.engines.runners import assert_same_records, reduce_tasks, run_on, run_with_counters
 from tests.helpers import REPO, read_totals, run_job
 
@@ -114,7 +114,7 @@ def vocabulary_args(counts_dir, tmp_path_factory):
 
 
 def count_files(counts_dir):
-    return [pathlib.Path(path) for path in output_files(counts_dir)]
+    return [pathlib.Path(path) for path in part_files(counts_dir)]
 
 
 @pytest.mark.parametrize("job_class", RECORD_JOBS)

@@ -12,8 +12,9 @@ from features.vocabulary import (
     parse_df_bound,
     partition_of,
     partition_totals,
-    read_vocabulary,
+    read_vocabulary_by_id,
     read_vocabulary_rows,
+    read_vocabulary_table,
     select_terms,
     write_vocabulary,
 )
@@ -71,9 +72,13 @@ def test_vocabulary_tsv_round_trip(tmp_path):
     write_vocabulary(path, rows)
     assert path.read_text().splitlines()[0] == "term\tid\tdf\tidf"
     assert read_vocabulary_rows(path) == rows
-    table = read_vocabulary(path)
-    assert table["gas"] == (rows[[r[0] for r in rows].index("gas")][1],
-                            1.0 + math.log(6 / 3))
+    table = read_vocabulary_table(path)
+    row = table.rows_of(["gas"])[0]
+    assert (table.ids[row], table.idf[row]) == (rows[[r[0] for r in rows].index("gas")][1],
+                                                1.0 + math.log(6 / 3))
+    terms, by_id = read_vocabulary_by_id(path)
+    assert [terms[term_id] for _, term_id, _, _ in rows] == [term for term, _, _, _ in rows]
+    assert by_id.tolist() == [idf for _, _, _, idf in sorted(rows, key=lambda row: row[1])]
 
 
 def test_hashed_table_keeps_every_bucket_with_its_id():

@@ -4,12 +4,12 @@ import pathlib
 import pytest
 from nltk.collocations import BigramAssocMeasures, BigramCollocationFinder
 
+from features.parts import part_files
 from features.text import Analyzer
 from features.vocabulary import read_vocabulary_rows
 from jobs.mr_count_ngrams import MRCountNgrams
 from jobs.mr_score_collocations import MRScoreCollocations
 from scripts.pipeline.features import build_features
-from scripts.runjob import output_files
 from tests.helpers import run_both, run_job
 from tests.jobs.text_fixtures import RECORDS, record_lines
 
@@ -26,7 +26,7 @@ def nltk_scores():
 def count_inputs(tmp_path):
     counts_dir = tmp_path / "counts"
     run_job(MRCountNgrams, [record_lines()], ["--ngram-max", "2"], output_dir=counts_dir)
-    return [pathlib.Path(path) for path in output_files(counts_dir)]
+    return [pathlib.Path(path) for path in part_files(counts_dir)]
 
 
 def test_empty_input():

@@ -13,10 +13,10 @@ from sklearn.feature_extraction.text import (
     TfidfVectorizer,
 )
 
+from features.parts import part_files
 from features.text import Analyzer
 from features.vocabulary import (
     read_hashed_vocabulary,
-    read_vocabulary,
     read_vocabulary_rows,
     read_vocabulary_table,
     write_vocabulary,
@@ -24,7 +24,6 @@ from features.vocabulary import (
 from jobs.mr_count_ngrams import MRCountNgrams
 from jobs.mr_tfidf_vectors import MRTfidfVectors
 from scripts.pipeline.features import build_features
-from scripts.runjob import output_files
 from tests.helpers import run_both, run_job
 from tests.jobs.text_fixtures import RECORDS, record_lines
 
@@ -43,7 +42,7 @@ OPTION_SETS = {
 def read_vectors(tfidf_dir, n_features):
     """svmlight output -> ({message_id: row index}, csr matrix), via scikit-learn's reader."""
     lines = []
-    for path in output_files(tfidf_dir):
+    for path in part_files(tfidf_dir):
         with open(path, "rb") as handle:
             lines.extend(line for line in handle if line.strip())
     ids = [json.loads(line.split(b" # ", 1)[1]) for line in lines]
@@ -120,7 +119,7 @@ def test_vectors_do_not_depend_on_record_order(tmp_path):
     assert (forward / "vocabulary.tsv").read_text() == (backward / "vocabulary.tsv").read_text()
 
     def lines(features_dir):
-        return sorted(line for path in output_files(features_dir / "tfidf")
+        return sorted(line for path in part_files(features_dir / "tfidf")
                       for line in open(path))
     assert lines(forward) == lines(backward)
 
@@ -128,7 +127,7 @@ def test_vectors_do_not_depend_on_record_order(tmp_path):
 def test_empty_input_gives_empty_vocabulary_and_no_vectors(tmp_path):
     features_dir = run_pipeline(tmp_path, [], {}, {})
     assert read_vocabulary_rows(features_dir / "vocabulary.tsv") == []
-    assert all(os.path.getsize(path) == 0 for path in output_files(features_dir / "tfidf"))
+    assert all(os.path.getsize(path) == 0 for path in part_files(features_dir / "tfidf"))
 
 
 def test_vectors_job_empty_input(tmp_path):
@@ -155,7 +154,7 @@ def test_vectors_job_inline_equals_local(tmp_path):
     vocabulary = tmp_path / "vocabulary.tsv"
     write_vocabulary(vocabulary, [("budget", 0, 3, 1.5), ("gas", 1, 3, 1.5),
                                   ("natural gas", 2, 4, 1.25)])
-    inputs = [os.path.abspath(path) for path in output_files(counts_dir)]
+    inputs = [os.path.abspath(path) for path in part_files(counts_dir)]
     output = run_both(MRTfidfVectors, [pathlib.Path(path) for path in inputs],
                       ["--vocabulary", str(vocabulary), "--sublinear-tf"])
     assert len(output) == len(RECORDS)
@@ -243,8 +242,11 @@ def test_a_vocabulary_over_the_limit_is_read_by_batch(tmp_path):
 def test_a_batch_reads_only_its_terms_from_the_vocabulary(tmp_path):
     vocabulary = tmp_path / "vocabulary.tsv"
     write_vocabulary(vocabulary, [("budget", 0, 1, 2.0), ("meet", 1, 2, 1.0)])
-    assert read_vocabulary(vocabulary, {"meet", "unknown"}) == {"meet": (1, 1.0)}
-    assert read_vocabulary(vocabulary) == {"budget": (0, 2.0), "meet": (1, 1.0)}
+    table = read_vocabulary_table(vocabulary, {"meet", "unknown"})
+    assert len(table) == 1
+    assert table_rows(table, ["meet", "unknown", "budget"]) == {"meet": (1, 1.0)}
+    assert table_rows(read_vocabulary_table(vocabulary), ["budget", "meet"]) == {
+        "budget": (0, 2.0), "meet": (1, 1.0)}
 
 
 def table_rows(table, terms):

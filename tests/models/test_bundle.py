@@ -7,9 +7,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
+from features.vocabulary import read_vocabulary_by_id
 from models.bundle import TRUSTED_TYPES, BundleError, load_bundle, save_bundle
 from models.registry import REGISTRY
-from models.vectors import load_vocabulary
 from tests.models.corpus import texts_and_labels, tfidf_corpus
 
 ANALYZER = {"ngram_range": [1, 2], "lowercase": True}
@@ -47,13 +47,14 @@ def test_round_trip_gives_the_same_scores(trained, bundle_dir):
     assert bundle.model["model_name"] == "logistic_regression"
     assert bundle.model["extra"] == {"pr_auc": 0.9}
     assert bundle.metadata["versions"]["scikit-learn"]
+    # a logistic regression also gets the numpy scorer (models/fastscore.py)
     assert set(bundle.metadata["sha256"]) == {
-        "estimator.skops", "analyzer.json", "vocabulary.tsv", "model.json"}
+        "estimator.skops", "analyzer.json", "vocabulary.tsv", "model.json", "scorer.npz"}
 
 
 def test_one_email_is_one_document_and_gets_one_score(bundle_dir):
     bundle = load_bundle(bundle_dir)
-    terms, idf = load_vocabulary(bundle.vocabulary_path)
+    terms, idf = read_vocabulary_by_id(bundle.vocabulary_path)
     vectorizer = TfidfVectorizer(ngram_range=tuple(bundle.analyzer_config["ngram_range"]),
                                  vocabulary=terms)
     vectorizer.idf_ = idf
@@ -75,7 +76,7 @@ def test_scoring_features_of_another_vocabulary_is_refused(trained, bundle_dir):
 
 
 @pytest.mark.parametrize("name", ["estimator.skops", "vocabulary.tsv", "model.json",
-                                  "analyzer.json"])
+                                  "analyzer.json", "scorer.npz"])
 def test_a_tampered_file_is_refused_by_name(bundle_dir, name):
     with open(os.path.join(bundle_dir, name), "ab") as handle:
         handle.write(b" ")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from features.vocabulary import read_vocabulary_by_id, write_vocabulary
 from models.bundle import load_bundle
 from models.run import train_from_features
-from models.vectors import load_vocabulary
 from tests.models.corpus import texts_and_labels
 
 ANALYZER = {"ngram_range": [1, 2]}
@@ -20,9 +20,9 @@ def write_features(directory, documents, message_ids):
     X.sort_indices()
     features = directory / "features"
     (features / "tfidf").mkdir(parents=True)
-    with open(features / "vocabulary.tsv", "w", encoding="utf-8") as handle:
-        for index, term in enumerate(vectorizer.get_feature_names_out()):
-            handle.write("%s\t%d\t1\t%r\n" % (term, index, float(vectorizer.idf_[index])))
+    write_vocabulary(features / "vocabulary.tsv",
+                     [(term, index, 1, float(vectorizer.idf_[index]))
+                      for index, term in enumerate(vectorizer.get_feature_names_out())])
     # two part files, as two reducers would write them
     for part, rows in enumerate((range(0, X.shape[0], 2), range(1, X.shape[0], 2))):
         with open(features / "tfidf" / ("part-%05d" % part), "w", encoding="utf-8") as handle:
@@ -78,7 +78,7 @@ def test_report_and_bundle_are_written(trained):
 def test_the_bundle_scores_one_new_email_as_one_document(trained):
     directory, _, _ = trained
     bundle = load_bundle(directory / "out" / "model")
-    terms, idf = load_vocabulary(bundle.vocabulary_path)
+    terms, idf = read_vocabulary_by_id(bundle.vocabulary_path)
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), vocabulary=terms)
     vectorizer.idf_ = idf
     scores = bundle.score(vectorizer.transform(["Where should we meet on Tuesday?",

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from models.vectors import join_labels, load_vectors, load_vocabulary
+from features.vocabulary import read_vocabulary_by_id
+from models.vectors import join_labels, load_vectors
 
 
 def test_load_vectors_reads_rows_and_message_ids(tmp_path):
@@ -50,16 +51,16 @@ def test_load_vocabulary_orders_terms_by_id(tmp_path):
     vocabulary = tmp_path / "vocabulary.tsv"
     vocabulary.write_text("term\tid\tdf\tidf\nmeet\t1\t3\t1.5\nwhere should\t0\t2\t2.25\n",
                           encoding="utf-8")
-    terms, idf = load_vocabulary(vocabulary)
+    terms, idf = read_vocabulary_by_id(vocabulary)
     assert terms == ["where should", "meet"]
     np.testing.assert_allclose(idf, [2.25, 1.5])
 
 
 def test_load_vocabulary_refuses_a_gap_in_ids(tmp_path):
     vocabulary = tmp_path / "vocabulary.tsv"
-    vocabulary.write_text("a\t0\t1\t1.0\nb\t2\t1\t1.0\n", encoding="utf-8")
+    vocabulary.write_text("term\tid\tdf\tidf\na\t0\t1\t1.0\nb\t2\t1\t1.0\n", encoding="utf-8")
     with pytest.raises(ValueError, match="bad id 2"):
-        load_vocabulary(vocabulary)
+        read_vocabulary_by_id(vocabulary)
 
 
 def test_join_labels_keeps_labelled_rows_in_order(tmp_path):

@@ -10,9 +10,10 @@ from email.utils import getaddresses
 
 import pytest
 
+from features.parts import part_files
 from jobs.mr_parse_emails import MRParseEmails
 from scripts import cli
-from scripts.runjob import output_files, run_job
+from scripts.runjob import run_job
 
 ENRON = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "enron-mbox")
 # small folders of four users (about 240 messages)
@@ -196,7 +197,7 @@ def test_enron_totals_equal_an_independent_count(tmp_path):
     messages = tmp_path / "messages"
     messages.mkdir()
     with open(messages / "part-00000", "wb") as records:
-        for part in output_files(parsed.output_dir):
+        for part in part_files(parsed.output_dir):
             with open(part, "rb") as handle:
                 for line in handle:
                     kind, _, value = line.partition(b"\t")

@@ -26,27 +26,27 @@ def test_read_json_values(tmp_path):
     assert list(read_json_values(str(tmp_path))) == [{"a": 1}, {"b": 2}]
 
 
-def test_fetch_output_copies_part_files_through_the_runner_fs(tmp_path):
-    from mrjob.fs.local import LocalFilesystem
-
+def test_fetch_output_copies_part_files_through_the_counted_storage(tmp_path):
+    from scripts.pipeline.storage import Storage
     from scripts.runjob import fetch_output
 
     remote = tmp_path / "remote"
     remote.mkdir()
     (remote / "part-00000").write_bytes(b'"a"\t1\n')
-    (remote / "part-00001").write_bytes(b'"b"\t2\n')
+    (remote / "part-00001").write_bytes(b'"b"\t2\n"c"\t3')
     (remote / "_SUCCESS").write_bytes(b"")
 
-    class FinishedRunner:  # the two things fetch_output asks of an mrjob runner
-        fs = LocalFilesystem()
-
+    class FinishedRunner:  # the one thing fetch_output asks of an mrjob runner
         def get_output_dir(self):
             return str(remote)
 
-    fetch_output(FinishedRunner(), str(tmp_path / "local"))
+    storage = Storage()
+    fetch_output(FinishedRunner(), str(tmp_path / "local"), storage)
     assert sorted(path.name for path in (tmp_path / "local").iterdir()) == [
         "part-00000", "part-00001"]
-    assert (tmp_path / "local" / "part-00001").read_bytes() == b'"b"\t2\n'
+    assert (tmp_path / "local" / "part-00001").read_bytes() == b'"b"\t2\n"c"\t3'
+    assert storage.bytes_read == 6 + 11
+    assert storage.files_read == [str(remote / "part-00000"), str(remote / "part-00001")]
 
 
 def test_a_failing_job_is_one_error_with_the_task_traceback(tmp_path):
