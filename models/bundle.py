@@ -7,6 +7,9 @@ Layout (format version 2)::
       analyzer.json      the analyzer configuration that produced the features
       vocabulary.tsv     term, id, df, idf: the feature space and its idf weights
       model.json         model name, decision threshold, n_features, CV metrics
+      scorer.npz         only for the linear models models/fastscore.py supports:
+                         their weights as plain arrays, to score without
+                         scikit-learn or skops (`jeeves predict`, `jeeves watch`)
       metadata.json      format version, creation time, library versions and
                          the sha256 of every other file
 
@@ -15,6 +18,12 @@ saved estimator is only reliable with the version that wrote it) and every
 checksum before the estimator is read, and raises BundleError (a ValueError)
 with one clear message otherwise. The checksums catch corruption, partial
 copies and edited files; they are not a signature.
+
+``load_predictor`` is what `jeeves predict` and `jeeves watch` use: the same
+checks, then the scorer file when the bundle has one (listed in the
+checksums), else the full bundle; bundles saved before the scorer existed
+load the full way. scikit-learn and skops are imported only on the full
+way, which is most of a fresh process's start.
 
 The estimator is stored with ``skops.io``, which rebuilds objects from a
 schema instead of running pickled code: loading refuses (BundleError naming
@@ -33,15 +42,11 @@ import re
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 
-import sklearn
-import skops.io
-
-from models import metrics
-from models.training import positive_scores
+from models import fastscore
 
 FORMAT_VERSION = 2
 ESTIMATOR_FILE = "estimator.skops"
@@ -50,6 +55,8 @@ VOCABULARY_FILE = "vocabulary.tsv"
 MODEL_FILE = "model.json"
 METADATA_FILE = "metadata.json"
 CHECKSUMMED_FILES = (ESTIMATOR_FILE, ANALYZER_FILE, VOCABULARY_FILE, MODEL_FILE)
+# written for the models fastscore supports; checked whenever metadata.json lists it
+SCORER_FILE = fastscore.SCORER_FILE
 # distributions whose versions are recorded in metadata.json
 RECORDED_PACKAGES = ("scikit-learn", "numpy", "scipy", "skops", "nltk", "jeeves")
 # Types outside skops' default safe set that Jeeves' estimators contain
@@ -86,6 +93,8 @@ class Bundle:
     analyzer_config: dict
     model: dict  # the content of model.json
     metadata: dict  # the content of metadata.json
+    # models.scoring.BundleVectorizer, made by the first predict()
+    vectorizer: object = field(default=None, repr=False, compare=False)
 
     @property
     def vocabulary_path(self):
@@ -96,11 +105,24 @@ class Bundle:
         if X.shape[1] != self.model["n_features"]:
             raise BundleError("features have %d columns, the model expects %d"
                               % (X.shape[1], self.model["n_features"]))
+        from models.training import positive_scores
+
         return positive_scores(self.estimator, X)
 
     def label(self, scores):
         """0/1 labels of scores at the bundle's threshold."""
+        from models import metrics
+
         return metrics.predict_at(scores, self.threshold)
+
+    def predict(self, records):
+        """[{"message_id", "score", "label", "source"}] for parsed records
+        (models.scoring.predict_records; the vocabulary is read once)."""
+        from models.scoring import BundleVectorizer, predict_records
+
+        if self.vectorizer is None:
+            self.vectorizer = BundleVectorizer(self)
+        return predict_records(self, records, self.vectorizer)
 
 
 def sha256_of(path):
@@ -146,6 +168,8 @@ def dump_estimator(estimator, path):
             return '"__id__": ' + number
         return '"file": "%s%s"' % (number, match.group(3))
 
+    import skops.io
+
     with zipfile.ZipFile(io.BytesIO(skops.io.dumps(estimator))) as source:
         schema = SKOPS_ID.sub(renumber, source.read("schema.json").decode("utf-8"))
         entries = []
@@ -176,7 +200,8 @@ def save_bundle(directory, estimator, threshold, analyzer_config, vocabulary_pat
     """Write a bundle to `directory` (replacing an existing bundle there); return its path.
 
     `vocabulary_path` is copied byte for byte; `extra` (JSON-ready, e.g. CV
-    metrics) is stored in model.json. The bundle is assembled in a temporary
+    metrics) is stored in model.json; scorer.npz is written when fastscore
+    supports the estimator. The bundle is assembled in a temporary
     sibling directory and renamed into place, so a failed save never leaves
     a bundle that looks complete.
     """
@@ -195,12 +220,16 @@ def save_bundle(directory, estimator, threshold, analyzer_config, vocabulary_pat
             "positive_label": 1,
             "extra": extra or {},
         })
+        checksummed = list(CHECKSUMMED_FILES)
+        arrays = fastscore.scorer_arrays(estimator, n_features, vocabulary_path)
+        if arrays is not None:
+            fastscore.write_scorer(os.path.join(staging, SCORER_FILE), arrays)
+            checksummed.append(SCORER_FILE)
         _write_json(os.path.join(staging, METADATA_FILE), {
             "format_version": FORMAT_VERSION,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": library_versions(),
-            "sha256": {name: sha256_of(os.path.join(staging, name))
-                       for name in CHECKSUMMED_FILES},
+            "sha256": {name: sha256_of(os.path.join(staging, name)) for name in checksummed},
         })
         if os.path.exists(directory):
             shutil.rmtree(directory)
@@ -225,6 +254,8 @@ def load_estimator(path):
     Raises BundleError naming the untrusted types, or the reason the file
     cannot be read.
     """
+    import skops.io
+
     try:
         untrusted = skops.io.get_untrusted_types(file=path)
     except Exception as error:  # a file skops cannot read is an unusable bundle
@@ -239,8 +270,13 @@ def load_estimator(path):
         raise BundleError("cannot load the estimator %s: %s" % (path, error)) from None
 
 
-def load_bundle(directory):
-    """Verify and load the bundle in `directory` -> Bundle; BundleError on any problem."""
+def verify_bundle(directory):
+    """Check the bundle in `directory`: format version, scikit-learn version, every
+    checksum (scorer.npz too when listed) -> its metadata; BundleError on any problem.
+
+    The scikit-learn version is read from the installed distribution's
+    metadata, which costs no import of scikit-learn.
+    """
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise BundleError("no model bundle at %s (not a directory)" % directory)
@@ -250,13 +286,14 @@ def load_bundle(directory):
         raise BundleError("model bundle %s has format version %r; this jeeves reads version %d"
                           % (directory, found, FORMAT_VERSION))
     saved_sklearn = str((meta.get("versions") or {}).get("scikit-learn", "unknown"))
-    if _major_minor(saved_sklearn) != _major_minor(sklearn.__version__):
+    installed = importlib_metadata.version("scikit-learn")
+    if _major_minor(saved_sklearn) != _major_minor(installed):
         raise BundleError("model bundle %s was saved with scikit-learn %s, this is %s; "
                           "retrain it or install scikit-learn %s.x"
-                          % (directory, saved_sklearn, sklearn.__version__,
-                             _major_minor(saved_sklearn)))
+                          % (directory, saved_sklearn, installed, _major_minor(saved_sklearn)))
     checksums = meta.get("sha256") or {}
-    for name in CHECKSUMMED_FILES:
+    listed = list(CHECKSUMMED_FILES) + ([SCORER_FILE] if SCORER_FILE in checksums else [])
+    for name in listed:
         path = os.path.join(directory, name)
         if name not in checksums:
             raise BundleError("model bundle %s has no checksum for %s" % (directory, name))
@@ -265,9 +302,41 @@ def load_bundle(directory):
         if sha256_of(path) != checksums[name]:
             raise BundleError("model bundle %s: %s does not match its sha256 checksum "
                               "(modified or corrupt)" % (directory, name))
+    return meta
+
+
+def load_bundle(directory):
+    """Verify and load the bundle in `directory` -> Bundle; BundleError on any problem."""
+    directory = os.fspath(directory)
+    meta = verify_bundle(directory)
     model = _read_json(os.path.join(directory, MODEL_FILE), "model description")
     analyzer_config = _read_json(os.path.join(directory, ANALYZER_FILE), "analyzer config")
     estimator = load_estimator(os.path.join(directory, ESTIMATOR_FILE))
     return Bundle(path=directory, estimator=estimator, threshold=float(model["threshold"]),
                   analyzer_config=analyzer_config, model=model, metadata=meta)
 
+
+def load_predictor(directory):
+    """What scores parsed records with the bundle in `directory`: a
+    fastscore.FastScorer when it has a scorer file, else the loaded Bundle;
+    both have ``predict(records)`` -> [{"message_id", "score", "label",
+    "source"}]. BundleError on any problem, as load_bundle."""
+    directory = os.fspath(directory)
+    meta = verify_bundle(directory)
+    if SCORER_FILE not in (meta.get("sha256") or {}):
+        return load_bundle(directory)
+    path = os.path.join(directory, SCORER_FILE)
+    try:
+        arrays = fastscore.read_scorer(path)
+    except ValueError as error:
+        raise BundleError(str(error)) from None
+    if arrays is None:  # a scorer format this jeeves does not know
+        return load_bundle(directory)
+    model = _read_json(os.path.join(directory, MODEL_FILE), "model description")
+    if arrays["weights"].shape[1] != model.get("n_features"):
+        raise BundleError("model bundle %s: the scorer has %d features, the model %r"
+                          % (directory, arrays["weights"].shape[1], model.get("n_features")))
+    return fastscore.FastScorer(arrays, model,
+                                _read_json(os.path.join(directory, ANALYZER_FILE),
+                                           "analyzer config"),
+                                os.path.join(directory, VOCABULARY_FILE))

@@ -3,6 +3,10 @@
     jeeves predict --model OUT/model INPUT... [--output FILE]
     jeeves predict --model OUT/model --add-header [--exit-code] - < message > message
 
+The bundle is loaded with models.bundle.load_predictor: its linear models
+score with numpy alone (models/fastscore.py), without importing
+scikit-learn or skops, which would be most of a fresh process's start.
+
 Each INPUT is a file (one email, an mbox, compressed or not), a directory of
 them, JSON lines of parsed records, or ``-`` for standard input. Every
 email is one document: it goes through the same parsing (features.parsing)
@@ -36,8 +40,7 @@ import sys
 
 from features.mailformats import expand_inputs, iter_found, looks_like_headers
 from features.parsing import DEFAULT_MAX_MESSAGE_BYTES, outcome_of
-from models.bundle import BundleError, load_bundle
-from models.scoring import predict_records
+from models.bundle import BundleError, load_predictor
 from scripts.cli import UserError
 from scripts.mailbox.filter import add_headers
 from scripts.runners import MRJOB_CONF, RUNNERS
@@ -99,11 +102,11 @@ def predict_paths(bundle_dir, paths, stdin=None):
     """Load a bundle and score every email in ``paths`` (``-``: the bytes ``stdin``)
     -> (predictions, quarantined)."""
     try:
-        bundle = load_bundle(bundle_dir)
+        predictor = load_predictor(bundle_dir)
     except BundleError as error:
         raise UserError(str(error)) from None
     messages, quarantined = read_records(paths, stdin=stdin)
-    return predict_records(bundle, messages), quarantined
+    return predictor.predict(messages), quarantined
 
 
 def filtered(stdin, predictions):

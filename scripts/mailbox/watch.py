@@ -35,8 +35,7 @@ from datetime import datetime, timezone
 
 from features.mailformats import iter_found
 from features.parsing import outcome_of
-from models.bundle import BundleError, load_bundle
-from models.scoring import BundleVectorizer, predict_records
+from models.bundle import BundleError, load_predictor
 from scripts.mailbox.connection import (
     CONNECTION_ERRORS,
     ConnectionLost,
@@ -77,14 +76,14 @@ class WatchSettings:
 
 
 class Scorer:
-    """A bundle loaded once: raw messages -> predictions, as `jeeves predict` gives."""
+    """A bundle loaded once: raw messages -> predictions, as `jeeves predict` gives
+    (models.bundle.load_predictor: numpy alone for the linear models)."""
 
     def __init__(self, bundle_dir):
         try:
-            self.bundle = load_bundle(bundle_dir)
+            self.predictor = load_predictor(bundle_dir)
         except BundleError as error:
             raise MailboxError(str(error)) from None
-        self.vectorizer = BundleVectorizer(self.bundle)
 
     def records(self, messages, uri_prefix, segments):
         """[(uid, record or None, quarantine reason or None)] of [(uid, raw)]."""
@@ -99,7 +98,7 @@ class Scorer:
         return parsed
 
     def predict(self, records):
-        return predict_records(self.bundle, records, self.vectorizer)
+        return self.predictor.predict(records)
 
 
 def _now():
