@@ -76,6 +76,8 @@ MB = bench.MB
 NETNS_RUN = os.path.join(REPO, "scripts", "hadoop", "netns-run")
 # set in the re-executed benchmark, so that it does not re-execute again
 IN_NAMESPACE_ENV = "JEEVES_BENCH_FULL_NETNS"
+CLUSTER_ATTEMPTS = 3
+CLUSTER_START_SECONDS = 180  # about a minute on a loaded machine; a failed start hangs
 PUT_FILES = 200  # files per `hadoop fs -put` (one JVM each)
 SITE_FILES = ("core-site.xml", "hdfs-site.xml", "mapred-site.xml", "yarn-site.xml")
 DIGEST_MASK = (1 << 128) - 1
@@ -252,6 +254,24 @@ def hadoop_fs(home, *args):
     return done.stdout
 
 
+def start_cluster(home, progress, attempts=CLUSTER_ATTEMPTS):
+    """cluster.start, again after a failure: it picks free ports, then starts,
+    and under load a port may be taken meanwhile (BindException)."""
+    from scripts.hadoop import cluster
+
+    for _ in range(attempts - 1):
+        try:
+            return cluster.start(home, timeout=CLUSTER_START_SECONDS)
+        except cluster.ClusterError as error:
+            cluster.stop(home)
+            progress("hadoop: the cluster did not start (%s); again"
+                     % str(error).splitlines()[0])
+    try:
+        return cluster.start(home, timeout=CLUSTER_START_SECONDS)
+    except cluster.ClusterError as error:
+        raise RuntimeError(str(error)) from None
+
+
 # --- one run ----------------------------------------------------------------
 
 def jeeves_run(inputs, out, runner, task_root=None, env=None, log_path=None):
@@ -350,7 +370,7 @@ def run_full(sizes_mb=SIZES_MB, runners=RUNNERS, corpus=bench.ENRON_MBOX, work=N
         if "hadoop" in runners:
             hadoop_home = make_hadoop_home(hadoop_home or os.path.join(work, "hadoop-home"))
             started = time.perf_counter()
-            cluster_details = cluster.start(hadoop_home)
+            cluster_details = start_cluster(hadoop_home, progress)
             results["hadoop"] = {"home": "private", "shuffle": cluster_details["shuffle"],
                                  "reduce_tasks": cluster_details.get("reduce_tasks"),
                                  "cluster_start_seconds": round(time.perf_counter() - started, 1)}
@@ -401,7 +421,7 @@ def run_full(sizes_mb=SIZES_MB, runners=RUNNERS, corpus=bench.ENRON_MBOX, work=N
                     entry["identical"] = not entry["differ"]
                 _write(dict(results, ratios=ratios(results)), results_path)
     finally:
-        if cluster_details is not None:
+        if "hadoop" in runners:
             cluster.stop(hadoop_home)
     results["ratios"] = ratios(results)
     _write(results, results_path)
