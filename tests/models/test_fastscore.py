@@ -177,6 +177,8 @@ from scripts import cli
 status = cli.main(["predict", "--model", sys.argv[1], sys.argv[2]])
 heavy = sorted({name.split(".")[0] for name in sys.modules} & {"sklearn", "skops", "scipy",
                                                                "mrjob", "nltk"})
+commands = sorted(name for name in sys.modules if name.startswith("scripts.cmd_"))
+print("commands:", ",".join(commands), file=sys.stderr)
 print("heavy:", ",".join(heavy), file=sys.stderr)
 sys.exit(status)
 """
@@ -192,6 +194,8 @@ def test_a_cold_predict_imports_scikit_learn_only_for_the_full_bundle(corpus, tm
                           capture_output=True, text=True, check=True)
     assert json.loads(done.stdout)["message_id"] == "m@x"
     heavy = done.stderr.strip().rsplit("heavy:", 1)[1].strip()
+    # the CLI imports the chosen subcommand's module alone
+    assert done.stderr.rsplit("commands:", 1)[1].split()[0] == "scripts.cmd_predict"
     if fast:
         assert heavy == ""
     else:
