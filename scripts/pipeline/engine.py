@@ -1,19 +1,24 @@
 """Where a pipeline runs: the runner, its mrjob.conf, and the counted storage.
 
 An :class:`Engine` is what every stage takes besides its own settings: it
-runs jobs (scripts/runjob.run_job) with the runner's profile and gives the
-stage the :class:`~scripts.pipeline.storage.Storage` through which the
-driver reads and writes.
+runs jobs (scripts/runjob.run_job) with the runner's profile, shows their
+live progress on stderr (scripts/pipeline/progress.py) and gives the stage
+the :class:`~scripts.pipeline.storage.Storage` through which the driver
+reads and writes.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import sys
 from dataclasses import dataclass, field
+from typing import Optional
 
 from mrjob.conf import load_opts_from_mrjob_conf
 
+from jobs import PROGRESS_GROUP
+from scripts.pipeline import progress
 from scripts.pipeline.storage import Storage, is_remote
 from scripts.runjob import MRJOB_CONF, RUNNERS, RunnerUnavailable, check_runner, run_job
 
@@ -32,11 +37,14 @@ def profile_options(runner, conf):
 
 @dataclass
 class Engine:
-    """A runner and its mrjob.conf; ``storage`` counts the driver's bytes."""
+    """A runner and its mrjob.conf; ``storage`` counts the driver's bytes;
+    ``progress``: show each job's live progress (None: on a terminal, and as
+    plain lines from a cluster runner; see scripts/pipeline/progress.watch)."""
 
     runner: str = "inline"
     conf: str = MRJOB_CONF
     storage: Storage = field(default=None)
+    progress: Optional[bool] = None
 
     def __post_init__(self):
         if self.runner not in RUNNERS:
@@ -68,5 +76,11 @@ class Engine:
                 expanded += sorted(glob.glob(path))
             else:
                 expanded.append(path)
-        return run_job(job_class, expanded, output, list(args), runner=self.runner,
-                       conf=self.conf, storage=self.storage)
+        with progress.watch(self.runner, job_class, expanded, sys.stderr,
+                            self.progress) as watcher:
+            result = run_job(job_class, expanded, output, list(args) + list(watcher.job_args),
+                             runner=self.runner, conf=self.conf, storage=self.storage)
+            watcher.finish(result.counters)
+        # the tasks' progress reports are for the live view, not a result of the job
+        result.counters.pop(PROGRESS_GROUP, None)
+        return result
