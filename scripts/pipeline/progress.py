@@ -81,6 +81,8 @@ class TaskFileProgress:
         for path in glob.glob(os.path.join(self.root, FIRST_STEP_MAPPER_STDERR)):
             state = self._files.setdefault(path, [0, b""])
             try:
+                if os.path.getsize(path) == state[0]:
+                    continue  # nothing new: no open per finished task and poll
                 with open(path, "rb") as handle:
                     handle.seek(state[0])
                     data = handle.read()

@@ -239,3 +239,26 @@ def test_no_progress_when_disabled():
     with progress.watch("hadoop", MRCountNgrams, [], feed_stream, enabled=False):
         logging.getLogger("mrjob.logs.step").info("  map 10% reduce 0%")
     assert stream.getvalue() == "" and feed_stream.getvalue() == ""
+
+
+def test_the_task_file_follower_reads_whole_counter_lines_only(tmp_path):
+    """A counter line half written when the driver polls counts once, when whole."""
+    stderr = tmp_path / "job-key" / "step" / "000" / "mapper" / "00001" / "stderr"
+    later_step = tmp_path / "job-key" / "step" / "001" / "mapper" / "00000" / "stderr"
+    for path in (stderr, later_step):
+        path.parent.mkdir(parents=True)
+    later_step.write_bytes(b"reporter:counter:progress,input_bytes,999\n")
+    watcher = progress.TaskFileProgress("MRX", 300, str(tmp_path), io.StringIO())
+    try:
+        stderr.write_bytes(b"reporter:counter:tasks,map,1\nreporter:counter:progress,input_b")
+        watcher.poll()
+        assert watcher.done == 0
+        with open(stderr, "ab") as handle:
+            handle.write(b"ytes,100\nreporter:status:busy\n")
+        watcher.poll()
+        watcher.poll()
+        assert watcher.done == 100
+        watcher.finish({"progress": {"input_bytes": 300}})
+        assert watcher.done == watcher.bar.n == 300
+    finally:
+        watcher.close()
