@@ -94,7 +94,7 @@ def test_digests_see_a_changed_vector_but_not_the_order_of_part_files(local_run,
         part.unlink()
     (tfidf / "part-00000").write_text("".join(reversed(lines)))
     assert bench_full.output_digests(Storage(), str(copy), prefix) == expected
-    (tfidf / "part-00000").write_text("".join(reversed(lines[1:])) + lines[0].replace(":", ";", 1))
+    (tfidf / "part-00000").write_text("".join(lines[1:]) + lines[0].rstrip("\n") + "0\n")
     changed = bench_full.output_digests(Storage(), str(copy), prefix)
     assert bench_full.differences(expected, changed) == ["vectors"]
 
