@@ -140,7 +140,7 @@ def _hist_gradient_boosting(random_state, n_features):
 
 REGISTRY = {spec.name: spec for spec in (
     ModelSpec("logistic_regression", _logistic_regression,
-              {"clf__C": [0.1, 1.0, 10.0]}, linear=True, fast=True),
+              {"clf__C": [1.0, 3.0, 10.0]}, linear=True, fast=True),
     ModelSpec("multinomial_nb", _multinomial_nb,
               {"clf__alpha": [0.01, 0.1, 1.0]}, linear=True, fast=True),
     ModelSpec("complement_nb", _complement_nb,

@@ -28,6 +28,14 @@ import time
 from scripts import options
 from scripts.pipeline.run import RunConfig, run_pipeline, write_summary
 
+# `jeeves run`'s own analyzer and vocabulary defaults: the best text
+# representation by cross-validation on the shared data (docs/models.md,
+# "Defaults of jeeves run"); `jeeves features` keeps scikit-learn's. The
+# labels of the Berkeley set describe whole threads, so the quoted history
+# is analyzed; stop words and placeholders cost ranking quality there.
+RUN_DEFAULTS = {"fields": ["subject", "body", "quoted"], "stop_words": "none",
+                "placeholders": False, "min_df": 2, "max_df": 0.5, "sublinear_tf": True}
+
 
 def add_arguments(parser):
     parser.add_argument("--input", nargs="+", required=True, metavar="PATH",
@@ -56,7 +64,21 @@ def add_arguments(parser):
                         help="score every message with the chosen model, on the runner "
                              "(jobs/mr_score_messages.py) -> OUT/predictions/")
     options.add_feature_arguments(parser)
+    parser.add_argument("--placeholders", dest="placeholders", action="store_true",
+                        help="replace URLs, email addresses and numbers by placeholder tokens")
+    parser.add_argument("--no-sublinear-tf", dest="sublinear_tf", action="store_false",
+                        help="raw term counts as tf")
     options.add_graph_arguments(parser)
+    parser.set_defaults(**RUN_DEFAULTS)
+    parser.epilog = ("jeeves run's defaults differ from jeeves features': %s (the best by "
+                     "cross-validation on the shared data, docs/models.md)" % run_defaults_text())
+
+
+def run_defaults_text():
+    """RUN_DEFAULTS as the options that spell them."""
+    return " ".join(["--fields " + ",".join(RUN_DEFAULTS["fields"]), "--stop-words none",
+                     "--no-placeholders", "--min-df %d" % RUN_DEFAULTS["min_df"],
+                     "--max-df %g" % RUN_DEFAULTS["max_df"], "--sublinear-tf"])
 
 
 class Progress:
