@@ -40,8 +40,11 @@ lint: setup
 # elsewhere as is): the Hadoop engine tests' cluster then runs the shuffle,
 # whose service binds all interfaces (docs/engines.md). Everything the suite
 # serves and reaches is on loopback.
+# Two workers (tests/conftest.py groups the tests by file and by server): the
+# Hadoop tests wait on YARN much of the time, the other worker runs the rest.
+TEST_WORKERS ?= 2
 test: setup lint $(ENGINES) dovecot chromium
-	scripts/hadoop/netns-run $(BIN)/python -m pytest
+	scripts/hadoop/netns-run $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 # a smoke run on every other supported Python found (README: Python versions)
 	scripts/check_pythons.sh $(PYTHON)
 
