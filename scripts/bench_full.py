@@ -305,7 +305,8 @@ def measure(runner, inputs, out, input_prefix, log_path, hadoop_home=None, clust
     if status != 0:
         raise RuntimeError("jeeves run --runner %s exited %d; end of %s:\n%s"
                            % (runner, status, log_path, _log_tail(log_path)))
-    storage = Storage({"hadoop_bin": os.path.join(hadoop_home, "bin", "hadoop")}
+    # mrjob's hadoop_bin is a command: a list of arguments
+    storage = Storage({"hadoop_bin": [os.path.join(hadoop_home, "bin", "hadoop")]}
                       if runner == "hadoop" else None)
     old_env = dict(os.environ)
     if env is not None:
