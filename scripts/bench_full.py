@@ -300,7 +300,9 @@ def measure(runner, inputs, out, input_prefix, log_path, hadoop_home=None, clust
     from scripts.pipeline.storage import Storage
 
     env = hadoop_environment(hadoop_home) if runner == "hadoop" else None
-    seconds, sampler, status = jeeves_run(inputs, out, runner, task_root=cluster_pid,
+    # the local runner's tasks are the driver's descendants, even while a cluster runs
+    task_root = cluster_pid if runner == "hadoop" else None
+    seconds, sampler, status = jeeves_run(inputs, out, runner, task_root=task_root,
                                           env=env, log_path=log_path)
     if status != 0:
         raise RuntimeError("jeeves run --runner %s exited %d; end of %s:\n%s"
