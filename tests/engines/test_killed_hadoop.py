@@ -1,0 +1,144 @@
+"""`jeeves parse --runner hadoop` killed with SIGKILL while its Hadoop job runs, then run again.
+
+Real processes, a real signal, a real YARN application. The input and the
+output are on the local cluster's HDFS. The driver runs as a subprocess in
+its own process group; once the parse job runs on YARN (the driver prints
+its first map percentage), the whole group gets SIGKILL.
+
+Killing the driver does not stop an application it submitted: YARN runs it
+to its end. So the test waits for it to end (the ResourceManager's REST
+API on loopback says when) and checks that nothing looks
+finished: no stage directory carries ``_SUCCESS``, there is no
+``summary.json`` (the cluster's own job-end marker is off in mrjob.conf,
+only the driver writes ``_SUCCESS``). The same command is then run again:
+it exits 0 and OUT equals an uninterrupted run's, file for file
+(tests/scripts/run_outputs.py takes out the timings).
+
+Slow: two parse runs (three Hadoop jobs each) and a killed one.
+"""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from tests.scripts.run_outputs import REPO, differences, snapshot, write_inputs
+
+pytestmark = pytest.mark.slow
+
+STAGE_DIRS = ("messages", "quarantine")
+# the driver's progress line once the parse job's tasks run on YARN (docs/pipeline.md)
+RUNNING_LINE = b"MRParseEmails step 1/1: map "
+ENDED = ("FINISHED", "FAILED", "KILLED")
+# bounds for a loaded 2-core machine; passing them is a failure, not a skip
+APP_TIMEOUT = 600
+
+
+def resourcemanager_url(cluster):
+    """http://host:port of the ResourceManager's web API, from the cluster's configuration."""
+    for path in glob.glob(os.path.join(cluster.home, "etc", "hadoop", "*-site.xml")):
+        for prop in ElementTree.parse(path).getroot().iter("property"):
+            if prop.findtext("name") == "yarn.resourcemanager.webapp.address":
+                return "http://" + prop.findtext("value")
+    raise AssertionError("no yarn.resourcemanager.webapp.address in %s" % cluster.home)
+
+
+def applications(rm_url):
+    """[{"id", "name", "state", ...}] of every application the ResourceManager knows."""
+    request = urllib.request.Request(rm_url + "/ws/v1/cluster/apps",
+                                     headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        found = json.load(response).get("apps") or {}
+    return found.get("app") or []
+
+
+def jeeves_parse(inputs, out, tmpdir, rm_url=None):
+    """`jeeves parse --runner hadoop` in its own process group. With ``rm_url``,
+    SIGKILL the group once the parse job runs on YARN (the driver prints its
+    first map percentage), then wait until every application it submitted
+    has ended. Returns (status, log, the applications it left or None)."""
+    os.makedirs(tmpdir)
+    env = dict(os.environ, JEEVES_HOME=REPO, TMPDIR=tmpdir)
+    env.setdefault("NLTK_DATA", os.path.join(REPO, ".nltk_data"))
+    before = {app["id"] for app in applications(rm_url)} if rm_url else set()
+    log_path = tmpdir + ".log"
+    killed = None
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.cli", "parse", "--input", *inputs, "--output", out,
+             "--runner", "hadoop"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True)
+        try:
+            while rm_url is not None and process.poll() is None:
+                with open(log_path, "rb") as progress:
+                    if RUNNING_LINE in progress.read():
+                        os.killpg(process.pid, signal.SIGKILL)
+                        killed = []
+                        break
+                time.sleep(0.2)
+            status = process.wait()
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    deadline = time.monotonic() + APP_TIMEOUT
+    while killed is not None:
+        left = [app for app in applications(rm_url) if app["id"] not in before]
+        if all(app["state"] in ENDED for app in left):
+            killed = left
+            break
+        assert time.monotonic() < deadline, "applications still running: %s" % left
+        time.sleep(1)
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        return status, log.read(), killed
+
+
+def local_copy(cluster, uri, target):
+    """OUT copied down by the test (the driver did not read it), -> its snapshot."""
+    cluster.hadoop("fs", "-get", uri, target)
+    return snapshot(target)
+
+
+def test_a_parse_killed_during_its_hadoop_job_leaves_nothing_finished_and_reruns_the_same(
+        hadoop_cluster, tmp_path):
+    corpus = str(tmp_path / "corpus")
+    write_inputs(corpus)
+    inputs = hadoop_cluster.put([corpus])
+    base = "hdfs:///user/jeeves-tests/killed-%s" % uuid.uuid4().hex
+    rm_url = resourcemanager_url(hadoop_cluster)
+
+    status, log, _ = jeeves_parse(inputs, base + "/reference", str(tmp_path / "tmp-reference"))
+    assert status == 0, log
+    reference = local_copy(hadoop_cluster, base + "/reference", str(tmp_path / "reference"))
+    assert any(name.startswith("messages/part-") for name in reference), sorted(reference)
+
+    out = base + "/out"
+    status, log, killed = jeeves_parse(inputs, out, str(tmp_path / "tmp-killed"), rm_url)
+    assert killed is not None, "the parse job never ran on YARN before the driver ended:\n" + log
+    assert status == -signal.SIGKILL, log
+    # the driver's death did not stop its job: YARN ran it to its end
+    assert [app["state"] for app in killed] == ["FINISHED"], killed
+    # the orphaned application ran to its end; still nothing looks finished
+    with tempfile.TemporaryDirectory(prefix="jeeves-killed-") as scratch:
+        try:
+            left = local_copy(hadoop_cluster, out, os.path.join(scratch, "out"))
+        except RuntimeError:
+            left = {}  # the killed run made no OUT at all
+    assert "summary.json" not in left, sorted(left)
+    assert not [name for name in left if name.endswith("_SUCCESS")], sorted(left)
+
+    status, log, _ = jeeves_parse(inputs, out, str(tmp_path / "tmp-rerun"))
+    assert status == 0, log
+    rerun = local_copy(hadoop_cluster, out, str(tmp_path / "rerun"))
+    assert not differences(reference, rerun), differences(reference, rerun)
+    for directory in STAGE_DIRS:
+        assert directory + "/_SUCCESS" in rerun
