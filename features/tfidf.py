@@ -69,6 +69,21 @@ def tfidf_entries(batch_counts, table, sublinear_tf=False, norm="l2"):
     return owner, ids, values
 
 
+def document_entries(records, analyzer, table, sublinear_tf=False, norm="l2",
+                     bucket_of=None):
+    """Whole documents -> their ``tfidf_entries``: each record's terms by
+    ``analyzer`` (a features.text.Analyzer), counted, bucketed by
+    ``bucket_of`` in hashing mode (``build_hasher``). How prediction, the
+    scoring job and the numpy scorer weigh a message, as the vector job would."""
+    batch = []
+    for record in records:
+        counts = Counter(analyzer(record))
+        if bucket_of is not None:
+            counts = hashed_counts(counts, bucket_of)
+        batch.append(counts)
+    return tfidf_entries(batch, table, sublinear_tf, norm)
+
+
 def tfidf_vector(term_counts, table, sublinear_tf=False, norm="l2"):
     """``{term: count}`` -> ``[(id, value), ...]`` by id: ``tfidf_entries`` of
     one message. ``table`` may also be a mapping ``{term: (id, idf)}``."""

@@ -266,10 +266,13 @@ class HashedVocabulary:
     the vocabulary once per task.
     """
 
-    __slots__ = ("hashes", "checks", "ids", "idf")
+    __slots__ = ("hashes", "checks", "ids", "idf", "key")
 
-    def __init__(self, hashes, checks, ids, idf):
+    def __init__(self, hashes, checks, ids, idf, key=hash):
+        """``hashes`` sorted, ``key(term)`` the function that made them (``hash``, or
+        a stable 64-bit digest for a table stored in a file, models/fastscore.py)."""
         self.hashes, self.checks, self.ids, self.idf = hashes, checks, ids, idf
+        self.key = key
 
     def __len__(self):
         return len(self.hashes)
@@ -281,7 +284,7 @@ class HashedVocabulary:
         rows = np.full(len(terms), -1, dtype=np.int64)
         if not len(self.hashes) or not terms:
             return rows
-        keys = np.fromiter(map(hash, terms), dtype=np.int64, count=len(terms))
+        keys = np.fromiter(map(self.key, terms), dtype=self.hashes.dtype, count=len(terms))
         found = np.searchsorted(self.hashes, keys)
         found[found == len(self.hashes)] = 0
         hits = np.flatnonzero(self.hashes[found] == keys)
@@ -335,6 +338,13 @@ def read_vocabulary_table(path, terms=None, block_bytes=1 << 20):
         idf.extend(map(float, block_idf))
     return VocabularyTable(index, np.frombuffer(ids, dtype=np.int64),
                            np.frombuffer(idf, dtype=np.float64))
+
+
+def read_whole_vocabulary(path):
+    """The whole vocabulary.tsv as the vector job's tasks hold it: a
+    ``HashedVocabulary``, or a ``VocabularyTable`` when two terms share a
+    64-bit hash (prediction and the scoring tasks)."""
+    return read_hashed_vocabulary(path) or read_vocabulary_table(path)
 
 
 def table_of_mapping(mapping):

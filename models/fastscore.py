@@ -31,7 +31,7 @@ differently.
 The file (``scorer.npz``) is a zip of .npy arrays, read with
 ``allow_pickle=False``: plain numbers, no code. Its entries are dated
 1980-01-01 so that equal models give equal files (and checksums). It also
-holds the vocabulary as a ``TermTable`` (each term's id and idf under a
+holds the vocabulary as a term table (``term_table``: each term's id and idf under a
 64-bit BLAKE2b key of the term, with its CRC-32 as a check, sorted by key):
 reading the 270,000 rows of vocabulary.tsv costs a fresh process more than
 half a second, loading these arrays a few milliseconds, and only the terms
@@ -48,7 +48,6 @@ import hashlib
 import io
 import zipfile
 import zlib
-from collections import Counter
 
 import numpy as np
 
@@ -59,7 +58,7 @@ PROBE_TOLERANCE = 1e-10
 PROBE_ROWS = 16
 PROBE_TERMS = 40
 ARRAYS = ("format", "estimator", "weights", "offsets", "scales", "shifts", "binarize")
-# the vocabulary as a TermTable: absent when two terms share a key
+# the vocabulary as a term table: absent when two terms share a key
 TERM_ARRAYS = ("term_keys", "term_checks", "term_ids", "term_idf")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # vectorizer settings of a bundle that does not record them: the job defaults
@@ -136,7 +135,7 @@ def _probe(n_features, seed=0):
 
 
 def scorer_arrays(estimator, n_features, vocabulary_path=None):
-    """The scorer file's arrays for a fitted estimator (with the TermTable of
+    """The scorer file's arrays for a fitted estimator (with the term table of
     ``vocabulary_path``) -> dict, or None when it is not one of the supported
     linear models or the formula does not reproduce its scores on probe rows."""
     from models.training import positive_scores
@@ -235,34 +234,13 @@ def term_arrays(vocabulary_path):
                                     count=len(rows))[order]}
 
 
-class TermTable:
+def term_table(arrays):
     """The vocabulary from the scorer's TERM_ARRAYS, as features.tfidf.tfidf_entries
-    takes a table: ``rows_of(terms)`` (-1 for a term outside it), ``ids``, ``idf``."""
+    takes a table: a features.vocabulary.HashedVocabulary keyed by ``term_key``."""
+    from features.vocabulary import HashedVocabulary
 
-    __slots__ = ("keys", "checks", "ids", "idf")
-
-    def __init__(self, arrays):
-        self.keys, self.checks = arrays["term_keys"], arrays["term_checks"]
-        self.ids, self.idf = arrays["term_ids"], arrays["term_idf"]
-
-    def __len__(self):
-        return len(self.keys)
-
-    def rows_of(self, terms):
-        """A list of terms -> numpy array of their rows, -1 where absent."""
-        rows = np.full(len(terms), -1, dtype=np.int64)
-        if not len(self.keys) or not terms:
-            return rows
-        keys = np.fromiter(map(term_key, terms), dtype=np.uint64, count=len(terms))
-        found = np.searchsorted(self.keys, keys)
-        found[found == len(self.keys)] = 0
-        hits = np.flatnonzero(self.keys[found] == keys)
-        if len(hits):
-            checks = np.fromiter((zlib.crc32(terms[hit].encode("utf-8"))
-                                  for hit in hits.tolist()), dtype=np.uint32, count=len(hits))
-            hits = hits[checks == self.checks[found[hits]]]
-            rows[hits] = found[hits]
-        return rows
+    return HashedVocabulary(arrays["term_keys"], arrays["term_checks"], arrays["term_ids"],
+                            arrays["term_idf"], key=term_key)
 
 
 def _sigmoid(values):
@@ -289,7 +267,7 @@ class FastScorer:
     """A bundle's analyzer, vocabulary and scorer arrays: parsed records -> predictions
     as models.scoring.predict_records gives them, with numpy alone.
 
-    The vocabulary is the scorer's TermTable, else vocabulary.tsv read on
+    The vocabulary is the scorer's term table, else vocabulary.tsv read on
     first use, once (`jeeves watch` scores many batches).
     """
 
@@ -305,25 +283,18 @@ class FastScorer:
         self.arrays, self.threshold = arrays, float(model["threshold"])
         self.estimator_name = str(arrays["estimator"])
         self.vocabulary_path = vocabulary_path
-        self.table = TermTable(arrays) if "term_keys" in arrays else None
+        self.table = term_table(arrays) if "term_keys" in arrays else None
 
     def scores(self, records):
         """Positive-class scores of parsed records, in order."""
-        from features.tfidf import hashed_counts, tfidf_entries
-        from features.vocabulary import read_hashed_vocabulary, read_vocabulary_table
+        from features.tfidf import document_entries
+        from features.vocabulary import read_whole_vocabulary
 
         if self.table is None:
-            # the table the vector job uses (a dict if two terms share a 64-bit hash)
-            self.table = (read_hashed_vocabulary(self.vocabulary_path)
-                          or read_vocabulary_table(self.vocabulary_path))
-        batch = []
-        for record in records:
-            counts = Counter(self.analyzer(record))
-            if self.bucket_of is not None:
-                counts = hashed_counts(counts, self.bucket_of)
-            batch.append(counts)
-        owner, ids, values = tfidf_entries(batch, self.table, self.sublinear_tf, self.norm)
-        return linear_scores(self.arrays, owner, ids, values, len(batch))
+            self.table = read_whole_vocabulary(self.vocabulary_path)
+        owner, ids, values = document_entries(records, self.analyzer, self.table,
+                                              self.sublinear_tf, self.norm, self.bucket_of)
+        return linear_scores(self.arrays, owner, ids, values, len(records))
 
     def predict(self, records):
         """[{"message_id", "score", "label", "source"}] for parsed records; a label is 1

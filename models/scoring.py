@@ -8,13 +8,11 @@ time, so a message is scored whole, in the feature space of the bundle.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import scipy.sparse as sp
 
 from features.text import Analyzer
-from features.tfidf import build_hasher, hashed_counts, tfidf_entries
-from features.vocabulary import read_hashed_vocabulary, read_vocabulary_table
+from features.tfidf import build_hasher, document_entries
+from features.vocabulary import read_whole_vocabulary
 
 # vectorizer settings of a bundle that does not record them: the job defaults
 DEFAULT_VECTORS = {"sublinear_tf": False, "norm": "l2", "hash_features": 0}
@@ -29,23 +27,16 @@ class BundleVectorizer:
         settings = dict(DEFAULT_VECTORS, **bundle.model.get("extra", {}).get("vectors", {}))
         self.sublinear_tf, self.norm = settings["sublinear_tf"], settings["norm"]
         self.analyzer = Analyzer(bundle.analyzer_config)
-        # the table the vector job uses (a dict if two terms share a 64-bit hash)
-        self.table = (read_hashed_vocabulary(bundle.vocabulary_path)
-                      or read_vocabulary_table(bundle.vocabulary_path))
+        self.table = read_whole_vocabulary(bundle.vocabulary_path)
         self.bucket_of = (build_hasher(settings["hash_features"])
                           if settings["hash_features"] else None)
         self.n_features = bundle.model["n_features"]
 
     def transform(self, records):
-        batch = []
-        for record in records:
-            counts = Counter(self.analyzer(record))
-            if self.bucket_of is not None:
-                counts = hashed_counts(counts, self.bucket_of)
-            batch.append(counts)
         # the vector job's kernel, so a message scores as its job vector would
-        rows, columns, values = tfidf_entries(batch, self.table, self.sublinear_tf, self.norm)
-        return sp.csr_matrix((values, (rows, columns)), shape=(len(batch), self.n_features))
+        rows, columns, values = document_entries(records, self.analyzer, self.table,
+                                                 self.sublinear_tf, self.norm, self.bucket_of)
+        return sp.csr_matrix((values, (rows, columns)), shape=(len(records), self.n_features))
 
 
 def vectorize(records, bundle):

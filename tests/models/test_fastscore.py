@@ -14,7 +14,7 @@ from features.parsing import outcome_of
 from features.text import Analyzer
 from features.vocabulary import read_vocabulary_table
 from models.bundle import SCORER_FILE, Bundle, load_bundle, load_predictor, save_bundle
-from models.fastscore import FastScorer, TermTable, read_scorer
+from models.fastscore import FastScorer, read_scorer, term_table
 from models.registry import REGISTRY
 from models.training import positive_scores
 
@@ -152,7 +152,7 @@ def test_a_tampered_scorer_fails_predict_in_one_line(corpus, tmp_path, capsys):
 def test_the_term_table_finds_the_rows_of_the_vocabulary(corpus, tmp_path):
     _, _, _, vectorizer, vocabulary = corpus
     path, _ = saved(corpus, tmp_path, "multinomial_nb")
-    table = TermTable(read_scorer(os.path.join(path, SCORER_FILE)))
+    table = term_table(read_scorer(os.path.join(path, SCORER_FILE)))
     reference = read_vocabulary_table(vocabulary)
     terms = list(vectorizer.get_feature_names_out()[::7]) + ["zzqx", "", "not a term"]
     rows, expected = table.rows_of(terms), reference.rows_of(terms)
