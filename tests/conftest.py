@@ -11,6 +11,8 @@ pytest: tests/test_conftest.py checks what this scheduler does.) Without
 ``-n`` (plain ``pytest``) nothing changes.
 """
 
+import importlib.util
+
 SERVER_GROUPS = ("engines", "emr", "mailbox")
 
 
@@ -23,7 +25,7 @@ def unit_of(nodeid):
     return path
 
 
-def pytest_xdist_make_scheduler(config, log):
+def _make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
     class ByFileAndServer(LoadScopeScheduling):
@@ -31,3 +33,9 @@ def pytest_xdist_make_scheduler(config, log):
             return unit_of(nodeid)
 
     return ByFileAndServer(config, log)
+
+
+# the hook exists only with pytest-xdist, which the smoke runs on other
+# Pythons (scripts/check_pythons.sh, the `smoke` extra) do not install
+if importlib.util.find_spec("xdist") is not None:
+    pytest_xdist_make_scheduler = _make_scheduler

@@ -199,7 +199,11 @@ def test_emr_run_keeps_every_stage_on_s3_and_the_corpus_off_the_driver(
     # the driver did read and write data (the hook counts), within the bound
     assert moved["read"] > reduced["labelled"] > 0
     assert moved["read"] + moved["written"] <= bound, (moved, bound)
-    assert bound * 2 < corpus_bytes, (bound, corpus_bytes)
+    # and that bound is under the corpus, even this small one: the bundle holds
+    # the vocabulary twice (vocabulary.tsv and the numpy scorer's term table,
+    # models/fastscore.py), so here it is about 0.6 of the 2 MB of mail; the
+    # four-times check below is what shows it does not follow the corpus
+    assert bound < corpus_bytes, (bound, corpus_bytes)
 
     # four times the unlabelled mail: what the driver moves grows no more than
     # the reduced data (the vocabulary, and with it the labelled vectors' kept
