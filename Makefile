@@ -44,7 +44,7 @@ lint: setup
 # Hadoop tests wait on YARN much of the time, the other worker runs the rest.
 TEST_WORKERS ?= 2
 test: setup lint $(ENGINES) dovecot chromium
-	scripts/hadoop/netns-run $(BIN)/python -m pytest -n $(TEST_WORKERS)
+	scripts/hadoop/netns-run $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=25
 # a smoke run on every other supported Python found (README: Python versions)
 	scripts/check_pythons.sh $(PYTHON)
 
