@@ -90,11 +90,7 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
     storage.clear(features_dir)
     timings = {}
     with tempfile.TemporaryDirectory(prefix="jeeves-features-") as scratch:
-        stop_words_file = None
-        if config["stop_words"] not in (None, "english"):
-            stop_words_file = os.path.join(scratch, "stop_words.txt")
-            with open(stop_words_file, "w", encoding="utf-8") as handle:
-                handle.write("".join(word + "\n" for word in config["stop_words"]))
+        stop_words_file = write_stop_words(config, scratch)
         storage.write_bytes(join(features_dir, "analyzer.json"),
                             json.dumps(config, indent=1, sort_keys=True).encode("utf-8"))
 
@@ -168,11 +164,8 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
         # where it lies; shipping the local copy would upload it again
         shipped = (join(features_dir, "vocabulary.tsv")
                    if engine.on_cluster and is_remote(features_dir) else vocabulary_path)
-        vector_args = ["--vocabulary", shipped, "--norm", settings.norm]
-        if settings.sublinear_tf:
-            vector_args.append("--sublinear-tf")
         vectors = engine.run(MRTfidfVectors, [join(counts_dir, "part-*")],
-                             join(features_dir, "tfidf"), vector_args)
+                             join(features_dir, "tfidf"), vector_job_args(shipped, settings))
         summary["counters"]["tfidf_vectors"] = vectors.counters
         summary["tasks"]["tfidf_vectors"] = vectors.tasks
         timings["tfidf_vectors"] = time.perf_counter() - started
@@ -180,6 +173,25 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
                         json.dumps(summary, indent=1, sort_keys=True).encode("utf-8"))
     storage.mark_complete(features_dir)
     return summary
+
+
+def write_stop_words(config, directory):
+    """A custom stop-word list of an analyzer config as a file for the counting
+    job (one word a line) -> its path; None for no list or the built-in one."""
+    if config["stop_words"] in (None, "english"):
+        return None
+    path = os.path.join(directory, "stop_words.txt")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("".join(word + "\n" for word in config["stop_words"]))
+    return path
+
+
+def vector_job_args(vocabulary, settings):
+    """The tf-idf job's arguments: the vocabulary it ships and a VectorizerConfig's weighting."""
+    args = ["--vocabulary", vocabulary, "--norm", settings.norm]
+    if settings.sublinear_tf:
+        args.append("--sublinear-tf")
+    return args
 
 
 def build_features(inputs, output, analyzer_config=None, runner="inline", **settings):

@@ -23,6 +23,7 @@ import tempfile
 import time
 
 from features.text import analyzer_args, config_with_defaults
+from scripts.pipeline.features import vector_job_args, write_stop_words
 from scripts.pipeline.parse import parse_stage
 from scripts.pipeline.storage import is_remote, join
 from scripts.pipeline.train import label_stage
@@ -49,11 +50,7 @@ def heldout_stage(engine, inputs, spec, output, analyzer_config, settings,
     config = config_with_defaults(analyzer_config)
     training_vocabulary = join(output, "features", "vocabulary.tsv")
     with tempfile.TemporaryDirectory(prefix="jeeves-test-") as scratch:
-        stop_words_file = None
-        if config["stop_words"] not in (None, "english"):
-            stop_words_file = os.path.join(scratch, "stop_words.txt")
-            with open(stop_words_file, "w", encoding="utf-8") as handle:
-                handle.write("".join(word + "\n" for word in config["stop_words"]))
+        stop_words_file = write_stop_words(config, scratch)
         counts_dir = join(features_dir, "counts")
         counting = engine.run(MRCountNgrams, messages, counts_dir,
                               analyzer_args(config, stop_words_file)
@@ -64,11 +61,8 @@ def heldout_stage(engine, inputs, spec, output, analyzer_config, settings,
             vocabulary = os.path.join(scratch, "vocabulary.tsv")
             with open(vocabulary, "wb") as handle:
                 handle.write(storage.read_bytes(training_vocabulary))
-        vector_args = ["--vocabulary", vocabulary, "--norm", settings.norm]
-        if settings.sublinear_tf:
-            vector_args.append("--sublinear-tf")
         vectors = engine.run(MRTfidfVectors, [join(counts_dir, "part-*")],
-                             join(features_dir, "tfidf"), vector_args)
+                             join(features_dir, "tfidf"), vector_job_args(vocabulary, settings))
     storage.mark_complete(features_dir)
     labelled, labels = label_stage(engine, spec, join(test_output, "messages"),
                                    join(features_dir, "tfidf"), list(inputs), test_output)
