@@ -2,18 +2,45 @@
 
 ``pytest_xdist_make_scheduler`` gives xdist a scheduler whose unit of work
 is a test file, so a file's module fixtures are built once, on one worker,
-and whose tests of one session-wide server form one unit, so each server
-starts once: tests/engines (the Hadoop cluster and Spark), tests/emr (the
-moto server) and tests/mailbox (Dovecot). The Hadoop tests spend much of
-their time waiting on YARN, which the other worker fills with the rest of
-the suite. (xdist's own ``xdist_group`` marks do not group under this
-pytest: tests/test_conftest.py checks what this scheduler does.) Without
-``-n`` (plain ``pytest``) nothing changes.
+and whose tests of a server that one process must own form one unit:
+tests/emr (the moto server) and tests/mailbox (Dovecot). The engine test
+files (tests/engines) are units of their own, spread over both workers:
+they share one Hadoop cluster, which the first worker to need it starts
+(tests/engines/conftest.py) and the controller stops at the end of the run
+(``pytest_sessionfinish`` below). Units go out longest first
+(``SLOW_UNITS``, from the durations `make test` prints), so the run does
+not end with one worker alone on a long file. (xdist's own ``xdist_group``
+marks do not group under this pytest: tests/test_conftest.py checks what
+this scheduler does.) Without ``-n`` (plain ``pytest``) nothing changes.
 """
 
 import importlib.util
+import os
+import uuid
 
-SERVER_GROUPS = ("engines", "emr", "mailbox")
+SERVER_GROUPS = ("emr", "mailbox")
+# Units in the order they go out, before all others (which keep their
+# collection order): the longest first, about 2 to 15 minutes each on the
+# CI machine.
+SLOW_UNITS = (
+    "tests/engines/test_engines.py",
+    "tests/engines/test_pipeline_engines.py",
+    "tests/engines/test_run_engines.py",
+    "tests/engines/test_cluster_native.py",
+    "tests/engines/test_killed_hadoop.py",
+    "emr",
+    "tests/engines/test_parse_split_hadoop.py",
+    "mailbox",
+    "tests/scripts/test_progress.py",
+    "tests/scripts/test_bench_full.py",
+)
+# In the Hadoop cluster's working directory (wiped at each start): the
+# xdist run whose worker started the cluster, so its controller stops it.
+CLUSTER_RUN_MARK = "started-by-test-run"
+
+
+def cluster_run_mark(home):
+    return os.path.join(home, "cluster", CLUSTER_RUN_MARK)
 
 
 def unit_of(nodeid):
@@ -25,6 +52,11 @@ def unit_of(nodeid):
     return path
 
 
+def unit_rank(unit):
+    """Sort key of a unit: the slow ones first, in SLOW_UNITS order."""
+    return SLOW_UNITS.index(unit) if unit in SLOW_UNITS else len(SLOW_UNITS)
+
+
 def _make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
@@ -32,7 +64,45 @@ def _make_scheduler(config, log):
         def _split_scope(self, nodeid):
             return unit_of(nodeid)
 
+    # the order of the collection, which pytest_collection_modifyitems
+    # sets, not xdist's "most tests first"
+    config.option.loadscopereorder = False
     return ByFileAndServer(config, log)
+
+
+def _xdist_active(config):
+    return bool(getattr(config.option, "numprocesses", None)) or hasattr(config, "workerinput")
+
+
+def pytest_configure(config):
+    # the controller names the run itself, so it knows the id its workers
+    # write in the cluster's run mark
+    if (_xdist_active(config) and not hasattr(config, "workerinput")
+            and getattr(config.option, "testrunuid", None) is None):
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def pytest_collection_modifyitems(config, items):
+    if _xdist_active(config):
+        items.sort(key=lambda item: unit_rank(unit_of(item.nodeid)))
+
+
+def pytest_sessionfinish(session):
+    """On the xdist controller: stop the Hadoop cluster one of this run's workers started."""
+    config = session.config
+    if hasattr(config, "workerinput") or not _xdist_active(config):
+        return
+    from scripts.hadoop import cluster
+
+    mark = cluster_run_mark(cluster.DEFAULT_HOME)
+    try:
+        with open(mark, encoding="ascii") as handle:
+            ours = handle.read().strip() == config.option.testrunuid
+    except OSError:
+        return
+    if ours:
+        cluster.stop(cluster.DEFAULT_HOME)
+        os.remove(mark)
 
 
 # the hook exists only with pytest-xdist, which the smoke runs on other

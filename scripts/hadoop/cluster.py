@@ -27,6 +27,8 @@ The cluster serves only the processes of its own network namespace:
 """
 
 import argparse
+import contextlib
+import fcntl
 import glob
 import json
 import os
@@ -227,15 +229,42 @@ def _log_tail(path, lines=30):
         return "(no log)"
 
 
+@contextlib.contextmanager
+def _locked(home):
+    """Hold HOME's cluster lock: one start or stop at a time per home.
+
+    Several processes may want the cluster at once (two pytest workers, two
+    `make cluster-start`); without the lock a second one could find the
+    first one's pid before its servers wrote their details.
+    """
+    os.makedirs(home, exist_ok=True)
+    with open(os.path.join(home, ".cluster.lock"), "a", encoding="ascii") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def start(home=DEFAULT_HOME, timeout=300):
-    """Start the cluster unless it runs; return its details (ports, pid)."""
-    paths = _paths(home)
+    """Start the cluster unless it runs; return its details (ports, pid), with
+    ``started``: whether this call started it.
+
+    Safe to call from several processes at once: the first starts it, the
+    others wait for it and get its details.
+    """
     if not os.path.exists(os.path.join(home, "lib", ".fetched")):
         raise ClusterError("no Hadoop jars in %s/lib; run 'make hadoop-jars'" % home)
     if shutil.which("java") is None:
         raise ClusterError("java not found on PATH")
-    if _running_pid(home):
-        return status(home)
+    with _locked(home):
+        if _running_pid(home):
+            return dict(status(home), started=False)
+        return dict(_start(home, timeout), started=True)
+
+
+def _start(home, timeout):
+    paths = _paths(home)
 
     shuffle = loopback_only()
     shutil.rmtree(paths["work"], ignore_errors=True)
@@ -264,7 +293,7 @@ def start(home=DEFAULT_HOME, timeout=300):
     deadline = time.monotonic() + timeout
     while not os.path.exists(paths["details"]):
         if process.poll() is not None or time.monotonic() > deadline:
-            stop(home)
+            _stop(home)
             raise ClusterError(
                 "the Hadoop mini cluster did not start; end of %s:\n%s"
                 % (paths["log"], _log_tail(paths["log"]))
@@ -333,14 +362,23 @@ def status(home=DEFAULT_HOME):
             "process's %s: run the command inside it (scripts/hadoop/netns-run --named "
             "NAME ...) or stop it (make cluster-stop)"
             % (home, pid, details["network_namespace"], ours))
-    with open(paths["details"], encoding="utf-8") as handle:
-        details.update(json.load(handle))
+    try:
+        with open(paths["details"], encoding="utf-8") as handle:
+            details.update(json.load(handle))
+    except FileNotFoundError:
+        raise ClusterError("the Hadoop mini cluster of %s (pid %d) is still starting"
+                           % (home, pid)) from None
     details.update(pid=pid, home=home)
     return details
 
 
 def stop(home=DEFAULT_HOME, timeout=10):
     """Stop the cluster if it runs and put back an empty client configuration."""
+    with _locked(home):
+        _stop(home, timeout)
+
+
+def _stop(home, timeout=10):
     paths = _paths(home)
     pid = _running_pid(home)
     if pid is not None:

@@ -11,6 +11,14 @@ step, when the test run is in a network namespace of its own
 jobs otherwise; ``hadoop_shuffle`` is the cluster when it runs the
 shuffle and skips, saying why, when it does not. ``spark`` skips when
 Java or pyspark is missing.
+
+Under pytest-xdist (``make test`` runs two workers) the engine test files
+spread over the workers and share one cluster: the first worker that needs
+it starts it (``scripts.hadoop.cluster.start`` holds a lock, so the other
+waits and joins it), and the controller stops it when the whole run ends
+(``pytest_sessionfinish`` in tests/conftest.py, when the cluster's run mark
+names its run). A cluster that already ran before the
+tests (``make cluster-start``) is left running.
 """
 
 import importlib.util
@@ -20,22 +28,28 @@ import shutil
 import pytest
 
 from scripts.hadoop import cluster as local_cluster
+from tests.conftest import cluster_run_mark
 from tests.engines.runners import HadoopCluster
 
 
 @pytest.fixture(scope="session")
-def hadoop_cluster():
+def hadoop_cluster(request):
     home = local_cluster.DEFAULT_HOME
+    worker = getattr(request.config, "workerinput", None)
     if shutil.which("java") is None:
         pytest.skip("java not found: the Hadoop engine tests need Java 17")
     if not os.path.exists(os.path.join(home, "lib", ".fetched")):
         pytest.skip("Hadoop jars not found in %s: run 'make hadoop-jars'" % home)
-    try:
-        local_cluster.status(home)
-        started_here = False  # `make cluster-start` runs one: leave it running
-    except local_cluster.ClusterError:
-        started_here = True
     details = local_cluster.start(home)
+    # one that ran already (`make cluster-start`, another worker) is left running
+    started_here = details["started"]
+    if worker is not None:
+        # one of several workers: the others may still need the cluster
+        # after this one ends, so the controller stops it (tests/conftest.py)
+        if started_here:
+            with open(cluster_run_mark(home), "w", encoding="ascii") as handle:
+                handle.write(worker["testrunuid"])
+        started_here = False
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("HADOOP_HOME", home)

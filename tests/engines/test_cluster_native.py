@@ -32,6 +32,7 @@ import json
 import math
 import os
 import shutil
+import uuid
 
 import pytest
 
@@ -118,7 +119,8 @@ def run_on_hdfs(cluster, tmp_path, name, unlabelled=UNLABELLED):
     corpus_bytes = sum(os.path.getsize(os.path.join(root, file))
                        for root, _, files in os.walk(corpus) for file in files)
     inputs = cluster.put([corpus])
-    out = "hdfs:///user/jeeves-tests/%s-%s" % (name, os.path.basename(str(tmp_path)))
+    # unique: other test files run on the same cluster at the same time
+    out = "hdfs:///user/jeeves-tests/%s-%s" % (name, uuid.uuid4().hex)
     jeeves_run(inputs, out, "hadoop")
     summary = json.loads(cluster.hadoop("fs", "-cat", out + "/summary.json"))
     return corpus, corpus_bytes, out, summary

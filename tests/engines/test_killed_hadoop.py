@@ -3,7 +3,10 @@
 Real processes, a real signal, a real YARN application. The input and the
 output are on the local cluster's HDFS. The driver runs as a subprocess in
 its own process group; once the parse job runs on YARN (the driver prints
-its first map percentage), the whole group gets SIGKILL.
+its first map percentage), the whole group gets SIGKILL. Its jobs carry a
+YARN application tag of their own (mapreduce.job.tags, in a copy of
+mrjob.conf), so the test follows its own application, not the ones other
+tests submit to the same cluster meanwhile.
 
 Killing the driver does not stop an application it submitted: YARN runs it
 to its end. So the test waits for it to end (the ResourceManager's REST
@@ -30,7 +33,9 @@ import uuid
 import xml.etree.ElementTree as ElementTree
 
 import pytest
+import yaml
 
+from scripts.runners import MRJOB_CONF
 from tests.scripts.run_outputs import REPO, differences, snapshot, write_inputs
 
 pytestmark = pytest.mark.slow
@@ -52,30 +57,43 @@ def resourcemanager_url(cluster):
     raise AssertionError("no yarn.resourcemanager.webapp.address in %s" % cluster.home)
 
 
-def applications(rm_url):
-    """[{"id", "name", "state", ...}] of every application the ResourceManager knows."""
+def tagged_conf(path, tag):
+    """A copy of the project's mrjob.conf whose Hadoop jobs carry YARN tag ``tag``."""
+    with open(MRJOB_CONF, encoding="utf-8") as handle:
+        conf = yaml.safe_load(handle)
+    conf["runners"]["hadoop"].setdefault("jobconf", {})["mapreduce.job.tags"] = tag
+    with open(path, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(conf, handle)
+    return path
+
+
+def applications(rm_url, tag):
+    """[{"id", "name", "state", ...}] of the applications tagged ``tag`` (YARN
+    keeps tags in lower case)."""
     request = urllib.request.Request(rm_url + "/ws/v1/cluster/apps",
                                      headers={"Accept": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
         found = json.load(response).get("apps") or {}
-    return found.get("app") or []
+    return [app for app in found.get("app") or []
+            if tag.lower() in app.get("applicationTags", "").split(",")]
 
 
-def jeeves_parse(inputs, out, tmpdir, rm_url=None):
-    """`jeeves parse --runner hadoop` in its own process group. With ``rm_url``,
-    SIGKILL the group once the parse job runs on YARN (the driver prints its
-    first map percentage), then wait until every application it submitted
-    has ended. Returns (status, log, the applications it left or None)."""
+def jeeves_parse(inputs, out, tmpdir, conf, rm_url=None, tag=None):
+    """`jeeves parse --runner hadoop --mrjob-conf CONF` in its own process
+    group. With ``rm_url``, SIGKILL the group once the parse job runs on YARN
+    (the driver prints its first map percentage), then wait until every
+    application tagged ``tag`` it submitted has ended. Returns (status, log,
+    the applications it left or None)."""
     os.makedirs(tmpdir)
     env = dict(os.environ, JEEVES_HOME=REPO, TMPDIR=tmpdir)
     env.setdefault("NLTK_DATA", os.path.join(REPO, ".nltk_data"))
-    before = {app["id"] for app in applications(rm_url)} if rm_url else set()
+    before = {app["id"] for app in applications(rm_url, tag)} if rm_url else set()
     log_path = tmpdir + ".log"
     killed = None
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "scripts.cli", "parse", "--input", *inputs, "--output", out,
-             "--runner", "hadoop"],
+             "--runner", "hadoop", "--mrjob-conf", conf],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True)
         try:
             while rm_url is not None and process.poll() is None:
@@ -92,7 +110,7 @@ def jeeves_parse(inputs, out, tmpdir, rm_url=None):
                 process.wait()
     deadline = time.monotonic() + APP_TIMEOUT
     while killed is not None:
-        left = [app for app in applications(rm_url) if app["id"] not in before]
+        left = [app for app in applications(rm_url, tag) if app["id"] not in before]
         if all(app["state"] in ENDED for app in left):
             killed = left
             break
@@ -115,14 +133,18 @@ def test_a_parse_killed_during_its_hadoop_job_leaves_nothing_finished_and_reruns
     inputs = hadoop_cluster.put([corpus])
     base = "hdfs:///user/jeeves-tests/killed-%s" % uuid.uuid4().hex
     rm_url = resourcemanager_url(hadoop_cluster)
+    tag = "jeeves-killed-%s" % uuid.uuid4().hex
+    conf = tagged_conf(str(tmp_path / "mrjob.conf"), tag)
 
-    status, log, _ = jeeves_parse(inputs, base + "/reference", str(tmp_path / "tmp-reference"))
+    status, log, _ = jeeves_parse(inputs, base + "/reference", str(tmp_path / "tmp-reference"),
+                                  conf)
     assert status == 0, log
     reference = local_copy(hadoop_cluster, base + "/reference", str(tmp_path / "reference"))
     assert any(name.startswith("messages/part-") for name in reference), sorted(reference)
 
     out = base + "/out"
-    status, log, killed = jeeves_parse(inputs, out, str(tmp_path / "tmp-killed"), rm_url)
+    status, log, killed = jeeves_parse(inputs, out, str(tmp_path / "tmp-killed"), conf,
+                                       rm_url, tag)
     assert killed is not None, "the parse job never ran on YARN before the driver ended:\n" + log
     assert status == -signal.SIGKILL, log
     # the driver's death did not stop its job: YARN ran it to its end
@@ -136,7 +158,7 @@ def test_a_parse_killed_during_its_hadoop_job_leaves_nothing_finished_and_reruns
     assert "summary.json" not in left, sorted(left)
     assert not [name for name in left if name.endswith("_SUCCESS")], sorted(left)
 
-    status, log, _ = jeeves_parse(inputs, out, str(tmp_path / "tmp-rerun"))
+    status, log, _ = jeeves_parse(inputs, out, str(tmp_path / "tmp-rerun"), conf)
     assert status == 0, log
     rerun = local_copy(hadoop_cluster, out, str(tmp_path / "rerun"))
     assert not differences(reference, rerun), differences(reference, rerun)
