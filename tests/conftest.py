@@ -57,12 +57,34 @@ def unit_rank(unit):
     return SLOW_UNITS.index(unit) if unit in SLOW_UNITS else len(SLOW_UNITS)
 
 
+def next_unit(queue, pending):
+    """The unit a worker gets next, of the ``queue`` (slowest first), while it
+    still has the ``pending`` units.
+
+    A worker runs a test only once it holds the next one, so on the last
+    test of a unit it takes its next unit, which then waits behind it.
+    Behind a slow unit that is the lightest one left (the end of the
+    queue), not the next slow one, which the other worker may be free to
+    start first; otherwise the first.
+    """
+    if any(unit in SLOW_UNITS for unit in pending):
+        return queue[-1]
+    return queue[0]
+
+
 def _make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
     class ByFileAndServer(LoadScopeScheduling):
         def _split_scope(self, nodeid):
             return unit_of(nodeid)
+
+        def _assign_work_unit(self, node):
+            assigned = self.assigned_work.get(node, {})
+            pending = [scope for scope, tests in assigned.items() if not all(tests.values())]
+            # xdist hands out the first unit of its queue
+            self.workqueue.move_to_end(next_unit(list(self.workqueue), pending), last=False)
+            super()._assign_work_unit(node)
 
     # the order of the collection, which pytest_collection_modifyitems
     # sets, not xdist's "most tests first"

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from tests.conftest import SLOW_UNITS, cluster_run_mark, unit_of, unit_rank
+from tests.conftest import SLOW_UNITS, cluster_run_mark, next_unit, unit_of, unit_rank
 
 
 def test_a_servers_tests_are_one_unit_and_other_files_their_own():
@@ -34,3 +34,10 @@ def test_every_slow_unit_names_a_file_or_group_that_exists(unit):
     repo = os.path.dirname(here)
     path = os.path.join(repo, unit) if "/" in unit else os.path.join(here, unit)
     assert os.path.exists(path), unit
+
+
+def test_behind_a_slow_unit_a_worker_takes_the_lightest_unit_else_the_first():
+    queue = ["tests/engines/test_killed_hadoop.py", "tests/jobs/test_a.py", "tests/test_z.py"]
+    assert next_unit(queue, ["tests/engines/test_engines.py"]) == "tests/test_z.py"
+    assert next_unit(queue, ["tests/jobs/test_b.py"]) == queue[0]
+    assert next_unit(queue, []) == queue[0]
