@@ -24,7 +24,9 @@ The label spec is models.labels': ``--labels SPEC`` for ``cats:TOP,SUB``,
 CSV/TSV table of ``message_id,label`` rows, shipped to the tasks.
 
 Steps (keys are JSON arrays):
-1. (cats only) mapper: a record -> ``["source", stem], [0, message_id]``; a
+1. (cats only) mapper: a record -> ``["source", stem], [0, message_id]``
+   (``[0, message_id, record]`` with ``--records``, and so for the label
+   rows below); a
    ``.cats`` line -> ``["source", stem], [1, 0 or 1]`` (1 when it has the
    category); a vector -> ``["message", id], [2, features]``. Reducer at a
    stem: 1 when a line has the category, 0 when none has, unlabelled with no
@@ -37,6 +39,13 @@ Steps (keys are JSON arrays):
 Output: ``label id:value ... # "message_id"``, one line per vector of a
 labelled message (a message id with two vectors, as the counting job keeps
 duplicates, gets two lines), as models.vectors.join_labels keeps them.
+With ``--records all`` the parsed record (``--records F1,F2``: its
+message_id and those fields) travels with its label and follows the id
+in the comment: ``label id:value ... # "message_id" {record}`` (one
+JSON text, no tab or newline; svmlight readers ignore the comment, and
+models.vectors.labelled_line reads both back). That is what the email
+feature groups of the driver's models need (docs/models.md), and it is
+proportional to the labelled messages only.
 Counters (group ``label_messages``), per record: ``labelled``, ``positive``,
 ``negative``, ``unlabelled``; per message id: ``labelled_without_vector``,
 ``conflicting_labels`` (records of one id labelled 0 and 1: not output),
@@ -100,6 +109,10 @@ class MRLabelMessages(CountedJob, MRJob):
         self.add_file_arg(
             "--labels-file", default=None,
             help="CSV or TSV table of message_id,label rows (shipped to the tasks)")
+        self.add_passthru_arg(
+            "--records", default=None,
+            help="append each labelled message's parsed record to its output lines: "
+                 "'all' (the whole record) or a comma list of its fields")
 
     def load_args(self, args):
         super().load_args(args)
@@ -162,14 +175,24 @@ class MRLabelMessages(CountedJob, MRJob):
         if self.cats is not None:
             uri = (record.get("source") or {}).get("uri")
             if isinstance(uri, str) and uri:
-                yield [SOURCE, source_stem(uri)], [RECORD, message_id]
+                yield [SOURCE, source_stem(uri)], [RECORD, message_id] + self.carried(record)
             else:
                 self.counts["unlabelled"] += 1
             return
         label = self.labeller(record)
         self.count_label(self.counts, label)
         if label is not None:
-            yield [MESSAGE, message_id], [LABEL, label]
+            yield [MESSAGE, message_id], [LABEL, label] + self.carried(record)
+
+    def carried(self, record):
+        """[record, or its --records fields] (it travels with the label), else []."""
+        fields = self.options.records
+        if not fields:
+            return []
+        if fields.strip() == "all":
+            return [record]
+        kept = [name.strip() for name in fields.split(",") if name.strip()]
+        return [{name: record[name] for name in ["message_id"] + kept if name in record}]
 
     def route_packed_cats(self, line):
         """A packed ``.cats`` file -> ``["source", stem], [1, 0 or 1]`` per
@@ -239,23 +262,27 @@ class MRLabelMessages(CountedJob, MRJob):
             for value in values:
                 yield key, value
             return
-        message_ids, matches = [], []
-        for tag, value in values:
-            (message_ids if tag == RECORD else matches).append(value)
+        found, matches = [], []
+        for value in values:
+            if value[0] == RECORD:
+                found.append(value[1:])
+            else:
+                matches.append(value[1])
         label = max(matches) if matches else None
-        for message_id in message_ids:
+        for message_id, *record in found:
             self.count_label(self.counts, label)
             if label is not None:
-                yield [MESSAGE, message_id], [LABEL, label]
+                yield [MESSAGE, message_id], [LABEL, label] + record
 
     def reducer_join(self, key, values):
         """At a message id: ``label features # "id"`` per vector, when labelled."""
-        labels, vectors = set(), []
-        for tag, value in values:
-            if tag == LABEL:
-                labels.add(value)
+        labels, vectors, records = set(), [], []
+        for value in values:
+            if value[0] == LABEL:
+                labels.add(value[1])
+                records += value[2:]
             else:
-                vectors.append(value)
+                vectors.append(value[1])
         if len(labels) > 1:
             self.counts["conflicting_labels"] += 1
             return
@@ -268,6 +295,11 @@ class MRLabelMessages(CountedJob, MRJob):
         label = labels.pop()
         # as features.tfidf.svmlight_line writes it (ujson would escape "/")
         comment = json.dumps(key[1], ensure_ascii=False)
+        if records:
+            # the same record on every runner: the first in its JSON order
+            # (the parse stage keeps one record an id, so there is one)
+            comment += " " + min(json.dumps(record, ensure_ascii=False, sort_keys=True)
+                                 for record in records)
         for features in sorted(vectors):
             if features:
                 yield None, "%d %s # %s" % (label, features, comment)

@@ -11,6 +11,11 @@ A row is selected when it passes every test given:
   V, read as JSON when it parses (``1``, ``true``, ``"x"``) and as a string
   otherwise (e.g. ``--field label --equals 1`` keeps the flagged
   predictions).
+- ``--sample F`` (0 < F <= 1): the first 64 bits of the BLAKE2b hash of
+  its value text, as a fraction of 2^64, are below F: a sample of about F
+  of the rows, the same rows on every runner and for any split (e.g. the
+  tf-idf rows the driver fits LSA on, scripts/pipeline/train.py). With
+  ``--sample`` alone the rows need not be JSON (svmlight lines are).
 With no test every row is selected.
 
 Output: the selected rows' values, one JSON text a line, byte for byte as
@@ -21,6 +26,8 @@ written. Counters (group ``select_rows``): ``selected``, ``skipped``,
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from mrjob.job import MRJob
 from mrjob.protocol import RawValueProtocol
@@ -34,6 +41,22 @@ except ImportError:  # pragma: no cover - ujson is a dependency
     import json
 
 COUNTERS = "select_rows"
+
+
+def fraction(text):
+    """``--sample`` value: a float in (0, 1]."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise ValueError("--sample must be in (0, 1], not %r" % text)
+    return value
+
+
+def sampled(value, share):
+    """True when the row `value` falls in the sample of share `share` (its hash)."""
+    if share >= 1:
+        return True
+    digest = hashlib.blake2b(value.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") < share * 2.0 ** 64
 
 
 def json_or_text(text):
@@ -60,6 +83,9 @@ class MRSelectRows(CountedJob, MRJob):
         self.add_passthru_arg(
             "--equals", type=json_or_text, default=None,
             help="the value --field must have (JSON, e.g. 1 or true, else a string)")
+        self.add_passthru_arg(
+            "--sample", type=fraction, default=None,
+            help="keep a hash sample of about this share of the rows (0 < F <= 1)")
 
     def load_args(self, args):
         super().load_args(args)
@@ -78,6 +104,14 @@ class MRSelectRows(CountedJob, MRJob):
         if not tab:
             key, value = None, line
         options = self.options
+        if options.sample is not None:
+            if not sampled(value, options.sample):
+                self.counts["skipped"] += 1
+                return
+            if options.key is None and options.field is None:
+                self.counts["selected"] += 1
+                yield None, value
+                return
         try:
             if options.key is not None and (key is None or json.loads(key) != options.key):
                 self.counts["skipped"] += 1

@@ -166,13 +166,16 @@ def select_models(choice=None, extra=None):
     """Model names for a `--models` value: None or "fast" (default set), "all", or "a,b,c".
 
     `extra` maps further model names (e.g. email_model_spec()'s) to specs
-    that may be named too. Unknown names raise ValueError naming them and
-    the known ones.
+    that may be named too; "fast" and "all" include those marked ``fast``
+    (the email model: `jeeves run` trains it by default). Unknown names
+    raise ValueError naming them and the known ones.
     """
+    added = [name for name, spec in (extra or {}).items()
+             if name not in REGISTRY and getattr(spec, "fast", False)]
     if choice is None or choice.strip() == "fast":
-        return list(FAST_MODELS)
+        return list(FAST_MODELS) + added
     if choice.strip() == "all":
-        return list(REGISTRY)
+        return list(REGISTRY) + added
     known = list(REGISTRY) + [name for name in (extra or {}) if name not in REGISTRY]
     names = [name.strip() for name in choice.split(",") if name.strip()]
     if not names:
@@ -211,7 +214,7 @@ def email_model_spec(groups=None, intent_model=None, corpus_svd=None, c_grid=Non
 
     return ModelSpec(EMAIL_MODEL, make_pipeline,
                      {"clf__C": list(c_grid or email_features.C_GRID)}, linear=True,
-                     documents=True)
+                     fast=True, documents=True)
 
 
 def linear_feature_weights(pipeline):

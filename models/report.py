@@ -108,7 +108,8 @@ def error_examples(records, y, scores, threshold, explanations=None, count=10):
     Each side lists up to `count` examples, most confident first (highest
     score for false positives, lowest for false negatives), as dicts:
     subject, sender, date, score, features (`explanations[row]`, a list of
-    (feature, contribution), when given).
+    (feature, contribution), when given; `explanations` may also be a
+    function of the row, called for the listed rows only).
     """
     y = [int(label) for label in y]
     scores = [float(score) for score in scores]
@@ -119,7 +120,12 @@ def error_examples(records, y, scores, threshold, explanations=None, count=10):
         return {"subject": record.get("subject") or "", "sender": sender.get("address") or "",
                 "date": record.get("date") or "", "score": scores[row],
                 "message_id": record.get("message_id") or "",
-                "features": list(explanations[row]) if explanations is not None else []}
+                "features": explain(row)}
+
+    def explain(row):
+        if explanations is None:
+            return []
+        return list(explanations(row) if callable(explanations) else explanations[row])
 
     false_positives = sorted((row for row in range(len(y))
                               if y[row] == 0 and scores[row] >= threshold),

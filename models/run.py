@@ -8,15 +8,44 @@ concerns training. ``train_from_features`` does the same from a local
 """
 
 import os
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from features.vocabulary import read_vocabulary_by_id
+from models.ablation import ablate
 from models.bundle import save_bundle
+from models.email_features import Documents, check_groups, feature_names, top_contributions
 from models.metrics import binary_metrics
-from models.report import write_report
-from models.training import compare_models, positive_scores
+from models.registry import EMAIL_MODEL, email_model_spec, linear_feature_weights
+from models.report import error_examples, write_report
+from models.training import _spec, compare_models, model_input, positive_scores
 from models.vectors import join_labels, load_vectors
+
+# the contributions listed per example message in the report
+EXPLAINED_FEATURES = 5
+
+
+@dataclass
+class EmailInput:
+    """What the email model (models/email_features.py) needs besides the tf-idf rows.
+
+    `records` are the labelled messages' parsed records, row for row with
+    the labelled rows; `test_records` those of a held-out test set. With
+    `groups` empty the records serve the report only (its example
+    messages) and no email model is built. `ablation` asks for the
+    feature-group table (models/ablation.py) when the email model is
+    compared.
+    """
+
+    records: Sequence[dict]
+    groups: Sequence[str] = ()
+    intent_model: object = None
+    corpus_svd: object = None
+    ablation: bool = True
+    test_records: Optional[Sequence[dict]] = None
 
 
 def train_from_features(features_dir, labels, output_dir, analyzer_config, **options):
@@ -40,7 +69,8 @@ def train_from_features(features_dir, labels, output_dir, analyzer_config, **opt
 def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, analyzer_config,
                      models=None, n_splits=5, seed=0, select_by="pr_auc", target_recall=0.95,
                      n_jobs=1, report_notes=(), progress=None, vectors=None,
-                     compare=compare_models, test=None):
+                     compare=compare_models, test=None, email=None, corpus=None,
+                     ablation_progress=None):
     """Compare the models on labelled rows, write report/ and model/ under the
     local `output_dir` -> the training summary dict.
 
@@ -52,34 +82,90 @@ def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, anal
     `test` is a held-out ``(X_test, y_test)`` in the same feature space: the
     chosen model scores it, at its CV threshold -> summary["test"] and the
     report's held-out block.
+
+    `email` (EmailInput) brings the labelled messages' records: the email
+    model is compared too (``models`` "fast" and "all" include it, or name
+    ``email_logistic_regression``), the report lists the most confident
+    out-of-fold mistakes with their subjects, senders and dates, and, with
+    ``email.ablation``, the feature-group ablation table. `corpus` is the
+    report's corpus block (models.report.corpus_rows' arguments).
     """
     # rows in message-id order: the part files' layout depends on the runner,
     # and the folds (so the metrics and the model) must not
     order = sorted(range(len(message_ids)), key=message_ids.__getitem__)
     X, y = X[order], y[order]
+    records = [{"message_id": message_ids[row]} for row in order]
+    specs = None
+    if email is not None:
+        records = [email.records[row] for row in order]
+        if email.groups:
+            X = Documents(X, records)
+            spec = email_model_spec(email.groups, email.intent_model, email.corpus_svd)
+            specs = {spec.name: spec}
+            if test is not None:
+                test = (Documents(test[0], email.test_records), test[1])
     comparison = compare(X, y, models=models, n_splits=n_splits, seed=seed,
                          select_by=select_by, target_recall=target_recall,
-                         n_jobs=n_jobs, feature_names=terms, progress=progress)
+                         n_jobs=n_jobs, feature_names=terms, progress=progress,
+                         **({"specs": specs} if specs else {}))
     summary = comparison.summary()
     if test is not None:
-        summary["test"] = held_out_metrics(comparison, *test)
-    summary["report"] = write_report(comparison, os.path.join(output_dir, "report"),
-                                     notes=report_notes, test=summary.get("test"))
+        summary["test"] = held_out_metrics(comparison, *test, specs=specs)
     chosen = comparison.chosen_result
+    errors = error_examples(records, comparison.y, chosen.oof_scores, chosen.threshold,
+                            explainer(chosen.estimator, X, terms))
+    ablation = None
+    if specs and email.ablation and EMAIL_MODEL in comparison.results:
+        final = comparison.results[EMAIL_MODEL].final_params
+        ablation = ablate(X, comparison.y, comparison.folds, email.groups, final["clf__C"],
+                          email.intent_model, email.corpus_svd, seed, ablation_progress)
+        summary["ablation"] = {"C": final["clf__C"], "rows": ablation}
+    summary["report"] = write_report(comparison, os.path.join(output_dir, "report"),
+                                     notes=report_notes, test=summary.get("test"),
+                                     corpus=corpus, errors=errors, ablation=ablation)
+    extra = {"vectors": vectors or {}, "cv": chosen.cv, "select_by": select_by,
+             "target_recall": target_recall,
+             "final_params": summary["models"][comparison.chosen]["final_params"]}
+    if comparison.chosen == EMAIL_MODEL:
+        # models.scoring builds Documents (tf-idf row + record) for this input
+        extra.update(input="documents", groups=check_groups(email.groups))
     summary["bundle"] = save_bundle(
         os.path.join(output_dir, "model"), chosen.estimator, chosen.threshold,
-        analyzer_config, vocabulary_path, comparison.chosen, len(terms),
-        extra={"vectors": vectors or {}, "cv": chosen.cv, "select_by": select_by,
-               "target_recall": target_recall,
-               "final_params": summary["models"][comparison.chosen]["final_params"]})
+        analyzer_config, vocabulary_path, comparison.chosen, len(terms), extra=extra)
     return summary
 
 
-def held_out_metrics(comparison, X_test, y_test):
+def explainer(estimator, X, terms, count=EXPLAINED_FEATURES):
+    """A function of a row of X -> its `count` largest weight x value contributions
+    [(feature, contribution)] in a fitted linear estimator, or None when its
+    weights do not apply to the row as it is (a selection or projection step)."""
+    if estimator is None:
+        return None
+    steps = estimator.named_steps
+    if "features" in steps:  # an email pipeline
+        names = feature_names(estimator, terms)
+        return lambda row: top_contributions(estimator, X[[row]], names, count)[0]
+    weights = linear_feature_weights(estimator) if list(steps) == ["clf"] else None
+    if weights is None:
+        return None
+    matrix = sp.csr_matrix(X.tfidf if isinstance(X, Documents) else X)
+
+    def explain(row):
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        columns = matrix.indices[start:end]
+        values = matrix.data[start:end] * weights[columns]
+        order = np.argsort(-np.abs(values), kind="stable")[:count]
+        return [(str(terms[columns[i]]), float(values[i])) for i in order if values[i] != 0]
+    return explain
+
+
+def held_out_metrics(comparison, X_test, y_test, specs=None):
     """The chosen model's figures on a held-out test set, at its CV threshold:
     {"messages", "positives", "roc_auc", "pr_auc", "precision", "recall", "f1",
-    "accuracy"}."""
+    "accuracy"}. X_test is a matrix, or Documents when the comparison had
+    the email model (`specs`)."""
     chosen = comparison.chosen_result
+    X_test = model_input(_spec(comparison.chosen, specs), X_test)
     scores = positive_scores(chosen.estimator, X_test)
     figures = binary_metrics(y_test, scores, chosen.threshold)
     return dict(figures, messages=int(len(y_test)), positives=int(np.sum(y_test)))

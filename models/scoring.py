@@ -39,6 +39,12 @@ class BundleVectorizer:
         return sp.csr_matrix((values, (rows, columns)), shape=(len(records), self.n_features))
 
 
+def takes_documents(bundle):
+    """True when the bundle's model reads tf-idf rows and records together
+    (models.email_features.Documents), not the tf-idf matrix alone."""
+    return bundle.model.get("extra", {}).get("input") == "documents"
+
+
 def vectorize(records, bundle):
     """CSR matrix of the records' tf-idf vectors in the bundle's feature space."""
     return BundleVectorizer(bundle).transform(records)
@@ -53,6 +59,12 @@ def predict_records(bundle, records, vectorizer=None):
     if not records:
         return []
     matrix = (vectorizer or BundleVectorizer(bundle)).transform(records)
+    if takes_documents(bundle):
+        # an email pipeline: every feature group computed from the record and
+        # the state its fitted transformers hold (models/email_features.py)
+        from models.email_features import Documents
+
+        matrix = Documents(matrix, records)
     scores = bundle.score(matrix)
     labels = bundle.label(scores)
     return [{"message_id": record["message_id"], "score": float(score), "label": int(label),

@@ -34,18 +34,34 @@ def _expand(paths):
     return files
 
 
-def message_id_of_line(line, path, number):
-    """The message id of an svmlight line: its comment, a JSON string
-    (features.tfidf.svmlight_line), after the first ``" # "``."""
+_DECODER = json.JSONDecoder()
+
+
+def labelled_line(line, path, number):
+    """(message id, record or None) of an svmlight line's comment, after the
+    first ``" # "``: a JSON string (features.tfidf.svmlight_line), then, from
+    the label job with ``--records``, one space and the message's record."""
     _, separator, comment = line.partition(b" # ")
-    try:
-        message_id = json.loads(comment) if separator else None
-    except ValueError:
-        message_id = None
-    if not isinstance(message_id, str) or not message_id:
+    message_id, record = None, None
+    if separator:
+        text = comment.decode("utf-8", errors="replace")
+        try:
+            message_id, end = _DECODER.raw_decode(text)
+            rest = text[end:].strip()
+            if rest:
+                record = json.loads(rest)
+        except ValueError:
+            message_id = None
+    if not isinstance(message_id, str) or not message_id or (
+            record is not None and not isinstance(record, dict)):
         raise ValueError("%s:%d: svmlight line without a '# \"message_id\"' comment"
                          % (path, number))
-    return message_id
+    return message_id, record
+
+
+def message_id_of_line(line, path, number):
+    """The message id of an svmlight line (``labelled_line``'s first part)."""
+    return labelled_line(line, path, number)[0]
 
 
 def load_vectors(paths, n_features):

@@ -44,6 +44,7 @@ from threadpoolctl import threadpool_limits
 from features.mailformats import expand_inputs, iter_found
 from features.parsing import outcome_of
 from features.text import Analyzer
+from models.ablation import ablation_variants
 from models.email_features import (
     C_GRID,
     DEFAULT_FIELDS,
@@ -141,16 +142,6 @@ def tuned(groups, intent_model, corpus_svd, seed=0, c_grid=C_GRID):
                            group_weight=GROUP_WEIGHT, seed=seed),
             {"clf__C": list(c_grid)}, scoring="average_precision", cv=inner)
     return make
-
-
-def ablation_variants(groups=GROUPS):
-    """(row name, groups) of the table: text, text + each group, all groups."""
-    extra = [name for name in check_groups(groups) if name != "text"]
-    rows = [("text", ["text"])]
-    rows += [("text + %s" % name, ["text", name]) for name in extra]
-    if len(extra) > 1:
-        rows.append(("all groups", ["text"] + extra))
-    return rows
 
 
 def ablation(records, y, fields=DEFAULT_FIELDS, groups=GROUPS, seed=0, progress=None,

@@ -9,6 +9,8 @@ configuration object (scripts/pipeline/), which validates itself.
 from features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from features.tfidf import NORMS
 from features.vocabulary import df_bound_argument
+from models.email_features import DEFAULT_GROUPS, GROUPS
+from models.intent import DEFAULT_INTENT_DATA
 from models.metrics import SELECTION_METRICS
 from scripts.cli import UserError
 from scripts.pipeline.engine import Engine
@@ -107,10 +109,23 @@ def add_training_arguments(parser):
                         help="processes for grid search (default: 1)")
     parser.add_argument("--train-on-cluster", action="store_true",
                         help="run the cross-validation grid as an MRJob on --runner "
-                             "(jobs/mr_cross_validate.py) instead of in this process")
+                             "(jobs/mr_cross_validate.py) instead of in this process "
+                             "(the tf-idf models only: the email model is compared in the "
+                             "driver)")
+    parser.add_argument("--feature-groups", default=",".join(DEFAULT_GROUPS), metavar="G,...",
+                        help="feature groups of the email model (%s; 'none': no email model; "
+                             "default: %%(default)s; docs/models.md)" % ", ".join(GROUPS))
+    parser.add_argument("--no-ablation", dest="ablation", action="store_false",
+                        help="leave the feature-group ablation table out of the report")
+    parser.add_argument("--intent-data", default=DEFAULT_INTENT_DATA, metavar="FILE",
+                        help="Yes/No TAB sentence lines the intent group's sentence model "
+                             "is trained on (default: ../shared/data/parakweet-intent/"
+                             "Ask0729-fixed.txt beside the checkout)")
 
 
 def training_config(args):
     return TrainingConfig(models=args.models, folds=args.folds, seed=args.seed,
                           select_by=args.select_by, target_recall=args.target_recall,
-                          n_jobs=args.n_jobs, on_cluster=args.train_on_cluster)
+                          n_jobs=args.n_jobs, on_cluster=args.train_on_cluster,
+                          groups=args.feature_groups, ablation=args.ablation,
+                          intent_data=args.intent_data)

@@ -34,7 +34,7 @@ WRITTEN = ("test/messages", "test/quarantine", "test/features", "test/features/l
 
 
 def heldout_stage(engine, inputs, spec, output, analyzer_config, settings,
-                  dedupe_by="message_id"):
+                  dedupe_by="message_id", records=None):
     """Parse, vectorize (training vocabulary) and label the test inputs
     -> (OUTPUT/test/features/labelled URI, stage summary dict)."""
     from jobs.mr_count_ngrams import MRCountNgrams
@@ -65,7 +65,8 @@ def heldout_stage(engine, inputs, spec, output, analyzer_config, settings,
                              join(features_dir, "tfidf"), vector_job_args(vocabulary, settings))
     storage.mark_complete(features_dir)
     labelled, labels = label_stage(engine, spec, join(test_output, "messages"),
-                                   join(features_dir, "tfidf"), list(inputs), test_output)
+                                   join(features_dir, "tfidf"), list(inputs), test_output,
+                                   records=records)
     summary = {
         "parse": {key: parse[key] for key in ("read", "parsed", "quarantined", "duplicates")},
         "labels": labels,

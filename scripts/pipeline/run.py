@@ -87,6 +87,8 @@ def written_directories(config):
         directories.append("graph")
     if config.labels is not None:
         directories += ["report", "model"] + (["predictions"] if config.score else [])
+        if config.training.email_model and "lsa" in config.training.groups:
+            directories.append("features/sample")
         if config.test_inputs:
             directories += list(HELD_OUT_WRITTEN)
     return directories
@@ -137,7 +139,8 @@ def run_pipeline(config, engine, report=_quiet):
         with storage.counting("labels"):
             labelled, counts = label_stage(engine, config.labels, join(output, "messages"),
                                            join(output, "features", "tfidf"),
-                                           list(config.inputs), output)
+                                           list(config.inputs), output,
+                                           records=config.training.record_fields)
         stages["labels"] = counts
         report("labels", counts["labelled"], counts["seconds"],
                "(%d positive, %d negative, %d unlabelled)"
@@ -147,7 +150,8 @@ def run_pipeline(config, engine, report=_quiet):
             with storage.counting("test"):
                 test_labelled, held_out = heldout_stage(
                     engine, config.test_inputs, config.test_labels or config.labels, output,
-                    config.analyzer, config.vectorizer, config.dedupe_by)
+                    config.analyzer, config.vectorizer, config.dedupe_by,
+                    records=config.training.record_fields)
             stages["test"] = held_out
             report("test", held_out["labels"]["labelled"], held_out["seconds"],
                    "(%d positive, %d unlabelled; %d quarantined)"
@@ -162,7 +166,11 @@ def run_pipeline(config, engine, report=_quiet):
                 progress=lambda result: report(
                     "model", len(result.oof_scores), result.seconds,
                     "%s %s" % (result.name, _cv(result))),
-                test_labelled=test_labelled)
+                test_labelled=test_labelled,
+                corpus={"counts": dict(parse, quarantined=parse.get("quarantine_reasons")
+                                       or parse["quarantined"]),
+                        "labels": counts, "vocabulary_size": features["vocabulary"]},
+                documents=features["documents"])
         stages["train"] = {"labelled": training["samples"], "positives": training["positives"],
                            "featurized": features["documents"],
                            "unlabelled_featurized": counts["unlabelled"],
@@ -171,8 +179,9 @@ def run_pipeline(config, engine, report=_quiet):
                     "report", "bundle"):
             summary[key] = training[key]
         summary["table"] = format_table(training)
-        if "test" in training:
-            summary["test"] = training["test"]
+        for key in ("test", "ablation"):
+            if key in training:
+                summary[key] = training[key]
         report("train", training["samples"], training["seconds"],
                "(chosen: %s, threshold %.4f)" % (training["chosen_model"],
                                                   training["threshold"]))

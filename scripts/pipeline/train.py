@@ -24,12 +24,14 @@ import scipy.sparse as sp
 from sklearn.datasets import load_svmlight_file
 
 from features.vocabulary import read_vocabulary_by_id
+from models.email_features import DEFAULT_GROUPS, check_groups
+from models.intent import DEFAULT_INTENT_DATA
 from models.labels import labeller_from_spec
 from models.metrics import SELECTION_METRICS, check_target_recall
-from models.registry import select_models
-from models.run import train_and_bundle
+from models.registry import EMAIL_MODEL, email_model_spec, select_models
+from models.run import EmailInput, train_and_bundle
 from models.training import compare_models
-from models.vectors import message_id_of_line
+from models.vectors import labelled_line
 from scripts.cli import UserError
 from scripts.pipeline.storage import is_remote, join
 
@@ -45,12 +47,30 @@ class TrainingConfig:
     target_recall: float = 0.95
     n_jobs: int = 1
     on_cluster: bool = False
+    # the email model's feature groups (a comma string or names; "none" or
+    # empty: no email model), its ablation table, the intent group's data
+    groups: object = DEFAULT_GROUPS
+    ablation: bool = True
+    intent_data: str = DEFAULT_INTENT_DATA
+    # at most this many tf-idf rows (a hash sample) are read for the LSA fit
+    lsa_rows: int = 20000
 
     def __post_init__(self):
+        groups = self.groups
+        if isinstance(groups, str):
+            groups = () if groups.strip() in ("", "none") else groups.split(",")
         try:
-            select_models(self.models)
+            object.__setattr__(self, "groups", tuple(check_groups(groups)) if groups else ())
+        except ValueError as error:
+            raise UserError("--feature-groups: %s" % error) from None
+        try:
+            names = select_models(self.models, extra=self._extra())
         except ValueError as error:
             raise UserError("--models: %s" % error) from None
+        if self.on_cluster and EMAIL_MODEL in names:
+            raise UserError("--train-on-cluster compares the tf-idf models only; the email "
+                            "model (%s) is compared in the driver: drop one of them"
+                            % EMAIL_MODEL)
         if self.select_by not in SELECTION_METRICS:
             raise UserError("--select-by must be one of %s, not %r"
                             % (", ".join(SELECTION_METRICS), self.select_by))
@@ -62,6 +82,25 @@ class TrainingConfig:
         if self.folds < 2:
             raise UserError("--folds must be at least 2, not %d" % self.folds)
 
+    def _extra(self):
+        """The email model's spec for select_models, unless it is off (no groups, or
+        training on the cluster, where "fast" and "all" leave it out)."""
+        if not self.groups or self.on_cluster and self.models.strip() in ("fast", "all"):
+            return {}
+        # a stand-in: the real spec needs the trained sentence model and the SVD
+        return {EMAIL_MODEL: email_model_spec(["text"])}
+
+    @property
+    def email_model(self):
+        """True when the comparison includes the email model."""
+        return EMAIL_MODEL in select_models(self.models, extra=self._extra())
+
+    @property
+    def record_fields(self):
+        """The label job's --records: whole records for the email model, else the
+        fields of the report's example messages."""
+        return "all" if self.email_model else "subject,from,date"
+
 
 def check_label_spec(spec):
     """Raise UserError (one line) for a bad ``--labels`` SPEC."""
@@ -71,8 +110,11 @@ def check_label_spec(spec):
         raise UserError("--labels: %s" % error) from None
 
 
-def label_stage(engine, spec, messages, vectors, raw_inputs, output):
-    """Run the label job -> (OUTPUT/features/labelled URI, counts dict)."""
+def label_stage(engine, spec, messages, vectors, raw_inputs, output, records=None):
+    """Run the label job -> (OUTPUT/features/labelled URI, counts dict).
+
+    `records` is the job's ``--records`` ("all", or a comma list of fields):
+    the labelled messages' records travel with their vectors."""
     from jobs.mr_label_messages import MRLabelMessages
 
     check_label_spec(spec)
@@ -84,6 +126,8 @@ def label_stage(engine, spec, messages, vectors, raw_inputs, output):
         args = ["--labels-file", spec]
     else:
         args = ["--labels", spec]
+    if records:
+        args += ["--records", records]
     if spec.startswith("cats:"):
         # the Berkeley .cats files sit beside the raw messages
         inputs += cats_files(raw_inputs)
@@ -116,36 +160,97 @@ def cats_files(raw_inputs):
 
 
 def load_labelled(storage, labelled_dir, n_features):
-    """svmlight lines with labels -> (X, y, message_ids), in message-id order."""
+    """svmlight lines with labels -> (X, y, message_ids, records), in line order;
+    records (from the label job's ``--records``) is None when the lines carry none."""
     lines = [line.rstrip(b"\n") for line in storage.iter_lines(labelled_dir)]
     lines = [line for line in lines if line.strip()]
     if not lines:
-        return sp.csr_matrix((0, n_features), dtype=np.float64), np.zeros(0, dtype=int), []
-    message_ids = [message_id_of_line(line, labelled_dir, number)
-                   for number, line in enumerate(lines, 1)]
+        return (sp.csr_matrix((0, n_features), dtype=np.float64), np.zeros(0, dtype=int), [],
+                None)
+    parsed = [labelled_line(line, labelled_dir, number) for number, line in enumerate(lines, 1)]
+    message_ids = [message_id for message_id, _ in parsed]
+    records = [record for _, record in parsed]
+    if any(record is None for record in records):
+        records = None
     X, y = load_svmlight_file(io.BytesIO(b"\n".join(lines) + b"\n"), n_features=n_features,
                               zero_based=True)
-    return X.tocsr(), y.astype(int), message_ids
+    return X.tocsr(), y.astype(int), message_ids, records
 
 
 def load_test_set(storage, test_labelled, n_features):
-    """The held-out test set's labelled vectors -> (X, y), refused (UserError) unless
-    both classes are present: its ROC AUC and PR AUC need them."""
-    X, y, _ = load_labelled(storage, test_labelled, n_features)
+    """The held-out test set's labelled vectors -> (X, y, records), refused (UserError)
+    unless both classes are present: its ROC AUC and PR AUC need them."""
+    X, y, _, records = load_labelled(storage, test_labelled, n_features)
     positives = int(y.sum())
     if positives == 0 or positives == len(y):
         raise UserError("--test-labels labelled %d test messages, %d positive: a held-out "
                         "test set needs both classes" % (len(y), positives))
-    return X, y
+    return X, y, records
+
+
+def sample_rows(engine, output, documents, rows):
+    """A hash sample of about `rows` of the tf-idf rows (all of them when there are
+    fewer), selected on the runner (jobs/mr_select_rows.py ``--sample``) into
+    OUTPUT/features/sample/ -> the URI. The driver reads the sample only."""
+    from jobs.mr_select_rows import MRSelectRows
+
+    sample_dir = join(output, "features", "sample")
+    fraction = 1.0 if documents <= rows else rows / float(documents)
+    engine.run(MRSelectRows, [join(output, "features", "tfidf", "part-*")], sample_dir,
+               ["--sample", repr(fraction)])
+    engine.storage.mark_complete(sample_dir)
+    return sample_dir
+
+
+def email_input(engine, output, config, records, n_features, documents, test_records=None):
+    """What the email model needs (models.run.EmailInput) -> (EmailInput, notes).
+
+    The intent group's sentence model is trained from ``config.intent_data``
+    (left out, with a note, when the file is absent); the LSA group's SVD is
+    fitted on a hash sample of at most ``config.lsa_rows`` tf-idf rows of all
+    parsed messages, labelled or not."""
+    if not config.email_model:
+        return EmailInput(records, (), ablation=False, test_records=test_records), []
+    groups, notes = list(config.groups), []
+    intent_model = corpus_svd = None
+    if "intent" in groups:
+        if os.path.isfile(config.intent_data):
+            from models.intent import load_intent_model
+
+            try:
+                intent_model = load_intent_model(config.intent_data, seed=config.seed)
+            except ValueError as error:
+                raise UserError("--intent-data: %s" % error) from None
+        else:
+            groups.remove("intent")
+            notes.append("The intent feature group is left out: no sentence data at %s "
+                         "(--intent-data)." % config.intent_data)
+    if "lsa" in groups:
+        from models.lsa import fit_corpus_svd
+
+        sample = sample_rows(engine, output, documents, config.lsa_rows)
+        X_sample = load_labelled(engine.storage, sample, n_features)[0]
+        if X_sample.shape[0] >= 2:
+            corpus_svd = fit_corpus_svd(X_sample, random_state=config.seed)
+            notes.append("LSA: %d components fitted on %d of the %d messages' tf-idf rows."
+                         % (corpus_svd.components.shape[0], X_sample.shape[0], documents))
+        else:
+            groups.remove("lsa")
+            notes.append("The lsa feature group is left out: fewer than 2 messages.")
+    return EmailInput(records, tuple(groups), intent_model, corpus_svd, config.ablation,
+                      test_records), notes
 
 
 def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
-                report_notes=(), progress=None, test_labelled=None):
+                report_notes=(), progress=None, test_labelled=None, corpus=None,
+                documents=0):
     """Compare models on the labelled vectors; put report/ and model/ under OUTPUT.
 
     With ``test_labelled`` (scripts/pipeline/heldout.py's labelled test
     vectors) the chosen model also scores the held-out test set: the
-    ``test`` figures of the report and of the returned dict."""
+    ``test`` figures of the report and of the returned dict. `corpus` is
+    the report's corpus block; `documents` the number of tf-idf rows (for
+    the LSA sample)."""
     storage = engine.storage
     started = time.time()
     compare = compare_models
@@ -160,16 +265,23 @@ def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
         with open(vocabulary_path, "wb") as handle:
             handle.write(storage.read_bytes(join(output, "features", "vocabulary.tsv")))
         terms, _ = read_vocabulary_by_id(vocabulary_path)
-        X, y, message_ids = load_labelled(storage, labelled_dir, len(terms))
-        test = (load_test_set(storage, test_labelled, len(terms))
-                if test_labelled is not None else None)
+        X, y, message_ids, records = load_labelled(storage, labelled_dir, len(terms))
+        test = test_records = None
+        if test_labelled is not None:
+            X_test, y_test, test_records = load_test_set(storage, test_labelled, len(terms))
+            test = (X_test, y_test)
+        email, notes = None, []
+        if records is not None:
+            email, notes = email_input(engine, output, config, records, len(terms), documents,
+                                       test_records)
         try:
             training = train_and_bundle(
                 X, y, message_ids, terms, vocabulary_path, scratch, analyzer_config,
                 models=config.models, n_splits=config.folds, seed=config.seed,
                 select_by=config.select_by, target_recall=config.target_recall,
                 n_jobs=config.n_jobs, vectors=vectors, compare=compare,
-                report_notes=list(report_notes), progress=progress, test=test)
+                report_notes=list(report_notes) + notes, progress=progress, test=test,
+                email=email, corpus=corpus)
         except ValueError as error:
             raise UserError(str(error)) from None
         for name in ("report", "model"):

@@ -231,3 +231,37 @@ def test_cats_lines_without_the_input_file_name_are_one_clear_error(monkeypatch)
         (["message", "a@x"], [2, "1:0.5"])]
     with pytest.raises(RuntimeError, match="input file name .* --emulate-map-input-file"):
         list(job.mapper_route(None, "1,4,2"))
+
+
+@pytest.mark.parametrize("spec", ["meet*=1,other*=0", "cats:1,2"])
+def test_records_travel_with_their_labelled_vectors(corpus, tmp_path, spec):
+    from models.vectors import labelled_line
+
+    inputs = corpus["messages"] + corpus["tfidf"] + (corpus["cats"] if "cats" in spec else [])
+    plain, _ = run(inputs, ["--labels", spec], tmp_path / "plain")
+    whole, _ = run(inputs, ["--labels", spec, "--records", "all"], tmp_path / "whole")
+    some, _ = run(inputs, ["--labels", spec, "--records", "subject,folder"], tmp_path / "some")
+    # the vectors and labels are those of the plain run; svmlight ignores the record
+    assert output_rows(whole) == output_rows(some) == output_rows(plain) and plain
+    by_id = {record["message_id"]: record for record in corpus["records"]}
+    for number, line in enumerate(whole, 1):
+        message_id, record = labelled_line(line.encode("utf-8"), "whole", number)
+        assert record == by_id[message_id]
+    for number, line in enumerate(some, 1):
+        message_id, record = labelled_line(line.encode("utf-8"), "some", number)
+        original = by_id[message_id]
+        assert record == {"message_id": message_id, "subject": original["subject"],
+                          "folder": original["folder"]}
+    for number, line in enumerate(plain, 1):
+        assert labelled_line(line.encode("utf-8"), "plain", number)[1] is None
+
+
+def test_a_labelled_line_with_a_broken_record_is_refused():
+    from models.vectors import labelled_line
+
+    with pytest.raises(ValueError, match="x:3: svmlight line without"):
+        labelled_line(b'1 0:1.0 # "a@x" {broken', "x", 3)
+    with pytest.raises(ValueError, match="x:4"):
+        labelled_line(b'1 0:1.0 # "a@x" [1]', "x", 4)
+    assert labelled_line(b'1 0:1.0 # "a@x" {"subject": "s"}', "x", 5) == (
+        "a@x", {"subject": "s"})

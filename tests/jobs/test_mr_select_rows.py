@@ -71,3 +71,36 @@ def test_local_runner_with_two_reducers_equals_inline(tmp_path):
                           extra=["--num-cores", "2", "--jobconf", "mapreduce.job.reduces=2"])
     assert sorted(local) == sorted(inline) and len(inline) == 5
     assert counters["selected"] == 5
+
+
+SVMLIGHT = ['0 %d:0.5 %d:0.25 # "v%d@x"' % (number % 7, 7 + number % 5, number)
+            for number in range(400)]
+
+
+def test_a_hash_sample_is_the_same_rows_for_any_split_and_runner(tmp_path):
+    from jobs.mr_select_rows import sampled
+
+    expected = [line for line in SVMLIGHT if sampled(line, 0.25)]
+    # about a quarter, and not a prefix: the hash decides
+    assert 60 <= len(expected) <= 140 and expected != SVMLIGHT[:len(expected)]
+    one, counters = run([SVMLIGHT], ["--sample", "0.25"], tmp_path / "one")
+    assert one == expected
+    assert counters == {"selected": len(expected), "skipped": 400 - len(expected)}
+    (tmp_path / "two").mkdir()
+    two, _ = run([SVMLIGHT[:150], SVMLIGHT[150:]], ["--sample", "0.25"], tmp_path / "two",
+                 runner="local", extra=["--num-cores", "2"])
+    assert sorted(two) == sorted(expected)
+    (tmp_path / "all").mkdir()
+    assert run([SVMLIGHT], ["--sample", "1"], tmp_path / "all")[0] == SVMLIGHT
+
+
+def test_a_sample_with_a_field_test_keeps_json_rows_only(tmp_path):
+    lines, counters = run([PREDICTIONS], ["--sample", "1", "--field", "label", "--equals", "1"],
+                          tmp_path)
+    assert len(lines) == 3 and counters["invalid_json"] == 1
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "x"])
+def test_a_sample_share_outside_0_1_is_refused(value):
+    with pytest.raises((ValueError, SystemExit)):
+        MRSelectRows(args=["--sample", value])
