@@ -59,8 +59,8 @@ SPARSE_GROUPS = ("text", "chars")
 # each standardized dense group next to the l2-normalized tf-idf row.
 DEFAULT_GROUPS = ("text", "headers", "cues", "graph", "intent", "lsa")
 DEFAULT_FIELDS = ("subject", "body", "quoted")
-C_GRID = (1.0, 10.0)
-GROUP_WEIGHT = 0.1
+C_GRID = (1.0, 3.0, 10.0)
+GROUP_WEIGHT = 0.04
 # pseudonyms of addresses in the stored contact statistics: 16 hex digits
 # (64 bits), as features/graph.py uses for the graph outputs
 _PSEUDONYM_HEX_DIGITS = 16
