@@ -5,8 +5,9 @@ a cluster has them, is tests/engines/test_cluster_native.py.)
 
 300 real SpamAssassin messages (the first 150 files of ``spam-1`` and of
 ``easy-ham-1``, labelled by folder) go through every stage of `jeeves run`
-(parse, labels, features, graph, training with logistic regression on 3
-folds) inline and on Spark (``local[2]``). Spark's summary.json equals
+(parse, labels, features, graph, training with logistic regression and the
+email model on 3 folds: the label job carries the records, the LSA sample is
+selected by a job) inline and on Spark (``local[2]``). Spark's summary.json equals
 inline's apart from what belongs to the run (timings, the runner's name,
 output paths, the table that shows timings, the driver's bytes, the tasks
 counted), the ``flushes`` counter of count_ngrams (one or more per map task:
@@ -53,7 +54,8 @@ def jeeves_run(mail_files, output, runner, graph=True):
     """`jeeves run` on the messages with `runner`; returns its summary.json."""
     status = cli.main(["run", "--input", *mail_files, "--output", str(output),
                        "--runner", runner, "--labels", LABELS,
-                       "--models", "logistic_regression", "--folds", "3"]
+                       "--models", "logistic_regression,email_logistic_regression",
+                       "--folds", "3"]
                       + ([] if graph else ["--no-graph"]))
     assert status == 0, "jeeves run --runner %s exited %d" % (runner, status)
     with open(os.path.join(output, "summary.json")) as handle:
@@ -102,3 +104,6 @@ def assert_same_run(inline_run, output, summary, runner, graph=True):
 def test_jeeves_run_on_spark_equals_inline(spark, mail_files, inline_run, tmp_path):
     summary = jeeves_run(mail_files, tmp_path / "run-spark", "spark")
     assert_same_run(inline_run, tmp_path / "run-spark", summary, "spark")
+    # the email model was compared, on the same labelled records and LSA sample
+    assert "email_logistic_regression" in summary["models"]
+    assert [row["name"] for row in summary["ablation"]["rows"]][-1] == "all groups"
