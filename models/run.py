@@ -7,6 +7,8 @@ concerns training. ``train_from_features`` does the same from a local
 ``features/`` directory (``vocabulary.tsv`` and ``tfidf/``) and a labels dict.
 """
 
+from __future__ import annotations
+
 import os
 from dataclasses import dataclass
 from typing import Optional, Sequence

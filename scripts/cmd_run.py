@@ -25,6 +25,8 @@ the chosen model and threshold) is written once, at the end. Without
 
 import time
 
+from models.registry import EMAIL_MODEL
+from models.report import ablation_rows
 from scripts import options
 from scripts.pipeline.run import RunConfig, run_pipeline, write_summary
 
@@ -121,6 +123,17 @@ def counter_lines(summary):
             for stage, group, values in groups if values]
 
 
+def ablation_text(ablation):
+    """The feature-group ablation (summary.json's ``ablation``) as terminal lines."""
+    header, rows = ablation_rows(ablation["rows"])
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    lines = ["feature groups of %s, C %g, same folds:" % (EMAIL_MODEL, ablation["C"])]
+    for row in [header] + rows:
+        cells = (str(cell).ljust(width) for cell, width in zip(row, widths))
+        lines.append(("  " + "  ".join(cells)).rstrip())
+    return "\n".join(lines)
+
+
 def run(args):
     config = config_from(args)
     engine = options.engine_from(args)
@@ -135,6 +148,9 @@ def run(args):
     if "models" in summary:
         print()
         print(summary["table"])
+        if "ablation" in summary:
+            print()
+            print(ablation_text(summary["ablation"]))
         if "test" in summary:
             test = summary["test"]
             print("held-out test: %d messages (%d positive): ROC AUC %.4f, PR AUC %.4f, "

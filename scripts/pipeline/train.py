@@ -229,7 +229,10 @@ def email_input(engine, output, config, records, n_features, documents, test_rec
         from models.lsa import fit_corpus_svd
 
         sample = sample_rows(engine, output, documents, config.lsa_rows)
-        X_sample = load_labelled(engine.storage, sample, n_features)[0]
+        X_sample, _, sample_ids, _ = load_labelled(engine.storage, sample, n_features)
+        # in message-id order: the SVD's floating point must not follow the
+        # part files' layout, which depends on the runner
+        X_sample = X_sample[sorted(range(len(sample_ids)), key=sample_ids.__getitem__)]
         if X_sample.shape[0] >= 2:
             corpus_svd = fit_corpus_svd(X_sample, random_state=config.seed)
             notes.append("LSA: %d components fitted on %d of the %d messages' tf-idf rows."

@@ -8,7 +8,6 @@ import io
 import json
 import os
 
-import numpy as np
 import pytest
 from sklearn.datasets import load_svmlight_file
 
@@ -125,3 +124,14 @@ def test_bad_email_model_options_are_one_line(tmp_path, capsys, args, message):
                      "--labels", LABELS] + args) != 0
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_the_terminal_shows_the_ablation(email_run, capsys):
+    from scripts.cmd_run import ablation_text
+
+    _, _, out, _ = email_run
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    lines = ablation_text(summary["ablation"]).splitlines()
+    assert lines[0].startswith("feature groups of %s, C " % EMAIL_MODEL)
+    assert lines[1].split() == ["features", "ROC", "AUC", "PR", "AUC"]
+    assert [line.split()[0] for line in lines[2:]] == ["text"] * 6 + ["all"]
