@@ -8,12 +8,13 @@ a cluster has them, is tests/engines/test_cluster_native.py.)
 (parse, labels, features, graph, training the email model on 3 folds, the
 label job carrying the records and a job selecting the LSA sample, and
 scoring every message with its bundle) inline and on Spark (``local[2]``).
-Spark's summary.json equals inline's apart from what belongs to the run (timings, the runner's name,
-output paths, the table that shows timings, the driver's bytes, the tasks
-counted), the ``flushes`` counter of count_ngrams (one or more per map task:
-the runner decides how many tasks) and counter groups an engine adds of its
-own; the parsed messages, the vocabulary and the graph files are the same
-bytes. Skips when the corpus is missing.
+Spark's summary.json equals inline's apart from what belongs to the run
+(timings, the runner's name, output paths, the table that shows timings,
+the driver's bytes, the tasks counted), the ``flushes`` counter of
+count_ngrams (one or more per map task: the runner decides how many tasks)
+and counter groups an engine adds of its own; the parsed messages, the
+vocabulary and the graph files are the same bytes, the scores the same to
+1e-9. Skips when the corpus is missing.
 """
 
 import glob
