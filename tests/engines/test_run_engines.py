@@ -80,6 +80,8 @@ def comparable(value):
     if isinstance(value, dict):
         return {key: comparable(item) for key, item in value.items()
                 if key not in RUN_SPECIFIC}
+    if isinstance(value, list):
+        return [comparable(item) for item in value]
     return value
 
 
