@@ -10,7 +10,7 @@ from sklearn.datasets import load_svmlight_file
 from features.tfidf import svmlight_line
 from jobs.mr_label_messages import MRLabelMessages
 from models.labels import label_records, labeller_from_spec
-from models.vectors import join_labels, load_vectors
+from models.vectors import join_labels, labelled_line, load_vectors
 from tests.helpers import MRJOB_CONF
 
 N_FEATURES = 30
@@ -107,7 +107,8 @@ def output_rows(lines):
         return []
     X, y = load_svmlight_file(io.BytesIO("\n".join(lines).encode("utf-8") + b"\n"),
                               n_features=N_FEATURES, zero_based=True)
-    ids = [json.loads(line.split(" # ", 1)[1]) for line in lines]
+    ids = [labelled_line(line.encode("utf-8"), "output", number)[0]
+           for number, line in enumerate(lines, 1)]
     return sorted((message_id, int(label), tuple(X[row].toarray().ravel()))
                   for row, (message_id, label) in enumerate(zip(ids, y)))
 
@@ -235,8 +236,6 @@ def test_cats_lines_without_the_input_file_name_are_one_clear_error(monkeypatch)
 
 @pytest.mark.parametrize("spec", ["meet*=1,other*=0", "cats:1,2"])
 def test_records_travel_with_their_labelled_vectors(corpus, tmp_path, spec):
-    from models.vectors import labelled_line
-
     inputs = corpus["messages"] + corpus["tfidf"] + (corpus["cats"] if "cats" in spec else [])
     plain, _ = run(inputs, ["--labels", spec], tmp_path / "plain")
     whole, _ = run(inputs, ["--labels", spec, "--records", "all"], tmp_path / "whole")
@@ -257,8 +256,6 @@ def test_records_travel_with_their_labelled_vectors(corpus, tmp_path, spec):
 
 
 def test_a_labelled_line_with_a_broken_record_is_refused():
-    from models.vectors import labelled_line
-
     with pytest.raises(ValueError, match="x:3: svmlight line without"):
         labelled_line(b'1 0:1.0 # "a@x" {broken', "x", 3)
     with pytest.raises(ValueError, match="x:4"):
