@@ -1,10 +1,6 @@
 """scripts/bench_models.py on a small hand-written corpus (the Berkeley table is in docs)."""
 
 import json
-import os
-
-import numpy as np
-import pytest
 
 from scripts import bench_models
 from tests.models.corpus import MEETINGS, OTHERS
@@ -49,24 +45,3 @@ def test_held_out_scores_another_corpus(tmp_path, capsys):
     line = capsys.readouterr().out.splitlines()[-1]
     assert line.startswith("held-out: 16 test messages (6 positive): ROC AUC ")
     assert float(line.split("ROC AUC ")[1].split(",")[0]) > 0.5
-
-
-BERKELEY = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data",
-                        "enron-berkeley")
-
-
-@pytest.mark.slow
-def test_the_default_groups_beat_the_plain_script_on_berkeley():
-    """Issue 17: on the same folds, Jeeves' defaults must rank meeting mail better than
-    TfidfVectorizer + LogisticRegression (minutes: nested CV on 1,167 messages)."""
-    if not os.path.isdir(BERKELEY):
-        pytest.skip("../shared/data/enron-berkeley not found")
-    records, _ = bench_models.read_corpus([BERKELEY])
-    records, y, _ = bench_models.labelled(records, "cats:1,4")
-    assert (len(y), int(y.sum())) == (1167, 365)
-    rows, _ = bench_models.ablation(records, y,
-                                    variants=[("defaults", list(bench_models.DEFAULT_GROUPS))])
-    plain, defaults = rows
-    assert plain["name"] == bench_models.PLAIN_SCRIPT
-    for metric in ("roc_auc", "pr_auc"):
-        assert np.mean(defaults[metric]) > np.mean(plain[metric])
