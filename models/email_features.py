@@ -370,16 +370,20 @@ def feature_names(pipeline, terms=None):
     return names
 
 
+def row_contributions(matrix, row, weights, names, count=5):
+    """The `count` largest |weight x value| terms of one CSR row -> [(name, contribution)]
+    (positive pushes toward class 1; ties in the row's column order)."""
+    start, end = matrix.indptr[row], matrix.indptr[row + 1]
+    columns = matrix.indices[start:end]
+    values = matrix.data[start:end] * weights[columns]
+    order = np.argsort(-np.abs(values), kind="stable")[:count]
+    return [(str(names[columns[i]]), float(values[i])) for i in order if values[i] != 0]
+
+
 def top_contributions(pipeline, documents, names, count=5):
     """Per message, the `count` largest |weight x value| terms of a fitted linear email
     pipeline -> [[(name, contribution), ...], ...] (positive pushes toward class 1)."""
     matrix = sp.csr_matrix(pipeline.named_steps["features"].transform(_check_documents(documents)))
     coef = np.ravel(pipeline.named_steps["clf"].coef_)
-    out = []
-    for row in range(matrix.shape[0]):
-        start, end = matrix.indptr[row], matrix.indptr[row + 1]
-        columns = matrix.indices[start:end]
-        values = matrix.data[start:end] * coef[columns]
-        order = np.argsort(-np.abs(values), kind="stable")[:count]
-        out.append([(names[columns[i]], float(values[i])) for i in order if values[i] != 0])
-    return out
+    return [row_contributions(matrix, row, coef, names, count)
+            for row in range(matrix.shape[0])]

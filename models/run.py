@@ -19,7 +19,13 @@ import scipy.sparse as sp
 from features.vocabulary import read_vocabulary_by_id
 from models.ablation import ablate
 from models.bundle import save_bundle
-from models.email_features import Documents, check_groups, feature_names, top_contributions
+from models.email_features import (
+    Documents,
+    check_groups,
+    feature_names,
+    row_contributions,
+    top_contributions,
+)
 from models.metrics import binary_metrics
 from models.registry import EMAIL_MODEL, email_model_spec, linear_feature_weights
 from models.report import error_examples, write_report
@@ -71,8 +77,7 @@ def train_from_features(features_dir, labels, output_dir, analyzer_config, **opt
 def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, analyzer_config,
                      models=None, n_splits=5, seed=0, select_by="pr_auc", target_recall=0.95,
                      n_jobs=1, report_notes=(), progress=None, vectors=None,
-                     compare=compare_models, test=None, email=None, corpus=None,
-                     ablation_progress=None):
+                     compare=compare_models, test=None, email=None, corpus=None):
     """Compare the models on labelled rows, write report/ and model/ under the
     local `output_dir` -> the training summary dict.
 
@@ -120,7 +125,7 @@ def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, anal
     if specs and email.ablation and EMAIL_MODEL in comparison.results:
         final = comparison.results[EMAIL_MODEL].final_params
         ablation = ablate(X, comparison.y, comparison.folds, email.groups, final["clf__C"],
-                          email.intent_model, email.corpus_svd, seed, ablation_progress)
+                          email.intent_model, email.corpus_svd, seed)
         summary["ablation"] = {"C": final["clf__C"], "rows": ablation}
     summary["report"] = write_report(comparison, os.path.join(output_dir, "report"),
                                      notes=report_notes, test=summary.get("test"),
@@ -151,14 +156,7 @@ def explainer(estimator, X, terms, count=EXPLAINED_FEATURES):
     if weights is None:
         return None
     matrix = sp.csr_matrix(X.tfidf if isinstance(X, Documents) else X)
-
-    def explain(row):
-        start, end = matrix.indptr[row], matrix.indptr[row + 1]
-        columns = matrix.indices[start:end]
-        values = matrix.data[start:end] * weights[columns]
-        order = np.argsort(-np.abs(values), kind="stable")[:count]
-        return [(str(terms[columns[i]]), float(values[i])) for i in order if values[i] != 0]
-    return explain
+    return lambda row: row_contributions(matrix, row, weights, terms, count)
 
 
 def held_out_metrics(comparison, X_test, y_test, specs=None):

@@ -109,3 +109,22 @@ def test_the_bundle_scores_records_alone_as_the_training_pipeline(email_run):
     batch = predict_records(bundle, [records[row] for row in order])
     assert np.allclose([row["score"] for row in batch], expected, atol=1e-9, rtol=0)
     assert sp.issparse(X)
+
+
+def test_the_explainer_of_a_tfidf_model_lists_weight_times_value():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from models.run import explainer
+
+    docs, y = corpus()
+    terms = ["t%d" % column for column in range(docs.shape[1])]
+    model = Pipeline([("clf", LogisticRegression(C=10.0))]).fit(docs.tfidf, y)
+    explain = explainer(model, docs, terms, count=3)
+    row = docs.tfidf[0].toarray().ravel()
+    contributions = row * model.named_steps["clf"].coef_[0]
+    expected = sorted(((terms[i], contributions[i]) for i in np.flatnonzero(contributions)),
+                      key=lambda item: -abs(item[1]))[:3]
+    got = explain(0)
+    assert [name for name, _ in got] == [name for name, _ in expected]
+    assert np.allclose([value for _, value in got], [value for _, value in expected])
