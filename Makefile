@@ -4,11 +4,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# WordNet for the checkout (the installed package provisions it on first use
+# into ~/.cache/jeeves instead: features/wordnet.py)
 NLTK_DATA := $(CURDIR)/.nltk_data
 export NLTK_DATA
-export JEEVES_HOME := $(CURDIR)
-# task-side code (models/ ships with the scoring and CV jobs) must also run on EMR 7's Python
-TASK_SIDE := jobs features models
+# task-side code (jeeves.models ships with the scoring and CV jobs) must also run on EMR 7's Python
+TASK_SIDE := jobs features models scripts/errors.py scripts/__init__.py
 
 # Real engines (docs/engines.md): Hadoop jars from Maven Central, fetched
 # when Java and Maven are present; the engine tests skip without them.
@@ -16,7 +17,7 @@ HADOOP_LOCAL := $(CURDIR)/.cache/hadoop
 HAVE_JAVA := $(shell command -v java >/dev/null && command -v mvn >/dev/null && echo yes)
 ENGINES := $(if $(HAVE_JAVA),hadoop-jars)
 
-.PHONY: setup lint test demo bench clean hadoop-jars cluster-start cluster-stop dovecot chromium
+.PHONY: setup lint test demo bench bench-full clean hadoop-jars cluster-start cluster-stop dovecot chromium
 
 setup: $(VENV)/.installed $(NLTK_DATA)/.provisioned
 
@@ -28,13 +29,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-$(NLTK_DATA)/.provisioned: scripts/provision_wordnet.py features/wordnet.py | $(VENV)/.installed
-	$(BIN)/python scripts/provision_wordnet.py --target $(NLTK_DATA)
+$(NLTK_DATA)/.provisioned: tools/provision_wordnet.py features/wordnet.py | $(VENV)/.installed
+	$(BIN)/python tools/provision_wordnet.py --target $(NLTK_DATA)
 	touch $@
 
 lint: setup
 	$(BIN)/ruff check .
-	scripts/check_py39.sh $(TASK_SIDE)
+	tools/check_py39.sh $(TASK_SIDE)
 
 # pytest runs in a network namespace of its own holding only lo (as root;
 # elsewhere as is): the Hadoop engine tests' cluster then runs the shuffle,
@@ -44,9 +45,9 @@ lint: setup
 # Hadoop tests wait on YARN much of the time, the other worker runs the rest.
 TEST_WORKERS ?= 2
 test: setup lint $(ENGINES) dovecot chromium
-	scripts/hadoop/netns-run $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=25
+	tools/hadoop/netns-run $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=25
 # a smoke run on every other supported Python found (README: Python versions)
-	scripts/check_pythons.sh $(PYTHON)
+	tools/check_pythons.sh $(PYTHON)
 
 # tests/mailbox run a real Dovecot (docs/mailbox.md): Debian's dovecot-imapd, installed
 # when missing and we are root; without it those tests skip and say why.
@@ -67,8 +68,8 @@ chromium:
 DEMO_CORPUS := .cache/demo/spamassassin
 
 # the stamp stays outside the corpus, which must hold only mail
-$(DEMO_CORPUS).fetched: scripts/fetch_demo_corpus.sh
-	scripts/fetch_demo_corpus.sh $(DEMO_CORPUS)
+$(DEMO_CORPUS).fetched: tools/fetch_demo_corpus.sh
+	tools/fetch_demo_corpus.sh $(DEMO_CORPUS)
 	touch $@
 
 demo: setup $(DEMO_CORPUS).fetched
@@ -77,23 +78,23 @@ demo: setup $(DEMO_CORPUS).fetched
 # every stage against its reference on a 64 MB Enron prefix (docs/perf-results.md)
 BENCH_MB ?= 64
 bench: setup
-	$(BIN)/jeeves bench --mb $(BENCH_MB)
+	$(BIN)/python -m tools.run_bench --mb $(BENCH_MB)
 
 hadoop-jars: $(HADOOP_LOCAL)/lib/.fetched
 
-$(HADOOP_LOCAL)/lib/.fetched: scripts/hadoop/pom.xml
-	scripts/hadoop/fetch-jars $(HADOOP_LOCAL)
+$(HADOOP_LOCAL)/lib/.fetched: tools/hadoop/pom.xml
+	tools/hadoop/fetch-jars $(HADOOP_LOCAL)
 
 # A pseudo-distributed cluster on loopback for `-r hadoop`; see docs/engines.md.
 # As root it runs in the network namespace $(HADOOP_NETNS), with the shuffle:
-# run the jobs there too (scripts/hadoop/netns-run --named $(HADOOP_NETNS) CMD).
+# run the jobs there too (tools/hadoop/netns-run --named $(HADOOP_NETNS) CMD).
 HADOOP_NETNS ?= jeeves-hadoop
 cluster-start: setup hadoop-jars
-	scripts/hadoop/netns-run --named $(HADOOP_NETNS) $(BIN)/python -m scripts.hadoop.cluster start
+	tools/hadoop/netns-run --named $(HADOOP_NETNS) $(BIN)/python -m tools.hadoop.cluster start
 
 cluster-stop:
-	$(BIN)/python -m scripts.hadoop.cluster stop
-	scripts/hadoop/netns-run --delete $(HADOOP_NETNS)
+	$(BIN)/python -m tools.hadoop.cluster stop
+	tools/hadoop/netns-run --delete $(HADOOP_NETNS)
 
 clean:
 	rm -rf $(VENV) $(VENV)-3.* $(NLTK_DATA) .pytest_cache .ruff_cache *.egg-info

@@ -1,7 +1,7 @@
 """Cut an uncompressed mbox into byte ranges parsed apart, same records as whole.
 
 A message *boundary* is offset 0 or the start of a separator line, by the
-rule of :func:`features.mailformats.split_mbox` (a line starting ``From ``
+rule of :func:`jeeves.features.mailformats.split_mbox` (a line starting ``From ``
 that carries a weekday and a time); ``>From `` lines are never boundaries.
 The range ``[start, end)`` owns the messages whose boundary lies inside it:
 it reads from its first boundary at or after ``start`` up to the first
@@ -18,7 +18,7 @@ S3 supply such a function (jobs/ranged_reads.py).
 
 from __future__ import annotations
 
-from features.mailformats import _MBOX_SEPARATOR, mbox_found, split_mbox
+from jeeves.features.mailformats import _MBOX_SEPARATOR, mbox_found, split_mbox
 
 SCAN_BYTES = 1 << 20
 
@@ -68,7 +68,7 @@ def messages_in_range(read, start, end, size, scan_bytes=SCAN_BYTES):
 
 
 def found_in_range(read, uri, relpath, start, end, size, several):
-    """The :class:`features.mailformats.Found` items of one range, as a
+    """The :class:`jeeves.features.mailformats.Found` items of one range, as a
     whole-file parse gives them; ``several``: the file holds more than one
     message (:func:`holds_several_messages`, decided once for the file)."""
     return mbox_found(messages_in_range(read, start, end, size), uri, relpath, several)

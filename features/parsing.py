@@ -24,9 +24,9 @@ from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
-from features.htmltext import html_to_text
-from features.quoting import split_reply
-from features.validtext import SURROGATES_REPLACED, valid_strings
+from jeeves.features.htmltext import html_to_text
+from jeeves.features.quoting import split_reply
+from jeeves.features.validtext import SURROGATES_REPLACED, valid_strings
 
 SCHEMA_VERSION = 1
 DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
@@ -440,7 +440,7 @@ def _source_of(found):
 
 
 def outcome_of(found, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
-    """One item found in an input file (features.mailformats.Found) ->
+    """One item found in an input file (jeeves.features.mailformats.Found) ->
     ``("message", record, warnings)`` or ``("quarantine", record, [])``.
 
     Never raises: a message the parser cannot handle is quarantined as

@@ -33,7 +33,7 @@ callable is built (``Analyzer.load()``, in a task's ``*_init``).
 import re
 import unicodedata
 
-from features.wordnet import english_stop_words, load_wordnet_lemmatize
+from jeeves.features.wordnet import english_stop_words, load_wordnet_lemmatize
 
 DEFAULT_CONFIG = {
     "fields": ["subject", "body"],

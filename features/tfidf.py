@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Mapping
 from itertools import chain
 
-from features.vocabulary import table_of_mapping
+from jeeves.features.vocabulary import table_of_mapping
 
 NORMS = ("l2", "l1", "none")
 
@@ -34,7 +34,7 @@ def tfidf_entries(batch_counts, table, sublinear_tf=False, norm="l2"):
 
     Three numpy arrays over the kept entries of the batch, ordered by message
     (``owner``, its index in ``batch_counts``) and then by id: the values of
-    ``TfidfVectorizer``'s rows for ``table`` (a ``features.vocabulary``
+    ``TfidfVectorizer``'s rows for ``table`` (a ``jeeves.features.vocabulary``
     ``VocabularyTable`` or ``HashedVocabulary``). The vector job formats them
     as svmlight lines (``tfidf_lines``) and prediction builds a sparse
     matrix of them (models/scoring.py): one computation for both. The term
@@ -72,7 +72,7 @@ def tfidf_entries(batch_counts, table, sublinear_tf=False, norm="l2"):
 def document_entries(records, analyzer, table, sublinear_tf=False, norm="l2",
                      bucket_of=None):
     """Whole documents -> their ``tfidf_entries``: each record's terms by
-    ``analyzer`` (a features.text.Analyzer), counted, bucketed by
+    ``analyzer`` (a jeeves.features.text.Analyzer), counted, bucketed by
     ``bucket_of`` in hashing mode (``build_hasher``). How prediction, the
     scoring job and the numpy scorer weigh a message, as the vector job would."""
     batch = []

@@ -10,11 +10,14 @@ exception list (``noun.exc``, ``verb.exc``) and NLTK's detachment rules.
 
 ``load_lemma_tables()`` reads those with NLTK's own WordNet reader once and
 caches them as JSON (``jeeves-lemma-tables.json``) in the WordNet directory,
-keyed by the sizes of the four files they come from; later processes read
-the cache without importing nltk. ``make setup`` writes it
-(scripts/provision_wordnet.py), and the NLTK data directory the hadoop
-profile ships to the tasks carries it. Where the directory is read-only or
-WordNet is zipped, each process builds the tables from NLTK in memory.
+keyed by the sizes of the four files they come from, and in the user's cache
+directory (``~/.cache/jeeves``); later processes read the cache without
+importing nltk. Without WordNet anywhere it is downloaded on first use with
+``nltk.download`` into that cache directory, and where that is impossible
+the error is one line. Tasks need none of this: the driver ships the tables
+inside the code zip it gives every job (jeeves.taskcode), read here by
+``packaged_tables()``. ``make setup`` provisions WordNet for the checkout
+(tools/provision_wordnet.py).
 
 ``build_lemmatize(tables)`` runs the steps of NLTK's
 ``WordNetCorpusReader._morphy`` on the tables: the exception list's forms
@@ -39,15 +42,15 @@ CACHE_FORMAT = 1
 
 
 def wordnet_directory():
-    """The directory holding WordNet's files, or None when NLTK finds it zipped.
+    """The directory holding WordNet's files, or None when NLTK finds it
+    zipped or not at all.
 
     The ``NLTK_DATA`` directories are searched first, without importing nltk;
     then NLTK's own search path (which imports it).
     """
-    for root in os.environ.get("NLTK_DATA", "").split(os.pathsep):
-        candidate = os.path.join(root, "corpora", "wordnet")
-        if root and os.path.isfile(os.path.join(candidate, "index.noun")):
-            return candidate
+    found = _nltk_data_wordnet()
+    if found:
+        return found
     import nltk.data
 
     try:
@@ -119,23 +122,109 @@ def write_cache(directory, tables):
     return True
 
 
-def read_cache(directory, signature):
-    """The cached tables when they match ``signature``, else None."""
+def read_cache(directory, signature, any_source=False):
+    """The cached tables when they match ``signature`` (or, with
+    ``any_source``, whatever WordNet files they came from), else None."""
     try:
         with open(os.path.join(directory, CACHE_NAME), encoding="utf-8") as handle:
             tables = json.load(handle)
     except (OSError, ValueError):
         return None
-    if tables.get("format") != CACHE_FORMAT or tables.get("source") != signature:
+    if tables.get("format") != CACHE_FORMAT:
+        return None
+    if not any_source and tables.get("source") != signature:
         return None
     return tables
+
+
+PACKAGED_TABLES = "lemma-tables.json"
+
+
+def user_cache_directory(environ=None):
+    """Where a user's Jeeves keeps what it provisions: $XDG_CACHE_HOME/jeeves,
+    else ~/.cache/jeeves."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "jeeves")
+
+
+def packaged_tables():
+    """The tables shipped beside this module (in the zip the driver gives its
+    tasks: jeeves.taskcode), or None."""
+    import pkgutil
+
+    try:
+        data = pkgutil.get_data(__name__.rpartition(".")[0] or "features", PACKAGED_TABLES)
+    except (OSError, ImportError):
+        return None
+    if data is None:
+        return None
+    tables = json.loads(data.decode("utf-8"))
+    return tables if tables.get("format") == CACHE_FORMAT else None
+
+
+def download_wordnet(directory):
+    """``nltk.download('wordnet')`` into ``directory``/nltk_data; True when it worked."""
+    try:
+        import nltk
+    except ImportError:
+        return False
+    target = os.path.join(directory, "nltk_data")
+    try:
+        return bool(nltk.download("wordnet", download_dir=target, quiet=True,
+                                  raise_on_error=True)) and _found_under(target)
+    except Exception:  # no network, a proxy, a server error: all mean "not this way"
+        return False
+
+
+def _found_under(nltk_data):
+    return (os.path.isfile(os.path.join(nltk_data, "corpora", "wordnet", "index.noun"))
+            or os.path.isfile(os.path.join(nltk_data, "corpora", "wordnet.zip")))
+
+
+def wordnet_missing_message():
+    return ("WordNet is not installed and could not be downloaded: run "
+            "'python -m nltk.downloader wordnet' where the network reaches NLTK's "
+            "server, or set NLTK_DATA to a directory holding corpora/wordnet")
 
 
 # Memoized: the inline runner runs every task in one process.
 @functools.lru_cache(maxsize=None)
 def load_lemma_tables():
-    """The lemma tables: from the cache, else from NLTK (and cached if possible)."""
-    directory = wordnet_directory()
+    """The lemma tables, from the first of:
+
+    1. the tables shipped with the code (a task's zip, jeeves.taskcode);
+    2. WordNet in an ``NLTK_DATA`` directory: the cache beside it, or NLTK's
+       reader (then cached there if writable);
+    3. the user's cache (``user_cache_directory()/lemma-tables.json``);
+    4. WordNet where NLTK finds it by default (``~/nltk_data``, ...);
+    5. ``nltk.download('wordnet')`` into the user's cache directory.
+
+    What 2, 4 and 5 build is written to the user's cache, so later runs read
+    one file. Raises jeeves.errors.ResourceUnavailable (one line) when no
+    route works.
+    """
+    tables = packaged_tables()
+    if tables is not None:
+        return tables
+    cache = user_cache_directory()
+    directory = _nltk_data_wordnet()
+    if directory is None:
+        tables = read_cache(cache, None, any_source=True)
+        if tables is not None:
+            return tables
+        directory = wordnet_directory()
+        if directory is None and not _nltk_finds_wordnet():
+            if not download_wordnet(cache):
+                from jeeves.errors import ResourceUnavailable
+
+                raise ResourceUnavailable(wordnet_missing_message())
+            os.environ["NLTK_DATA"] = os.pathsep.join(
+                filter(None, [os.path.join(cache, "nltk_data"), os.environ.get("NLTK_DATA")]))
+            import nltk.data
+
+            nltk.data.path.insert(0, os.path.join(cache, "nltk_data"))
+            directory = wordnet_directory()
     signature = source_signature(directory) if directory else None
     if directory:
         tables = read_cache(directory, signature)
@@ -145,7 +234,31 @@ def load_lemma_tables():
     tables["source"] = signature
     if directory:
         write_cache(directory, tables)
+    os.makedirs(cache, exist_ok=True)
+    write_cache(cache, tables)
     return tables
+
+
+def _nltk_data_wordnet():
+    """WordNet's directory in one of the NLTK_DATA directories (no nltk import), or None."""
+    for root in os.environ.get("NLTK_DATA", "").split(os.pathsep):
+        candidate = os.path.join(root, "corpora", "wordnet")
+        if root and os.path.isfile(os.path.join(candidate, "index.noun")):
+            return candidate
+    return None
+
+
+def _nltk_finds_wordnet():
+    import nltk.data
+
+    try:
+        nltk.data.find("corpora/wordnet")
+    except LookupError:
+        try:
+            nltk.data.find("corpora/wordnet.zip/wordnet/")
+        except LookupError:
+            return False
+    return True
 
 
 def build_lemmatize(tables):

@@ -1,18 +1,11 @@
-"""MRJobs, one per file. Each is a thin adapter over `features/`.
+"""MRJobs, one per file. Each is a thin adapter over `jeeves.features`.
 
-Importing this package on the driver fills in two environment defaults the
-runner profiles in mrjob.conf rely on: JEEVES_HOME (the checkout, for paths in
-mrjob.conf) and NLTK_DATA (the project's WordNet, inherited by inline and local
-tasks). On a task node the package is shipped by mrjob (upload_dirs) and the
-defaults are harmless.
+Importing this package has no side effects. On every runner but inline the
+driver ships the running ``jeeves`` package to the tasks as one zip
+(jeeves.taskcode), so a task imports exactly the code the driver runs.
 """
 
 import os
-
-JEEVES_HOME = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-os.environ.setdefault("JEEVES_HOME", JEEVES_HOME)
-if os.path.isdir(os.path.join(JEEVES_HOME, ".nltk_data")):
-    os.environ.setdefault("NLTK_DATA", os.path.join(JEEVES_HOME, ".nltk_data"))
 
 
 def positive_int(text):

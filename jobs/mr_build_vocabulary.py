@@ -6,26 +6,26 @@ bulk of it, and the ``["documents", ""]`` row are skipped undecoded). Each
 term is in one partition row only, so a term's totals are final where they
 are read. With ``--min-llr`` the output of mr_score_collocations (``"w1 w2"
 -> LLR``) is a second input: a bigram is kept only when its LLR is at least
---min-llr (features.collocations.collocation_filter).
+--min-llr (jeeves.features.collocations.collocation_filter).
 
 Arguments: ``--documents N`` (the ``n`` of the df fractions: the count job's
 ``count_ngrams.messages`` counter), ``--min-df`` / ``--max-df`` (an int is a
-document count, a float a fraction, as features.vocabulary.parse_df_bound),
+document count, a float a fraction, as jeeves.features.vocabulary.parse_df_bound),
 ``--max-features K``, ``--min-llr X``, ``--hash-features N`` (hashing mode:
 every bucket is kept, nothing pruned, as build_hashed_table).
 
 Output: the kept terms only, ``"term" -> [term_count, df]`` (JSON key and
 value), in no particular order across part files: the driver reads them with
-features.vocabulary.read_kept_terms and gives the ids (sorted term order)
+jeeves.features.vocabulary.read_kept_terms and gives the ids (sorted term order)
 with vocabulary_rows_from_kept, so it holds the kept vocabulary, never the
-corpus' distinct terms. The result equals features.vocabulary.build_vocabulary
+corpus' distinct terms. The result equals jeeves.features.vocabulary.build_vocabulary
 (and so scikit-learn's) with any number of reducers.
 
 Steps, by options:
 - no --min-llr, no --max-features: map-only; the mapper writes the terms
   whose df is within [min_df, max_df].
 - --max-features K without --min-llr: each mapper keeps its top K terms
-  (features.vocabulary.TopTerms: count descending, then term ascending, the
+  (jeeves.features.vocabulary.TopTerms: count descending, then term ascending, the
   order of select_terms) and writes them at its end as ``None -> [term,
   count, df]``; one reducer key merges at most K x mappers candidates into
   the final K.
@@ -49,9 +49,9 @@ from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
 
-from features.collocations import split_bigram
-from features.vocabulary import TopTerms, df_bound_argument, df_limits
-from jobs import CountedJob, positive_int
+from jeeves.features.collocations import split_bigram
+from jeeves.features.vocabulary import TopTerms, df_bound_argument, df_limits
+from jeeves.jobs import CountedJob, positive_int
 
 try:
     import ujson as json

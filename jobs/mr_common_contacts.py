@@ -24,7 +24,7 @@ only W, so that its contacts still know they are connected to it, and pairs
 none: that would be quadratic in its degree); per address A, the stripes it
 received counted with a Counter (in C), less A and its own contacts (A
 received one row from each), give its shared-contact counts and the top k
-(features.graph.top_suggestions).
+(jeeves.features.graph.top_suggestions).
 
 Memory: the mappers' edge dict is flushed past a bound; the adjacency
 reducer holds at most --max-degree contacts of one address; the reducer at A
@@ -41,7 +41,7 @@ from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol
 from mrjob.step import MRStep
 
-from features.graph import (
+from jeeves.features.graph import (
     BoundedNeighbours,
     InvalidRecord,
     message_contacts,
@@ -49,8 +49,8 @@ from features.graph import (
     pseudonymizer,
     top_suggestions,
 )
-from jobs import CountedJob
-from jobs.protocols import EncodedJSON, TupleKeyJSONProtocol, ValidBytesValueProtocol
+from jeeves.jobs import CountedJob
+from jeeves.jobs.protocols import EncodedJSON, TupleKeyJSONProtocol, ValidBytesValueProtocol
 
 COUNTER_GROUP = "common_contacts"
 # The mappers' edge dict is flushed past this many edges, so task memory

@@ -35,7 +35,7 @@ from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol
 from mrjob.step import MRStep
 
-from features.graph import (
+from jeeves.features.graph import (
     InvalidRecord,
     message_contacts,
     message_features,
@@ -44,8 +44,8 @@ from features.graph import (
     pseudonymizer,
     summarize_contacts,
 )
-from jobs import CountedJob
-from jobs.protocols import ValidBytesValueProtocol
+from jeeves.jobs import CountedJob
+from jeeves.jobs.protocols import ValidBytesValueProtocol
 
 COUNTER_GROUP = "contact_lists"
 # In-mapper aggregation is flushed past this many distinct keys (bounded memory).

@@ -5,13 +5,13 @@ configured to read, ``subject`` and ``body`` by default, plus
 ``message_id``), one JSON object per line, or mr_parse_emails output lines
 (``"message"<TAB>record``; its ``"quarantine"`` rows are skipped).
 
-Each message is analyzed once (features.text.Analyzer). The output holds
+Each message is analyzed once (jeeves.features.text.Analyzer). The output holds
 three kinds of rows, told apart by the first item of the key:
 
 - ``["message", message_id]`` -> ``{term: count}``: the message's raw term
   counts (empty for a message with no term), read by mr_tfidf_vectors;
 - ``["terms", partition]`` -> ``{term: [term_count, df], ...}``: corpus
-  totals of the terms of one partition (``features.vocabulary.partition_of``,
+  totals of the terms of one partition (``jeeves.features.vocabulary.partition_of``,
   a CRC-32 of the term modulo ``--term-partitions``), terms sorted; read by
   the driver to build the vocabulary and by mr_score_collocations;
 - ``["documents", ""]`` -> number of messages (the ``n`` of idf).
@@ -42,11 +42,11 @@ from collections import Counter
 from mrjob.job import MRJob
 from mrjob.step import MRStep
 
-from features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
-from features.tfidf import build_hasher, hashed_counts
-from features.vocabulary import DEFAULT_TERM_PARTITIONS, merge_totals, partition_totals
-from jobs import CountedJob, positive_int
-from jobs.protocols import (
+from jeeves.features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
+from jeeves.features.tfidf import build_hasher, hashed_counts
+from jeeves.features.vocabulary import DEFAULT_TERM_PARTITIONS, merge_totals, partition_totals
+from jeeves.jobs import CountedJob, positive_int
+from jeeves.jobs.protocols import (
     EncodedJSON,
     PassThroughJSONProtocol,
     TupleKeyJSONProtocol,

@@ -1,16 +1,16 @@
 """Nested cross-validation of the registry models, one fit per task line.
 
-Input: task lines written by ``models.cluster.task_lines``, one JSON object
+Input: task lines written by ``jeeves.models.cluster.task_lines``, one JSON object
 each: ``{"model", "params_index", "params", "outer", "inner"}``, plus the
-data file (``--cv-data``, an .npz from ``models.cluster.write_cv_data``
+data file (``--cv-data``, an .npz from ``jeeves.models.cluster.write_cv_data``
 holding X, y and the shared outer and inner folds).
 
 Output: one JSON value per (model, outer fold): the parameters GridSearchCV
 would choose on that outer training part (``params``, ``params_index``,
 ``best_score``, the mean inner score of every candidate in
 ``candidate_scores``) and the held-out scores of the refitted best candidate
-(``test_indices``, ``test_scores``). ``scripts.pipeline.cluster_cv.compare_on_cluster``
-turns them into the same Comparison as ``models.training.compare_models``.
+(``test_indices``, ``test_scores``). ``jeeves.pipeline.cluster_cv.compare_on_cluster``
+turns them into the same Comparison as ``jeeves.models.training.compare_models``.
 
 The ``models`` package reaches the tasks through mrjob.conf's upload_dirs
 (as for every job): the registry and the fitting functions are the driver's
@@ -24,10 +24,10 @@ from mrjob.job import MRJob
 from mrjob.protocol import StandardJSONProtocol, StandardJSONValueProtocol
 from mrjob.step import MRStep
 
-from jobs import CountedJob
-from models.cluster import best_candidate, fit_and_score, load_cv_data, mean_score, refit_and_score
-from models.metrics import SELECTION_METRICS
-from models.registry import REGISTRY
+from jeeves.jobs import CountedJob
+from jeeves.models.cluster import best_candidate, fit_and_score, load_cv_data, mean_score, refit_and_score
+from jeeves.models.metrics import SELECTION_METRICS
+from jeeves.models.registry import REGISTRY
 
 COUNTER_GROUP = "cross_validate"
 
@@ -42,7 +42,7 @@ class MRCrossValidate(CountedJob, MRJob):
         super().configure_args()
         self.add_file_arg(
             "--cv-data", required=True,
-            help="the .npz of X, y and the shared folds (models.cluster.write_cv_data)")
+            help="the .npz of X, y and the shared folds (jeeves.models.cluster.write_cv_data)")
         self.add_passthru_arg(
             "--select-by", choices=SELECTION_METRICS, default="pr_auc",
             help="the metric the inner grid search maximizes (default: pr_auc)")

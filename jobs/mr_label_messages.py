@@ -11,14 +11,14 @@ Inputs, told apart line by line:
   (``mapreduce.map.input.file``, which Hadoop, EMR and mrjob's inline and
   local runners set, and its Spark runner with ``--emulate-map-input-file``);
   a ``.cats`` file labels the record whose source is the file beside it
-  (``<id>.txt``; models.labels.source_stem). An empty ``.cats`` file has no
+  (``<id>.txt``; jeeves.models.labels.source_stem). An empty ``.cats`` file has no
   line to join, so its message is unlabelled (the driver-side labeller
   gives it 0). Or, in any input file, packed ``.cats`` files
-  (models.labels.packed_cats_line: ``"cats"<TAB>{"uri": URI of the .cats
+  (jeeves.models.labels.packed_cats_line: ``"cats"<TAB>{"uri": URI of the .cats
   file, "lines": [...]}``): many small files read by one map task, on any
   runner, and an empty one gives 0 as the driver-side labeller does.
 
-The label spec is models.labels': ``--labels SPEC`` for ``cats:TOP,SUB``,
+The label spec is jeeves.models.labels': ``--labels SPEC`` for ``cats:TOP,SUB``,
 ``folder:NAME``, ``label:NAME`` and ``PATTERN=LABEL,...`` folder patterns
 (applied per record by labeller_from_spec), or ``--labels-file FILE`` for a
 CSV/TSV table of ``message_id,label`` rows, shipped to the tasks.
@@ -38,12 +38,12 @@ Steps (keys are JSON arrays):
 
 Output: ``label id:value ... # "message_id"``, one line per vector of a
 labelled message (a message id with two vectors, as the counting job keeps
-duplicates, gets two lines), as models.vectors.join_labels keeps them.
+duplicates, gets two lines), as jeeves.models.vectors.join_labels keeps them.
 With ``--records all`` the parsed record (``--records F1,F2``: its
 message_id and those fields) travels with its label and follows the id
 in the comment: ``label id:value ... # "message_id" {record}`` (one
 JSON text, no tab or newline; svmlight readers ignore the comment, and
-models.vectors.labelled_line reads both back). That is what the email
+jeeves.models.vectors.labelled_line reads both back). That is what the email
 feature groups of the driver's models need (docs/models.md), and it is
 proportional to the labelled messages only.
 Counters (group ``label_messages``), per record: ``labelled``, ``positive``,
@@ -66,9 +66,9 @@ from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
 
-from jobs import CountedJob
-from jobs.protocols import record_of_line
-from models.labels import (
+from jeeves.jobs import CountedJob
+from jeeves.jobs.protocols import record_of_line
+from jeeves.models.labels import (
     CatsLabeller,
     TableLabeller,
     cats_line_matches,
@@ -223,7 +223,7 @@ class MRLabelMessages(CountedJob, MRJob):
                 raise RuntimeError(
                     "cats: labels need each task's input file name (mapreduce.map.input.file),"
                     " which this runner does not set: on Spark pass --emulate-map-input-file,"
-                    " or give the .cats files packed (models.labels.packed_cats_line)")
+                    " or give the .cats files packed (jeeves.models.labels.packed_cats_line)")
             self.counts["invalid_vector"] += 1
             return
         # the placeholder label goes; the label is written in its place
@@ -293,7 +293,7 @@ class MRLabelMessages(CountedJob, MRJob):
             self.counts["labelled_without_vector"] += 1
             return
         label = labels.pop()
-        # as features.tfidf.svmlight_line writes it (ujson would escape "/")
+        # as jeeves.features.tfidf.svmlight_line writes it (ujson would escape "/")
         comment = json.dumps(key[1], ensure_ascii=False)
         if records:
             # the same record on every runner: the first in its JSON order

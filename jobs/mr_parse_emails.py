@@ -41,11 +41,11 @@ from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol
 from mrjob.step import MRStep
 
-from features.mailformats import Found, expand_inputs, iter_found, relpath_of_uri
-from features.mbox_ranges import found_in_range
-from features.parsing import DEFAULT_MAX_MESSAGE_BYTES, content_fingerprint, outcome_of
-from jobs import CountedJob
-from jobs.ranged_reads import open_ranged
+from jeeves.features.mailformats import Found, expand_inputs, iter_found, relpath_of_uri
+from jeeves.features.mbox_ranges import found_in_range
+from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES, content_fingerprint, outcome_of
+from jeeves.jobs import CountedJob
+from jeeves.jobs.ranged_reads import open_ranged
 
 DEDUPE_KEYS = {
     "message_id": lambda record: record["message_id"],
@@ -135,7 +135,7 @@ class MRParseEmails(CountedJob, MRJob):
                            mapper_final=self.send_counts, **reduce)]
         if self.options.runner == "spark":
             raise ValueError("on Spark the parse job reads work lists (--work-list): plan "
-                             "the input with scripts.pipeline.parse_inputs.plan_inputs, as "
+                             "the input with jeeves.pipeline.parse_inputs.plan_inputs, as "
                              "jeeves parse does")
         return [MRStep(mapper_init=self.mapper_init, mapper_raw=self.mapper_find_messages,
                        mapper_final=self.send_counts, **reduce)]

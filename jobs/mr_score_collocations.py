@@ -19,8 +19,8 @@ from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
 
-from features.collocations import log_likelihood_ratio, split_bigram
-from jobs import CountedJob
+from jeeves.features.collocations import log_likelihood_ratio, split_bigram
+from jeeves.jobs import CountedJob
 
 try:
     import ujson as json

@@ -8,13 +8,13 @@ The bundle (a directory; models/bundle.py describes its files) is shipped
 to the tasks file by file with ``--bundle-file PATH#NAME`` (repeated;
 ``bundle_file_args`` builds them from a local bundle directory or from a
 list of its files' URIs). Each task rebuilds the directory from the shipped
-files and loads it with models.bundle.load_bundle, which verifies every
+files and loads it with jeeves.models.bundle.load_bundle, which verifies every
 sha256 checksum before the estimator is read: a missing, modified or incompatible file fails the
-task, and so the job, with models.bundle.BundleError naming the file, before
+task, and so the job, with jeeves.models.bundle.BundleError naming the file, before
 any record is scored (no output).
 
 Records are scored in batches of ``--batch-size`` (one CSR matrix and one
-estimator call per batch) by models.scoring.predict_records, the code of
+estimator call per batch) by jeeves.models.scoring.predict_records, the code of
 `jeeves predict`: one message is one document.
 
 Output: one JSON line per scored message, ``{"label", "message_id", "score",
@@ -34,10 +34,10 @@ from mrjob.job import MRJob
 from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
 
-from jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
-from jobs.protocols import record_of_line
-from models.bundle import load_bundle
-from models.scoring import BundleVectorizer, predict_records
+from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
+from jeeves.jobs.protocols import record_of_line
+from jeeves.models.bundle import load_bundle
+from jeeves.models.scoring import BundleVectorizer, predict_records
 
 COUNTERS = "score_messages"
 DEFAULT_BATCH_SIZE = 500

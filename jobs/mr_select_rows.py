@@ -33,7 +33,7 @@ from mrjob.job import MRJob
 from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
 
-from jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob
+from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob
 
 try:
     import ujson as json

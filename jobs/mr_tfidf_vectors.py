@@ -9,7 +9,7 @@ idf, built by the driver from the same output) is shipped to the tasks with
 A task holds the whole vocabulary, read once, when it has at most
 ``--max-vocabulary-in-memory`` terms (default 10 million), as Spark's
 CountVectorizerModel or Mahout's dictionary chunks do, but without the terms
-themselves: features.vocabulary.HashedVocabulary keeps a 64-bit hash and a
+themselves: jeeves.features.vocabulary.HashedVocabulary keeps a 64-bit hash and a
 CRC-32 per term, about 30 bytes (8 MB for the 270,000 terms of 64 MB of
 Enron, 25 MB for the 828,000 of 256 MB), so task memory stays nearly flat as
 the vocabulary grows. Past the limit (or if two terms share a 64-bit hash)
@@ -18,7 +18,7 @@ terms (counter ``vocabulary_read_by_batch``): memory bounded by the batch,
 at the cost of one scan of the vocabulary per batch.
 
 Either way messages are weighted in batches of about ``--batch-terms`` term
-entries (features.tfidf.tfidf_lines: one numpy pass per batch).
+entries (jeeves.features.tfidf.tfidf_lines: one numpy pass per batch).
 
 Output (map-only, no shuffle): ``0 id:value id:value ... # "message_id"`` per
 message, ids ascending and zero-based, values with repr precision, the
@@ -30,10 +30,10 @@ with no features.
 from mrjob.job import MRJob
 from mrjob.step import MRStep
 
-from features.tfidf import NORMS, tfidf_lines
-from features.vocabulary import read_hashed_vocabulary, read_vocabulary_table
-from jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
-from jobs.protocols import ValidTextValueProtocol
+from jeeves.features.tfidf import NORMS, tfidf_lines
+from jeeves.features.vocabulary import read_hashed_vocabulary, read_vocabulary_table
+from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
+from jeeves.jobs.protocols import ValidTextValueProtocol
 
 try:
     import ujson as json

@@ -3,7 +3,7 @@ and the reader of a record line that several jobs take as input."""
 
 from mrjob.protocol import BytesValueProtocol, JSONProtocol, TextValueProtocol
 
-from features.validtext import SURROGATES_REPLACED, valid_json_bytes, valid_json_text, valid_text
+from jeeves.features.validtext import SURROGATES_REPLACED, valid_json_bytes, valid_json_text, valid_text
 
 try:
     import ujson as _fast_json

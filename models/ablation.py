@@ -2,15 +2,15 @@
 
 ``ablation_variants(groups)`` names the rows: ``text``, ``text + G`` for
 each group G, and ``all groups`` (when there are two or more). ``ablate``
-cross-validates ``models.email_features.email_pipeline`` for each row on
+cross-validates ``jeeves.models.email_features.email_pipeline`` for each row on
 given folds at one fixed C and returns, per row, the per-fold ROC AUC and PR
-AUC (models.report.ablation_rows renders them as mean ± std).
+AUC (jeeves.models.report.ablation_rows renders them as mean ± std).
 
 `jeeves run` calls it on the comparison's own outer folds with the C the
 email model's inner searches chose most often, so the table shows what
 each group adds to the model the run chose, at the price of one fit per
 row and fold (no inner search: 5 x 7 fits where the nested comparison
-makes 5 x 3 x 2 + 5). scripts/bench_models.py measures the same rows nested
+makes 5 x 3 x 2 + 5). tools/bench_models.py measures the same rows nested
 (C tuned inside each outer fold).
 """
 
@@ -21,7 +21,7 @@ import time
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from models.email_features import GROUP_WEIGHT, check_groups, email_pipeline
+from jeeves.models.email_features import GROUP_WEIGHT, check_groups, email_pipeline
 
 ALL_GROUPS_ROW = "all groups"
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 
-from models import fastscore
+from jeeves.models import fastscore
 
 FORMAT_VERSION = 2
 ESTIMATOR_FILE = "estimator.skops"
@@ -68,14 +68,14 @@ TRUSTED_TYPES = (
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.feature_selection._univariate_selection.chi2",
     "sklearn.tree._tree.Tree",
-    "models.email_features.CharNgrams",
-    "models.email_features.ContactFeatures",
-    "models.email_features.RecordFeatures",
-    "models.email_features.TfidfColumns",
-    "models.intent.IntentFeatures",
-    "models.intent.IntentModel",
-    "models.lsa.CorpusSvd",
-    "models.lsa.LsaFeatures",
+    "jeeves.models.email_features.CharNgrams",
+    "jeeves.models.email_features.ContactFeatures",
+    "jeeves.models.email_features.RecordFeatures",
+    "jeeves.models.email_features.TfidfColumns",
+    "jeeves.models.intent.IntentFeatures",
+    "jeeves.models.intent.IntentModel",
+    "jeeves.models.lsa.CorpusSvd",
+    "jeeves.models.lsa.LsaFeatures",
 )
 
 
@@ -93,7 +93,7 @@ class Bundle:
     analyzer_config: dict
     model: dict  # the content of model.json
     metadata: dict  # the content of metadata.json
-    # models.scoring.BundleVectorizer, made by the first predict()
+    # jeeves.models.scoring.BundleVectorizer, made by the first predict()
     vectorizer: object = field(default=None, repr=False, compare=False)
 
     @property
@@ -105,20 +105,20 @@ class Bundle:
         if X.shape[1] != self.model["n_features"]:
             raise BundleError("features have %d columns, the model expects %d"
                               % (X.shape[1], self.model["n_features"]))
-        from models.training import positive_scores
+        from jeeves.models.training import positive_scores
 
         return positive_scores(self.estimator, X)
 
     def label(self, scores):
         """0/1 labels of scores at the bundle's threshold."""
-        from models import metrics
+        from jeeves.models import metrics
 
         return metrics.predict_at(scores, self.threshold)
 
     def predict(self, records):
         """[{"message_id", "score", "label", "source"}] for parsed records
-        (models.scoring.predict_records; the vocabulary is read once)."""
-        from models.scoring import BundleVectorizer, predict_records
+        (jeeves.models.scoring.predict_records; the vocabulary is read once)."""
+        from jeeves.models.scoring import BundleVectorizer, predict_records
 
         if self.vectorizer is None:
             self.vectorizer = BundleVectorizer(self)

@@ -29,8 +29,8 @@ import scipy.sparse
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import ParameterGrid, StratifiedKFold
 
-from models.registry import REGISTRY
-from models.training import (
+from jeeves.models.registry import REGISTRY
+from jeeves.models.training import (
     _SCORERS,
     positive_scores,
 )

@@ -4,7 +4,7 @@ The input of every pipeline built here is a ``Documents``: the tf-idf rows
 the jobs computed (a CSR matrix, one row per message) and the parsed records
 of the same messages (docs/records.md), row for row. It indexes like an
 array (``docs[train]``, ``docs.shape``), so ``StratifiedKFold``,
-``GridSearchCV`` and ``models.training`` split it as they split a matrix,
+``GridSearchCV`` and ``jeeves.models.training`` split it as they split a matrix,
 and every transformer below is fitted on the training part of each fold
 only.
 
@@ -19,8 +19,8 @@ before they join the tf-idf columns in a ``FeatureUnion``:
 - ``cues``: ``RecordFeatures("cues")``; features/cues.py
 - ``graph``: ``ContactFeatures``; the sender's out-degree, reciprocity, prior messages with the
   recipients
-- ``intent``: ``models.intent.IntentFeatures``; max / mean / share of sentence intent scores
-- ``lsa``: ``models.lsa.LsaFeatures``; TruncatedSVD components of the tf-idf row
+- ``intent``: ``jeeves.models.intent.IntentFeatures``; max / mean / share of sentence intent scores
+- ``lsa``: ``jeeves.models.lsa.LsaFeatures``; TruncatedSVD components of the tf-idf row
 
 A fitted pipeline holds everything prediction needs (contact statistics,
 the sentence model, the SVD components, the character vocabulary), so one new message is scored from
@@ -40,9 +40,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from features.cues import CUE_FEATURE_NAMES, cue_features
-from features.graph import CONTACT_FEATURE_NAMES
-from features.headers import HEADER_FEATURE_NAMES, header_features
+from jeeves.features.cues import CUE_FEATURE_NAMES, cue_features
+from jeeves.features.graph import CONTACT_FEATURE_NAMES
+from jeeves.features.headers import HEADER_FEATURE_NAMES, header_features
 
 # the record feature functions by group name: transformers store the name,
 # so a saved pipeline holds no function objects
@@ -125,7 +125,7 @@ class Documents:
 
 def _check_documents(X):
     if not isinstance(X, Documents):
-        raise TypeError("email feature pipelines take models.email_features.Documents, "
+        raise TypeError("email feature pipelines take jeeves.models.email_features.Documents, "
                         "not %s" % type(X).__name__)
     return X
 
@@ -239,7 +239,7 @@ class ContactFeatures(BaseEstimator, TransformerMixin):
     to each recipient (addresses pseudonymized, see ``pseudonym``); these
     counts are the fitted state (``pair_counts_``: sender -> {recipient:
     messages}), stored in the bundle. transform gives, per message, in
-    features.graph.CONTACT_FEATURE_NAMES order: log1p of the sender's
+    jeeves.features.graph.CONTACT_FEATURE_NAMES order: log1p of the sender's
     distinct recipients (``sender_out_degree``), 1 when a recipient has
     written to the sender (``reciprocal``), and log1p of the most messages
     exchanged with one recipient (``prior_messages``).
@@ -300,13 +300,13 @@ def scaled(transformer):
 def group_transformer(group, intent_model=None, corpus_svd=None, seed=0):
     """The (scaled) transformer of one group name of GROUPS.
 
-    `intent_model` (models.intent.IntentModel) is needed by ``intent``;
-    `corpus_svd` (models.lsa.CorpusSvd, fitted on all messages) is used by
+    `intent_model` (jeeves.models.intent.IntentModel) is needed by ``intent``;
+    `corpus_svd` (jeeves.models.lsa.CorpusSvd, fitted on all messages) is used by
     ``lsa``, which otherwise fits its SVD on each training part.
     """
     # imported here: intent and lsa import this module's Documents
-    from models.intent import IntentFeatures
-    from models.lsa import LsaFeatures
+    from jeeves.models.intent import IntentFeatures
+    from jeeves.models.lsa import LsaFeatures
 
     if group == "text":
         return TfidfColumns()

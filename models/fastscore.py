@@ -3,7 +3,7 @@
 Importing scikit-learn and skops costs a fresh `jeeves predict` over a
 second and a half, most of its cold start. For the models that are linear
 over the tf-idf vector, the positive-class score the estimator reports
-(models.training.positive_scores) is one formula::
+(jeeves.models.training.positive_scores) is one formula::
 
     score(x) = mean over k of  sigmoid(scale[k] * (x . weights[k] + offset[k]) + shift[k])
 
@@ -37,7 +37,7 @@ reading the 270,000 rows of vocabulary.tsv costs a fresh process more than
 half a second, loading these arrays a few milliseconds, and only the terms
 of the messages scored are hashed. A term outside the vocabulary is taken
 for one inside only if both checksums collide (about one chance in 2^96, as
-features.vocabulary.HashedVocabulary); two vocabulary terms with the same
+jeeves.features.vocabulary.HashedVocabulary); two vocabulary terms with the same
 key (or a bundle saved without the table) make the scorer read
 vocabulary.tsv instead.
 """
@@ -138,7 +138,7 @@ def scorer_arrays(estimator, n_features, vocabulary_path=None):
     """The scorer file's arrays for a fitted estimator (with the term table of
     ``vocabulary_path``) -> dict, or None when it is not one of the supported
     linear models or the formula does not reproduce its scores on probe rows."""
-    from models.training import positive_scores
+    from jeeves.models.training import positive_scores
 
     clf = _final_step(estimator)
     rows = _linear_rows(clf) if clf is not None else None
@@ -212,9 +212,9 @@ def term_key(term):
 
 def term_arrays(vocabulary_path):
     """The TERM_ARRAYS of a vocabulary.tsv -> dict, or {} when two of its terms share a
-    key or the file is no vocabulary.tsv that features.vocabulary reads (the
+    key or the file is no vocabulary.tsv that jeeves.features.vocabulary reads (the
     scorer then reads it as the full bundle does, and fails as it does)."""
-    from features.vocabulary import read_vocabulary_rows
+    from jeeves.features.vocabulary import read_vocabulary_rows
 
     try:
         rows = read_vocabulary_rows(vocabulary_path)
@@ -235,9 +235,9 @@ def term_arrays(vocabulary_path):
 
 
 def term_table(arrays):
-    """The vocabulary from the scorer's TERM_ARRAYS, as features.tfidf.tfidf_entries
-    takes a table: a features.vocabulary.HashedVocabulary keyed by ``term_key``."""
-    from features.vocabulary import HashedVocabulary
+    """The vocabulary from the scorer's TERM_ARRAYS, as jeeves.features.tfidf.tfidf_entries
+    takes a table: a jeeves.features.vocabulary.HashedVocabulary keyed by ``term_key``."""
+    from jeeves.features.vocabulary import HashedVocabulary
 
     return HashedVocabulary(arrays["term_keys"], arrays["term_checks"], arrays["term_ids"],
                             arrays["term_idf"], key=term_key)
@@ -265,15 +265,15 @@ def linear_scores(arrays, owner, ids, values, count):
 
 class FastScorer:
     """A bundle's analyzer, vocabulary and scorer arrays: parsed records -> predictions
-    as models.scoring.predict_records gives them, with numpy alone.
+    as jeeves.models.scoring.predict_records gives them, with numpy alone.
 
     The vocabulary is the scorer's term table, else vocabulary.tsv read on
     first use, once (`jeeves watch` scores many batches).
     """
 
     def __init__(self, arrays, model, analyzer_config, vocabulary_path):
-        from features.text import Analyzer
-        from features.tfidf import build_hasher
+        from jeeves.features.text import Analyzer
+        from jeeves.features.tfidf import build_hasher
 
         settings = dict(DEFAULT_VECTORS, **model.get("extra", {}).get("vectors", {}))
         self.sublinear_tf, self.norm = settings["sublinear_tf"], settings["norm"]
@@ -287,8 +287,8 @@ class FastScorer:
 
     def scores(self, records):
         """Positive-class scores of parsed records, in order."""
-        from features.tfidf import document_entries
-        from features.vocabulary import read_whole_vocabulary
+        from jeeves.features.tfidf import document_entries
+        from jeeves.features.vocabulary import read_whole_vocabulary
 
         if self.table is None:
             self.table = read_whole_vocabulary(self.vocabulary_path)
@@ -298,7 +298,7 @@ class FastScorer:
 
     def predict(self, records):
         """[{"message_id", "score", "label", "source"}] for parsed records; a label is 1
-        at or above the bundle's threshold (models.metrics.predict_at)."""
+        at or above the bundle's threshold (jeeves.models.metrics.predict_at)."""
         if not records:
             return []
         scores = self.scores(records)

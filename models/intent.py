@@ -1,8 +1,9 @@
 """Sentence intent transfer: a sentence classifier scores every sentence of a message.
 
 The sentence model is trained on the ParakweetLabs EmailIntentDataSet
-(``../shared/data/parakweet-intent/Ask0729-fixed.txt``: 3,657 Enron
-sentences, ``Yes``/``No`` TAB sentence, "does this sentence ask for or
+(``Ask0729-fixed.txt``, shipped in the package as
+``jeeves/models/data/parakweet-intent.txt`` with its licence beside it,
+``PARAKWEET-LICENSE``: 3,657 Enron sentences, ``Yes``/``No`` TAB sentence, "does this sentence ask for or
 schedule something"; Apache-2.0): a ``TfidfVectorizer`` (word 1-2-grams,
 sublinear tf, min_df 2) and a balanced ``LogisticRegression``, a second of
 CPU. It uses none of the corpus' labels, so it is trained once per run,
@@ -11,7 +12,7 @@ outside the cross-validation folds, and passed to every fold as an
 of refitting). The fitted pipeline keeps it, so the model bundle ships it:
 prediction needs nothing but the bundle.
 
-``IntentFeatures`` splits a record's subject and body (features.cues
+``IntentFeatures`` splits a record's subject and body (jeeves.features.cues
 ``sentences``) and its quoted history, scores each sentence, and gives the
 ``intent`` group: ``max`` and ``mean`` score over the new text's
 sentences, ``share`` of them scoring at least 0.5, and ``quoted_max``, the
@@ -29,14 +30,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from features.cues import sentences
-from models.email_features import _check_documents
+from jeeves.features.cues import sentences
+from jeeves.models.email_features import _check_documents
 
 INTENT_FEATURE_NAMES = ("max", "mean", "share", "quoted_max")
-# where the shared data lies relative to a checkout (../shared/data/...)
-DEFAULT_INTENT_DATA = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data",
-    "parakweet-intent", "Ask0729-fixed.txt")
+# package data (pyproject.toml): the same file in a checkout and in a wheel
+DEFAULT_INTENT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                                   "parakweet-intent.txt")
 _ANSWERS = {"yes": 1, "no": 0}
 
 
@@ -114,7 +114,7 @@ class IntentFeatures(BaseEstimator, TransformerMixin):
     def fit(self, X, y=None):
         _check_documents(X)
         if not isinstance(self.model, IntentModel):
-            raise ValueError("IntentFeatures needs model=IntentModel (models.intent."
+            raise ValueError("IntentFeatures needs model=IntentModel (jeeves.models.intent."
                              "load_intent_model()), got %r" % (self.model,))
         return self
 

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import TruncatedSVD
 
-from models.email_features import Documents
+from jeeves.models.email_features import Documents
 
 DEFAULT_COMPONENTS = 100
 DEFAULT_MAX_TERMS = 20000

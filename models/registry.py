@@ -42,7 +42,7 @@ class ModelSpec:
     the GridSearchCV grid over its parameters; `linear` marks models whose
     per-feature weights are meaningful (reported as top features); `fast`
     puts the model in the default set; `documents` marks pipelines whose
-    input is models.email_features.Documents (the others take its tf-idf
+    input is jeeves.models.email_features.Documents (the others take its tf-idf
     matrix).
     """
 
@@ -194,18 +194,18 @@ EMAIL_MODEL = "email_logistic_regression"
 def email_model_spec(groups=None, intent_model=None, corpus_svd=None, c_grid=None):
     """The ModelSpec of the email pipeline (models/email_features.py) -> ``EMAIL_MODEL``.
 
-    Its input is models.email_features.Documents, not a matrix; `groups`
+    Its input is jeeves.models.email_features.Documents, not a matrix; `groups`
     default to DEFAULT_GROUPS, the C grid to C_GRID. `intent_model`
-    (models.intent.load_intent_model()) is needed when the groups include
-    ``intent``; `corpus_svd` (models.lsa.fit_corpus_svd(all tf-idf rows))
+    (jeeves.models.intent.load_intent_model()) is needed when the groups include
+    ``intent``; `corpus_svd` (jeeves.models.lsa.fit_corpus_svd(all tf-idf rows))
     is used by ``lsa``.
     """
-    from models import email_features
+    from jeeves.models import email_features
 
     groups = email_features.check_groups(groups or email_features.DEFAULT_GROUPS)
     if "intent" in groups and intent_model is None:
         raise ValueError("the intent feature group needs intent_model "
-                         "(models.intent.load_intent_model())")
+                         "(jeeves.models.intent.load_intent_model())")
 
     def make_pipeline(random_state, n_features):
         return email_features.email_pipeline(

@@ -29,7 +29,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
-from models.metrics import FOLD_METRICS, predict_at
+from jeeves.models.metrics import FOLD_METRICS, predict_at
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -80,7 +80,7 @@ def corpus_rows(counts, labels=None, vocabulary_size=None):
 
     `counts` is the parse stage's {"read", "parsed", "quarantined",
     "duplicates"}; "quarantined" is a count or {reason: count} (each reason
-    gets a row). `labels` is models.labels.label_records' counts.
+    gets a row). `labels` is jeeves.models.labels.label_records' counts.
     """
     rows = [["read", str(counts.get("read", 0))], ["parsed", str(counts.get("parsed", 0))]]
     quarantined = counts.get("quarantined", 0)
@@ -145,7 +145,7 @@ def _example_rows(examples):
 
 def ablation_rows(rows):
     """(header, rows) of the ablation table: [{"name", "roc_auc", "pr_auc"}] with per-fold
-    lists (scripts/bench_models.py rows) -> mean ± std cells."""
+    lists (tools/bench_models.py rows) -> mean ± std cells."""
     header = ["features", "ROC AUC", "PR AUC"]
     return header, [[row["name"]] + ["%.3f ± %.3f" % (np.mean(row[key]), np.std(row[key]))
                                      for key in ("roc_auc", "pr_auc")] for row in rows]
@@ -343,7 +343,7 @@ def write_report(comparison, directory, title="Jeeves model comparison", notes=(
     `notes` are extra paragraphs placed under the title (e.g. the label
     spec). `corpus` is corpus_rows' keyword arguments ({"counts", "labels",
     "vocabulary_size"}), `errors` error_examples' result, `ablation` the
-    ablation rows, `test` models.run.held_out_metrics' figures on a held-out
+    ablation rows, `test` jeeves.models.run.held_out_metrics' figures on a held-out
     test set (shown next to the chosen model's CV figures); each block is
     left out when None.
     """

@@ -16,21 +16,21 @@ from typing import Optional, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from features.vocabulary import read_vocabulary_by_id
-from models.ablation import ablate
-from models.bundle import save_bundle
-from models.email_features import (
+from jeeves.features.vocabulary import read_vocabulary_by_id
+from jeeves.models.ablation import ablate
+from jeeves.models.bundle import save_bundle
+from jeeves.models.email_features import (
     Documents,
     check_groups,
     feature_names,
     row_contributions,
     top_contributions,
 )
-from models.metrics import binary_metrics
-from models.registry import EMAIL_MODEL, email_model_spec, linear_feature_weights
-from models.report import error_examples, write_report
-from models.training import _spec, compare_models, model_input, positive_scores
-from models.vectors import join_labels, load_vectors
+from jeeves.models.metrics import binary_metrics
+from jeeves.models.registry import EMAIL_MODEL, email_model_spec, linear_feature_weights
+from jeeves.models.report import error_examples, write_report
+from jeeves.models.training import _spec, compare_models, model_input, positive_scores
+from jeeves.models.vectors import join_labels, load_vectors
 
 # the contributions listed per example message in the report
 EXPLAINED_FEATURES = 5
@@ -59,7 +59,7 @@ class EmailInput:
 def train_from_features(features_dir, labels, output_dir, analyzer_config, **options):
     """Train, report and bundle from a local `features_dir` -> the training summary dict.
 
-    `labels` maps message_id -> 0, 1 or None (models.labels.label_records).
+    `labels` maps message_id -> 0, 1 or None (jeeves.models.labels.label_records).
     Messages with features but no label are counted, not trained on. The
     keyword options are those of ``train_and_bundle``.
     """
@@ -85,7 +85,7 @@ def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, anal
     messages. `vectors` (the tf-idf settings: sublinear_tf, norm,
     hash_features) is stored in the bundle so prediction builds the same
     vectors. `compare` is compare_models, or a drop-in such as
-    scripts.pipeline.cluster_cv.compare_on_cluster bound to a runner.
+    jeeves.pipeline.cluster_cv.compare_on_cluster bound to a runner.
     `test` is a held-out ``(X_test, y_test)`` in the same feature space: the
     chosen model scores it, at its CV threshold -> summary["test"] and the
     report's held-out block.
@@ -95,7 +95,7 @@ def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, anal
     ``email_logistic_regression``), the report lists the most confident
     out-of-fold mistakes with their subjects, senders and dates, and, with
     ``email.ablation``, the feature-group ablation table. `corpus` is the
-    report's corpus block (models.report.corpus_rows' arguments).
+    report's corpus block (jeeves.models.report.corpus_rows' arguments).
     """
     # rows in message-id order: the part files' layout depends on the runner,
     # and the folds (so the metrics and the model) must not
@@ -134,7 +134,7 @@ def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, anal
              "target_recall": target_recall,
              "final_params": summary["models"][comparison.chosen]["final_params"]}
     if comparison.chosen == EMAIL_MODEL:
-        # models.scoring builds Documents (tf-idf row + record) for this input
+        # jeeves.models.scoring builds Documents (tf-idf row + record) for this input
         extra.update(input="documents", groups=check_groups(email.groups))
     summary["bundle"] = save_bundle(
         os.path.join(output_dir, "model"), chosen.estimator, chosen.threshold,

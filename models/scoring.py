@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import scipy.sparse as sp
 
-from features.text import Analyzer
-from features.tfidf import build_hasher, document_entries
-from features.vocabulary import read_whole_vocabulary
+from jeeves.features.text import Analyzer
+from jeeves.features.tfidf import build_hasher, document_entries
+from jeeves.features.vocabulary import read_whole_vocabulary
 
 # vectorizer settings of a bundle that does not record them: the job defaults
 DEFAULT_VECTORS = {"sublinear_tf": False, "norm": "l2", "hash_features": 0}
@@ -41,7 +41,7 @@ class BundleVectorizer:
 
 def takes_documents(bundle):
     """True when the bundle's model reads tf-idf rows and records together
-    (models.email_features.Documents), not the tf-idf matrix alone."""
+    (jeeves.models.email_features.Documents), not the tf-idf matrix alone."""
     return bundle.model.get("extra", {}).get("input") == "documents"
 
 
@@ -62,7 +62,7 @@ def predict_records(bundle, records, vectorizer=None):
     if takes_documents(bundle):
         # an email pipeline: every feature group computed from the record and
         # the state its fitted transformers hold (models/email_features.py)
-        from models.email_features import Documents
+        from jeeves.models.email_features import Documents
 
         matrix = Documents(matrix, records)
     scores = bundle.score(matrix)

@@ -23,10 +23,10 @@ import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from models import metrics
-from models.email_features import Documents
-from models.email_features import feature_names as email_feature_names
-from models.registry import REGISTRY, linear_feature_weights, select_models
+from jeeves.models import metrics
+from jeeves.models.email_features import Documents
+from jeeves.models.email_features import feature_names as email_feature_names
+from jeeves.models.registry import REGISTRY, linear_feature_weights, select_models
 
 # how many top positive and top negative features the report lists
 TOP_FEATURES = 20
@@ -153,7 +153,7 @@ def evaluate_model(name, X, y, folds, select_by="pr_auc", target_recall=0.95,
                    inner_splits=3, seed=0, n_jobs=1, specs=None):
     """Nested cross-validation of one registry model on the given outer folds -> ModelResult.
 
-    X is a (sparse) matrix, or models.email_features.Documents for the
+    X is a (sparse) matrix, or jeeves.models.email_features.Documents for the
     email models; `specs` maps extra model names to their ModelSpec.
     """
     spec = _spec(name, specs)
@@ -240,7 +240,7 @@ def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
                    feature_names=None, progress=None, specs=None):
     """Evaluate `models` (names, or a select_models() choice string) on shared folds.
 
-    X is a (sparse) feature matrix, or models.email_features.Documents when
+    X is a (sparse) feature matrix, or jeeves.models.email_features.Documents when
     the models include email pipelines, y 0/1 labels. `specs` maps extra
     model names (not in REGISTRY) to their ModelSpec, e.g.
     ``{spec.name: spec}`` for ``spec = registry.email_model_spec(...)``;

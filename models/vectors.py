@@ -4,7 +4,7 @@ The tf-idf job writes one svmlight line per message, ``label id:weight ...
 # message_id``, with zero-based feature ids from ``vocabulary.tsv`` (tab
 separated: term, id, df, idf). ``load_svmlight_file`` ignores the trailing
 comment, so the message ids are read from the same lines here and kept in
-row order. The vocabulary is read by features.vocabulary.read_vocabulary_by_id.
+row order. The vocabulary is read by jeeves.features.vocabulary.read_vocabulary_by_id.
 """
 
 import io
@@ -15,12 +15,12 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.datasets import load_svmlight_file
 
-from features.parts import part_files
+from jeeves.features.parts import part_files
 
 
 def _expand(paths):
     """The files under ``paths``: a file is itself, a directory its part files
-    (features.parts.part_files)."""
+    (jeeves.features.parts.part_files)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files = []
@@ -39,7 +39,7 @@ _DECODER = json.JSONDecoder()
 
 def labelled_line(line, path, number):
     """(message id, record or None) of an svmlight line's comment, after the
-    first ``" # "``: a JSON string (features.tfidf.svmlight_line), then, from
+    first ``" # "``: a JSON string (jeeves.features.tfidf.svmlight_line), then, from
     the label job with ``--records``, one space and the message's record."""
     _, separator, comment = line.partition(b" # ")
     message_id, record = None, None

@@ -219,9 +219,9 @@ def parse_and_score(bundle, engine):
     job ships the bundle and vectorizes with its vocabulary; the driver reads
     back the flagged list only.
     """
-    from scripts.pipeline.parse import parse_stage
-    from scripts.pipeline.score import score_stage
-    from scripts.pipeline.storage import join
+    from jeeves.pipeline.parse import parse_stage
+    from jeeves.pipeline.score import score_stage
+    from jeeves.pipeline.storage import join
 
     def process(input_uri, output_uri, date):
         parsed = parse_stage(engine, [input_uri], output_uri)

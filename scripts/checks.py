@@ -5,7 +5,7 @@ traceback (scripts/cli.py prints the line)."""
 import errno
 import os
 
-from scripts.cli import UserError
+from jeeves.errors import UserError
 
 # errno -> what the user is told, in their words
 _ENVIRONMENT_ERRORS = {

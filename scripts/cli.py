@@ -1,32 +1,30 @@
 """The `jeeves` driver: one subcommand per stage of the pipeline.
 
-Each subcommand lives in its own module under `scripts/` and exposes
+Each subcommand lives in its own module (``jeeves.cmd_*``, scripts/ in the
+repository) and exposes
 ``add_arguments(parser)`` and ``run(args) -> int``. User errors (bad flags,
-missing files, a bad model bundle) end in one line on stderr and a non-zero
-exit, never a traceback.
+missing files, a bad model bundle: jeeves.errors) end in one line on stderr
+and a non-zero exit, never a traceback.
 """
 
 import argparse
 import importlib
 import sys
 
+from jeeves.errors import JeevesError
+
 # subcommand -> (module, one-line help)
 SUBCOMMANDS = {
-    "demo": ("scripts.cmd_demo", "run the pipeline on the embedded demo corpus"),
-    "parse": ("scripts.cmd_parse", "raw mail to JSON message records and a quarantine"),
-    "graph": ("scripts.cmd_graph", "contact lists, totals and suggestions under OUT/graph/"),
-    "features": ("scripts.cmd_features", "vocabulary.tsv and tf-idf vectors under OUT/features/"),
-    "run": ("scripts.cmd_run", "the whole pipeline on any runner, then training and the report"),
-    "predict": ("scripts.cmd_predict", "score new mail with a model bundle (JSON lines)"),
-    "fetch": ("scripts.cmd_fetch", "copy IMAP folders to mbox files or S3 prefixes, incrementally"),
-    "watch": ("scripts.cmd_watch", "score new IMAP mail as it arrives, notify on flagged mail"),
-    "schedule": ("scripts.cmd_schedule", "scheduled incremental batches over dt= partitions in S3"),
-    "bench": ("scripts.cmd_bench", "every stage against its reference on an Enron prefix"),
+    "demo": ("jeeves.cmd_demo", "run the pipeline on the embedded demo corpus"),
+    "parse": ("jeeves.cmd_parse", "raw mail to JSON message records and a quarantine"),
+    "graph": ("jeeves.cmd_graph", "contact lists, totals and suggestions under OUT/graph/"),
+    "features": ("jeeves.cmd_features", "vocabulary.tsv and tf-idf vectors under OUT/features/"),
+    "run": ("jeeves.cmd_run", "the whole pipeline on any runner, then training and the report"),
+    "predict": ("jeeves.cmd_predict", "score new mail with a model bundle (JSON lines)"),
+    "fetch": ("jeeves.cmd_fetch", "copy IMAP folders to mbox files or S3 prefixes, incrementally"),
+    "watch": ("jeeves.cmd_watch", "score new IMAP mail as it arrives, notify on flagged mail"),
+    "schedule": ("jeeves.cmd_schedule", "scheduled incremental batches over dt= partitions in S3"),
 }
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit status 2."""
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -62,19 +60,14 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    # imported here: scripts.checks imports this module
-    from scripts.checks import check_paths, environment_error_line
-    from scripts.pipeline.storage import StorageError
+    from jeeves.checks import check_paths, environment_error_line
 
     try:
         check_paths(args)
         return args.handler(args)
-    except UserError as error:
+    except JeevesError as error:
         print("jeeves %s: error: %s" % (args.command, error), file=sys.stderr)
-        return 2
-    except StorageError as error:
-        print("jeeves %s: error: %s" % (args.command, error), file=sys.stderr)
-        return 1
+        return error.exit_status
     except OSError as error:  # the machine's (a full disk...), not a bug: one line too
         print("jeeves %s: error: %s" % (args.command, environment_error_line(error)),
               file=sys.stderr)
@@ -82,9 +75,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    # Under `python -m scripts.cli` this file runs as __main__ while the
-    # subcommands import scripts.cli: use that module's main, so the UserError
-    # they raise is the one it catches.
-    from scripts.cli import main as package_main
-
-    sys.exit(package_main())
+    sys.exit(main())

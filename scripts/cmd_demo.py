@@ -9,7 +9,7 @@ Prints the model comparison table and the path of report.html.
 
 import os
 
-from scripts.cli import UserError, build_parser
+from jeeves.errors import UserError, build_parser
 
 DEMO_LABELS = "spam*=1,*ham*=0"
 

@@ -8,10 +8,10 @@ summary.json and _SUCCESS last (scripts/pipeline/features.py,
 docs/features.md).
 """
 
-from scripts import options
-from scripts.pipeline.features import features_stage
-from scripts.pipeline.parse import check_inputs
-from scripts.pipeline.storage import join
+from jeeves import options
+from jeeves.pipeline.features import features_stage
+from jeeves.pipeline.parse import check_inputs
+from jeeves.pipeline.storage import join
 
 
 def add_arguments(parser):

@@ -8,9 +8,9 @@ fetches only new mail (docs/mailbox.md). Prints one line per folder.
 
 import sys
 
-from scripts.cli import UserError
-from scripts.mailbox.connection import PASSWORD_VARIABLE, MailboxError, MailboxURL, TLSSettings
-from scripts.mailbox.fetch import DEFAULT_BATCH_SIZE, fetch
+from jeeves.errors import UserError
+from jeeves.mailbox.connection import PASSWORD_VARIABLE, MailboxError, MailboxURL, TLSSettings
+from jeeves.mailbox.fetch import DEFAULT_BATCH_SIZE, fetch
 
 
 def add_tls_arguments(parser):

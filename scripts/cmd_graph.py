@@ -14,11 +14,11 @@ the summary goes to OUT/summary.json, ``stages.graph``. docs/graph.md describes 
 formats and the choices.
 """
 
-from scripts import options
-from scripts.pipeline.graph import graph_stage
-from scripts.pipeline.parse import check_inputs
-from scripts.pipeline.run import merge_stage_summary
-from scripts.pipeline.storage import join
+from jeeves import options
+from jeeves.pipeline.graph import graph_stage
+from jeeves.pipeline.parse import check_inputs
+from jeeves.pipeline.run import merge_stage_summary
+from jeeves.pipeline.storage import join
 
 
 def add_arguments(parser):

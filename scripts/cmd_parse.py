@@ -15,12 +15,12 @@ the counts do not reconcile.
 
 import sys
 
-from features.parsing import DEFAULT_MAX_MESSAGE_BYTES
-from scripts import options
-from scripts.pipeline.parse import DEDUPE_BY, parse_stage
-from scripts.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES
-from scripts.pipeline.run import merge_stage_summary
-from scripts.pipeline.storage import check_output_location
+from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES
+from jeeves import options
+from jeeves.pipeline.parse import DEDUPE_BY, parse_stage
+from jeeves.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES
+from jeeves.pipeline.run import merge_stage_summary
+from jeeves.pipeline.storage import check_output_location
 
 
 def add_arguments(parser):

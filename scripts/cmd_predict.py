@@ -3,13 +3,13 @@
     jeeves predict --model OUT/model INPUT... [--output FILE]
     jeeves predict --model OUT/model --add-header [--exit-code] - < message > message
 
-The bundle is loaded with models.bundle.load_predictor: its linear models
+The bundle is loaded with jeeves.models.bundle.load_predictor: its linear models
 score with numpy alone (models/fastscore.py), without importing
 scikit-learn or skops, which would be most of a fresh process's start.
 
 Each INPUT is a file (one email, an mbox, compressed or not), a directory of
 them, JSON lines of parsed records, or ``-`` for standard input. Every
-email is one document: it goes through the same parsing (features.parsing)
+email is one document: it goes through the same parsing (jeeves.features.parsing)
 and the same analyzer and vectorizer settings as the training run (read from
 the bundle), so a single email is scored whole, never split into words.
 Output: one JSON line per email, ``{"message_id", "score", "label",
@@ -38,12 +38,12 @@ import json
 import os
 import sys
 
-from features.mailformats import expand_inputs, iter_found, looks_like_headers
-from features.parsing import DEFAULT_MAX_MESSAGE_BYTES, outcome_of
-from models.bundle import BundleError, load_predictor
-from scripts.cli import UserError
-from scripts.mailbox.filter import add_headers
-from scripts.runners import MRJOB_CONF, RUNNERS
+from jeeves.features.mailformats import expand_inputs, iter_found, looks_like_headers
+from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES, outcome_of
+from jeeves.models.bundle import BundleError, load_predictor
+from jeeves.errors import UserError
+from jeeves.mailbox.filter import add_headers
+from jeeves.runners import MRJOB_CONF, RUNNERS
 
 STDIN = "-"
 STDIN_URI = "stdin:"
@@ -121,10 +121,10 @@ def filtered(stdin, predictions):
 
 def score_on_runner(args):
     """--runner: the scoring job over parsed records, where they lie."""
-    from scripts.pipeline.engine import Engine
-    from scripts.pipeline.parse import check_inputs
-    from scripts.pipeline.score import score_stage
-    from scripts.pipeline.storage import check_output_location, join
+    from jeeves.pipeline.engine import Engine
+    from jeeves.pipeline.parse import check_inputs
+    from jeeves.pipeline.score import score_stage
+    from jeeves.pipeline.storage import check_output_location, join
 
     if not args.output or args.add_header or STDIN in args.inputs:
         raise UserError("--runner scores parsed records into --output DIR_OR_URI "

@@ -25,10 +25,10 @@ the chosen model and threshold) is written once, at the end. Without
 
 import time
 
-from models.registry import EMAIL_MODEL
-from models.report import ablation_rows
-from scripts import options
-from scripts.pipeline.run import RunConfig, run_pipeline, write_summary
+from jeeves.models.registry import EMAIL_MODEL
+from jeeves.models.report import ablation_rows
+from jeeves import options
+from jeeves.pipeline.run import RunConfig, run_pipeline, write_summary
 
 # `jeeves run`'s own analyzer and vocabulary defaults: the best text
 # representation by cross-validation on the shared data (docs/models.md,

@@ -23,9 +23,8 @@ import shlex
 import subprocess
 import sys
 
-from jobs import JEEVES_HOME
-from scripts.cli import UserError
-from scripts.runjob import MRJOB_CONF, RUNNERS
+from jeeves.errors import UserError
+from jeeves.runjob import MRJOB_CONF, RUNNERS
 
 UNIT_NAME = "jeeves-batch"
 CRON_MARKER = "# jeeves-batch"
@@ -68,8 +67,8 @@ def add_arguments(parser):
 
 
 def _check(args):
-    from scripts.batch import split_s3_uri
-    from scripts.notify import notifier_from_spec
+    from jeeves.batch import split_s3_uri
+    from jeeves.notify import notifier_from_spec
 
     for name in ("input", "output"):
         try:
@@ -91,7 +90,7 @@ def _check(args):
 
 def batch_command(args):
     """The argv a scheduled run executes: this interpreter, this checkout, --run-once."""
-    argv = [sys.executable, "-m", "scripts.cli", "schedule", "--run-once",
+    argv = [sys.executable, "-m", "jeeves.cli", "schedule", "--run-once",
             "--input", args.input, "--output", args.output,
             "--model", os.path.abspath(args.model), "--runner", args.runner,
             "--mrjob-conf", os.path.abspath(args.mrjob_conf)]
@@ -102,12 +101,19 @@ def batch_command(args):
     return argv
 
 
+def working_directory():
+    """Where the scheduled command runs: the directory it was set up from
+    (every path in the command is absolute; relative ones in a user's
+    mrjob.conf keep their meaning)."""
+    return os.getcwd()
+
+
 def cron_command(args):
     """The shell command of the cron line; flock keeps a slow run from overlapping the next."""
     log = args.log.replace("~", "$HOME", 1)
     log_dir = os.path.dirname(log)
     return "mkdir -p %s && cd %s && flock -n %s/batch.lock %s >> %s 2>&1" % (
-        log_dir, shlex.quote(JEEVES_HOME), log_dir, shlex.join(batch_command(args)), log)
+        log_dir, shlex.quote(working_directory()), log_dir, shlex.join(batch_command(args)), log)
 
 
 def cron_line(args):
@@ -127,7 +133,7 @@ def systemd_units(args):
         "",
         "[Service]",
         "Type=oneshot",
-        "WorkingDirectory=%s" % JEEVES_HOME,
+        "WorkingDirectory=%s" % working_directory(),
         "ExecStart=%s" % exec_start,
         "",
     ])
@@ -175,8 +181,8 @@ def install_cron(args):
 def run_once(args, notifiers):
     import boto3
 
-    from scripts.batch import parse_and_score, run_batch
-    from scripts.pipeline.engine import Engine
+    from jeeves.batch import parse_and_score, run_batch
+    from jeeves.pipeline.engine import Engine
 
     summary = run_batch(boto3.client("s3"), args.input, args.output,
                         parse_and_score(args.model, Engine(args.runner, args.mrjob_conf)),

@@ -11,11 +11,11 @@ $JEEVES_IMAP_PASSWORD or ~/.netrc.
 
 import os
 
-from scripts.cli import UserError
-from scripts.cmd_fetch import add_tls_arguments, tls_settings
-from scripts.mailbox.connection import PASSWORD_VARIABLE, MailboxError, MailboxURL
-from scripts.mailbox.watch import Watcher, WatchSettings
-from scripts.notify import notifier_from_spec
+from jeeves.errors import UserError
+from jeeves.cmd_fetch import add_tls_arguments, tls_settings
+from jeeves.mailbox.connection import PASSWORD_VARIABLE, MailboxError, MailboxURL
+from jeeves.mailbox.watch import Watcher, WatchSettings
+from jeeves.notify import notifier_from_spec
 
 
 def add_arguments(parser):

@@ -1,7 +1,7 @@
 """Notifiers for scheduled batches: tell someone what a run did and what it flagged.
 
 A notifier is any object with ``notify(summary, flagged)``: ``summary`` is
-the run summary of ``scripts.batch.run_batch`` (status, partitions,
+the run summary of ``jeeves.batch.run_batch`` (status, partitions,
 counts), ``flagged`` the newly flagged emails (dicts with message_id,
 score, label, partition). Built in:
 

@@ -2,7 +2,7 @@
 
 The seed project texted its author when a run flagged mail. Load it with
 
-    jeeves schedule ... --notify 'python:scripts.notify_sms:SMSNotifier?phone=+15555550123'
+    jeeves schedule ... --notify 'python:jeeves.notify_sms:SMSNotifier?phone=+15555550123'
 
 or ``topic=arn:aws:sns:...`` to publish to a topic instead of one phone.
 Credentials and region come from the environment or the instance profile

@@ -6,18 +6,18 @@ configuration object (scripts/pipeline/), which validates itself.
 """
 
 
-from features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
-from features.tfidf import NORMS
-from features.vocabulary import df_bound_argument
-from models.email_features import DEFAULT_GROUPS, GROUPS
-from models.intent import DEFAULT_INTENT_DATA
-from models.metrics import SELECTION_METRICS
-from scripts.cli import UserError
-from scripts.pipeline.engine import Engine
-from scripts.pipeline.features import VectorizerConfig
-from scripts.pipeline.graph import GraphConfig
-from scripts.pipeline.train import TrainingConfig
-from scripts.runjob import MRJOB_CONF, RUNNERS
+from jeeves.features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
+from jeeves.features.tfidf import NORMS
+from jeeves.features.vocabulary import df_bound_argument
+from jeeves.models.email_features import DEFAULT_GROUPS, GROUPS
+from jeeves.models.intent import DEFAULT_INTENT_DATA
+from jeeves.models.metrics import SELECTION_METRICS
+from jeeves.errors import UserError
+from jeeves.pipeline.engine import Engine
+from jeeves.pipeline.features import VectorizerConfig
+from jeeves.pipeline.graph import GraphConfig
+from jeeves.pipeline.train import TrainingConfig
+from jeeves.runjob import MRJOB_CONF, RUNNERS
 
 
 def add_engine_arguments(parser):
@@ -119,8 +119,8 @@ def add_training_arguments(parser):
                         help="leave the feature-group ablation table out of the report")
     parser.add_argument("--intent-data", default=DEFAULT_INTENT_DATA, metavar="FILE",
                         help="Yes/No TAB sentence lines the intent group's sentence model "
-                             "is trained on (default: ../shared/data/parakweet-intent/"
-                             "Ask0729-fixed.txt beside the checkout)")
+                             "is trained on (default: the ParakweetLabs sentences shipped "
+                             "in the package)")
 
 
 def training_config(args):

@@ -23,22 +23,15 @@ from collections import defaultdict
 
 from mrjob.step import StepFailedException
 
-from features.parts import part_files
-from scripts.cli import UserError
-from scripts.hadoop.engines import local_spark_environment
-from scripts.pipeline.storage import Storage, is_remote
-from scripts.runners import MRJOB_CONF, RUNNERS
+from jeeves.features.parts import part_files
+from jeeves.errors import JobFailed, RunnerUnavailable
+from jeeves.spark_env import local_spark_environment
+from jeeves.taskcode import task_code_args, task_code_zip
+from jeeves.pipeline.storage import Storage, is_remote
+from jeeves.runners import MRJOB_CONF, RUNNERS
 
 __all__ = ["MRJOB_CONF", "RUNNERS", "JobFailed", "RunnerUnavailable", "check_runner",
            "run_job", "fetch_output", "read_json_values", "sum_counters"]
-
-
-class JobFailed(UserError):
-    """A job failed on its runner; the message carries mrjob's log excerpt."""
-
-
-class RunnerUnavailable(UserError):
-    """The runner's engine is not installed or not configured here."""
 
 
 HADOOP_HOME_VARIABLES = ("HADOOP_PREFIX", "HADOOP_HOME", "HADOOP_INSTALL", "HADOOP_MAPRED_HOME")
@@ -81,12 +74,12 @@ class _ErrorLog(logging.Handler):
 
 @contextlib.contextmanager
 def _runner_environment(runner):
-    """The driver environment a runner needs here (Spark: scripts/hadoop/engines.py)."""
+    """The driver environment a runner needs here (Spark: scripts/spark_env.py)."""
     if runner != "spark":
         yield
         return
     saved = {name: os.environ.get(name) for name in ("PYTHONPATH", "PATH", "SPARK_LOCAL_IP")}
-    os.environ.update(local_spark_environment())
+    os.environ.update(local_spark_environment(code_zip=task_code_zip()))
     try:
         yield
     finally:
@@ -143,6 +136,8 @@ def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_
     remote = is_remote(output_dir)
     scratch = None
     argv = ["-r", runner, "-c", conf]
+    # the tasks import the driver's own code (jeeves.taskcode)
+    argv += task_code_args(runner)
     if runner in LOCAL_OUTPUT_RUNNERS:
         job_output = output_dir
         if remote or any(is_remote(path) for path in inputs):

@@ -18,6 +18,14 @@ import importlib.util
 import os
 import uuid
 
+# The checkout's WordNet (make setup: tools/provision_wordnet.py), as `make
+# test` exports it, for a pytest started by hand too. The product itself finds
+# WordNet without it (jeeves.features.wordnet.load_lemma_tables).
+_CHECKOUT_NLTK_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                   ".nltk_data")
+if os.path.isdir(_CHECKOUT_NLTK_DATA):
+    os.environ.setdefault("NLTK_DATA", _CHECKOUT_NLTK_DATA)
+
 SERVER_GROUPS = ("emr", "mailbox")
 # Units in the order they go out, before all others (which keep their
 # collection order): the longest first, about 2 to 15 minutes each on the
@@ -114,7 +122,7 @@ def pytest_sessionfinish(session):
     config = session.config
     if hasattr(config, "workerinput") or not _xdist_active(config):
         return
-    from scripts.hadoop import cluster
+    from tools.hadoop import cluster
 
     mark = cluster_run_mark(cluster.DEFAULT_HOME)
     try:
@@ -128,6 +136,6 @@ def pytest_sessionfinish(session):
 
 
 # the hook exists only with pytest-xdist, which the smoke runs on other
-# Pythons (scripts/check_pythons.sh, the `smoke` extra) do not install
+# Pythons (tools/check_pythons.sh, the `smoke` extra) do not install
 if importlib.util.find_spec("xdist") is not None:
     pytest_xdist_make_scheduler = _make_scheduler

@@ -1,4 +1,4 @@
-"""scripts/check_pythons.sh finds the other supported Pythons, refuses
+"""tools/check_pythons.sh finds the other supported Pythons, refuses
 interpreters that do not run (a pyenv shim of a version not selected) or
 report another version, skips the main one, and says when none is found.
 Run with a PATH holding only what the test puts there, so no smoke run

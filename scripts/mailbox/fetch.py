@@ -44,9 +44,9 @@ from email.policy import compat32
 
 from imapclient import imap_utf7
 
-from features.mailformats import split_mbox
-from scripts.batch import split_s3_uri
-from scripts.mailbox.connection import (
+from jeeves.features.mailformats import split_mbox
+from jeeves.batch import split_s3_uri
+from jeeves.mailbox.connection import (
     CONNECTION_ERRORS,
     ConnectionLost,
     MailboxError,
@@ -56,7 +56,7 @@ from scripts.mailbox.connection import (
     connect,
     select,
 )
-from scripts.mailbox.state import JSONState, is_s3
+from jeeves.mailbox.state import JSONState, is_s3
 
 STATE_VERSION = 1
 DEFAULT_BATCH_SIZE = 100

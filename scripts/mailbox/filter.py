@@ -10,7 +10,7 @@ is written back unchanged.
 
 import re
 
-from features.mailformats import split_mbox
+from jeeves.features.mailformats import split_mbox
 
 SCORE_HEADER = b"X-Jeeves-Score"
 FLAG_HEADER = b"X-Jeeves-Flag"
@@ -22,7 +22,7 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 def segments(data):
     """[(offset, bytes)] covering ``data``: one per mbox entry, or the whole message.
 
-    The offsets are those of features.mailformats (an mbox entry starts at its
+    The offsets are those of jeeves.features.mailformats (an mbox entry starts at its
     From_ line), so a prediction's ``source.offset`` finds its segment.
     """
     if not data.startswith(b"From "):

@@ -9,7 +9,7 @@ import json
 import os
 import tempfile
 
-from scripts.batch import split_s3_uri
+from jeeves.batch import split_s3_uri
 
 
 def is_s3(uri):

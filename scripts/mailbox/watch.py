@@ -6,7 +6,7 @@
    the user must fix it), selects the folder;
 2. scores every message with a UID above the last one scored (all of them on
    the first run, or none with ``new_only``): the raw message is parsed like
-   a file (features.parsing) and scored whole by the bundle, as `jeeves
+   a file (jeeves.features.parsing) and scored whole by the bundle, as `jeeves
    predict` does; the bundle, its analyzer and vocabulary load once;
 3. for each message, in UID order: when flagged, each notifier's
    ``notify(summary, [row])`` and, with ``tag``, the IMAP keyword set on it;
@@ -33,10 +33,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from features.mailformats import iter_found
-from features.parsing import outcome_of
-from models.bundle import BundleError, load_predictor
-from scripts.mailbox.connection import (
+from jeeves.features.mailformats import iter_found
+from jeeves.features.parsing import outcome_of
+from jeeves.models.bundle import BundleError, load_predictor
+from jeeves.mailbox.connection import (
     CONNECTION_ERRORS,
     ConnectionLost,
     MailboxError,
@@ -45,8 +45,8 @@ from scripts.mailbox.connection import (
     connect,
     select,
 )
-from scripts.mailbox.fetch import fetch_messages, folder_segments, new_uids
-from scripts.mailbox.state import JSONState
+from jeeves.mailbox.fetch import fetch_messages, folder_segments, new_uids
+from jeeves.mailbox.state import JSONState
 
 STATE_VERSION = 1
 FETCH_BATCH = 50
@@ -77,7 +77,7 @@ class WatchSettings:
 
 class Scorer:
     """A bundle loaded once: raw messages -> predictions, as `jeeves predict` gives
-    (models.bundle.load_predictor: numpy alone for the linear models)."""
+    (jeeves.models.bundle.load_predictor: numpy alone for the linear models)."""
 
     def __init__(self, bundle_dir):
         try:

@@ -1,6 +1,6 @@
 """Driver side of training on the cluster: the nested CV grid as an MRJob.
 
-``compare_on_cluster`` is a drop-in for ``models.training.compare_models``
+``compare_on_cluster`` is a drop-in for ``jeeves.models.training.compare_models``
 that runs the grid search as jobs/mr_cross_validate.py on the engine's
 runner; models/cluster.py holds the task-side functions (docs/models.md).
 """
@@ -12,18 +12,18 @@ import time
 import numpy as np
 from sklearn.model_selection import ParameterGrid
 
-from jobs.mr_cross_validate import MRCrossValidate
-from models import metrics
-from models.cluster import (
+from jeeves.jobs.mr_cross_validate import MRCrossValidate
+from jeeves.models import metrics
+from jeeves.models.cluster import (
     TASKS_PER_FILE,
     inner_folds,
     task_lines,
     write_cv_data,
     write_task_files,
 )
-from models.registry import REGISTRY, select_models
-from models.training import Comparison, ModelResult, check_labels, choose, fit_final, shared_folds
-from scripts.runjob import MRJOB_CONF
+from jeeves.models.registry import REGISTRY, select_models
+from jeeves.models.training import Comparison, ModelResult, check_labels, choose, fit_final, shared_folds
+from jeeves.runjob import MRJOB_CONF
 
 
 def run_cross_validation(X, y, folds, names, runner="inline", inner_splits=3, seed=0,

@@ -27,16 +27,16 @@ import time
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from features.text import analyzer_args, config_with_defaults
-from features.tfidf import NORMS
-from features.vocabulary import (
+from jeeves.features.text import analyzer_args, config_with_defaults
+from jeeves.features.tfidf import NORMS
+from jeeves.features.vocabulary import (
     df_limits,
     read_kept_terms,
     vocabulary_rows_from_kept,
     write_vocabulary,
 )
-from scripts.cli import UserError
-from scripts.pipeline.storage import is_remote, join
+from jeeves.errors import UserError
+from jeeves.pipeline.storage import is_remote, join
 
 DfBound = Union[int, float]
 
@@ -78,10 +78,10 @@ class VectorizerConfig:
 
 def features_stage(engine, messages, output, analyzer_config=None, settings=None):
     """Run counting, (collocations), vocabulary and vectors -> the stage summary dict."""
-    from jobs.mr_build_vocabulary import MRBuildVocabulary
-    from jobs.mr_count_ngrams import MRCountNgrams
-    from jobs.mr_score_collocations import MRScoreCollocations
-    from jobs.mr_tfidf_vectors import MRTfidfVectors
+    from jeeves.jobs.mr_build_vocabulary import MRBuildVocabulary
+    from jeeves.jobs.mr_count_ngrams import MRCountNgrams
+    from jeeves.jobs.mr_score_collocations import MRScoreCollocations
+    from jeeves.jobs.mr_tfidf_vectors import MRTfidfVectors
 
     settings = settings or VectorizerConfig()
     config = config_with_defaults(analyzer_config)
@@ -196,7 +196,7 @@ def vector_job_args(vocabulary, settings):
 
 def build_features(inputs, output, analyzer_config=None, runner="inline", **settings):
     """``features_stage`` in keyword form: VectorizerConfig fields as keywords."""
-    from scripts.pipeline.engine import Engine
+    from jeeves.pipeline.engine import Engine
 
     return features_stage(Engine(runner), list(inputs), output, analyzer_config,
                           VectorizerConfig(**settings))

@@ -29,11 +29,11 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from features.graph import pseudonym_key
-from jobs.mr_common_contacts import MRCommonContacts
-from jobs.mr_contact_lists import MRContactLists
-from scripts.cli import UserError
-from scripts.pipeline.storage import is_remote, join
+from jeeves.features.graph import pseudonym_key
+from jeeves.jobs.mr_common_contacts import MRCommonContacts
+from jeeves.jobs.mr_contact_lists import MRContactLists
+from jeeves.errors import UserError
+from jeeves.pipeline.storage import is_remote, join
 
 
 @dataclass(frozen=True)

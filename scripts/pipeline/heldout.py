@@ -22,11 +22,11 @@ import os
 import tempfile
 import time
 
-from features.text import analyzer_args, config_with_defaults
-from scripts.pipeline.features import vector_job_args, write_stop_words
-from scripts.pipeline.parse import parse_stage
-from scripts.pipeline.storage import is_remote, join
-from scripts.pipeline.train import label_stage
+from jeeves.features.text import analyzer_args, config_with_defaults
+from jeeves.pipeline.features import vector_job_args, write_stop_words
+from jeeves.pipeline.parse import parse_stage
+from jeeves.pipeline.storage import is_remote, join
+from jeeves.pipeline.train import label_stage
 
 TEST_DIR = "test"
 # the stage directories of OUTPUT/test/ a run rewrites
@@ -37,8 +37,8 @@ def heldout_stage(engine, inputs, spec, output, analyzer_config, settings,
                   dedupe_by="message_id", records=None):
     """Parse, vectorize (training vocabulary) and label the test inputs
     -> (OUTPUT/test/features/labelled URI, stage summary dict)."""
-    from jobs.mr_count_ngrams import MRCountNgrams
-    from jobs.mr_tfidf_vectors import MRTfidfVectors
+    from jeeves.jobs.mr_count_ngrams import MRCountNgrams
+    from jeeves.jobs.mr_tfidf_vectors import MRTfidfVectors
 
     storage = engine.storage
     started = time.time()

@@ -24,10 +24,10 @@ import time
 
 from mrjob.parse import is_uri
 
-from features.parsing import DEFAULT_MAX_MESSAGE_BYTES
-from scripts.cli import UserError
-from scripts.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES, plan_inputs
-from scripts.pipeline.storage import is_remote, join
+from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES
+from jeeves.errors import UserError
+from jeeves.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES, plan_inputs
+from jeeves.pipeline.storage import is_remote, join
 
 KINDS = ("message", "quarantine")
 OUTPUT_DIRS = {"message": "messages", "quarantine": "quarantine"}
@@ -121,7 +121,7 @@ def parse_stage(engine, inputs, output, dedupe_by="message_id",
     The inputs become the job's work lists first (scripts/pipeline/parse_inputs.py:
     containers of small files, byte ranges of mbox files over ``split_size``).
     """
-    from jobs.mr_parse_emails import MRParseEmails
+    from jeeves.jobs.mr_parse_emails import MRParseEmails
 
     check_inputs(inputs)
     if split_size < 1:
@@ -173,7 +173,7 @@ def parse_stage(engine, inputs, output, dedupe_by="message_id",
 
 def _split_remotely(engine, work, output):
     """The parse job's output where it lies -> messages/ and quarantine/ (map-only jobs)."""
-    from jobs.mr_select_rows import MRSelectRows
+    from jeeves.jobs.mr_select_rows import MRSelectRows
 
     written = {}
     for kind in KINDS:

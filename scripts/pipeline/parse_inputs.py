@@ -36,9 +36,9 @@ import pathlib
 import posixpath
 from urllib.parse import unquote, urlparse
 
-from features.mailformats import expand_inputs, pack_files, relpath_of_uri
-from features.mbox_ranges import holds_several_messages, ranges_of
-from jobs.ranged_reads import (
+from jeeves.features.mailformats import expand_inputs, pack_files, relpath_of_uri
+from jeeves.features.mbox_ranges import holds_several_messages, ranges_of
+from jeeves.jobs.ranged_reads import (
     WebHdfsFile,
     list_s3_files,
     open_ranged,

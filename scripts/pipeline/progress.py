@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import threading
 
-from jobs import PROGRESS_BYTES, PROGRESS_GROUP
+from jeeves.jobs import PROGRESS_BYTES, PROGRESS_GROUP
 
 # what mrjob's sim runners name a task's stderr: <local tmp dir>/<job key>/step/NNN/...
 FIRST_STEP_MAPPER_STDERR = os.path.join("*", "step", "000", "mapper", "*", "stderr")

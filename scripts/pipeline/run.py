@@ -14,16 +14,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
-from models.report import format_table
-from scripts.cli import UserError
-from scripts.pipeline.features import VectorizerConfig, features_stage
-from scripts.pipeline.graph import GraphConfig, graph_stage
-from scripts.pipeline.heldout import WRITTEN as HELD_OUT_WRITTEN
-from scripts.pipeline.heldout import heldout_stage
-from scripts.pipeline.parse import parse_stage
-from scripts.pipeline.score import score_stage
-from scripts.pipeline.storage import SUCCESS, check_output_location, join
-from scripts.pipeline.train import TrainingConfig, check_label_spec, label_stage, train_stage
+from jeeves.models.report import format_table
+from jeeves.errors import UserError
+from jeeves.pipeline.features import VectorizerConfig, features_stage
+from jeeves.pipeline.graph import GraphConfig, graph_stage
+from jeeves.pipeline.heldout import WRITTEN as HELD_OUT_WRITTEN
+from jeeves.pipeline.heldout import heldout_stage
+from jeeves.pipeline.parse import parse_stage
+from jeeves.pipeline.score import score_stage
+from jeeves.pipeline.storage import SUCCESS, check_output_location, join
+from jeeves.pipeline.train import TrainingConfig, check_label_spec, label_stage, train_stage
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def task_totals(tasks):
 
 
 def _tasks(stage):
-    """The progress line's task counts (jobs count them with jobs.count_task)."""
+    """The progress line's task counts (jobs count them with jeeves.jobs.count_task)."""
     counted = task_totals(stage.get("tasks") or {"map": 0, "reduce": 0})
     if not any(counted.values()):
         return ""
@@ -199,7 +199,7 @@ def run_pipeline(config, engine, report=_quiet):
 
 def features_config(config):
     """The analyzer configuration the bundle stores (defaults filled in)."""
-    from features.text import config_with_defaults
+    from jeeves.features.text import config_with_defaults
 
     return config_with_defaults(config.analyzer)
 

@@ -15,8 +15,8 @@ import os
 import tempfile
 import time
 
-from scripts.cli import UserError
-from scripts.pipeline.storage import SUCCESS, basename, is_remote, join
+from jeeves.errors import UserError
+from jeeves.pipeline.storage import SUCCESS, basename, is_remote, join
 
 
 def _bundle_files(storage, bundle):
@@ -38,8 +38,8 @@ def score_stage(engine, bundle, messages, predictions, read_flagged=False):
     """Score ``messages`` (URIs or globs of parsed records) with ``bundle``
     -> {"scored", "flagged", "seconds", "tasks"} (and "flagged_rows" with
     ``read_flagged``)."""
-    from jobs.mr_score_messages import MRScoreMessages, bundle_file_args
-    from jobs.mr_select_rows import MRSelectRows
+    from jeeves.jobs.mr_score_messages import MRScoreMessages, bundle_file_args
+    from jeeves.jobs.mr_select_rows import MRSelectRows
 
     storage = engine.storage
     started = time.time()

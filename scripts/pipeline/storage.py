@@ -2,7 +2,7 @@
 
 Every byte the driver reads or writes through a stage goes through a
 :class:`Storage`, which counts them (``bytes_read``, ``bytes_written``, also
-per stage), so a test or `jeeves bench` can check that the driver handles
+per stage), so a test or `make bench` can check that the driver handles
 only reduced data. The file systems are mrjob's own (``mrjob.fs``): the same
 objects its runners use, set from the runner's mrjob.conf profile (the
 ``hadoop_bin``, ``s3_endpoint`` and ``region`` options).
@@ -21,14 +21,12 @@ import tempfile
 from collections import defaultdict
 from urllib.parse import urlparse
 
-from features.parts import part_files
+from jeeves.errors import StorageError
+from jeeves.features.parts import part_files
 
 SUCCESS = "_SUCCESS"
 REMOTE_SCHEMES = ("hdfs", "s3", "s3a", "s3n")
 
-
-class StorageError(Exception):
-    """An output or input location the driver cannot use (one line)."""
 
 
 def is_uri(path):

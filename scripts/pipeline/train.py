@@ -23,17 +23,17 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.datasets import load_svmlight_file
 
-from features.vocabulary import read_vocabulary_by_id
-from models.email_features import DEFAULT_GROUPS, check_groups
-from models.intent import DEFAULT_INTENT_DATA
-from models.labels import labeller_from_spec
-from models.metrics import SELECTION_METRICS, check_target_recall
-from models.registry import EMAIL_MODEL, email_model_spec, select_models
-from models.run import EmailInput, train_and_bundle
-from models.training import compare_models
-from models.vectors import labelled_line
-from scripts.cli import UserError
-from scripts.pipeline.storage import is_remote, join
+from jeeves.features.vocabulary import read_vocabulary_by_id
+from jeeves.models.email_features import DEFAULT_GROUPS, check_groups
+from jeeves.models.intent import DEFAULT_INTENT_DATA
+from jeeves.models.labels import labeller_from_spec
+from jeeves.models.metrics import SELECTION_METRICS, check_target_recall
+from jeeves.models.registry import EMAIL_MODEL, email_model_spec, select_models
+from jeeves.models.run import EmailInput, train_and_bundle
+from jeeves.models.training import compare_models
+from jeeves.models.vectors import labelled_line
+from jeeves.errors import UserError
+from jeeves.pipeline.storage import is_remote, join
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def label_stage(engine, spec, messages, vectors, raw_inputs, output, records=Non
 
     `records` is the job's ``--records`` ("all", or a comma list of fields):
     the labelled messages' records travel with their vectors."""
-    from jobs.mr_label_messages import MRLabelMessages
+    from jeeves.jobs.mr_label_messages import MRLabelMessages
 
     check_label_spec(spec)
     started = time.time()
@@ -192,7 +192,7 @@ def sample_rows(engine, output, documents, rows):
     """A hash sample of about `rows` of the tf-idf rows (all of them when there are
     fewer), selected on the runner (jobs/mr_select_rows.py ``--sample``) into
     OUTPUT/features/sample/ -> the URI. The driver reads the sample only."""
-    from jobs.mr_select_rows import MRSelectRows
+    from jeeves.jobs.mr_select_rows import MRSelectRows
 
     sample_dir = join(output, "features", "sample")
     fraction = 1.0 if documents <= rows else rows / float(documents)
@@ -203,7 +203,7 @@ def sample_rows(engine, output, documents, rows):
 
 
 def email_input(engine, output, config, records, n_features, documents, test_records=None):
-    """What the email model needs (models.run.EmailInput) -> (EmailInput, notes).
+    """What the email model needs (jeeves.models.run.EmailInput) -> (EmailInput, notes).
 
     The intent group's sentence model is trained from ``config.intent_data``
     (left out, with a note, when the file is absent); the LSA group's SVD is
@@ -215,7 +215,7 @@ def email_input(engine, output, config, records, n_features, documents, test_rec
     intent_model = corpus_svd = None
     if "intent" in groups:
         if os.path.isfile(config.intent_data):
-            from models.intent import load_intent_model
+            from jeeves.models.intent import load_intent_model
 
             try:
                 intent_model = load_intent_model(config.intent_data, seed=config.seed)
@@ -226,7 +226,7 @@ def email_input(engine, output, config, records, n_features, documents, test_rec
             notes.append("The intent feature group is left out: no sentence data at %s "
                          "(--intent-data)." % config.intent_data)
     if "lsa" in groups:
-        from models.lsa import fit_corpus_svd
+        from jeeves.models.lsa import fit_corpus_svd
 
         sample = sample_rows(engine, output, documents, config.lsa_rows)
         X_sample, _, sample_ids, _ = load_labelled(engine.storage, sample, n_features)
@@ -258,7 +258,7 @@ def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
     started = time.time()
     compare = compare_models
     if config.on_cluster:
-        from scripts.pipeline.cluster_cv import compare_on_cluster
+        from jeeves.pipeline.cluster_cv import compare_on_cluster
 
         compare = functools.partial(compare_on_cluster, runner=engine.runner, conf=engine.conf)
     for name in ("report", "model"):

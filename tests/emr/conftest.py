@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from scripts import cli
+from jeeves import cli
 from tests.fixtures.tiny_corpus import write_corpus
 
 REGION = "us-east-1"

@@ -7,7 +7,7 @@ cluster lookup or creation and AddJobFlowSteps stay mrjob's own) runs the
 submitted job as the cluster would, on the inline runner in this process:
 
 - the job class is the MRJob subclass of the submitted script
-  (``runner._script_path``, jobs/mr_*.py, imported as ``jobs.mr_*``);
+  (``runner._script_path``, jobs/mr_*.py, imported as ``jeeves.jobs.mr_*``);
 - its arguments are ``runner._extra_args``; file arguments that lie on S3
   (the scoring job's ``--bundle-file s3://...#name``) are downloaded first
   and passed as local paths keeping their ``#name``;
@@ -19,7 +19,7 @@ submitted job as the cluster would, on the inline runner in this process:
   pool lock is released, so the next job reuses the pooled cluster.
 
 All the fake cluster's S3 traffic goes through its own boto3 Session,
-including the parse tasks' ranged reads (``jobs.ranged_reads.s3_client`` is
+including the parse tasks' ranged reads (``jeeves.jobs.ranged_reads.s3_client`` is
 pointed at it while a job runs). :class:`DriverS3Bytes` hooks the default
 session, which mrjob's S3Filesystem and the driver's Storage use, so it
 counts only what the driver moves.
@@ -147,7 +147,7 @@ class FakeCluster:
             output = os.path.join(scratch, "output")
             job = job_class(args=["-r", "inline", "-c", MRJOB_CONF, "--output-dir", output,
                                   *args, *inputs])
-            import jobs.ranged_reads as ranged_reads
+            import jeeves.jobs.ranged_reads as ranged_reads
 
             saved = ranged_reads.s3_client
             ranged_reads.s3_client = lambda: self.s3

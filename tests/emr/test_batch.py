@@ -12,8 +12,8 @@ from collections import Counter
 
 import pytest
 
-from scripts import batch
-from scripts.pipeline.engine import Engine
+from jeeves import batch
+from jeeves.pipeline.engine import Engine
 
 WEEK = ["2026-11-%02d" % day for day in range(16, 23)]
 MEETING = ("Can we meet on Thursday at 10am in the conference room to go over the budget? "

@@ -22,7 +22,7 @@ import sys
 import time
 import uuid
 
-from scripts import batch
+from jeeves import batch
 from tests.emr.test_batch import WEEK, deliver, outputs
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -36,7 +36,7 @@ def schedule(bucket, prefix, bundle, endpoint, s3=None, kill_after=None):
     env = dict(os.environ, JEEVES_HOME=REPO, AWS_ENDPOINT_URL_S3=endpoint)
     env.setdefault("NLTK_DATA", os.path.join(REPO, ".nltk_data"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.cli", "schedule", "--run-once", "--runner", "inline",
+        [sys.executable, "-m", "jeeves.cli", "schedule", "--run-once", "--runner", "inline",
          "--input", "s3://%s/mail/" % bucket, "--output", "s3://%s/%s/" % (bucket, prefix),
          "--model", bundle],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=REPO,

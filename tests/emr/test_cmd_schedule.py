@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from scripts import batch, cli, cmd_schedule
+from jeeves import batch, cli, cmd_schedule
 from tests.emr.test_batch import MEETING, OTHER, email
 
 

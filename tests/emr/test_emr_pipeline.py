@@ -5,7 +5,7 @@ About 300 real SpamAssassin messages go into a moto bucket under
 ``s3://BUCKET/mail/``: the first files of ``spam-1`` and ``easy-ham-1``
 (labelled by folder) and of ``hard-ham-1`` (no label pattern matches:
 unlabelled). `jeeves run --runner emr --mrjob-conf TESTCONF --output
-s3://BUCKET/out/ --score` goes through ``scripts.cli.main``; TESTCONF
+s3://BUCKET/out/ --score` goes through ``jeeves.cli.main``; TESTCONF
 ``include:``s the project's mrjob.conf and points the emr profile at moto.
 mrjob submits every job itself (uploads, pooled cluster, steps); the steps
 are run by tests/emr/emr_fake.py, inline in this process, reading and writing
@@ -42,8 +42,8 @@ import uuid
 import mrjob.pool
 import pytest
 
-from scripts import cli
-from scripts.pipeline import storage as storage_module
+from jeeves import cli
+from jeeves.pipeline import storage as storage_module
 from tests.emr.emr_fake import DriverS3Bytes, FakeCluster
 from tests.emr.test_emr_submission import moto_keeps_application_names  # noqa: F401
 from tests.helpers import MRJOB_CONF, REPO
@@ -101,7 +101,7 @@ def driver_bytes(monkeypatch):
     """The hook on boto3's default session; the Storage's current stage names its counts."""
     counted = DriverS3Bytes()
     counted.install()
-    import jobs.ranged_reads as ranged_reads
+    import jeeves.jobs.ranged_reads as ranged_reads
 
     # the driver's own client for input listing, made on the hooked session
     ranged_reads.s3_client.cache_clear()

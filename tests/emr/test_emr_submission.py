@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 import tomllib
 
-from jobs.mr_cross_validate import MRCrossValidate
-from jobs.mr_parse_emails import MRParseEmails
-from models import cluster
-from models.training import shared_folds
+from jeeves.jobs.mr_cross_validate import MRCrossValidate
+from jeeves.jobs.mr_parse_emails import MRParseEmails
+from jeeves.models import cluster
+from jeeves.models.training import shared_folds
 from tests.emr.conftest import REGION, client
 from tests.helpers import MRJOB_CONF, REPO
 

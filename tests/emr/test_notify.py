@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from scripts import notify, notify_sms
+from jeeves import notify, notify_sms
 from tests.emr.conftest import client
 
 SUMMARY = {"run_id": "r1", "status": "ok", "processed": ["2026-11-16"], "recovered": [],
@@ -131,7 +131,7 @@ def test_sms_plugin_publishes_through_sns(aws_env):
         QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
                   Attributes={"RawMessageDelivery": "true"})
-    spec = "python:scripts.notify_sms:SMSNotifier?topic=%s" % topic
+    spec = "python:jeeves.notify_sms:SMSNotifier?topic=%s" % topic
     notifier = notify.notifier_from_spec(spec)
     # the plug-in builds its own client; point it at the moto server
     notifier.client = sns
@@ -149,7 +149,7 @@ def test_sms_text_fits_one_message():
 
 
 @pytest.mark.parametrize("spec", ["ftp://x", "smtp://host?to=a@b", "python:nosuchmodule:F",
-                                  "python:scripts.notify"])
+                                  "python:jeeves.notify"])
 def test_bad_specs_are_value_errors(spec):
     with pytest.raises(ValueError):
         notify.notifier_from_spec(spec)

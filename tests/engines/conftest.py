@@ -1,20 +1,20 @@
 """Session fixtures for the engine tests: the local Hadoop cluster and Spark.
 
 ``hadoop_cluster`` starts the pseudo-distributed cluster of
-``scripts/hadoop/cluster.py`` once per test session (about a minute) and
+``tools/hadoop/cluster.py`` once per test session (about a minute) and
 stops it at the end; it skips when Java or the fetched jars
 (``make hadoop-jars``) are missing. For the session it points
 ``HADOOP_HOME`` and ``HADOOP_CONF_DIR`` at the cluster, as a user would
 (docs/engines.md). The cluster runs the shuffle, with several reducers a
 step, when the test run is in a network namespace of its own
-(``make test`` runs pytest through ``scripts/hadoop/netns-run``), and uber
+(``make test`` runs pytest through ``tools/hadoop/netns-run``), and uber
 jobs otherwise; ``hadoop_shuffle`` is the cluster when it runs the
 shuffle and skips, saying why, when it does not. ``spark`` skips when
 Java or pyspark is missing.
 
 Under pytest-xdist (``make test`` runs two workers) the engine test files
 spread over the workers and share one cluster: the first worker that needs
-it starts it (``scripts.hadoop.cluster.start`` holds a lock, so the other
+it starts it (``tools.hadoop.cluster.start`` holds a lock, so the other
 waits and joins it), and the controller stops it when the whole run ends
 (``pytest_sessionfinish`` in tests/conftest.py, when the cluster's run mark
 names its run). A cluster that already ran before the
@@ -27,7 +27,7 @@ import shutil
 
 import pytest
 
-from scripts.hadoop import cluster as local_cluster
+from tools.hadoop import cluster as local_cluster
 from tests.conftest import cluster_run_mark
 from tests.engines.runners import HadoopCluster
 
@@ -65,7 +65,7 @@ def hadoop_shuffle(hadoop_cluster):
     if not hadoop_cluster.shuffle:
         pytest.skip("the Hadoop cluster runs uber jobs, without the shuffle: this test run "
                     "has a network interface besides lo (run pytest through "
-                    "scripts/hadoop/netns-run, as root, as `make test` does)")
+                    "tools/hadoop/netns-run, as root, as `make test` does)")
     return hadoop_cluster
 
 

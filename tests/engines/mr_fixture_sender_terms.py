@@ -10,7 +10,7 @@ lemmatizes), counters, a combiner and floats.
 from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol, JSONValueProtocol
 
-from features.text import Analyzer
+from jeeves.features.text import Analyzer
 
 
 class MRFixtureSenderTerms(MRJob):

@@ -32,7 +32,8 @@ import uuid
 
 import pytest
 
-from scripts.hadoop.engines import local_spark_environment
+from jeeves.taskcode import task_code_args, task_code_zip
+from jeeves.spark_env import local_spark_environment
 from tests.helpers import MRJOB_CONF, _write_inputs
 
 FLOAT_TOLERANCE = 1e-9
@@ -45,7 +46,7 @@ class HadoopCluster:
 
     ``shuffle`` is true when jobs run with the shuffle (then ``reduce_tasks``
     reducers a step by default), false when they run as uber jobs
-    (scripts/hadoop/cluster.py).
+    (tools/hadoop/cluster.py).
     """
 
     def __init__(self, home, details):
@@ -102,7 +103,7 @@ def run_with_counters(runner, job_class, inputs, args=(), cluster=None, on_hdfs=
             if on_hdfs:
                 paths = cluster.put(paths)
         switches = ["-r", runner]
-        switches += ["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF]
+        switches += ["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF] + task_code_args(runner)
         job = job_class(args=switches + list(args) + paths)
         job.sandbox()
         with _spark_environment(runner), job.make_runner() as job_runner:
@@ -123,12 +124,12 @@ def reduce_tasks(counters):
 
 @contextlib.contextmanager
 def _spark_environment(runner):
-    """On Spark, the driver's environment of scripts/hadoop/engines.py."""
+    """On Spark, the driver's environment of scripts/spark_env.py."""
     if runner != "spark":
         yield
         return
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in local_spark_environment().items():
+        for name, value in local_spark_environment(task_code_zip()).items():
             patch.setenv(name, value)
         yield
 

@@ -36,7 +36,7 @@ import uuid
 
 import pytest
 
-from scripts import cli
+from jeeves import cli
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow

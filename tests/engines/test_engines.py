@@ -15,7 +15,7 @@ import socket
 import pytest
 from mrjob.step import StepFailedException
 
-from scripts.hadoop import cluster as local_cluster
+from tools.hadoop import cluster as local_cluster
 from tests.engines.mr_fixture_sender_terms import MRFixtureSenderTerms
 from tests.engines.runners import (
     assert_same_records,

@@ -38,8 +38,8 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 import yaml
 
-from scripts.bench_full import record_line
-from scripts.runners import MRJOB_CONF
+from tools.bench_full import record_line
+from jeeves.runners import MRJOB_CONF
 from tests.scripts.run_outputs import REPO, write_inputs
 
 pytestmark = pytest.mark.slow
@@ -96,7 +96,7 @@ def jeeves_parse(inputs, out, tmpdir, conf, rm_url=None, tag=None, runner="hadoo
     killed = None
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.cli", "parse", "--input", *inputs, "--output", out,
+            [sys.executable, "-m", "jeeves.cli", "parse", "--input", *inputs, "--output", out,
              "--runner", runner, "--mrjob-conf", conf],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True)
         try:

@@ -23,7 +23,7 @@ import os
 
 import pytest
 
-from scripts import cli
+from jeeves import cli
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow

@@ -1,7 +1,7 @@
 import pytest
 from nltk.collocations import BigramAssocMeasures, BigramCollocationFinder
 
-from features.collocations import (
+from jeeves.features.collocations import (
     collocation_filter,
     contingency,
     log_likelihood_ratio,

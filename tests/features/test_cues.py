@@ -1,6 +1,6 @@
 import math
 
-from features.cues import CUE_FEATURE_NAMES, cue_features, sentences
+from jeeves.features.cues import CUE_FEATURE_NAMES, cue_features, sentences
 
 
 def cues(subject="", body="", quoted=""):

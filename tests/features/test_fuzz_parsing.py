@@ -1,14 +1,14 @@
 """Fuzzing the parser with mutated real mail (../shared/data, tests/fixtures/mail):
 bit flips, truncation, header and boundary damage, charset and
 transfer-encoding lies, message/rfc822 nesting, containers (mbox, gzip, bz2,
-tar, damaged too). ``features.mailformats.iter_found`` and
-``features.parsing.outcome_of`` must never raise, every input must be
+tar, damaged too). ``jeeves.features.mailformats.iter_found`` and
+``jeeves.features.parsing.outcome_of`` must never raise, every input must be
 accounted (at least one item; n whole messages of a container are n items),
 no message may become a ``parse_error``, and every record must be valid
 text. Fixed seed; the example budget is JEEVES_FUZZ_EXAMPLES (default 60 a
 test, a few seconds): ``JEEVES_FUZZ_EXAMPLES=20000 pytest
 tests/features/test_fuzz_parsing.py`` is the long run without atheris
-(scripts/fuzz_parse.py is the coverage-guided one, docs/records.md)."""
+(tools/fuzz_parse.py is the coverage-guided one, docs/records.md)."""
 
 import bz2
 import functools
@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.mailformats import iter_found
-from features.parsing import outcome_of
+from jeeves.features.mailformats import iter_found
+from jeeves.features.parsing import outcome_of
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -288,7 +288,7 @@ def test_containers(container):
         assert len(items) >= members
 
 
-# What the coverage-guided run (scripts/fuzz_parse.py) found, reduced by hand.
+# What the coverage-guided run (tools/fuzz_parse.py) found, reduced by hand.
 FOUND = {
     # the email generator cannot write an attached message holding a
     # multipart without boundary and 8-bit text (UnicodeEncodeError)

@@ -5,7 +5,7 @@ from hashlib import sha256
 
 import pytest
 
-from features.graph import (
+from jeeves.features.graph import (
     BCC,
     CC,
     CONTACT_FEATURE_NAMES,

@@ -1,6 +1,6 @@
 import math
 
-from features.headers import HEADER_FEATURE_NAMES, header_features, subject_prefixes
+from jeeves.features.headers import HEADER_FEATURE_NAMES, header_features, subject_prefixes
 
 
 def features_of(record):

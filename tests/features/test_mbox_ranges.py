@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.mailformats import iter_found, split_mbox
-from features.mbox_ranges import (
+from jeeves.features.mailformats import iter_found, split_mbox
+from jeeves.features.mbox_ranges import (
     found_in_range,
     holds_several_messages,
     messages_in_range,

@@ -1,4 +1,4 @@
-"""features.parsing: one raw message -> one record, on hand-written fixtures."""
+"""jeeves.features.parsing: one raw message -> one record, on hand-written fixtures."""
 
 import email
 import email.policy
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from features import parsing
-from features.parsing import (
+from jeeves.features import parsing
+from jeeves.features.parsing import (
     decode_bytes,
     decode_header_value,
     escape_head,

@@ -1,4 +1,4 @@
-"""features.mailformats: finding messages in files of every format."""
+"""jeeves.features.mailformats: finding messages in files of every format."""
 
 import bz2
 import gzip
@@ -8,7 +8,7 @@ import random
 import tarfile
 from pathlib import Path
 
-from features.mailformats import (
+from jeeves.features.mailformats import (
     expand_inputs,
     folder_of,
     iter_found,

@@ -1,7 +1,7 @@
-"""features.htmltext and features.quoting: the text parts of a record."""
+"""jeeves.features.htmltext and jeeves.features.quoting: the text parts of a record."""
 
-from features.htmltext import html_to_text
-from features.quoting import split_reply
+from jeeves.features.htmltext import html_to_text
+from jeeves.features.quoting import split_reply
 
 
 def test_html_to_text_drops_scripts_and_keeps_blocks():

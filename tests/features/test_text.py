@@ -6,7 +6,7 @@ from nltk.stem import WordNetLemmatizer
 from sklearn.feature_extraction._stop_words import ENGLISH_STOP_WORDS
 from sklearn.feature_extraction.text import CountVectorizer
 
-from features.text import (
+from jeeves.features.text import (
     Analyzer,
     add_analyzer_args,
     analyzer_args,

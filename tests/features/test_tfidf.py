@@ -7,8 +7,8 @@ import pytest
 from sklearn.datasets import load_svmlight_file
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 
-from features.tfidf import build_hasher, hashed_counts, svmlight_line, tfidf_lines, tfidf_vector
-from features.vocabulary import VocabularyTable
+from jeeves.features.tfidf import build_hasher, hashed_counts, svmlight_line, tfidf_lines, tfidf_vector
+from jeeves.features.vocabulary import VocabularyTable
 
 DOCS = ["gas price gas gas", "gas deal", "price deal meet", "meet meet lunch", "budget"]
 

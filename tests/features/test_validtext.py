@@ -6,10 +6,10 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.mailformats import Found
-from features.parsing import message_record, outcome_of, quarantine_record
-from features.validtext import valid_json_bytes, valid_json_text, valid_strings, valid_text
-from jobs.protocols import ValidBytesValueProtocol, ValidTextValueProtocol
+from jeeves.features.mailformats import Found
+from jeeves.features.parsing import message_record, outcome_of, quarantine_record
+from jeeves.features.validtext import valid_json_bytes, valid_json_text, valid_strings, valid_text
+from jeeves.jobs.protocols import ValidBytesValueProtocol, ValidTextValueProtocol
 
 
 def encodes(value):

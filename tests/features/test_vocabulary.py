@@ -4,7 +4,7 @@ import zlib
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
-from features.vocabulary import (
+from jeeves.features.vocabulary import (
     build_hashed_table,
     build_vocabulary,
     idf,

@@ -7,7 +7,7 @@ import pytest
 from nltk.stem import WordNetLemmatizer
 from sklearn.feature_extraction._stop_words import ENGLISH_STOP_WORDS
 
-from features.wordnet import (
+from jeeves.features.wordnet import (
     CACHE_NAME,
     build_lemmatize,
     english_stop_words,
@@ -82,7 +82,7 @@ def test_english_stop_words_are_scikit_learns():
 
 def test_a_task_analyzes_without_importing_nltk_or_scikit_learn():
     load_lemma_tables()  # the cache exists from here on
-    code = ("import sys; from features.text import Analyzer; "
+    code = ("import sys; from jeeves.features.text import Analyzer; "
             "terms = Analyzer({'ngram_max': 2}).load()('The meetings were scheduled'); "
             "print(terms, sorted(m for m in ('nltk', 'sklearn', 'scipy') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,

@@ -1,7 +1,7 @@
 """Parsed records of a slice of the Berkeley Enron set (../shared/data/enron-berkeley).
 
 ``berkeley_records(n)`` parses the first ``n`` messages (in file name order)
-of each of the eight genre folders with features.parsing, as `jeeves parse`
+of each of the eight genre folders with jeeves.features.parsing, as `jeeves parse`
 does, and skips the calling test when the data is absent.
 """
 
@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from features.mailformats import expand_inputs, iter_found
-from features.parsing import DEFAULT_MAX_MESSAGE_BYTES, outcome_of
+from jeeves.features.mailformats import expand_inputs, iter_found
+from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES, outcome_of
 
 BERKELEY = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data",
                         "enron-berkeley")

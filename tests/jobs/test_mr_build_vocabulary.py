@@ -10,8 +10,9 @@ import textwrap
 
 import pytest
 
-from features.collocations import collocation_filter
-from features.vocabulary import (
+from jeeves.taskcode import task_code_args
+from jeeves.features.collocations import collocation_filter
+from jeeves.features.vocabulary import (
     build_hashed_table,
     build_vocabulary,
     df_limits,
@@ -19,9 +20,9 @@ from features.vocabulary import (
     read_kept_terms,
     vocabulary_rows_from_kept,
 )
-from jobs.mr_build_vocabulary import MRBuildVocabulary
-from jobs.mr_count_ngrams import MRCountNgrams
-from jobs.mr_score_collocations import MRScoreCollocations
+from jeeves.jobs.mr_build_vocabulary import MRBuildVocabulary
+from jeeves.jobs.mr_count_ngrams import MRCountNgrams
+from jeeves.jobs.mr_score_collocations import MRScoreCollocations
 from tests.helpers import MRJOB_CONF, REPO
 from tests.jobs.text_fixtures import record_lines
 
@@ -50,7 +51,7 @@ def job_args(n_docs, min_df=1, max_df=1.0, max_features=None, min_llr=None, hash
 def run(job_class, paths, args, output_dir, runner="inline"):
     """Run a job on files -> (output part files, counters of its steps merged)."""
     switches = ["-r", runner, "--output-dir", str(output_dir)]
-    switches += ["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF]
+    switches += ["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF] + task_code_args(runner)
     job = job_class(args=switches + list(args) + [str(path) for path in paths])
     job.sandbox()
     with job.make_runner() as runner_:
@@ -251,7 +252,7 @@ def test_local_runner_with_two_reducers_equals_inline(real_counts, collocations,
 
 DRIVER_READ = textwrap.dedent("""
     import sys
-    from features.vocabulary import read_kept_terms, vocabulary_rows_from_kept, write_vocabulary
+    from jeeves.features.vocabulary import read_kept_terms, vocabulary_rows_from_kept, write_vocabulary
 
     def lines():
         for path in sys.argv[3:]:

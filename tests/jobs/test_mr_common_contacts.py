@@ -4,8 +4,8 @@ from collections import defaultdict
 
 import pytest
 
-from jobs.mr_common_contacts import MRCommonContacts
-from scripts.runjob import run_job as run_driver_job
+from jeeves.jobs.mr_common_contacts import MRCommonContacts
+from jeeves.runjob import run_job as run_driver_job
 from tests.helpers import canonical, run_both, run_job
 
 
@@ -119,7 +119,7 @@ def test_hub_is_skipped_counted_and_reported(tmp_path):
 
 
 def test_flushing_the_mappers_edges_does_not_change_the_output(monkeypatch):
-    import jobs.mr_common_contacts as job_module
+    import jeeves.jobs.mr_common_contacts as job_module
 
     lines = edges_to_records(SQUARE + ["x a", "x b", "x c", "c f", "b f", "f g"])
     unbounded = run_job(MRCommonContacts, [lines], args=["--top-k", "2"])

@@ -3,8 +3,8 @@ import random
 
 import pytest
 
-from jobs.mr_contact_lists import MRContactLists
-from scripts.runjob import run_job as run_driver_job
+from jeeves.jobs.mr_contact_lists import MRContactLists
+from jeeves.runjob import run_job as run_driver_job
 from tests.helpers import canonical, run_both, run_job
 
 
@@ -154,7 +154,7 @@ def test_pseudonymize_without_a_key_fails(monkeypatch):
 
 
 def test_flushing_mapper_aggregates_does_not_change_the_output(monkeypatch):
-    import jobs.mr_contact_lists as job_module
+    import jeeves.jobs.mr_contact_lists as job_module
 
     unbounded = run_job(MRContactLists, [HAND_GRAPH])
     monkeypatch.setattr(job_module, "FLUSH_AFTER", 2)

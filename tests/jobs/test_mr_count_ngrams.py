@@ -2,9 +2,9 @@ import json
 
 from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
 
-from features.text import Analyzer
-from features.vocabulary import partition_of
-from jobs.mr_count_ngrams import MRCountNgrams
+from jeeves.features.text import Analyzer
+from jeeves.features.vocabulary import partition_of
+from jeeves.jobs.mr_count_ngrams import MRCountNgrams
 from tests.helpers import canonical, run_both, run_job
 from tests.jobs.text_fixtures import RECORDS, record_lines
 
@@ -141,7 +141,7 @@ def test_duplicate_message_ids_are_kept_in_a_fixed_order():
 
 
 def test_min_df_leaves_rarer_terms_out_of_the_totals_and_counts_them(tmp_path):
-    from scripts.runjob import run_job as run_to_dir
+    from jeeves.runjob import run_job as run_to_dir
 
     args = ["--ngram-max", "2"]
     messages, totals, n_docs = split_rows(run_job(MRCountNgrams, [record_lines()], args))
@@ -167,7 +167,7 @@ def test_size_options_below_one_are_refused_before_any_task():
 
     import pytest
 
-    from jobs.mr_tfidf_vectors import MRTfidfVectors
+    from jeeves.jobs.mr_tfidf_vectors import MRTfidfVectors
 
     # built with args (as the driver does), mrjob turns argparse's error into ValueError
     for job_class, args, message in (

@@ -10,11 +10,11 @@ import scipy.sparse
 from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 
-from jobs.mr_cross_validate import MRCrossValidate
-from models import cluster
-from models.registry import REGISTRY
-from models.training import compare_models, shared_folds
-from scripts.pipeline import cluster_cv
+from jeeves.jobs.mr_cross_validate import MRCrossValidate
+from jeeves.models import cluster
+from jeeves.models.registry import REGISTRY
+from jeeves.models.training import compare_models, shared_folds
+from jeeves.pipeline import cluster_cv
 from tests.helpers import run_both, run_job
 
 MODELS = ["logistic_regression", "multinomial_nb"]

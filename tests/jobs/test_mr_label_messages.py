@@ -7,10 +7,11 @@ import random
 import pytest
 from sklearn.datasets import load_svmlight_file
 
-from features.tfidf import svmlight_line
-from jobs.mr_label_messages import MRLabelMessages
-from models.labels import label_records, labeller_from_spec
-from models.vectors import join_labels, labelled_line, load_vectors
+from jeeves.taskcode import task_code_args
+from jeeves.features.tfidf import svmlight_line
+from jeeves.jobs.mr_label_messages import MRLabelMessages
+from jeeves.models.labels import label_records, labeller_from_spec
+from jeeves.models.vectors import join_labels, labelled_line, load_vectors
 from tests.helpers import MRJOB_CONF
 
 N_FEATURES = 30
@@ -20,7 +21,7 @@ FOLDERS = [["corpus", "meetings"], ["corpus", "other"], ["corpus", "spam", "x"],
 def run(paths, args, output_dir, runner="inline", extra=()):
     """Run the job -> (output lines, counters of its steps merged)."""
     switches = ["-r", runner, "--output-dir", str(output_dir)]
-    switches += ["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF]
+    switches += ["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF] + task_code_args(runner)
     job = MRLabelMessages(args=switches + list(args) + list(extra) + [str(p) for p in paths])
     job.sandbox()
     with job.make_runner() as runner_:
@@ -201,7 +202,7 @@ def test_berkeley_cats_equal_the_cats_labeller(tmp_path):
 
 def test_packed_cats_files_equal_the_cats_labeller(corpus, tmp_path):
     """All .cats files in one input (one map task), an empty one among them."""
-    from models.labels import packed_cats_line
+    from jeeves.models.labels import packed_cats_line
 
     empty = corpus["cats"][0]
     original = empty.read_text()

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.mr_parse_emails import MRParseEmails
-from scripts.pipeline.parse_inputs import plan_inputs
-from scripts.runjob import run_job
+from jeeves.jobs.mr_parse_emails import MRParseEmails
+from jeeves.pipeline.parse_inputs import plan_inputs
+from jeeves.runjob import run_job
 from tests import helpers
 from tests.helpers import canonical, run_both
 

@@ -6,11 +6,12 @@ import pytest
 from mrjob.step import StepFailedException
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from features.text import Analyzer
-from jobs.mr_score_messages import MRScoreMessages, bundle_file_args
-from models.bundle import BundleError, save_bundle
-from models.registry import REGISTRY
-from scripts.cmd_predict import predict_paths
+from jeeves.taskcode import task_code_args
+from jeeves.features.text import Analyzer
+from jeeves.jobs.mr_score_messages import MRScoreMessages, bundle_file_args
+from jeeves.models.bundle import BundleError, save_bundle
+from jeeves.models.registry import REGISTRY
+from jeeves.cmd_predict import predict_paths
 from tests.helpers import MRJOB_CONF
 from tests.models.corpus import texts_and_labels
 
@@ -65,7 +66,7 @@ def messages(tmp_path_factory):
 def run(paths, args, output_dir, runner="inline", extra=()):
     """Run the job -> (prediction dicts, counters)."""
     switches = ["-r", runner, "--output-dir", str(output_dir)]
-    switches += ["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF]
+    switches += ["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF] + task_code_args(runner)
     job = MRScoreMessages(args=switches + list(args) + list(extra) + [str(p) for p in paths])
     job.sandbox()
     with job.make_runner() as runner_:

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from jobs.mr_select_rows import MRSelectRows
+from jeeves.taskcode import task_code_args
+from jeeves.jobs.mr_select_rows import MRSelectRows
 from tests.helpers import MRJOB_CONF
 
 RECORDS = [{"message_id": "m%d@x" % number, "subject": "s%d" % number, "body": "b\tody"}
@@ -25,7 +26,7 @@ def run(inputs, args, tmp_path, runner="inline", extra=()):
         path = tmp_path / ("input-%d" % number)
         path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         paths.append(str(path))
-    switches = ["-r", runner] + (["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF])
+    switches = ["-r", runner] + (["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF] + task_code_args(runner))
     job = MRSelectRows(args=switches + list(args) + list(extra) + paths)
     job.sandbox()
     with job.make_runner() as runner_:
@@ -78,7 +79,7 @@ SVMLIGHT = ['0 %d:0.5 %d:0.25 # "v%d@x"' % (number % 7, 7 + number % 5, number)
 
 
 def test_a_hash_sample_is_the_same_rows_for_any_split_and_runner(tmp_path):
-    from jobs.mr_select_rows import sampled
+    from jeeves.jobs.mr_select_rows import sampled
 
     expected = [line for line in SVMLIGHT if sampled(line, 0.25)]
     # about a quarter, and not a prefix: the hash decides

@@ -13,17 +13,17 @@ from sklearn.feature_extraction.text import (
     TfidfVectorizer,
 )
 
-from features.parts import part_files
-from features.text import Analyzer
-from features.vocabulary import (
+from jeeves.features.parts import part_files
+from jeeves.features.text import Analyzer
+from jeeves.features.vocabulary import (
     read_hashed_vocabulary,
     read_vocabulary_rows,
     read_vocabulary_table,
     write_vocabulary,
 )
-from jobs.mr_count_ngrams import MRCountNgrams
-from jobs.mr_tfidf_vectors import MRTfidfVectors
-from scripts.pipeline.features import build_features
+from jeeves.jobs.mr_count_ngrams import MRCountNgrams
+from jeeves.jobs.mr_tfidf_vectors import MRTfidfVectors
+from jeeves.pipeline.features import build_features
 from tests.helpers import run_both, run_job
 from tests.jobs.text_fixtures import RECORDS, record_lines
 
@@ -172,7 +172,7 @@ REAL_OPTION_SETS = {name: OPTION_SETS[name] for name in [
 @pytest.fixture(scope="module")
 def parsed_messages(tmp_path_factory):
     """About 2,000 real messages (Berkeley Enron + SpamAssassin) parsed by `jeeves parse`."""
-    from scripts.cli import main
+    from jeeves.cli import main
 
     missing = [str(path) for path in REAL_SOURCES if not path.is_dir()]
     if missing:

@@ -1,6 +1,6 @@
 from mrjob.protocol import JSONProtocol
 
-from jobs.protocols import EncodedJSON, PassThroughJSONProtocol, TupleKeyJSONProtocol
+from jeeves.jobs.protocols import EncodedJSON, PassThroughJSONProtocol, TupleKeyJSONProtocol
 
 
 def test_array_keys_decode_to_hashable_tuples():

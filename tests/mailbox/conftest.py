@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import imapclient
 import pytest
 
-from scripts import cli
+from jeeves import cli
 from tests.mailbox import dovecot
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")

@@ -5,9 +5,9 @@ import os
 
 import imapclient
 
-from features.mailformats import expand_inputs, iter_found
-from features.parsing import outcome_of
-from scripts import cli
+from jeeves.features.mailformats import expand_inputs, iter_found
+from jeeves.features.parsing import outcome_of
+from jeeves import cli
 from tests.mailbox import dovecot
 from tests.mailbox.conftest import fetch, spam_messages
 from tests.mailbox.proxy import DroppingProxy

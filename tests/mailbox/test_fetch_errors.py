@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from scripts import cli
+from jeeves import cli
 from tests.mailbox import dovecot
 from tests.mailbox.conftest import fetch
 from tests.mailbox.proxy import DroppingProxy
@@ -98,7 +98,7 @@ def test_unknown_host(imap_env, fetched):
     out, state, _ = fetched
     env = dict(os.environ, PYTHONPATH=os.path.abspath(REPO))
     result = subprocess.run(
-        ["unshare", "--net", sys.executable, "-m", "scripts.cli", "fetch",
+        ["unshare", "--net", sys.executable, "-m", "jeeves.cli", "fetch",
          "--imap", "imaps://jeeves@mail.example.invalid", "--output", str(out)],
         capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 2

@@ -6,9 +6,9 @@ import datetime
 
 import pytest
 
-from features.parsing import message_record
-from models.labels import labeller_from_spec
-from scripts.mailbox.fetch import fetch_messages, label_headers, mbox_entry
+from jeeves.features.parsing import message_record
+from jeeves.models.labels import labeller_from_spec
+from jeeves.mailbox.fetch import fetch_messages, label_headers, mbox_entry
 
 SOURCE = {"uri": "file:///x", "index": 0, "offset": 0}
 

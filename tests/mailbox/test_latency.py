@@ -1,6 +1,6 @@
-"""The mail latency figures of `jeeves bench` (scripts/bench.py mail_latency)."""
+"""The mail latency figures of `make bench` (tools/bench.py mail_latency)."""
 
-from scripts.bench import LATENCY_TARGETS, format_latency, mail_latency
+from tools.bench import LATENCY_TARGETS, format_latency, mail_latency
 from tests.mailbox.conftest import spam_messages
 
 

@@ -2,7 +2,7 @@
 
 import json
 
-from scripts import cli
+from jeeves import cli
 from tests.mailbox.conftest import PER_FOLDER, fetch
 from tests.mailbox.test_fetch import parse_output
 

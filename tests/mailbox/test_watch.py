@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from scripts import cli
+from jeeves import cli
 from tests.mailbox.conftest import berkeley_messages, spam_messages
 from tests.mailbox.dovecot import free_port
 

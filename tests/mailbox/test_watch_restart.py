@@ -62,7 +62,7 @@ def scored(lines):
 def start_watch(server, bundle, webhook, tmp_path, *extra):
     env = dict(os.environ, JEEVES_IMAP_PASSWORD=dovecot.PASSWORD, PYTHONPATH=REPO)
     return subprocess.Popen(
-        [sys.executable, "-m", "scripts.cli", "watch", "--imap", server.url,
+        [sys.executable, "-m", "jeeves.cli", "watch", "--imap", server.url,
          "--cafile", server.cafile, "--model", bundle, "--notify", webhook.url,
          "--state", str(tmp_path / "watch.json")] + list(extra),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)

@@ -1,4 +1,4 @@
-"""models/ablation.py and the email path of models.run.train_and_bundle."""
+"""models/ablation.py and the email path of jeeves.models.run.train_and_bundle."""
 
 import json
 
@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from features.vocabulary import read_vocabulary_by_id
-from models.ablation import ALL_GROUPS_ROW, ablate, ablation_variants
-from models.bundle import load_bundle
-from models.email_features import Documents
-from models.intent import train_intent_model
-from models.lsa import fit_corpus_svd
-from models.registry import EMAIL_MODEL
-from models.run import EmailInput, train_and_bundle
-from models.scoring import BundleVectorizer, predict_records
-from models.training import shared_folds
-from models.vectors import load_vectors
+from jeeves.features.vocabulary import read_vocabulary_by_id
+from jeeves.models.ablation import ALL_GROUPS_ROW, ablate, ablation_variants
+from jeeves.models.bundle import load_bundle
+from jeeves.models.email_features import Documents
+from jeeves.models.intent import train_intent_model
+from jeeves.models.lsa import fit_corpus_svd
+from jeeves.models.registry import EMAIL_MODEL
+from jeeves.models.run import EmailInput, train_and_bundle
+from jeeves.models.scoring import BundleVectorizer, predict_records
+from jeeves.models.training import shared_folds
+from jeeves.models.vectors import load_vectors
 from tests.models.test_email_features import INTENT_LABELS, INTENT_SENTENCES, corpus
 from tests.models.test_run import write_features
 
@@ -115,7 +115,7 @@ def test_the_explainer_of_a_tfidf_model_lists_weight_times_value():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    from models.run import explainer
+    from jeeves.models.run import explainer
 
     docs, y = corpus()
     terms = ["t%d" % column for column in range(docs.shape[1])]

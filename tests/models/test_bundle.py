@@ -7,9 +7,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
-from features.vocabulary import read_vocabulary_by_id
-from models.bundle import TRUSTED_TYPES, BundleError, load_bundle, save_bundle
-from models.registry import REGISTRY
+from jeeves.features.vocabulary import read_vocabulary_by_id
+from jeeves.models.bundle import TRUSTED_TYPES, BundleError, load_bundle, save_bundle
+from jeeves.models.registry import REGISTRY
 from tests.models.corpus import texts_and_labels, tfidf_corpus
 
 ANALYZER = {"ngram_range": [1, 2], "lowercase": True}
@@ -209,9 +209,9 @@ def test_trusted_types_are_named_once():
 def test_an_email_pipeline_scores_one_message_from_the_bundle_as_in_training(tmp_path):
     """Every group (graph statistics, sentence model, SVD) travels in the bundle: one
     message scored alone from the loaded bundle equals the training pipeline's score."""
-    from models.email_features import Documents, email_pipeline
-    from models.intent import train_intent_model
-    from models.lsa import fit_corpus_svd
+    from jeeves.models.email_features import Documents, email_pipeline
+    from jeeves.models.intent import train_intent_model
+    from jeeves.models.lsa import fit_corpus_svd
     from tests.models.test_email_features import INTENT_LABELS, INTENT_SENTENCES, corpus
 
     docs, y = corpus()
@@ -234,7 +234,7 @@ def test_an_email_pipeline_scores_one_message_from_the_bundle_as_in_training(tmp
 
 
 def test_jeeves_predict_refuses_an_unknown_type_in_one_line(trained, tmp_path, capsys):
-    from scripts import cli
+    from jeeves import cli
 
     X, _, names, vectorizer = trained
     estimator = Pipeline([("clf", UnknownClassifier())]).fit(X, np.arange(X.shape[0]) % 2)

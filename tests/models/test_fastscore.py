@@ -1,4 +1,4 @@
-"""models.fastscore: the numpy scorer of `jeeves predict` equals the estimator on real mail."""
+"""jeeves.models.fastscore: the numpy scorer of `jeeves predict` equals the estimator on real mail."""
 
 import json
 import os
@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from features.mailformats import iter_found
-from features.parsing import outcome_of
-from features.text import Analyzer
-from features.vocabulary import read_vocabulary_table
-from models.bundle import SCORER_FILE, Bundle, load_bundle, load_predictor, save_bundle
-from models.fastscore import FastScorer, read_scorer, term_table
-from models.registry import REGISTRY
-from models.training import positive_scores
+from jeeves.features.mailformats import iter_found
+from jeeves.features.parsing import outcome_of
+from jeeves.features.text import Analyzer
+from jeeves.features.vocabulary import read_vocabulary_table
+from jeeves.models.bundle import SCORER_FILE, Bundle, load_bundle, load_predictor, save_bundle
+from jeeves.models.fastscore import FastScorer, read_scorer, term_table
+from jeeves.models.registry import REGISTRY
+from jeeves.models.training import positive_scores
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SPAMASSASSIN = os.path.join(os.path.dirname(REPO), "shared", "data", "spamassassin")
@@ -130,7 +130,7 @@ def test_a_bundle_without_the_scorer_file_loads_the_full_way(corpus, tmp_path):
 
 
 def test_a_tampered_scorer_fails_predict_in_one_line(corpus, tmp_path, capsys):
-    from scripts import cli
+    from jeeves import cli
 
     path, _ = saved(corpus, tmp_path, "logistic_regression")
     scorer = os.path.join(path, SCORER_FILE)
@@ -173,11 +173,11 @@ def test_the_scorer_file_is_the_same_bytes_for_the_same_model(corpus, tmp_path):
 
 COLD = """
 import sys
-from scripts import cli
+from jeeves import cli
 status = cli.main(["predict", "--model", sys.argv[1], sys.argv[2]])
 heavy = sorted({name.split(".")[0] for name in sys.modules} & {"sklearn", "skops", "scipy",
                                                                "mrjob", "nltk"})
-commands = sorted(name for name in sys.modules if name.startswith("scripts.cmd_"))
+commands = sorted(name for name in sys.modules if name.startswith("jeeves.cmd_"))
 print("commands:", ",".join(commands), file=sys.stderr)
 print("heavy:", ",".join(heavy), file=sys.stderr)
 sys.exit(status)
@@ -195,7 +195,7 @@ def test_a_cold_predict_imports_scikit_learn_only_for_the_full_bundle(corpus, tm
     assert json.loads(done.stdout)["message_id"] == "m@x"
     heavy = done.stderr.strip().rsplit("heavy:", 1)[1].strip()
     # the CLI imports the chosen subcommand's module alone
-    assert done.stderr.rsplit("commands:", 1)[1].split()[0] == "scripts.cmd_predict"
+    assert done.stderr.rsplit("commands:", 1)[1].split()[0] == "jeeves.cmd_predict"
     if fast:
         assert heavy == ""
     else:

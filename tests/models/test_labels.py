@@ -2,7 +2,7 @@ import pathlib
 
 import pytest
 
-from models.labels import (
+from jeeves.models.labels import (
     CatsLabeller,
     FolderPatternLabeller,
     TableLabeller,

@@ -3,8 +3,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from models.email_features import Documents
-from models.lsa import LsaFeatures, fit_corpus_svd
+from jeeves.models.email_features import Documents
+from jeeves.models.lsa import LsaFeatures, fit_corpus_svd
 from tests.models.corpus import tfidf_corpus
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from models.metrics import binary_metrics, confusion_at, mean_std, threshold_for_recall
+from jeeves.models.metrics import binary_metrics, confusion_at, mean_std, threshold_for_recall
 
 # five messages, three positive, ranked by score
 Y = [1, 0, 1, 1, 0]

@@ -3,7 +3,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.model_selection import ParameterGrid
 
-from models.registry import FAST_MODELS, REGISTRY, linear_feature_weights, select_models
+from jeeves.models.registry import FAST_MODELS, REGISTRY, linear_feature_weights, select_models
 from tests.models.corpus import tfidf_corpus
 
 X, Y, _, _ = tfidf_corpus()

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from features.vocabulary import read_vocabulary_by_id, write_vocabulary
-from models.bundle import load_bundle
-from models.run import train_from_features
+from jeeves.features.vocabulary import read_vocabulary_by_id, write_vocabulary
+from jeeves.models.bundle import load_bundle
+from jeeves.models.run import train_from_features
 from tests.models.corpus import texts_and_labels
 
 ANALYZER = {"ngram_range": [1, 2]}

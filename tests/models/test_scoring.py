@@ -1,13 +1,13 @@
-"""models.scoring: the vectors and scores of `jeeves predict` and the scoring job."""
+"""jeeves.models.scoring: the vectors and scores of `jeeves predict` and the scoring job."""
 
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from features.text import Analyzer
-from models.bundle import load_bundle, save_bundle
-from models.registry import REGISTRY
-from models.scoring import predict_records, vectorize
+from jeeves.features.text import Analyzer
+from jeeves.models.bundle import load_bundle, save_bundle
+from jeeves.models.registry import REGISTRY
+from jeeves.models.scoring import predict_records, vectorize
 from tests.models.corpus import texts_and_labels
 
 # no WordNet: the analyzer is plain scikit-learn tokenization

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from features.vocabulary import read_vocabulary_by_id
-from models.vectors import join_labels, load_vectors
+from jeeves.features.vocabulary import read_vocabulary_by_id
+from jeeves.models.vectors import join_labels, load_vectors
 
 
 def test_load_vectors_reads_rows_and_message_ids(tmp_path):

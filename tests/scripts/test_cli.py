@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from scripts import cli
+from jeeves import cli
 
 
 def test_no_subcommand_prints_usage(capsys):
@@ -10,13 +10,13 @@ def test_no_subcommand_prints_usage(capsys):
 
 
 def test_console_script_is_installed():
-    result = subprocess.run([sys.executable, "-m", "scripts.cli"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "jeeves.cli"], capture_output=True, text=True)
     assert "usage: jeeves" in result.stdout
 
 
 def test_unknown_subcommand_is_one_error_line():
     result = subprocess.run(
-        [sys.executable, "-m", "scripts.cli", "frobnicate"], capture_output=True, text=True
+        [sys.executable, "-m", "jeeves.cli", "frobnicate"], capture_output=True, text=True
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -25,7 +25,7 @@ def test_unknown_subcommand_is_one_error_line():
 
 def test_user_error_under_python_m_is_one_line(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "scripts.cli", "parse", "--input", str(tmp_path / "missing"),
+        [sys.executable, "-m", "jeeves.cli", "parse", "--input", str(tmp_path / "missing"),
          "--output", str(tmp_path / "out")], capture_output=True, text=True)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -1,4 +1,4 @@
-from scripts import cli
+from jeeves import cli
 
 
 def test_demo_without_its_corpus_says_how_to_get_it(tmp_path, capsys):

@@ -1,7 +1,7 @@
 import json
 
-from features.text import Analyzer, config_with_defaults
-from scripts.cli import main
+from jeeves.features.text import Analyzer, config_with_defaults
+from jeeves.cli import main
 from tests.jobs.text_fixtures import RECORDS
 
 
@@ -41,7 +41,7 @@ def test_user_errors_are_one_line(tmp_path, capsys):
 
 
 def test_min_df_pruned_in_the_reducer_keeps_the_summary_and_vocabulary(tmp_path):
-    from scripts.pipeline.features import build_features
+    from jeeves.pipeline.features import build_features
 
     source = write_records(tmp_path / "messages.jsonl")
     everything = build_features([str(source)], str(tmp_path / "a"), {"ngram_max": 2})

@@ -10,10 +10,10 @@ from email.utils import getaddresses
 
 import pytest
 
-from features.parts import part_files
-from jobs.mr_parse_emails import MRParseEmails
-from scripts import cli
-from scripts.runjob import run_job
+from jeeves.features.parts import part_files
+from jeeves.jobs.mr_parse_emails import MRParseEmails
+from jeeves import cli
+from jeeves.runjob import run_job
 
 ENRON = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "enron-mbox")
 # small folders of four users (about 240 messages)

@@ -4,9 +4,9 @@ import json
 import re
 from pathlib import Path
 
-from scripts.cli import main
-from scripts.pipeline.run import merge_stage_summary
-from scripts.pipeline.storage import Storage
+from jeeves.cli import main
+from jeeves.pipeline.run import merge_stage_summary
+from jeeves.pipeline.storage import Storage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from scripts import cli
-from scripts.mailbox.filter import add_headers
+from jeeves import cli
+from jeeves.mailbox.filter import add_headers
 from tests.fixtures.tiny_corpus import write_corpus
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -61,7 +61,7 @@ def without_jeeves_headers(data):
 def test_a_piped_message_comes_back_with_its_score(bundle, tmp_path, capsys):
     [(score, label)] = scored_files(bundle, tmp_path, capsys, MEETING).values()
     result = subprocess.run(
-        [sys.executable, "-m", "scripts.cli", "predict", "--model", bundle, "--add-header",
+        [sys.executable, "-m", "jeeves.cli", "predict", "--model", bundle, "--add-header",
          "--exit-code", "-"], input=MEETING, capture_output=True, timeout=300,
         env=dict(os.environ, PYTHONPATH=REPO))
     assert result.returncode == label, result.stderr

@@ -4,7 +4,7 @@ import os
 import pytest
 from sklearn.datasets import load_svmlight_file
 
-from scripts import cli
+from jeeves import cli
 from tests.fixtures.tiny_corpus import write_corpus
 
 LABELS = "meeting*=1,other*=0"
@@ -78,8 +78,8 @@ def test_predict_agrees_with_the_pipeline_vectors(pipeline_run, capsys):
     """Scoring the training mail again through predict gives the scores the
     bundle gives the job's own tf-idf vectors."""
     _, out, _ = pipeline_run
-    from models.bundle import load_bundle
-    from models.vectors import load_vectors
+    from jeeves.models.bundle import load_bundle
+    from jeeves.models.vectors import load_vectors
 
     bundle = load_bundle(str(out / "model"))
     X, ids = load_vectors(str(out / "features" / "tfidf"), n_features=bundle.model["n_features"])
@@ -153,7 +153,7 @@ def test_train_on_cluster_gives_the_local_choice(pipeline_run, tmp_path):
 
 
 def test_counter_lines_name_every_group():
-    from scripts.cmd_run import counter_lines
+    from jeeves.cmd_run import counter_lines
 
     summary = {"stages": {
         "parse": {"quarantine_reasons": {"not_email": 2}, "warnings": {}},

@@ -72,7 +72,7 @@ def runs(tmp_path_factory):
     found = {}
     for name, (runner, tasks) in RUNS.items():
         out = str(root / name)
-        command = [sys.executable, "-m", "scripts.cli", "run", "--input", corpus,
+        command = [sys.executable, "-m", "jeeves.cli", "run", "--input", corpus,
                    "--output", out, "--runner", runner] + RUN_ARGS
         if tasks is not None:
             command += ["--mrjob-conf", task_conf(str(root / ("%s.conf" % name)), tasks)]
@@ -119,7 +119,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MaxAbsScaler
-from models.bundle import dump_estimator
+from jeeves.models.bundle import dump_estimator
 X = np.arange(40, dtype=float).reshape(20, 2) % 7
 held = [object() for _ in range(int(sys.argv[2]))]  # other ids in each process
 dump_estimator(make_pipeline(MaxAbsScaler(), LogisticRegression()).fit(X, np.arange(20) % 2),
@@ -129,7 +129,7 @@ dump_estimator(make_pipeline(MaxAbsScaler(), LogisticRegression()).fit(X, np.ara
 
 def test_an_estimator_dumped_twice_is_the_same_file(tmp_path):
     """skops alone names objects and arrays by id() and dates the zip entries."""
-    from models.bundle import load_estimator
+    from jeeves.models.bundle import load_estimator
 
     paths = [tmp_path / "a.skops", tmp_path / "b.skops"]
     for path, held in zip(paths, (1, 5000)):

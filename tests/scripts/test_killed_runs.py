@@ -83,7 +83,7 @@ def jeeves_run(corpus, out, tmpdir, conf, kill_in=None):
     log_path = tmpdir + ".log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.cli", "run", "--input", corpus, "--output", out]
+            [sys.executable, "-m", "jeeves.cli", "run", "--input", corpus, "--output", out]
             + RUN_ARGS + ["--mrjob-conf", conf], stdout=log, stderr=subprocess.STDOUT,
             env=env, cwd=REPO, start_new_session=True)
         try:

@@ -10,8 +10,8 @@ import os
 
 import pytest
 
-from scripts import cli
-from scripts.runjob import HADOOP_HOME_VARIABLES
+from jeeves import cli
+from jeeves.runjob import HADOOP_HOME_VARIABLES
 from tests.fixtures.tiny_corpus import write_corpus
 
 

@@ -3,7 +3,7 @@
 
 import json
 
-from scripts import cli
+from jeeves import cli
 from tests.fixtures.tiny_corpus import write_corpus
 
 

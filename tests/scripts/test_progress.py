@@ -25,8 +25,8 @@ import sys
 
 import pytest
 
-from jobs.mr_count_ngrams import MRCountNgrams
-from scripts.pipeline import progress
+from jeeves.jobs.mr_count_ngrams import MRCountNgrams
+from jeeves.pipeline import progress
 from tests.scripts.run_outputs import REPO, task_conf, write_inputs
 
 LABELS = "meeting*=1,other*=0"
@@ -39,7 +39,7 @@ TASKS_LINE = re.compile(r"^\[ *[0-9.]+s\] (\w+) .*\[(\d+) map, (\d+) reduce task
 
 
 def jeeves(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "scripts.cli"] + list(args), env=ENV,
+    return subprocess.run([sys.executable, "-m", "jeeves.cli"] + list(args), env=ENV,
                           cwd=REPO, **kwargs)
 
 
@@ -151,7 +151,7 @@ def test_parse_on_a_terminal_draws_a_bar_to_100_percent(corpus, tmp_path, runner
     master, slave = pty.openpty()
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.cli", "parse", "--input", str(corpus),
+            [sys.executable, "-m", "jeeves.cli", "parse", "--input", str(corpus),
              "--output", str(tmp_path / "out"), "--runner", runner],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave, env=ENV,
             cwd=REPO)

@@ -1,7 +1,7 @@
 """`jeeves run`'s own analyzer and vocabulary defaults (scripts/cmd_run.py RUN_DEFAULTS)."""
 
-from scripts import cmd_run, options
-from scripts.cli import build_parser
+from jeeves import cmd_run, options
+from jeeves.cli import build_parser
 
 
 def parsed(*argv):

@@ -6,7 +6,7 @@ min_df=2)`` + ``LogisticRegression(class_weight="balanced")`` over subject and
 body, the vectorizer fitted per fold, in two readings of the messages: the
 stdlib ``email`` package's raw payload (what the issue measured), and
 Jeeves' parsed records. The folds are Jeeves': labelled messages in message-id
-order, models.training.shared_folds (StratifiedKFold 5, shuffled, seed 0).
+order, jeeves.models.training.shared_folds (StratifiedKFold 5, shuffled, seed 0).
 
 The same run compares the email model (every default feature group) and
 writes its ablation table and the most confident mistakes in the report.
@@ -29,10 +29,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 
-from models.registry import EMAIL_MODEL
-from models.training import shared_folds
-from models.vectors import labelled_line
-from scripts import cli
+from jeeves.models.registry import EMAIL_MODEL
+from jeeves.models.training import shared_folds
+from jeeves.models.vectors import labelled_line
+from jeeves import cli
 
 BERKELEY = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data",
                         "enron-berkeley")

@@ -11,12 +11,12 @@ import os
 import pytest
 from sklearn.datasets import load_svmlight_file
 
-from features.vocabulary import read_vocabulary_by_id
-from models.bundle import load_bundle
-from models.email_features import Documents
-from models.registry import EMAIL_MODEL
-from models.vectors import labelled_line
-from scripts import cli
+from jeeves.features.vocabulary import read_vocabulary_by_id
+from jeeves.models.bundle import load_bundle
+from jeeves.models.email_features import Documents
+from jeeves.models.registry import EMAIL_MODEL
+from jeeves.models.vectors import labelled_line
+from jeeves import cli
 from tests.fixtures.tiny_corpus import write_corpus
 
 LABELS = "meeting*=1,other*=0"
@@ -127,7 +127,7 @@ def test_bad_email_model_options_are_one_line(tmp_path, capsys, args, message):
 
 
 def test_the_terminal_shows_the_ablation(email_run, capsys):
-    from scripts.cmd_run import ablation_text
+    from jeeves.cmd_run import ablation_text
 
     _, _, out, _ = email_run
     summary = json.load(open(os.path.join(out, "summary.json")))

@@ -1,4 +1,4 @@
-from scripts.runjob import read_json_values, run_job, sum_counters
+from jeeves.runjob import read_json_values, run_job, sum_counters
 from tests.jobs.mr_fixture_word_count import MRFixtureWordCount
 
 
@@ -27,8 +27,8 @@ def test_read_json_values(tmp_path):
 
 
 def test_fetch_output_copies_part_files_through_the_counted_storage(tmp_path):
-    from scripts.pipeline.storage import Storage
-    from scripts.runjob import fetch_output
+    from jeeves.pipeline.storage import Storage
+    from jeeves.runjob import fetch_output
 
     remote = tmp_path / "remote"
     remote.mkdir()
@@ -52,7 +52,7 @@ def test_fetch_output_copies_part_files_through_the_counted_storage(tmp_path):
 def test_a_failing_job_is_one_error_with_the_task_traceback(tmp_path):
     import pytest
 
-    from scripts.runjob import JobFailed
+    from jeeves.runjob import JobFailed
     from tests.jobs.mr_fixture_failing import MRFixtureFailing
 
     source = tmp_path / "in.txt"

@@ -1,7 +1,7 @@
 """User errors end in one line on stderr and a non-zero exit, never a
 traceback: a missing or unreadable input, an output that is a file, an
 unknown runner profile, a full disk while a stage writes (which leaves no
-completion marker). Through scripts.cli.main in-process, and the real
+completion marker). Through jeeves.cli.main in-process, and the real
 `jeeves` in a subprocess where the process itself matters (its privileges,
 its whole stderr)."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.cli import main
+from jeeves.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "mail"
@@ -21,17 +21,17 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def jeeves(*args, prefix=(), cwd=None):
-    """(exit status, stderr lines) of `python -m scripts.cli ARGS`."""
+    """(exit status, stderr lines) of `python -m jeeves.cli ARGS`."""
     env = dict(os.environ, JEEVES_HOME=str(REPO))
     env.setdefault("NLTK_DATA", str(REPO / ".nltk_data"))
     result = subprocess.run(
-        [*prefix, sys.executable, "-m", "scripts.cli", *map(str, args)],
+        [*prefix, sys.executable, "-m", "jeeves.cli", *map(str, args)],
         capture_output=True, text=True, env=env, cwd=cwd or REPO)
     return result.returncode, result.stderr.splitlines()
 
 
 def jeeves_main(capsys, *args):
-    """(exit status, stderr lines) of scripts.cli.main(ARGS) in this process."""
+    """(exit status, stderr lines) of jeeves.cli.main(ARGS) in this process."""
     try:
         status = main([str(arg) for arg in args])
     except SystemExit as exit:  # argparse's errors

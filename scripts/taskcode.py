@@ -1,0 +1,84 @@
+"""The code a job's tasks run: the running ``jeeves`` package as one zip.
+
+On every runner but inline, each job gets ``--py-files ZIP`` (mrjob puts it
+first on the tasks' PYTHONPATH; Spark gets it as ``--py-files``), so tasks
+import exactly the modules the driver imported, whether Jeeves runs from a
+checkout (the repository's folders mapped to ``jeeves.*``) or from an
+installed wheel. The zip holds:
+
+- every ``.py`` file of the ``jeeves`` packages, under ``jeeves/...``;
+- ``jeeves/features/lemma-tables.json``, the WordNet lemma tables the
+  analyzer needs (jeeves.features.wordnet), so no task needs NLTK or WordNet.
+
+It is built once per driver process, with fixed timestamps so the same code
+gives the same bytes, in a temporary directory removed when the process
+ends.
+"""
+
+import atexit
+import functools
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+
+# the packages of the distribution (pyproject.toml), whatever folder each lives in
+PACKAGES = ("jeeves", "jeeves.pipeline", "jeeves.mailbox", "jeeves.jobs", "jeeves.features",
+            "jeeves.models")
+LEMMA_TABLES_ENTRY = "jeeves/features/lemma-tables.json"
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def package_files():
+    """[(zip entry name, file path)] of every module of the jeeves packages."""
+    import importlib
+
+    files = []
+    for name in PACKAGES:
+        package = importlib.import_module(name)
+        directory = list(package.__path__)[0]
+        prefix = name.replace(".", "/")
+        for entry in sorted(os.listdir(directory)):
+            if entry.endswith(".py"):
+                files.append(("%s/%s" % (prefix, entry), os.path.join(directory, entry)))
+    return files
+
+
+def write_code_zip(path, lemma_tables):
+    """Write the zip (module docstring) to ``path``."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry, source in package_files():
+            with open(source, "rb") as handle:
+                archive.writestr(zipfile.ZipInfo(entry, _EPOCH), handle.read(),
+                                 zipfile.ZIP_DEFLATED)
+        archive.writestr(zipfile.ZipInfo(LEMMA_TABLES_ENTRY, _EPOCH),
+                         json.dumps(lemma_tables, sort_keys=True), zipfile.ZIP_DEFLATED)
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def task_code_zip():
+    """The path of this process's zip (built on first use)."""
+    from jeeves.features.wordnet import load_lemma_tables
+
+    directory = tempfile.mkdtemp(prefix="jeeves-code-")
+    atexit.register(shutil.rmtree, directory, True)
+    return write_code_zip(os.path.join(directory, "jeeves.zip"), load_lemma_tables())
+
+
+def task_code_args(runner):
+    """The job switches that ship the zip to ``runner``'s tasks (none inline)."""
+    return [] if runner == "inline" else ["--py-files", task_code_zip()]
+
+
+if __name__ == "__main__":
+    # `python -m jeeves.taskcode OUT.zip`: the zip for a job run by hand
+    # (python jobs/mr_x.py -r hadoop --py-files OUT.zip ...; docs/engines.md)
+    import sys
+
+    from jeeves.features.wordnet import load_lemma_tables
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m jeeves.taskcode OUT.zip")
+    print(write_code_zip(sys.argv[1], load_lemma_tables()))

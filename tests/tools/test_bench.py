@@ -1,0 +1,79 @@
+"""Smoke test of `make bench` on the 1 MB Enron prefix (inline, no Spark, no scaling).
+
+No timing assertions: the figures must exist, be positive and reconcile with
+the input; how fast they are is for `make bench` to report.
+"""
+
+import json
+import os
+
+import pytest
+
+from jeeves import bench
+from tools.run_bench import main
+
+pytestmark = pytest.mark.skipif(not os.path.isdir(bench.ENRON_MBOX),
+                                reason="%s not found" % bench.ENRON_MBOX)
+
+
+def test_prefix_takes_whole_files_in_name_order_until_the_size():
+    paths, size = bench.prefix_files(1)
+    names = sorted(name for name in os.listdir(bench.ENRON_MBOX) if name.endswith(".mbox.gz"))
+    assert [os.path.basename(path) for path in paths] == names[:len(paths)]
+    assert size >= bench.MB
+    # without its last file the prefix would be too small
+    assert size - bench.uncompressed_size(paths[-1]) < bench.MB
+
+
+@pytest.fixture(scope="module")
+def one_mb_run(tmp_path_factory):
+    results_path = str(tmp_path_factory.mktemp("bench") / "results.json")
+    status = main(["--mb", "1", "--runners", "inline", "--no-spark",
+                   "--results", results_path])
+    return status, results_path
+
+
+def test_bench_writes_results_with_every_stage_and_reference(one_mb_run):
+    status, results_path = one_mb_run
+    assert status == 0
+    with open(results_path) as handle:
+        results = json.load(handle)
+    size = results["sizes"]["1"]
+    paths, expected_bytes = bench.prefix_files(1)
+    assert size["bytes"] == expected_bytes and size["files"] == len(paths)
+    stages = size["runners"]["inline"]
+    assert set(stages) == set(bench.STAGES)
+    for name, figures in stages.items():
+        assert "error" not in figures, (name, figures)
+        assert figures["seconds"] > 0 and figures["mb_per_s"] > 0, name
+        assert figures["peak_task_rss_mb"] > 10, name  # a Python process with mrjob loaded
+    messages = size["messages"]
+    assert messages > 100
+    assert stages["end_to_end"]["messages"] == messages
+    assert stages["features"]["messages"] == messages
+    references = results["references"]
+    assert references["spark_ml"] == {"skipped": "--no-spark"}
+    for name in ("stdlib_parse", "sklearn_tfidf", "naive_mrjob"):
+        assert references[name]["seconds"] > 0, name
+    # the stdlib loop sees every message of the files, duplicates included
+    assert references["stdlib_parse"]["messages"] == stages["parse"]["read"]
+    assert references["sklearn_tfidf"]["messages"] == messages
+    ratios = {(row["stage"], row["reference"]): row["ratio"] for row in results["comparisons"]}
+    assert ratios[("parse", "stdlib_parse")] > 0
+    assert ratios[("features", "sklearn_tfidf")] > 0
+    assert ratios[("end_to_end", "spark_ml")] is None
+
+
+def test_report_has_a_row_per_stage(one_mb_run):
+    _, results_path = one_mb_run
+    with open(results_path) as handle:
+        report = bench.format_report(json.load(handle))
+    rows = [line.split("|")[1].strip() for line in report.splitlines() if line.startswith("| ")]
+    for stage in bench.STAGES:
+        assert stage in rows
+    assert "ref: spark_ml" in rows
+
+
+def test_unknown_runner_is_a_user_error(capsys):
+    assert main(["--mb", "1", "--runners", "inline,yarn"]) == 2
+    assert "--runners" in capsys.readouterr().err

@@ -1,0 +1,549 @@
+"""The benchmark driver behind `make bench` and `python -m tools.run_bench --mb N`.
+
+Input: whole ``.mbox.gz`` files of ``../shared/data/enron-mbox`` in name
+order until their uncompressed size reaches N MB (MB = 2**20 bytes), read in
+place, so runs of the same N are comparable. On that input, in one run
+(../shared/docs/perf.md):
+
+- the project's stages on each runner: parse, counts, vocabulary, tf-idf
+  (the three with ``build_features``: 1-2-grams, lemmatized, min_df=2),
+  contact lists (``build_graph``), training (logistic regression, 3 folds,
+  label "in a sent folder") and end to end (`jeeves run` with the same
+  settings);
+- the references: a stdlib ``policy.default`` parse loop, scikit-learn
+  ``TfidfVectorizer`` with the project's analyzer and a naive mrjob word
+  count (both from tools/bench_features.py), and Spark ML
+  (RegexTokenizer, NGram, HashingTF, IDF on ``local[2]``) when pyspark and
+  Java are present;
+- the mail latency on the end-to-end run's bundle (``mail_latency``): the
+  cold start of `jeeves predict` on one message and one message in `jeeves
+  watch` after warm-up (docs/mailbox.md).
+
+Every stage runs in its own child process (``python -m tools.bench
+--stage ...``) so its peak RSS comes from the OS: ``RUSAGE_CHILDREN`` for
+the local runner (its tasks are the child's subprocesses), ``RUSAGE_SELF``
+otherwise. ``--scaling`` repeats the project's stages at 2x and 4x the input.
+Prints Markdown tables; writes the figures to bench/results.json.
+
+To profile one stage, run the child by hand with ``--profile stats.prof``
+(a ``--work`` JSON of {inputs, runner: "inline", out, messages}).
+"""
+
+import argparse
+import email
+import email.policy
+import json
+import os
+import resource
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+from jeeves import bench_features
+from jeeves.errors import UserError
+
+ENRON_MBOX = bench_features.ENRON_MBOX
+RESULTS = bench_features.RESULTS
+MB = 1024 * 1024
+LABELS = "*sent*=1,*=0"
+TRAIN_MODEL = "logistic_regression"
+TRAIN_FOLDS = 3
+FEATURE_ARGS = ["--ngram-max", str(bench_features.ANALYZER_CONFIG["ngram_max"]),
+                "--min-df", str(bench_features.MIN_DF)]
+# rows of the report: project stage -> (reference it is compared with, how)
+STAGES = ("parse", "counts", "vocabulary", "tfidf", "features", "contacts", "train",
+          "end_to_end")
+REFERENCES = ("stdlib_parse", "sklearn_tfidf", "naive_mrjob", "spark_ml")
+REFERENCE_RUNNERS = {"stdlib_parse": "one process", "sklearn_tfidf": "one process",
+                     "naive_mrjob": "inline", "spark_ml": "local[2]"}
+# project stage -> [(reference, target ratio)]; ratio = reference time / stage time
+COMPARISONS = {
+    "parse": [("stdlib_parse", 5.0)],
+    "features": [("sklearn_tfidf", 1.5), ("naive_mrjob", 8.0)],
+    "end_to_end": [("spark_ml", 1.0)],
+}
+
+
+def uncompressed_size(path):
+    """Uncompressed bytes of a single-member gzip file (its ISIZE trailer)."""
+    with open(path, "rb") as handle:
+        handle.seek(-4, os.SEEK_END)
+        return struct.unpack("<I", handle.read(4))[0]
+
+
+def prefix_files(megabytes, corpus=ENRON_MBOX):
+    """(paths, uncompressed bytes): whole .mbox.gz files in name order up to ``megabytes``."""
+    paths, total = [], 0
+    for name in sorted(os.listdir(corpus)):
+        if total >= megabytes * MB:
+            break
+        if name.endswith(".mbox.gz"):
+            path = os.path.join(corpus, name)
+            paths.append(path)
+            total += uncompressed_size(path)
+    return paths, total
+
+
+# --- the stages, each run in a child process --------------------------------
+
+def driver_bytes(storage):
+    """The bytes the driver read and wrote through its storage layer."""
+    return {"driver_bytes_read": storage.bytes_read,
+            "driver_bytes_written": storage.bytes_written}
+
+
+def stage_parse(work, runner):
+    from jeeves.pipeline.engine import Engine
+    from jeeves.pipeline.parse import parse_stage
+
+    engine = Engine(runner)
+    summary = parse_stage(engine, work["inputs"], work["out"])
+    return dict(driver_bytes(engine.storage), messages=summary["parsed"], read=summary["read"])
+
+
+def stage_features(work, runner):
+    from jeeves.pipeline.engine import Engine
+    from jeeves.pipeline.features import VectorizerConfig, features_stage
+
+    engine = Engine(runner)
+    summary = features_stage(engine, [work["messages"]], work["out"],
+                             bench_features.ANALYZER_CONFIG,
+                             VectorizerConfig(min_df=bench_features.MIN_DF))
+    return dict(driver_bytes(engine.storage), messages=summary["documents"],
+                vocabulary=summary["vocabulary"], passes=summary["seconds"])
+
+
+def stage_contacts(work, runner):
+    from jeeves.pipeline.engine import Engine
+    from jeeves.pipeline.graph import graph_stage
+
+    engine = Engine(runner)
+    summary = graph_stage(engine, [work["messages"]], work["out"])
+    return dict(driver_bytes(engine.storage), messages=summary["messages"],
+                addresses=summary["addresses"])
+
+
+def stage_train(work, runner):
+    from jeeves.models.labels import label_records, labeller_from_spec
+    from jeeves.models.run import train_from_features
+    from jeeves.runjob import read_json_values
+
+    labels, counts = label_records(read_json_values(work["messages"]), labeller_from_spec(LABELS))
+    training = train_from_features(os.path.join(work["out"], "features"), labels, work["out"],
+                                   bench_features.ANALYZER_CONFIG, models=TRAIN_MODEL,
+                                   n_splits=TRAIN_FOLDS)
+    return {"messages": training["samples"], "positives": counts["positive"]}
+
+
+def stage_end_to_end(work, runner):
+    from jeeves.cli import main
+
+    argv = ["run", "--input"] + work["inputs"] + [
+        "--output", work["out"], "--runner", runner, "--labels", LABELS,
+        "--models", TRAIN_MODEL, "--folds", str(TRAIN_FOLDS)] + FEATURE_ARGS
+    if main(argv) != 0:
+        raise RuntimeError("jeeves run failed")
+    with open(os.path.join(work["out"], "summary.json")) as handle:
+        summary = json.load(handle)
+    moved = summary["driver_bytes"].values()
+    return {"messages": summary["stages"]["parse"]["parsed"],
+            "driver_bytes_read": sum(stage["bytes_read"] for stage in moved),
+            "driver_bytes_written": sum(stage["bytes_written"] for stage in moved)}
+
+
+def stage_stdlib_parse(work, runner):
+    """The reference parse: policy.default, headers, the preferred body decoded."""
+    messages = errors = 0
+    started = time.perf_counter()
+    for path in work["inputs"]:
+        for raw in bench_features.mbox_messages(path):
+            messages += 1
+            try:
+                message = email.message_from_bytes(raw, policy=email.policy.default)
+                for header in ("message-id", "from", "to", "cc", "date", "subject"):
+                    message.get(header)
+                body = message.get_body(preferencelist=("plain", "html"))
+                if body is not None:
+                    body.get_content()
+            except Exception:  # noqa: BLE001  a reference loop counts what it cannot parse
+                errors += 1
+    return {"messages": messages, "errors": errors, "seconds": time.perf_counter() - started}
+
+
+def stage_sklearn_tfidf(work, runner):
+    records = bench_features.load_records(work["messages"])
+    seconds, load_seconds, shape = bench_features.time_sklearn(records)
+    return {"messages": len(records), "vocabulary": shape[1], "seconds": seconds,
+            "wordnet_load_seconds": load_seconds}
+
+
+def stage_naive_mrjob(work, runner):
+    seconds = bench_features.time_naive(work["messages"])
+    return {"seconds": seconds}
+
+
+def spark_unavailable():
+    """Why the Spark ML reference cannot run here, or None."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "no Java (java on PATH or JAVA_HOME)"
+    return None
+
+
+def stage_spark_ml(work, runner):
+    """RegexTokenizer, NGram, HashingTF, IDF over subject+body on local[2]."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.ml.feature import IDF, HashingTF, NGram, RegexTokenizer
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    started = time.perf_counter()
+    spark = (SparkSession.builder.master("local[2]").appName("jeeves-bench")
+             .config("spark.ui.enabled", "false")
+             .config("spark.driver.host", "127.0.0.1").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    startup = time.perf_counter() - started
+    try:
+        started = time.perf_counter()
+        records = spark.read.json(os.path.join(work["messages"], "part-*"))
+        text = records.select(F.concat_ws(" ", F.coalesce("subject", F.lit("")),
+                                          F.coalesce("body", F.lit(""))).alias("text"))
+        words = RegexTokenizer(inputCol="text", outputCol="words", pattern=r"\W+",
+                               minTokenLength=2).transform(text)
+        grams = NGram(n=2, inputCol="words", outputCol="bigrams").transform(words)
+        terms = grams.select(F.concat("words", "bigrams").alias("terms"))
+        tf = HashingTF(inputCol="terms", outputCol="tf", numFeatures=1 << 20).transform(terms)
+        tf.cache()
+        idf = IDF(inputCol="tf", outputCol="tfidf", minDocFreq=bench_features.MIN_DF).fit(tf)
+        idf.transform(tf).select("tfidf").write.format("noop").mode("overwrite").save()
+        messages = tf.count()
+        seconds = time.perf_counter() - started
+    finally:
+        spark.stop()
+    # the JVM's memory is not this process's, and it is not reaped as a child here
+    return {"messages": messages, "seconds": seconds, "startup_seconds": startup,
+            "peak_task_rss_mb": None}
+
+
+STAGE_FUNCTIONS = {
+    "parse": stage_parse, "features": stage_features, "contacts": stage_contacts,
+    "train": stage_train, "end_to_end": stage_end_to_end,
+    "stdlib_parse": stage_stdlib_parse, "sklearn_tfidf": stage_sklearn_tfidf,
+    "naive_mrjob": stage_naive_mrjob, "spark_ml": stage_spark_ml,
+}
+
+
+def run_stage_here(name, work_path, result_path):
+    """Child side: run one stage, write {seconds, peak_rss_mb, ...} to result_path."""
+    with open(work_path) as handle:
+        work = json.load(handle)
+    runner = work["runner"]
+    started = time.perf_counter()
+    figures = STAGE_FUNCTIONS[name](work, runner)
+    figures.setdefault("seconds", time.perf_counter() - started)
+    # ru_maxrss is in kB on Linux
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    tasks = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    figures["driver_rss_mb"] = own
+    figures.setdefault("peak_task_rss_mb", tasks if runner == "local" and tasks else own)
+    with open(result_path, "w") as handle:
+        json.dump(figures, handle)
+
+
+def run_stage(name, work, scratch):
+    """Run stage ``name`` in a child process; its figures, or {"error": ...}."""
+    work_path = os.path.join(scratch, "work-%s.json" % name)
+    result_path = os.path.join(scratch, "result-%s.json" % name)
+    with open(work_path, "w") as handle:
+        json.dump(work, handle)
+    log_path = os.path.join(scratch, "log-%s.txt" % name)
+    with open(log_path, "wb") as log:
+        status = subprocess.call(
+            [sys.executable, "-m", "tools.bench", "--stage", name, "--work", work_path,
+             "--result", result_path],
+            stdout=log, stderr=subprocess.STDOUT, cwd=bench_features.REPO)
+    if status != 0:
+        with open(log_path, errors="replace") as log:
+            # the child's own last lines say why (a UserError line, then the traceback end)
+            tail = log.read().strip().splitlines()[-3:] or ["exit status %d" % status]
+        return {"error": " / ".join(tail)}
+    with open(result_path) as handle:
+        return json.load(handle)
+
+
+# --- latency of the mail filter and the watcher -------------------------------
+
+# targets of issue 16: a fresh `jeeves predict` on one message; one message in `jeeves watch`
+LATENCY_TARGETS = {"predict_cold_s": 1.5, "watch_warm_ms": 20.0}
+
+
+def sample_messages(paths, count):
+    """Up to ``count`` raw messages from the mail files ``paths``, in order."""
+    from jeeves.features.mailformats import iter_found
+
+    messages = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        for found in iter_found(data, "file://" + path, os.path.basename(path)):
+            if found.kind == "rfc822":
+                messages.append(found.data)
+                if len(messages) == count:
+                    return messages
+    return messages
+
+
+def mail_latency(bundle_dir, paths, repeats=3, warm_messages=200, warm_up=5):
+    """Cold start and warm per-message time of scoring one email with ``bundle_dir``.
+
+    Cold: ``python -m jeeves.cli predict --model BUNDLE one.eml`` in a fresh
+    process, ``repeats`` times: the median wall seconds, and the median CPU
+    seconds (user + system, from RUSAGE_CHILDREN: on a busy machine the wall
+    time also counts waiting for a core). Warm: the watcher's scorer
+    (jeeves.mailbox.watch.Scorer: bundle, analyzer and vocabulary loaded
+    once) parsing and scoring one message per call, after ``warm_up`` calls:
+    median and mean milliseconds over ``warm_messages`` messages of ``paths``.
+    """
+    from jeeves.mailbox.watch import Scorer
+
+    messages = sample_messages(paths, warm_up + warm_messages)
+    if not messages:
+        raise UserError("no message found in %s" % ", ".join(paths))
+    walls, cpus = [], []
+    with tempfile.TemporaryDirectory(prefix="jeeves-latency-") as scratch:
+        one = os.path.join(scratch, "one.eml")
+        with open(one, "wb") as handle:
+            handle.write(messages[0])
+        for _ in range(repeats):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "jeeves.cli", "predict", "--model",
+                            bundle_dir, one], check=True, stdout=subprocess.DEVNULL,
+                           cwd=bench_features.REPO)
+            walls.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    scorer = Scorer(bundle_dir)
+    times = []
+    for number, raw in enumerate(messages):
+        started = time.perf_counter()
+        records = [record for _, record, _ in scorer.records([(number, raw)], "bench:", [])
+                   if record is not None]
+        scorer.predict(records)
+        if number >= warm_up:
+            times.append((time.perf_counter() - started) * 1000)
+    times = times or [0.0]
+    return {"predict_cold_s": sorted(walls)[len(walls) // 2],
+            "predict_cold_cpu_s": sorted(cpus)[len(cpus) // 2],
+            "watch_warm_ms": sorted(times)[len(times) // 2],
+            "watch_warm_mean_ms": sum(times) / len(times), "warm_messages": len(times),
+            "repeats": repeats}
+
+
+def format_latency(latency):
+    """The Markdown table of mail_latency's figures against their targets."""
+    return "\n".join([
+        "| mail latency | wall | CPU | target |", "|---|---|---|---|",
+        "| `jeeves predict` cold start, one message (median of %d) | %.2f s | %.2f s | "
+        "< %.1f s |" % (latency["repeats"], latency["predict_cold_s"],
+                        latency["predict_cold_cpu_s"], LATENCY_TARGETS["predict_cold_s"]),
+        "| `jeeves watch` one message, warm (median of %d; mean %.1f ms) | %.1f ms | | "
+        "< %.0f ms |" % (latency["warm_messages"], latency["watch_warm_mean_ms"],
+                         latency["watch_warm_ms"], LATENCY_TARGETS["watch_warm_ms"])])
+
+
+# --- the driver ---------------------------------------------------------------
+
+def project_stages(inputs, runner, scratch):
+    """{stage: figures} of the project's stages on one runner."""
+    out = os.path.join(scratch, "out")
+    messages = os.path.join(out, "messages")
+    work = {"inputs": inputs, "runner": runner, "out": out, "messages": messages}
+    stages = {"parse": run_stage("parse", work, scratch)}
+    features = run_stage("features", work, scratch)
+    passes = features.get("passes", {})
+    for stage, pass_name in (("counts", "count_ngrams"), ("vocabulary", "vocabulary"),
+                             ("tfidf", "tfidf_vectors")):
+        stages[stage] = dict(features, seconds=passes[pass_name]) if pass_name in passes \
+            else {"error": features.get("error", "no %s pass" % pass_name)}
+    stages["features"] = features
+    stages["contacts"] = run_stage("contacts", work, scratch)
+    stages["train"] = run_stage("train", work, scratch)
+    stages["end_to_end"] = run_stage("end_to_end", dict(work, out=os.path.join(scratch, "e2e")),
+                                     scratch)
+    return stages, messages
+
+
+def reference_stages(inputs, messages, scratch, spark):
+    work = {"inputs": inputs, "runner": "inline", "messages": messages}
+    references = {}
+    for name in REFERENCES:
+        if name == "spark_ml" and spark is not True:
+            references[name] = {"skipped": spark}
+        else:
+            references[name] = run_stage(name, work, scratch)
+    return references
+
+
+def add_rates(figures, mbytes, messages):
+    if "seconds" in figures and figures["seconds"] > 0:
+        figures["mb_per_s"] = mbytes / MB / figures["seconds"]
+        figures["messages_per_s"] = messages / figures["seconds"]
+
+
+def run_benchmark(megabytes, runners=("inline", "local"), scaling=False, spark=True,
+                  results_path=RESULTS, corpus=ENRON_MBOX):
+    """Run everything; write results_path; return the results dict."""
+    if not os.path.isdir(corpus):
+        raise UserError("%s not found" % corpus)
+    spark_state = spark_unavailable() if spark else "--no-spark"
+    spark_state = True if spark_state is None else spark_state
+    results = {"mb": megabytes, "runners": list(runners), "sizes": {}, "references": {},
+               "comparisons": {}, "cpus": os.cpu_count(),
+               "loadavg": os.getloadavg()[0]}
+    factors = (1, 2, 4) if scaling else (1,)
+    with tempfile.TemporaryDirectory(prefix="jeeves-bench-") as scratch:
+        for factor in factors:
+            inputs, size = prefix_files(megabytes * factor, corpus)
+            entry = {"files": len(inputs), "bytes": size, "runners": {}}
+            results["sizes"][str(factor)] = entry
+            for runner in runners:
+                run_scratch = os.path.join(scratch, "%dx-%s" % (factor, runner))
+                os.makedirs(run_scratch)
+                stages, messages_dir = project_stages(inputs, runner, run_scratch)
+                count = stages["parse"].get("messages", 0)
+                for figures in stages.values():
+                    add_rates(figures, size, count)
+                entry["runners"][runner] = stages
+                if factor == 1 and runner == runners[0]:
+                    entry["messages"] = count
+                    references = reference_stages(inputs, messages_dir, run_scratch,
+                                                  spark_state)
+                    for figures in references.values():
+                        add_rates(figures, size, count)
+                    results["references"] = references
+                    model = os.path.join(run_scratch, "e2e", "model")
+                    if os.path.isdir(model):
+                        results["latency"] = mail_latency(model, inputs[:1])
+    results["comparisons"] = comparisons(results)
+    if scaling:
+        results["scaling"] = scaling_ratios(results)
+    os.makedirs(os.path.dirname(os.path.abspath(results_path)), exist_ok=True)
+    with open(results_path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=1, sort_keys=True)
+    os.replace(results_path + ".tmp", results_path)
+    return results
+
+
+def comparisons(results):
+    """[{stage, runner, reference, ratio, target}]; ratio = reference time / stage time."""
+    rows = []
+    base = results["sizes"]["1"]["runners"]
+    for runner, stages in base.items():
+        for stage, references in COMPARISONS.items():
+            for reference, target in references:
+                mine = stages[stage].get("seconds")
+                theirs = results["references"].get(reference, {}).get("seconds")
+                rows.append({"stage": stage, "runner": runner, "reference": reference,
+                             "target": target,
+                             "ratio": theirs / mine if mine and theirs else None})
+    return rows
+
+
+def scaling_ratios(results):
+    """{runner: {stage: {"time_4x_over_1x", "rss_4x_over_1x"}}}."""
+    ratios = {}
+    one, four = results["sizes"]["1"]["runners"], results["sizes"]["4"]["runners"]
+    for runner in one:
+        for stage in STAGES:
+            a, b = one[runner][stage], four[runner][stage]
+            if a.get("seconds") and b.get("seconds"):
+                ratios.setdefault(runner, {})[stage] = {
+                    "time_4x_over_1x": b["seconds"] / a["seconds"],
+                    "rss_4x_over_1x": b["peak_task_rss_mb"] / a["peak_task_rss_mb"]}
+    return ratios
+
+
+def _number(value, form):
+    return "-" if value is None else form % value
+
+
+def format_report(results):
+    """The Markdown tables of a results dict."""
+    one = results["sizes"]["1"]
+    lines = ["## bench: %d MB Enron prefix (%d files, %.1f MB, %d messages), "
+             "load average %.1f on %d CPUs" % (
+                 results["mb"], one["files"], one["bytes"] / MB, one.get("messages", 0),
+                 results["loadavg"], results["cpus"]), "",
+             "| stage | runner | seconds | MB/s | msg/s | peak task RSS MB "
+             "| driver MB in | driver MB out |",
+             "|---|---|---|---|---|---|---|---|"]
+    for runner, stages in one["runners"].items():
+        for stage in STAGES:
+            lines.append(_row(stage, runner, stages[stage]))
+    for name, figures in results["references"].items():
+        lines.append(_row("ref: " + name, REFERENCE_RUNNERS[name], figures))
+    lines += ["", "| stage | runner | reference | ratio (ref time / stage time) | target |",
+              "|---|---|---|---|---|"]
+    for row in results["comparisons"]:
+        lines.append("| %s | %s | %s | %s | >= %.1fx |" % (
+            row["stage"], row["runner"], row["reference"], _number(row["ratio"], "%.2fx"),
+            row["target"]))
+    if "scaling" in results:
+        lines += ["", "| stage | runner | " + " | ".join(
+            "%sx s" % f for f in results["sizes"]) + " | 4x/1x time | 4x/1x RSS |",
+            "|---|---|" + "---|" * (len(results["sizes"]) + 2)]
+        for runner, stages in results["scaling"].items():
+            for stage, ratio in stages.items():
+                times = [results["sizes"][f]["runners"][runner][stage].get("seconds")
+                         for f in results["sizes"]]
+                lines.append("| %s | %s | %s | %.2f | %.2f |" % (
+                    stage, runner, " | ".join(_number(t, "%.1f") for t in times),
+                    ratio["time_4x_over_1x"], ratio["rss_4x_over_1x"]))
+    if "latency" in results:
+        lines += ["", format_latency(results["latency"])]
+    return "\n".join(lines)
+
+
+def _row(stage, runner, figures):
+    if "skipped" in figures:
+        return "| %s | %s | skipped: %s | | | | | |" % (stage, runner, figures["skipped"])
+    if "error" in figures:
+        return "| %s | %s | failed: %s | | | | | |" % (stage, runner, figures["error"])
+    moved = {kind: figures[kind] / MB if figures.get(kind) is not None else None
+             for kind in ("driver_bytes_read", "driver_bytes_written")}
+    return "| %s | %s | %.1f | %s | %s | %s | %s | %s |" % (
+        stage, runner, figures["seconds"], _number(figures.get("mb_per_s"), "%.2f"),
+        _number(figures.get("messages_per_s"), "%.0f"),
+        _number(figures.get("peak_task_rss_mb"), "%.0f"),
+        _number(moved["driver_bytes_read"], "%.2f"),
+        _number(moved["driver_bytes_written"], "%.2f"))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="child side of bench: one stage")
+    parser.add_argument("--stage", required=True, choices=sorted(STAGE_FUNCTIONS))
+    parser.add_argument("--work", required=True, help="JSON of the stage's inputs")
+    parser.add_argument("--result", required=True, help="where the figures are written")
+    parser.add_argument("--profile", metavar="PATH",
+                        help="run the stage under cProfile and dump its stats to PATH "
+                             "(in-process work only: use the inline runner)")
+    args = parser.parse_args(argv)
+    if args.profile:
+        import cProfile
+
+        cProfile.runctx("run_stage_here(args.stage, args.work, args.result)",
+                        globals(), {"args": args}, filename=args.profile)
+    else:
+        run_stage_here(args.stage, args.work, args.result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
