@@ -232,10 +232,9 @@ def load_lemma_tables():
             return tables
     tables = tables_from_nltk()
     tables["source"] = signature
-    if directory:
-        write_cache(directory, tables)
-    os.makedirs(cache, exist_ok=True)
-    write_cache(cache, tables)
+    if not (directory and write_cache(directory, tables)):
+        os.makedirs(cache, exist_ok=True)
+        write_cache(cache, tables)
     return tables
 
 

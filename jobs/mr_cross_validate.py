@@ -20,14 +20,19 @@ own, not a copy.
 import json
 import math
 
+from jeeves.jobs import CountedJob
+from jeeves.models.cluster import (
+    best_candidate,
+    fit_and_score,
+    load_cv_data,
+    mean_score,
+    refit_and_score,
+)
+from jeeves.models.metrics import SELECTION_METRICS
+from jeeves.models.registry import REGISTRY
 from mrjob.job import MRJob
 from mrjob.protocol import StandardJSONProtocol, StandardJSONValueProtocol
 from mrjob.step import MRStep
-
-from jeeves.jobs import CountedJob
-from jeeves.models.cluster import best_candidate, fit_and_score, load_cv_data, mean_score, refit_and_score
-from jeeves.models.metrics import SELECTION_METRICS
-from jeeves.models.registry import REGISTRY
 
 COUNTER_GROUP = "cross_validate"
 

@@ -30,14 +30,13 @@ import json
 import os
 import tempfile
 
-from mrjob.job import MRJob
-from mrjob.protocol import RawValueProtocol
-from mrjob.step import MRStep
-
 from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
 from jeeves.jobs.protocols import record_of_line
 from jeeves.models.bundle import load_bundle
 from jeeves.models.scoring import BundleVectorizer, predict_records
+from mrjob.job import MRJob
+from mrjob.protocol import RawValueProtocol
+from mrjob.step import MRStep
 
 COUNTERS = "score_messages"
 DEFAULT_BATCH_SIZE = 500

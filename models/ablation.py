@@ -19,9 +19,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
-
 from jeeves.models.email_features import GROUP_WEIGHT, check_groups, email_pipeline
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 ALL_GROUPS_ROW = "all groups"
 

@@ -26,14 +26,13 @@ import os
 
 import numpy as np
 import scipy.sparse
-from sklearn.metrics import get_scorer
-from sklearn.model_selection import ParameterGrid, StratifiedKFold
-
 from jeeves.models.registry import REGISTRY
 from jeeves.models.training import (
     _SCORERS,
     positive_scores,
 )
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import ParameterGrid, StratifiedKFold
 
 # how many task lines go into one input file: each file is at least one map
 # task on Hadoop/EMR, so 1 gives one fit per map task

@@ -34,15 +34,14 @@ from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
+from jeeves.features.cues import CUE_FEATURE_NAMES, cue_features
+from jeeves.features.graph import CONTACT_FEATURE_NAMES
+from jeeves.features.headers import HEADER_FEATURE_NAMES, header_features
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
-
-from jeeves.features.cues import CUE_FEATURE_NAMES, cue_features
-from jeeves.features.graph import CONTACT_FEATURE_NAMES
-from jeeves.features.headers import HEADER_FEATURE_NAMES, header_features
 
 # the record feature functions by group name: transformers store the name,
 # so a saved pipeline holds no function objects

@@ -3,7 +3,8 @@
 The sentence model is trained on the ParakweetLabs EmailIntentDataSet
 (``Ask0729-fixed.txt``, shipped in the package as
 ``jeeves/models/data/parakweet-intent.txt`` with its licence beside it,
-``PARAKWEET-LICENSE``: 3,657 Enron sentences, ``Yes``/``No`` TAB sentence, "does this sentence ask for or
+``PARAKWEET-LICENSE``: 3,657 Enron sentences, ``Yes``/``No`` TAB sentence,
+"does this sentence ask for or
 schedule something"; Apache-2.0): a ``TfidfVectorizer`` (word 1-2-grams,
 sublinear tf, min_df 2) and a balanced ``LogisticRegression``, a second of
 CPU. It uses none of the corpus' labels, so it is trained once per run,
@@ -25,13 +26,12 @@ import hashlib
 import os
 
 import numpy as np
+from jeeves.features.cues import sentences
+from jeeves.models.email_features import _check_documents
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-
-from jeeves.features.cues import sentences
-from jeeves.models.email_features import _check_documents
 
 INTENT_FEATURE_NAMES = ("max", "mean", "share", "quoted_max")
 # package data (pyproject.toml): the same file in a checkout and in a wheel

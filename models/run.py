@@ -15,7 +15,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-
 from jeeves.features.vocabulary import read_vocabulary_by_id
 from jeeves.models.ablation import ablate
 from jeeves.models.bundle import save_bundle

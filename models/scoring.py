@@ -9,7 +9,6 @@ time, so a message is scored whole, in the feature space of the bundle.
 from __future__ import annotations
 
 import scipy.sparse as sp
-
 from jeeves.features.text import Analyzer
 from jeeves.features.tfidf import build_hasher, document_entries
 from jeeves.features.vocabulary import read_whole_vocabulary

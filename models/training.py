@@ -20,13 +20,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from threadpoolctl import threadpool_limits
-
 from jeeves.models import metrics
 from jeeves.models.email_features import Documents
 from jeeves.models.email_features import feature_names as email_feature_names
 from jeeves.models.registry import REGISTRY, linear_feature_weights, select_models
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 # how many top positive and top negative features the report lists
 TOP_FEATURES = 20

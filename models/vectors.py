@@ -13,9 +13,8 @@ import os
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.datasets import load_svmlight_file
-
 from jeeves.features.parts import part_files
+from sklearn.datasets import load_svmlight_file
 
 
 def _expand(paths):

@@ -9,7 +9,8 @@ Prints the model comparison table and the path of report.html.
 
 import os
 
-from jeeves.errors import UserError, build_parser
+from jeeves.cli import build_parser
+from jeeves.errors import UserError
 
 DEMO_LABELS = "spam*=1,*ham*=0"
 

@@ -15,8 +15,8 @@ the counts do not reconcile.
 
 import sys
 
-from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES
 from jeeves import options
+from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES
 from jeeves.pipeline.parse import DEDUPE_BY, parse_stage
 from jeeves.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES
 from jeeves.pipeline.run import merge_stage_summary

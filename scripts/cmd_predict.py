@@ -38,11 +38,11 @@ import json
 import os
 import sys
 
+from jeeves.errors import UserError
 from jeeves.features.mailformats import expand_inputs, iter_found, looks_like_headers
 from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES, outcome_of
-from jeeves.models.bundle import BundleError, load_predictor
-from jeeves.errors import UserError
 from jeeves.mailbox.filter import add_headers
+from jeeves.models.bundle import BundleError, load_predictor
 from jeeves.runners import MRJOB_CONF, RUNNERS
 
 STDIN = "-"

@@ -25,9 +25,9 @@ the chosen model and threshold) is written once, at the end. Without
 
 import time
 
+from jeeves import options
 from jeeves.models.registry import EMAIL_MODEL
 from jeeves.models.report import ablation_rows
-from jeeves import options
 from jeeves.pipeline.run import RunConfig, run_pipeline, write_summary
 
 # `jeeves run`'s own analyzer and vocabulary defaults: the best text

@@ -11,8 +11,8 @@ $JEEVES_IMAP_PASSWORD or ~/.netrc.
 
 import os
 
-from jeeves.errors import UserError
 from jeeves.cmd_fetch import add_tls_arguments, tls_settings
+from jeeves.errors import UserError
 from jeeves.mailbox.connection import PASSWORD_VARIABLE, MailboxError, MailboxURL
 from jeeves.mailbox.watch import Watcher, WatchSettings
 from jeeves.notify import notifier_from_spec

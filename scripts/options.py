@@ -6,13 +6,13 @@ configuration object (scripts/pipeline/), which validates itself.
 """
 
 
+from jeeves.errors import UserError
 from jeeves.features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from jeeves.features.tfidf import NORMS
 from jeeves.features.vocabulary import df_bound_argument
 from jeeves.models.email_features import DEFAULT_GROUPS, GROUPS
 from jeeves.models.intent import DEFAULT_INTENT_DATA
 from jeeves.models.metrics import SELECTION_METRICS
-from jeeves.errors import UserError
 from jeeves.pipeline.engine import Engine
 from jeeves.pipeline.features import VectorizerConfig
 from jeeves.pipeline.graph import GraphConfig

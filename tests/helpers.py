@@ -42,7 +42,8 @@ def run_job(job_class, inputs, args=(), runner="inline", output_dir=None):
     with tempfile.TemporaryDirectory(prefix="jeeves-test-") as tmp:
         paths = _write_inputs(inputs, tmp)
         switches = ["-r", runner]
-        switches += ["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF] + task_code_args(runner)
+        switches += (["--no-conf"] if runner == "inline"
+                     else ["-c", MRJOB_CONF] + task_code_args(runner))
         if output_dir is not None:
             switches += ["--output-dir", os.fspath(output_dir)]
         job = job_class(args=switches + list(args) + paths)

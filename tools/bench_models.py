@@ -34,13 +34,6 @@ import sys
 import time
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
-
 from jeeves.features.mailformats import expand_inputs, iter_found
 from jeeves.features.parsing import outcome_of
 from jeeves.features.text import Analyzer
@@ -59,6 +52,12 @@ from jeeves.models.intent import load_intent_model
 from jeeves.models.labels import labeller_from_spec
 from jeeves.models.lsa import fit_corpus_svd
 from jeeves.models.training import shared_folds
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 PLAIN_SCRIPT = "plain script"
 

@@ -199,8 +199,7 @@ def main(argv=None):
 def write_lemma_tables(data_dir):
     """Cache the lemma tables next to the WordNet files (features/wordnet.py),
     so no task pays NLTK's load; built in a subprocess that sees only data_dir."""
-    code = ("import sys; sys.path.insert(0, %r); from jeeves.features.wordnet import load_lemma_tables;"
-            " load_lemma_tables()" % REPO)
+    code = "from jeeves.features.wordnet import load_lemma_tables; load_lemma_tables()"
     subprocess.run([sys.executable, "-c", code], check=True,
                    env=dict(os.environ, NLTK_DATA=data_dir))
 

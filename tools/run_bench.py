@@ -17,6 +17,7 @@ import argparse
 import sys
 
 from jeeves.errors import UserError
+
 from tools import bench, bench_full
 
 RUNNERS = ("inline", "local")
@@ -61,7 +62,8 @@ def run(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tools.run_bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.run_bench",
+                                     description=__doc__.split("\n")[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

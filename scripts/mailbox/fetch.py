@@ -43,9 +43,8 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 from imapclient import imap_utf7
-
-from jeeves.features.mailformats import split_mbox
 from jeeves.batch import split_s3_uri
+from jeeves.features.mailformats import split_mbox
 from jeeves.mailbox.connection import (
     CONNECTION_ERRORS,
     ConnectionLost,

@@ -35,7 +35,6 @@ from datetime import datetime, timezone
 
 from jeeves.features.mailformats import iter_found
 from jeeves.features.parsing import outcome_of
-from jeeves.models.bundle import BundleError, load_predictor
 from jeeves.mailbox.connection import (
     CONNECTION_ERRORS,
     ConnectionLost,
@@ -47,6 +46,7 @@ from jeeves.mailbox.connection import (
 )
 from jeeves.mailbox.fetch import fetch_messages, folder_segments, new_uids
 from jeeves.mailbox.state import JSONState
+from jeeves.models.bundle import BundleError, load_predictor
 
 STATE_VERSION = 1
 FETCH_BATCH = 50

@@ -10,8 +10,6 @@ import tempfile
 import time
 
 import numpy as np
-from sklearn.model_selection import ParameterGrid
-
 from jeeves.jobs.mr_cross_validate import MRCrossValidate
 from jeeves.models import metrics
 from jeeves.models.cluster import (
@@ -22,8 +20,16 @@ from jeeves.models.cluster import (
     write_task_files,
 )
 from jeeves.models.registry import REGISTRY, select_models
-from jeeves.models.training import Comparison, ModelResult, check_labels, choose, fit_final, shared_folds
+from jeeves.models.training import (
+    Comparison,
+    ModelResult,
+    check_labels,
+    choose,
+    fit_final,
+    shared_folds,
+)
 from jeeves.runjob import MRJOB_CONF
+from sklearn.model_selection import ParameterGrid
 
 
 def run_cross_validation(X, y, folds, names, runner="inline", inner_splits=3, seed=0,

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional, Union
 
+from jeeves.errors import UserError
 from jeeves.features.text import analyzer_args, config_with_defaults
 from jeeves.features.tfidf import NORMS
 from jeeves.features.vocabulary import (
@@ -35,7 +36,6 @@ from jeeves.features.vocabulary import (
     vocabulary_rows_from_kept,
     write_vocabulary,
 )
-from jeeves.errors import UserError
 from jeeves.pipeline.storage import is_remote, join
 
 DfBound = Union[int, float]

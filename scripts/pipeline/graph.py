@@ -29,10 +29,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+from jeeves.errors import UserError
 from jeeves.features.graph import pseudonym_key
 from jeeves.jobs.mr_common_contacts import MRCommonContacts
 from jeeves.jobs.mr_contact_lists import MRContactLists
-from jeeves.errors import UserError
 from jeeves.pipeline.storage import is_remote, join
 
 

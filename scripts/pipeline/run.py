@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
-from jeeves.models.report import format_table
 from jeeves.errors import UserError
+from jeeves.models.report import format_table
 from jeeves.pipeline.features import VectorizerConfig, features_stage
 from jeeves.pipeline.graph import GraphConfig, graph_stage
 from jeeves.pipeline.heldout import WRITTEN as HELD_OUT_WRITTEN

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.datasets import load_svmlight_file
-
+from jeeves.errors import UserError
 from jeeves.features.vocabulary import read_vocabulary_by_id
 from jeeves.models.email_features import DEFAULT_GROUPS, check_groups
 from jeeves.models.intent import DEFAULT_INTENT_DATA
@@ -32,8 +31,8 @@ from jeeves.models.registry import EMAIL_MODEL, email_model_spec, select_models
 from jeeves.models.run import EmailInput, train_and_bundle
 from jeeves.models.training import compare_models
 from jeeves.models.vectors import labelled_line
-from jeeves.errors import UserError
 from jeeves.pipeline.storage import is_remote, join
+from sklearn.datasets import load_svmlight_file
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ import shutil
 
 import pytest
 
-from tools.hadoop import cluster as local_cluster
 from tests.conftest import cluster_run_mark
 from tests.engines.runners import HadoopCluster
+from tools.hadoop import cluster as local_cluster
 
 
 @pytest.fixture(scope="session")

@@ -31,9 +31,9 @@ import tempfile
 import uuid
 
 import pytest
-
-from jeeves.taskcode import task_code_args, task_code_zip
 from jeeves.spark_env import local_spark_environment
+from jeeves.taskcode import task_code_args, task_code_zip
+
 from tests.helpers import MRJOB_CONF, _write_inputs
 
 FLOAT_TOLERANCE = 1e-9
@@ -103,7 +103,8 @@ def run_with_counters(runner, job_class, inputs, args=(), cluster=None, on_hdfs=
             if on_hdfs:
                 paths = cluster.put(paths)
         switches = ["-r", runner]
-        switches += ["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF] + task_code_args(runner)
+        switches += (["--no-conf"] if runner == "inline"
+                     else ["-c", MRJOB_CONF] + task_code_args(runner))
         job = job_class(args=switches + list(args) + paths)
         job.sandbox()
         with _spark_environment(runner), job.make_runner() as job_runner:

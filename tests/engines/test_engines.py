@@ -15,7 +15,6 @@ import socket
 import pytest
 from mrjob.step import StepFailedException
 
-from tools.hadoop import cluster as local_cluster
 from tests.engines.mr_fixture_sender_terms import MRFixtureSenderTerms
 from tests.engines.runners import (
     assert_same_records,
@@ -23,6 +22,7 @@ from tests.engines.runners import (
     run_on,
     run_with_counters,
 )
+from tools.hadoop import cluster as local_cluster
 
 pytestmark = pytest.mark.slow
 

@@ -37,10 +37,10 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 import yaml
-
-from tools.bench_full import record_line
 from jeeves.runners import MRJOB_CONF
+
 from tests.scripts.run_outputs import REPO, write_inputs
+from tools.bench_full import record_line
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,6 @@ from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
-
 from jeeves.features import parsing
 from jeeves.features.parsing import (
     decode_bytes,

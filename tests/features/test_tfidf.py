@@ -4,11 +4,16 @@ import math
 
 import numpy as np
 import pytest
+from jeeves.features.tfidf import (
+    build_hasher,
+    hashed_counts,
+    svmlight_line,
+    tfidf_lines,
+    tfidf_vector,
+)
+from jeeves.features.vocabulary import VocabularyTable
 from sklearn.datasets import load_svmlight_file
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
-
-from jeeves.features.tfidf import build_hasher, hashed_counts, svmlight_line, tfidf_lines, tfidf_vector
-from jeeves.features.vocabulary import VocabularyTable
 
 DOCS = ["gas price gas gas", "gas deal", "price deal meet", "meet meet lunch", "budget"]
 

@@ -9,8 +9,6 @@ import sys
 import textwrap
 
 import pytest
-
-from jeeves.taskcode import task_code_args
 from jeeves.features.collocations import collocation_filter
 from jeeves.features.vocabulary import (
     build_hashed_table,
@@ -23,6 +21,8 @@ from jeeves.features.vocabulary import (
 from jeeves.jobs.mr_build_vocabulary import MRBuildVocabulary
 from jeeves.jobs.mr_count_ngrams import MRCountNgrams
 from jeeves.jobs.mr_score_collocations import MRScoreCollocations
+from jeeves.taskcode import task_code_args
+
 from tests.helpers import MRJOB_CONF, REPO
 from tests.jobs.text_fixtures import record_lines
 
@@ -252,7 +252,8 @@ def test_local_runner_with_two_reducers_equals_inline(real_counts, collocations,
 
 DRIVER_READ = textwrap.dedent("""
     import sys
-    from jeeves.features.vocabulary import read_kept_terms, vocabulary_rows_from_kept, write_vocabulary
+    from jeeves.features.vocabulary import (read_kept_terms, vocabulary_rows_from_kept,
+                                            write_vocabulary)
 
     def lines():
         for path in sys.argv[3:]:

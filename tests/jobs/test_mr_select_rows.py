@@ -3,9 +3,9 @@
 import json
 
 import pytest
-
-from jeeves.taskcode import task_code_args
 from jeeves.jobs.mr_select_rows import MRSelectRows
+from jeeves.taskcode import task_code_args
+
 from tests.helpers import MRJOB_CONF
 
 RECORDS = [{"message_id": "m%d@x" % number, "subject": "s%d" % number, "body": "b\tody"}
@@ -26,7 +26,8 @@ def run(inputs, args, tmp_path, runner="inline", extra=()):
         path = tmp_path / ("input-%d" % number)
         path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         paths.append(str(path))
-    switches = ["-r", runner] + (["--no-conf"] if runner == "inline" else ["-c", MRJOB_CONF] + task_code_args(runner))
+    switches = ["-r", runner] + (["--no-conf"] if runner == "inline"
+                                 else ["-c", MRJOB_CONF] + task_code_args(runner))
     job = MRSelectRows(args=switches + list(args) + list(extra) + paths)
     job.sandbox()
     with job.make_runner() as runner_:

@@ -1,6 +1,5 @@
-from mrjob.protocol import JSONProtocol
-
 from jeeves.jobs.protocols import EncodedJSON, PassThroughJSONProtocol, TupleKeyJSONProtocol
+from mrjob.protocol import JSONProtocol
 
 
 def test_array_keys_decode_to_hashable_tuples():

@@ -5,10 +5,9 @@ imapclient's fetch, since Dovecot has no X-GM-EXT-1)."""
 import datetime
 
 import pytest
-
 from jeeves.features.parsing import message_record
-from jeeves.models.labels import labeller_from_spec
 from jeeves.mailbox.fetch import fetch_messages, label_headers, mbox_entry
+from jeeves.models.labels import labeller_from_spec
 
 SOURCE = {"uri": "file:///x", "index": 0, "offset": 0}
 

@@ -1,7 +1,7 @@
 """The mail latency figures of `make bench` (tools/bench.py mail_latency)."""
 
-from tools.bench import LATENCY_TARGETS, format_latency, mail_latency
 from tests.mailbox.conftest import spam_messages
+from tools.bench import LATENCY_TARGETS, format_latency, mail_latency
 
 
 def test_mail_latency_measures_a_cold_predict_and_warm_messages(spam_bundle, tmp_path):

@@ -3,13 +3,13 @@ import os
 
 import numpy as np
 import pytest
+from jeeves.features.vocabulary import read_vocabulary_by_id
+from jeeves.models.bundle import TRUSTED_TYPES, BundleError, load_bundle, save_bundle
+from jeeves.models.registry import REGISTRY
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
-from jeeves.features.vocabulary import read_vocabulary_by_id
-from jeeves.models.bundle import TRUSTED_TYPES, BundleError, load_bundle, save_bundle
-from jeeves.models.registry import REGISTRY
 from tests.models.corpus import texts_and_labels, tfidf_corpus
 
 ANALYZER = {"ngram_range": [1, 2], "lowercase": True}
@@ -212,6 +212,7 @@ def test_an_email_pipeline_scores_one_message_from_the_bundle_as_in_training(tmp
     from jeeves.models.email_features import Documents, email_pipeline
     from jeeves.models.intent import train_intent_model
     from jeeves.models.lsa import fit_corpus_svd
+
     from tests.models.test_email_features import INTENT_LABELS, INTENT_SENTENCES, corpus
 
     docs, y = corpus()

@@ -4,9 +4,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg  # noqa: F401  (sp.linalg.norm)
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
-
 from jeeves.features.cues import CUE_FEATURE_NAMES
 from jeeves.features.headers import HEADER_FEATURE_NAMES
 from jeeves.models.email_features import (
@@ -22,6 +19,9 @@ from jeeves.models.email_features import (
 )
 from jeeves.models.intent import train_intent_model
 from jeeves.models.lsa import fit_corpus_svd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+
 from tests.models.corpus import MEETINGS, OTHERS
 
 INTENT_SENTENCES = ["Can we meet on Friday?", "Please call me tomorrow.",

@@ -1,7 +1,6 @@
 import pathlib
 
 import pytest
-
 from jeeves.models.labels import (
     CatsLabeller,
     FolderPatternLabeller,

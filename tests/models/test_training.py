@@ -1,7 +1,5 @@
 import numpy as np
 import pytest
-from sklearn.metrics import recall_score
-
 from jeeves.models.training import (
     _most_common_params,
     check_labels,
@@ -9,6 +7,8 @@ from jeeves.models.training import (
     shared_folds,
     top_features,
 )
+from sklearn.metrics import recall_score
+
 from tests.models.corpus import MEETINGS, tfidf_corpus
 
 X, Y, FEATURE_NAMES, VECTORIZER = tfidf_corpus()
@@ -140,6 +140,7 @@ def test_the_email_model_is_compared_on_documents_with_named_features():
     from jeeves.models.email_features import feature_names as email_feature_names
     from jeeves.models.intent import train_intent_model
     from jeeves.models.registry import EMAIL_MODEL, email_model_spec
+
     from tests.models.test_email_features import INTENT_LABELS, INTENT_SENTENCES, corpus
 
     docs, y = corpus()

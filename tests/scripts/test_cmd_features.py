@@ -1,7 +1,8 @@
 import json
 
-from jeeves.features.text import Analyzer, config_with_defaults
 from jeeves.cli import main
+from jeeves.features.text import Analyzer, config_with_defaults
+
 from tests.jobs.text_fixtures import RECORDS
 
 

@@ -9,10 +9,9 @@ from collections import Counter
 from email.utils import getaddresses
 
 import pytest
-
+from jeeves import cli
 from jeeves.features.parts import part_files
 from jeeves.jobs.mr_parse_emails import MRParseEmails
-from jeeves import cli
 from jeeves.runjob import run_job
 
 ENRON = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "enron-mbox")

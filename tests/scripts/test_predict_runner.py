@@ -4,6 +4,7 @@
 import json
 
 from jeeves import cli
+
 from tests.fixtures.tiny_corpus import write_corpus
 
 

@@ -3,6 +3,7 @@
 import json
 
 from jeeves import bench_models
+
 from tests.models.corpus import MEETINGS, OTHERS
 
 

@@ -2,7 +2,6 @@ import os
 import subprocess
 
 import pytest
-
 from jeeves import provision_wordnet
 
 CHECK = os.path.join(provision_wordnet.REPO, "scripts", "check_py39.sh")
