@@ -40,7 +40,7 @@ SLOW_UNITS = (
     "tests/engines/test_parse_split_hadoop.py",
     "mailbox",
     "tests/scripts/test_progress.py",
-    "tests/scripts/test_bench_full.py",
+    "tests/tools/test_bench_full.py",
 )
 # In the Hadoop cluster's working directory (wiped at each start): the
 # xdist run whose worker started the cluster, so its controller stops it.

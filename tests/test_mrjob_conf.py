@@ -44,11 +44,22 @@ def test_secret_check_would_catch_a_key():
     assert any(SECRET_KEY.search(key) for path, _ in walk(planted) for key in path)
 
 
-def test_cluster_profiles_ship_task_side_packages():
-    conf = load_conf()["runners"]
-    for runner in ("local", "hadoop", "spark", "emr"):
-        shipped = [os.path.basename(path.split("#")[0]) for path in conf[runner]["upload_dirs"]]
-        assert {"features", "jobs"} <= set(shipped), runner
+def test_no_profile_ships_code_or_names_a_checkout():
+    # the driver ships the running package itself (jeeves.taskcode): profiles
+    # that uploaded folders of a checkout would shadow it or need one
+    text = open(MRJOB_CONF).read()
+    assert "JEEVES_HOME" not in text.split("runners:", 1)[1]
+    for runner, profile in load_conf()["runners"].items():
+        assert not {"upload_dirs", "py_files", "upload_archives"} & set(profile or {}), runner
+
+
+def test_the_package_ships_this_file():
+    from jeeves.runners import MRJOB_CONF as packaged
+    from jeeves.runners import PACKAGED_MRJOB_CONF, default_mrjob_conf
+
+    assert os.path.samefile(PACKAGED_MRJOB_CONF, MRJOB_CONF)
+    assert default_mrjob_conf({}) == PACKAGED_MRJOB_CONF
+    assert os.path.samefile(packaged, MRJOB_CONF) or "JEEVES_HOME" in os.environ
 
 
 ENGINE_SETTING_PREFIXES = ("spark.", "mapreduce.", "yarn.", "dfs.", "hadoop.")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "scripts" / "check_pythons.sh"
+SCRIPT = REPO / "tools" / "check_pythons.sh"
 TOOLS = ("sh", "dirname", "head", "date", "mktemp", "rm", "touch", "tail", "cat")
 
 

@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 
-from jeeves import bench_features
+from tools import bench_features
 from jeeves.errors import UserError
 
 ENRON_MBOX = bench_features.ENRON_MBOX

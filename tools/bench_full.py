@@ -63,7 +63,7 @@ import tempfile
 import threading
 import time
 
-from jeeves import bench
+from tools import bench
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "bench", "full.json")
@@ -73,7 +73,7 @@ RUN_ARGS = ("--dedupe-by", "content", "--no-graph")
 SAMPLE_SECONDS = 0.2
 TASK_MARK = b"--step-num="
 MB = bench.MB
-NETNS_RUN = os.path.join(REPO, "scripts", "hadoop", "netns-run")
+NETNS_RUN = os.path.join(REPO, "tools", "hadoop", "netns-run")
 # set in the re-executed benchmark, so that it does not re-execute again
 IN_NAMESPACE_ENV = "JEEVES_BENCH_FULL_NETNS"
 CLUSTER_ATTEMPTS = 3
@@ -229,7 +229,7 @@ def make_hadoop_home(home, jars=SHARED_JARS):
     os.makedirs(os.path.join(home, "etc", "hadoop"), exist_ok=True)
     for link, target in ((os.path.join(home, "lib"), jars),
                          (os.path.join(home, "bin", "hadoop"),
-                          os.path.join(REPO, "scripts", "hadoop", "hadoop"))):
+                          os.path.join(REPO, "tools", "hadoop", "hadoop"))):
         if not os.path.lexists(link):
             os.symlink(target, link)
     for name in SITE_FILES:

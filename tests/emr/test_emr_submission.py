@@ -23,6 +23,7 @@ from jeeves.jobs.mr_cross_validate import MRCrossValidate
 from jeeves.jobs.mr_parse_emails import MRParseEmails
 from jeeves.models import cluster
 from jeeves.models.training import shared_folds
+from jeeves.taskcode import task_code_args
 
 from tests.emr.conftest import REGION, client
 from tests.helpers import MRJOB_CONF, REPO
@@ -71,7 +72,7 @@ def submit(endpoint, tmp_bucket, extra=(), job_class=MRParseEmails, inputs=(MAIL
             # the roles `aws emr create-default-roles` makes; without them
             # mrjob creates its own through IAM
             "--iam-instance-profile", "EMR_EC2_DefaultRole",
-            "--iam-service-role", "EMR_DefaultRole", *extra, *inputs]
+            "--iam-service-role", "EMR_DefaultRole", *task_code_args("emr"), *extra, *inputs]
     job = job_class(args=args)
     with job.make_runner() as runner:
         # run() up to submission: waiting for steps moto never runs is skipped
@@ -138,14 +139,16 @@ def test_submission_uses_the_emr_profile(aws_env, recorded_requests):
     assert options["-output"].startswith("s3://%s/tmp/" % tmp_bucket)
     assert "python3.11 mr_parse_emails.py --step-num=0 --mapper" in options["-mapper"]
     assert "python3.11 mr_parse_emails.py --step-num=0 --reducer" in options["-reducer"]
-    shipped = {uri.rsplit("#", 1)[1] for uri in options["-archives"].split(",")}
-    assert shipped == {"features", "jobs", "models"}
+    # the code: the jeeves package as one zip on the tasks' PYTHONPATH (jeeves.taskcode)
+    assert "-archives" not in options
+    assert any(uri.endswith("#jeeves.zip") for uri in options["-files"].split(","))
     assert len(step_ids) == 1
 
-    # the uploads: bootstrap script, job script, input, shipped packages
+    # the uploads: bootstrap script, job script, input, shipped package
     names = {key.rsplit("/", 1)[-1] for key in uploads}
-    assert {"mr_parse_emails.py", "features.tar.gz", "jobs.tar.gz", "mrjob.zip",
-            "input-manifest.txt"} <= names
+    assert {"mr_parse_emails.py", "jeeves.zip", "mrjob.zip", "input-manifest.txt"} <= names
+    [wrapper] = [body.decode() for key, body in uploads.items() if key.endswith("setup-wrapper.sh")]
+    assert "export PYTHONPATH=$__mrjob_PWD/jeeves.zip:$PYTHONPATH" in wrapper
     bucket, key = master_script[len("s3://"):].split("/", 1)
     assert bucket == tmp_bucket and key in uploads
     text = uploads[key].decode()
@@ -153,7 +156,8 @@ def test_submission_uses_the_emr_profile(aws_env, recorded_requests):
     # the nodes get the driver's own pins, so the bundle it trains loads there
     [install] = [line for line in text.splitlines() if "python3.11 -m pip install" in line]
     assert task_side_pins() <= set(install.split())
-    assert "nltk.downloader -d /usr/share/nltk_data wordnet" in text
+    # the lemma tables travel in the zip: the nodes need no WordNet
+    assert "nltk.downloader" not in text
 
     # moto's own view of the cluster agrees
     emr = client("emr", aws_env)
@@ -205,10 +209,10 @@ def test_cluster_training_ships_the_models_package(aws_env, recorded_requests, t
     assert step["Name"].endswith("Step 1 of 2")
     first = dict(zip(add_steps["Steps"][0]["HadoopJarStep"]["Args"][1::2],
                      add_steps["Steps"][0]["HadoopJarStep"]["Args"][2::2]))
-    shipped = {uri.rsplit("#", 1)[1] for uri in first["-archives"].split(",")}
-    assert shipped == {"features", "jobs", "models"}
-    assert any(uri.endswith("#cv_data.npz") for uri in first["-files"].split(","))
+    files = first["-files"].split(",")
+    assert any(uri.endswith("#cv_data.npz") for uri in files)
+    assert any(uri.endswith("#jeeves.zip") for uri in files)
     names = {key.rsplit("/", 1)[-1] for key in uploads}
-    assert {"models.tar.gz", "cv_data.npz"} <= names
+    assert {"jeeves.zip", "cv_data.npz"} <= names
     # one input file per task line: 3 alphas x 2 outer x 2 inner folds
     assert len([name for name in names if name.startswith("tasks-")]) == 12

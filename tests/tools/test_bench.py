@@ -8,8 +8,8 @@ import json
 import os
 
 import pytest
-from jeeves import bench
 
+from tools import bench
 from tools.run_bench import main
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(bench.ENRON_MBOX),

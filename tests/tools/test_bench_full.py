@@ -15,9 +15,9 @@ import subprocess
 import sys
 
 import pytest
-from jeeves import bench_full
 from jeeves.pipeline.storage import Storage
 
+from tools import bench_full
 from tools.run_bench import main
 
 WORDS = ("budget meeting gas pipeline contract trading power desk weekly report "

@@ -2,9 +2,8 @@
 
 import json
 
-from jeeves import bench_models
-
 from tests.models.corpus import MEETINGS, OTHERS
+from tools import bench_models
 
 
 def write_corpus(root, texts_by_folder, start=0):

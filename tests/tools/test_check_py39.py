@@ -2,9 +2,10 @@ import os
 import subprocess
 
 import pytest
-from jeeves import provision_wordnet
 
-CHECK = os.path.join(provision_wordnet.REPO, "scripts", "check_py39.sh")
+from tools import provision_wordnet
+
+CHECK = os.path.join(provision_wordnet.REPO, "tools", "check_py39.sh")
 
 NEWER_THAN_39 = {
     "match.py": "def f(x):\n    match x:\n        case 1:\n            return 1\n",

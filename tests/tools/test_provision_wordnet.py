@@ -3,7 +3,8 @@ import subprocess
 import sys
 
 import pytest
-from jeeves import provision_wordnet
+
+from tools import provision_wordnet
 
 PROJECT_NLTK_DATA = os.path.join(provision_wordnet.REPO, ".nltk_data")
 

@@ -1,0 +1,17 @@
+"""A job that reports where its task found the jeeves package (tests/test_taskcode.py)."""
+
+from mrjob.job import MRJob
+
+
+class MRFixtureTaskCode(MRJob):
+    def mapper(self, _, line):
+        import jeeves.features.text
+        from jeeves.features.wordnet import load_wordnet_lemmatize, packaged_tables
+
+        yield "module", jeeves.features.text.__file__
+        yield "packaged_tables", packaged_tables() is not None
+        yield "lemma", load_wordnet_lemmatize()(line.strip(), "n")
+
+
+if __name__ == "__main__":
+    MRFixtureTaskCode.run()
