@@ -7,11 +7,13 @@ its ``"quarantine"`` rows are skipped).
 The bundle (a directory; models/bundle.py describes its files) is shipped
 to the tasks file by file with ``--bundle-file PATH#NAME`` (repeated;
 ``bundle_file_args`` builds them from a local bundle directory or from a
-list of its files' URIs). Each task rebuilds the directory from the shipped
-files and loads it with jeeves.models.bundle.load_bundle, which verifies every
-sha256 checksum before the estimator is read: a missing, modified or incompatible file fails the
-task, and so the job, with jeeves.models.bundle.BundleError naming the file, before
-any record is scored (no output).
+list of its files' URIs). Each task loads the bundle from the directory the
+runner put the shipped files in (its working directory, or inline the bundle
+itself; it creates nothing) with jeeves.models.bundle.load_bundle, which
+verifies every sha256 checksum before the estimator is read: a missing,
+modified or incompatible file fails the task, and so the job, with
+jeeves.models.bundle.BundleError naming the file, before any record is
+scored (no output).
 
 Records are scored in batches of ``--batch-size`` (one CSR matrix and one
 estimator call per batch) by jeeves.models.scoring.predict_records, the code of
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
 from jeeves.jobs.protocols import record_of_line
@@ -83,12 +84,18 @@ class MRScoreMessages(CountedJob, MRJob):
                                   "(e.g. with bundle_file_args(OUT/model))")
 
     def mapper_init(self):
-        """Rebuild the bundle directory from the shipped files and verify it."""
-        directory = tempfile.mkdtemp(prefix="model-bundle-", dir=os.getcwd())
-        for path in self.options.bundle_file or ():
-            os.symlink(os.path.abspath(path), os.path.join(directory, os.path.basename(path)))
+        """Verify and load the bundle from the shipped files, where they lie.
+
+        Every runner puts the files of one bundle in one directory: the
+        task's working directory (under their bundle names) or, inline, the
+        bundle itself. The task writes nothing (no copy, no links)."""
+        directories = {os.path.dirname(os.path.abspath(path))
+                       for path in self.options.bundle_file or ()}
+        if len(directories) != 1:
+            raise ValueError("the --bundle-file files must lie in one directory, not %s"
+                             % sorted(directories))
         # checksums first: raises BundleError naming the file, nothing scored
-        self.bundle = load_bundle(directory)
+        self.bundle = load_bundle(directories.pop())
         self.vectorizer = BundleVectorizer(self.bundle)
         self.vectorizer.analyzer.load()
         self.batch = []
