@@ -64,7 +64,7 @@ Damage = namedtuple("Damage", "reason offset detail complete")
 
 URI_PAX_KEY = "JEEVES.uri"
 _MAX_NESTING = 4
-_MBOX_SEPARATOR = re.compile(
+MBOX_SEPARATOR = re.compile(
     rb"^From [^\r\n]*(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [^\r\n]*\d\d:\d\d[^\r\n]*\r?\n",
     re.MULTILINE,
 )
@@ -130,7 +130,7 @@ def is_subject_body(data):
 
 def split_mbox(data):
     """Yield (offset, raw message) for each message of an mbox, unescaped."""
-    starts = [match.start() for match in _MBOX_SEPARATOR.finditer(data)]
+    starts = [match.start() for match in MBOX_SEPARATOR.finditer(data)]
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
     starts.append(len(data))

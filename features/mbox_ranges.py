@@ -18,7 +18,7 @@ S3 supply such a function (jobs/ranged_reads.py).
 
 from __future__ import annotations
 
-from jeeves.features.mailformats import _MBOX_SEPARATOR, mbox_found, split_mbox
+from jeeves.features.mailformats import MBOX_SEPARATOR, mbox_found, split_mbox
 
 SCAN_BYTES = 1 << 20
 
@@ -41,7 +41,7 @@ def next_boundary(read, offset, size, scan_bytes=SCAN_BYTES):
     base = offset - 1
     buffer = read(base, scan_bytes)
     while True:
-        match = _MBOX_SEPARATOR.search(buffer, 1)
+        match = MBOX_SEPARATOR.search(buffer, 1)
         if match is not None:
             return base + match.start()
         more_at = base + len(buffer)

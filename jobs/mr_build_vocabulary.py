@@ -45,12 +45,13 @@ from __future__ import annotations
 
 import argparse
 
-from jeeves.features.collocations import split_bigram
-from jeeves.features.vocabulary import TopTerms, df_bound_argument, df_limits
-from jeeves.jobs import CountedJob, positive_int
 from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
+
+from jeeves.features.collocations import split_bigram
+from jeeves.features.vocabulary import TopTerms, df_bound_argument, df_limits
+from jeeves.jobs import CountedJob, positive_int
 
 try:
     import ujson as json

@@ -37,6 +37,10 @@ more than there are addresses).
 import json
 from collections import Counter
 
+from mrjob.job import MRJob
+from mrjob.protocol import JSONProtocol
+from mrjob.step import MRStep
+
 from jeeves.features.graph import (
     BoundedNeighbours,
     InvalidRecord,
@@ -47,9 +51,6 @@ from jeeves.features.graph import (
 )
 from jeeves.jobs import CountedJob
 from jeeves.jobs.protocols import EncodedJSON, TupleKeyJSONProtocol, ValidBytesValueProtocol
-from mrjob.job import MRJob
-from mrjob.protocol import JSONProtocol
-from mrjob.step import MRStep
 
 COUNTER_GROUP = "common_contacts"
 # The mappers' edge dict is flushed past this many edges, so task memory

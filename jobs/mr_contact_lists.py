@@ -31,6 +31,10 @@ import json
 from itertools import groupby
 from operator import itemgetter
 
+from mrjob.job import MRJob
+from mrjob.protocol import JSONProtocol
+from mrjob.step import MRStep
+
 from jeeves.features.graph import (
     InvalidRecord,
     message_contacts,
@@ -42,9 +46,6 @@ from jeeves.features.graph import (
 )
 from jeeves.jobs import CountedJob
 from jeeves.jobs.protocols import ValidBytesValueProtocol
-from mrjob.job import MRJob
-from mrjob.protocol import JSONProtocol
-from mrjob.step import MRStep
 
 COUNTER_GROUP = "contact_lists"
 # In-mapper aggregation is flushed past this many distinct keys (bounded memory).

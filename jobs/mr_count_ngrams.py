@@ -39,6 +39,9 @@ reducer merge the partial totals of a partition.
 
 from collections import Counter
 
+from mrjob.job import MRJob
+from mrjob.step import MRStep
+
 from jeeves.features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from jeeves.features.tfidf import build_hasher, hashed_counts
 from jeeves.features.vocabulary import DEFAULT_TERM_PARTITIONS, merge_totals, partition_totals
@@ -49,8 +52,6 @@ from jeeves.jobs.protocols import (
     TupleKeyJSONProtocol,
     ValidTextValueProtocol,
 )
-from mrjob.job import MRJob
-from mrjob.step import MRStep
 
 try:
     import ujson as json

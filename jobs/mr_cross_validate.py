@@ -20,6 +20,10 @@ own, not a copy.
 import json
 import math
 
+from mrjob.job import MRJob
+from mrjob.protocol import StandardJSONProtocol, StandardJSONValueProtocol
+from mrjob.step import MRStep
+
 from jeeves.jobs import CountedJob
 from jeeves.models.cluster import (
     best_candidate,
@@ -30,9 +34,6 @@ from jeeves.models.cluster import (
 )
 from jeeves.models.metrics import SELECTION_METRICS
 from jeeves.models.registry import REGISTRY
-from mrjob.job import MRJob
-from mrjob.protocol import StandardJSONProtocol, StandardJSONValueProtocol
-from mrjob.step import MRStep
 
 COUNTER_GROUP = "cross_validate"
 

@@ -61,6 +61,11 @@ import json
 import os
 import re
 
+from mrjob.compat import jobconf_from_env
+from mrjob.job import MRJob
+from mrjob.protocol import JSONProtocol, RawValueProtocol
+from mrjob.step import MRStep
+
 from jeeves.jobs import CountedJob
 from jeeves.jobs.protocols import record_of_line
 from jeeves.models.labels import (
@@ -70,10 +75,6 @@ from jeeves.models.labels import (
     labeller_from_spec,
     source_stem,
 )
-from mrjob.compat import jobconf_from_env
-from mrjob.job import MRJob
-from mrjob.protocol import JSONProtocol, RawValueProtocol
-from mrjob.step import MRStep
 
 try:
     import ujson as fast_json

@@ -37,14 +37,15 @@ import json
 import os
 from collections import Counter
 
+from mrjob.job import MRJob
+from mrjob.protocol import JSONProtocol
+from mrjob.step import MRStep
+
 from jeeves.features.mailformats import Found, expand_inputs, iter_found, relpath_of_uri
 from jeeves.features.mbox_ranges import found_in_range
 from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES, content_fingerprint, outcome_of
 from jeeves.jobs import CountedJob
 from jeeves.jobs.ranged_reads import open_ranged
-from mrjob.job import MRJob
-from mrjob.protocol import JSONProtocol
-from mrjob.step import MRStep
 
 DEDUPE_KEYS = {
     "message_id": lambda record: record["message_id"],

@@ -15,11 +15,12 @@ count arrives before its bigrams and nothing is buffered):
 Output: ``"w1 w2"`` -> LLR (float), for bigrams scoring at least --min-llr.
 """
 
-from jeeves.features.collocations import log_likelihood_ratio, split_bigram
-from jeeves.jobs import CountedJob
 from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
+
+from jeeves.features.collocations import log_likelihood_ratio, split_bigram
+from jeeves.jobs import CountedJob
 
 try:
     import ujson as json

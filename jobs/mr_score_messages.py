@@ -31,13 +31,14 @@ from __future__ import annotations
 import json
 import os
 
+from mrjob.job import MRJob
+from mrjob.protocol import RawValueProtocol
+from mrjob.step import MRStep
+
 from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
 from jeeves.jobs.protocols import record_of_line
 from jeeves.models.bundle import load_bundle
 from jeeves.models.scoring import BundleVectorizer, predict_records
-from mrjob.job import MRJob
-from mrjob.protocol import RawValueProtocol
-from mrjob.step import MRStep
 
 COUNTERS = "score_messages"
 DEFAULT_BATCH_SIZE = 500

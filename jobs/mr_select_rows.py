@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import hashlib
 
-from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob
 from mrjob.job import MRJob
 from mrjob.protocol import RawValueProtocol
 from mrjob.step import MRStep
+
+from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob
 
 try:
     import ujson as json

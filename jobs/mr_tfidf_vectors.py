@@ -27,12 +27,13 @@ replaces when it joins labels. A message with no vocabulary term gets a line
 with no features.
 """
 
+from mrjob.job import MRJob
+from mrjob.step import MRStep
+
 from jeeves.features.tfidf import NORMS, tfidf_lines
 from jeeves.features.vocabulary import read_hashed_vocabulary, read_vocabulary_table
 from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
 from jeeves.jobs.protocols import ValidTextValueProtocol
-from mrjob.job import MRJob
-from mrjob.step import MRStep
 
 try:
     import ujson as json

@@ -1,13 +1,14 @@
 """Protocols the jobs share (they subclass mrjob's, so they live here, not in features/),
 and the reader of a record line that several jobs take as input."""
 
+from mrjob.protocol import BytesValueProtocol, JSONProtocol, TextValueProtocol
+
 from jeeves.features.validtext import (
     SURROGATES_REPLACED,
     valid_json_bytes,
     valid_json_text,
     valid_text,
 )
-from mrjob.protocol import BytesValueProtocol, JSONProtocol, TextValueProtocol
 
 try:
     import ujson as _fast_json

@@ -19,8 +19,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from jeeves.models.email_features import GROUP_WEIGHT, check_groups, email_pipeline
 from sklearn.metrics import average_precision_score, roc_auc_score
+
+from jeeves.models.email_features import GROUP_WEIGHT, check_groups, email_pipeline
 
 ALL_GROUPS_ROW = "all groups"
 

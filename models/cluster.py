@@ -26,13 +26,14 @@ import os
 
 import numpy as np
 import scipy.sparse
-from jeeves.models.registry import REGISTRY
-from jeeves.models.training import (
-    _SCORERS,
-    positive_scores,
-)
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import ParameterGrid, StratifiedKFold
+
+from jeeves.models.registry import REGISTRY
+from jeeves.models.training import (
+    SCORERS,
+    positive_scores,
+)
 
 # how many task lines go into one input file: each file is at least one map
 # task on Hadoop/EMR, so 1 gives one fit per map task
@@ -119,7 +120,7 @@ def fit_and_score(data, name, params, outer, inner, select_by="pr_auc", seed=0):
     train, test = data.inner_split(outer, inner)
     X_part, y_part = data.X[outer_train], data.y[outer_train]
     estimator = _pipeline(data, name, params, seed).fit(X_part[train], y_part[train])
-    return float(get_scorer(_SCORERS[select_by])(estimator, X_part[test], y_part[test]))
+    return float(get_scorer(SCORERS[select_by])(estimator, X_part[test], y_part[test]))
 
 
 def mean_score(inner_scores):

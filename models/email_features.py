@@ -34,14 +34,16 @@ from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
-from jeeves.features.cues import CUE_FEATURE_NAMES, cue_features
-from jeeves.features.graph import CONTACT_FEATURE_NAMES
-from jeeves.features.headers import HEADER_FEATURE_NAMES, header_features
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
+
+from jeeves.features.cues import CUE_FEATURE_NAMES, cue_features
+from jeeves.features.graph import CONTACT_FEATURE_NAMES
+from jeeves.features.headers import HEADER_FEATURE_NAMES, header_features
+from jeeves.models.documents import check_documents
 
 # the record feature functions by group name: transformers store the name,
 # so a saved pipeline holds no function objects
@@ -65,79 +67,15 @@ GROUP_WEIGHT = 0.04
 _PSEUDONYM_HEX_DIGITS = 16
 
 
-class Documents:
-    """Messages as model input: tf-idf rows (CSR) and parsed records, row for row.
-
-    ``docs[indices]`` (an integer array, a slice or a boolean mask) is the
-    sub-collection; ``shape`` is the tf-idf matrix's, so scikit-learn counts
-    samples from it. Sub-collections share one memo of per-record feature
-    rows (``feature_rows``): a nested cross-validation fits hundreds of
-    pipelines on the same messages, and a record's cues or sentence scores
-    do not depend on the fold.
-    """
-
-    def __init__(self, tfidf, records, _rows=None, _memo=None):
-        tfidf = sp.csr_matrix(tfidf)
-        records = list(records)
-        if tfidf.shape[0] != len(records):
-            raise ValueError("Documents: %d tf-idf rows but %d records"
-                             % (tfidf.shape[0], len(records)))
-        self.tfidf = tfidf
-        self.records = records
-        # each row's position in the collection the memo belongs to
-        self._rows = np.arange(len(records)) if _rows is None else _rows
-        self._memo = {} if _memo is None else _memo
-
-    @property
-    def shape(self):
-        return self.tfidf.shape
-
-    def __len__(self):
-        return self.tfidf.shape[0]
-
-    def __getitem__(self, key):
-        if isinstance(key, tuple) and len(key) == 2 and key[1] is Ellipsis:
-            key = key[0]  # scikit-learn's _safe_indexing asks for docs[indices, ...]
-        rows = np.arange(len(self))[key if isinstance(key, slice) else np.asarray(key)]
-        if rows.ndim != 1:
-            raise IndexError("Documents index must select rows, got %r" % (key,))
-        return Documents(self.tfidf[rows], [self.records[row] for row in rows],
-                         self._rows[rows], self._memo)
-
-    def feature_rows(self, key, function):
-        """[function(record) for each record] as a float array, memoized per (key, message).
-
-        `key` names the function and any state it depends on; rows of the
-        same original message share one entry.
-        """
-        memo = self._memo.setdefault(key, {})
-        out = []
-        for row, record in zip(self._rows.tolist(), self.records):
-            if row not in memo:
-                memo[row] = function(record)
-            out.append(memo[row])
-        return np.array(out, dtype=float).reshape(len(self), -1)
-
-    def __repr__(self):
-        return "Documents(%d messages, %d tf-idf columns)" % self.shape
-
-
-def _check_documents(X):
-    if not isinstance(X, Documents):
-        raise TypeError("email feature pipelines take jeeves.models.email_features.Documents, "
-                        "not %s" % type(X).__name__)
-    return X
-
-
 class TfidfColumns(BaseEstimator, TransformerMixin):
     """The tf-idf part of Documents, unchanged (the ``text`` group)."""
 
     def fit(self, X, y=None):
-        self.n_features_in_ = _check_documents(X).shape[1]
+        self.n_features_in_ = check_documents(X).shape[1]
         return self
 
     def transform(self, X):
-        return _check_documents(X).tfidf
+        return check_documents(X).tfidf
 
     def get_feature_names_out(self, input_features=None):
         return np.array(["tfidf_%d" % index for index in range(self.n_features_in_)],
@@ -167,7 +105,7 @@ class CharNgrams(BaseEstimator, TransformerMixin):
         self.max_features = max_features
 
     def fit(self, X, y=None):
-        texts = [_subject_and_body(record) for record in _check_documents(X).records]
+        texts = [_subject_and_body(record) for record in check_documents(X).records]
         self.vectorizer_ = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(self.ngram_min, self.ngram_max),
             sublinear_tf=True, min_df=self.min_df, max_features=self.max_features).fit(texts)
@@ -175,7 +113,7 @@ class CharNgrams(BaseEstimator, TransformerMixin):
 
     def transform(self, X):
         return self.vectorizer_.transform(
-            [_subject_and_body(record) for record in _check_documents(X).records])
+            [_subject_and_body(record) for record in check_documents(X).records])
 
     def get_feature_names_out(self, input_features=None):
         return np.array(["chars:%s" % name for name in self.vectorizer_.get_feature_names_out()],
@@ -195,13 +133,13 @@ class RecordFeatures(BaseEstimator, TransformerMixin):
         return RECORD_GROUPS[self.group]
 
     def fit(self, X, y=None):
-        _check_documents(X)
+        check_documents(X)
         self._function()
         return self
 
     def transform(self, X):
         function, _ = self._function()
-        return _check_documents(X).feature_rows(("record", self.group), function)
+        return check_documents(X).feature_rows(("record", self.group), function)
 
     def get_feature_names_out(self, input_features=None):
         return np.array(["%s:%s" % (self.group, name) for name in self._function()[1]],
@@ -253,7 +191,7 @@ class ContactFeatures(BaseEstimator, TransformerMixin):
     def fit(self, X, y=None):
         pair_counts = {}
         seen = set()
-        for record in _check_documents(X).records:
+        for record in check_documents(X).records:
             sender, recipients = _sender_and_recipients(record)
             if sender is None:
                 continue
@@ -284,7 +222,7 @@ class ContactFeatures(BaseEstimator, TransformerMixin):
 
     def transform(self, X):
         fitted_ids = set(self.message_ids_)
-        return np.array([self._row(record, fitted_ids) for record in _check_documents(X).records],
+        return np.array([self._row(record, fitted_ids) for record in check_documents(X).records],
                         dtype=float).reshape(len(X), 3)
 
     def get_feature_names_out(self, input_features=None):
@@ -303,7 +241,6 @@ def group_transformer(group, intent_model=None, corpus_svd=None, seed=0):
     `corpus_svd` (jeeves.models.lsa.CorpusSvd, fitted on all messages) is used by
     ``lsa``, which otherwise fits its SVD on each training part.
     """
-    # imported here: intent and lsa import this module's Documents
     from jeeves.models.intent import IntentFeatures
     from jeeves.models.lsa import LsaFeatures
 
@@ -382,7 +319,7 @@ def row_contributions(matrix, row, weights, names, count=5):
 def top_contributions(pipeline, documents, names, count=5):
     """Per message, the `count` largest |weight x value| terms of a fitted linear email
     pipeline -> [[(name, contribution), ...], ...] (positive pushes toward class 1)."""
-    matrix = sp.csr_matrix(pipeline.named_steps["features"].transform(_check_documents(documents)))
+    matrix = sp.csr_matrix(pipeline.named_steps["features"].transform(check_documents(documents)))
     coef = np.ravel(pipeline.named_steps["clf"].coef_)
     return [row_contributions(matrix, row, coef, names, count)
             for row in range(matrix.shape[0])]

@@ -26,12 +26,13 @@ import hashlib
 import os
 
 import numpy as np
-from jeeves.features.cues import sentences
-from jeeves.models.email_features import _check_documents
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+
+from jeeves.features.cues import sentences
+from jeeves.models.documents import check_documents
 
 INTENT_FEATURE_NAMES = ("max", "mean", "share", "quoted_max")
 # package data (pyproject.toml): the same file in a checkout and in a wheel
@@ -112,7 +113,7 @@ class IntentFeatures(BaseEstimator, TransformerMixin):
         self.model = model
 
     def fit(self, X, y=None):
-        _check_documents(X)
+        check_documents(X)
         if not isinstance(self.model, IntentModel):
             raise ValueError("IntentFeatures needs model=IntentModel (jeeves.models.intent."
                              "load_intent_model()), got %r" % (self.model,))
@@ -130,7 +131,7 @@ class IntentFeatures(BaseEstimator, TransformerMixin):
                 float(quoted_scores.max()) if len(quoted_scores) else 0.0]
 
     def transform(self, X):
-        return _check_documents(X).feature_rows(("intent", self.model.key), self._row)
+        return check_documents(X).feature_rows(("intent", self.model.key), self._row)
 
     def get_feature_names_out(self, input_features=None):
         return np.array(["intent:%s" % name for name in INTENT_FEATURE_NAMES], dtype=object)

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from jeeves.models.email_features import Documents
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import TruncatedSVD
+
+from jeeves.models.documents import Documents
 
 DEFAULT_COMPONENTS = 100
 DEFAULT_MAX_TERMS = 20000

@@ -26,9 +26,10 @@ import html
 import os
 
 import numpy as np
-from jeeves.models.metrics import FOLD_METRICS, predict_at
 from matplotlib.figure import Figure
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
+
+from jeeves.models.metrics import FOLD_METRICS, predict_at
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"

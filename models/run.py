@@ -15,11 +15,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 import scipy.sparse as sp
+
 from jeeves.features.vocabulary import read_vocabulary_by_id
 from jeeves.models.ablation import ablate
 from jeeves.models.bundle import save_bundle
+from jeeves.models.documents import Documents
 from jeeves.models.email_features import (
-    Documents,
     check_groups,
     feature_names,
     row_contributions,
@@ -28,7 +29,7 @@ from jeeves.models.email_features import (
 from jeeves.models.metrics import binary_metrics
 from jeeves.models.registry import EMAIL_MODEL, email_model_spec, linear_feature_weights
 from jeeves.models.report import error_examples, write_report
-from jeeves.models.training import _spec, compare_models, model_input, positive_scores
+from jeeves.models.training import compare_models, model_input, model_spec, positive_scores
 from jeeves.models.vectors import join_labels, load_vectors
 
 # the contributions listed per example message in the report
@@ -164,7 +165,7 @@ def held_out_metrics(comparison, X_test, y_test, specs=None):
     "accuracy"}. X_test is a matrix, or Documents when the comparison had
     the email model (`specs`)."""
     chosen = comparison.chosen_result
-    X_test = model_input(_spec(comparison.chosen, specs), X_test)
+    X_test = model_input(model_spec(comparison.chosen, specs), X_test)
     scores = positive_scores(chosen.estimator, X_test)
     figures = binary_metrics(y_test, scores, chosen.threshold)
     return dict(figures, messages=int(len(y_test)), positives=int(np.sum(y_test)))

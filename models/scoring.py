@@ -9,6 +9,7 @@ time, so a message is scored whole, in the feature space of the bundle.
 from __future__ import annotations
 
 import scipy.sparse as sp
+
 from jeeves.features.text import Analyzer
 from jeeves.features.tfidf import build_hasher, document_entries
 from jeeves.features.vocabulary import read_whole_vocabulary
@@ -61,7 +62,7 @@ def predict_records(bundle, records, vectorizer=None):
     if takes_documents(bundle):
         # an email pipeline: every feature group computed from the record and
         # the state its fitted transformers hold (models/email_features.py)
-        from jeeves.models.email_features import Documents
+        from jeeves.models.documents import Documents
 
         matrix = Documents(matrix, records)
     scores = bundle.score(matrix)

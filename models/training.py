@@ -20,17 +20,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from jeeves.models import metrics
-from jeeves.models.email_features import Documents
-from jeeves.models.email_features import feature_names as email_feature_names
-from jeeves.models.registry import REGISTRY, linear_feature_weights, select_models
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from threadpoolctl import threadpool_limits
+
+from jeeves.models import metrics
+from jeeves.models.documents import Documents
+from jeeves.models.email_features import feature_names as email_feature_names
+from jeeves.models.registry import REGISTRY, linear_feature_weights, select_models
 
 # how many top positive and top negative features the report lists
 TOP_FEATURES = 20
 # sklearn scorer names of the selection metrics
-_SCORERS = {"pr_auc": "average_precision", "roc_auc": "roc_auc"}
+SCORERS = {"pr_auc": "average_precision", "roc_auc": "roc_auc"}
 
 
 @dataclass
@@ -135,7 +136,7 @@ def _most_common_params(fold_params):
     return dict(best)
 
 
-def _spec(name, specs=None):
+def model_spec(name, specs=None):
     """The ModelSpec of `name`: from `specs` (e.g. registry.email_model_spec()), else REGISTRY."""
     return (specs or {}).get(name) or REGISTRY[name]
 
@@ -155,7 +156,7 @@ def evaluate_model(name, X, y, folds, select_by="pr_auc", target_recall=0.95,
     X is a (sparse) matrix, or jeeves.models.email_features.Documents for the
     email models; `specs` maps extra model names to their ModelSpec.
     """
-    spec = _spec(name, specs)
+    spec = model_spec(name, specs)
     X = model_input(spec, X)
     started = time.perf_counter()
     oof_scores = np.zeros(len(y), dtype=float)
@@ -163,7 +164,7 @@ def evaluate_model(name, X, y, folds, select_by="pr_auc", target_recall=0.95,
     for train, test in folds:
         inner = StratifiedKFold(n_splits=inner_splits, shuffle=True, random_state=seed)
         search = GridSearchCV(spec.make_pipeline(seed, X.shape[1]), spec.param_grid,
-                              scoring=_SCORERS[select_by], cv=inner, n_jobs=n_jobs)
+                              scoring=SCORERS[select_by], cv=inner, n_jobs=n_jobs)
         search.fit(X[train], y[train])
         fold_params.append(search.best_params_)
         oof_scores[test] = positive_scores(search.best_estimator_, X[test])
@@ -187,7 +188,7 @@ def fit_final(result, X, y, seed=0, feature_names=None, specs=None):
     For an email pipeline the tf-idf columns take `feature_names` and the
     other groups their ``group:feature`` names.
     """
-    spec = _spec(result.name, specs)
+    spec = model_spec(result.name, specs)
     X = model_input(spec, X)
     result.final_params = _most_common_params(result.fold_params)
     estimator = spec.make_pipeline(seed, X.shape[1]).set_params(**result.final_params)
@@ -268,7 +269,7 @@ def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
                 progress(results[name])
         chosen = choose(results, select_by)
         for name, result in results.items():
-            if name == chosen or _spec(name, specs).linear:
+            if name == chosen or model_spec(name, specs).linear:
                 fit_final(result, X, y, seed, feature_names, specs)
     return Comparison(results=results, chosen=chosen, y=y, folds=folds,
                       select_by=select_by, target_recall=target_recall, seed=seed)

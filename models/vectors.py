@@ -13,8 +13,9 @@ import os
 
 import numpy as np
 import scipy.sparse as sp
-from jeeves.features.parts import part_files
 from sklearn.datasets import load_svmlight_file
+
+from jeeves.features.parts import part_files
 
 
 def _expand(paths):

@@ -180,6 +180,7 @@ def install_cron(args):
 
 def run_once(args, notifiers):
     import boto3
+
     from jeeves.batch import parse_and_score, run_batch
     from jeeves.pipeline.engine import Engine
 

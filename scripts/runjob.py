@@ -21,13 +21,14 @@ import shutil
 import tempfile
 from collections import defaultdict
 
+from mrjob.step import StepFailedException
+
 from jeeves.errors import JobFailed, RunnerUnavailable
 from jeeves.features.parts import part_files
 from jeeves.pipeline.storage import Storage, is_remote
 from jeeves.runners import MRJOB_CONF, RUNNERS
 from jeeves.spark_env import local_spark_environment
 from jeeves.taskcode import task_code_args, task_code_zip
-from mrjob.step import StepFailedException
 
 __all__ = ["MRJOB_CONF", "RUNNERS", "JobFailed", "RunnerUnavailable", "check_runner",
            "run_job", "fetch_output", "read_json_values", "sum_counters"]

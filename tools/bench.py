@@ -42,8 +42,8 @@ import sys
 import tempfile
 import time
 
-from tools import bench_features
 from jeeves.errors import UserError
+from tools import bench_features
 
 ENRON_MBOX = bench_features.ENRON_MBOX
 RESULTS = bench_features.RESULTS

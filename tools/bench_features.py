@@ -39,11 +39,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from jeeves.features.text import Analyzer, analyzer_args  # noqa: E402
 from mrjob.job import MRJob  # noqa: E402
 from mrjob.protocol import JSONProtocol, JSONValueProtocol  # noqa: E402
 
 import jobs  # noqa: E402,F401  (sets NLTK_DATA and JEEVES_HOME defaults)
+from jeeves.features.text import Analyzer, analyzer_args  # noqa: E402
 
 ENRON_MBOX = os.path.join(os.path.dirname(REPO), "shared", "data", "enron-mbox")
 CACHE = os.path.join(REPO, ".cache", "bench")

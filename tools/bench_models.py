@@ -34,17 +34,24 @@ import sys
 import time
 
 import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
 from jeeves.features.mailformats import expand_inputs, iter_found
 from jeeves.features.parsing import outcome_of
 from jeeves.features.text import Analyzer
 from jeeves.models.ablation import ablation_variants
+from jeeves.models.documents import Documents
 from jeeves.models.email_features import (
     C_GRID,
     DEFAULT_FIELDS,
     DEFAULT_GROUPS,
     GROUP_WEIGHT,
     GROUPS,
-    Documents,
     check_groups,
     email_pipeline,
 )
@@ -52,12 +59,6 @@ from jeeves.models.intent import load_intent_model
 from jeeves.models.labels import labeller_from_spec
 from jeeves.models.lsa import fit_corpus_svd
 from jeeves.models.training import shared_folds
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
 
 PLAIN_SCRIPT = "plain script"
 

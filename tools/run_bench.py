@@ -17,7 +17,6 @@ import argparse
 import sys
 
 from jeeves.errors import UserError
-
 from tools import bench, bench_full
 
 RUNNERS = ("inline", "local")

@@ -43,6 +43,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 from imapclient import imap_utf7
+
 from jeeves.batch import split_s3_uri
 from jeeves.features.mailformats import split_mbox
 from jeeves.mailbox.connection import (

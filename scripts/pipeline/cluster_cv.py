@@ -10,6 +10,8 @@ import tempfile
 import time
 
 import numpy as np
+from sklearn.model_selection import ParameterGrid
+
 from jeeves.jobs.mr_cross_validate import MRCrossValidate
 from jeeves.models import metrics
 from jeeves.models.cluster import (
@@ -29,7 +31,6 @@ from jeeves.models.training import (
     shared_folds,
 )
 from jeeves.runjob import MRJOB_CONF
-from sklearn.model_selection import ParameterGrid
 
 
 def run_cross_validation(X, y, folds, names, runner="inline", inner_splits=3, seed=0,

@@ -15,11 +15,12 @@ import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
+from mrjob.conf import load_opts_from_mrjob_conf
+
 from jeeves.jobs import PROGRESS_GROUP
 from jeeves.pipeline import progress
 from jeeves.pipeline.storage import Storage, is_remote
 from jeeves.runjob import MRJOB_CONF, RUNNERS, RunnerUnavailable, check_runner, run_job
-from mrjob.conf import load_opts_from_mrjob_conf
 
 # mrjob options of a profile that the driver's own file systems need
 STORAGE_OPTIONS = ("s3_endpoint", "region", "hadoop_bin")

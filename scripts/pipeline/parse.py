@@ -22,11 +22,12 @@ import shutil
 import tempfile
 import time
 
+from mrjob.parse import is_uri
+
 from jeeves.errors import UserError
 from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES
 from jeeves.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES, plan_inputs
 from jeeves.pipeline.storage import is_remote, join
-from mrjob.parse import is_uri
 
 KINDS = ("message", "quarantine")
 OUTPUT_DIRS = {"message": "messages", "quarantine": "quarantine"}

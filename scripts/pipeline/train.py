@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.datasets import load_svmlight_file
+
 from jeeves.errors import UserError
 from jeeves.features.vocabulary import read_vocabulary_by_id
 from jeeves.models.email_features import DEFAULT_GROUPS, check_groups
@@ -32,7 +34,6 @@ from jeeves.models.run import EmailInput, train_and_bundle
 from jeeves.models.training import compare_models
 from jeeves.models.vectors import labelled_line
 from jeeves.pipeline.storage import is_remote, join
-from sklearn.datasets import load_svmlight_file
 
 
 @dataclass(frozen=True)

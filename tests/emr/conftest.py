@@ -9,9 +9,9 @@ import socket
 import boto3
 import pytest
 from botocore.config import Config
-from jeeves import cli
 from moto.server import ThreadedMotoServer
 
+from jeeves import cli
 from tests.fixtures.tiny_corpus import write_corpus
 
 REGION = "us-east-1"

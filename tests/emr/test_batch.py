@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 
 import pytest
+
 from jeeves import batch
 from jeeves.pipeline.engine import Engine
 

@@ -23,7 +23,6 @@ import time
 import uuid
 
 from jeeves import batch
-
 from tests.emr.test_batch import WEEK, deliver, outputs
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

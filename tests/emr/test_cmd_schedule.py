@@ -8,8 +8,8 @@ import sys
 import uuid
 
 import pytest
-from jeeves import batch, cli, cmd_schedule
 
+from jeeves import batch, cli, cmd_schedule
 from tests.emr.test_batch import MEETING, OTHER, email
 
 

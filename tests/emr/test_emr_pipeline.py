@@ -41,9 +41,9 @@ import uuid
 
 import mrjob.pool
 import pytest
+
 from jeeves import cli
 from jeeves.pipeline import storage as storage_module
-
 from tests.emr.emr_fake import DriverS3Bytes, FakeCluster
 from tests.emr.test_emr_submission import moto_keeps_application_names  # noqa: F401
 from tests.helpers import MRJOB_CONF, REPO

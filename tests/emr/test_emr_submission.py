@@ -19,12 +19,12 @@ import boto3
 import numpy as np
 import pytest
 import tomllib
+
 from jeeves.jobs.mr_cross_validate import MRCrossValidate
 from jeeves.jobs.mr_parse_emails import MRParseEmails
 from jeeves.models import cluster
 from jeeves.models.training import shared_folds
 from jeeves.taskcode import task_code_args
-
 from tests.emr.conftest import REGION, client
 from tests.helpers import MRJOB_CONF, REPO
 

@@ -8,8 +8,8 @@ from email import policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from jeeves import notify, notify_sms
 
+from jeeves import notify, notify_sms
 from tests.emr.conftest import client
 
 SUMMARY = {"run_id": "r1", "status": "ok", "processed": ["2026-11-16"], "recovered": [],

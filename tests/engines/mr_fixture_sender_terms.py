@@ -7,9 +7,10 @@ need on a cluster: the shipped ``features`` package, WordNet (the analyzer
 lemmatizes), counters, a combiner and floats.
 """
 
-from jeeves.features.text import Analyzer
 from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol, JSONValueProtocol
+
+from jeeves.features.text import Analyzer
 
 
 class MRFixtureSenderTerms(MRJob):

@@ -31,9 +31,9 @@ import tempfile
 import uuid
 
 import pytest
+
 from jeeves.spark_env import local_spark_environment
 from jeeves.taskcode import task_code_args, task_code_zip
-
 from tests.helpers import MRJOB_CONF, _write_inputs
 
 FLOAT_TOLERANCE = 1e-9

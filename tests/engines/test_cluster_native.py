@@ -35,8 +35,8 @@ import shutil
 import uuid
 
 import pytest
-from jeeves import cli
 
+from jeeves import cli
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow

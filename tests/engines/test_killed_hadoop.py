@@ -37,8 +37,8 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 import yaml
-from jeeves.runners import MRJOB_CONF
 
+from jeeves.runners import MRJOB_CONF
 from tests.scripts.run_outputs import REPO, write_inputs
 from tools.bench_full import record_line
 

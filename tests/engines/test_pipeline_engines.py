@@ -15,6 +15,7 @@ import os
 import pathlib
 
 import pytest
+
 from jeeves.features.parts import part_files
 from jeeves.features.vocabulary import build_vocabulary, write_vocabulary
 from jeeves.jobs.mr_common_contacts import MRCommonContacts
@@ -23,7 +24,6 @@ from jeeves.jobs.mr_count_ngrams import MRCountNgrams
 from jeeves.jobs.mr_parse_emails import MRParseEmails
 from jeeves.jobs.mr_tfidf_vectors import MRTfidfVectors
 from jeeves.pipeline.parse_inputs import plan_inputs
-
 from tests.engines.runners import assert_same_records, reduce_tasks, run_on, run_with_counters
 from tests.helpers import REPO, read_totals, run_job
 

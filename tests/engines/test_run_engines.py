@@ -22,8 +22,8 @@ import json
 import os
 
 import pytest
-from jeeves import cli
 
+from jeeves import cli
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow

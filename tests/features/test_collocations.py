@@ -1,11 +1,12 @@
 import pytest
+from nltk.collocations import BigramAssocMeasures, BigramCollocationFinder
+
 from jeeves.features.collocations import (
     collocation_filter,
     contingency,
     log_likelihood_ratio,
     split_bigram,
 )
-from nltk.collocations import BigramAssocMeasures, BigramCollocationFinder
 
 DOCUMENTS = [
     "natural gas price rise natural gas demand".split(),

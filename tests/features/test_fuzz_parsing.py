@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from jeeves.features.mailformats import iter_found
 from jeeves.features.parsing import outcome_of
 

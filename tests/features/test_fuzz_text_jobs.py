@@ -13,13 +13,13 @@ import quopri
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from jeeves.features.vocabulary import build_vocabulary, merge_totals
 from jeeves.jobs.mr_common_contacts import MRCommonContacts
 from jeeves.jobs.mr_contact_lists import MRContactLists
 from jeeves.jobs.mr_count_ngrams import MRCountNgrams
 from jeeves.jobs.mr_tfidf_vectors import MRTfidfVectors
 from jeeves.runjob import run_job
-
 from tests.jobs.test_mr_parse_emails import assert_reconciles, run_counted
 
 CHARSETS = ["utf-8", "utf-16", "utf-16-le", "utf-7", "gb2312", "unicode-escape",

@@ -4,6 +4,7 @@ from collections import Counter
 from hashlib import sha256
 
 import pytest
+
 from jeeves.features.graph import (
     BCC,
     CC,

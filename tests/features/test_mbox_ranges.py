@@ -3,6 +3,7 @@
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from jeeves.features.mailformats import iter_found, split_mbox
 from jeeves.features.mbox_ranges import (
     found_in_range,

@@ -8,6 +8,7 @@ from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
+
 from jeeves.features import parsing
 from jeeves.features.parsing import (
     decode_bytes,

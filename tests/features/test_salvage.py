@@ -12,9 +12,9 @@ import zlib
 from pathlib import Path
 
 import pytest
+
 from jeeves.features.mailformats import decompress_salvaging, iter_found, split_mbox
 from jeeves.features.parsing import outcome_of
-
 from tests.jobs.test_mr_parse_emails import assert_reconciles, run_counted
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"

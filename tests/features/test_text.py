@@ -2,6 +2,10 @@ import argparse
 import pickle
 
 import pytest
+from nltk.stem import WordNetLemmatizer
+from sklearn.feature_extraction._stop_words import ENGLISH_STOP_WORDS
+from sklearn.feature_extraction.text import CountVectorizer
+
 from jeeves.features.text import (
     Analyzer,
     add_analyzer_args,
@@ -13,9 +17,6 @@ from jeeves.features.text import (
     config_with_defaults,
     word_ngrams,
 )
-from nltk.stem import WordNetLemmatizer
-from sklearn.feature_extraction._stop_words import ENGLISH_STOP_WORDS
-from sklearn.feature_extraction.text import CountVectorizer
 
 
 def test_reads_subject_and_new_body_not_quoted_history():

@@ -4,6 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_svmlight_file
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
+
 from jeeves.features.tfidf import (
     build_hasher,
     hashed_counts,
@@ -12,8 +15,6 @@ from jeeves.features.tfidf import (
     tfidf_vector,
 )
 from jeeves.features.vocabulary import VocabularyTable
-from sklearn.datasets import load_svmlight_file
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 
 DOCS = ["gas price gas gas", "gas deal", "price deal meet", "meet meet lunch", "budget"]
 

@@ -5,6 +5,7 @@ import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from jeeves.features.mailformats import Found
 from jeeves.features.parsing import message_record, outcome_of, quarantine_record
 from jeeves.features.validtext import valid_json_bytes, valid_json_text, valid_strings, valid_text

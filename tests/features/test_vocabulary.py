@@ -2,6 +2,8 @@ import math
 import zlib
 
 import pytest
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
 from jeeves.features.vocabulary import (
     build_hashed_table,
     build_vocabulary,
@@ -16,7 +18,6 @@ from jeeves.features.vocabulary import (
     select_terms,
     write_vocabulary,
 )
-from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
 DOCS = ["gas price gas", "gas deal", "price deal meet", "meet meet lunch", "budget"]
 

@@ -4,6 +4,9 @@ import subprocess
 import sys
 
 import pytest
+from nltk.stem import WordNetLemmatizer
+from sklearn.feature_extraction._stop_words import ENGLISH_STOP_WORDS
+
 from jeeves.features.wordnet import (
     CACHE_NAME,
     build_lemmatize,
@@ -14,8 +17,6 @@ from jeeves.features.wordnet import (
     tables_from_nltk,
     write_cache,
 )
-from nltk.stem import WordNetLemmatizer
-from sklearn.feature_extraction._stop_words import ENGLISH_STOP_WORDS
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SUFFIXES = ("s", "es", "ed", "ing", "ies", "er", "men", "ves")

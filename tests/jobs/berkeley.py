@@ -8,6 +8,7 @@ does, and skips the calling test when the data is absent.
 import os
 
 import pytest
+
 from jeeves.features.mailformats import expand_inputs, iter_found
 from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES, outcome_of
 

@@ -18,13 +18,13 @@ import random
 import shutil
 
 import pytest
+
 from jeeves.jobs.mr_common_contacts import MRCommonContacts
 from jeeves.jobs.mr_contact_lists import MRContactLists
 from jeeves.jobs.mr_count_ngrams import MRCountNgrams
 from jeeves.jobs.mr_parse_emails import MRParseEmails
 from jeeves.jobs.mr_score_collocations import MRScoreCollocations
 from jeeves.pipeline.parse_inputs import plan_inputs
-
 from tests.helpers import canonical, run_job
 from tests.jobs.text_fixtures import RECORDS, record_lines
 

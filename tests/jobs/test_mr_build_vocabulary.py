@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import pytest
+
 from jeeves.features.collocations import collocation_filter
 from jeeves.features.vocabulary import (
     build_hashed_table,
@@ -22,7 +23,6 @@ from jeeves.jobs.mr_build_vocabulary import MRBuildVocabulary
 from jeeves.jobs.mr_count_ngrams import MRCountNgrams
 from jeeves.jobs.mr_score_collocations import MRScoreCollocations
 from jeeves.taskcode import task_code_args
-
 from tests.helpers import MRJOB_CONF, REPO
 from tests.jobs.text_fixtures import record_lines
 

@@ -3,9 +3,9 @@ import random
 from collections import defaultdict
 
 import pytest
+
 from jeeves.jobs.mr_common_contacts import MRCommonContacts
 from jeeves.runjob import run_job as run_driver_job
-
 from tests.helpers import canonical, run_both, run_job
 
 

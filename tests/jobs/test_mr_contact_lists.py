@@ -2,9 +2,9 @@ import json
 import random
 
 import pytest
+
 from jeeves.jobs.mr_contact_lists import MRContactLists
 from jeeves.runjob import run_job as run_driver_job
-
 from tests.helpers import canonical, run_both, run_job
 
 

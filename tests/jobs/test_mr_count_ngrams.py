@@ -1,10 +1,10 @@
 import json
 
+from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
+
 from jeeves.features.text import Analyzer
 from jeeves.features.vocabulary import partition_of
 from jeeves.jobs.mr_count_ngrams import MRCountNgrams
-from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
-
 from tests.helpers import canonical, run_both, run_job
 from tests.jobs.text_fixtures import RECORDS, record_lines
 
@@ -166,6 +166,7 @@ def test_size_options_below_one_are_refused_before_any_task():
     import sys
 
     import pytest
+
     from jeeves.jobs.mr_tfidf_vectors import MRTfidfVectors
 
     # built with args (as the driver does), mrjob turns argparse's error into ValueError

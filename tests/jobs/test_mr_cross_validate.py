@@ -7,14 +7,14 @@ import tempfile
 import numpy as np
 import pytest
 import scipy.sparse
+from sklearn.datasets import make_classification
+from sklearn.model_selection import GridSearchCV
+
 from jeeves.jobs.mr_cross_validate import MRCrossValidate
 from jeeves.models import cluster
 from jeeves.models.registry import REGISTRY
 from jeeves.models.training import compare_models, shared_folds
 from jeeves.pipeline import cluster_cv
-from sklearn.datasets import make_classification
-from sklearn.model_selection import GridSearchCV
-
 from tests.helpers import run_both, run_job
 
 MODELS = ["logistic_regression", "multinomial_nb"]

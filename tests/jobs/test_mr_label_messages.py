@@ -5,13 +5,13 @@ import json
 import random
 
 import pytest
+from sklearn.datasets import load_svmlight_file
+
 from jeeves.features.tfidf import svmlight_line
 from jeeves.jobs.mr_label_messages import MRLabelMessages
 from jeeves.models.labels import label_records, labeller_from_spec
 from jeeves.models.vectors import join_labels, labelled_line, load_vectors
 from jeeves.taskcode import task_code_args
-from sklearn.datasets import load_svmlight_file
-
 from tests.helpers import MRJOB_CONF
 
 N_FEATURES = 30

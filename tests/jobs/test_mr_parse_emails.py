@@ -11,10 +11,10 @@ import random
 from pathlib import Path
 
 import pytest
+
 from jeeves.jobs.mr_parse_emails import MRParseEmails
 from jeeves.pipeline.parse_inputs import plan_inputs
 from jeeves.runjob import run_job
-
 from tests import helpers
 from tests.helpers import canonical, run_both
 

@@ -14,10 +14,10 @@ import os
 from pathlib import Path
 
 import pytest
+
 from jeeves.cli import main
 from jeeves.jobs.ranged_reads import S3File, list_s3_files, open_ranged
 from jeeves.pipeline.parse_inputs import plan_inputs
-
 from tests.emr.conftest import client, moto_endpoint  # noqa: F401 (a fixture)
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -2,14 +2,14 @@ import json
 import pathlib
 
 import pytest
+from nltk.collocations import BigramAssocMeasures, BigramCollocationFinder
+
 from jeeves.features.parts import part_files
 from jeeves.features.text import Analyzer
 from jeeves.features.vocabulary import read_vocabulary_rows
 from jeeves.jobs.mr_count_ngrams import MRCountNgrams
 from jeeves.jobs.mr_score_collocations import MRScoreCollocations
 from jeeves.pipeline.features import build_features
-from nltk.collocations import BigramAssocMeasures, BigramCollocationFinder
-
 from tests.helpers import run_both, run_job
 from tests.jobs.text_fixtures import RECORDS, record_lines
 

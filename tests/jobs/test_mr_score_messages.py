@@ -3,15 +3,15 @@
 import json
 
 import pytest
+from mrjob.step import StepFailedException
+from sklearn.feature_extraction.text import TfidfVectorizer
+
 from jeeves.cmd_predict import predict_paths
 from jeeves.features.text import Analyzer
 from jeeves.jobs.mr_score_messages import MRScoreMessages, bundle_file_args
 from jeeves.models.bundle import BundleError, save_bundle
 from jeeves.models.registry import REGISTRY
 from jeeves.taskcode import task_code_args
-from mrjob.step import StepFailedException
-from sklearn.feature_extraction.text import TfidfVectorizer
-
 from tests.helpers import MRJOB_CONF
 from tests.models.corpus import texts_and_labels
 

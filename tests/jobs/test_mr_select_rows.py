@@ -3,9 +3,9 @@
 import json
 
 import pytest
+
 from jeeves.jobs.mr_select_rows import MRSelectRows
 from jeeves.taskcode import task_code_args
-
 from tests.helpers import MRJOB_CONF
 
 RECORDS = [{"message_id": "m%d@x" % number, "subject": "s%d" % number, "body": "b\tody"}

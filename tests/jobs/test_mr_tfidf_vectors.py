@@ -5,6 +5,14 @@ import pathlib
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_svmlight_file
+from sklearn.feature_extraction.text import (
+    CountVectorizer,
+    HashingVectorizer,
+    TfidfTransformer,
+    TfidfVectorizer,
+)
+
 from jeeves.features.parts import part_files
 from jeeves.features.text import Analyzer
 from jeeves.features.vocabulary import (
@@ -16,14 +24,6 @@ from jeeves.features.vocabulary import (
 from jeeves.jobs.mr_count_ngrams import MRCountNgrams
 from jeeves.jobs.mr_tfidf_vectors import MRTfidfVectors
 from jeeves.pipeline.features import build_features
-from sklearn.datasets import load_svmlight_file
-from sklearn.feature_extraction.text import (
-    CountVectorizer,
-    HashingVectorizer,
-    TfidfTransformer,
-    TfidfVectorizer,
-)
-
 from tests.helpers import run_both, run_job
 from tests.jobs.text_fixtures import RECORDS, record_lines
 

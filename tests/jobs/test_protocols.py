@@ -1,5 +1,6 @@
-from jeeves.jobs.protocols import EncodedJSON, PassThroughJSONProtocol, TupleKeyJSONProtocol
 from mrjob.protocol import JSONProtocol
+
+from jeeves.jobs.protocols import EncodedJSON, PassThroughJSONProtocol, TupleKeyJSONProtocol
 
 
 def test_array_keys_decode_to_hashable_tuples():

@@ -19,8 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import imapclient
 import pytest
-from jeeves import cli
 
+from jeeves import cli
 from tests.mailbox import dovecot
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")

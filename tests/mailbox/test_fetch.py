@@ -4,10 +4,10 @@ import json
 import os
 
 import imapclient
+
 from jeeves import cli
 from jeeves.features.mailformats import expand_inputs, iter_found
 from jeeves.features.parsing import outcome_of
-
 from tests.mailbox import dovecot
 from tests.mailbox.conftest import fetch, spam_messages
 from tests.mailbox.proxy import DroppingProxy

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from jeeves import cli
 
+from jeeves import cli
 from tests.mailbox import dovecot
 from tests.mailbox.conftest import fetch
 from tests.mailbox.proxy import DroppingProxy

@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from jeeves.batch import list_partitions
 from jeeves.features.mailformats import iter_found
 from jeeves.features.parsing import outcome_of
-
 from tests.emr.conftest import aws_env, moto_endpoint, s3  # noqa: F401 (fixtures)
 from tests.mailbox.conftest import fetch, spam_messages
 from tests.mailbox.test_fetch import content, parse_raw

@@ -5,6 +5,7 @@ imapclient's fetch, since Dovecot has no X-GM-EXT-1)."""
 import datetime
 
 import pytest
+
 from jeeves.features.parsing import message_record
 from jeeves.mailbox.fetch import fetch_messages, label_headers, mbox_entry
 from jeeves.models.labels import labeller_from_spec

@@ -3,7 +3,6 @@
 import json
 
 from jeeves import cli
-
 from tests.mailbox.conftest import PER_FOLDER, fetch
 from tests.mailbox.test_fetch import parse_output
 

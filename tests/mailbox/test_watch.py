@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from jeeves import cli
 
+from jeeves import cli
 from tests.mailbox.conftest import berkeley_messages, spam_messages
 from tests.mailbox.dovecot import free_port
 

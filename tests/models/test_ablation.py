@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
 from jeeves.features.vocabulary import read_vocabulary_by_id
 from jeeves.models.ablation import ALL_GROUPS_ROW, ablate, ablation_variants
 from jeeves.models.bundle import load_bundle
-from jeeves.models.email_features import Documents
+from jeeves.models.documents import Documents
 from jeeves.models.intent import train_intent_model
 from jeeves.models.lsa import fit_corpus_svd
 from jeeves.models.registry import EMAIL_MODEL
@@ -16,7 +17,6 @@ from jeeves.models.run import EmailInput, train_and_bundle
 from jeeves.models.scoring import BundleVectorizer, predict_records
 from jeeves.models.training import shared_folds
 from jeeves.models.vectors import load_vectors
-
 from tests.models.test_email_features import INTENT_LABELS, INTENT_SENTENCES, corpus
 from tests.models.test_run import write_features
 
@@ -112,9 +112,10 @@ def test_the_bundle_scores_records_alone_as_the_training_pipeline(email_run):
 
 
 def test_the_explainer_of_a_tfidf_model_lists_weight_times_value():
-    from jeeves.models.run import explainer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
+
+    from jeeves.models.run import explainer
 
     docs, y = corpus()
     terms = ["t%d" % column for column in range(docs.shape[1])]

@@ -3,13 +3,13 @@ import os
 
 import numpy as np
 import pytest
-from jeeves.features.vocabulary import read_vocabulary_by_id
-from jeeves.models.bundle import TRUSTED_TYPES, BundleError, load_bundle, save_bundle
-from jeeves.models.registry import REGISTRY
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
+from jeeves.features.vocabulary import read_vocabulary_by_id
+from jeeves.models.bundle import TRUSTED_TYPES, BundleError, load_bundle, save_bundle
+from jeeves.models.registry import REGISTRY
 from tests.models.corpus import texts_and_labels, tfidf_corpus
 
 ANALYZER = {"ngram_range": [1, 2], "lowercase": True}
@@ -209,10 +209,10 @@ def test_trusted_types_are_named_once():
 def test_an_email_pipeline_scores_one_message_from_the_bundle_as_in_training(tmp_path):
     """Every group (graph statistics, sentence model, SVD) travels in the bundle: one
     message scored alone from the loaded bundle equals the training pipeline's score."""
-    from jeeves.models.email_features import Documents, email_pipeline
+    from jeeves.models.documents import Documents
+    from jeeves.models.email_features import email_pipeline
     from jeeves.models.intent import train_intent_model
     from jeeves.models.lsa import fit_corpus_svd
-
     from tests.models.test_email_features import INTENT_LABELS, INTENT_SENTENCES, corpus
 
     docs, y = corpus()

@@ -4,12 +4,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg  # noqa: F401  (sp.linalg.norm)
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+
 from jeeves.features.cues import CUE_FEATURE_NAMES
 from jeeves.features.headers import HEADER_FEATURE_NAMES
+from jeeves.models.documents import Documents
 from jeeves.models.email_features import (
     CharNgrams,
     ContactFeatures,
-    Documents,
     RecordFeatures,
     check_groups,
     email_pipeline,
@@ -19,9 +22,6 @@ from jeeves.models.email_features import (
 )
 from jeeves.models.intent import train_intent_model
 from jeeves.models.lsa import fit_corpus_svd
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
-
 from tests.models.corpus import MEETINGS, OTHERS
 
 INTENT_SENTENCES = ["Can we meet on Friday?", "Please call me tomorrow.",
@@ -151,7 +151,7 @@ def test_group_names_are_checked():
     assert check_groups("cues, headers,text") == ["text", "cues", "headers"]
     with pytest.raises(ValueError, match="unknown feature group 'bogus'"):
         check_groups(["bogus"])
-    with pytest.raises(TypeError, match="take jeeves.models.email_features.Documents"):
+    with pytest.raises(TypeError, match="take jeeves.models.documents.Documents"):
         email_pipeline().fit(sp.csr_matrix((2, 2)), [0, 1])
 
 

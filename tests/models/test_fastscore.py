@@ -8,6 +8,8 @@ import sys
 
 import numpy as np
 import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
 from jeeves.features.mailformats import iter_found
 from jeeves.features.parsing import outcome_of
 from jeeves.features.text import Analyzer
@@ -16,7 +18,6 @@ from jeeves.models.bundle import SCORER_FILE, Bundle, load_bundle, load_predicto
 from jeeves.models.fastscore import FastScorer, read_scorer, term_table
 from jeeves.models.registry import REGISTRY
 from jeeves.models.training import positive_scores
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SPAMASSASSIN = os.path.join(os.path.dirname(REPO), "shared", "data", "spamassassin")

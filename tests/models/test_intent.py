@@ -3,7 +3,9 @@ import os
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from jeeves.models.email_features import Documents
+from sklearn.base import clone
+
+from jeeves.models.documents import Documents
 from jeeves.models.intent import (
     DEFAULT_INTENT_DATA,
     IntentFeatures,
@@ -12,8 +14,6 @@ from jeeves.models.intent import (
     read_intent_sentences,
     train_intent_model,
 )
-from sklearn.base import clone
-
 from tests.models.test_email_features import INTENT_LABELS, INTENT_SENTENCES
 
 

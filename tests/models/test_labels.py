@@ -1,6 +1,7 @@
 import pathlib
 
 import pytest
+
 from jeeves.models.labels import (
     CatsLabeller,
     FolderPatternLabeller,

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from jeeves.models.email_features import Documents
-from jeeves.models.lsa import LsaFeatures, fit_corpus_svd
 from sklearn.base import clone
 
+from jeeves.models.documents import Documents
+from jeeves.models.lsa import LsaFeatures, fit_corpus_svd
 from tests.models.corpus import tfidf_corpus
 
 

@@ -1,4 +1,5 @@
 import pytest
+
 from jeeves.models.metrics import binary_metrics, confusion_at, mean_std, threshold_for_recall
 
 # five messages, three positive, ranked by score

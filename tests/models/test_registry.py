@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from jeeves.models.registry import FAST_MODELS, REGISTRY, linear_feature_weights, select_models
 from sklearn.model_selection import ParameterGrid
 
+from jeeves.models.registry import FAST_MODELS, REGISTRY, linear_feature_weights, select_models
 from tests.models.corpus import tfidf_corpus
 
 X, Y, _, _ = tfidf_corpus()

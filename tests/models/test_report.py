@@ -3,9 +3,9 @@ import shutil
 import subprocess
 
 import pytest
+
 from jeeves.models.report import corpus_rows, error_examples, format_table, write_report
 from jeeves.models.training import compare_models
-
 from tests.models.corpus import tfidf_corpus
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

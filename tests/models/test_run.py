@@ -2,11 +2,11 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
 from jeeves.features.vocabulary import read_vocabulary_by_id, write_vocabulary
 from jeeves.models.bundle import load_bundle
 from jeeves.models.run import train_from_features
-from sklearn.feature_extraction.text import TfidfVectorizer
-
 from tests.models.corpus import texts_and_labels
 
 ANALYZER = {"ngram_range": [1, 2]}

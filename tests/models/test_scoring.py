@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
 from jeeves.features.text import Analyzer
 from jeeves.models.bundle import load_bundle, save_bundle
 from jeeves.models.registry import REGISTRY
 from jeeves.models.scoring import predict_records, vectorize
-from sklearn.feature_extraction.text import TfidfVectorizer
-
 from tests.models.corpus import texts_and_labels
 
 # no WordNet: the analyzer is plain scikit-learn tokenization

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from sklearn.metrics import recall_score
+
 from jeeves.models.training import (
     _most_common_params,
     check_labels,
@@ -7,8 +9,6 @@ from jeeves.models.training import (
     shared_folds,
     top_features,
 )
-from sklearn.metrics import recall_score
-
 from tests.models.corpus import MEETINGS, tfidf_corpus
 
 X, Y, FEATURE_NAMES, VECTORIZER = tfidf_corpus()
@@ -136,11 +136,10 @@ def test_bad_target_recall_is_refused_before_training():
 
 
 def test_the_email_model_is_compared_on_documents_with_named_features():
-    from jeeves.models.email_features import Documents
+    from jeeves.models.documents import Documents
     from jeeves.models.email_features import feature_names as email_feature_names
     from jeeves.models.intent import train_intent_model
     from jeeves.models.registry import EMAIL_MODEL, email_model_spec
-
     from tests.models.test_email_features import INTENT_LABELS, INTENT_SENTENCES, corpus
 
     docs, y = corpus()

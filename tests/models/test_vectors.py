@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from jeeves.features.vocabulary import read_vocabulary_by_id
 from jeeves.models.vectors import join_labels, load_vectors
 

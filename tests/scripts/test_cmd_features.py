@@ -2,7 +2,6 @@ import json
 
 from jeeves.cli import main
 from jeeves.features.text import Analyzer, config_with_defaults
-
 from tests.jobs.text_fixtures import RECORDS
 
 

@@ -9,6 +9,7 @@ from collections import Counter
 from email.utils import getaddresses
 
 import pytest
+
 from jeeves import cli
 from jeeves.features.parts import part_files
 from jeeves.jobs.mr_parse_emails import MRParseEmails

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+
 from jeeves import cli
 from jeeves.mailbox.filter import add_headers
-
 from tests.fixtures.tiny_corpus import write_corpus
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))

@@ -2,9 +2,9 @@ import json
 import os
 
 import pytest
-from jeeves import cli
 from sklearn.datasets import load_svmlight_file
 
+from jeeves import cli
 from tests.fixtures.tiny_corpus import write_corpus
 
 LABELS = "meeting*=1,other*=0"

@@ -9,9 +9,9 @@
 import os
 
 import pytest
+
 from jeeves import cli
 from jeeves.runjob import HADOOP_HOME_VARIABLES
-
 from tests.fixtures.tiny_corpus import write_corpus
 
 

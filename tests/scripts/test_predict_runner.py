@@ -4,7 +4,6 @@
 import json
 
 from jeeves import cli
-
 from tests.fixtures.tiny_corpus import write_corpus
 
 

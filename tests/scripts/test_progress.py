@@ -24,9 +24,9 @@ import subprocess
 import sys
 
 import pytest
+
 from jeeves.jobs.mr_count_ngrams import MRCountNgrams
 from jeeves.pipeline import progress
-
 from tests.scripts.run_outputs import REPO, task_conf, write_inputs
 
 LABELS = "meeting*=1,other*=0"

@@ -24,14 +24,15 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pytest
-from jeeves import cli
-from jeeves.models.registry import EMAIL_MODEL
-from jeeves.models.training import shared_folds
-from jeeves.models.vectors import labelled_line
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
+
+from jeeves import cli
+from jeeves.models.registry import EMAIL_MODEL
+from jeeves.models.training import shared_folds
+from jeeves.models.vectors import labelled_line
 
 BERKELEY = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data",
                         "enron-berkeley")

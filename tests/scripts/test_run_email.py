@@ -9,14 +9,14 @@ import json
 import os
 
 import pytest
+from sklearn.datasets import load_svmlight_file
+
 from jeeves import cli
 from jeeves.features.vocabulary import read_vocabulary_by_id
 from jeeves.models.bundle import load_bundle
-from jeeves.models.email_features import Documents
+from jeeves.models.documents import Documents
 from jeeves.models.registry import EMAIL_MODEL
 from jeeves.models.vectors import labelled_line
-from sklearn.datasets import load_svmlight_file
-
 from tests.fixtures.tiny_corpus import write_corpus
 
 LABELS = "meeting*=1,other*=0"

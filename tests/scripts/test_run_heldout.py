@@ -6,11 +6,11 @@ import os
 
 import numpy as np
 import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
 from jeeves import cli
 from jeeves.models.bundle import load_bundle
 from jeeves.models.scoring import predict_records
-from sklearn.metrics import average_precision_score, roc_auc_score
-
 from tests.fixtures.tiny_corpus import MEETING, OTHER, message_text, write_corpus
 
 LABELS = "meeting*=1,other*=0"

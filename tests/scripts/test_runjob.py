@@ -1,5 +1,4 @@
 from jeeves.runjob import read_json_values, run_job, sum_counters
-
 from tests.jobs.mr_fixture_word_count import MRFixtureWordCount
 
 
@@ -52,8 +51,8 @@ def test_fetch_output_copies_part_files_through_the_counted_storage(tmp_path):
 
 def test_a_failing_job_is_one_error_with_the_task_traceback(tmp_path):
     import pytest
-    from jeeves.runjob import JobFailed
 
+    from jeeves.runjob import JobFailed
     from tests.jobs.mr_fixture_failing import MRFixtureFailing
 
     source = tmp_path / "in.txt"

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from jeeves.cli import main
 
 REPO = Path(__file__).resolve().parents[2]

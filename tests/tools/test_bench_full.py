@@ -15,8 +15,8 @@ import subprocess
 import sys
 
 import pytest
-from jeeves.pipeline.storage import Storage
 
+from jeeves.pipeline.storage import Storage
 from tools import bench_full
 from tools.run_bench import main
 
