@@ -32,7 +32,6 @@ import functools
 import importlib.util
 import json
 import os
-import tempfile
 import warnings
 
 POSES = ("n", "v")
@@ -106,18 +105,14 @@ def tables_from_nltk(reader=None):
 
 def write_cache(directory, tables):
     """Write the tables to the directory's cache file atomically; False if read-only."""
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=".lemma-tables-", dir=directory)
-    except OSError:
+    from jeeves.files import write_atomically
+
+    if not os.path.isdir(directory):
         return False
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(tables, out, sort_keys=True)
-        # readable by every user, as the WordNet files next to it
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, os.path.join(directory, CACHE_NAME))
+        write_atomically(os.path.join(directory, CACHE_NAME),
+                         json.dumps(tables, sort_keys=True).encode("utf-8"))
     except OSError:
-        os.unlink(temporary)
         return False
     return True
 

@@ -40,12 +40,12 @@ import os
 import platform
 import re
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 
+from jeeves.files import replaced_directory
 from jeeves.models import fastscore
 
 FORMAT_VERSION = 2
@@ -206,10 +206,7 @@ def save_bundle(directory, estimator, threshold, analyzer_config, vocabulary_pat
     a bundle that looks complete.
     """
     directory = os.path.abspath(os.fspath(directory))
-    parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".bundle-", dir=parent)
-    try:
+    with replaced_directory(directory) as staging:
         dump_estimator(estimator, os.path.join(staging, ESTIMATOR_FILE))
         _write_json(os.path.join(staging, ANALYZER_FILE), analyzer_config)
         shutil.copyfile(vocabulary_path, os.path.join(staging, VOCABULARY_FILE))
@@ -231,12 +228,6 @@ def save_bundle(directory, estimator, threshold, analyzer_config, vocabulary_pat
             "versions": library_versions(),
             "sha256": {name: sha256_of(os.path.join(staging, name)) for name in checksummed},
         })
-        if os.path.exists(directory):
-            shutil.rmtree(directory)
-        os.rename(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return directory
 
 

@@ -6,31 +6,13 @@ way a reader sees the old state or the new one, never half of it.
 """
 
 import json
-import os
-import tempfile
 
 from jeeves.batch import split_s3_uri
+from jeeves.files import write_atomically
 
 
 def is_s3(uri):
     return uri.startswith(("s3://", "s3a://", "s3n://"))
-
-
-def write_atomically(path, data):
-    """Replace the local file ``path`` with ``data`` (bytes) in one rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "wb") as output:
-            output.write(data)
-            output.flush()
-            os.fsync(output.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 class JSONState:

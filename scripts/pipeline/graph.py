@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from jeeves.errors import UserError
 from jeeves.features.graph import pseudonym_key
+from jeeves.files import replaced_directory
 from jeeves.jobs.mr_common_contacts import MRCommonContacts
 from jeeves.jobs.mr_contact_lists import MRContactLists
 from jeeves.pipeline.storage import is_remote, join
@@ -146,11 +147,8 @@ def graph_stage(engine, messages, output, config=None):
             rows = read_job_output(storage, lists.output_dir)
             for kind, kind_rows in read_job_output(storage, common.output_dir).items():
                 rows[kind].extend(kind_rows)
-            staging = os.path.join(scratch, "graph")
-            os.makedirs(staging)
-            written, truncated = write_outputs(rows, staging)
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(staging, final)
+            with replaced_directory(final) as staging:
+                written, truncated = write_outputs(rows, staging)
         addresses = written["totals.jsonl"]
     storage.mark_complete(final)
     skipped = {name: count for name, count in lists.counters.get("contact_lists", {}).items()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
 
@@ -26,6 +25,7 @@ from mrjob.parse import is_uri
 
 from jeeves.errors import UserError
 from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES
+from jeeves.files import replaced_directory
 from jeeves.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES, plan_inputs
 from jeeves.pipeline.storage import is_remote, join
 
@@ -64,8 +64,8 @@ def _index_job_output(paths):
 
 
 def _write_sorted(entries, directory):
-    """Write the indexed values in sort order as JSON lines, in part files."""
-    os.makedirs(directory)
+    """Write the indexed values in sort order as JSON lines, in part files of
+    the (empty) ``directory``."""
     entries.sort(key=lambda entry: entry[0])
     handles = {}
     part_number, part = 0, None
@@ -94,12 +94,8 @@ def split_job_output(part_paths, output_dir):
     index = _index_job_output(part_paths)
     counts = {}
     for kind in KINDS:
-        final = os.path.join(output_dir, OUTPUT_DIRS[kind])
-        staging = final + ".tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        _write_sorted(index[kind], staging)
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(staging, final)
+        with replaced_directory(os.path.join(output_dir, OUTPUT_DIRS[kind])) as staging:
+            _write_sorted(index[kind], staging)
         counts[kind] = len(index[kind])
     return counts
 

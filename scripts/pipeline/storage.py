@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 from jeeves.errors import StorageError
 from jeeves.features.parts import part_files
+from jeeves.files import write_atomically
 
 SUCCESS = "_SUCCESS"
 REMOTE_SCHEMES = ("hdfs", "s3", "s3a", "s3n")
@@ -157,11 +158,7 @@ class Storage:
     def write_bytes(self, uri, data):
         """Write ``data`` at ``uri``: local files atomically (temp + rename)."""
         if not is_remote(uri):
-            path = _local(uri)
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            with open(path + ".tmp", "wb") as handle:
-                handle.write(data)
-            os.replace(path + ".tmp", path)
+            write_atomically(_local(uri), data)
         else:
             with tempfile.NamedTemporaryFile(prefix="jeeves-put-") as handle:
                 handle.write(data)
