@@ -22,6 +22,33 @@ from datetime import datetime, timezone
 from hashlib import sha256
 from itertools import compress
 
+from jeeves.settings import Setting
+
+# The contact-graph settings, declared once (jeeves.settings): the jobs'
+# arguments, `jeeves graph`/`jeeves run`'s options and GraphConfig come from these.
+MAX_LIST = Setting(
+    "--max-list", 1000, int, minimum=1,
+    help="longest contacts/followers list kept per address (top by count); longer lists "
+         "are truncated and flagged (default: %(default)s)")
+TOP_K = Setting("--top-k", 10, int, minimum=1,
+                help="suggestions kept per address (default: %(default)s)")
+MAX_DEGREE = Setting(
+    "--max-degree", 1000, int, minimum=1,
+    help="addresses with more contacts than this (mailing lists, broadcast senders) count "
+         "as nobody's shared contact; they are counted and listed as hubs "
+         "(default: %(default)s)")
+RECIPROCAL_ONLY = Setting(
+    "--reciprocal-only", False,
+    help="connect two addresses only when both wrote to each other (default: either "
+         "direction)")
+PSEUDONYMIZE = Setting(
+    "--pseudonymize", False,
+    help="replace addresses with a keyed hash (HMAC-SHA256); the key is read by the tasks "
+         "from $JEEVES_PSEUDONYM_KEY and never written")
+CONTACT_LISTS_SETTINGS = (MAX_LIST, PSEUDONYMIZE)
+COMMON_CONTACTS_SETTINGS = (TOP_K, MAX_DEGREE, RECIPROCAL_ONLY, PSEUDONYMIZE)
+GRAPH_SETTINGS = (MAX_LIST, TOP_K, MAX_DEGREE, RECIPROCAL_ONLY, PSEUDONYMIZE)
+
 RECIPIENT_FIELDS = ("to", "cc", "bcc")
 TO, CC, BCC = range(3)
 

@@ -42,6 +42,7 @@ from mrjob.protocol import JSONProtocol
 from mrjob.step import MRStep
 
 from jeeves.features.graph import (
+    COMMON_CONTACTS_SETTINGS,
     BoundedNeighbours,
     InvalidRecord,
     message_contacts,
@@ -51,6 +52,7 @@ from jeeves.features.graph import (
 )
 from jeeves.jobs import CountedJob
 from jeeves.jobs.protocols import EncodedJSON, TupleKeyJSONProtocol, ValidBytesValueProtocol
+from jeeves.settings import add_settings, check_settings
 
 COUNTER_GROUP = "common_contacts"
 # The mappers' edge dict is flushed past this many edges, so task memory
@@ -72,22 +74,7 @@ class MRCommonContacts(CountedJob, MRJob):
 
     def configure_args(self):
         super().configure_args()
-        self.add_passthru_arg(
-            "--top-k", type=int, default=10,
-            help="suggestions kept per address (default: 10)")
-        self.add_passthru_arg(
-            "--max-degree", type=int, default=1000,
-            help="addresses with more contacts than this (mailing lists, broadcast "
-                 "senders) count as nobody's shared contact; they are counted and "
-                 "listed as hubs (default: 1000)")
-        self.add_passthru_arg(
-            "--reciprocal-only", action="store_true",
-            help="connect two addresses only when both wrote to each other "
-                 "(default: either direction)")
-        self.add_passthru_arg(
-            "--pseudonymize", action="store_true",
-            help="replace addresses with a keyed hash (HMAC-SHA256); the key is read "
-                 "by the tasks from $JEEVES_PSEUDONYM_KEY")
+        add_settings(self.add_passthru_arg, COMMON_CONTACTS_SETTINGS)
 
     def steps(self):
         return [
@@ -105,8 +92,7 @@ class MRCommonContacts(CountedJob, MRJob):
         ]
 
     def mapper_init_edges(self):
-        if self.options.top_k < 1 or self.options.max_degree < 1:
-            raise ValueError("--top-k and --max-degree must be at least 1")
+        check_settings(self.options, COMMON_CONTACTS_SETTINGS)
         self.address = (pseudonymizer(pseudonym_key())
                         if self.options.pseudonymize else None)
         self.edges = {}

@@ -36,6 +36,7 @@ from mrjob.protocol import JSONProtocol
 from mrjob.step import MRStep
 
 from jeeves.features.graph import (
+    CONTACT_LISTS_SETTINGS,
     InvalidRecord,
     message_contacts,
     message_features,
@@ -46,6 +47,7 @@ from jeeves.features.graph import (
 )
 from jeeves.jobs import CountedJob
 from jeeves.jobs.protocols import ValidBytesValueProtocol
+from jeeves.settings import add_settings, check_settings
 
 COUNTER_GROUP = "contact_lists"
 # In-mapper aggregation is flushed past this many distinct keys (bounded memory).
@@ -65,14 +67,7 @@ class MRContactLists(CountedJob, MRJob):
 
     def configure_args(self):
         super().configure_args()
-        self.add_passthru_arg(
-            "--max-list", type=int, default=1000,
-            help="longest contacts/followers list kept per address (top by count); "
-                 "longer lists are truncated and flagged (default: 1000)")
-        self.add_passthru_arg(
-            "--pseudonymize", action="store_true",
-            help="replace addresses with a keyed hash (HMAC-SHA256); the key is read "
-                 "by the tasks from $JEEVES_PSEUDONYM_KEY")
+        add_settings(self.add_passthru_arg, CONTACT_LISTS_SETTINGS)
 
     def steps(self):
         return [
@@ -84,8 +79,7 @@ class MRContactLists(CountedJob, MRJob):
         ]
 
     def mapper_init_counts(self):
-        if self.options.max_list < 1:
-            raise ValueError("--max-list must be at least 1")
+        check_settings(self.options, CONTACT_LISTS_SETTINGS)
         self.address = (pseudonymizer(pseudonym_key())
                         if self.options.pseudonymize else None)
         self.totals = {}

@@ -7,6 +7,7 @@ configuration object (scripts/pipeline/), which validates itself.
 
 
 from jeeves.errors import UserError
+from jeeves.features.graph import GRAPH_SETTINGS
 from jeeves.features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from jeeves.features.tfidf import NORMS
 from jeeves.features.vocabulary import df_bound_argument
@@ -18,6 +19,7 @@ from jeeves.pipeline.features import VectorizerConfig
 from jeeves.pipeline.graph import GraphConfig
 from jeeves.pipeline.train import TrainingConfig
 from jeeves.runjob import MRJOB_CONF, RUNNERS
+from jeeves.settings import add_settings, values_of
 
 
 def add_engine_arguments(parser):
@@ -74,24 +76,12 @@ def vectorizer_config(args):
 
 
 def add_graph_arguments(parser):
-    """The contact-graph job settings (`jeeves graph`)."""
-    parser.add_argument("--max-list", type=int, default=1000,
-                        help="longest contacts/followers list per address (default: %(default)s)")
-    parser.add_argument("--top-k", type=int, default=10,
-                        help="suggestions per address (default: %(default)s)")
-    parser.add_argument("--max-degree", type=int, default=1000,
-                        help="addresses with more contacts are hubs, left out of the "
-                             "common-contact counts (default: %(default)s)")
-    parser.add_argument("--reciprocal-only", action="store_true",
-                        help="common contacts over two-way edges only")
-    parser.add_argument("--pseudonymize", action="store_true",
-                        help="replace addresses by a keyed hash; the key is read from "
-                             "$JEEVES_PSEUDONYM_KEY and never written")
+    """The contact-graph job settings (`jeeves graph`), declared in jeeves.features.graph."""
+    add_settings(parser.add_argument, GRAPH_SETTINGS)
 
 
 def graph_config(args):
-    return GraphConfig(max_list=args.max_list, top_k=args.top_k, max_degree=args.max_degree,
-                       reciprocal_only=args.reciprocal_only, pseudonymize=args.pseudonymize)
+    return GraphConfig(**values_of(args, GRAPH_SETTINGS))
 
 
 def add_training_arguments(parser):

@@ -30,28 +30,39 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from jeeves.errors import UserError
-from jeeves.features.graph import pseudonym_key
+from jeeves.features.graph import (
+    COMMON_CONTACTS_SETTINGS,
+    CONTACT_LISTS_SETTINGS,
+    GRAPH_SETTINGS,
+    MAX_DEGREE,
+    MAX_LIST,
+    PSEUDONYMIZE,
+    RECIPROCAL_ONLY,
+    TOP_K,
+    pseudonym_key,
+)
 from jeeves.files import replaced_directory
 from jeeves.jobs.mr_common_contacts import MRCommonContacts
 from jeeves.jobs.mr_contact_lists import MRContactLists
 from jeeves.pipeline.storage import is_remote, join
+from jeeves.settings import check_settings, job_args
 
 
 @dataclass(frozen=True)
 class GraphConfig:
-    """The graph jobs' settings (docs/graph.md)."""
+    """The graph jobs' settings (docs/graph.md), declared in jeeves.features.graph."""
 
-    max_list: int = 1000
-    top_k: int = 10
-    max_degree: int = 1000
-    reciprocal_only: bool = False
-    pseudonymize: bool = False
+    max_list: int = MAX_LIST.default
+    top_k: int = TOP_K.default
+    max_degree: int = MAX_DEGREE.default
+    reciprocal_only: bool = RECIPROCAL_ONLY.default
+    pseudonymize: bool = PSEUDONYMIZE.default
 
     def __post_init__(self):
-        for option in ("max_list", "top_k", "max_degree"):
-            if getattr(self, option) < 1:
-                raise UserError("--%s must be at least 1, not %d"
-                                % (option.replace("_", "-"), getattr(self, option)))
+        try:
+            check_settings(self, GRAPH_SETTINGS)
+        except ValueError as error:
+            raise UserError(str(error)) from None
         if self.pseudonymize:
             try:
                 pseudonym_key()
@@ -59,14 +70,10 @@ class GraphConfig:
                 raise UserError(str(error)) from None
 
     def lists_args(self):
-        return ["--max-list", str(self.max_list)] + self._privacy()
+        return job_args(self, CONTACT_LISTS_SETTINGS)
 
     def common_args(self):
-        return (["--top-k", str(self.top_k), "--max-degree", str(self.max_degree)]
-                + self._privacy() + (["--reciprocal-only"] if self.reciprocal_only else []))
-
-    def _privacy(self):
-        return ["--pseudonymize"] if self.pseudonymize else []
+        return job_args(self, COMMON_CONTACTS_SETTINGS)
 
 
 SCRATCH_PREFIX = ".graph-job-"
