@@ -20,8 +20,12 @@ from collections.abc import Mapping
 from itertools import chain
 
 from jeeves.features.vocabulary import table_of_mapping
+from jeeves.settings import Setting
 
 NORMS = ("l2", "l1", "none")
+SUBLINEAR_TF = Setting("--sublinear-tf", False,
+                       help="tf = 1 + ln(count), as scikit-learn's sublinear_tf")
+NORM = Setting("--norm", "l2", choices=NORMS, help="row normalization (default: %(default)s)")
 
 # A label the driver replaces when it joins labels (see docs/features.md).
 UNLABELLED = "0"

@@ -24,6 +24,8 @@ import zlib
 from itertools import repeat
 from numbers import Integral
 
+from jeeves.settings import Setting
+
 HEADER = ("term", "id", "df", "idf")
 DEFAULT_TERM_PARTITIONS = 64
 
@@ -107,14 +109,29 @@ def parse_df_bound(value):
     return number
 
 
-def df_bound_argument(value):
-    """argparse type of --min-df/--max-df: parse_df_bound's error as the message."""
-    import argparse
-
-    try:
-        return parse_df_bound(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+# The vocabulary's settings, declared once (jeeves.settings): the jobs'
+# arguments, the CLI's options and VectorizerConfig come from these.
+MIN_DF = Setting("--min-df", 1, parse_df_bound,
+                 help="drop terms in fewer documents (int: count, float: fraction; "
+                      "default: %(default)s)")
+MAX_DF = Setting("--max-df", 1.0, parse_df_bound,
+                 help="drop terms in more documents (int: count, float: fraction; "
+                      "default: %(default)s)")
+MAX_FEATURES = Setting("--max-features", None, int, minimum=1,
+                       help="keep only this many terms, the most frequent (ties: the term "
+                            "ascending)")
+MIN_LLR = Setting("--min-llr", None, float,
+                  help="keep only bigrams whose log-likelihood ratio is at least this "
+                       "(collocations; needs unigrams and bigrams)")
+HASH_FEATURES = Setting("--hash-features", 0, int, minimum=0,
+                        help="hashing mode: the terms are this many HashingVectorizer buckets, "
+                             "all kept (0: off)")
+SMOOTH_IDF = Setting("--no-smooth-idf", True, dest="smooth_idf",
+                     help="idf = ln(n/df) + 1 instead of ln((1+n)/(1+df)) + 1")
+USE_IDF = Setting("--no-idf", True, dest="use_idf", help="term frequencies only (idf = 1)")
+FLUSH_SIZE = Setting("--flush-size", 200000, int, minimum=1,
+                     help="terms the counting mapper holds before it flushes "
+                          "(default: %(default)s)")
 
 
 def df_limits(n_docs, min_df=1, max_df=1.0):

@@ -50,8 +50,17 @@ from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
 
 from jeeves.features.collocations import split_bigram
-from jeeves.features.vocabulary import TopTerms, df_bound_argument, df_limits
-from jeeves.jobs import CountedJob, positive_int
+from jeeves.features.vocabulary import (
+    HASH_FEATURES,
+    MAX_DF,
+    MAX_FEATURES,
+    MIN_DF,
+    MIN_LLR,
+    TopTerms,
+    df_limits,
+)
+from jeeves.jobs import CountedJob
+from jeeves.settings import add_settings
 
 try:
     import ujson as json
@@ -86,21 +95,8 @@ class MRBuildVocabulary(CountedJob, MRJob):
         self.add_passthru_arg(
             "--documents", type=non_negative_int, required=True,
             help="messages counted (the count job's count_ngrams.messages counter)")
-        self.add_passthru_arg(
-            "--min-df", type=df_bound_argument, default=1,
-            help="drop terms in fewer documents (int: count, float: fraction)")
-        self.add_passthru_arg(
-            "--max-df", type=df_bound_argument, default=1.0,
-            help="drop terms in more documents (int: count, float: fraction)")
-        self.add_passthru_arg(
-            "--max-features", type=positive_int, default=None,
-            help="keep only this many terms, the most frequent (ties: the term ascending)")
-        self.add_passthru_arg(
-            "--min-llr", type=float, default=None,
-            help="keep only the bigrams of the collocation input scoring at least this")
-        self.add_passthru_arg(
-            "--hash-features", type=non_negative_int, default=0,
-            help="hashing mode: the terms are buckets, all kept (0: off)")
+        add_settings(self.add_passthru_arg,
+                     (MIN_DF, MAX_DF, MAX_FEATURES, MIN_LLR, HASH_FEATURES))
 
     def load_args(self, args):
         super().load_args(args)

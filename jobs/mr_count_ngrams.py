@@ -44,7 +44,14 @@ from mrjob.step import MRStep
 
 from jeeves.features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from jeeves.features.tfidf import build_hasher, hashed_counts
-from jeeves.features.vocabulary import DEFAULT_TERM_PARTITIONS, merge_totals, partition_totals
+from jeeves.features.vocabulary import (
+    DEFAULT_TERM_PARTITIONS,
+    FLUSH_SIZE,
+    HASH_FEATURES,
+    MIN_DF,
+    merge_totals,
+    partition_totals,
+)
 from jeeves.jobs import CountedJob, positive_int
 from jeeves.jobs.protocols import (
     EncodedJSON,
@@ -52,6 +59,7 @@ from jeeves.jobs.protocols import (
     TupleKeyJSONProtocol,
     ValidTextValueProtocol,
 )
+from jeeves.settings import add_settings
 
 try:
     import ujson as json
@@ -87,22 +95,14 @@ class MRCountNgrams(CountedJob, MRJob):
     def configure_args(self):
         super().configure_args()
         add_analyzer_args(self.add_passthru_arg, self.add_file_arg)
-        self.add_passthru_arg(
-            "--flush-size", type=positive_int, default=200000,
-            help="flush the mapper's term totals when they hold this many terms")
-        self.add_passthru_arg(
-            "--hash-features", type=int, default=0,
-            help="hashing mode: count HashingVectorizer buckets of this many features "
-                 "instead of terms (0: off)")
+        # --min-df: as a document count, the reducer leaves out terms seen in
+        # fewer messages (counted terms_under_min_df); the vocabulary drops them
+        # anyway, and they are most of the distinct n-grams (a fraction: kept)
+        add_settings(self.add_passthru_arg, (FLUSH_SIZE, HASH_FEATURES, MIN_DF))
         self.add_passthru_arg(
             "--term-partitions", type=positive_int, default=DEFAULT_TERM_PARTITIONS,
             help="split the term totals into this many rows (reducer keys) "
                  "(default: %(default)s)")
-        self.add_passthru_arg(
-            "--min-df", type=positive_int, default=1,
-            help="the reducer leaves out terms seen in fewer messages (counted "
-                 "terms_under_min_df); the vocabulary drops them anyway, and they are "
-                 "most of the distinct n-grams (default 1: keep all)")
 
     def mapper_init(self):
         self.analyze = Analyzer(analyzer_config_from_options(self.options)).load()
@@ -198,7 +198,7 @@ class MRCountNgrams(CountedJob, MRJob):
                 self.increment_counter(COUNTERS, "unigram_tokens", sum(
                     stats[0] for term, stats in totals.items() if " " not in term))
             min_df = self.options.min_df
-            if min_df > 1:
+            if isinstance(min_df, int) and min_df > 1:
                 kept = {term: stats for term, stats in totals.items() if stats[1] >= min_df}
                 if len(kept) < len(totals):
                     self.increment_counter(COUNTERS, "terms_under_min_df",

@@ -20,6 +20,7 @@ from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
 
 from jeeves.features.collocations import log_likelihood_ratio, split_bigram
+from jeeves.features.vocabulary import MIN_LLR
 from jeeves.jobs import CountedJob
 
 try:
@@ -45,9 +46,8 @@ class MRScoreCollocations(CountedJob, MRJob):
         self.add_passthru_arg(
             "--total-tokens", type=int, required=True,
             help="unigram tokens in the corpus (sum of the unigram term counts)")
-        self.add_passthru_arg(
-            "--min-llr", type=float, default=0.0,
-            help="keep bigrams whose LLR is at least this (Mahout's --minLLR)")
+        # Mahout's --minLLR; without it every bigram is kept (an LLR is never negative)
+        MIN_LLR.add_to(self.add_passthru_arg)
 
     def mapper_route_terms(self, _, line):
         """A counting-pass line -> per term: (w1, [0, count]) for a word w1,
@@ -86,7 +86,7 @@ class MRScoreCollocations(CountedJob, MRJob):
         """w2, [[0, n_w2], [1, w1, n_bigram, n_w1]...] -> ("w1 w2", LLR) above --min-llr."""
         word_count = None
         total = self.options.total_tokens
-        min_llr = self.options.min_llr
+        min_llr = self.options.min_llr if self.options.min_llr is not None else 0.0
         for value in values:
             if value[0] == WORD:
                 word_count = value[1]

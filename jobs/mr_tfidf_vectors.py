@@ -30,10 +30,11 @@ with no features.
 from mrjob.job import MRJob
 from mrjob.step import MRStep
 
-from jeeves.features.tfidf import NORMS, tfidf_lines
+from jeeves.features.tfidf import NORM, SUBLINEAR_TF, tfidf_lines
 from jeeves.features.vocabulary import read_hashed_vocabulary, read_vocabulary_table
 from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
 from jeeves.jobs.protocols import ValidTextValueProtocol
+from jeeves.settings import add_settings
 
 try:
     import ujson as json
@@ -58,12 +59,7 @@ class MRTfidfVectors(CountedJob, MRJob):
         self.add_file_arg(
             "--vocabulary", required=True,
             help="vocabulary.tsv (term, id, df, idf) to weight and number the terms")
-        self.add_passthru_arg(
-            "--sublinear-tf", action="store_true", default=False,
-            help="use 1 + ln(count) as term frequency, as scikit-learn's sublinear_tf")
-        self.add_passthru_arg(
-            "--norm", choices=NORMS, default="l2",
-            help="row normalization: l2 (default), l1 or none")
+        add_settings(self.add_passthru_arg, (SUBLINEAR_TF, NORM))
         self.add_passthru_arg(
             "--batch-terms", type=positive_int, default=DEFAULT_BATCH_TERMS,
             help="messages are weighted in batches holding about this many term entries "

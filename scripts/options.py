@@ -9,13 +9,11 @@ configuration object (scripts/pipeline/), which validates itself.
 from jeeves.errors import UserError
 from jeeves.features.graph import GRAPH_SETTINGS
 from jeeves.features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
-from jeeves.features.tfidf import NORMS
-from jeeves.features.vocabulary import df_bound_argument
 from jeeves.models.email_features import DEFAULT_GROUPS, GROUPS
 from jeeves.models.intent import DEFAULT_INTENT_DATA
 from jeeves.models.metrics import SELECTION_METRICS
 from jeeves.pipeline.engine import Engine
-from jeeves.pipeline.features import VectorizerConfig
+from jeeves.pipeline.features import VECTORIZER_SETTINGS, VectorizerConfig
 from jeeves.pipeline.graph import GraphConfig
 from jeeves.pipeline.train import TrainingConfig
 from jeeves.runjob import MRJOB_CONF, RUNNERS
@@ -37,24 +35,7 @@ def engine_from(args):
 def add_feature_arguments(parser):
     """The analyzer and vocabulary options (`jeeves features` and `jeeves run`)."""
     add_analyzer_args(parser.add_argument, parser.add_argument)
-    parser.add_argument("--min-df", type=df_bound_argument, default=1,
-                        help="drop terms in fewer documents (int: count, float: fraction)")
-    parser.add_argument("--max-df", type=df_bound_argument, default=1.0,
-                        help="drop terms in more documents (int: count, float: fraction)")
-    parser.add_argument("--max-features", type=int, default=None,
-                        help="keep only this many terms, the most frequent")
-    parser.add_argument("--no-smooth-idf", dest="smooth_idf", action="store_false",
-                        help="idf = ln(n/df) + 1 instead of ln((1+n)/(1+df)) + 1")
-    parser.add_argument("--no-idf", dest="use_idf", action="store_false",
-                        help="term frequencies only (idf = 1)")
-    parser.add_argument("--sublinear-tf", action="store_true", help="tf = 1 + ln(count)")
-    parser.add_argument("--norm", choices=NORMS, default="l2", help="row normalization")
-    parser.add_argument("--hash-features", type=int, default=0,
-                        help="hashing mode with this many buckets (no vocabulary pruning)")
-    parser.add_argument("--min-llr", type=float, default=None,
-                        help="keep only bigrams whose log-likelihood ratio is at least this")
-    parser.add_argument("--flush-size", type=int, default=200000,
-                        help="terms the counting mapper holds before it flushes")
+    add_settings(parser.add_argument, VECTORIZER_SETTINGS)
 
 
 def analyzer_config(args):
@@ -68,11 +49,7 @@ def analyzer_config(args):
 
 
 def vectorizer_config(args):
-    return VectorizerConfig(
-        min_df=args.min_df, max_df=args.max_df, max_features=args.max_features,
-        smooth_idf=args.smooth_idf, use_idf=args.use_idf, sublinear_tf=args.sublinear_tf,
-        norm=args.norm, hash_features=args.hash_features, min_llr=args.min_llr,
-        flush_size=args.flush_size)
+    return VectorizerConfig(**values_of(args, VECTORIZER_SETTINGS))
 
 
 def add_graph_arguments(parser):

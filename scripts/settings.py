@@ -14,14 +14,15 @@ import argparse
 
 
 class Setting:
-    """One option: ``--flag`` (the attribute is the flag's name with
-    underscores), its type, default and help; ``minimum`` bounds numbers.
-    A setting whose default is False and that has no type is a switch."""
+    """One option: ``--flag`` (the attribute is ``dest``, by default the
+    flag's name with underscores), its type, default and help; ``minimum``
+    bounds numbers. A setting with a boolean default and no type is a switch:
+    ``--flag`` sets True (default False) or, as ``--no-...``, False."""
 
     def __init__(self, flag, default=None, type=None, help="", minimum=None, choices=None,
-                 metavar=None):
+                 metavar=None, dest=None):
         self.flag = flag
-        self.name = flag.lstrip("-").replace("-", "_")
+        self.name = dest or flag.lstrip("-").replace("-", "_")
         self.default = default
         self.type = type
         self.help = help
@@ -31,15 +32,18 @@ class Setting:
 
     @property
     def is_switch(self):
-        return self.default is False and self.type is None
+        return isinstance(self.default, bool) and self.type is None
 
     def parse(self, text):
         """argparse's type: the value of ``text``, checked."""
         try:
             value = self.type(text)
-        except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError("not a valid %s: %r" % (
-                getattr(self.type, "__name__", "value"), text)) from None
+        except (TypeError, ValueError) as error:
+            if self.type in (int, float):
+                message = "invalid %s value: %r" % (self.type.__name__, text)
+            else:
+                message = str(error)
+            raise argparse.ArgumentTypeError(message) from None
         problem = self.problem(value)
         if problem:
             raise argparse.ArgumentTypeError(problem)
@@ -63,7 +67,8 @@ class Setting:
     def add_to(self, add_argument):
         """Declare the option with ``add_argument`` (argparse's, or mrjob's add_passthru_arg)."""
         if self.is_switch:
-            add_argument(self.flag, action="store_true", help=self.help)
+            add_argument(self.flag, dest=self.name, help=self.help,
+                         action="store_false" if self.default else "store_true")
             return
         options = {"default": self.default, "help": self.help}
         if self.type is not None:
@@ -77,7 +82,7 @@ class Setting:
     def job_args(self, value):
         """The arguments that give a job ``value``."""
         if self.is_switch:
-            return [self.flag] if value else []
+            return [self.flag] if value != self.default else []
         return [] if value is None else [self.flag, str(value)]
 
 

@@ -29,42 +29,50 @@ from typing import Optional, Union
 
 from jeeves.errors import UserError
 from jeeves.features.text import analyzer_args, config_with_defaults
-from jeeves.features.tfidf import NORMS
+from jeeves.features.tfidf import NORM, SUBLINEAR_TF
 from jeeves.features.vocabulary import (
+    FLUSH_SIZE,
+    HASH_FEATURES,
+    MAX_DF,
+    MAX_FEATURES,
+    MIN_DF,
+    MIN_LLR,
+    SMOOTH_IDF,
+    USE_IDF,
     df_limits,
     read_kept_terms,
     vocabulary_rows_from_kept,
     write_vocabulary,
 )
 from jeeves.pipeline.storage import is_remote, join
+from jeeves.settings import check_settings
 
 DfBound = Union[int, float]
+# declared in jeeves.features.vocabulary and .tfidf: `jeeves features`/`run`'s options
+VECTORIZER_SETTINGS = (MIN_DF, MAX_DF, MAX_FEATURES, SMOOTH_IDF, USE_IDF, SUBLINEAR_TF, NORM,
+                       HASH_FEATURES, MIN_LLR, FLUSH_SIZE)
 
 
 @dataclass(frozen=True)
 class VectorizerConfig:
     """Vocabulary and weighting settings (scikit-learn's TfidfVectorizer names)."""
 
-    min_df: DfBound = 1
-    max_df: DfBound = 1.0
-    max_features: Optional[int] = None
-    smooth_idf: bool = True
-    use_idf: bool = True
-    sublinear_tf: bool = False
-    norm: str = "l2"
-    hash_features: int = 0
-    min_llr: Optional[float] = None
-    flush_size: int = 200000
+    min_df: DfBound = MIN_DF.default
+    max_df: DfBound = MAX_DF.default
+    max_features: Optional[int] = MAX_FEATURES.default
+    smooth_idf: bool = SMOOTH_IDF.default
+    use_idf: bool = USE_IDF.default
+    sublinear_tf: bool = SUBLINEAR_TF.default
+    norm: str = NORM.default
+    hash_features: int = HASH_FEATURES.default
+    min_llr: Optional[float] = MIN_LLR.default
+    flush_size: int = FLUSH_SIZE.default
 
     def __post_init__(self):
-        if self.norm not in NORMS:
-            raise UserError("--norm must be one of %s, not %r" % (", ".join(NORMS), self.norm))
-        if self.max_features is not None and self.max_features < 1:
-            raise UserError("--max-features must be at least 1, not %d" % self.max_features)
-        if self.hash_features < 0:
-            raise UserError("--hash-features must not be negative, not %d" % self.hash_features)
-        if self.flush_size < 1:
-            raise UserError("--flush-size must be at least 1, not %d" % self.flush_size)
+        try:
+            check_settings(self, VECTORIZER_SETTINGS)
+        except ValueError as error:
+            raise UserError(str(error)) from None
         if type(self.min_df) is type(self.max_df) and self.max_df < self.min_df:
             # both counts or both fractions: wrong whatever the corpus
             raise UserError("max_df corresponds to < documents than min_df")
@@ -95,14 +103,13 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
                             json.dumps(config, indent=1, sort_keys=True).encode("utf-8"))
 
         counts_dir = join(features_dir, "counts")
-        count_args = analyzer_args(config, stop_words_file) + [
-            "--flush-size", str(settings.flush_size)]
-        if settings.hash_features:
-            count_args += ["--hash-features", str(settings.hash_features)]
-        elif (isinstance(settings.min_df, int) and settings.min_df > 1
-              and settings.min_llr is None):
+        count_args = (analyzer_args(config, stop_words_file)
+                      + FLUSH_SIZE.job_args(settings.flush_size)
+                      + HASH_FEATURES.job_args(settings.hash_features))
+        if (not settings.hash_features and isinstance(settings.min_df, int)
+                and settings.min_df > 1 and settings.min_llr is None):
             # terms under min_df never reach the vocabulary: the reducer drops them
-            count_args += ["--min-df", str(settings.min_df)]
+            count_args += MIN_DF.job_args(settings.min_df)
         started = time.perf_counter()
         counting = engine.run(MRCountNgrams, messages, counts_dir, count_args)
         timings["count_ngrams"] = time.perf_counter() - started
@@ -120,12 +127,11 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
         vocabulary_args = ["--documents", str(n_docs)]
         vocabulary_inputs = [join(counts_dir, "part-*")]
         if settings.hash_features:
-            vocabulary_args += ["--hash-features", str(settings.hash_features)]
+            vocabulary_args += HASH_FEATURES.job_args(settings.hash_features)
         else:
-            vocabulary_args += ["--min-df", repr(settings.min_df),
-                                "--max-df", repr(settings.max_df)]
-            if settings.max_features is not None:
-                vocabulary_args += ["--max-features", str(settings.max_features)]
+            vocabulary_args += (MIN_DF.job_args(settings.min_df)
+                                + MAX_DF.job_args(settings.max_df)
+                                + MAX_FEATURES.job_args(settings.max_features))
         if settings.min_llr is not None and not settings.hash_features:
             if config["ngram_min"] != 1 or config["ngram_max"] < 2:
                 raise UserError("--min-llr needs unigrams and bigrams (--ngram-max 2 or more)")
@@ -134,12 +140,12 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
             started = time.perf_counter()
             collocations = engine.run(
                 MRScoreCollocations, [join(counts_dir, "part-*")], collocations_dir,
-                ["--total-tokens", str(max(total_tokens, 1)),
-                 "--min-llr", repr(settings.min_llr)])
+                ["--total-tokens", str(max(total_tokens, 1))]
+                + MIN_LLR.job_args(settings.min_llr))
             timings["score_collocations"] = time.perf_counter() - started
             summary["collocations"] = collocations.counter("score_collocations", "scored")
             vocabulary_inputs.append(join(collocations_dir, "part-*"))
-            vocabulary_args += ["--min-llr", repr(settings.min_llr)]
+            vocabulary_args += MIN_LLR.job_args(settings.min_llr)
 
         started = time.perf_counter()
         kept_dir = join(features_dir, "kept")
@@ -188,10 +194,8 @@ def write_stop_words(config, directory):
 
 def vector_job_args(vocabulary, settings):
     """The tf-idf job's arguments: the vocabulary it ships and a VectorizerConfig's weighting."""
-    args = ["--vocabulary", vocabulary, "--norm", settings.norm]
-    if settings.sublinear_tf:
-        args.append("--sublinear-tf")
-    return args
+    return (["--vocabulary", vocabulary] + NORM.job_args(settings.norm)
+            + SUBLINEAR_TF.job_args(settings.sublinear_tf))
 
 
 def build_features(inputs, output, analyzer_config=None, runner="inline", **settings):

@@ -172,7 +172,7 @@ def test_size_options_below_one_are_refused_before_any_task():
     # built with args (as the driver does), mrjob turns argparse's error into ValueError
     for job_class, args, message in (
             (MRCountNgrams, ["--term-partitions", "0"], "must be 1 or more, not 0"),
-            (MRCountNgrams, ["--flush-size", "-3"], "must be 1 or more, not -3"),
+            (MRCountNgrams, ["--flush-size", "-3"], "must be at least 1, not -3"),
             (MRTfidfVectors, ["--vocabulary", "v.tsv", "--batch-terms", "x"], "not an integer")):
         with pytest.raises(ValueError, match=message):
             job_class(args)
