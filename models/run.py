@@ -5,6 +5,9 @@ compare the models on the labelled vectors, write ``report/`` and ``model/``
 under a local directory, and return the part of ``summary.json`` that
 concerns training. ``train_from_features`` does the same from a local
 ``features/`` directory (``vocabulary.tsv`` and ``tfidf/``) and a labels dict.
+The settings travel whole (jeeves.models.training.TrainingSettings), the
+inputs grouped: the labelled rows, the feature space the bundle records,
+the email records, the report's extras.
 """
 
 from __future__ import annotations
@@ -29,11 +32,48 @@ from jeeves.models.email_features import (
 from jeeves.models.metrics import binary_metrics
 from jeeves.models.registry import EMAIL_MODEL, email_model_spec, linear_feature_weights
 from jeeves.models.report import error_examples, write_report
-from jeeves.models.training import compare_models, model_input, model_spec, positive_scores
+from jeeves.models.training import (
+    TrainingSettings,
+    compare_models,
+    model_input,
+    model_spec,
+    positive_scores,
+)
 from jeeves.models.vectors import join_labels, load_vectors
 
 # the contributions listed per example message in the report
 EXPLAINED_FEATURES = 5
+
+
+@dataclass(frozen=True)
+class LabelledVectors:
+    """The labelled tf-idf rows: `X` (sparse), `y` (0/1) and each row's message id."""
+
+    X: object
+    y: object
+    message_ids: Sequence[str]
+
+
+@dataclass(frozen=True)
+class FeatureSpace:
+    """What the rows were built with, stored in the bundle so prediction builds the
+    same vectors: the vocabulary's terms (by feature id) and its file, the
+    analyzer config and the tf-idf settings (`vectors`: sublinear_tf, norm,
+    hash_features)."""
+
+    terms: Sequence[str]
+    vocabulary_path: str
+    analyzer_config: dict
+    vectors: Optional[dict] = None
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What the report shows besides the comparison: paragraphs of `notes` and the
+    corpus block (jeeves.models.report.corpus_rows' arguments)."""
+
+    notes: Sequence[str] = ()
+    corpus: Optional[dict] = None
 
 
 @dataclass
@@ -56,51 +96,57 @@ class EmailInput:
     test_records: Optional[Sequence[dict]] = None
 
 
-def train_from_features(features_dir, labels, output_dir, analyzer_config, **options):
+def train_from_features(features_dir, labels, output_dir, analyzer_config, settings=None,
+                        vectors=None, **inputs):
     """Train, report and bundle from a local `features_dir` -> the training summary dict.
 
     `labels` maps message_id -> 0, 1 or None (jeeves.models.labels.label_records).
-    Messages with features but no label are counted, not trained on. The
-    keyword options are those of ``train_and_bundle``.
+    Messages with features but no label are counted, not trained on.
+    `settings` (TrainingSettings, default ones when None) and the keyword
+    `inputs` (email, test, report, progress, compare) are those of
+    ``train_and_bundle``.
     """
     vocabulary_path = os.path.join(features_dir, "vocabulary.tsv")
     terms, _ = read_vocabulary_by_id(vocabulary_path)
     X, message_ids = load_vectors(os.path.join(features_dir, "tfidf"), n_features=len(terms))
-    X_labelled, y, labelled_ids = join_labels(X, message_ids, labels)
-    summary = train_and_bundle(X_labelled, y, labelled_ids, terms, vocabulary_path, output_dir,
-                               analyzer_config, **options)
+    labelled = LabelledVectors(*join_labels(X, message_ids, labels))
+    features = FeatureSpace(terms, vocabulary_path, analyzer_config, vectors)
+    summary = train_and_bundle(labelled, features, output_dir, settings, **inputs)
     summary["featurized"] = len(message_ids)
-    summary["unlabelled_featurized"] = len(message_ids) - len(y)
+    summary["unlabelled_featurized"] = len(message_ids) - len(labelled.y)
     return summary
 
 
-def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, analyzer_config,
-                     models=None, n_splits=5, seed=0, select_by="pr_auc", target_recall=0.95,
-                     n_jobs=1, report_notes=(), progress=None, vectors=None,
-                     compare=compare_models, test=None, email=None, corpus=None):
-    """Compare the models on labelled rows, write report/ and model/ under the
-    local `output_dir` -> the training summary dict.
+def train_and_bundle(labelled, features, output_dir, settings=None, *, email=None, test=None,
+                     report=None, progress=None, compare=compare_models):
+    """Compare the models on `labelled` (LabelledVectors) as `settings` (TrainingSettings,
+    default ones when None) say, write report/ and model/ under the local
+    `output_dir` -> the training summary dict.
 
     Raises ValueError (with the counts) when there are too few labelled
-    messages. `vectors` (the tf-idf settings: sublinear_tf, norm,
-    hash_features) is stored in the bundle so prediction builds the same
-    vectors. `compare` is compare_models, or a drop-in such as
-    jeeves.pipeline.cluster_cv.compare_on_cluster bound to a runner.
-    `test` is a held-out ``(X_test, y_test)`` in the same feature space: the
-    chosen model scores it, at its CV threshold -> summary["test"] and the
-    report's held-out block.
+    messages. `features` (FeatureSpace) is stored in the bundle so
+    prediction builds the same vectors. `compare` is compare_models, or a
+    drop-in such as jeeves.pipeline.cluster_cv.compare_on_cluster bound to a
+    runner. `test` is a held-out ``(X_test, y_test)`` in the same feature
+    space: the chosen model scores it, at its CV threshold -> summary["test"]
+    and the report's held-out block. `report` (ReportInputs) brings the
+    report's notes and corpus block; `progress` is called with each
+    finished model's result.
 
     `email` (EmailInput) brings the labelled messages' records: the email
     model is compared too (``models`` "fast" and "all" include it, or name
     ``email_logistic_regression``), the report lists the most confident
     out-of-fold mistakes with their subjects, senders and dates, and, with
-    ``email.ablation``, the feature-group ablation table. `corpus` is the
-    report's corpus block (jeeves.models.report.corpus_rows' arguments).
+    ``email.ablation``, the feature-group ablation table.
     """
+    settings = settings or TrainingSettings()
+    report = report or ReportInputs()
+    terms = features.terms
     # rows in message-id order: the part files' layout depends on the runner,
     # and the folds (so the metrics and the model) must not
+    message_ids = labelled.message_ids
     order = sorted(range(len(message_ids)), key=message_ids.__getitem__)
-    X, y = X[order], y[order]
+    X, y = labelled.X[order], labelled.y[order]
     records = [{"message_id": message_ids[row]} for row in order]
     specs = None
     if email is not None:
@@ -111,9 +157,10 @@ def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, anal
             specs = {spec.name: spec}
             if test is not None:
                 test = (Documents(test[0], email.test_records), test[1])
-    comparison = compare(X, y, models=models, n_splits=n_splits, seed=seed,
-                         select_by=select_by, target_recall=target_recall,
-                         n_jobs=n_jobs, feature_names=terms, progress=progress,
+    comparison = compare(X, y, models=settings.models, n_splits=settings.n_splits,
+                         inner_splits=settings.inner_splits, seed=settings.seed,
+                         select_by=settings.select_by, target_recall=settings.target_recall,
+                         n_jobs=settings.n_jobs, feature_names=terms, progress=progress,
                          **({"specs": specs} if specs else {}))
     summary = comparison.summary()
     if test is not None:
@@ -125,20 +172,21 @@ def train_and_bundle(X, y, message_ids, terms, vocabulary_path, output_dir, anal
     if specs and email.ablation and EMAIL_MODEL in comparison.results:
         final = comparison.results[EMAIL_MODEL].final_params
         ablation = ablate(X, comparison.y, comparison.folds, email.groups, final["clf__C"],
-                          email.intent_model, email.corpus_svd, seed)
+                          email.intent_model, email.corpus_svd, settings.seed)
         summary["ablation"] = {"C": final["clf__C"], "rows": ablation}
     summary["report"] = write_report(comparison, os.path.join(output_dir, "report"),
-                                     notes=report_notes, test=summary.get("test"),
-                                     corpus=corpus, errors=errors, ablation=ablation)
-    extra = {"vectors": vectors or {}, "cv": chosen.cv, "select_by": select_by,
-             "target_recall": target_recall,
+                                     notes=report.notes, test=summary.get("test"),
+                                     corpus=report.corpus, errors=errors, ablation=ablation)
+    extra = {"vectors": features.vectors or {}, "cv": chosen.cv,
+             "select_by": settings.select_by, "target_recall": settings.target_recall,
              "final_params": summary["models"][comparison.chosen]["final_params"]}
     if comparison.chosen == EMAIL_MODEL:
         # jeeves.models.scoring builds Documents (tf-idf row + record) for this input
         extra.update(input="documents", groups=check_groups(email.groups))
     summary["bundle"] = save_bundle(
         os.path.join(output_dir, "model"), chosen.estimator, chosen.threshold,
-        analyzer_config, vocabulary_path, comparison.chosen, len(terms), extra=extra)
+        features.analyzer_config, features.vocabulary_path, comparison.chosen, len(terms),
+        extra=extra)
     return summary
 
 

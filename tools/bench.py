@@ -129,12 +129,13 @@ def stage_contacts(work, runner):
 def stage_train(work, runner):
     from jeeves.models.labels import label_records, labeller_from_spec
     from jeeves.models.run import train_from_features
+    from jeeves.models.training import TrainingSettings
     from jeeves.runjob import read_json_values
 
     labels, counts = label_records(read_json_values(work["messages"]), labeller_from_spec(LABELS))
     training = train_from_features(os.path.join(work["out"], "features"), labels, work["out"],
-                                   bench_features.ANALYZER_CONFIG, models=TRAIN_MODEL,
-                                   n_splits=TRAIN_FOLDS)
+                                   bench_features.ANALYZER_CONFIG,
+                                   TrainingSettings(models=TRAIN_MODEL, n_splits=TRAIN_FOLDS))
     return {"messages": training["samples"], "positives": counts["positive"]}
 
 

@@ -17,7 +17,7 @@ import io
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,17 +28,29 @@ from jeeves.features.vocabulary import read_vocabulary_by_id
 from jeeves.models.email_features import DEFAULT_GROUPS, check_groups
 from jeeves.models.intent import DEFAULT_INTENT_DATA
 from jeeves.models.labels import labeller_from_spec
-from jeeves.models.metrics import SELECTION_METRICS, check_target_recall
 from jeeves.models.registry import EMAIL_MODEL, email_model_spec, select_models
-from jeeves.models.run import EmailInput, train_and_bundle
-from jeeves.models.training import compare_models
+from jeeves.models.run import (
+    EmailInput,
+    FeatureSpace,
+    LabelledVectors,
+    ReportInputs,
+    train_and_bundle,
+)
+from jeeves.models.training import SettingError, TrainingSettings, compare_models
 from jeeves.models.vectors import labelled_line
 from jeeves.pipeline.storage import is_remote, join
+
+# the `jeeves run` option of each TrainingSettings field it validates
+OPTIONS = {"models": "--models", "n_splits": "--folds", "select_by": "--select-by",
+           "target_recall": "--target-recall"}
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """How models are compared and chosen (docs/models.md)."""
+    """How models are compared and chosen (docs/models.md): the models' own
+    settings (`settings`, a jeeves.models.training.TrainingSettings built from
+    the fields) and how the run trains them (on the cluster, the email
+    model's feature groups and data)."""
 
     models: str = "fast"
     folds: int = 5
@@ -54,6 +66,7 @@ class TrainingConfig:
     intent_data: str = DEFAULT_INTENT_DATA
     # at most this many tf-idf rows (a hash sample) are read for the LSA fit
     lsa_rows: int = 20000
+    settings: TrainingSettings = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         groups = self.groups
@@ -71,16 +84,13 @@ class TrainingConfig:
             raise UserError("--train-on-cluster compares the tf-idf models only; the email "
                             "model (%s) is compared in the driver: drop one of them"
                             % EMAIL_MODEL)
-        if self.select_by not in SELECTION_METRICS:
-            raise UserError("--select-by must be one of %s, not %r"
-                            % (", ".join(SELECTION_METRICS), self.select_by))
         try:
-            check_target_recall(self.target_recall)
-        except ValueError:
-            raise UserError("--target-recall must be in (0, 1], not %r"
-                            % self.target_recall) from None
-        if self.folds < 2:
-            raise UserError("--folds must be at least 2, not %d" % self.folds)
+            settings = TrainingSettings(models=self.models, n_splits=self.folds,
+                                        seed=self.seed, select_by=self.select_by,
+                                        target_recall=self.target_recall, n_jobs=self.n_jobs)
+        except SettingError as error:
+            raise UserError("%s %s" % (OPTIONS[error.setting], error.problem)) from None
+        object.__setattr__(self, "settings", settings)
 
     def _extra(self):
         """The email model's spec for select_models, unless it is off (no groups, or
@@ -279,12 +289,11 @@ def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
                                        test_records)
         try:
             training = train_and_bundle(
-                X, y, message_ids, terms, vocabulary_path, scratch, analyzer_config,
-                models=config.models, n_splits=config.folds, seed=config.seed,
-                select_by=config.select_by, target_recall=config.target_recall,
-                n_jobs=config.n_jobs, vectors=vectors, compare=compare,
-                report_notes=list(report_notes) + notes, progress=progress, test=test,
-                email=email, corpus=corpus)
+                LabelledVectors(X, y, message_ids),
+                FeatureSpace(terms, vocabulary_path, analyzer_config, vectors), scratch,
+                config.settings, email=email, test=test,
+                report=ReportInputs(list(report_notes) + notes, corpus), progress=progress,
+                compare=compare)
         except ValueError as error:
             raise UserError(str(error)) from None
         for name in ("report", "model"):

@@ -13,9 +13,15 @@ from jeeves.models.documents import Documents
 from jeeves.models.intent import train_intent_model
 from jeeves.models.lsa import fit_corpus_svd
 from jeeves.models.registry import EMAIL_MODEL
-from jeeves.models.run import EmailInput, train_and_bundle
+from jeeves.models.run import (
+    EmailInput,
+    FeatureSpace,
+    LabelledVectors,
+    ReportInputs,
+    train_and_bundle,
+)
 from jeeves.models.scoring import BundleVectorizer, predict_records
-from jeeves.models.training import shared_folds
+from jeeves.models.training import TrainingSettings, shared_folds
 from jeeves.models.vectors import load_vectors
 from tests.models.test_email_features import INTENT_LABELS, INTENT_SENTENCES, corpus
 from tests.models.test_run import write_features
@@ -69,10 +75,12 @@ def email_run(tmp_path_factory):
     email = EmailInput(records, ("text", "headers", "cues", "graph", "intent", "lsa"),
                        train_intent_model(INTENT_SENTENCES, INTENT_LABELS),
                        fit_corpus_svd(X, n_components=5), ablation=True)
-    summary = train_and_bundle(X, y_read, read_ids, terms, features + "/vocabulary.tsv",
-                               str(directory / "out"), {}, models=EMAIL_MODEL, n_splits=3,
-                               email=email, corpus={"counts": {"read": 9, "parsed": 8},
-                                                    "vocabulary_size": len(terms)})
+    summary = train_and_bundle(
+        LabelledVectors(X, y_read, read_ids),
+        FeatureSpace(terms, features + "/vocabulary.tsv", {}), str(directory / "out"),
+        TrainingSettings(models=EMAIL_MODEL, n_splits=3), email=email,
+        report=ReportInputs(corpus={"counts": {"read": 9, "parsed": 8},
+                                    "vocabulary_size": len(terms)}))
     return directory, summary, records, X
 
 

@@ -7,9 +7,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from jeeves.features.vocabulary import read_vocabulary_by_id, write_vocabulary
 from jeeves.models.bundle import load_bundle
 from jeeves.models.run import train_from_features
+from jeeves.models.training import TrainingSettings
 from tests.models.corpus import texts_and_labels
 
 ANALYZER = {"ngram_range": [1, 2]}
+SETTINGS = TrainingSettings(models="logistic_regression,complement_nb", n_splits=4)
 
 
 def write_features(directory, documents, message_ids):
@@ -49,8 +51,7 @@ def trained(tmp_path_factory):
     directory = tmp_path_factory.mktemp("run")
     documents, message_ids, labels, y = labelled_corpus()
     features = write_features(directory, documents, message_ids)
-    summary = train_from_features(features, labels, str(directory / "out"), ANALYZER,
-                                  models="logistic_regression,complement_nb", n_splits=4)
+    summary = train_from_features(features, labels, str(directory / "out"), ANALYZER, SETTINGS)
     return directory, summary, y
 
 
@@ -100,8 +101,7 @@ def test_training_does_not_depend_on_the_part_files_layout(trained, tmp_path):
              for line in part.read_text(encoding="utf-8").splitlines(True)]
     (relaid / "tfidf" / "part-00000").write_text("".join(reversed(lines)), encoding="utf-8")
     _, _, labels, _ = labelled_corpus()
-    again = train_from_features(str(relaid), labels, str(tmp_path / "out"), ANALYZER,
-                                models="logistic_regression,complement_nb", n_splits=4)
+    again = train_from_features(str(relaid), labels, str(tmp_path / "out"), ANALYZER, SETTINGS)
     for name, model in summary["models"].items():
         assert again["models"][name]["cv"] == model["cv"], name
         assert again["models"][name]["threshold"] == model["threshold"], name

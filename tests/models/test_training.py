@@ -3,6 +3,8 @@ import pytest
 from sklearn.metrics import recall_score
 
 from jeeves.models.training import (
+    SettingError,
+    TrainingSettings,
     _most_common_params,
     check_labels,
     compare_models,
@@ -157,3 +159,22 @@ def test_the_email_model_is_compared_on_documents_with_named_features():
     assert email.estimator.predict_proba(docs).shape == (len(y), 2)
     with pytest.raises(ValueError, match="intent feature group needs intent_model"):
         email_model_spec(groups=["intent"])
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"models": "logistic_regression,nope"}, "models is not a model choice .*'nope'"),
+    ({"n_splits": 1}, "n_splits must be at least 2, not 1"),
+    ({"inner_splits": 0}, "inner_splits must be at least 2, not 0"),
+    ({"select_by": "accuracy"}, "select_by must be one of pr_auc, roc_auc, not 'accuracy'"),
+    ({"target_recall": 1.5}, r"target_recall must be in \(0, 1\], not 1.5"),
+])
+def test_training_settings_refuse_a_bad_value_by_name(settings, message):
+    with pytest.raises(SettingError, match=message) as raised:
+        TrainingSettings(**settings)
+    assert raised.value.setting == next(iter(settings))
+
+
+def test_training_settings_keep_model_names_as_a_tuple():
+    settings = TrainingSettings(models=["logistic_regression", "email_logistic_regression"])
+    assert settings.models == ("logistic_regression", "email_logistic_regression")
+    assert TrainingSettings().models is None and TrainingSettings().n_splits == 5

@@ -1,7 +1,13 @@
-"""`jeeves run`'s own analyzer and vocabulary defaults (scripts/cmd_run.py RUN_DEFAULTS)."""
+"""`jeeves run`'s own analyzer and vocabulary defaults (scripts/cmd_run.py RUN_DEFAULTS),
+and its training options as the models' settings (jeeves.pipeline.train.TrainingConfig)."""
+
+import pytest
 
 from jeeves import cmd_run, options
 from jeeves.cli import build_parser
+from jeeves.errors import UserError
+from jeeves.models.training import TrainingSettings
+from jeeves.pipeline.train import TrainingConfig
 
 
 def parsed(*argv):
@@ -37,3 +43,21 @@ def test_the_help_names_the_defaults(capsys):
     except SystemExit:
         pass
     assert cmd_run.run_defaults_text() in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_training_options_build_the_models_settings_whole():
+    run = parsed("run", "--input", "mail", "--output", "out", "--labels", "subject:x",
+                 "--models", "logistic_regression", "--folds", "3", "--seed", "7",
+                 "--target-recall", "0.9")
+    assert options.training_config(run).settings == TrainingSettings(
+        models="logistic_regression", n_splits=3, seed=7, target_recall=0.9)
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"folds": 1}, "--folds must be at least 2, not 1"),
+    ({"select_by": "accuracy"}, "--select-by must be one of pr_auc, roc_auc, not 'accuracy'"),
+    ({"target_recall": 0}, r"--target-recall must be in \(0, 1\], not 0"),
+])
+def test_a_bad_training_setting_names_its_option(config, message):
+    with pytest.raises(UserError, match=message):
+        TrainingConfig(**config)
