@@ -32,8 +32,9 @@ from jeeves.models.cluster import (
     mean_score,
     refit_and_score,
 )
-from jeeves.models.metrics import SELECTION_METRICS
+from jeeves.models.metrics import SEED, SELECT_BY
 from jeeves.models.registry import REGISTRY
+from jeeves.settings import add_settings
 
 COUNTER_GROUP = "cross_validate"
 
@@ -49,12 +50,7 @@ class MRCrossValidate(CountedJob, MRJob):
         self.add_file_arg(
             "--cv-data", required=True,
             help="the .npz of X, y and the shared folds (jeeves.models.cluster.write_cv_data)")
-        self.add_passthru_arg(
-            "--select-by", choices=SELECTION_METRICS, default="pr_auc",
-            help="the metric the inner grid search maximizes (default: pr_auc)")
-        self.add_passthru_arg(
-            "--seed", type=int, default=0,
-            help="random_state of the models, as in the local comparison (default: 0)")
+        add_settings(self.add_passthru_arg, (SELECT_BY, SEED))
 
     def steps(self):
         return [

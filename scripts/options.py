@@ -11,7 +11,7 @@ from jeeves.features.graph import GRAPH_SETTINGS
 from jeeves.features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
 from jeeves.models.email_features import DEFAULT_GROUPS, GROUPS
 from jeeves.models.intent import DEFAULT_INTENT_DATA
-from jeeves.models.metrics import SELECTION_METRICS
+from jeeves.models.metrics import SEED, SELECT_BY
 from jeeves.pipeline.engine import Engine
 from jeeves.pipeline.features import VECTORIZER_SETTINGS, VectorizerConfig
 from jeeves.pipeline.graph import GraphConfig
@@ -65,13 +65,12 @@ def add_training_arguments(parser):
     parser.add_argument("--models", default="fast",
                         help="'fast' (default), 'all', or comma-separated names from the "
                              "registry (models/registry.py)")
-    parser.add_argument("--select-by", choices=SELECTION_METRICS, default="pr_auc",
-                        help="CV metric that chooses the model (default: %(default)s)")
+    SELECT_BY.add_to(parser.add_argument)
     parser.add_argument("--target-recall", type=float, default=0.95,
                         help="the threshold is set on out-of-fold scores to reach this recall "
                              "(default: %(default)s)")
     parser.add_argument("--folds", type=int, default=5, help="outer CV folds (default: 5)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the CV folds (default: 0)")
+    SEED.add_to(parser.add_argument)
     parser.add_argument("--n-jobs", type=int, default=1,
                         help="processes for grid search (default: 1)")
     parser.add_argument("--train-on-cluster", action="store_true",

@@ -31,6 +31,7 @@ from jeeves.models.training import (
     shared_folds,
 )
 from jeeves.runjob import MRJOB_CONF
+from jeeves.taskcode import task_code_args
 
 
 def run_cross_validation(X, y, folds, names, runner="inline", inner_splits=3, seed=0,
@@ -48,8 +49,9 @@ def run_cross_validation(X, y, folds, names, runner="inline", inner_splits=3, se
         # no --output-dir: the output stays where the runner keeps it (S3 on
         # EMR) and is streamed back, so every runner works the same way
         job = MRCrossValidate(args=[
-            "-r", runner, "-c", conf or MRJOB_CONF, "--cv-data", data_path,
-            "--select-by", select_by, "--seed", str(seed), *extra_args, *inputs])
+            "-r", runner, "-c", conf or MRJOB_CONF, *task_code_args(runner),
+            "--cv-data", data_path, *metrics.SELECT_BY.job_args(select_by),
+            *metrics.SEED.job_args(seed), *extra_args, *inputs])
         with job.make_runner() as job_runner:
             job_runner.run()
             return {(value["model"], value["outer"]): value
