@@ -164,12 +164,21 @@ def download_wordnet(directory):
         import nltk
     except ImportError:
         return False
+    import contextlib
+    import io
+
     target = os.path.join(directory, "nltk_data")
-    try:
-        return bool(nltk.download("wordnet", download_dir=target, quiet=True,
-                                  raise_on_error=True)) and _found_under(target)
-    except Exception:  # no network, a proxy, a server error: all mean "not this way"
-        return False
+    # NLTK prints its progress and errors, and warns: the caller says it in one line
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        try:
+            os.makedirs(target, mode=0o700, exist_ok=True)
+            return bool(nltk.download("wordnet", download_dir=target, quiet=True,
+                                      raise_on_error=True, print_error_to=io.StringIO())
+                        ) and _found_under(target)
+        except Exception:  # no network, a proxy, a server error: all mean "not this way"
+            return False
 
 
 def _found_under(nltk_data):

@@ -88,3 +88,45 @@ def test_a_task_analyzes_without_importing_nltk_or_scikit_learn():
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, check=True, env=dict(os.environ))
     assert done.stdout.strip() == "['meeting', 'schedule', 'meeting schedule'] []"
+
+
+def _isolated(monkeypatch, tmp_path):
+    """No WordNet anywhere NLTK looks, an empty user cache; the memo cleared."""
+    import nltk.data
+
+    from jeeves.features import wordnet
+
+    monkeypatch.delenv("NLTK_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "nowhere")])
+    wordnet.load_lemma_tables.cache_clear()
+    return wordnet
+
+
+def test_without_wordnet_the_error_is_one_line(monkeypatch, tmp_path):
+    from jeeves.errors import ResourceUnavailable
+
+    wordnet = _isolated(monkeypatch, tmp_path)
+    monkeypatch.setattr(wordnet, "download_wordnet", lambda directory: False)
+    try:
+        with pytest.raises(ResourceUnavailable) as raised:
+            wordnet.load_lemma_tables()
+    finally:
+        wordnet.load_lemma_tables.cache_clear()
+    assert "\n" not in str(raised.value) and "nltk.downloader wordnet" in str(raised.value)
+
+
+def test_tables_built_once_are_read_from_the_user_cache(monkeypatch, tmp_path):
+    from jeeves.features import wordnet
+
+    tables = wordnet.load_lemma_tables()
+    wordnet = _isolated(monkeypatch, tmp_path)
+    cache = wordnet.user_cache_directory()
+    assert cache == str(tmp_path / "cache" / "jeeves")
+    os.makedirs(cache)
+    assert wordnet.write_cache(cache, tables)
+    monkeypatch.setattr(wordnet, "download_wordnet", lambda directory: pytest.fail("download"))
+    try:
+        assert wordnet.load_lemma_tables() == tables
+    finally:
+        wordnet.load_lemma_tables.cache_clear()
