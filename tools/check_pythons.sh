@@ -16,7 +16,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 : "${NLTK_DATA:=$root/.nltk_data}"
 export NLTK_DATA
-export JEEVES_HOME="$root"
 
 SUPPORTED="3.11 3.12 3.13"
 # the unit tests of what differs between Pythons: the email package and
