@@ -9,7 +9,8 @@ BIN := $(VENV)/bin
 NLTK_DATA := $(CURDIR)/.nltk_data
 export NLTK_DATA
 # task-side code (jeeves.models ships with the scoring and CV jobs) must also run on EMR 7's Python
-TASK_SIDE := jobs features models scripts/errors.py scripts/__init__.py
+TASK_SIDE := jobs features models scripts/__init__.py scripts/errors.py scripts/files.py \
+	scripts/settings.py scripts/storage.py scripts/taskcode.py
 
 # Real engines (docs/engines.md): Hadoop jars from Maven Central, fetched
 # when Java and Maven are present; the engine tests skip without them.

@@ -13,7 +13,7 @@ no boundary yields nothing.
 The file is read through ``read(offset, length) -> bytes`` (fewer bytes only
 at the end of the file), so a range costs its own bytes plus one message and
 the scan to the next boundary, never the whole file: local files, HDFS and
-S3 supply such a function (jobs/ranged_reads.py).
+S3 supply such a function (``Storage.read_range``, scripts/storage.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every job writes ``part-NNNNN`` files (one per reducer, or per mapper in a
 map-only step) beside markers (``_SUCCESS``) and checksums (``.crc``);
 readers take the part files alone, in name order, so their concatenation is
 the job's output whatever the number of tasks. The one lister of a local
-directory: the driver's Storage (scripts/pipeline/storage.py) uses it for
+directory: Storage (scripts/storage.py) uses it for
 local URIs and mrjob's ``fs.ls`` for remote ones.
 """
 

@@ -45,7 +45,7 @@ from jeeves.features.mailformats import Found, expand_inputs, iter_found, relpat
 from jeeves.features.mbox_ranges import found_in_range
 from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES, content_fingerprint, outcome_of
 from jeeves.jobs import CountedJob
-from jeeves.jobs.ranged_reads import open_ranged
+from jeeves.storage import Storage
 
 DEDUPE_KEYS = {
     "message_id": lambda record: record["message_id"],
@@ -63,12 +63,16 @@ def _preference(record):
 
 def found_in_piece(piece, location, webhdfs_url=None):
     """The Found items of one work item piece read at ``location``: the
-    whole file, or the messages of its byte range."""
-    source = open_ranged(location, webhdfs_url)
+    whole file, or the messages of its byte range (each range fetched
+    alone: jeeves.storage's ranged reads)."""
+    storage = Storage(webhdfs_url=webhdfs_url)
     if "start" in piece:
-        return list(found_in_range(source.read, piece["uri"], piece["relpath"], piece["start"],
+        def read(offset, length):
+            return storage.read_range(location, offset, length)
+
+        return list(found_in_range(read, piece["uri"], piece["relpath"], piece["start"],
                                    piece["end"], piece["size"], piece["several"]))
-    return iter_found(source.read_all(), piece["uri"], piece["relpath"])
+    return iter_found(storage.read_all(location), piece["uri"], piece["relpath"])
 
 
 def piece_bytes(piece, location):

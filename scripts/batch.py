@@ -32,12 +32,17 @@ so a re-run, or one run over all partitions, writes the same objects.
 The manifest is written with S3 conditional writes (If-Match on the ETag
 read at the start, If-None-Match for the first one), so two overlapping runs
 cannot silently overwrite each other's record: the second one fails.
+
+Every read and write goes through a jeeves.storage.Storage over the S3
+client given (``s3``, a boto3 client).
 """
 
 import json
 import re
 from datetime import datetime, timezone
 from urllib.parse import urlparse
+
+from jeeves.storage import Storage, join
 
 PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})/$")
 STATE_PREFIX = "_jeeves/"
@@ -58,22 +63,26 @@ def split_s3_uri(uri):
     return parsed.netloc, prefix
 
 
+def _storage(s3):
+    return Storage(s3=s3)
+
+
+def _uri(bucket, key):
+    return "s3://%s/%s" % (bucket, key)
+
+
 def _keys(s3, bucket, prefix):
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", ()):
-            yield item["Key"]
+    return _storage(s3).s3_keys(_uri(bucket, prefix))
 
 
 def list_partitions(s3, input_uri):
     """The dates (YYYY-MM-DD) of the dt= partitions under `input_uri`, oldest first."""
     bucket, prefix = split_s3_uri(input_uri)
     dates = []
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-        for common in page.get("CommonPrefixes", ()):
-            match = PARTITION.match(common["Prefix"][len(prefix):])
-            if match:
-                dates.append(match.group(1))
+    for name in _storage(s3).list_directories(_uri(bucket, prefix)):
+        match = PARTITION.match(name + "/")
+        if match:
+            dates.append(match.group(1))
     return sorted(dates)
 
 
@@ -87,53 +96,46 @@ class Manifest:
     @classmethod
     def load(cls, s3, bucket, key):
         try:
-            response = s3.get_object(Bucket=bucket, Key=key)
-        except s3.exceptions.NoSuchKey:
+            data, etag = _storage(s3).read_tagged(_uri(bucket, key))
+        except FileNotFoundError:
             return cls()
-        document = json.loads(response["Body"].read())
-        return cls(document.get("partitions"), response["ETag"])
+        document = json.loads(data)
+        return cls(document.get("partitions"), etag)
 
     def save(self, s3, bucket, key):
-        """Write the manifest unless someone else changed it since it was read."""
+        """Write the manifest unless someone else changed it since it was read
+        (or, never read, unless it exists): S3 refuses the write with a
+        ClientError (PreconditionFailed), so an overlapping run fails."""
         body = json.dumps({"version": 1, "partitions": self.partitions},
                           indent=1, sort_keys=True).encode("utf-8")
-        condition = {"IfMatch": self.etag} if self.etag else {"IfNoneMatch": "*"}
-        response = s3.put_object(Bucket=bucket, Key=key, Body=body,
-                                 ContentType="application/json", **condition)
-        self.etag = response["ETag"]
+        self.etag = _storage(s3).write_if_unchanged(_uri(bucket, key), body, self.etag,
+                                                     content_type="application/json")
 
 
 def clear_prefix(s3, bucket, prefix):
     """Delete every object under ``prefix`` (what a failed attempt left)."""
-    stale = [{"Key": key} for key in _keys(s3, bucket, prefix)]
-    for start in range(0, len(stale), 1000):
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start:start + 1000]})
+    _storage(s3).clear(_uri(bucket, prefix))
 
 
 def finish_partition(s3, bucket, prefix, part_summary):
     """The partition's summary.json, then its _SUCCESS marker, last."""
-    s3.put_object(Bucket=bucket, Key=prefix + SUMMARY,
-                  Body=json.dumps(part_summary, indent=1, sort_keys=True).encode("utf-8"))
-    s3.put_object(Bucket=bucket, Key=prefix + SUCCESS, Body=b"")
+    storage = _storage(s3)
+    storage.write_bytes(_uri(bucket, prefix + SUMMARY),
+                        json.dumps(part_summary, indent=1, sort_keys=True).encode("utf-8"))
+    storage.write_bytes(_uri(bucket, prefix + SUCCESS), b"")
 
 
 def _exists(s3, bucket, key):
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except s3.exceptions.ClientError as error:
-        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
+    return _storage(s3).exists(_uri(bucket, key))
 
 
 def _read_flagged_rows(s3, bucket, prefix):
     """The flagged rows under a partition prefix, by message id."""
+    storage = _storage(s3)
     rows = []
-    for key in sorted(_keys(s3, bucket, prefix + FLAGGED_PREFIX)):
-        if key.rsplit("/", 1)[-1].startswith("part-"):
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-            rows.extend(json.loads(line) for line in body.splitlines() if line.strip())
+    for uri in storage.part_files(_uri(bucket, prefix + FLAGGED_PREFIX)):
+        body = storage.read_bytes(uri).decode("utf-8")
+        rows.extend(json.loads(line) for line in body.splitlines() if line.strip())
     return sorted(rows, key=lambda row: (str(row["message_id"]), json.dumps(row, sort_keys=True)))
 
 
@@ -194,9 +196,10 @@ def run_batch(s3, input_uri, output_uri, process_partition, notifiers=(), run_id
     if summary["status"] == "ok" and not summary["processed"] and not summary["recovered"]:
         summary["status"] = "idle"
     summary["done"] = sorted(manifest.partitions)
-    s3.put_object(Bucket=out_bucket, Key="%s%sruns/%s.json" % (out_prefix, STATE_PREFIX, run_id),
-                  Body=json.dumps(dict(summary, flagged_emails=flagged_all), indent=1,
-                                  sort_keys=True).encode("utf-8"))
+    _storage(s3).write_bytes(
+        _uri(out_bucket, "%s%sruns/%s.json" % (out_prefix, STATE_PREFIX, run_id)),
+        json.dumps(dict(summary, flagged_emails=flagged_all), indent=1,
+                   sort_keys=True).encode("utf-8"))
     for notifier in notifiers:
         notifier.notify(summary, flagged_all)
     return summary
@@ -221,7 +224,6 @@ def parse_and_score(bundle, engine):
     """
     from jeeves.pipeline.parse import parse_stage
     from jeeves.pipeline.score import score_stage
-    from jeeves.pipeline.storage import join
 
     def process(input_uri, output_uri, date):
         parsed = parse_stage(engine, [input_uri], output_uri)

@@ -11,7 +11,7 @@ docs/features.md).
 from jeeves import options
 from jeeves.pipeline.features import features_stage
 from jeeves.pipeline.parse import check_inputs
-from jeeves.pipeline.storage import join
+from jeeves.storage import join
 
 
 def add_arguments(parser):

@@ -18,7 +18,7 @@ from jeeves import options
 from jeeves.pipeline.graph import graph_stage
 from jeeves.pipeline.parse import check_inputs
 from jeeves.pipeline.run import merge_stage_summary
-from jeeves.pipeline.storage import join
+from jeeves.storage import join
 
 
 def add_arguments(parser):

@@ -124,7 +124,8 @@ def score_on_runner(args):
     from jeeves.pipeline.engine import Engine
     from jeeves.pipeline.parse import check_inputs
     from jeeves.pipeline.score import score_stage
-    from jeeves.pipeline.storage import check_output_location, join
+    from jeeves.pipeline.storage import check_output_location
+    from jeeves.storage import join
 
     if not args.output or args.add_header or STDIN in args.inputs:
         raise UserError("--runner scores parsed records into --output DIR_OR_URI "

@@ -4,7 +4,7 @@ Every stage goes through ``run_job`` so all of them run the same way: the
 project's mrjob.conf (or the one given), the chosen runner, an explicit
 output location, and the counters of all steps summed into one dict.
 
-Where the output goes (scripts/pipeline/storage.py counts what the driver moves):
+Where the output goes (scripts/storage.py counts what the driver moves):
 
 - inline, local runners: a local output is written by the job; a remote one
   is written to a local scratch directory first, then uploaded.
@@ -25,9 +25,9 @@ from mrjob.step import StepFailedException
 
 from jeeves.errors import JobFailed, RunnerUnavailable
 from jeeves.features.parts import part_files
-from jeeves.pipeline.storage import Storage, is_remote
 from jeeves.runners import MRJOB_CONF, RUNNERS
 from jeeves.spark_env import local_spark_environment
+from jeeves.storage import Storage, is_remote
 from jeeves.taskcode import task_code_args, task_code_zip
 
 __all__ = ["MRJOB_CONF", "RUNNERS", "JobFailed", "RunnerUnavailable", "check_runner",
@@ -127,7 +127,7 @@ def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_
     """Run ``job_class`` on ``inputs``; its output ends up at ``output_dir``
     (a local directory or an ``hdfs://`` / ``s3://`` URI; module docstring).
 
-    ``storage`` (scripts/pipeline/storage.Storage) counts the bytes the
+    ``storage`` (jeeves.storage.Storage) counts the bytes the
     driver moves and removes what an earlier attempt left at ``output_dir``.
     mrjob uploads local input paths to a cluster itself.
     """

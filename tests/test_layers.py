@@ -20,6 +20,10 @@ FORBIDDEN = {
                       "jeeves.mailbox"),
     "jeeves.jobs": ("jeeves.pipeline", "jeeves.cli", "jeeves.cmd_", "jeeves.mailbox"),
     "jeeves.errors": ("jeeves.",),
+    "jeeves.files": ("jeeves.",),
+    "jeeves.settings": ("jeeves.",),
+    "jeeves.storage": ("jeeves.jobs", "jeeves.models", "jeeves.pipeline", "jeeves.cli",
+                       "jeeves.cmd_", "jeeves.mailbox"),
 }
 
 

@@ -199,7 +199,7 @@ def record_line(line, input_prefix):
 def output_digests(storage, out, input_prefix):
     """{"records", "vocabulary", "vectors"}: digests of a `jeeves run` output
     (a local directory or an HDFS URI), read line by line through ``storage``."""
-    from jeeves.pipeline.storage import join
+    from jeeves.storage import join
 
     records, vectors = LineDigest(), LineDigest()
     for line in storage.iter_lines(join(out, "messages")):
@@ -297,7 +297,7 @@ def _log_tail(path, lines=20):
 
 def measure(runner, inputs, out, input_prefix, log_path, hadoop_home=None, cluster_pid=None):
     """One `jeeves run`: its figures and the digests of its output."""
-    from jeeves.pipeline.storage import Storage
+    from jeeves.storage import Storage
 
     env = hadoop_environment(hadoop_home) if runner == "hadoop" else None
     # the local runner's tasks are the driver's descendants, even while a cluster runs

@@ -3,7 +3,7 @@
 An :class:`Engine` is what every stage takes besides its own settings: it
 runs jobs (scripts/runjob.run_job) with the runner's profile, shows their
 live progress on stderr (scripts/pipeline/progress.py) and gives the stage
-the :class:`~scripts.pipeline.storage.Storage` through which the driver
+the :class:`~jeeves.storage.Storage` through which the driver
 reads and writes.
 """
 
@@ -19,8 +19,8 @@ from mrjob.conf import load_opts_from_mrjob_conf
 
 from jeeves.jobs import PROGRESS_GROUP
 from jeeves.pipeline import progress
-from jeeves.pipeline.storage import Storage, is_remote
 from jeeves.runjob import MRJOB_CONF, RUNNERS, RunnerUnavailable, check_runner, run_job
+from jeeves.storage import Storage, is_remote
 
 # mrjob options of a profile that the driver's own file systems need
 STORAGE_OPTIONS = ("s3_endpoint", "region", "hadoop_bin")

@@ -44,8 +44,8 @@ from jeeves.features.vocabulary import (
     vocabulary_rows_from_kept,
     write_vocabulary,
 )
-from jeeves.pipeline.storage import is_remote, join
 from jeeves.settings import check_settings
+from jeeves.storage import is_remote, join
 
 DfBound = Union[int, float]
 # declared in jeeves.features.vocabulary and .tfidf: `jeeves features`/`run`'s options

@@ -44,8 +44,8 @@ from jeeves.features.graph import (
 from jeeves.files import replaced_directory
 from jeeves.jobs.mr_common_contacts import MRCommonContacts
 from jeeves.jobs.mr_contact_lists import MRContactLists
-from jeeves.pipeline.storage import is_remote, join
 from jeeves.settings import check_settings, job_args
+from jeeves.storage import is_remote, join
 
 
 @dataclass(frozen=True)

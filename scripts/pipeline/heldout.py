@@ -25,8 +25,8 @@ import time
 from jeeves.features.text import analyzer_args, config_with_defaults
 from jeeves.pipeline.features import vector_job_args, write_stop_words
 from jeeves.pipeline.parse import parse_stage
-from jeeves.pipeline.storage import is_remote, join
 from jeeves.pipeline.train import label_stage
+from jeeves.storage import is_remote, join
 
 TEST_DIR = "test"
 # the stage directories of OUTPUT/test/ a run rewrites

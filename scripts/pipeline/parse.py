@@ -27,7 +27,7 @@ from jeeves.errors import UserError
 from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES
 from jeeves.files import replaced_directory
 from jeeves.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES, plan_inputs
-from jeeves.pipeline.storage import is_remote, join
+from jeeves.storage import is_remote, join
 
 KINDS = ("message", "quarantine")
 OUTPUT_DIRS = {"message": "messages", "quarantine": "quarantine"}

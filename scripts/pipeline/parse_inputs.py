@@ -2,7 +2,8 @@
 
 ``plan_inputs(inputs, scratch_dir, runner, split_size, container_bytes)``
 expands the inputs (local files and directories, ``hdfs://`` and ``s3://``
-files and prefixes, listed through WebHDFS and boto3) and writes the job's
+files and prefixes, listed and read through jeeves.storage's ranged reads:
+WebHDFS and boto3) and writes the job's
 input: one work list file per work item, so that every runner (inline,
 local, Hadoop's TextInputFormat, Spark's textFile) gives each item its own
 map task. The job runs with the plan's ``job_args`` (``--work-list`` and
@@ -38,13 +39,7 @@ from urllib.parse import unquote, urlparse
 
 from jeeves.features.mailformats import expand_inputs, pack_files, relpath_of_uri
 from jeeves.features.mbox_ranges import holds_several_messages, ranges_of
-from jeeves.jobs.ranged_reads import (
-    WebHdfsFile,
-    list_s3_files,
-    open_ranged,
-    scheme_of,
-    webhdfs_url_from_conf,
-)
+from jeeves.storage import Storage, scheme_of, webhdfs_url_from_conf
 
 DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024
 DEFAULT_CONTAINER_BYTES = 32 * 1024 * 1024
@@ -91,6 +86,7 @@ class _Planner:
         self.split_size = split_size
         self.container_bytes = container_bytes
         self.webhdfs_url = webhdfs_url
+        self.storage = Storage(webhdfs_url=webhdfs_url)
         self.items, self.hints, self.shipped = [], [], []
         self.ranges = 0
 
@@ -105,8 +101,10 @@ class _Planner:
         """(whether the file holds several messages) for an mbox over the
         split size, to cut into ranges; None for any other file (a hint
         when it is compressed)."""
-        source = open_ranged(location, self.webhdfs_url)
-        head = source.read(0, HEAD_BYTES)
+        def read(offset, length):
+            return self.storage.read_range(location, offset, length)
+
+        head = read(0, HEAD_BYTES)
         compression = _compression_of(head)
         if compression:
             self.hints.append(
@@ -114,7 +112,7 @@ class _Planner:
                 "(over the split size of %d)" % (uri, compression, size, self.split_size))
         if not _splittable(head):
             return None
-        return holds_several_messages(source.read, size)
+        return holds_several_messages(read, size)
 
     def _add_ranges(self, read, uri, relpath, size, several):
         for start, end in ranges_of(size, self.split_size):
@@ -159,10 +157,7 @@ class _Planner:
                 "Hadoop configuration ($HADOOP_CONF_DIR or $HADOOP_HOME/etc/hadoop) has "
                 "no dfs.namenode.http-address" % root)
         try:
-            if scheme_of(root) == "hdfs":
-                files = WebHdfsFile(root, self.webhdfs_url).list_files()
-            else:
-                files = list_s3_files(root)
+            files = self.storage.list_files(root)
         # HTTP errors (WebHDFS answers 404 for a missing path) and boto3's
         # own: either way the input cannot be listed
         except Exception as error:  # noqa: BLE001

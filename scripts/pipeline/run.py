@@ -22,8 +22,9 @@ from jeeves.pipeline.heldout import WRITTEN as HELD_OUT_WRITTEN
 from jeeves.pipeline.heldout import heldout_stage
 from jeeves.pipeline.parse import parse_stage
 from jeeves.pipeline.score import score_stage
-from jeeves.pipeline.storage import SUCCESS, check_output_location, join
+from jeeves.pipeline.storage import check_output_location
 from jeeves.pipeline.train import TrainingConfig, check_label_spec, label_stage, train_stage
+from jeeves.storage import SUCCESS, join
 
 
 @dataclass(frozen=True)

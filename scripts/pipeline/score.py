@@ -16,7 +16,7 @@ import tempfile
 import time
 
 from jeeves.errors import UserError
-from jeeves.pipeline.storage import SUCCESS, basename, is_remote, join
+from jeeves.storage import SUCCESS, basename, is_remote, join
 
 
 def _bundle_files(storage, bundle):

@@ -38,7 +38,7 @@ from jeeves.models.run import (
 )
 from jeeves.models.training import SettingError, TrainingSettings, compare_models
 from jeeves.models.vectors import labelled_line
-from jeeves.pipeline.storage import is_remote, join
+from jeeves.storage import is_remote, join
 
 # the `jeeves run` option of each TrainingSettings field it validates
 OPTIONS = {"models": "--models", "n_splits": "--folds", "select_by": "--select-by",

@@ -19,7 +19,7 @@ submitted job as the cluster would, on the inline runner in this process:
   pool lock is released, so the next job reuses the pooled cluster.
 
 All the fake cluster's S3 traffic goes through its own boto3 Session,
-including the parse tasks' ranged reads (``jeeves.jobs.ranged_reads.s3_client`` is
+including the parse tasks' ranged reads (``jeeves.storage.s3_client`` is
 pointed at it while a job runs). :class:`DriverS3Bytes` hooks the default
 session, which mrjob's S3Filesystem and the driver's Storage use, so it
 counts only what the driver moves.
@@ -147,16 +147,16 @@ class FakeCluster:
             output = os.path.join(scratch, "output")
             job = job_class(args=["-r", "inline", "-c", MRJOB_CONF, "--output-dir", output,
                                   *args, *inputs])
-            import jeeves.jobs.ranged_reads as ranged_reads
+            import jeeves.storage as storage_module
 
-            saved = ranged_reads.s3_client
-            ranged_reads.s3_client = lambda: self.s3
+            saved = storage_module.s3_client
+            storage_module.s3_client = lambda: self.s3
             try:
                 with job.make_runner() as inline:
                     inline.run()
                     counters = inline.counters()
             finally:
-                ranged_reads.s3_client = saved
+                storage_module.s3_client = saved
             bucket, prefix = split_uri(runner._output_dir)
             prefix = prefix.rstrip("/") + "/"
             for name in sorted(os.listdir(output)):

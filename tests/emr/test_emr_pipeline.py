@@ -43,7 +43,7 @@ import mrjob.pool
 import pytest
 
 from jeeves import cli
-from jeeves.pipeline import storage as storage_module
+from jeeves import storage as storage_module
 from tests.emr.emr_fake import DriverS3Bytes, FakeCluster
 from tests.emr.test_emr_submission import moto_keeps_application_names  # noqa: F401
 from tests.helpers import MRJOB_CONF, REPO
@@ -101,10 +101,8 @@ def driver_bytes(monkeypatch):
     """The hook on boto3's default session; the Storage's current stage names its counts."""
     counted = DriverS3Bytes()
     counted.install()
-    import jeeves.jobs.ranged_reads as ranged_reads
-
     # the driver's own client for input listing, made on the hooked session
-    ranged_reads.s3_client.cache_clear()
+    storage_module.s3_client.cache_clear()
     original = storage_module.Storage.counting
 
     def counting(storage, stage):
@@ -114,7 +112,7 @@ def driver_bytes(monkeypatch):
     monkeypatch.setattr(storage_module.Storage, "counting", counting)
     yield counted
     counted.uninstall()
-    ranged_reads.s3_client.cache_clear()
+    storage_module.s3_client.cache_clear()
 
 
 def emr_run(cluster, driver_bytes, files, tmp_path, name, aws_env):
@@ -170,7 +168,7 @@ def reduced_size(cluster, out):
 def test_emr_run_keeps_every_stage_on_s3_and_the_corpus_off_the_driver(
         aws_env, monkeypatch, tmp_path, driver_bytes, capsys):
     files = corpus_files()
-    # the parse tasks and the driver's input listing (jobs/ranged_reads.py)
+    # the parse tasks and the driver's input listing (jeeves.storage's ranged reads)
     # find S3 from the environment, as on EMR nodes
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", aws_env)
     cluster = FakeCluster(aws_env)

@@ -13,7 +13,7 @@ local copies is the reference:
   chosen model and its threshold the same, every message's score equal
   within 1e-9;
 - the bytes the driver read and wrote through its storage layer
-  (scripts/pipeline/storage.py, summary.json's ``driver_bytes``) stay under
+  (scripts/storage.py, summary.json's ``driver_bytes``) stay under
   a bound computed from what it may handle: the vocabulary (written once,
   read back for training and prediction), the kept terms, the labelled
   vectors, the model bundle and report, the flagged list, and a few KB of

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from jeeves.cli import main
-from jeeves.jobs.ranged_reads import S3File, list_s3_files, open_ranged
 from jeeves.pipeline.parse_inputs import plan_inputs
+from jeeves.storage import Storage
 from tests.emr.conftest import client, moto_endpoint  # noqa: F401 (a fixture)
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -119,13 +119,16 @@ def s3_mail(monkeypatch, moto_endpoint):  # noqa: F811
 
 
 def test_s3_ranges_are_ranged_reads(s3_mail):
-    files = dict(list_s3_files(s3_mail))
+    storage = Storage()
+    files = dict(storage.list_files(s3_mail))
     assert sorted(files) == [s3_mail + "/a/sample.mbox", s3_mail + "/b/crlf.mbox",
                              s3_mail + "/b/one.eml"]
-    source = open_ranged(s3_mail + "/a/sample.mbox")
-    assert isinstance(source, S3File) and source.size() == files[s3_mail + "/a/sample.mbox"]
-    whole = source.read_all()
-    assert source.read(100, 50) == whole[100:150] and source.read(len(whole) - 3, 10) == whole[-3:]
+    uri = s3_mail + "/a/sample.mbox"
+    assert storage.size(uri) == files[uri]
+    whole = storage.read_all(uri)
+    assert storage.read_range(uri, 100, 50) == whole[100:150]
+    assert storage.read_range(uri, len(whole) - 3, 10) == whole[-3:]
+    assert storage.bytes_read == len(whole) + 50 + 3
 
 
 @pytest.mark.parametrize("runner", ["inline", pytest.param("local", marks=pytest.mark.slow)])

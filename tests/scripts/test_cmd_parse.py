@@ -6,7 +6,7 @@ from pathlib import Path
 
 from jeeves.cli import main
 from jeeves.pipeline.run import merge_stage_summary
-from jeeves.pipeline.storage import Storage
+from jeeves.storage import Storage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 

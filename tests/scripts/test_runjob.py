@@ -27,8 +27,8 @@ def test_read_json_values(tmp_path):
 
 
 def test_fetch_output_copies_part_files_through_the_counted_storage(tmp_path):
-    from jeeves.pipeline.storage import Storage
     from jeeves.runjob import fetch_output
+    from jeeves.storage import Storage
 
     remote = tmp_path / "remote"
     remote.mkdir()

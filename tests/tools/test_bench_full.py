@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from jeeves.pipeline.storage import Storage
+from jeeves.storage import Storage
 from tools import bench_full
 from tools.run_bench import main
 

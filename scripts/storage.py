@@ -1,0 +1,573 @@
+"""The one door to files: local paths, ``hdfs://`` and ``s3://`` URIs.
+
+At the bottom of the package with jeeves.errors and jeeves.files: the
+driver's stages, the scheduled batches (jeeves.batch), the mailbox state
+(jeeves.mailbox.state) and the parse tasks' ranged reads
+(jeeves.jobs.mr_parse_emails) all go through a :class:`Storage`. It imports
+the standard library only; mrjob and boto3 are imported when first used, so
+it runs in tasks (Python 3.9) as on the driver.
+
+Every byte read or written through a Storage is counted (``bytes_read``,
+``bytes_written``, also per stage), so a test or `make bench` can check that
+the driver handles only reduced data.
+
+Two ways to remote files:
+
+- whole files and directories (``read_bytes``, ``write_bytes``,
+  ``part_files``, ``put_tree``, ``clear``, ...) go through mrjob's own file
+  systems (``mrjob.fs``): the objects its runners use, set from the runner's
+  mrjob.conf profile (the ``hadoop_bin``, ``s3_endpoint`` and ``region``
+  options). A Storage made with a boto3 client (``Storage(s3=client)``: the
+  scheduled batches, the mailbox state) does its ``s3://`` reads and writes
+  with that client instead, and can write conditionally
+  (:meth:`Storage.write_if_unchanged`);
+- byte ranges, sizes and listings of input files (``size``, ``read_range``,
+  ``read_all``, ``list_files``) are fetched alone, never the whole file: a
+  local path (or ``file://`` URI) by open, seek, read; ``s3://bucket/key`` by
+  boto3 ``get_object`` with a ``Range`` header (boto3 takes credentials and
+  ``AWS_ENDPOINT_URL`` from the environment, as on EMR nodes and against a
+  test server; one client per process, :func:`s3_client`, unless one is
+  given); ``hdfs://[host:port]/path`` by WebHDFS, ``op=OPEN&offset=&length=``
+  over HTTP to the NameNode, which redirects to a DataNode. The NameNode's
+  HTTP address (``dfs.namenode.http-address``) is passed in as
+  ``webhdfs_url`` (``http://host:port``): the driver reads it from the
+  Hadoop client configuration (:func:`webhdfs_url_from_conf`).
+
+A stage's output directory is complete when its ``_SUCCESS`` marker exists,
+written last (Hadoop's convention): :meth:`Storage.mark_complete` and
+:meth:`Storage.is_complete`. :meth:`Storage.clear` removes what an earlier,
+failed attempt left before a stage writes again. Local files are replaced
+whole (jeeves.files.write_atomically).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+import xml.etree.ElementTree as ElementTree
+from collections import defaultdict
+from urllib.parse import quote, unquote, urlencode, urlparse
+from urllib.request import urlopen
+
+from jeeves.features.parts import part_files
+from jeeves.files import write_atomically
+
+SUCCESS = "_SUCCESS"
+REMOTE_SCHEMES = ("hdfs", "s3", "s3a", "s3n")
+S3_SCHEMES = ("s3", "s3a", "s3n")
+HTTP_TIMEOUT_SECONDS = 300
+
+
+def is_uri(path):
+    """``scheme://...`` (mrjob.parse.is_uri's rule, without importing mrjob)."""
+    return "://" in path and bool(urlparse(path).scheme)
+
+
+def is_remote(uri):
+    """True for ``hdfs://`` and ``s3://`` URIs (not local paths or file://)."""
+    return is_uri(uri) and urlparse(uri).scheme in REMOTE_SCHEMES
+
+
+def join(base, *names):
+    """Join names onto a local path or a URI."""
+    if is_uri(base):
+        parsed = urlparse(base)
+        return "%s://%s%s" % (parsed.scheme, parsed.netloc,
+                              posixpath.join(parsed.path or "/", *names))
+    return os.path.join(base, *names)
+
+
+def basename(uri):
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def scheme_of(location):
+    return location.split("://", 1)[0].lower() if "://" in location else ""
+
+
+def local_path(location):
+    """A local path from a path or a file:// URI (percent-decoded)."""
+    if scheme_of(location) == "file":
+        return unquote(urlparse(location).path)
+    return location
+
+
+def _is_s3(uri):
+    return scheme_of(uri) in S3_SCHEMES
+
+
+def _bucket_key(uri):
+    parsed = urlparse(uri)
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+@functools.lru_cache(maxsize=None)
+def s3_client():
+    """One boto3 client per process (making one costs more than a ranged read)."""
+    import boto3  # task side only when an input is on S3
+
+    return boto3.client("s3")
+
+
+def _filesystem(options):
+    # mrjob's file systems are imported when first used: `jeeves predict` on one
+    # message never needs them
+    from mrjob.fs.composite import CompositeFilesystem
+    from mrjob.fs.hadoop import HadoopFilesystem
+    from mrjob.fs.local import LocalFilesystem
+    from mrjob.fs.s3 import S3Filesystem
+
+    fs = CompositeFilesystem()
+    fs.add_fs("s3", S3Filesystem(s3_endpoint=options.get("s3_endpoint"),
+                                 s3_region=options.get("region")))
+    hadoop_bin = options.get("hadoop_bin") or None
+    fs.add_fs("hadoop", HadoopFilesystem(hadoop_bin))
+    fs.add_fs("local", LocalFilesystem())
+    return fs
+
+
+# ranged reads: one small class per kind of location, each with size(),
+# read(offset, length) and read_all()
+
+class LocalFile:
+    def __init__(self, path):
+        self.path = path
+
+    def size(self):
+        return os.path.getsize(self.path)
+
+    def read(self, offset, length):
+        with open(self.path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read(length)
+
+    def read_all(self):
+        with open(self.path, "rb") as handle:
+            return handle.read()
+
+    def list_files(self):
+        """[(path, size)] of the files under this path (itself if a file), sorted."""
+        if not os.path.isdir(self.path):
+            return [(self.path, os.path.getsize(self.path))]
+        files = []
+        for root, directories, names in os.walk(self.path):
+            directories.sort()
+            files.extend((os.path.join(root, name), os.path.getsize(os.path.join(root, name)))
+                         for name in names)
+        return sorted(files)
+
+
+class S3File:
+    def __init__(self, uri, client=None):
+        self.uri = uri
+        self.bucket, self.key = _bucket_key(uri)
+        self.client = client or s3_client()
+
+    def size(self):
+        return self.client.head_object(Bucket=self.bucket, Key=self.key)["ContentLength"]
+
+    def read(self, offset, length):
+        if length <= 0:
+            return b""
+        response = self.client.get_object(
+            Bucket=self.bucket, Key=self.key, Range="bytes=%d-%d" % (offset, offset + length - 1))
+        return response["Body"].read()
+
+    def read_all(self):
+        return self.client.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
+
+    def list_files(self):
+        """[(s3 URI, size)] of the objects under this prefix (or the object itself), sorted."""
+        files = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                is_under = key == self.key or not self.key or self.key.endswith("/") or \
+                    key.startswith(self.key + "/")
+                if is_under and not key.endswith("/"):
+                    files.append(("s3://%s/%s" % (self.bucket, key), item["Size"]))
+        return sorted(files)
+
+
+class WebHdfsFile:
+    def __init__(self, uri, webhdfs_url):
+        if not webhdfs_url:
+            raise ValueError("reading %s needs the NameNode's WebHDFS address "
+                             "(--webhdfs-url http://host:port)" % uri)
+        self.uri = uri
+        self.url = webhdfs_url.rstrip("/") + "/webhdfs/v1" + quote(urlparse(uri).path or "/")
+
+    def _get(self, **params):
+        user = os.environ.get("HADOOP_USER_NAME")
+        if user:
+            params["user.name"] = user
+        with urlopen("%s?%s" % (self.url, urlencode(params)),
+                     timeout=HTTP_TIMEOUT_SECONDS) as response:
+            return response.read()
+
+    def size(self):
+        return json.loads(self._get(op="GETFILESTATUS"))["FileStatus"]["length"]
+
+    def read(self, offset, length):
+        if length <= 0:
+            return b""
+        return self._get(op="OPEN", offset=offset, length=length)
+
+    def read_all(self):
+        return self._get(op="OPEN")
+
+    def list_files(self):
+        """[(hdfs URI, size)] of the files under this path (itself if a file), sorted."""
+        status = json.loads(self._get(op="GETFILESTATUS"))["FileStatus"]
+        if status["type"] != "DIRECTORY":
+            return [(self.uri, status["length"])]
+        files = []
+        listing = json.loads(self._get(op="LISTSTATUS"))["FileStatuses"]["FileStatus"]
+        base = self.uri.rstrip("/")
+        webhdfs_url = self.url[:self.url.index("/webhdfs/v1")]
+        for entry in sorted(listing, key=lambda entry: entry["pathSuffix"]):
+            child = base + "/" + quote(entry["pathSuffix"])
+            if entry["type"] == "DIRECTORY":
+                files.extend(WebHdfsFile(child, webhdfs_url).list_files())
+            else:
+                files.append((child, entry["length"]))
+        return files
+
+
+def webhdfs_url_from_conf(hdfs_uri=None, conf_dir=None):
+    """``http://host:port`` of the NameNode's WebHDFS, from the Hadoop client
+    configuration (``$HADOOP_CONF_DIR``, else ``$HADOOP_HOME/etc/hadoop``),
+    or None when there is none. A wildcard bind host (``0.0.0.0``) is
+    replaced by the host of ``hdfs_uri`` or of ``fs.defaultFS``."""
+    if conf_dir is None:
+        conf_dir = os.environ.get("HADOOP_CONF_DIR") or (
+            os.path.join(os.environ["HADOOP_HOME"], "etc", "hadoop")
+            if os.environ.get("HADOOP_HOME") else None)
+    if not conf_dir:
+        return None
+    settings = {}
+    for name in ("core-site.xml", "hdfs-site.xml"):
+        path = os.path.join(conf_dir, name)
+        if not os.path.exists(path):
+            continue
+        for prop in ElementTree.parse(path).getroot().iter("property"):
+            settings[prop.findtext("name")] = (prop.findtext("value") or "").strip()
+    address = settings.get("dfs.namenode.http-address")
+    if not address:
+        return None
+    host, _, port = address.rpartition(":")
+    if host in ("", "0.0.0.0"):
+        named = urlparse(hdfs_uri or "").hostname or urlparse(
+            settings.get("fs.defaultFS", "")).hostname
+        host = named or "localhost"
+    return "http://%s:%s" % (host, port)
+
+
+class Storage:
+    """Counted reads and writes on local paths and remote URIs (module docstring).
+
+    ``options``: the runner's (``hadoop_bin``, ``s3_endpoint``, ``region``)
+    for mrjob's file systems; ``s3``: a boto3 client for ``s3://`` (by
+    default the process's own for ranged reads, mrjob's S3 file system for
+    the rest); ``webhdfs_url``: the NameNode's ``http://host:port`` for
+    ranged reads of ``hdfs://`` files."""
+
+    def __init__(self, options=None, s3=None, webhdfs_url=None):
+        self.options = dict(options or {})
+        self.webhdfs_url = webhdfs_url
+        self._s3 = s3
+        self._fs = None
+        self.bytes_read = 0
+        self.bytes_written = 0
+        # every file read whole, in order (tests check what the driver touched)
+        self.files_read = []
+        self.by_stage = defaultdict(lambda: {"bytes_read": 0, "bytes_written": 0})
+        self.stage = None
+
+    @property
+    def fs(self):
+        if self._fs is None:
+            self._fs = _filesystem(self.options)
+        return self._fs
+
+    @property
+    def s3(self):
+        """The boto3 client for s3:// (the one given, else the process's)."""
+        return self._s3 if self._s3 is not None else s3_client()
+
+    def _s3_direct(self, uri):
+        """Whether ``uri`` is read and written with the boto3 client given."""
+        return self._s3 is not None and _is_s3(uri)
+
+    @contextlib.contextmanager
+    def counting(self, stage):
+        """Count the bytes of the block under ``stage`` (by_stage)."""
+        saved, self.stage = self.stage, stage
+        try:
+            yield self.by_stage[stage]
+        finally:
+            self.stage = saved
+
+    def count(self, kind, size):
+        """Add ``size`` bytes to ``kind`` ("bytes_read" or "bytes_written")."""
+        setattr(self, kind, getattr(self, kind) + size)
+        if self.stage is not None:
+            self.by_stage[self.stage][kind] += size
+
+    # reading
+
+    def exists(self, uri):
+        if self._s3_direct(uri):
+            bucket, key = _bucket_key(uri)
+            try:
+                self.s3.head_object(Bucket=bucket, Key=key)
+            except self.s3.exceptions.ClientError as error:
+                if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
+            return True
+        if not is_remote(uri):
+            return os.path.exists(local_path(uri))
+        return self.fs.exists(uri)
+
+    def part_files(self, directory):
+        """The ``part-*`` files of a job output directory, in name order."""
+        if self._s3_direct(directory):
+            return sorted(uri for uri in self.s3_keys(directory.rstrip("/") + "/", uris=True)
+                          if basename(uri).startswith("part-"))
+        if not is_remote(directory):
+            return part_files(local_path(directory))
+        return sorted(uri for uri in self.fs.ls(join(directory, "part-*"))
+                      if basename(uri).startswith("part-"))
+
+    def read_bytes(self, uri):
+        """A whole file; FileNotFoundError when a local file or an S3 object
+        read with the client given is missing."""
+        self.files_read.append(uri)
+        if self._s3_direct(uri):
+            return self.read_tagged(uri)[0]
+        if not is_remote(uri):
+            with open(local_path(uri), "rb") as handle:
+                data = handle.read()
+        else:
+            data = b"".join(self.fs.cat(uri))
+        self.count("bytes_read", len(data))
+        return data
+
+    def read_tagged(self, uri):
+        """(bytes, ETag) of an S3 object, for :meth:`write_if_unchanged`;
+        FileNotFoundError when there is none."""
+        bucket, key = _bucket_key(uri)
+        try:
+            response = self.s3.get_object(Bucket=bucket, Key=key)
+        except self.s3.exceptions.NoSuchKey:
+            raise FileNotFoundError("no such object: %s" % uri) from None
+        data = response["Body"].read()
+        self.count("bytes_read", len(data))
+        return data, response["ETag"]
+
+    def iter_lines(self, directory):
+        """Yield every line (bytes, newline kept) of a job output directory's part files."""
+        for uri in self.part_files(directory):
+            yield from self.iter_file_lines(uri)
+
+    def iter_file_lines(self, uri):
+        """Yield every line (bytes, newline kept) of one file, streamed."""
+        if self._s3_direct(uri):
+            yield from io.BytesIO(self.read_bytes(uri))  # lines split at b"\n" only
+            return
+        self.files_read.append(uri)
+        if not is_remote(uri):
+            with open(local_path(uri), "rb") as handle:
+                for line in handle:
+                    self.count("bytes_read", len(line))
+                    yield line
+            return
+        pending = b""
+        for chunk in self.fs.cat(uri):
+            self.count("bytes_read", len(chunk))
+            pending += chunk
+            lines = pending.split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                yield line + b"\n"
+        if pending:
+            yield pending
+
+    def s3_keys(self, uri, uris=False):
+        """Every key under an ``s3://bucket/prefix`` (the prefix as S3 matches
+        it: add the "/" of a directory), as listed; their URIs if ``uris``."""
+        bucket, prefix = _bucket_key(uri)
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", ()):
+                yield ("%s://%s/%s" % (scheme_of(uri), bucket, item["Key"]) if uris
+                       else item["Key"])
+
+    def list_directories(self, uri):
+        """The names of the directories right under ``uri``, sorted (S3:
+        the common prefixes under ``uri/``)."""
+        if _is_s3(uri):
+            bucket, prefix = _bucket_key(uri)
+            prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
+            names = []
+            paginator = self.s3.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+                for common in page.get("CommonPrefixes", ()):
+                    names.append(common["Prefix"][len(prefix):].rstrip("/"))
+            return sorted(names)
+        if not is_remote(uri):
+            path = local_path(uri)
+            if not os.path.isdir(path):
+                return []
+            return sorted(name for name in os.listdir(path)
+                          if os.path.isdir(os.path.join(path, name)))
+        prefix = uri.rstrip("/") + "/"
+        return sorted({found[len(prefix):].split("/", 1)[0] for found in self.fs.ls(uri)
+                       if found.startswith(prefix) and "/" in found[len(prefix):]})
+
+    # ranged reads (input files where they lie: the parse job's tasks and input plan)
+
+    def _ranged(self, uri):
+        scheme = scheme_of(uri)
+        if scheme in S3_SCHEMES:
+            return S3File(uri, self.s3)
+        if scheme == "hdfs":
+            return WebHdfsFile(uri, self.webhdfs_url)
+        if scheme in ("", "file"):
+            return LocalFile(local_path(uri))
+        raise ValueError("cannot read %s: not a local path, hdfs:// or s3:// URI" % uri)
+
+    def size(self, uri):
+        """The size in bytes of one file."""
+        return self._ranged(uri).size()
+
+    def read_range(self, uri, offset, length):
+        """``length`` bytes from ``offset`` (fewer at the end of the file),
+        fetched alone."""
+        data = self._ranged(uri).read(offset, length)
+        self.count("bytes_read", len(data))
+        return data
+
+    def read_all(self, uri):
+        """A whole file fetched as the ranges are (no mrjob, no decompression)."""
+        data = self._ranged(uri).read_all()
+        self.count("bytes_read", len(data))
+        return data
+
+    def list_files(self, uri):
+        """[(location, size)] of the files under ``uri`` (itself if a file), sorted."""
+        return self._ranged(uri).list_files()
+
+    # writing
+
+    def write_bytes(self, uri, data, content_type=None):
+        """Write ``data`` at ``uri``: local files atomically (temp + rename)."""
+        if self._s3_direct(uri):
+            bucket, key = _bucket_key(uri)
+            extra = {"ContentType": content_type} if content_type else {}
+            self.s3.put_object(Bucket=bucket, Key=key, Body=data, **extra)
+        elif not is_remote(uri):
+            write_atomically(local_path(uri), data)
+        else:
+            with tempfile.NamedTemporaryFile(prefix="jeeves-put-") as handle:
+                handle.write(data)
+                handle.flush()
+                if self.fs.exists(uri):
+                    self.fs.rm(uri)
+                self._make_parent(uri)
+                self.fs.put(handle.name, uri)
+        self.count("bytes_written", len(data))
+
+    def write_if_unchanged(self, uri, data, etag, content_type=None):
+        """Write an S3 object unless it changed since it was read with ``etag``
+        (:meth:`read_tagged`), or, when ``etag`` is None, unless it exists (S3
+        conditional writes: If-Match, If-None-Match); return its new ETag.
+        The refusal is S3's error (a ClientError, PreconditionFailed)."""
+        if not _is_s3(uri):
+            raise ValueError("conditional writes need an s3:// URI, not %s" % uri)
+        bucket, key = _bucket_key(uri)
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        if content_type:
+            condition["ContentType"] = content_type
+        response = self.s3.put_object(Bucket=bucket, Key=key, Body=data, **condition)
+        self.count("bytes_written", len(data))
+        return response["ETag"]
+
+    def _make_parent(self, uri):
+        """HDFS refuses a file whose directory is missing; S3 has no directories."""
+        if urlparse(uri).scheme == "hdfs":
+            self.fs.mkdir(uri.rstrip("/").rsplit("/", 1)[0])
+
+    def put_tree(self, local_directory, uri):
+        """Copy a local directory's files under ``uri`` (same relative paths)."""
+        if not is_remote(uri):
+            destination = local_path(uri)
+            if os.path.abspath(destination) == os.path.abspath(local_directory):
+                return
+            shutil.rmtree(destination, ignore_errors=True)
+            shutil.copytree(local_directory, destination)
+            return
+        for root, _, names in os.walk(local_directory):
+            for name in sorted(names):
+                path = os.path.join(root, name)
+                relative = os.path.relpath(path, local_directory).replace(os.sep, "/")
+                self._make_parent(join(uri, relative))
+                self.fs.put(path, join(uri, relative))
+                self.count("bytes_written", os.path.getsize(path))
+
+    def get_tree(self, uri, local_directory):
+        """Copy the files under ``uri`` into a local directory (a model bundle)."""
+        if not is_remote(uri):
+            shutil.copytree(local_path(uri), local_directory, dirs_exist_ok=True)
+            return local_directory
+        prefix = uri.rstrip("/") + "/"
+        for file_uri in sorted(self.fs.ls(uri)):
+            relative = file_uri[len(prefix):] if file_uri.startswith(prefix) else basename(file_uri)
+            path = os.path.join(local_directory, *relative.split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(self.read_bytes(file_uri))
+        return local_directory
+
+    def mkdir(self, uri):
+        if not is_remote(uri):
+            os.makedirs(local_path(uri), exist_ok=True)
+        else:
+            self.fs.mkdir(uri)
+
+    def clear(self, uri):
+        """Remove a file or directory tree, if it exists."""
+        if self._s3_direct(uri):
+            bucket, prefix = _bucket_key(uri)
+            stale = [{"Key": key} for key in self.s3_keys(uri)
+                     if prefix.endswith("/") or key == prefix or key.startswith(prefix + "/")]
+            for start in range(0, len(stale), 1000):
+                self.s3.delete_objects(Bucket=bucket,
+                                       Delete={"Objects": stale[start:start + 1000]})
+            return
+        if not is_remote(uri):
+            path = local_path(uri)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
+            return
+        if self.fs.exists(uri):
+            self.fs.rm(uri)
+
+    # completion markers
+
+    def mark_complete(self, directory):
+        """Write ``directory/_SUCCESS``: last, after everything else in it."""
+        self.write_bytes(join(directory, SUCCESS), b"")
+
+    def is_complete(self, directory):
+        return self.exists(join(directory, SUCCESS))
