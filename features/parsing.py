@@ -27,9 +27,20 @@ from functools import lru_cache
 from jeeves.features.htmltext import html_to_text
 from jeeves.features.quoting import split_reply
 from jeeves.features.validtext import SURROGATES_REPLACED, valid_strings
+from jeeves.settings import Setting
 
 SCHEMA_VERSION = 1
 DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+# the parse settings, declared once (jeeves.settings): the parse job's
+# arguments, `jeeves parse`/`run`'s options and the parse stage's checks
+MAX_MESSAGE_BYTES = Setting(
+    "--max-message-bytes", DEFAULT_MAX_MESSAGE_BYTES, int, minimum=1,
+    help="messages larger than this are cut to it and flagged truncated (default: %(default)s)")
+DEDUPE_BY = Setting(
+    "--dedupe-by", "message_id", choices=("message_id", "content"),
+    help="records with equal keys collapse to one: message_id, or content (sender, date, "
+         "subject, recipients, text, attachments) for corpora such as Enron whose copies in "
+         "several folders carry different Message-IDs (default: %(default)s)")
 HEAD_BYTES = 200
 
 _FALLBACK_CHARSETS = ("utf-8",)

@@ -43,10 +43,17 @@ from mrjob.step import MRStep
 
 from jeeves.features.mailformats import Found, expand_inputs, iter_found, relpath_of_uri
 from jeeves.features.mbox_ranges import found_in_range
-from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES, content_fingerprint, outcome_of
+from jeeves.features.parsing import (
+    DEDUPE_BY,
+    MAX_MESSAGE_BYTES,
+    content_fingerprint,
+    outcome_of,
+)
 from jeeves.jobs import CountedJob
+from jeeves.settings import add_settings
 from jeeves.storage import Storage
 
+# one per DEDUPE_BY choice
 DEDUPE_KEYS = {
     "message_id": lambda record: record["message_id"],
     "content": content_fingerprint,
@@ -108,16 +115,7 @@ class MRParseEmails(CountedJob, MRJob):
 
     def configure_args(self):
         super().configure_args()
-        self.add_passthru_arg(
-            "--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES,
-            help="messages larger than this are cut to it and flagged truncated "
-                 "(default: %(default)s)")
-        self.add_passthru_arg(
-            "--dedupe-by", choices=sorted(DEDUPE_KEYS), default="message_id",
-            help="records with equal keys collapse to one: message_id, or content (sender, "
-                 "date, subject, recipients, text, attachments) for corpora such as Enron "
-                 "whose copies in several folders carry different Message-IDs "
-                 "(default: %(default)s)")
+        add_settings(self.add_passthru_arg, (MAX_MESSAGE_BYTES, DEDUPE_BY))
         self.add_passthru_arg(
             "--work-list", action="store_true",
             help="the input is work lists of the driver's input plan, one JSON work item "

@@ -16,11 +16,12 @@ the counts do not reconcile.
 import sys
 
 from jeeves import options
-from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES
-from jeeves.pipeline.parse import DEDUPE_BY, parse_stage
+from jeeves.features.parsing import DEDUPE_BY, MAX_MESSAGE_BYTES
+from jeeves.pipeline.parse import parse_stage
 from jeeves.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES
 from jeeves.pipeline.run import merge_stage_summary
 from jeeves.pipeline.storage import check_output_location
+from jeeves.settings import add_settings
 
 
 def add_arguments(parser):
@@ -31,11 +32,7 @@ def add_arguments(parser):
                         help="writes DIR/messages/, DIR/quarantine/ and DIR/summary.json "
                              "(a directory or an hdfs:// / s3:// URI)")
     options.add_engine_arguments(parser)
-    parser.add_argument("--dedupe-by", choices=DEDUPE_BY, default="message_id",
-                        help="collapse records with equal Message-ID, or equal content "
-                             "(Enron: folder copies have their own ids) (default: %(default)s)")
-    parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES,
-                        help="cut larger messages to this size, flagged (default: %(default)s)")
+    add_settings(parser.add_argument, (DEDUPE_BY, MAX_MESSAGE_BYTES))
     parser.add_argument("--split-size", type=int, default=DEFAULT_SPLIT_BYTES, metavar="BYTES",
                         help="cut uncompressed mbox files larger than this into byte ranges, "
                              "one map task each (default: %(default)s)")

@@ -26,6 +26,7 @@ the chosen model and threshold) is written once, at the end. Without
 import time
 
 from jeeves import options
+from jeeves.features.parsing import DEDUPE_BY
 from jeeves.models.registry import EMAIL_MODEL
 from jeeves.models.report import ablation_rows
 from jeeves.pipeline.run import RunConfig, run_pipeline, write_summary
@@ -50,9 +51,7 @@ def add_arguments(parser):
                         help="folder patterns (spam*=1,*ham*=0), folder:NAME, label:NAME, a "
                              "CSV/TSV of message_id,label, or Berkeley categories (cats:1,4); "
                              "without it, no training")
-    parser.add_argument("--dedupe-by", choices=("message_id", "content"), default="message_id",
-                        help="collapse records with equal Message-ID, or equal content "
-                             "(default: %(default)s)")
+    DEDUPE_BY.add_to(parser.add_argument)
     options.add_training_arguments(parser)
     parser.add_argument("--test-input", nargs="+", default=(), metavar="PATH",
                         help="a held-out test set (as --input): parsed, vectorized with the "

@@ -70,7 +70,9 @@ def runs(installed):
         out = os.path.join(installed["work"], "out-" + runner)
         run_installed(installed, installed["jeeves"], "run", "--input", installed["corpus"],
                "--output", out, "--labels", LABELS, "--runner", runner, "--folds", "2",
-               "--models", EMAIL_MODEL, "--no-ablation", "--score")
+               "--models", EMAIL_MODEL, "--no-ablation", "--score", "--no-graph",
+               # the group read from package data, and the text it needs
+               "--feature-groups", "text,intent")
         outputs[runner] = out
     message = os.path.join(installed["corpus"], sorted(os.listdir(installed["corpus"]))[0])
     message = os.path.join(message, sorted(os.listdir(message))[0])

@@ -42,3 +42,10 @@ def test_one_check_for_every_entry_point():
     add_graph_arguments(parser)
     with pytest.raises(SystemExit):
         parser.parse_args(["--top-k", "x"])
+
+
+def test_the_parse_job_knows_every_dedupe_choice():
+    from jeeves.features.parsing import DEDUPE_BY
+    from jeeves.jobs.mr_parse_emails import DEDUPE_KEYS
+
+    assert set(DEDUPE_KEYS) == set(DEDUPE_BY.choices)

@@ -24,7 +24,7 @@ import time
 from mrjob.parse import is_uri
 
 from jeeves.errors import UserError
-from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES
+from jeeves.features.parsing import DEDUPE_BY, MAX_MESSAGE_BYTES
 from jeeves.files import replaced_directory
 from jeeves.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES, plan_inputs
 from jeeves.storage import is_remote, join
@@ -32,7 +32,6 @@ from jeeves.storage import is_remote, join
 KINDS = ("message", "quarantine")
 OUTPUT_DIRS = {"message": "messages", "quarantine": "quarantine"}
 PART_BYTES = 64 * 1024 * 1024
-DEDUPE_BY = ("message_id", "content")
 
 
 def _sort_key(kind, record):
@@ -111,7 +110,7 @@ def check_inputs(paths):
 
 
 def parse_stage(engine, inputs, output, dedupe_by="message_id",
-                max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES, split_size=DEFAULT_SPLIT_BYTES):
+                max_message_bytes=MAX_MESSAGE_BYTES.default, split_size=DEFAULT_SPLIT_BYTES):
     """Run the parse job; write OUTPUT/messages/ and OUTPUT/quarantine/ (module docstring).
 
     The inputs become the job's work lists first (scripts/pipeline/parse_inputs.py:
@@ -122,16 +121,16 @@ def parse_stage(engine, inputs, output, dedupe_by="message_id",
     check_inputs(inputs)
     if split_size < 1:
         raise UserError("--split-size must be at least 1, not %d" % split_size)
-    if max_message_bytes <= 0:
-        raise UserError("--max-message-bytes must be positive, not %d" % max_message_bytes)
-    if dedupe_by not in DEDUPE_BY:
-        raise UserError("--dedupe-by must be one of %s, not %r" % (", ".join(DEDUPE_BY),
-                                                                    dedupe_by))
+    try:
+        MAX_MESSAGE_BYTES.check(max_message_bytes)
+        DEDUPE_BY.check(dedupe_by)
+    except ValueError as error:
+        raise UserError(str(error)) from None
     storage = engine.storage
     for kind in KINDS:
         storage.clear(join(output, OUTPUT_DIRS[kind]))
     started = time.time()
-    job_args = ["--max-message-bytes", str(max_message_bytes), "--dedupe-by", dedupe_by]
+    job_args = MAX_MESSAGE_BYTES.job_args(max_message_bytes) + DEDUPE_BY.job_args(dedupe_by)
     with tempfile.TemporaryDirectory(prefix="jeeves-parse-") as scratch:
         try:
             plan = plan_inputs(inputs, scratch, runner=engine.runner, split_size=split_size)
