@@ -57,6 +57,7 @@ from jeeves.mailbox.connection import (
     select,
 )
 from jeeves.mailbox.state import JSONState, is_s3
+from jeeves.storage import Storage, s3_client
 
 STATE_VERSION = 1
 DEFAULT_BATCH_SIZE = 100
@@ -199,29 +200,30 @@ class S3Target:
 
     def __init__(self, uri, s3, today=None):
         self.bucket, self.prefix = split_s3_uri(uri)
-        self.s3 = s3
+        # every read and write of the target goes through the package's one I/O layer
+        self.storage = Storage(s3=s3 or s3_client())
         self.today = today or datetime.now(timezone.utc).strftime("%Y-%m-%d")
-        self.state = JSONState("s3://%s/%s%s" % (self.bucket, self.prefix, S3_STATE_KEY), s3)
+        self.state = JSONState(self._uri(S3_STATE_KEY), s3)
+
+    def _uri(self, key_under_prefix):
+        return "s3://%s/%s%s" % (self.bucket, self.prefix, key_under_prefix)
 
     def prepare(self, segments, folder_state):
         """Delete the object of a batch written before its state advanced."""
         pending = folder_state.pop("pending", None)
         if pending:
-            self.s3.delete_object(Bucket=self.bucket, Key=pending)
+            self.storage.clear("s3://%s/%s" % (self.bucket, pending))
 
     def _folder_keys(self, segments):
         suffix = "/" + "/".join(segments) + "/"
-        paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + "dt="):
-            for item in page.get("Contents", ()):
-                key = item["Key"]
-                partition, _, rest = key[len(self.prefix):].partition("/")
-                if ("/" + rest).rpartition("/")[0] + "/" == suffix:
-                    yield key
+        for key in self.storage.s3_keys(self._uri("dt=")):
+            partition, _, rest = key[len(self.prefix):].partition("/")
+            if ("/" + rest).rpartition("/")[0] + "/" == suffix:
+                yield key
 
     def stored(self, segments):
         for key in self._folder_keys(segments):
-            data = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            data = self.storage.read_bytes("s3://%s/%s" % (self.bucket, key))
             for _, message in split_mbox(data):
                 yield message
 
@@ -230,7 +232,7 @@ class S3Target:
                                             uidvalidity, entries.first_uid, entries.last_uid)
         folder_state["pending"] = key
         save()
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=b"".join(entries))
+        self.storage.write_bytes("s3://%s/%s" % (self.bucket, key), b"".join(entries))
         folder_state.pop("pending")
 
 
