@@ -42,7 +42,6 @@ if REPO not in sys.path:
 from mrjob.job import MRJob  # noqa: E402
 from mrjob.protocol import JSONProtocol, JSONValueProtocol  # noqa: E402
 
-import jobs  # noqa: E402,F401  (sets NLTK_DATA and JEEVES_HOME defaults)
 from jeeves.features.text import Analyzer, analyzer_args  # noqa: E402
 
 ENRON_MBOX = os.path.join(os.path.dirname(REPO), "shared", "data", "enron-mbox")
