@@ -10,9 +10,13 @@ map task. The job runs with the plan's ``job_args`` (``--work-list`` and
 what the items need). An item is one line of JSON ``{"pieces": [...]}``
 (jobs/mr_parse_emails.py says what a piece holds):
 
-- small local files are packed into tar containers of about
-  ``container_bytes`` (one piece each), as mrjob would otherwise start one
-  task per file;
+- small local files, on the inline and local runners, are grouped into
+  items of about ``container_bytes`` that name the files themselves (the
+  tasks read them where they lie), and on the local runner into at least
+  two items per core, so that every core has work;
+- small local files, on a cluster runner, are packed into tar containers of
+  about ``container_bytes`` (one piece each), shipped with the job, as
+  mrjob would otherwise start one task per file;
 - small remote files are grouped, several pieces to an item of about
   ``container_bytes``, each read by the task where it lies;
 - an uncompressed mbox larger than ``split_size`` (local or remote) is cut
@@ -83,6 +87,8 @@ class _Planner:
             if value < 1:
                 raise ValueError("%s must be 1 or more, not %r" % (name, value))
         self.ship = runner in SHIPPING_RUNNERS
+        # the local runner runs a task per core at once (mrjob's num_cores)
+        self.cores = (os.cpu_count() or 1) if runner == "local" else 1
         self.split_size = split_size
         self.container_bytes = container_bytes
         self.webhdfs_url = webhdfs_url
@@ -138,6 +144,9 @@ class _Planner:
                 os.symlink(path, link)
                 path = link
             self._add_ranges(self._shipped_name(path), uri, relpath, size, several)
+        if not self.ship:
+            self._group_local(small)
+            return
         containers, unreadable = pack_files(small, scratch_dir, self.container_bytes)
         for container in containers:
             if self.ship:
@@ -149,6 +158,30 @@ class _Planner:
         for path in unreadable:
             self.items.append([{"read": path, "uri": pathlib.Path(path).as_uri(),
                                 "relpath": relpath_of_uri(path)}])
+
+    def _group_local(self, files):
+        """Small local files the tasks read where they lie: grouped into
+        items of about ``container_bytes``, and into at least two items per
+        core the runner runs tasks on, so every core has work (no copy: the
+        pieces name the files themselves)."""
+        sizes = []
+        for path, _, _ in files:
+            try:
+                sizes.append(os.path.getsize(path))
+            except OSError:
+                sizes.append(0)  # unreadable: the task quarantines it
+        item_bytes = self.container_bytes
+        if self.cores > 1 and sum(sizes):
+            item_bytes = max(1, min(item_bytes, -(-sum(sizes) // (2 * self.cores))))
+        group, group_bytes = [], 0
+        for (path, uri, relpath), size in zip(files, sizes):
+            if group and group_bytes + size > item_bytes:
+                self.items.append(group)
+                group, group_bytes = [], 0
+            group.append({"read": path, "uri": uri, "relpath": relpath})
+            group_bytes += size
+        if group:
+            self.items.append(group)
 
     def add_remote(self, root):
         if scheme_of(root) == "hdfs" and not self.webhdfs_url:

@@ -165,7 +165,8 @@ def test_parsed_records_pass_through_for_a_restart(tmp_path):
     assert counters["parse"]["records"] == len(first)
 
 
-def test_local_inputs_are_packed_into_few_containers_one_task_each(tmp_path):
+def test_local_inputs_are_grouped_into_few_items_one_task_each(tmp_path):
+    """Small local files become items naming the files (no copy), one task each."""
     mail = tmp_path / "mail"
     mail.mkdir()
     for number in range(30):
@@ -175,12 +176,30 @@ def test_local_inputs_are_packed_into_few_containers_one_task_each(tmp_path):
     plan = plan_inputs([str(mail)], str(tmp_path / "plan"), container_bytes=400)
     assert 1 < plan.items < 30 and len(plan.work_list_paths) == plan.items
     assert plan.job_args == ["--work-list"]
+    pieces = [piece for path in plan.work_list_paths
+              for piece in json.loads(Path(path).read_text())["pieces"]]
+    assert sorted(piece["read"] for piece in pieces) == sorted(
+        str(path) for path in mail.iterdir())
     messages, _, counters = run_counted([mail], tmp_path / "run", container_bytes=400)
     assert counters["tasks"]["map"] == plan.items
     assert sorted(record["message_id"] for record in messages) == sorted(
         "m%d@x" % number for number in range(30))
     assert {record["source"]["uri"] for record in messages} == {
         (mail / ("m%02d.eml" % number)).as_uri() for number in range(30)}
+
+
+def test_on_the_local_runner_every_core_gets_items(tmp_path, monkeypatch):
+    """However large the container size, the local runner gets two items per core."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    for number in range(30):
+        (mail / ("m%02d.eml" % number)).write_bytes(
+            b"Message-ID: <m%d@x>\nSubject: s\n\nbody\n" % number)
+    (tmp_path / "plan").mkdir()
+    plan = plan_inputs([str(mail)], str(tmp_path / "plan"), "local")
+    assert plan.items >= 6
+    assert plan_inputs([str(mail)], str(tmp_path / "plan"), "inline").items == 1
 
 
 def test_on_cluster_runners_local_files_are_shipped_with_the_job(tmp_path):
