@@ -163,6 +163,22 @@ def build_hasher(n_features, memo_size=1 << 18):
     return bucket_of
 
 
+def build_term_counter(analyzer_config, hash_features=0):
+    """Return record -> ``{term: count}``: the analyzer's terms counted (in
+    the order of their first occurrence), and in hashing mode
+    (``hash_features`` > 0) their buckets instead. What the counting and the
+    vector jobs both compute for a message, so a term means the same in the
+    vocabulary and in the vectors. WordNet is loaded when it is built.
+    """
+    from jeeves.features.text import Analyzer
+
+    analyze = Analyzer(analyzer_config).load()
+    if not hash_features:
+        return lambda record: Counter(analyze(record))
+    bucket_of = build_hasher(hash_features)
+    return lambda record: hashed_counts(Counter(analyze(record)), bucket_of)
+
+
 def hashed_counts(term_counts, bucket_of):
     """``{term: count}`` -> Counter ``{bucket: count}``; colliding terms add up."""
     counts = Counter()

@@ -5,15 +5,17 @@ configured to read, ``subject`` and ``body`` by default, plus
 ``message_id``), one JSON object per line, or mr_parse_emails output lines
 (``"message"<TAB>record``; its ``"quarantine"`` rows are skipped).
 
-Each message is analyzed once (jeeves.features.text.Analyzer). The output holds
-three kinds of rows, told apart by the first item of the key:
+Each message is analyzed once (jeeves.features.text.Analyzer) and only the
+corpus totals are written: the per-message counts are computed again where
+they are needed, by mr_tfidf_vectors from the same records, which costs
+less than sending every message's counts through the shuffle and reading
+them back. The output holds two kinds of rows, told apart by the first item
+of the key:
 
-- ``["message", message_id]`` -> ``{term: count}``: the message's raw term
-  counts (empty for a message with no term), read by mr_tfidf_vectors;
 - ``["terms", partition]`` -> ``{term: [term_count, df], ...}``: corpus
   totals of the terms of one partition (``jeeves.features.vocabulary.partition_of``,
   a CRC-32 of the term modulo ``--term-partitions``), terms sorted; read by
-  the driver to build the vocabulary and by mr_score_collocations;
+  mr_build_vocabulary and mr_score_collocations;
 - ``["documents", ""]`` -> number of messages (the ``n`` of idf).
 
 Counters the driver uses instead of reading the output: ``messages`` (the
@@ -53,12 +55,7 @@ from jeeves.features.vocabulary import (
     partition_totals,
 )
 from jeeves.jobs import CountedJob, positive_int
-from jeeves.jobs.protocols import (
-    EncodedJSON,
-    PassThroughJSONProtocol,
-    TupleKeyJSONProtocol,
-    ValidTextValueProtocol,
-)
+from jeeves.jobs.protocols import TupleKeyJSONProtocol, ValidTextValueProtocol
 from jeeves.settings import add_settings
 
 try:
@@ -67,29 +64,14 @@ except ImportError:  # pragma: no cover - ujson is a dependency
     import json
 
 COUNTERS = "count_ngrams"
-MESSAGE, TERMS, DOCUMENTS = "message", "terms", "documents"
-
-
-class MessageRowsProtocol(PassThroughJSONProtocol):
-    """Message rows stay encoded between the mapper and the output: the
-    combiner and the reducer only pass them on."""
-
-    PASS_THROUGH_KINDS = (MESSAGE,)
-
-
-def counts_sort_key(counts):
-    """A message's counts (decoded, or left encoded) -> a fixed-order text."""
-    if isinstance(counts, EncodedJSON):
-        counts = json.loads(counts)
-    return json.dumps(counts, sort_keys=True)
+TERMS, DOCUMENTS = "terms", "documents"
 
 
 class MRCountNgrams(CountedJob, MRJob):
     # lines whose JSON escapes lone surrogates are repaired and counted
     INPUT_PROTOCOL = ValidTextValueProtocol
-    # keys decode to tuples (mrjob's Spark harness hashes the combiner's
-    # keys); message rows pass the combiner and reducer undecoded
-    INTERNAL_PROTOCOL = MessageRowsProtocol
+    # keys decode to tuples (mrjob's Spark harness hashes the combiner's keys)
+    INTERNAL_PROTOCOL = TupleKeyJSONProtocol
     OUTPUT_PROTOCOL = TupleKeyJSONProtocol
 
     def configure_args(self):
@@ -114,7 +96,8 @@ class MRCountNgrams(CountedJob, MRJob):
         self.documents = 0
 
     def mapper_analyze_message(self, repaired, line):
-        """A record line -> (["message", id], {term: count}); totals kept in memory."""
+        """A record line -> nothing yet: its terms are added to the totals
+        kept in memory (flush_totals writes them)."""
         if repaired:
             self.increment_counter(COUNTERS, repaired)
         if line.startswith('"'):
@@ -144,7 +127,6 @@ class MRCountNgrams(CountedJob, MRJob):
         # Counter.update of an iterable counts in C: no Python loop per term
         self.term_counts.update(terms)
         self.document_frequencies.update(counts.keys())
-        yield [MESSAGE, message_id], counts
         if len(self.document_frequencies) >= self.options.flush_size:
             yield from self.flush_totals()
 
@@ -167,29 +149,15 @@ class MRCountNgrams(CountedJob, MRJob):
             yield [DOCUMENTS, ""], self.documents
 
     def combiner_add_totals(self, key, values):
-        """Partial rows of one key -> one row (message rows pass through)."""
-        kind = key[0]
-        if kind == MESSAGE:
-            for counts in values:
-                yield key, counts
-        elif kind == TERMS:
+        """Partial rows of one key -> one row."""
+        if key[0] == TERMS:
             yield key, merge_totals(values)
         else:
             yield key, sum(values)
 
     def reducer_add_totals(self, key, values):
-        """All rows of one key -> its final row, a partition's terms sorted;
-        duplicate message ids kept, counted."""
-        kind = key[0]
-        if kind == MESSAGE:
-            rows = list(values)
-            if len(rows) > 1:
-                self.increment_counter(COUNTERS, "duplicate_message_id", len(rows) - 1)
-                # a fixed order, whatever the input order
-                rows.sort(key=counts_sort_key)
-            for counts in rows:
-                yield key, counts
-        elif kind == TERMS:
+        """All rows of one key -> its final row, a partition's terms sorted."""
+        if key[0] == TERMS:
             totals = merge_totals(values)
             if self.options.ngram_min == 1 and self.options.ngram_max >= 2 \
                     and not self.options.hash_features:

@@ -1,10 +1,14 @@
 """TF-IDF vectors: one svmlight line per message, equal to scikit-learn's rows.
 
-Input: the output of mr_count_ngrams (JSON key/value lines); only its
-``["message", message_id] -> {term: count}`` rows are read, the others are
-skipped without decoding. The vocabulary (``vocabulary.tsv``: term, id, df,
-idf, built by the driver from the same output) is shipped to the tasks with
-``--vocabulary``.
+Input: parsed message records, one JSON object per line (what
+mr_count_ngrams reads: OUT/messages/, or mr_parse_emails output lines, whose
+``"quarantine"`` rows are counted and skipped). Each record is analyzed with
+the analyzer options (the same as the counting job's) and its terms counted,
+or hashed with ``--hash-features`` (jeeves.features.tfidf.build_term_counter):
+computing a message's counts again here costs less than carrying them from
+the counting job through its shuffle. The vocabulary (``vocabulary.tsv``:
+term, id, df, idf, built by the driver from the counting job's totals) is
+shipped to the tasks with ``--vocabulary``.
 
 A task holds the whole vocabulary, read once, when it has at most
 ``--max-vocabulary-in-memory`` terms (default 10 million), as Spark's
@@ -21,30 +25,34 @@ Either way messages are weighted in batches of about ``--batch-terms`` term
 entries (jeeves.features.tfidf.tfidf_lines: one numpy pass per batch).
 
 Output (map-only, no shuffle): ``0 id:value id:value ... # "message_id"`` per
-message, ids ascending and zero-based, values with repr precision, the
-message id as a JSON string; ``0`` is the placeholder label the driver
-replaces when it joins labels. A message with no vocabulary term gets a line
-with no features.
+message, in input order (OUT/messages/ is sorted by message id), ids
+ascending and zero-based, values with repr precision, the message id as a
+JSON string; ``0`` is the placeholder label the driver replaces when it joins
+labels. A message with no vocabulary term gets a line with no features; a
+message id that appears twice gets two lines. Odd input lines are counted
+(``invalid_json``, ``not_a_record``, ``missing_message_id``,
+``not_a_message_row``) and skipped.
 """
+
+from collections import Counter
 
 from mrjob.job import MRJob
 from mrjob.step import MRStep
 
-from jeeves.features.tfidf import NORM, SUBLINEAR_TF, tfidf_lines
-from jeeves.features.vocabulary import read_hashed_vocabulary, read_vocabulary_table
+from jeeves.features.text import add_analyzer_args, analyzer_config_from_options
+from jeeves.features.tfidf import NORM, SUBLINEAR_TF, build_term_counter, tfidf_lines
+from jeeves.features.vocabulary import (
+    HASH_FEATURES,
+    read_hashed_vocabulary,
+    read_vocabulary_table,
+)
 from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
-from jeeves.jobs.protocols import ValidTextValueProtocol
+from jeeves.jobs.protocols import ValidTextValueProtocol, record_of_line
 from jeeves.settings import add_settings
-
-try:
-    import ujson as json
-except ImportError:  # pragma: no cover - ujson is a dependency
-    import json
 
 COUNTERS = "tfidf_vectors"
 DEFAULT_BATCH_TERMS = 100000
 DEFAULT_MAX_VOCABULARY_IN_MEMORY = 10000000
-MESSAGE_ROW_PREFIX = '["message"'
 
 
 class MRTfidfVectors(CountedJob, MRJob):
@@ -59,7 +67,8 @@ class MRTfidfVectors(CountedJob, MRJob):
         self.add_file_arg(
             "--vocabulary", required=True,
             help="vocabulary.tsv (term, id, df, idf) to weight and number the terms")
-        add_settings(self.add_passthru_arg, (SUBLINEAR_TF, NORM))
+        add_analyzer_args(self.add_passthru_arg, self.add_file_arg)
+        add_settings(self.add_passthru_arg, (SUBLINEAR_TF, NORM, HASH_FEATURES))
         self.add_passthru_arg(
             "--batch-terms", type=positive_int, default=DEFAULT_BATCH_TERMS,
             help="messages are weighted in batches holding about this many term entries "
@@ -71,6 +80,9 @@ class MRTfidfVectors(CountedJob, MRJob):
                  "a term); past it, read only each batch's terms (default: %(default)s)")
 
     def mapper_init(self):
+        self.count_terms = build_term_counter(analyzer_config_from_options(self.options),
+                                              self.options.hash_features)
+        self.skipped = Counter()
         # the whole vocabulary, read on the first batch; None past the limit
         self.table = None
         self.whole_vocabulary = True
@@ -79,23 +91,15 @@ class MRTfidfVectors(CountedJob, MRJob):
         self.vectors = self.empty_vectors = 0
 
     def mapper_batch_messages(self, repaired, line):
-        """A counting-pass line -> its message row kept in the batch; a full
+        """A record line -> its message's counts kept in the batch; a full
         batch -> (None, svmlight line) per message, in input order."""
         if repaired:
             self.increment_counter(COUNTERS, repaired)
-        if not line.startswith(MESSAGE_ROW_PREFIX):
+        record = record_of_line(line, self.skipped)
+        if record is None:
             return
-        key, _, value = line.partition("\t")
-        try:
-            message_id = json.loads(key)[1]
-            counts = json.loads(value)
-        except (ValueError, IndexError):
-            self.increment_counter(COUNTERS, "invalid_row")
-            return
-        if not isinstance(counts, dict):
-            self.increment_counter(COUNTERS, "invalid_row")
-            return
-        self.batch.append((message_id, counts))
+        counts = self.count_terms(record)
+        self.batch.append((record["message_id"], counts))
         self.batch_terms += len(counts)
         if self.batch_terms >= self.options.batch_terms:
             yield from self.weight_batch()
@@ -133,7 +137,8 @@ class MRTfidfVectors(CountedJob, MRJob):
         each (every update is a line the runner parses)."""
         if self.batch:
             yield from self.weight_batch()
-        for name, count in (("vectors", self.vectors), ("empty_vectors", self.empty_vectors)):
+        counts = dict(self.skipped, vectors=self.vectors, empty_vectors=self.empty_vectors)
+        for name, count in sorted(counts.items()):
             if count:
                 self.increment_counter(COUNTERS, name, count)
 

@@ -2,12 +2,13 @@
 
 Writes, under OUTPUT/features/ (a local directory or a URI):
 
-- ``counts/``        jobs/mr_count_ngrams.py: per-message term counts + totals
+- ``counts/``        jobs/mr_count_ngrams.py: the corpus totals of the terms
 - ``collocations/``  jobs/mr_score_collocations.py, with ``min_llr``
 - ``kept/``          jobs/mr_build_vocabulary.py: the terms that pass min_df,
                      max_df, max_features (and the collocation filter), with df
 - ``vocabulary.tsv`` term, id, df, idf: the driver numbers the kept terms
-- ``tfidf/``         jobs/mr_tfidf_vectors.py: svmlight lines
+- ``tfidf/``         jobs/mr_tfidf_vectors.py: svmlight lines (from the messages,
+                     analyzed again: cheaper than carrying their counts)
 - ``analyzer.json``  the analyzer configuration, to rebuild the same analyzer
 - ``summary.json``   documents, distinct terms, vocabulary size, job counters
 - ``_SUCCESS``       last
@@ -170,8 +171,9 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
         # where it lies; shipping the local copy would upload it again
         shipped = (join(features_dir, "vocabulary.tsv")
                    if engine.on_cluster and is_remote(features_dir) else vocabulary_path)
-        vectors = engine.run(MRTfidfVectors, [join(counts_dir, "part-*")],
-                             join(features_dir, "tfidf"), vector_job_args(shipped, settings))
+        vectors = engine.run(MRTfidfVectors, messages, join(features_dir, "tfidf"),
+                             analyzer_args(config, stop_words_file)
+                             + vector_job_args(shipped, settings))
         summary["counters"]["tfidf_vectors"] = vectors.counters
         summary["tasks"]["tfidf_vectors"] = vectors.tasks
         timings["tfidf_vectors"] = time.perf_counter() - started
@@ -193,9 +195,11 @@ def write_stop_words(config, directory):
 
 
 def vector_job_args(vocabulary, settings):
-    """The tf-idf job's arguments: the vocabulary it ships and a VectorizerConfig's weighting."""
+    """The tf-idf job's arguments but the analyzer's: the vocabulary it ships
+    and a VectorizerConfig's weighting and hashing."""
     return (["--vocabulary", vocabulary] + NORM.job_args(settings.norm)
-            + SUBLINEAR_TF.job_args(settings.sublinear_tf))
+            + SUBLINEAR_TF.job_args(settings.sublinear_tf)
+            + HASH_FEATURES.job_args(settings.hash_features))
 
 
 def build_features(inputs, output, analyzer_config=None, runner="inline", **settings):

@@ -5,10 +5,9 @@ OUTPUT/test/, but is vectorized with the *training* vocabulary and idf (it
 adds no term and changes no weight):
 
 - ``test/messages/``, ``test/quarantine/``  the parse job (scripts/pipeline/parse.py)
-- ``test/features/counts/``                 jobs/mr_count_ngrams.py, the run's analyzer
-  (no ``--min-df`` pruning: document frequencies are the training corpus')
-- ``test/features/tfidf/``                  jobs/mr_tfidf_vectors.py with
-  OUTPUT/features/vocabulary.tsv
+- ``test/features/tfidf/``                  jobs/mr_tfidf_vectors.py with the
+  run's analyzer and OUTPUT/features/vocabulary.tsv (no counting job: document
+  frequencies are the training corpus')
 - ``test/features/labelled/``               the label job with the test SPEC
 
 The train stage reads the labelled test vectors (the test set's labelled
@@ -37,7 +36,6 @@ def heldout_stage(engine, inputs, spec, output, analyzer_config, settings,
                   dedupe_by="message_id", records=None):
     """Parse, vectorize (training vocabulary) and label the test inputs
     -> (OUTPUT/test/features/labelled URI, stage summary dict)."""
-    from jeeves.jobs.mr_count_ngrams import MRCountNgrams
     from jeeves.jobs.mr_tfidf_vectors import MRTfidfVectors
 
     storage = engine.storage
@@ -51,18 +49,15 @@ def heldout_stage(engine, inputs, spec, output, analyzer_config, settings,
     training_vocabulary = join(output, "features", "vocabulary.tsv")
     with tempfile.TemporaryDirectory(prefix="jeeves-test-") as scratch:
         stop_words_file = write_stop_words(config, scratch)
-        counts_dir = join(features_dir, "counts")
-        counting = engine.run(MRCountNgrams, messages, counts_dir,
-                              analyzer_args(config, stop_words_file)
-                              + ["--flush-size", str(settings.flush_size)])
         if engine.on_cluster and is_remote(training_vocabulary):
             vocabulary = training_vocabulary
         else:
             vocabulary = os.path.join(scratch, "vocabulary.tsv")
             with open(vocabulary, "wb") as handle:
                 handle.write(storage.read_bytes(training_vocabulary))
-        vectors = engine.run(MRTfidfVectors, [join(counts_dir, "part-*")],
-                             join(features_dir, "tfidf"), vector_job_args(vocabulary, settings))
+        vectors = engine.run(MRTfidfVectors, messages, join(features_dir, "tfidf"),
+                             analyzer_args(config, stop_words_file)
+                             + vector_job_args(vocabulary, settings))
     storage.mark_complete(features_dir)
     labelled, labels = label_stage(engine, spec, join(test_output, "messages"),
                                    join(features_dir, "tfidf"), list(inputs), test_output,
@@ -70,8 +65,8 @@ def heldout_stage(engine, inputs, spec, output, analyzer_config, settings,
     summary = {
         "parse": {key: parse[key] for key in ("read", "parsed", "quarantined", "duplicates")},
         "labels": labels,
-        "documents": counting.counter("count_ngrams", "messages"),
-        "tasks": {"count_ngrams": counting.tasks, "tfidf_vectors": vectors.tasks,
+        "documents": vectors.counter("tfidf_vectors", "vectors"),
+        "tasks": {"tfidf_vectors": vectors.tasks,
                   "label_messages": labels["tasks"]},
         "seconds": round(time.time() - started, 3),
     }

@@ -16,7 +16,6 @@ import pathlib
 
 import pytest
 
-from jeeves.features.parts import part_files
 from jeeves.features.vocabulary import build_vocabulary, write_vocabulary
 from jeeves.jobs.mr_common_contacts import MRCommonContacts
 from jeeves.jobs.mr_contact_lists import MRContactLists
@@ -113,10 +112,6 @@ def vocabulary_args(counts_dir, tmp_path_factory):
     return ["--vocabulary", str(path)]
 
 
-def count_files(counts_dir):
-    return [pathlib.Path(path) for path in part_files(counts_dir)]
-
-
 @pytest.mark.parametrize("job_class", RECORD_JOBS)
 def test_record_job_on_hadoop_equals_inline(hadoop_cluster, records, job_class):
     inline = run_on("inline", job_class, records)
@@ -133,8 +128,8 @@ def test_record_job_on_spark_equals_inline(spark, records, job_class):
     assert_same_records(inline, run_on("spark", job_class, records))
 
 
-def test_tfidf_vectors_on_hadoop_equal_inline(hadoop_cluster, counts_dir, vocabulary_args):
-    inputs = count_files(counts_dir)
+def test_tfidf_vectors_on_hadoop_equal_inline(hadoop_cluster, records, vocabulary_args):
+    inputs = records
     inline = run_on("inline", MRTfidfVectors, inputs, vocabulary_args)
     assert inline, "no vectors inline"
     hadoop, counters = run_with_counters("hadoop", MRTfidfVectors, inputs, vocabulary_args,
@@ -143,8 +138,8 @@ def test_tfidf_vectors_on_hadoop_equal_inline(hadoop_cluster, counts_dir, vocabu
     assert_reducers(hadoop_cluster, counters, MRTfidfVectors, vocabulary_args)
 
 
-def test_tfidf_vectors_on_spark_equal_inline(spark, counts_dir, vocabulary_args):
-    inputs = count_files(counts_dir)
+def test_tfidf_vectors_on_spark_equal_inline(spark, records, vocabulary_args):
+    inputs = records
     inline = run_on("inline", MRTfidfVectors, inputs, vocabulary_args)
     assert inline, "no vectors inline"
     assert_same_records(inline, run_on("spark", MRTfidfVectors, inputs, vocabulary_args))

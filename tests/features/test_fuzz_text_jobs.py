@@ -157,7 +157,7 @@ def test_awkward_text_goes_through_every_job(tmp_path_factory, data):
     assert counted.counters["count_ngrams"]["surrogates_replaced"] == 2
     vocabulary = tmp_path / "vocabulary.tsv"
     if vocabulary_from_counts(count_lines, vocabulary):
-        run_job(MRTfidfVectors, [str(tmp_path / "counts")], str(tmp_path / "tfidf"),
+        run_job(MRTfidfVectors, [str(records)], str(tmp_path / "tfidf"),
                 args=["--vocabulary", str(vocabulary)])
         vectors = written_lines(tmp_path / "tfidf")
         assert len(vectors) == len(messages_found) + 2

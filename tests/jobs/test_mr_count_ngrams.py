@@ -3,6 +3,7 @@ import json
 from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
 
 from jeeves.features.text import Analyzer
+from jeeves.features.tfidf import build_term_counter
 from jeeves.features.vocabulary import partition_of
 from jeeves.jobs.mr_count_ngrams import MRCountNgrams
 from tests.helpers import canonical, run_both, run_job
@@ -10,16 +11,16 @@ from tests.jobs.text_fixtures import RECORDS, record_lines
 
 
 def split_rows(pairs):
-    """Output pairs -> ({message_id: counts}, {term: (count, df)}, n_docs).
+    """Output pairs -> ({term: (count, df)}, n_docs).
 
-    Checks on the way that each partition row holds its own terms only, once.
+    Checks on the way that each partition row holds its own terms only, once,
+    and that there is no other kind of row.
     """
-    messages, totals, n_docs = {}, {}, 0
+    totals, n_docs = {}, 0
     partitions = set()
     for (kind, name), value in pairs:
-        if kind == "message":
-            messages[name] = value
-        elif kind == "terms":
+        assert kind in ("terms", "documents")
+        if kind == "terms":
             assert name not in partitions
             partitions.add(name)
             for term, stats in value.items():
@@ -28,7 +29,13 @@ def split_rows(pairs):
                 totals[term] = tuple(stats)
         else:
             n_docs += value
-    return messages, totals, n_docs
+    return totals, n_docs
+
+
+def counted(config, records=RECORDS, hash_features=0):
+    """{message_id: counts} of build_term_counter, what the vector job weighs."""
+    count_terms = build_term_counter(config, hash_features)
+    return {record["message_id"]: dict(count_terms(record)) for record in records}
 
 
 def sklearn_counts(config, records=RECORDS):
@@ -55,18 +62,19 @@ def test_empty_input():
 def test_counts_lemmas_of_subject_and_new_body_only():
     lines = [json.dumps({"message_id": "a", "subject": "Dogs",
                          "body": "The dogs barked at 5pm", "quoted": "cats cats"})]
-    messages, totals, n_docs = split_rows(run_job(MRCountNgrams, [lines]))
-    assert messages == {"a": {"dog": 2, "bark": 1, "numbertoken": 1}}
+    totals, n_docs = split_rows(run_job(MRCountNgrams, [lines]))
+    assert counted({}, [json.loads(lines[0])]) == {"a": {"dog": 2, "bark": 1, "numbertoken": 1}}
     assert totals == {"dog": (2, 1), "bark": (1, 1), "numbertoken": (1, 1)}
     assert n_docs == 1
 
 
 def test_counts_equal_count_vectorizer_on_hand_written_records():
     config = {"ngram_max": 3}
-    messages, totals, n_docs = split_rows(
+    totals, n_docs = split_rows(
         run_job(MRCountNgrams, [record_lines()], ["--ngram-max", "3"]))
     expected_messages, expected_totals = sklearn_counts(config)
     assert n_docs == len(RECORDS)
+    messages = counted(config)
     assert messages == expected_messages
     assert totals == expected_totals
     assert messages["m08@corp"] == {}
@@ -99,14 +107,14 @@ def test_mapper_flushes_partial_totals_past_the_bound():
     partition_rows = [name for kind, name in rows if kind == "terms"]
     # every message but the empty one passes the bound: its terms leave at once
     assert len(partition_rows) > len(set(partition_rows))
-    assert sum(1 for kind, _ in rows if kind == "message") == len(RECORDS)
+    assert {kind for kind, _ in rows} == {"terms", "documents"}
 
 
 def test_odd_records_are_counted_and_skipped():
     lines = record_lines()[:2] + ["not json", "[1, 2]", json.dumps({"subject": "no id"})]
-    messages, _, n_docs = split_rows(run_job(MRCountNgrams, [lines]))
-    assert sorted(messages) == ["m01@corp", "m02@corp"]
+    totals, n_docs = split_rows(run_job(MRCountNgrams, [lines]))
     assert n_docs == 2
+    assert totals == split_rows(run_job(MRCountNgrams, [lines[:2]]))[0]
 
 
 def test_analyzer_options_reach_the_tasks():
@@ -114,14 +122,15 @@ def test_analyzer_options_reach_the_tasks():
                          "quoted": "meetings"})]
     args = ["--no-lemmatize", "--stop-words", "none", "--strip-accents", "ascii",
             "--fields", "subject,quoted"]
-    messages, _, _ = split_rows(run_job(MRCountNgrams, [lines], args))
-    assert messages == {"a": {"running": 1, "meetings": 1}}
+    totals, _ = split_rows(run_job(MRCountNgrams, [lines], args))
+    assert totals == {"running": (1, 1), "meetings": (1, 1)}
 
 
 def test_hashing_mode_counts_equal_hashing_vectorizer():
     n_features = 64
-    messages, totals, _ = split_rows(run_job(
+    totals, _ = split_rows(run_job(
         MRCountNgrams, [record_lines()], ["--ngram-max", "2", "--hash-features", str(n_features)]))
+    messages = counted({"ngram_max": 2}, hash_features=n_features)
     hashed = HashingVectorizer(analyzer=Analyzer({"ngram_max": 2}), n_features=n_features,
                                alternate_sign=False, norm=None).transform(RECORDS).tocsr()
     for row, record in enumerate(RECORDS):
@@ -132,19 +141,19 @@ def test_hashing_mode_counts_equal_hashing_vectorizer():
         str(column): int(df) for column, df in enumerate((hashed > 0).sum(axis=0).A1) if df}
 
 
-def test_duplicate_message_ids_are_kept_in_a_fixed_order():
+def test_duplicate_message_ids_are_documents_of_their_own():
     first = json.dumps({"message_id": "same", "subject": "gas prices"})
-    second = json.dumps({"message_id": "same", "subject": "budget meeting"})
-    outputs = [run_job(MRCountNgrams, [lines]) for lines in ([first, second], [second, first])]
-    rows = [[value for (kind, _), value in output if kind == "message"] for output in outputs]
-    assert rows[0] == rows[1] == [{"budget": 1, "meet": 1}, {"gas": 1, "price": 1}]
+    second = json.dumps({"message_id": "same", "subject": "gas meeting"})
+    totals, n_docs = split_rows(run_job(MRCountNgrams, [[first, second]]))
+    assert n_docs == 2
+    assert totals == {"gas": (2, 2), "price": (1, 1), "meet": (1, 1)}
 
 
 def test_min_df_leaves_rarer_terms_out_of_the_totals_and_counts_them(tmp_path):
     from jeeves.runjob import run_job as run_to_dir
 
     args = ["--ngram-max", "2"]
-    messages, totals, n_docs = split_rows(run_job(MRCountNgrams, [record_lines()], args))
+    totals, n_docs = split_rows(run_job(MRCountNgrams, [record_lines()], args))
     source = tmp_path / "records.jsonl"
     source.write_text("".join(line + "\n" for line in record_lines()), encoding="utf-8")
     result = run_to_dir(MRCountNgrams, [str(source)], str(tmp_path / "out"),
@@ -155,8 +164,8 @@ def test_min_df_leaves_rarer_terms_out_of_the_totals_and_counts_them(tmp_path):
          for key, value in (line.split("\t", 1)
                             for line in path.read_text(encoding="utf-8").splitlines())])
     kept = {term: stats for term, stats in totals.items() if stats[1] >= 2}
-    # the message rows and document count are untouched; rarer terms are counted
-    assert pruned == (messages, kept, n_docs)
+    # the document count is untouched; rarer terms are counted
+    assert pruned == (kept, n_docs)
     assert 0 < len(kept) < len(totals)
     assert result.counters["count_ngrams"]["terms_under_min_df"] == len(totals) - len(kept)
 

@@ -21,7 +21,6 @@ from jeeves.features.vocabulary import (
     read_vocabulary_table,
     write_vocabulary,
 )
-from jeeves.jobs.mr_count_ngrams import MRCountNgrams
 from jeeves.jobs.mr_tfidf_vectors import MRTfidfVectors
 from jeeves.pipeline.features import build_features
 from tests.helpers import run_both, run_job
@@ -136,27 +135,35 @@ def test_vectors_job_empty_input(tmp_path):
     assert run_job(MRTfidfVectors, [b""], ["--vocabulary", str(vocabulary)]) == []
 
 
-def test_vectors_job_hand_written_rows(tmp_path):
+def test_vectors_job_hand_written_records(tmp_path):
+    """Records analyzed, counted and weighted; odd lines counted and skipped."""
     vocabulary = tmp_path / "vocabulary.tsv"
     write_vocabulary(vocabulary, [("budget", 0, 1, 2.0), ("meet", 1, 2, 1.0)])
-    lines = ['["message","a@x"]\t{"meet": 3, "budget": 1, "pruned": 7}',
-             '["terms",3]\t{"meet": [4, 2]}',
-             '["documents",""]\t2',
-             '["message","b@x"]\t{"pruned": 1}']
-    output = run_job(MRTfidfVectors, [lines], ["--vocabulary", str(vocabulary), "--norm", "l1"])
+    lines = [json.dumps({"message_id": "a@x", "subject": "Meet", "body": "meeting meets budget"}),
+             '"quarantine"\t{"reason": "not_email"}',
+             "not json",
+             json.dumps({"subject": "no id"}),
+             json.dumps({"message_id": "b@x", "subject": "pruned", "body": ""}),
+             '"message"\t' + json.dumps({"message_id": "c@x", "body": "budget"})]
+    job = MRTfidfVectors(["--vocabulary", str(vocabulary), "--norm", "l1", "-"])
+    job.sandbox(stdin=io.BytesIO("".join(line + "\n" for line in lines).encode()))
+    with job.make_runner() as runner:
+        runner.run()
+        output = sorted(line.strip() for line in b"".join(runner.cat_output()).decode()
+                        .splitlines())
+        counters = runner.counters()[0]["tfidf_vectors"]
     # a@x: weights budget 1*2.0 = 2, meet 3*1.0 = 3; l1 norm 5
-    assert sorted(value.strip() for _, value in output) == ['0 # "b@x"', '0 0:0.4 1:0.6 # "a@x"']
+    assert output == ['0 # "b@x"', '0 0:0.4 1:0.6 # "a@x"', '0 0:1.0 # "c@x"']
+    assert counters == {"vectors": 3, "empty_vectors": 1, "invalid_json": 1,
+                        "missing_message_id": 1, "not_a_message_row": 1}
 
 
 def test_vectors_job_inline_equals_local(tmp_path):
-    counts_dir = tmp_path / "counts"
-    run_job(MRCountNgrams, [record_lines()], ["--ngram-max", "2"], output_dir=counts_dir)
     vocabulary = tmp_path / "vocabulary.tsv"
     write_vocabulary(vocabulary, [("budget", 0, 3, 1.5), ("gas", 1, 3, 1.5),
                                   ("natural gas", 2, 4, 1.25)])
-    inputs = [os.path.abspath(path) for path in part_files(counts_dir)]
-    output = run_both(MRTfidfVectors, [pathlib.Path(path) for path in inputs],
-                      ["--vocabulary", str(vocabulary), "--sublinear-tf"])
+    output = run_both(MRTfidfVectors, [record_lines()],
+                      ["--vocabulary", str(vocabulary), "--sublinear-tf", "--ngram-max", "2"])
     assert len(output) == len(RECORDS)
 
 
@@ -202,13 +209,11 @@ def test_vectors_equal_tfidf_vectorizer_on_real_messages(tmp_path, parsed_messag
 
 
 def test_tiny_batches_leave_the_vectors_unchanged(tmp_path):
-    counts_dir = tmp_path / "counts"
-    run_job(MRCountNgrams, [record_lines()], ["--ngram-max", "2"], output_dir=counts_dir)
     vocabulary = tmp_path / "vocabulary.tsv"
     write_vocabulary(vocabulary, [("budget", 0, 3, 1.5), ("gas", 1, 3, 1.5),
                                   ("meet", 2, 2, 1.25), ("gas price", 3, 1, 2.0)])
-    args = ["--vocabulary", str(vocabulary)]
-    inputs = [path for path in counts_dir.iterdir() if path.name.startswith("part-")]
+    args = ["--vocabulary", str(vocabulary), "--ngram-max", "2"]
+    inputs = [record_lines()]
     whole = run_job(MRTfidfVectors, inputs, args)
     batched = run_job(MRTfidfVectors, inputs, args + ["--batch-terms", "1"])
     assert batched == whole
@@ -221,9 +226,10 @@ def test_tiny_batches_leave_the_vectors_unchanged(tmp_path):
 
 
 def test_a_vocabulary_over_the_limit_is_read_by_batch(tmp_path):
-    source = tmp_path / "counts.txt"
-    source.write_text('["message", "a"]\t{"gas": 2, "meet": 1}\n'
-                      '["message", "b"]\t{"budget": 1}\n', encoding="utf-8")
+    source = tmp_path / "messages.jsonl"
+    source.write_text(json.dumps({"message_id": "a", "body": "gas meet gas"}) + "\n"
+                      + json.dumps({"message_id": "b", "body": "budget"}) + "\n",
+                      encoding="utf-8")
     vocabulary = tmp_path / "vocabulary.tsv"
     write_vocabulary(vocabulary, [("budget", 0, 1, 2.0), ("gas", 1, 1, 2.0),
                                   ("meet", 2, 1, 2.0)])

@@ -15,8 +15,9 @@ of the report's model table), the bundle's ``created`` time, OUT's own path
 in summary.json, the driver's ``bytes_written`` of the stages that write those
 timings (features, train), and what describes the execution rather than
 the data: the runner's name (``runner`` and the report's "Runner: ..."
-note), the ``tasks`` each job ran and count_ngrams' ``flushes`` counter
-(one at least per map task). The part files of a job's output directory (counts,
+note), the ``tasks`` each job ran, the parse stage's ``work_items`` (at
+least two per core on the local runner) and count_ngrams' ``flushes``
+counter (one at least per map task). The part files of a job's output directory (counts,
 kept terms, tf-idf vectors, labelled vectors) are split by task: for them the
 sorted set of lines is compared. The parse and graph stages' files, the
 vocabulary and the report tables are compared as they are.
@@ -44,14 +45,14 @@ RUN_ARGS = ["--labels", LABELS, "--models", "multinomial_nb,logistic_regression"
             "--folds", "2", "--target-recall", "0.9"]
 RUNS = {"inline": ("inline", None), "local-1": ("local", 1), "local-3": ("local", 3)}
 # the part files of these directories follow the tasks
-EXECUTION_KEYS = ("runner", "tasks", "flushes")
+EXECUTION_KEYS = ("runner", "tasks", "flushes", "work_items")
 PART_DIRS = ("features/counts", "features/kept", "features/tfidf", "features/labelled")
 
 
 def without_execution(found):
     """The snapshot without what describes the execution, not the data: the
-    runner's name, the tasks each job ran and count_ngrams' ``flushes`` (one
-    at least per map task)."""
+    runner's name, the tasks each job ran, the parse stage's work items and
+    count_ngrams' ``flushes`` (one at least per map task)."""
     result = dict(found)
     for name in ("report/report.md", "report/report.html"):
         result[name] = re.sub(rb"Runner: [a-z]+\.", b"Runner: R.", found[name])
