@@ -438,17 +438,24 @@ class TopTerms:
 
 
 def read_kept_terms(lines):
-    """mr_build_vocabulary output lines (``"term"<TAB>[count, df]``, str or
-    bytes) -> ``(term, df)`` pairs; blank lines are skipped."""
-    import json
+    """mr_build_vocabulary output lines (``"term"<TAB>[count, df]``, or a block
+    ``["kept", partition]<TAB>{"term": [count, df], ...}``; str or bytes) ->
+    ``(term, df)`` pairs; blank lines are skipped."""
+    try:
+        import ujson as json
+    except ImportError:  # pragma: no cover - ujson is a dependency
+        import json
 
     for line in lines:
         if not line.strip():
             continue
         key, value = line.split(b"\t" if isinstance(line, bytes) else "\t", 1)
-        term = json.loads(key)
-        _, df = json.loads(value)
-        yield term, df
+        stats = json.loads(value)
+        if isinstance(stats, dict):
+            for term, (_, df) in stats.items():
+                yield term, df
+        else:
+            yield json.loads(key), stats[1]
 
 
 def vocabulary_rows_from_kept(kept, n_docs, smooth_idf=True, use_idf=True, hashed=False):

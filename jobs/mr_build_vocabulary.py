@@ -15,7 +15,9 @@ document count, a float a fraction, as jeeves.features.vocabulary.parse_df_bound
 every bucket is kept, nothing pruned, as build_hashed_table).
 
 Output: the kept terms only, ``"term" -> [term_count, df]`` (JSON key and
-value), in no particular order across part files: the driver reads them with
+value), or, from the map-only step, one row per partition of the count job,
+``["kept", partition] -> {"term": [term_count, df], ...}``, in no particular
+order across part files: the driver reads both with
 jeeves.features.vocabulary.read_kept_terms and gives the ids (sorted term order)
 with vocabulary_rows_from_kept, so it holds the kept vocabulary, never the
 corpus' distinct terms. The result equals jeeves.features.vocabulary.build_vocabulary
@@ -23,7 +25,7 @@ corpus' distinct terms. The result equals jeeves.features.vocabulary.build_vocab
 
 Steps, by options:
 - no --min-llr, no --max-features: map-only; the mapper writes the terms
-  whose df is within [min_df, max_df].
+  whose df is within [min_df, max_df], a row per partition.
 - --max-features K without --min-llr: each mapper keeps its top K terms
   (jeeves.features.vocabulary.TopTerms: count descending, then term ascending, the
   order of select_terms) and writes them at its end as ``None -> [term,
@@ -71,6 +73,8 @@ COUNTERS = "build_vocabulary"
 TERMS_ROW_PREFIX = '["terms"'
 COUNT_ROW_PREFIX = "["
 COLLOCATION_ROW_PREFIX = '"'
+# the key of a map-only task's block of kept terms: ["kept", partition]
+KEPT = "kept"
 # value tags of the collocation join
 TERM, SCORE = 0, 1
 
@@ -157,8 +161,11 @@ class MRBuildVocabulary(CountedJob, MRJob):
                 self.top.add(term, count, df)
             return
         self.increment_counter(COUNTERS, "terms_kept", len(in_range))
-        for term, count, df in in_range:
-            yield term, [count, df]
+        if in_range:
+            # one row per partition: a single JSON object costs far less to
+            # write and read than a row per term
+            key = json.loads(line.partition("\t")[0])
+            yield [KEPT, key[1]], {term: [count, df] for term, count, df in in_range}
 
     def route_collocation(self, line):
         """A collocation row -> ``"w1 w2" -> [1, LLR]`` when it scores enough."""
