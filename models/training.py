@@ -17,6 +17,7 @@ features can be reported.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -64,7 +65,7 @@ class TrainingSettings:
     seed: int = 0
     select_by: str = "pr_auc"
     target_recall: float = 0.95
-    n_jobs: int = 1
+    n_jobs: int = 0  # 0: every core, for data worth it (resolve_n_jobs)
 
     def __post_init__(self):
         choice = self.models
@@ -88,6 +89,22 @@ class TrainingSettings:
         for name in ("n_splits", "inner_splits"):
             if getattr(self, name) < 2:
                 raise SettingError(name, "must be at least 2, not %r" % (getattr(self, name),))
+        if self.n_jobs < 0:
+            raise SettingError("n_jobs", "must be 0 (every core) or more, not %r" % (self.n_jobs,))
+
+
+# Below this many labelled messages a grid search is over before worker
+# processes would have started: n_jobs=0 then means one process.
+PARALLEL_MIN_SAMPLES = 2000
+
+
+def resolve_n_jobs(n_jobs, n_samples):
+    """The processes training uses: ``n_jobs`` when given (1 or more); for 0,
+    every core of the machine once there are PARALLEL_MIN_SAMPLES samples,
+    else one. Results do not depend on it (each fit is seeded)."""
+    if n_jobs:
+        return n_jobs
+    return (os.cpu_count() or 1) if n_samples >= PARALLEL_MIN_SAMPLES else 1
 
 
 @dataclass
@@ -292,7 +309,7 @@ def choose(results, select_by="pr_auc"):
 
 
 def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
-                   select_by="pr_auc", target_recall=0.95, n_jobs=1,
+                   select_by="pr_auc", target_recall=0.95, n_jobs=0,
                    feature_names=None, progress=None, specs=None):
     """Evaluate `models` (names, or a select_models() choice string) on shared folds.
 
@@ -301,7 +318,8 @@ def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
     model names (not in REGISTRY) to their ModelSpec, e.g.
     ``{spec.name: spec}`` for ``spec = registry.email_model_spec(...)``;
     they are named in `models` like any other. n_jobs is the number of
-    CPUs training may use (grid-search processes, and BLAS/OpenMP threads).
+    CPUs training may use (grid-search processes, and BLAS/OpenMP threads;
+    0: resolve_n_jobs's choice).
     `progress`, when given, is called with each finished ModelResult.
     Returns a Comparison whose chosen model (and every linear model) is fit
     on all data.
@@ -313,6 +331,7 @@ def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
     names = select_models(models, extra=specs) if models is None or isinstance(models, str) \
         else select_models(",".join(models), extra=specs)
     y = check_labels(y, n_splits)
+    n_jobs = resolve_n_jobs(n_jobs, len(y))
     folds = shared_folds(y, n_splits, seed)
     results = {}
     # BLAS and OpenMP threads beyond n_jobs oversubscribe a shared machine;

@@ -71,8 +71,9 @@ def add_training_arguments(parser):
                              "(default: %(default)s)")
     parser.add_argument("--folds", type=int, default=5, help="outer CV folds (default: 5)")
     SEED.add_to(parser.add_argument)
-    parser.add_argument("--n-jobs", type=int, default=1,
-                        help="processes for grid search (default: 1)")
+    parser.add_argument("--n-jobs", type=int, default=0,
+                        help="processes for grid search (default 0: every core once there "
+                             "are 2,000 labelled messages, else one)")
     parser.add_argument("--train-on-cluster", action="store_true",
                         help="run the cross-validation grid as an MRJob on --runner "
                              "(jobs/mr_cross_validate.py) instead of in this process "

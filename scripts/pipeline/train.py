@@ -57,7 +57,7 @@ class TrainingConfig:
     seed: int = 0
     select_by: str = "pr_auc"
     target_recall: float = 0.95
-    n_jobs: int = 1
+    n_jobs: int = 0
     on_cluster: bool = False
     # the email model's feature groups (a comma string or names; "none" or
     # empty: no email model), its ablation table, the intent group's data

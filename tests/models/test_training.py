@@ -1,13 +1,16 @@
 import numpy as np
 import pytest
+from scipy import sparse
 from sklearn.metrics import recall_score
 
 from jeeves.models.training import (
+    PARALLEL_MIN_SAMPLES,
     SettingError,
     TrainingSettings,
     _most_common_params,
     check_labels,
     compare_models,
+    resolve_n_jobs,
     shared_folds,
     top_features,
 )
@@ -178,3 +181,25 @@ def test_training_settings_keep_model_names_as_a_tuple():
     settings = TrainingSettings(models=["logistic_regression", "email_logistic_regression"])
     assert settings.models == ("logistic_regression", "email_logistic_regression")
     assert TrainingSettings().models is None and TrainingSettings().n_splits == 5
+
+
+def test_n_jobs_zero_means_every_core_only_for_data_worth_it(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert resolve_n_jobs(0, PARALLEL_MIN_SAMPLES) == 4
+    assert resolve_n_jobs(0, PARALLEL_MIN_SAMPLES - 1) == 1
+    assert resolve_n_jobs(3, 10) == 3
+
+
+def test_parallel_training_gives_the_same_comparison():
+    """Two grid-search processes (n_jobs=2) score every sample as one does."""
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1], PARALLEL_MIN_SAMPLES // 2)
+    X = sparse.csr_matrix(rng.random((len(y), 30)) * (1 + y[:, None] * np.linspace(0, 1, 30)))
+    one = compare_models(X, y, models=["multinomial_nb", "logistic_regression"], n_splits=3,
+                         n_jobs=1)
+    two = compare_models(X, y, models=["multinomial_nb", "logistic_regression"], n_splits=3,
+                         n_jobs=2)
+    for name in one.results:
+        np.testing.assert_array_equal(one.results[name].oof_scores, two.results[name].oof_scores)
+        assert one.results[name].fold_params == two.results[name].fold_params
+    assert one.chosen == two.chosen
