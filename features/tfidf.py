@@ -168,15 +168,24 @@ def build_term_counter(analyzer_config, hash_features=0):
     the order of their first occurrence), and in hashing mode
     (``hash_features`` > 0) their buckets instead. What the counting and the
     vector jobs both compute for a message, so a term means the same in the
-    vocabulary and in the vectors. WordNet is loaded when it is built.
+    vocabulary and in the vectors. The counting is jeeves.features.kernel's
+    (native when built); the callable's ``counter`` attribute is its
+    MessageCounter (``stats()``). WordNet is loaded when it is built.
     """
-    from jeeves.features.text import Analyzer
+    from jeeves.features.kernel import MessageCounter
 
-    analyze = Analyzer(analyzer_config).load()
+    counter = MessageCounter(analyzer_config)
+    counter.load()
     if not hash_features:
-        return lambda record: Counter(analyze(record))
-    bucket_of = build_hasher(hash_features)
-    return lambda record: hashed_counts(Counter(analyze(record)), bucket_of)
+        def count_terms(record):
+            return counter.count(record)
+    else:
+        bucket_of = build_hasher(hash_features)
+
+        def count_terms(record):
+            return hashed_counts(counter.count(record), bucket_of)
+    count_terms.counter = counter
+    return count_terms
 
 
 def hashed_counts(term_counts, bucket_of):

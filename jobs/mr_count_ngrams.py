@@ -44,34 +44,55 @@ from collections import Counter
 from mrjob.job import MRJob
 from mrjob.step import MRStep
 
-from jeeves.features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
+from jeeves.features.kernel import MessageCounter, Totals, merge_encoded
+from jeeves.features.text import add_analyzer_args, analyzer_config_from_options
 from jeeves.features.tfidf import build_hasher, hashed_counts
 from jeeves.features.vocabulary import (
     DEFAULT_TERM_PARTITIONS,
     FLUSH_SIZE,
     HASH_FEATURES,
     MIN_DF,
-    merge_totals,
-    partition_totals,
 )
 from jeeves.jobs import CountedJob, positive_int
-from jeeves.jobs.protocols import TupleKeyJSONProtocol, ValidTextValueProtocol
+from jeeves.jobs.protocols import (
+    EncodedJSON,
+    PassThroughJSONProtocol,
+    TupleKeyJSONProtocol,
+    ValidTextValueProtocol,
+    record_of_line,
+)
 from jeeves.settings import add_settings
-
-try:
-    import ujson as json
-except ImportError:  # pragma: no cover - ujson is a dependency
-    import json
 
 COUNTERS = "count_ngrams"
 TERMS, DOCUMENTS = "terms", "documents"
 
 
+class TermRowsProtocol(PassThroughJSONProtocol):
+    """Terms rows stay encoded between the mapper and the output: the
+    combiner and the reducer merge their JSON texts (jeeves.features.kernel's
+    merge_encoded), with no Python object per term when the kernel is built."""
+
+    PASS_THROUGH_KINDS = (TERMS,)
+
+
+def count_kernel_stats(job, group, counter):
+    """A task's kernel figures as counters, one update each: texts counted
+    natively and in Python, and 1 for a task where the native module could
+    not load (it then counted everything in Python)."""
+    stats = counter.stats()
+    for name, value in (("kernel_native_texts", stats["native"]),
+                        ("kernel_python_texts", stats["python"]),
+                        ("kernel_unavailable", int(stats["native_unavailable"]))):
+        if value:
+            job.increment_counter(group, name, value)
+
+
 class MRCountNgrams(CountedJob, MRJob):
     # lines whose JSON escapes lone surrogates are repaired and counted
     INPUT_PROTOCOL = ValidTextValueProtocol
-    # keys decode to tuples (mrjob's Spark harness hashes the combiner's keys)
-    INTERNAL_PROTOCOL = TupleKeyJSONProtocol
+    # keys decode to tuples (mrjob's Spark harness hashes the combiner's
+    # keys); terms rows pass the combiner and reducer as JSON texts
+    INTERNAL_PROTOCOL = TermRowsProtocol
     OUTPUT_PROTOCOL = TupleKeyJSONProtocol
 
     def configure_args(self):
@@ -87,12 +108,13 @@ class MRCountNgrams(CountedJob, MRJob):
                  "(default: %(default)s)")
 
     def mapper_init(self):
-        self.analyze = Analyzer(analyzer_config_from_options(self.options)).load()
+        self.counter = MessageCounter(analyzer_config_from_options(self.options))
+        self.counter.load()
         self.bucket_of = None
         if self.options.hash_features:
             self.bucket_of = build_hasher(self.options.hash_features)
-        self.term_counts = Counter()
-        self.document_frequencies = Counter()
+        self.totals = Totals()
+        self.skipped = Counter()
         self.documents = 0
 
     def mapper_analyze_message(self, repaired, line):
@@ -100,81 +122,59 @@ class MRCountNgrams(CountedJob, MRJob):
         kept in memory (flush_totals writes them)."""
         if repaired:
             self.increment_counter(COUNTERS, repaired)
-        if line.startswith('"'):
-            # a key/value line of mr_parse_emails output: keep its "message" rows
-            key, _, line = line.partition("\t")
-            if key != '"message"':
-                self.increment_counter(COUNTERS, "not_a_message_row")
-                return
-        try:
-            record = json.loads(line)
-        except ValueError:
-            self.increment_counter(COUNTERS, "invalid_json")
+        record = record_of_line(line, self.skipped)
+        if record is None:
             return
-        if not isinstance(record, dict):
-            self.increment_counter(COUNTERS, "not_a_record")
-            return
-        message_id = record.get("message_id")
-        if not isinstance(message_id, str) or not message_id:
-            self.increment_counter(COUNTERS, "missing_message_id")
-            return
-        terms = self.analyze(record)
-        counts = Counter(terms)
-        if self.bucket_of is not None:
-            counts = hashed_counts(counts, self.bucket_of)
-            terms = counts.elements()
+        if self.bucket_of is None:
+            # the kernel adds the terms to the totals itself
+            self.counter.count(record, self.totals)
+        else:
+            self.totals.add(hashed_counts(self.counter.count(record), self.bucket_of))
         self.documents += 1
-        # Counter.update of an iterable counts in C: no Python loop per term
-        self.term_counts.update(terms)
-        self.document_frequencies.update(counts.keys())
-        if len(self.document_frequencies) >= self.options.flush_size:
+        if len(self.totals) >= self.options.flush_size:
             yield from self.flush_totals()
 
     def flush_totals(self):
         """Partial totals -> (["terms", partition], {term: [term_count, df]}) per
         partition that has terms; empties them."""
         self.increment_counter(COUNTERS, "flushes")
-        for partition, totals in partition_totals(
-                self.term_counts, self.document_frequencies, self.options.term_partitions):
-            yield [TERMS, partition], totals
-        self.term_counts = Counter()
-        self.document_frequencies = Counter()
+        for partition, encoded in self.totals.drain(self.options.term_partitions):
+            yield [TERMS, partition], EncodedJSON(encoded)
 
     def mapper_final_flush(self):
         """What is left of the totals, and (["documents", ""], messages seen)."""
         yield from self.flush_totals()
+        # one counter update per task: each update is a line the runner parses
+        for name, count in sorted(self.skipped.items()):
+            self.increment_counter(COUNTERS, name, count)
+        count_kernel_stats(self, COUNTERS, self.counter)
         if self.documents:
-            # one counter update per task: each update is a line the runner parses
             self.increment_counter(COUNTERS, "messages", self.documents)
             yield [DOCUMENTS, ""], self.documents
 
     def combiner_add_totals(self, key, values):
         """Partial rows of one key -> one row."""
         if key[0] == TERMS:
-            yield key, merge_totals(values)
+            yield key, EncodedJSON(merge_encoded(values)[0])
         else:
             yield key, sum(values)
 
     def reducer_add_totals(self, key, values):
         """All rows of one key -> its final row, a partition's terms sorted."""
-        if key[0] == TERMS:
-            totals = merge_totals(values)
-            if self.options.ngram_min == 1 and self.options.ngram_max >= 2 \
-                    and not self.options.hash_features:
-                # mr_score_collocations' --total-tokens, summed before min_df
-                # pruning, so the driver need not read the totals for it
-                self.increment_counter(COUNTERS, "unigram_tokens", sum(
-                    stats[0] for term, stats in totals.items() if " " not in term))
-            min_df = self.options.min_df
-            if isinstance(min_df, int) and min_df > 1:
-                kept = {term: stats for term, stats in totals.items() if stats[1] >= min_df}
-                if len(kept) < len(totals):
-                    self.increment_counter(COUNTERS, "terms_under_min_df",
-                                           len(totals) - len(kept))
-                totals = kept
-            yield key, dict(sorted(totals.items()))
-        else:
+        if key[0] != TERMS:
             yield key, sum(values)
+            return
+        min_df = self.options.min_df
+        encoded, unigram_tokens, dropped = merge_encoded(
+            values, min_df if isinstance(min_df, int) else 0)
+        if self.options.ngram_min == 1 and self.options.ngram_max >= 2 \
+                and not self.options.hash_features:
+            # mr_score_collocations' --total-tokens, summed before min_df
+            # pruning, so the driver need not read the totals for it
+            self.increment_counter(COUNTERS, "unigram_tokens", unigram_tokens)
+        if dropped:
+            self.increment_counter(COUNTERS, "terms_under_min_df", dropped)
+        yield key, EncodedJSON(encoded)
 
     def steps(self):
         return [MRStep(mapper_init=self.mapper_init,

@@ -47,6 +47,7 @@ from jeeves.features.vocabulary import (
     read_vocabulary_table,
 )
 from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
+from jeeves.jobs.mr_count_ngrams import count_kernel_stats
 from jeeves.jobs.protocols import ValidTextValueProtocol, record_of_line
 from jeeves.settings import add_settings
 
@@ -141,6 +142,7 @@ class MRTfidfVectors(CountedJob, MRJob):
         for name, count in sorted(counts.items()):
             if count:
                 self.increment_counter(COUNTERS, name, count)
+        count_kernel_stats(self, COUNTERS, self.count_terms.counter)
 
     def steps(self):
         return [MRStep(mapper_init=self.mapper_init, mapper=self.mapper_batch_messages,

@@ -154,8 +154,12 @@ def test_vectors_job_hand_written_records(tmp_path):
         counters = runner.counters()[0]["tfidf_vectors"]
     # a@x: weights budget 1*2.0 = 2, meet 3*1.0 = 3; l1 norm 5
     assert output == ['0 # "b@x"', '0 0:0.4 1:0.6 # "a@x"', '0 0:1.0 # "c@x"']
+    kernel = {name: counters.pop(name) for name in list(counters)
+              if name.startswith("kernel_")}
     assert counters == {"vectors": 3, "empty_vectors": 1, "invalid_json": 1,
                         "missing_message_id": 1, "not_a_message_row": 1}
+    # every text is ASCII: counted natively when the kernel is built
+    assert sum(kernel.values()) == 3
 
 
 def test_vectors_job_inline_equals_local(tmp_path):
