@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import re
 
+try:
+    import ujson as _fast_json
+except ImportError:  # pragma: no cover - ujson is a dependency
+    _fast_json = None
+
 SURROGATES_REPLACED = "surrogates_replaced"
 
 # A JSON \u escape of a surrogate, with the even run of backslashes before it
@@ -47,6 +52,19 @@ def valid_strings(value):
     and scalars) with every string, keys included, made valid by
     :func:`valid_text`; ``replaced`` is true when one was not. Unchanged
     containers are returned as they are (no copy)."""
+    if _fast_json is not None:
+        # nearly every record is valid: one encoding in C proves it (a lone
+        # surrogate, or a pair of them, does not encode to UTF-8) where the
+        # walk below costs a Python call per string
+        try:
+            _fast_json.dumps(value, ensure_ascii=False).encode("utf-8")
+            return value, False
+        except (UnicodeEncodeError, TypeError, ValueError, OverflowError):
+            pass
+    return _valid_strings_walk(value)
+
+
+def _valid_strings_walk(value):
     if isinstance(value, str):
         repaired = valid_text(value)
         return repaired, repaired is not value
@@ -54,13 +72,13 @@ def valid_strings(value):
         changed = False
         items = []
         for key, item in value.items():
-            key, key_changed = valid_strings(key)
-            item, item_changed = valid_strings(item)
+            key, key_changed = _valid_strings_walk(key)
+            item, item_changed = _valid_strings_walk(item)
             changed = changed or key_changed or item_changed
             items.append((key, item))
         return (dict(items), True) if changed else (value, False)
     if isinstance(value, (list, tuple)):
-        repaired = [valid_strings(item) for item in value]
+        repaired = [_valid_strings_walk(item) for item in value]
         if any(changed for _, changed in repaired):
             return type(value)(item for item, _ in repaired), True
         return value, False
