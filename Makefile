@@ -20,7 +20,7 @@ ENGINES := $(if $(HAVE_JAVA),hadoop-jars)
 
 .PHONY: setup lint test demo bench bench-full clean hadoop-jars cluster-start cluster-stop dovecot chromium
 
-setup: $(VENV)/.installed $(NLTK_DATA)/.provisioned
+setup: $(VENV)/.installed $(NLTK_DATA)/.provisioned $(VENV)/.kernel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,26 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(NLTK_DATA)/.provisioned: tools/provision_wordnet.py features/wordnet.py | $(VENV)/.installed
 	$(BIN)/python tools/provision_wordnet.py --target $(NLTK_DATA)
 	touch $@
+
+# The native kernel of the counting job (features/native, Rust): its abi3 wheel
+# is kept in $(KERNEL_WHEELS) (shipped to cluster tasks) and installed. Without
+# cargo nothing is built and features/kernel.py counts in Python.
+KERNEL_WHEELS := .cache/kernel-wheels
+KERNEL_SOURCES := features/native/Cargo.toml features/native/Cargo.lock \
+	features/native/pyproject.toml features/native/src/lib.rs
+$(VENV)/.kernel: $(KERNEL_SOURCES) | $(VENV)/.installed
+	@if ! command -v cargo >/dev/null 2>&1; then \
+	  echo "cargo not found: the Python kernel will be used (features/kernel.py)"; \
+	else \
+	  set -e; \
+	  $(BIN)/python -m pip install -q maturin==1.16.0; \
+	  rm -f $(KERNEL_WHEELS)/jeeves_kernel-*.whl; \
+	  $(BIN)/maturin build --release -m features/native/Cargo.toml -i $(BIN)/python \
+	    -o $(KERNEL_WHEELS); \
+	  $(BIN)/python -m pip install -q --force-reinstall --no-deps \
+	    $(KERNEL_WHEELS)/jeeves_kernel-*-abi3-*.whl; \
+	  touch $@; \
+	fi
 
 lint: setup
 	$(BIN)/ruff check .

@@ -202,6 +202,8 @@ def build_lemma_filter(config):
         return [lemma for lemma in lemmas if lemma]
 
     filter_and_lemmatize.memo = memo
+    # the filter of one token, unmemoized (features/kernel.py's native path memoizes it)
+    filter_and_lemmatize.lemma_of = lemma_of
     return filter_and_lemmatize
 
 

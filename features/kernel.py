@@ -1,0 +1,217 @@
+"""The counting job's per-record hot path, native when built, Python otherwise.
+
+``features/native/`` is a Rust extension module, ``jeeves_kernel`` (built and
+installed by ``make setup`` when cargo is present). This module is its only
+caller and holds the pure-Python implementation of everything it does, built
+from features/text.py and features/vocabulary.py, which stay the reference:
+tests/features/test_kernel.py holds the two byte-identical.
+
+- ``MessageCounter(config).count(doc, totals=None) -> {term: count}``, equal
+  to ``dict(Counter(Analyzer(config)(doc)))``, key order included. The native
+  path takes texts that are pure ASCII (the configured fields joined) under
+  the default token pattern: on ASCII every Unicode form and accent stripping
+  is the identity and lowercasing is ASCII's, so it reproduces the
+  placeholders, the tokens, the lemma filter (the Python ``lemma_of``,
+  called once per distinct token) and the n-grams exactly. Other texts go to
+  the Python analyzer; ``stats()`` counts both.
+- ``Totals()``: corpus totals ``{term: (term_count, df)}`` of the counted
+  messages, held natively (no Python object per term), drained as one JSON
+  object per partition of terms (``features.vocabulary.partition_of``).
+- ``merge_encoded(values, min_df)``: the sum of such JSON objects, sorted by
+  term, with ``min_df`` pruning: the count job's combiner and reducer.
+
+JSON is written as ``ujson.dumps`` (the job's encoder) writes these objects:
+compact, ASCII only, ``/`` escaped, so outputs do not depend on whether the
+native module was built.
+"""
+
+import json
+import re
+from collections import Counter
+from itertools import chain
+
+from jeeves.features.text import DEFAULT_CONFIG, Analyzer, build_lemma_filter, config_with_defaults
+from jeeves.features.vocabulary import merge_totals, partition_totals
+
+_native_module = []
+
+
+def _load_native():
+    """The ``jeeves_kernel`` module, or None when it is not built or does not load."""
+    if not _native_module:
+        try:
+            import jeeves_kernel
+        except (ImportError, OSError):
+            # OSError: a .so built for another platform or libc
+            jeeves_kernel = None
+        _native_module.append(jeeves_kernel)
+    return _native_module[0]
+
+
+def native_available():
+    """Whether the native module loads in this process."""
+    return _load_native() is not None
+
+
+def native_supports(config):
+    """Whether the native path can count texts under this analyzer configuration."""
+    return (config["token_pattern"] == DEFAULT_CONFIG["token_pattern"]
+            and all(isinstance(field, str) for field in config["fields"]))
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _escape_non_ascii(match):
+    code = ord(match.group())
+    if code > 0xFFFF:
+        code -= 0x10000
+        return "\\u%04x\\u%04x" % (0xD800 | code >> 10, 0xDC00 | code & 0x3FF)
+    return "\\u%04x" % code
+
+
+def encode_totals(totals):
+    """``{term: [term_count, df]}`` -> its JSON bytes as ``ujson.dumps`` writes them.
+
+    The stdlib encoder (it also writes lone surrogates, where ujson raises)
+    with ujson's compact separators and escaped forward slashes, non-ASCII
+    characters escaped and DEL left as it is (``ensure_ascii`` escapes it).
+    """
+    # keys are the only strings and values are numbers: every "/" is in a key
+    text = json.dumps(totals, ensure_ascii=False, separators=(",", ":")).replace("/", "\\/")
+    return _NON_ASCII.sub(_escape_non_ascii, text).encode("ascii")
+
+
+class MessageCounter:
+    """``MessageCounter(config).count(doc) -> {term: count}``, natively when it can.
+
+    ``config`` is an analyzer configuration (features.text). ``load()`` builds
+    the analyzer (WordNet) once per task; ``count`` calls it when needed.
+    ``stats()``: texts counted natively (``native``), in Python (``python``:
+    not ASCII, or a configuration the native path does not handle), and
+    whether the native module could not be loaded (``native_unavailable``).
+    """
+
+    def __init__(self, config=None):
+        self.config = config_with_defaults(config)
+        self.native_unavailable = not native_available()
+        self.python = 0
+        self._analyze = None
+        self._kernel = None
+        self._native_totals = None
+
+    def load(self):
+        """Load WordNet and build the counters (once); returns self."""
+        if self._analyze is None:
+            self._analyze = Analyzer(self.config).load()
+            native = _load_native()
+            if native is not None and native_supports(self.config):
+                config = self.config
+                self._kernel = native.Kernel(
+                    config["fields"], bool(config["lowercase"]), bool(config["placeholders"]),
+                    config["ngram_min"], config["ngram_max"],
+                    build_lemma_filter(config).lemma_of)
+                self._native_totals = native.Totals
+        return self
+
+    @property
+    def native(self):
+        """Texts counted by the native module."""
+        return self._kernel.native_texts if self._kernel is not None else 0
+
+    def stats(self):
+        return {"native": self.native, "python": self.python,
+                "native_unavailable": self.native_unavailable}
+
+    def count(self, doc, totals=None):
+        """A record (dict) or text -> ``{term: count}`` in first-occurrence order;
+        each term is added to ``totals`` (a ``Totals()``) when given."""
+        if self._analyze is None:
+            self.load()
+        if self._kernel is not None:
+            if totals is None or type(totals) is self._native_totals:
+                # the native totals are added to without a Python object per term
+                counts = self._kernel.count(doc, totals)
+            else:
+                counts = self._kernel.count(doc)
+                if counts is not None:
+                    totals.add(counts)
+            if counts is not None:
+                return counts
+        counts = dict(Counter(self._analyze(doc)))
+        self.python += 1
+        if totals is not None:
+            totals.add(counts)
+        return counts
+
+
+class PythonTotals:
+    """``Totals`` without the native module: two Counters, as the job kept them."""
+
+    def __init__(self):
+        self.term_counts = Counter()
+        self.document_frequencies = Counter()
+
+    def add(self, counts):
+        """One message's ``{term: count}``: term_count += count, df += 1 per term."""
+        self.term_counts.update(counts)
+        self.document_frequencies.update(counts.keys())
+
+    def __len__(self):
+        return len(self.document_frequencies)
+
+    def drain(self, partitions):
+        """``[(partition, JSON bytes of {term: [term_count, df]}), ...]``,
+        partitions ascending; then the totals are empty."""
+        if partitions < 1:
+            raise ValueError("partitions must be positive")
+        rows = [(partition, encode_totals(totals)) for partition, totals in partition_totals(
+            self.term_counts, self.document_frequencies, partitions)]
+        self.__init__()
+        return rows
+
+
+def Totals():  # noqa: N802 - the native class when it loads, else its Python stand-in
+    """Corpus totals of counted messages: ``add(counts)``, ``len()``, ``drain(partitions)``."""
+    native = _load_native()
+    return native.Totals() if native is not None else PythonTotals()
+
+
+def _decoded(value):
+    return value if isinstance(value, dict) else json.loads(value)
+
+
+def _finish(totals, min_df):
+    unigram_tokens = sum(stats[0] for term, stats in totals.items() if " " not in term)
+    dropped = 0
+    if min_df:
+        kept = {term: stats for term, stats in totals.items() if stats[1] >= min_df}
+        dropped = len(totals) - len(kept)
+        totals = kept
+    return encode_totals(dict(sorted(totals.items()))), unigram_tokens, dropped
+
+
+def merge_encoded(values, min_df=0):
+    """Partial totals, JSON texts (bytes or str) of ``{term: [term_count, df]}``
+    -> ``(JSON bytes of their sum sorted by term, unigram_tokens, dropped)``.
+
+    With an int ``min_df`` over 1, terms of lower df are left out and counted
+    in ``dropped``; ``unigram_tokens`` (the term count of the terms without a
+    space, mr_score_collocations' --total-tokens) is summed before that.
+    ``values`` may be an iterator, read once; decoded dicts are merged too
+    (in Python). A partial the native path cannot read (a term with a lone
+    surrogate, numbers past 64 bits) is merged in Python with the rest.
+    """
+    if not (isinstance(min_df, int) and min_df > 1):
+        min_df = 0
+    values = iter(values)
+    native = _load_native()
+    if native is None:
+        return _finish(merge_totals(map(_decoded, values)), min_df)
+    merger = native.Merger()
+    for value in values:
+        if not merger.add(value):
+            merged = merge_totals(chain([merger.to_dict(), _decoded(value)],
+                                        map(_decoded, values)))
+            return _finish(merged, min_df)
+    return merger.finish(min_df)
