@@ -56,15 +56,22 @@ FEATURE_ARGS = ["--ngram-max", str(bench_features.ANALYZER_CONFIG["ngram_max"]),
 # rows of the report: project stage -> (reference it is compared with, how)
 STAGES = ("parse", "counts", "vocabulary", "tfidf", "features", "contacts", "train",
           "end_to_end")
-REFERENCES = ("stdlib_parse", "sklearn_tfidf", "naive_mrjob", "spark_ml")
+REFERENCES = ("stdlib_parse", "sklearn_tfidf", "sklearn_tfidf_default", "naive_mrjob",
+              "kernel_python", "kernel_native", "spark_ml")
 REFERENCE_RUNNERS = {"stdlib_parse": "one process", "sklearn_tfidf": "one process",
-                     "naive_mrjob": "inline", "spark_ml": "local[2]"}
-# project stage -> [(reference, target ratio)]; ratio = reference time / stage time
+                     "sklearn_tfidf_default": "one process", "naive_mrjob": "inline",
+                     "kernel_python": "one process", "kernel_native": "one process",
+                     "spark_ml": "local[2]"}
+# project stage -> [(reference, target ratio)]; ratio = reference time / stage time.
+# sklearn_tfidf is TfidfVectorizer with the project's analyzer, sklearn_tfidf_default
+# with its own (1-2-grams, min_df=2) on the same pre-extracted subject+body text.
 COMPARISONS = {
     "parse": [("stdlib_parse", 5.0)],
-    "features": [("sklearn_tfidf", 1.5), ("naive_mrjob", 8.0)],
-    "end_to_end": [("spark_ml", 1.0)],
+    "features": [("sklearn_tfidf", 2.0), ("naive_mrjob", 8.0)],
+    "end_to_end": [("sklearn_tfidf_default", 1.5), ("spark_ml", 1.0)],
 }
+# the speed issue's absolute targets (throughput per core, cores kept busy)
+TARGETS = {"kernel_mb_per_s": 25.0, "parse_mb_per_s_per_core": 12.0, "cpu_over_wall": 1.8}
 
 
 def uncompressed_size(path):
@@ -143,16 +150,91 @@ def stage_end_to_end(work, runner):
     from jeeves.cli import main
 
     argv = ["run", "--input"] + work["inputs"] + [
-        "--output", work["out"], "--runner", runner, "--labels", LABELS,
+        "--output", work["out"], "--runner", runner, "--labels", LABELS, "--no-graph",
         "--models", TRAIN_MODEL, "--folds", str(TRAIN_FOLDS)] + FEATURE_ARGS
+    before = _cpu_seconds()
+    started = time.perf_counter()
     if main(argv) != 0:
         raise RuntimeError("jeeves run failed")
+    seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - before
     with open(os.path.join(work["out"], "summary.json")) as handle:
         summary = json.load(handle)
     moved = summary["driver_bytes"].values()
-    return {"messages": summary["stages"]["parse"]["parsed"],
+    return {"messages": summary["stages"]["parse"]["parsed"], "seconds": seconds,
+            "cpu_seconds": cpu, "cpu_over_wall": cpu / seconds if seconds else None,
             "driver_bytes_read": sum(stage["bytes_read"] for stage in moved),
             "driver_bytes_written": sum(stage["bytes_written"] for stage in moved)}
+
+
+def _cpu_seconds():
+    """User + system seconds of this process and of its reaped children (the
+    local runner's tasks, the grid search's workers)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def stage_sklearn_tfidf_default(work, runner):
+    """TfidfVectorizer((1, 2), min_df=2) with its own analyzer on the
+    pre-extracted subject+body text (the end-to-end reference)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    records = bench_features.load_records(work["messages"])
+    texts = ["%s\n%s" % (record.get("subject") or "", record.get("body") or "")
+             for record in records]
+    started = time.perf_counter()
+    matrix = TfidfVectorizer(ngram_range=(1, 2), min_df=bench_features.MIN_DF).fit_transform(
+        texts)
+    return {"messages": len(records), "seconds": time.perf_counter() - started,
+            "vocabulary": matrix.shape[1]}
+
+
+def _kernel_stage(work, native):
+    """Analyzer + counting of every record's text in one process (the count
+    job's per-record work), by the native kernel (jeeves.features.kernel) or
+    the Python reference (Counter of the Analyzer's terms): MB/s of text."""
+    from collections import Counter
+
+    from jeeves.features import kernel
+    from jeeves.features.text import Analyzer
+
+    records = bench_features.load_records(work["messages"])
+    figures = {}
+    if native:
+        counter = kernel.MessageCounter(bench_features.ANALYZER_CONFIG)
+        counter.load()
+        count = counter.count
+    else:
+        analyze = Analyzer(bench_features.ANALYZER_CONFIG).load()
+
+        def count(record):
+            return Counter(analyze(record))
+    text_bytes = sum(len((record.get("subject") or "").encode("utf-8"))
+                     + len((record.get("body") or "").encode("utf-8")) + 1
+                     for record in records)
+    started = time.perf_counter()
+    for record in records:
+        count(record)
+    seconds = time.perf_counter() - started
+    if native:
+        figures["kernel"] = counter.stats()
+    return dict(figures, messages=len(records), seconds=seconds, text_bytes=text_bytes,
+                text_mb_per_s=text_bytes / MB / seconds)
+
+
+def stage_kernel_python(work, runner):
+    return _kernel_stage(work, native=False)
+
+
+def stage_kernel_native(work, runner):
+    from jeeves.features import kernel
+
+    if not kernel.native_available():
+        return {"skipped": "the native module is not built (make setup)"}
+    return _kernel_stage(work, native=True)
 
 
 def stage_stdlib_parse(work, runner):
@@ -236,6 +318,8 @@ STAGE_FUNCTIONS = {
     "parse": stage_parse, "features": stage_features, "contacts": stage_contacts,
     "train": stage_train, "end_to_end": stage_end_to_end,
     "stdlib_parse": stage_stdlib_parse, "sklearn_tfidf": stage_sklearn_tfidf,
+    "sklearn_tfidf_default": stage_sklearn_tfidf_default,
+    "kernel_python": stage_kernel_python, "kernel_native": stage_kernel_native,
     "naive_mrjob": stage_naive_mrjob, "spark_ml": stage_spark_ml,
 }
 
@@ -507,8 +591,33 @@ def format_report(results):
                 lines.append("| %s | %s | %s | %.2f | %.2f |" % (
                     stage, runner, " | ".join(_number(t, "%.1f") for t in times),
                     ratio["time_4x_over_1x"], ratio["rss_4x_over_1x"]))
+    lines += ["", format_targets(results)]
     if "latency" in results:
         lines += ["", format_latency(results["latency"])]
+    return "\n".join(lines)
+
+
+def target_rows(results):
+    """[(what, measured, target)] of the speed issue's absolute targets."""
+    one = results["sizes"]["1"]
+    references = results["references"]
+    rows = []
+    for name in ("kernel_python", "kernel_native"):
+        rows.append(("analyzer kernel, MB/s of text per core (%s)" % name.split("_")[1],
+                     references.get(name, {}).get("text_mb_per_s"), TARGETS["kernel_mb_per_s"]))
+    parse = one["runners"].get("inline", {}).get("parse", {})
+    rows.append(("parse, MB/s of raw mail per core (inline: one process)",
+                 parse.get("mb_per_s"), TARGETS["parse_mb_per_s_per_core"]))
+    end = one["runners"].get("local", {}).get("end_to_end", {})
+    rows.append(("CPU seconds / wall seconds of the whole local run",
+                 end.get("cpu_over_wall"), TARGETS["cpu_over_wall"]))
+    return rows
+
+
+def format_targets(results):
+    lines = ["| target | measured | target |", "|---|---|---|"]
+    for what, measured, target in target_rows(results):
+        lines.append("| %s | %s | >= %.1f |" % (what, _number(measured, "%.2f"), target))
     return "\n".join(lines)
 
 
