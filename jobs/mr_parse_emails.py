@@ -38,7 +38,6 @@ import os
 from collections import Counter
 
 from mrjob.job import MRJob
-from mrjob.protocol import JSONProtocol
 from mrjob.step import MRStep
 
 from jeeves.features.mailformats import Found, expand_inputs, iter_found, relpath_of_uri
@@ -50,6 +49,7 @@ from jeeves.features.parsing import (
     outcome_of,
 )
 from jeeves.jobs import CountedJob
+from jeeves.jobs.protocols import EncodedJSON, PassThroughJSONProtocol, TupleKeyJSONProtocol
 from jeeves.settings import add_settings
 from jeeves.storage import Storage
 
@@ -95,9 +95,16 @@ def piece_bytes(piece, location):
         return 0
 
 
+class MessageRecordsProtocol(PassThroughJSONProtocol):
+    """Message records reach the reducer as their JSON text: a message seen
+    once (nearly all) is written back as it came, never decoded there."""
+
+    PASS_THROUGH_KINDS = ("message",)
+
+
 class MRParseEmails(CountedJob, MRJob):
-    INTERNAL_PROTOCOL = JSONProtocol
-    OUTPUT_PROTOCOL = JSONProtocol
+    INTERNAL_PROTOCOL = MessageRecordsProtocol
+    OUTPUT_PROTOCOL = TupleKeyJSONProtocol
     # the work lists are a few lines; the mail is what the pieces read
     REPORTS_STDIN_BYTES = False
 
@@ -249,9 +256,13 @@ class MRParseEmails(CountedJob, MRJob):
             return
         records = list(records)
         self.counts["parse", "records"] += 1
-        if len(records) > 1:
-            self.counts["parse", "duplicates"] += len(records) - 1
-        yield "message", records[0] if len(records) == 1 else min(records, key=_preference)
+        if len(records) == 1:
+            yield "message", records[0]
+            return
+        self.counts["parse", "duplicates"] += len(records) - 1
+        decoded = [json.loads(record) if isinstance(record, EncodedJSON) else record
+                   for record in records]
+        yield "message", min(decoded, key=_preference)
 
 
 if __name__ == "__main__":
