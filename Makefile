@@ -118,4 +118,5 @@ cluster-stop:
 	tools/hadoop/netns-run --delete $(HADOOP_NETNS)
 
 clean:
-	rm -rf $(VENV) $(VENV)-3.* $(NLTK_DATA) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(VENV)-3.* $(NLTK_DATA) .pytest_cache .ruff_cache *.egg-info \
+	  $(KERNEL_WHEELS) features/native/target
