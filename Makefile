@@ -39,7 +39,7 @@ $(NLTK_DATA)/.provisioned: tools/provision_wordnet.py features/wordnet.py | $(VE
 # cargo nothing is built and features/kernel.py counts in Python.
 KERNEL_WHEELS := .cache/kernel-wheels
 KERNEL_SOURCES := features/native/Cargo.toml features/native/Cargo.lock \
-	features/native/pyproject.toml features/native/src/lib.rs
+	features/native/pyproject.toml $(wildcard features/native/src/*.rs)
 $(VENV)/.kernel: $(KERNEL_SOURCES) | $(VENV)/.installed
 	@if ! command -v cargo >/dev/null 2>&1; then \
 	  echo "cargo not found: the Python kernel will be used (features/kernel.py)"; \

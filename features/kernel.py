@@ -11,25 +11,31 @@ tests/features/test_kernel.py holds the two byte-identical.
   path takes texts that are pure ASCII (the configured fields joined) under
   the default token pattern: on ASCII every Unicode form and accent stripping
   is the identity and lowercasing is ASCII's, so it reproduces the
-  placeholders, the tokens, the lemma filter (the Python ``lemma_of``,
-  called once per distinct token) and the n-grams exactly. Other texts go to
-  the Python analyzer; ``stats()`` counts both.
+  placeholders, the tokens, the lemma filter (once per distinct token: the
+  native ``LemmaFilter``, features/wordnet.py's morphy over the same tables,
+  or the Python ``lemma_of`` where that does not apply) and the n-grams
+  exactly. Other texts go to the Python analyzer; ``stats()`` counts both.
 - ``Totals()``: corpus totals ``{term: (term_count, df)}`` of the counted
   messages, held natively (no Python object per term), drained as one JSON
   object per partition of terms (``features.vocabulary.partition_of``).
 - ``merge_encoded(values, min_df)``: the sum of such JSON objects, sorted by
   term, with ``min_df`` pruning: the count job's combiner and reducer.
+- ``format_svmlight(label, ids, values, lengths, message_ids)``: the vector
+  job's svmlight lines (features/tfidf.py's ``tfidf_lines``), values as
+  ``repr(float)``, or None without the native module.
 
 JSON is written as ``ujson.dumps`` (the job's encoder) writes these objects:
 compact, ASCII only, ``/`` escaped, so outputs do not depend on whether the
 native module was built.
 """
 
+import functools
 import json
 import re
 from collections import Counter
 from itertools import chain
 
+from jeeves.features import text
 from jeeves.features.text import DEFAULT_CONFIG, Analyzer, build_lemma_filter, config_with_defaults
 from jeeves.features.vocabulary import merge_totals, partition_totals
 
@@ -95,6 +101,8 @@ class MessageCounter:
     def __init__(self, config=None):
         self.config = config_with_defaults(config)
         self.native_unavailable = not native_available()
+        # whether the native path lemmatizes new tokens without calling Python
+        self.native_lemmas = False
         self.python = 0
         self._analyze = None
         self._kernel = None
@@ -107,10 +115,13 @@ class MessageCounter:
             native = _load_native()
             if native is not None and native_supports(self.config):
                 config = self.config
+                lemma_of = native_lemma_filter(config)
+                self.native_lemmas = lemma_of is not None
+                if lemma_of is None:
+                    lemma_of = build_lemma_filter(config).lemma_of
                 self._kernel = native.Kernel(
                     config["fields"], bool(config["lowercase"]), bool(config["placeholders"]),
-                    config["ngram_min"], config["ngram_max"],
-                    build_lemma_filter(config).lemma_of)
+                    config["ngram_min"], config["ngram_max"], lemma_of)
                 self._native_totals = native.Totals
         return self
 
@@ -143,6 +154,38 @@ class MessageCounter:
         if totals is not None:
             totals.add(counts)
         return counts
+
+
+# (lemmatize, stop words) -> (lemmatize, LemmaFilter): one per process
+# (the inline runner runs every task in one), tables converted once
+_lemma_filters = {}
+
+
+def native_lemma_filter(config):
+    """The native ``LemmaFilter`` equal to ``build_lemma_filter(config).lemma_of``,
+    or None: without the native module, when the lemmatizer is not
+    features/wordnet.py's over its tables, or when the stop words or tables
+    are not all str (the Python filter is then called once per new token)."""
+    native = _load_native()
+    if native is None:
+        return None
+    tables = None
+    lemmatize = text.load_wordnet_lemmatize() if config["lemmatize"] else None
+    if lemmatize is not None:
+        tables = getattr(lemmatize, "tables", None)
+        if not isinstance(tables, dict):
+            return None
+    stop_words = text.load_stop_words(config)
+    key = (id(lemmatize), stop_words)
+    cached = _lemma_filters.get(key)
+    if cached is None or cached[0] is not lemmatize:
+        try:
+            lemma_filter = native.LemmaFilter(sorted(text.PLACEHOLDERS), list(stop_words), tables)
+        except (TypeError, ValueError, LookupError):
+            # a non-str stop word, a lone surrogate, tables of another shape
+            lemma_filter = None
+        cached = _lemma_filters[key] = (lemmatize, lemma_filter)
+    return cached[1]
 
 
 class PythonTotals:
@@ -215,3 +258,27 @@ def merge_encoded(values, min_df=0):
                                         map(_decoded, values)))
             return _finish(merged, min_df)
     return merger.finish(min_df)
+
+
+_dumps_unicode = functools.partial(json.dumps, ensure_ascii=False)
+
+
+def format_svmlight(label, ids, values, lengths, message_ids):
+    """svmlight lines ``label id:value ... # comment``, one per message, as
+    features/tfidf.py writes them in Python (``"%d:%r"`` pairs, the comment
+    ``json.dumps(message_id, ensure_ascii=False)``); None without the native
+    module, or for a label that is not a str.
+
+    ``ids`` and ``values`` (numpy arrays) are the entries of all messages,
+    message after message; ``lengths`` the number of entries of each
+    message of ``message_ids`` (a list).
+    """
+    native = _load_native()
+    if native is None:
+        return None
+    import numpy as np
+
+    return native.format_svmlight(
+        label, np.ascontiguousarray(ids, dtype="<i8").tobytes(),
+        np.ascontiguousarray(values, dtype="<f8").tobytes(),
+        np.ascontiguousarray(lengths, dtype="<i8").tobytes(), message_ids, _dumps_unicode)

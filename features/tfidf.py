@@ -101,9 +101,12 @@ def tfidf_lines(batch, table, sublinear_tf=False, norm="l2", label=UNLABELLED):
     """Messages ``[(message_id, {term: count}), ...]`` -> their svmlight lines
     (``svmlight_line`` of each message's ``tfidf_entries``).
 
-    Python runs per message and per output pair only to format the line.
+    Python runs per message and per output pair only to format the line,
+    and not at all when the native kernel is built (its ``format_svmlight``).
     """
     import numpy as np
+
+    from jeeves.features.kernel import format_svmlight
 
     if not batch:
         if norm not in NORMS:
@@ -111,8 +114,14 @@ def tfidf_lines(batch, table, sublinear_tf=False, norm="l2", label=UNLABELLED):
         return []
     owner, ids, values = tfidf_entries([counts for _, counts in batch], table,
                                        sublinear_tf, norm)
+    lengths = np.bincount(owner, minlength=len(batch))
+    # the same lines written natively when the kernel is built (features/native)
+    lines = format_svmlight(label, ids, values, lengths,
+                            [message_id for message_id, _ in batch])
+    if lines is not None:
+        return lines
     pairs = list(map(PAIR_FORMAT.__mod__, zip(ids.tolist(), values.tolist())))
-    ends = np.cumsum(np.bincount(owner, minlength=len(batch))).tolist()
+    ends = np.cumsum(lengths).tolist()
     lines, start, space_join = [], 0, " ".join
     for (message_id, _), end in zip(batch, ends):
         lines.append(_line(label, space_join(pairs[start:end]), message_id))

@@ -296,6 +296,8 @@ def build_lemmatize(tables):
         lemmas = morphy(word, pos)
         return min(lemmas, key=len) if lemmas else word
 
+    # what it runs on, for the native lemmatizer (features/kernel.py)
+    lemmatize.tables = tables
     return lemmatize
 
 

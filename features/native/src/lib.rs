@@ -33,6 +33,11 @@ use regex::bytes::{NoExpand, Regex};
 use rustc_hash::FxHashMap;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
+mod lemma;
+mod svmlight;
+
+use lemma::LemmaFilter;
+
 // features/text.py's placeholder expressions on ASCII text, with Python's
 // semantics spelled out: `\w`, `\d` and `\b` are ASCII (`(?-u)`), and the
 // whitespace that ends a URL is Python's str `\s`, which also holds
@@ -63,6 +68,13 @@ static WORD: [bool; 256] = {
     }
     table
 };
+
+/// Where the lemma of a new token comes from: a Python callable, or the
+/// native filter (no call into Python).
+enum LemmaSource {
+    Python(Py<PyAny>),
+    Native(Py<LemmaFilter>),
+}
 
 /// One distinct n-gram of a document: `ids[start..start + len]`.
 struct Gram {
@@ -97,7 +109,7 @@ struct Kernel {
     placeholders: bool,
     ngram_min: usize,
     ngram_max: usize,
-    lemma_of: Py<PyAny>,
+    lemma_of: LemmaSource,
     url: Regex,
     email: Regex,
     number: Regex,
@@ -206,7 +218,8 @@ fn append_ascii(text: &mut Vec<u8>, value: &Bound<'_, PyString>) -> bool {
 #[pymethods]
 impl Kernel {
     /// `Kernel(fields, lowercase, placeholders, ngram_min, ngram_max, lemma_of)`:
-    /// `lemma_of(token) -> lemma, or "" for a dropped token` (features/text.py).
+    /// `lemma_of(token) -> lemma, or "" for a dropped token` (features/text.py),
+    /// a Python callable or a `LemmaFilter` (then called without Python).
     #[new]
     fn new(
         fields: Vec<Bound<'_, PyString>>,
@@ -228,7 +241,10 @@ impl Kernel {
             placeholders,
             ngram_min,
             ngram_max,
-            lemma_of: lemma_of.unbind(),
+            lemma_of: match lemma_of.cast::<LemmaFilter>() {
+                Ok(filter) => LemmaSource::Native(filter.clone().unbind()),
+                Err(_) => LemmaSource::Python(lemma_of.unbind()),
+            },
             url: compile(URL_PATTERN),
             email: compile(EMAIL_PATTERN),
             number: compile(NUMBER_PATTERN),
@@ -394,37 +410,52 @@ impl Kernel {
         text
     }
 
-    /// Calls the Python lemma filter on a token seen for the first time
-    /// (the caller memoizes the id).
+    /// The lemma filter of a token seen for the first time (the caller
+    /// memoizes the id): the native filter's, or a call of the Python one.
     fn lemma_id(&mut self, py: Python<'_>, token: &[u8]) -> PyResult<u32> {
         let token_text = std::str::from_utf8(token).expect("tokens are ASCII");
-        let lemma = self.lemma_of.bind(py).call1((token_text,))?;
-        let lemma = lemma.cast_into::<PyString>()?;
-        let lemma_text = lemma.to_cow()?.into_owned();
-        let id = if lemma_text.is_empty() {
-            DROPPED
-        } else {
-            let spaced = if lemma_text.contains(' ') { SPACED } else { 0 };
-            let id = match self.lemma_ids.get(lemma_text.as_str()) {
-                Some(&id) => id,
-                None => {
-                    let id = self.lemma_keys.len() as u32;
-                    if id >= SPACED - 1
-                        || self.lemmas.bytes.len() + lemma_text.len() > u32::MAX as usize
-                    {
-                        return Err(PyOverflowError::new_err("too many distinct lemmas"));
-                    }
-                    self.lemmas.push(&lemma_text);
-                    self.lemma_ids.insert(lemma_text.into_boxed_str(), id);
-                    self.lemma_keys.push(lemma.unbind());
-                    self.unigrams_seen.push(UnigramSeen::default());
-                    self.lemma_totals.push(TotalsSlot::default());
-                    id
-                }
-            };
-            id | spaced
+        match &self.lemma_of {
+            LemmaSource::Native(filter) => {
+                let filter = filter.clone_ref(py);
+                self.id_of_lemma(py, filter.get().lemma_of(token_text), None)
+            }
+            LemmaSource::Python(lemma_of) => {
+                let lemma = lemma_of.bind(py).call1((token_text,))?.cast_into::<PyString>()?;
+                let lemma_text = lemma.to_cow()?;
+                self.id_of_lemma(py, &lemma_text, Some(&lemma))
+            }
+        }
+    }
+
+    /// The id of a lemma ("": DROPPED), flagged SPACED if it holds a space;
+    /// a new lemma is numbered, its str (`lemma`, or a new one) kept.
+    fn id_of_lemma(
+        &mut self,
+        py: Python<'_>,
+        lemma_text: &str,
+        lemma: Option<&Bound<'_, PyString>>,
+    ) -> PyResult<u32> {
+        if lemma_text.is_empty() {
+            return Ok(DROPPED);
+        }
+        let spaced = if lemma_text.contains(' ') { SPACED } else { 0 };
+        if let Some(&id) = self.lemma_ids.get(lemma_text) {
+            return Ok(id | spaced);
+        }
+        let id = self.lemma_keys.len() as u32;
+        if id >= SPACED - 1 || self.lemmas.bytes.len() + lemma_text.len() > u32::MAX as usize {
+            return Err(PyOverflowError::new_err("too many distinct lemmas"));
+        }
+        let key = match lemma {
+            Some(lemma) => lemma.clone().unbind(),
+            None => PyString::new(py, lemma_text).unbind(),
         };
-        Ok(id)
+        self.lemmas.push(lemma_text);
+        self.lemma_ids.insert(lemma_text.into(), id);
+        self.lemma_keys.push(key);
+        self.unigrams_seen.push(UnigramSeen::default());
+        self.lemma_totals.push(TotalsSlot::default());
+        Ok(id | spaced)
     }
 
     /// The distinct n-grams of `self.ids` in first-occurrence order,
@@ -977,5 +1008,7 @@ impl Merger {
 #[pymodule]
 mod jeeves_kernel {
     #[pymodule_export]
-    use super::{Kernel, Merger, Totals};
+    use super::svmlight::format_svmlight;
+    #[pymodule_export]
+    use super::{Kernel, LemmaFilter, Merger, Totals};
 }
