@@ -152,29 +152,19 @@ def stage_end_to_end(work, runner):
     argv = ["run", "--input"] + work["inputs"] + [
         "--output", work["out"], "--runner", runner, "--labels", LABELS, "--no-graph",
         "--models", TRAIN_MODEL, "--folds", str(TRAIN_FOLDS)] + FEATURE_ARGS
-    before = _cpu_seconds()
     started = time.perf_counter()
     if main(argv) != 0:
         raise RuntimeError("jeeves run failed")
     seconds = time.perf_counter() - started
-    cpu = _cpu_seconds() - before
     with open(os.path.join(work["out"], "summary.json")) as handle:
         summary = json.load(handle)
     moved = summary["driver_bytes"].values()
-    return {"messages": summary["stages"]["parse"]["parsed"], "seconds": seconds,
-            "cpu_seconds": cpu, "cpu_over_wall": cpu / seconds if seconds else None,
+    stages = summary["stages"]
+    return {"messages": stages["parse"]["parsed"], "seconds": seconds,
+            "stage_seconds": {name: stage.get("seconds") for name, stage in stages.items()
+                              if isinstance(stage, dict)},
             "driver_bytes_read": sum(stage["bytes_read"] for stage in moved),
             "driver_bytes_written": sum(stage["bytes_written"] for stage in moved)}
-
-
-def _cpu_seconds():
-    """User + system seconds of this process and of its reaped children (the
-    local runner's tasks, the grid search's workers)."""
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return total
 
 
 def stage_sklearn_tfidf_default(work, runner):
@@ -348,6 +338,8 @@ def run_stage(name, work, scratch):
     with open(work_path, "w") as handle:
         json.dump(work, handle)
     log_path = os.path.join(scratch, "log-%s.txt" % name)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
     with open(log_path, "wb") as log:
         status = subprocess.call(
             [sys.executable, "-m", "tools.bench", "--stage", name, "--work", work_path,
@@ -358,8 +350,16 @@ def run_stage(name, work, scratch):
             # the child's own last lines say why (a UserError line, then the traceback end)
             tail = log.read().strip().splitlines()[-3:] or ["exit status %d" % status]
         return {"error": " / ".join(tail)}
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(result_path) as handle:
-        return json.load(handle)
+        figures = json.load(handle)
+    # the CPU of the stage's whole process tree (its tasks, the grid search's
+    # workers), reaped by the time the child exits, over the child's wall time
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    figures["tree_cpu_seconds"] = cpu
+    figures["cpu_over_wall"] = cpu / wall if wall > 0 else None
+    return figures
 
 
 # --- latency of the mail filter and the watcher -------------------------------
