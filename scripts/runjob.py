@@ -11,6 +11,11 @@ Where the output goes (scripts/storage.py counts what the driver moves):
 - hadoop, spark, emr runners: a remote output is written by the job where it
   lies (nothing passes through the driver); a local one is written on the
   cluster, then copied down (for small runs).
+
+A Hadoop runner's own file-system calls (checking inputs, making its temp
+directories, uploading the job's files, removing them) go through the
+storage's WebHDFS when it has one (``Storage.runner_filesystem``), instead
+of a ``hadoop fs`` JVM each (jeeves.pipeline.engine).
 """
 
 import contextlib
@@ -123,13 +128,17 @@ LOCAL_OUTPUT_RUNNERS = ("inline", "local")
 
 
 def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_CONF,
-            storage=None):
+            storage=None, code_args=None):
     """Run ``job_class`` on ``inputs``; its output ends up at ``output_dir``
     (a local directory or an ``hdfs://`` / ``s3://`` URI; module docstring).
 
     ``storage`` (jeeves.storage.Storage) counts the bytes the
-    driver moves and removes what an earlier attempt left at ``output_dir``.
+    driver moves and removes what an earlier attempt left at ``output_dir``;
+    made with ``runner``'s profile options, as jeeves.pipeline.engine.Engine
+    makes it, its WebHDFS serves the Hadoop runner too.
     mrjob uploads local input paths to a cluster itself.
+    ``code_args``: the switches that give the tasks their code (default:
+    jeeves.taskcode.task_code_args, the local zip; Engine.code_args).
     """
     storage = storage or Storage()
     storage.clear(output_dir)
@@ -137,7 +146,7 @@ def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_
     scratch = None
     argv = ["-r", runner, "-c", conf]
     # the tasks import the driver's own code (jeeves.taskcode)
-    argv += task_code_args(runner)
+    argv += task_code_args(runner) if code_args is None else list(code_args)
     if runner in LOCAL_OUTPUT_RUNNERS:
         job_output = output_dir
         if remote or any(is_remote(path) for path in inputs):
@@ -154,6 +163,11 @@ def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_
     mrjob_log.addHandler(errors)
     try:
         with _runner_environment(runner), job.make_runner() as job_runner:
+            if runner == "hadoop" and storage.webhdfs is not None:
+                # what the runner's `fs` property would build, with WebHDFS in
+                # front (mrjob 0.7.4 has no option for it; the property only
+                # builds `_fs` when it is None)
+                job_runner._fs = storage.runner_filesystem()
             job_runner.run()
             if scratch is not None:
                 storage.put_tree(job_output, output_dir)

@@ -17,7 +17,11 @@ Two ways to remote files:
   ``part_files``, ``put_tree``, ``clear``, ...) go through mrjob's own file
   systems (``mrjob.fs``): the objects its runners use, set from the runner's
   mrjob.conf profile (the ``hadoop_bin``, ``s3_endpoint`` and ``region``
-  options). A Storage made with a boto3 client (``Storage(s3=client)``: the
+  options). With ``webhdfs_url``, ``hdfs://`` URIs of the configured
+  cluster go over WebHDFS instead (:class:`WebHdfsFilesystem`, the same
+  interface: an HTTP request where ``hadoop fs`` starts a JVM), and so do
+  a Hadoop runner's own calls (:meth:`Storage.runner_filesystem`). A
+  Storage made with a boto3 client (``Storage(s3=client)``: the
   scheduled batches, the mailbox state) does its ``s3://`` reads and writes
   with that client instead, and can write conditionally
   (:meth:`Storage.write_if_unchanged`);
@@ -44,6 +48,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import getpass
+import hashlib
 import io
 import json
 import os
@@ -115,21 +121,24 @@ def s3_client():
     return boto3.client("s3")
 
 
-def _filesystem(options):
-    # mrjob's file systems are imported when first used: `jeeves predict` on one
-    # message never needs them
-    from mrjob.fs.composite import CompositeFilesystem
-    from mrjob.fs.hadoop import HadoopFilesystem
-    from mrjob.fs.local import LocalFilesystem
-    from mrjob.fs.s3 import S3Filesystem
-
-    fs = CompositeFilesystem()
-    fs.add_fs("s3", S3Filesystem(s3_endpoint=options.get("s3_endpoint"),
-                                 s3_region=options.get("region")))
+def _hadoop_bin(options):
+    """The profile's ``hadoop_bin`` as mrjob takes it: a command, as a list (None: find it)."""
     hadoop_bin = options.get("hadoop_bin") or None
-    fs.add_fs("hadoop", HadoopFilesystem(hadoop_bin))
-    fs.add_fs("local", LocalFilesystem())
-    return fs
+    if isinstance(hadoop_bin, str):
+        import shlex
+
+        hadoop_bin = shlex.split(hadoop_bin)
+    return hadoop_bin
+
+
+def _webhdfs_unavailable(error):
+    """CompositeFilesystem's ``disable_if`` for the WebHDFS file system."""
+    if isinstance(error, WebHdfsUnavailable):
+        import logging
+
+        logging.getLogger(__name__).warning("%s: using `hadoop fs` instead", error)
+        return True
+    return False
 
 
 # ranged reads: one small class per kind of location, each with size(),
@@ -241,24 +250,43 @@ class WebHdfsFile:
         return files
 
 
-def webhdfs_url_from_conf(hdfs_uri=None, conf_dir=None):
-    """``http://host:port`` of the NameNode's WebHDFS, from the Hadoop client
-    configuration (``$HADOOP_CONF_DIR``, else ``$HADOOP_HOME/etc/hadoop``),
-    or None when there is none. A wildcard bind host (``0.0.0.0``) is
-    replaced by the host of ``hdfs_uri`` or of ``fs.defaultFS``."""
+def hadoop_client_settings(conf_dir=None):
+    """{name: value} of the Hadoop client configuration's ``core-site.xml`` and
+    ``hdfs-site.xml`` (``conf_dir``, else ``$HADOOP_CONF_DIR``, else
+    ``$HADOOP_HOME/etc/hadoop``); {} when there is none. Read again only
+    when a file changed (a cluster writes its whole configuration in each)."""
     if conf_dir is None:
         conf_dir = os.environ.get("HADOOP_CONF_DIR") or (
             os.path.join(os.environ["HADOOP_HOME"], "etc", "hadoop")
             if os.environ.get("HADOOP_HOME") else None)
     if not conf_dir:
-        return None
-    settings = {}
+        return {}
+    files = []
     for name in ("core-site.xml", "hdfs-site.xml"):
         path = os.path.join(conf_dir, name)
-        if not os.path.exists(path):
+        try:
+            stat = os.stat(path)
+        except OSError:
             continue
+        files.append((path, stat.st_mtime_ns, stat.st_size))
+    return dict(_read_settings(tuple(files)))
+
+
+@functools.lru_cache(maxsize=8)
+def _read_settings(files):
+    settings = {}
+    for path, _, _ in files:
         for prop in ElementTree.parse(path).getroot().iter("property"):
             settings[prop.findtext("name")] = (prop.findtext("value") or "").strip()
+    return tuple(settings.items())
+
+
+def webhdfs_url_from_conf(hdfs_uri=None, conf_dir=None):
+    """``http://host:port`` of the NameNode's WebHDFS, from the Hadoop client
+    configuration (:func:`hadoop_client_settings`), or None when it names
+    none. A wildcard bind host (``0.0.0.0``) is replaced by the host of
+    ``hdfs_uri`` or of ``fs.defaultFS``."""
+    settings = hadoop_client_settings(conf_dir)
     address = settings.get("dfs.namenode.http-address")
     if not address:
         return None
@@ -268,6 +296,246 @@ def webhdfs_url_from_conf(hdfs_uri=None, conf_dir=None):
             settings.get("fs.defaultFS", "")).hostname
         host = named or "localhost"
     return "http://%s:%s" % (host, port)
+
+
+def default_namenode(conf_dir=None):
+    """``host:port`` of ``fs.defaultFS`` when it is an ``hdfs://`` URI, else None."""
+    default = urlparse(hadoop_client_settings(conf_dir).get("fs.defaultFS", ""))
+    return (default.netloc or None) if default.scheme == "hdfs" else None
+
+
+class WebHdfsUnavailable(IOError):
+    """WebHDFS cannot be reached, or refuses this client (it needs Kerberos):
+    the driver's calls go to ``hadoop fs`` instead (Storage.fs)."""
+
+
+def _glob_magic(path):
+    return any(character in path for character in "*?[")
+
+
+class WebHdfsFilesystem:
+    """mrjob's file system interface (``mrjob.fs.base.Filesystem``: ``ls``,
+    ``exists``, ``cat``, ``mkdir``, ``put``, ``rm``, ``du``, ``touchz``,
+    ``join``) for the ``hdfs://`` URIs of the client configuration's cluster,
+    over WebHDFS: an HTTP request or two per call, where mrjob's
+    ``HadoopFilesystem`` starts a ``hadoop fs`` JVM (seconds) per call.
+
+    Handles ``hdfs:///path`` and ``hdfs://NAMENODE/path`` when NAMENODE is
+    ``fs.defaultFS``'s; globs ``*``, ``?`` and ``[...]`` (Hadoop's ``{a,b}``
+    is left to ``hadoop fs``). Acts as the user ``hadoop fs`` would
+    (``$HADOOP_USER_NAME``, else the login name), with simple
+    authentication (``user.name``): a cluster that asks for Kerberos
+    answers 401, and :class:`WebHdfsUnavailable` hands the calls over to
+    ``hadoop fs``. Paths in URIs are taken as they are (not
+    percent-decoded), as ``hadoop fs`` takes them."""
+
+    CHUNK_BYTES = 1 << 20
+
+    def __init__(self, webhdfs_url, namenode=None, user=None):
+        self.webhdfs_url = webhdfs_url.rstrip("/")
+        self.namenode = namenode
+        self.user = user or os.environ.get("HADOOP_USER_NAME") or getpass.getuser()
+        # why WebHDFS stopped answering (then every call goes to `hadoop fs`)
+        self.unavailable = None
+
+    def can_handle_path(self, path):
+        if self.unavailable or scheme_of(path) != "hdfs" or "{" in path:
+            return False
+        netloc = urlparse(path).netloc
+        return not netloc or netloc == self.namenode
+
+    # HTTP
+
+    def _url(self, path, op, **params):
+        params = dict(params, op=op)
+        params["user.name"] = self.user
+        return "%s/webhdfs/v1%s?%s" % (self.webhdfs_url, quote(path or "/"), urlencode(params))
+
+    def _open(self, method, url, path, data=None, headers=None):
+        """The response to one request (the caller closes it); 404 ->
+        FileNotFoundError, no answer or 401 -> WebHdfsUnavailable, other
+        errors -> IOError with the NameNode's message."""
+        from urllib.error import HTTPError, URLError
+        from urllib.request import Request
+
+        request = Request(url, data=data, method=method, headers=headers or {})
+        try:
+            return urlopen(request, timeout=HTTP_TIMEOUT_SECONDS)
+        except HTTPError as error:
+            if error.code in (301, 302, 303, 307, 308) and error.headers.get("Location"):
+                raise  # a redirect of a PUT: the caller follows it
+            message = error.read().decode("utf-8", "replace")
+            try:
+                message = json.loads(message)["RemoteException"]["message"]
+            except (ValueError, KeyError, TypeError):
+                pass
+            if error.code == 404:
+                raise FileNotFoundError("%s: %s" % (path, message)) from None
+            if error.code == 401:
+                self.unavailable = "WebHDFS at %s refuses simple authentication (%s)" % (
+                    self.webhdfs_url, message)
+                raise WebHdfsUnavailable(self.unavailable) from None
+            raise IOError("WebHDFS %s %s: HTTP %d: %s" % (method, path, error.code,
+                                                          message)) from None
+        except URLError as error:
+            self.unavailable = "WebHDFS at %s: %s" % (self.webhdfs_url, error.reason)
+            raise WebHdfsUnavailable(self.unavailable) from None
+
+    def _call(self, method, path, op, **params):
+        """The JSON answer of one request."""
+        with self._open(method, self._url(path, op, **params), path) as response:
+            body = response.read()
+        return json.loads(body) if body else {}
+
+    def _status(self, path):
+        """The FileStatus of a path, or None when it does not exist."""
+        try:
+            return self._call("GET", path, "GETFILESTATUS")["FileStatus"]
+        except FileNotFoundError:
+            return None
+
+    def _list(self, path):
+        """The FileStatus entries of a directory ([] when it does not exist),
+        sorted by name; a file lists itself, with an empty ``pathSuffix``."""
+        try:
+            listing = self._call("GET", path, "LISTSTATUS")["FileStatuses"]["FileStatus"]
+        except FileNotFoundError:
+            return []
+        return sorted(listing, key=lambda entry: entry["pathSuffix"])
+
+    # paths
+
+    @staticmethod
+    def _split(uri):
+        """("hdfs://netloc", "/path") of an hdfs:// URI."""
+        parsed = urlparse(uri)
+        return ("%s://%s" % (parsed.scheme, parsed.netloc),
+                "/" + posixpath.normpath(parsed.path or "/").lstrip("/"))
+
+    def _matches(self, path):
+        """[(path, FileStatus)] of what a path (maybe a glob) names, sorted."""
+        if not _glob_magic(path):
+            status = self._status(path)
+            return [(path, status)] if status is not None else []
+        import fnmatch
+
+        found = [("/", None)]
+        for part in path.strip("/").split("/"):
+            matched = []
+            for base, _ in found:
+                if _glob_magic(part):
+                    # a file lists itself with no name: it has nothing below it
+                    matched += [(posixpath.join(base, entry["pathSuffix"]), entry)
+                                for entry in self._list(base) if entry["pathSuffix"]
+                                and fnmatch.fnmatchcase(entry["pathSuffix"], part)]
+                else:
+                    matched.append((posixpath.join(base, part), None))
+            found = matched
+        checked = []
+        for name, status in found:
+            status = status if status is not None else self._status(name)
+            if status is not None:
+                checked.append((name, status))
+        return checked
+
+    def _files_under(self, path, status):
+        """The paths of the files at or below ``path``, depth first, by name."""
+        if status["type"] != "DIRECTORY":
+            yield path
+            return
+        for entry in self._list(path):
+            yield from self._files_under(posixpath.join(path, entry["pathSuffix"]), entry)
+
+    # mrjob's Filesystem interface
+
+    def ls(self, path_glob):
+        """The files at or below what ``path_glob`` names (as ``hadoop fs -ls -R``)."""
+        prefix, path = self._split(path_glob)
+        for name, status in self._matches(path):
+            for found in self._files_under(name, status):
+                yield prefix + found
+
+    def exists(self, path_glob):
+        return bool(self._matches(self._split(path_glob)[1]))
+
+    def du(self, path_glob):
+        return sum(self._call("GET", name, "GETCONTENTSUMMARY")["ContentSummary"]["length"]
+                   for name, _ in self._matches(self._split(path_glob)[1]))
+
+    def cat(self, path_glob):
+        for number, uri in enumerate(self.ls(path_glob)):
+            if number:
+                yield b""  # mrjob's end-of-file mark between files
+            yield from self._cat_file(uri)
+
+    def _cat_file(self, uri):
+        """The bytes of one file, in chunks, decompressed by its extension as mrjob does."""
+        from mrjob.cat import decompress
+
+        path = self._split(uri)[1]
+
+        def chunks():
+            with self._open("GET", self._url(path, "OPEN"), path) as response:
+                while True:
+                    chunk = response.read(self.CHUNK_BYTES)
+                    if not chunk:
+                        return
+                    yield chunk
+
+        yield from decompress(chunks(), uri)
+
+    def mkdir(self, path):
+        self._call("PUT", self._split(path)[1], "MKDIRS")
+
+    def put(self, src, path):
+        """Upload a local file to a new file (one already there is an error, as
+        for ``hadoop fs -put``)."""
+        if path.endswith("/"):
+            raise ValueError("put() destination may not be a directory")
+        with open(src, "rb") as handle:
+            self._create(self._split(path)[1], handle, os.fstat(handle.fileno()).st_size)
+
+    def touchz(self, path):
+        self._create(self._split(path)[1], b"", 0)
+
+    def write(self, uri, data, overwrite=True):
+        """Write ``data`` (bytes) as the file ``uri``, its parents made (beyond
+        mrjob's interface)."""
+        self._create(self._split(uri)[1], data, len(data), overwrite=overwrite)
+
+    def _create(self, path, body, size, overwrite=False):
+        """WebHDFS CREATE: ask the NameNode for a DataNode, then send it the bytes."""
+        from urllib.error import HTTPError
+
+        url = self._url(path, "CREATE", overwrite=str(overwrite).lower(), noredirect="true")
+        try:
+            with self._open("PUT", url, path, data=b"") as response:
+                location = json.loads(response.read())["Location"]
+        except HTTPError as redirect:  # a NameNode without noredirect: its 307 names the DataNode
+            location = redirect.headers["Location"]
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        with self._open("PUT", location, path, data=body, headers=headers) as response:
+            response.read()
+
+    def rename(self, source, destination):
+        """Rename a file or directory; False when the destination exists (HDFS's rule)."""
+        answer = self._call("PUT", self._split(source)[1], "RENAME",
+                            destination=self._split(destination)[1])
+        return bool(answer.get("boolean"))
+
+    def rm(self, path_glob):
+        for name, _ in self._matches(self._split(path_glob)[1]):
+            self._call("DELETE", name, "DELETE", recursive="true")
+
+    def join(self, path, *paths):
+        prefix, base = self._split(path)
+        return prefix + posixpath.join(base, *paths)
+
+    def md5sum(self, path):
+        digest = hashlib.md5()
+        for chunk in self._cat_file(path):
+            digest.update(chunk)
+        return digest.hexdigest()
 
 
 class Storage:
@@ -284,6 +552,7 @@ class Storage:
         self.webhdfs_url = webhdfs_url
         self._s3 = s3
         self._fs = None
+        self._hadoop = self._webhdfs = None
         self.bytes_read = 0
         self.bytes_written = 0
         # every file read whole, in order (tests check what the driver touched)
@@ -293,9 +562,54 @@ class Storage:
 
     @property
     def fs(self):
+        """mrjob's file systems: ``s3://`` (boto3), ``hdfs://`` (WebHDFS when
+        ``webhdfs_url`` is known, else or on refusal ``hadoop fs``), local."""
         if self._fs is None:
-            self._fs = _filesystem(self.options)
+            self._fs = self._composite(s3=True)
         return self._fs
+
+    def _composite(self, s3):
+        # mrjob's file systems are imported when first used: `jeeves predict` on one
+        # message never needs them
+        from mrjob.fs.composite import CompositeFilesystem
+        from mrjob.fs.hadoop import HadoopFilesystem
+        from mrjob.fs.local import LocalFilesystem
+
+        if self._hadoop is None:
+            # one per Storage, shared with the Hadoop runners (runner_filesystem):
+            # it runs `hadoop version` once, not once per job
+            self._hadoop = HadoopFilesystem(_hadoop_bin(self.options))
+            if self.webhdfs_url:
+                self._webhdfs = WebHdfsFilesystem(self.webhdfs_url, default_namenode())
+        fs = CompositeFilesystem()
+        if self._webhdfs is not None:
+            fs.add_fs("webhdfs", self._webhdfs, disable_if=_webhdfs_unavailable)
+        if s3:
+            from mrjob.fs.s3 import S3Filesystem
+
+            fs.add_fs("s3", S3Filesystem(s3_endpoint=self.options.get("s3_endpoint"),
+                                         s3_region=self.options.get("region")))
+        fs.add_fs("hadoop", self._hadoop)
+        fs.add_fs("local", LocalFilesystem())
+        return fs
+
+    def runner_filesystem(self):
+        """The file system for a Hadoop runner (``job_runner._fs``, what its
+        ``fs`` property would build: ``hadoop fs``, then local files), with
+        this Storage's WebHDFS in front and its ``hadoop fs``, which asks
+        ``hadoop version`` once for all the jobs. The Storage must be made
+        with the runner's profile options (jeeves.pipeline.engine.Engine)."""
+        return self._composite(s3=False)
+
+    @property
+    def webhdfs(self):
+        """The WebHDFS file system when ``webhdfs_url`` is known and it
+        answered so far, else None."""
+        if self._fs is None:
+            self._fs = self._composite(s3=True)
+        if self._webhdfs is None or self._webhdfs.unavailable:
+            return None
+        return self._webhdfs
 
     @property
     def s3(self):
@@ -476,7 +790,7 @@ class Storage:
             self.s3.put_object(Bucket=bucket, Key=key, Body=data, **extra)
         elif not is_remote(uri):
             write_atomically(local_path(uri), data)
-        else:
+        elif not self._write_webhdfs(uri, data):
             with tempfile.NamedTemporaryFile(prefix="jeeves-put-") as handle:
                 handle.write(data)
                 handle.flush()
@@ -485,6 +799,19 @@ class Storage:
                 self._make_parent(uri)
                 self.fs.put(handle.name, uri)
         self.count("bytes_written", len(data))
+
+    def _write_webhdfs(self, uri, data):
+        """Write ``data`` at ``uri`` over WebHDFS, replacing a file there (one
+        CREATE, parents made, no temporary file); False when WebHDFS does not
+        serve ``uri`` (or stopped answering: then ``hadoop fs`` writes it)."""
+        webhdfs = self.webhdfs
+        if webhdfs is None or not webhdfs.can_handle_path(uri):
+            return False
+        try:
+            webhdfs.write(uri, data)
+        except WebHdfsUnavailable:
+            return False
+        return True
 
     def write_if_unchanged(self, uri, data, etag, content_type=None):
         """Write an S3 object unless it changed since it was read with ``etag``
@@ -522,6 +849,27 @@ class Storage:
                 self._make_parent(join(uri, relative))
                 self.fs.put(path, join(uri, relative))
                 self.count("bytes_written", os.path.getsize(path))
+
+    def put_once(self, local_file, uri):
+        """Put a local file at ``uri`` over WebHDFS unless a file is there
+        already: for content-addressed URIs (the same URI, the same bytes),
+        such as the tasks' code (jeeves.pipeline.engine). Written under a
+        temporary name, then renamed, so a run never sees half of another's
+        copy. Not counted: code, not data."""
+        fs = self.webhdfs
+        if fs is None or not fs.can_handle_path(uri):
+            raise ValueError("put_once needs WebHDFS and an hdfs:// URI of its cluster, not %s"
+                             % uri)
+        if fs.exists(uri):
+            return uri
+        import uuid
+
+        fs.mkdir(uri.rstrip("/").rsplit("/", 1)[0])
+        temporary = "%s.%s.tmp" % (uri, uuid.uuid4().hex)
+        fs.put(local_file, temporary)
+        if not fs.rename(temporary, uri):  # another run's copy came first
+            fs.rm(temporary)
+        return uri
 
     def get_tree(self, uri, local_directory):
         """Copy the files under ``uri`` into a local directory (a model bundle)."""

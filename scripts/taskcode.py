@@ -12,7 +12,10 @@ installed wheel. The zip holds:
 
 It is built once per driver process, with fixed timestamps so the same code
 gives the same bytes, in a temporary directory removed when the process
-ends.
+ends. On Hadoop, with WebHDFS, the driver puts it and a zip of mrjob
+(:func:`mrjob_zip`) on HDFS once, under content-addressed names, and gives
+every job their URIs (:func:`shipped_code_args`; jeeves.pipeline.engine):
+no job uploads them again.
 """
 
 import atexit
@@ -70,6 +73,38 @@ def task_code_zip():
 def task_code_args(runner):
     """The job switches that ship the zip to ``runner``'s tasks (none inline)."""
     return [] if runner == "inline" else ["--py-files", task_code_zip()]
+
+
+@functools.lru_cache(maxsize=None)
+def mrjob_zip():
+    """mrjob's own package as a zip, as mrjob's runners make it for each job
+    (``bootstrap_mrjob``: its files but ``.pyc``, under ``mrjob/``), built once
+    per process with fixed timestamps, so the same mrjob gives the same bytes."""
+    import mrjob
+
+    root = os.path.dirname(os.path.abspath(mrjob.__file__))
+    directory = tempfile.mkdtemp(prefix="jeeves-mrjob-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = os.path.join(directory, "mrjob.zip")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for folder, folders, names in os.walk(root):
+            folders[:] = sorted(name for name in folders if name != "__pycache__")
+            for name in sorted(names):
+                if name.endswith((".pyc", ".pyo", "~")) or name.startswith((".#", "._")):
+                    continue
+                source = os.path.join(folder, name)
+                entry = "mrjob/" + os.path.relpath(source, root).replace(os.sep, "/")
+                with open(source, "rb") as handle:
+                    archive.writestr(zipfile.ZipInfo(entry, _EPOCH), handle.read(),
+                                     zipfile.ZIP_DEFLATED)
+    return path
+
+
+def shipped_code_args(uris):
+    """The job switches for code zips already on the cluster (``uris``: the
+    code zip's and :func:`mrjob_zip`'s): mrjob does not upload URIs, and makes
+    no zip of its own (one of them is mrjob's)."""
+    return ["--py-files", ",".join(uris), "--no-bootstrap-mrjob"]
 
 
 if __name__ == "__main__":

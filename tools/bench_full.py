@@ -37,6 +37,23 @@ nothing but a process's last interval):
   NodeManager's containers) under hadoop; ``task_processes`` says how many
   were seen.
 
+The child runs `jeeves` in process under tools/driver_io.py, which also
+gives, from outside the project's own counters:
+
+- ``driver_mb``: what the driver process itself read and wrote (its own
+  threads' ``rchar`` + ``wchar`` and its sockets' bytes; not its children's);
+- ``jobs``: per job the pipeline ran, its wall seconds as the driver saw
+  them (``seconds``), the time its tasks ran by Hadoop's job counters
+  (``task_seconds``: "Total time spent by all map tasks" plus "... reduce
+  tasks", every step), the time of one wave of them (``wave_seconds``:
+  per step, each phase's task time over its launched tasks, as if they all
+  ran side by side) and, under hadoop, ``fixed_seconds`` = seconds -
+  wave_seconds: what the job costs besides its tasks' own work (the
+  driver's file-system calls and uploads, ``hadoop jar``'s JVM, the
+  submission, the ApplicationMaster's and the containers' start-up, and
+  the waits for containers and for a phase's slowest task, which make it
+  an upper estimate). On small inputs it is most of the job.
+
 Shuffle: under hadoop the cluster runs real reduce tasks only in a network
 namespace that holds nothing but ``lo`` (docs/engines.md); when hadoop is
 asked for outside one, as root, the benchmark re-executes itself through
@@ -275,19 +292,42 @@ def start_cluster(home, progress, attempts=CLUSTER_ATTEMPTS):
 # --- one run ----------------------------------------------------------------
 
 def jeeves_run(inputs, out, runner, task_root=None, env=None, log_path=None):
-    """`jeeves run RUN_ARGS` in a child process -> (seconds, sampler, exit status)."""
-    command = [sys.executable, "-m", "jeeves.cli", "run", "--input", *inputs,
-               "--output", out, "--runner", runner, *RUN_ARGS]
-    with open(log_path or os.devnull, "wb") as log:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        sampler = RssSampler(process.pid, process.pid if task_root is None else task_root)
-        sampler.start()
-        status = process.wait()
-        seconds = time.perf_counter() - started
-        sampler.stop()
-    return seconds, sampler, status
+    """`jeeves run RUN_ARGS` in a child process (counted by tools/driver_io.py)
+    -> (seconds, sampler, exit status, driver_io report or None)."""
+    with tempfile.TemporaryDirectory(prefix="jeeves-bench-run-") as scratch:
+        report_path = os.path.join(scratch, "driver-io.json")
+        command = [sys.executable, "-m", "tools.driver_io", "child", report_path, "--",
+                   "run", "--input", *inputs, "--output", out, "--runner", runner, *RUN_ARGS]
+        with open(log_path or os.devnull, "wb") as log:
+            started = time.perf_counter()
+            process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            sampler = RssSampler(process.pid, process.pid if task_root is None else task_root)
+            sampler.start()
+            status = process.wait()
+            seconds = time.perf_counter() - started
+            sampler.stop()
+        report = None
+        if os.path.exists(report_path):
+            with open(report_path, encoding="utf-8") as handle:
+                report = json.load(handle)
+    return seconds, sampler, status, report
+
+
+def job_times(jobs, runner):
+    """[{"job", "seconds", "task_seconds", "wave_seconds", "fixed_seconds"}]
+    of a driver_io report's jobs (module docstring); ``fixed_seconds`` under
+    hadoop only."""
+    times = []
+    for job in jobs:
+        entry = {"job": job["job"], "seconds": round(job["seconds"], 1),
+                 "task_seconds": round(job.get("task_seconds") or 0.0, 1),
+                 "wave_seconds": round(job.get("task_wave_seconds") or 0.0, 1)}
+        if runner == "hadoop":
+            entry["fixed_seconds"] = round(job["seconds"] - (job.get("task_wave_seconds")
+                                                             or 0.0), 1)
+        times.append(entry)
+    return times
 
 
 def _log_tail(path, lines=20):
@@ -302,8 +342,8 @@ def measure(runner, inputs, out, input_prefix, log_path, hadoop_home=None, clust
     env = hadoop_environment(hadoop_home) if runner == "hadoop" else None
     # the local runner's tasks are the driver's descendants, even while a cluster runs
     task_root = cluster_pid if runner == "hadoop" else None
-    seconds, sampler, status = jeeves_run(inputs, out, runner, task_root=task_root,
-                                          env=env, log_path=log_path)
+    seconds, sampler, status, report = jeeves_run(inputs, out, runner, task_root=task_root,
+                                                  env=env, log_path=log_path)
     if status != 0:
         raise RuntimeError("jeeves run --runner %s exited %d; end of %s:\n%s"
                            % (runner, status, log_path, _log_tail(log_path)))
@@ -327,7 +367,9 @@ def measure(runner, inputs, out, input_prefix, log_path, hadoop_home=None, clust
             "messages": parse.get("parsed"), "read": parse.get("read"),
             "quarantined": parse.get("quarantined"),
             "vocabulary": summary["stages"]["features"].get("vocabulary"),
-            "tasks": parse.get("tasks"), "digests": digests}
+            "tasks": parse.get("tasks"), "digests": digests,
+            "driver_mb": round(report["driver_bytes"] / MB, 1) if report else None,
+            "jobs": job_times(report["jobs"], runner) if report else []}
 
 
 # --- the benchmark ----------------------------------------------------------
@@ -449,7 +491,7 @@ def ratios(results):
 
 def format_report(results):
     lines = ["| MB | files | runner | messages | wall s | peak task RSS MB | driver peak RSS MB "
-             "| runners agree |", "|---|---|---|---|---|---|---|---|"]
+             "| driver I/O MB | runners agree |", "|---|---|---|---|---|---|---|---|---|"]
     for size in sorted(results["sizes"], key=int):
         entry = results["sizes"][size]
         for runner, run in entry["runs"].items():
@@ -460,9 +502,11 @@ def format_report(results):
             agree = entry.get("identical")
             agree = "-" if agree is None else ("yes" if agree else
                                                "NO: " + ", ".join(entry["differ"]))
-            lines.append("| %s | %d | %s | %s | %.0f | %.0f | %.0f | %s |" % (
+            lines.append("| %s | %d | %s | %s | %.0f | %.0f | %.0f | %s | %s |" % (
                 entry["mbox_mb"], entry["files"], runner, run["messages"], run["seconds"],
-                run["task_peak_rss_mb"], run["driver_peak_rss_mb"], agree))
+                run["task_peak_rss_mb"], run["driver_peak_rss_mb"],
+                "-" if run.get("driver_mb") is None else "%.1f" % run["driver_mb"], agree))
+    lines += format_job_times(results)
     for runner, found in results.get("ratios", {}).items():
         lines.append("\n%s, %s MB: time x%s (target: within 4.4), peak task RSS x%s, "
                      "driver RSS x%s" % (runner, found["sizes"], found["seconds"],
@@ -474,6 +518,29 @@ def format_report(results):
                                              results["hadoop"]["reduce_tasks"],
                                              results["hadoop"].get("hdfs_put_seconds")))
     return "\n".join(lines)
+
+
+def format_job_times(results):
+    """The Hadoop jobs' seconds: wall, tasks, fixed (module docstring), per size."""
+    lines = []
+    for size in sorted(results["sizes"], key=int):
+        run = results["sizes"][size]["runs"].get("hadoop", {})
+        jobs = run.get("jobs") or []
+        if not jobs:
+            continue
+        lines += ["\nhadoop jobs, %s MB (fixed s: wall s less a wave of its tasks):\n"
+                  % results["sizes"][size]["mbox_mb"],
+                  "| job | wall s | task s | wave s | fixed s |", "|---|--:|--:|--:|--:|"]
+        lines += ["| %s | %.1f | %.1f | %.1f | %.1f |" % (
+            job["job"], job["seconds"], job["task_seconds"], job.get("wave_seconds", 0.0),
+            job["fixed_seconds"]) for job in jobs]
+        fixed = [job["fixed_seconds"] for job in jobs]
+        lines.append("| %d jobs | %.1f | %.1f | %.1f | %.1f (mean %.1f) |" % (
+            len(jobs), sum(job["seconds"] for job in jobs),
+            sum(job["task_seconds"] for job in jobs),
+            sum(job.get("wave_seconds", 0.0) for job in jobs), sum(fixed),
+            sum(fixed) / len(fixed)))
+    return lines
 
 
 def in_namespace_command(argv):

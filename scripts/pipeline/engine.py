@@ -5,12 +5,33 @@ runs jobs (scripts/runjob.run_job) with the runner's profile, shows their
 live progress on stderr (scripts/pipeline/progress.py) and gives the stage
 the :class:`~jeeves.storage.Storage` through which the driver
 reads and writes.
+
+On Hadoop the driver's fixed cost per job was mostly JVM start-ups: one
+``hadoop fs`` client JVM for every file-system call of mrjob's runner and
+of the storage (``-ls``, ``-mkdir``, ``-put``, ``-rm``, ``-cat``) and a
+``hadoop version``, plus the upload of the tasks' code. So an Engine whose
+Hadoop client configuration names the NameNode's WebHDFS address
+(``dfs.namenode.http-address``, jeeves.storage.webhdfs_url_from_conf):
+
+- gives its Storage, and every Hadoop runner (scripts/runjob.run_job), a
+  file system that answers ``hdfs://`` over WebHDFS (jeeves.storage.WebHdfsFilesystem);
+  ``hadoop version`` runs once per Engine; the one JVM left per step is
+  ``hadoop jar``;
+- puts the tasks' code zip and mrjob's zip on HDFS once
+  (:meth:`Engine.code_args`), content-addressed under the profile's
+  ``hadoop_tmp_dir``, and gives each job their URIs, which mrjob does not
+  upload again.
+
+Without that address, or when WebHDFS refuses (Kerberos), everything goes
+through ``hadoop fs`` as mrjob does it, and each job ships the local zip.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
+import posixpath
 import sys
 from dataclasses import dataclass, field
 from typing import Optional
@@ -20,7 +41,8 @@ from mrjob.conf import load_opts_from_mrjob_conf
 from jeeves.jobs import PROGRESS_GROUP
 from jeeves.pipeline import progress
 from jeeves.runjob import MRJOB_CONF, RUNNERS, RunnerUnavailable, check_runner, run_job
-from jeeves.storage import Storage, is_remote
+from jeeves.storage import Storage, WebHdfsUnavailable, is_remote, webhdfs_url_from_conf
+from jeeves.taskcode import mrjob_zip, shipped_code_args, task_code_args, task_code_zip
 
 # mrjob options of a profile that the driver's own file systems need
 STORAGE_OPTIONS = ("s3_endpoint", "region", "hadoop_bin")
@@ -55,8 +77,11 @@ class Engine:
         options = profile_options(self.runner, self.conf)
         if self.runner != "inline" and not options and self.conf != MRJOB_CONF:
             raise RunnerUnavailable("%s has no %r runner profile" % (self.conf, self.runner))
+        self._options = options
+        self._code_args = None
         if self.storage is None:
-            self.storage = Storage({name: options.get(name) for name in STORAGE_OPTIONS})
+            self.storage = Storage({name: options.get(name) for name in STORAGE_OPTIONS},
+                                   webhdfs_url=webhdfs_url_from_conf())
 
     def check(self):
         """Raise RunnerUnavailable (one line) when the runner cannot start here."""
@@ -65,6 +90,34 @@ class Engine:
     @property
     def on_cluster(self):
         return self.runner not in ("inline", "local")
+
+    def code_args(self):
+        """The job switches that give the tasks their code (jeeves.taskcode):
+        on Hadoop with WebHDFS, the URIs of the code zip and of mrjob's zip,
+        put on HDFS on first use (module docstring); otherwise the local
+        code zip, which mrjob uploads with each job (none inline)."""
+        if self._code_args is None:
+            self._code_args = self._code_on_hdfs() or task_code_args(self.runner)
+        return list(self._code_args)
+
+    def _code_on_hdfs(self):
+        """[switches] with the zips' HDFS URIs, or None when WebHDFS is not there."""
+        if self.runner != "hadoop" or self.storage.webhdfs is None:
+            return None
+        from mrjob.hadoop import fully_qualify_hdfs_path
+
+        base = fully_qualify_hdfs_path(posixpath.join(
+            self._options.get("hadoop_tmp_dir") or "tmp/mrjob", "jeeves-code"))
+        uris = []
+        try:
+            for path in (task_code_zip(), mrjob_zip()):
+                with open(path, "rb") as handle:
+                    digest = hashlib.sha256(handle.read()).hexdigest()[:32]
+                uris.append(self.storage.put_once(
+                    path, "%s/%s/%s" % (base, digest, os.path.basename(path))))
+        except WebHdfsUnavailable:
+            return None
+        return shipped_code_args(uris)
 
     def run(self, job_class, inputs, output, args=()):
         """Run one job; see scripts/runjob.run_job. Local globs (``part-*``)
@@ -79,7 +132,8 @@ class Engine:
         with progress.watch(self.runner, job_class, expanded, sys.stderr,
                             self.progress) as watcher:
             result = run_job(job_class, expanded, output, list(args) + list(watcher.job_args),
-                             runner=self.runner, conf=self.conf, storage=self.storage)
+                             runner=self.runner, conf=self.conf, storage=self.storage,
+                             code_args=self.code_args())
             watcher.finish(result.counters)
         # the tasks' progress reports are for the live view, not a result of the job
         result.counters.pop(PROGRESS_GROUP, None)

@@ -1,0 +1,112 @@
+"""What the `jeeves` driver process itself moves on Hadoop, counted from outside the
+project's own counters (tools/driver_io.py), and the WebHDFS file system that
+keeps it small.
+
+`jeeves run --runner hadoop` with its input and output on the local cluster's
+HDFS, on 300 small labelled messages plus 2 MB, then 8 MB, of unlabelled mail
+(an mbox of synthetic messages written by tools/driver_io.py), with the
+cheapest settings that still label and train (no graph, no email model, one
+model on two folds), the tasks' code already on HDFS (as after a first run
+of the same code). The driver runs in a child Python that sums, over its own
+threads only (not the ``hadoop`` JVMs it starts), the ``rchar`` and
+``wchar`` of ``/proc/thread-self/io`` and the bytes its sockets received and
+sent (WebHDFS; Linux does not count socket recv/send in ``rchar``/``wchar``);
+strace, on its main thread, says how much of that was reading the installed
+software (compiled modules, matplotlib's font: the program, not data). The
+line through the two runs' data bytes (the rest) must have:
+
+- a fixed part (its intercept) under 50 MB;
+- a growth under 0.1 byte per added byte of unlabelled mail (its slope).
+
+It also checks what made the fixed part large before: the driver starts
+no ``hadoop fs`` JVM (``hadoop version`` once, then only ``hadoop jar``, one
+per step, through mrjob's pty) and gives every job the tasks' code as HDFS
+URIs, not a zip to upload.
+
+The file-system test compares jeeves.storage.WebHdfsFilesystem with mrjob's
+``hadoop fs`` one on the same tree (listing, globs, existence, sizes, bytes).
+
+Slow: two `jeeves run` on Hadoop, seven jobs each. Never asserts a time.
+"""
+
+import os
+import shutil
+import uuid
+
+import pytest
+
+from jeeves.storage import Storage, WebHdfsFilesystem, default_namenode, webhdfs_url_from_conf
+from tools import driver_io
+
+pytestmark = pytest.mark.slow
+
+SIZES_MB = (2, 8)
+FIXED_LIMIT = 50 * driver_io.MB
+GROWTH_LIMIT = 0.1
+
+
+def test_the_driver_moves_a_small_fixed_part_and_little_per_byte_of_mail(hadoop_cluster,
+                                                                         tmp_path):
+    if shutil.which("strace") is None:
+        pytest.skip("strace not found: it tells the driver's data from the software it loads")
+    runs = driver_io.run_sizes(SIZES_MB, str(tmp_path))
+    summary = driver_io.summarize(runs)
+    print(driver_io.format_summary(summary))
+    for run in runs:
+        report = run["report"]
+        # no `hadoop fs` JVM: WebHDFS answers the driver's and mrjob's file-system calls
+        assert [command[1:2] for command in report["hadoop_commands"]] == [["version"]], \
+            report["hadoop_commands"]
+        # then one `hadoop jar` (mrjob's pty) per job (one step each), nothing else
+        assert len(report["commands"]) == 1 + len(report["jobs"]), report["commands"]
+        # every job got the tasks' code as HDFS URIs (put there once), not a local
+        # zip that mrjob would upload with each job, nor a zip of mrjob made per job
+        for job in report["jobs"]:
+            switches = job["code_args"]
+            assert switches[0] == "--py-files" and "--no-bootstrap-mrjob" in switches, job
+            assert all(uri.startswith("hdfs://") for uri in switches[1].split(",")), job
+        # each run's data under the line the targets allow
+        assert report["data_bytes"] < FIXED_LIMIT + GROWTH_LIMIT * run["mail_bytes"], summary
+    assert summary["fixed_bytes"] < FIXED_LIMIT, summary
+    assert summary["bytes_per_mail_byte"] < GROWTH_LIMIT, summary
+
+
+def test_webhdfs_answers_as_hadoop_fs_does(hadoop_cluster, tmp_path):
+    from mrjob.fs.hadoop import HadoopFilesystem
+
+    webhdfs = WebHdfsFilesystem(webhdfs_url_from_conf(), default_namenode())
+    hadoop = HadoopFilesystem([hadoop_cluster.hadoop_bin])
+    root = "hdfs:///user/jeeves-tests/webhdfs-%s" % uuid.uuid4().hex
+    for name, data in (("a/part-00000", b"one\ntwo\n"), ("a/part-00001", b"three\n"),
+                       ("a/_SUCCESS", b""), ("b/deep/x.gz", None)):
+        path = tmp_path / name.replace("/", "-")
+        if data is None:
+            import gzip
+
+            data = gzip.compress(b"zipped\n")
+        path.write_bytes(data)
+        webhdfs.mkdir(webhdfs.join(root, os.path.dirname(name)))
+        webhdfs.put(str(path), webhdfs.join(root, name))
+    with pytest.raises(IOError):
+        webhdfs.put(str(tmp_path / "a-part-00000"), root + "/a/part-00000")  # no overwrite
+
+    # each `hadoop fs` call is a JVM: a few telling cases
+    for glob in (root, root + "/*/part-*", root + "/a/part-0000[1]", root + "/*/nothing*"):
+        assert list(webhdfs.ls(glob)) == list(hadoop.ls(glob)), glob
+        assert webhdfs.exists(glob) == hadoop.exists(glob), glob
+    assert webhdfs.du(root) == hadoop.du(root)
+    assert b"".join(webhdfs.cat(root + "/a/part-*")) == b"".join(hadoop.cat(root + "/a/part-*"))
+    assert b"".join(webhdfs.cat(root + "/b/deep/x.gz")) == b"zipped\n"
+
+    # the Storage the driver uses, over it: no JVM for any of this
+    storage = Storage(webhdfs_url=webhdfs_url_from_conf())
+    assert storage.webhdfs is not None
+    assert [line for line in storage.iter_lines(root + "/a")] == [b"one\n", b"two\n", b"three\n"]
+    storage.write_bytes(root + "/c/_SUCCESS", b"")
+    assert storage.is_complete(root + "/c") and storage.list_directories(root) == ["a", "b", "c"]
+    uri = storage.put_once(str(tmp_path / "a-part-00001"), root + "/code/123/code.zip")
+    assert storage.put_once(str(tmp_path / "a-part-00000"), uri) == uri  # there already: kept
+    assert storage.read_bytes(uri) == b"three\n"
+    assert [path for path in webhdfs.ls(root + "/code")] == [uri]  # no temporary copy left
+    storage.clear(root)
+    assert not hadoop.exists(root)
