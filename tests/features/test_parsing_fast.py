@@ -1,0 +1,106 @@
+"""jeeves.features.parsing.parse_message, the stdlib's message_from_bytes built
+faster for plain messages, against the stdlib itself: the same object, attribute
+for attribute, on real mail (../shared/data), on the fuzzer's damaged messages
+and on header blocks with every kind of line ending and control character."""
+
+import gzip
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jeeves.features.parsing import message_record, parse_message
+from tests.features.test_fuzz_parsing import (
+    FUZZ,
+    boundary_damage,
+    encoding_lies,
+    header_damage,
+    truncations,
+)
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+
+
+def state(message):
+    """Everything a parsed Message holds, nested parts included."""
+    values = {}
+    for name, value in vars(message).items():
+        if name == "defects":
+            value = [(type(defect).__name__, str(defect)) for defect in value]
+        elif name == "_payload" and isinstance(value, list):
+            value = [state(part) for part in value]
+        elif name == "policy":
+            value = repr(value)
+        values[name] = value
+    return values
+
+
+def assert_same(raw):
+    assert state(parse_message(raw)) == state(message_from_bytes(raw))
+
+
+def corpus_messages():
+    messages = [path.read_bytes() for path in sorted(FIXTURES.glob("*.eml"))]
+    for group in sorted((DATA / "spamassassin").glob("*")):
+        messages += [path.read_bytes() for path in sorted(group.glob("*"))]
+    messages += [path.read_bytes() for path in sorted((DATA / "enron-berkeley").glob("*/*.txt"))]
+    for mbox in sorted((DATA / "enron-mbox").glob("*.mbox.gz"))[:12]:
+        content = gzip.decompress(mbox.read_bytes())
+        messages += [part.partition(b"\n")[2] for part in content.split(b"\nFrom ")[1:]]
+    return messages
+
+
+@pytest.mark.skipif(not (DATA / "spamassassin").is_dir(),
+                    reason="../shared/data (SpamAssassin, Enron) is absent")
+def test_equal_to_the_stdlib_on_the_shared_corpora():
+    messages = corpus_messages()
+    plain = 0
+    for raw in messages:
+        assert_same(raw)
+        plain += not message_from_bytes(raw).is_multipart()
+    # the fast path was taken for most of them, and the stdlib's for the rest
+    assert len(messages) > 5000 and 0 < plain < len(messages)
+
+
+def test_message_records_are_unchanged(monkeypatch):
+    import jeeves.features.parsing as parsing
+
+    source = {"uri": "file:///x.eml", "index": 0, "offset": 0}
+    messages = [path.read_bytes() for path in sorted(FIXTURES.glob("*.eml"))]
+    fast = [message_record(raw, source, ["x"]) for raw in messages]
+    monkeypatch.setattr(parsing, "parse_message", message_from_bytes)
+    assert [message_record(raw, source, ["x"]) for raw in messages] == fast
+
+
+LINE_ENDS = [b"\n", b"\r\n", b"\r", b"\n\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e",
+             b"\x85", b"\xe2\x80\xa8", b""]
+HEADER_LINES = [b"Subject: hello", b"From: a@example.com", b"To: b@example.com, c@x.org",
+                b"Content-Type: text/plain; charset=utf-8", b"Content-Type: multipart/mixed",
+                b"Content-Type: message/rfc822", b"MIME-Version: 1.0", b" folded",
+                b"\tfolded", b"From someone Mon Jan  1 00:00:00 2001", b"no colon here",
+                b"X-8bit: \xe9\xff", b": empty name", b"", b"Subject:", b"X\x00: nul"]
+
+
+@st.composite
+def header_blocks(draw):
+    lines = draw(st.lists(st.tuples(st.sampled_from(HEADER_LINES), st.sampled_from(LINE_ENDS)),
+                          max_size=12))
+    head = b"".join(line + end for line, end in lines)
+    separator = draw(st.sampled_from([b"\n\n", b"\r\n\r\n", b"\n\r\n", b"\r\r", b"\n", b""]))
+    body = draw(st.binary(max_size=200)) + draw(st.sampled_from([b"", b"\nline\r\n\n", b"\r"]))
+    return head + separator + body
+
+
+@settings(derandomize=True, max_examples=500, deadline=None)
+@given(header_blocks())
+def test_equal_on_generated_header_blocks(raw):
+    assert_same(raw)
+
+
+@FUZZ
+@given(st.one_of(header_damage(), truncations(), boundary_damage(), encoding_lies()))
+def test_equal_on_damaged_real_messages(raw):
+    assert_same(raw)
