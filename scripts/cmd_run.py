@@ -17,7 +17,9 @@ With --test-input, a held-out test set is parsed, vectorized with the
 training vocabulary and labelled (--test-labels, default --labels) under
 OUT/test/ before training; the chosen model scores it (scripts/pipeline/heldout.py).
 
-Each stage's directory gets ``_SUCCESS`` last; OUT/summary.json (the runner,
+Each stage's directory gets ``_SUCCESS`` last, with the stage's fingerprint:
+a run into an OUT an earlier run left keeps the stages whose inputs and
+options are unchanged (--force: none); OUT/summary.json (the runner,
 per-stage counts, tasks, timings and driver bytes, the per-model CV metrics,
 the chosen model and threshold) is written once, at the end. Without
 --labels the pipeline stops after the graph stage.
@@ -61,6 +63,10 @@ def add_arguments(parser):
                         help="label SPEC of the --test-input messages (default: --labels)")
     parser.add_argument("--no-graph", dest="graph", action="store_false",
                         help="skip the contact-graph stage")
+    parser.add_argument("--force", action="store_true",
+                        help="recompute every stage; by default a run into an OUT where an "
+                             "earlier run left stages complete keeps those whose inputs and "
+                             "options are unchanged (docs/pipeline.md)")
     parser.add_argument("--score", action="store_true",
                         help="score every message with the chosen model, on the runner "
                              "(jobs/mr_score_messages.py) -> OUT/predictions/")
@@ -101,7 +107,7 @@ def config_from(args):
         vectorizer=options.vectorizer_config(args),
         graph=options.graph_config(args) if args.graph else None,
         training=options.training_config(args), score=args.score,
-        test_inputs=tuple(args.test_input), test_labels=args.test_labels)
+        test_inputs=tuple(args.test_input), test_labels=args.test_labels, force=args.force)
 
 
 def counter_lines(summary):
@@ -159,6 +165,10 @@ def run(args):
         print()
         print("report: %s" % summary["report"])
         print("model:  %s" % summary["bundle"])
+    resumed = summary["resumed"]
+    if resumed["kept"]:
+        print("resumed: kept %s; recomputed %s" % (", ".join(resumed["kept"]),
+                                                   ", ".join(resumed["recomputed"]) or "none"))
     print("driver: read %d bytes, wrote %d bytes" % (engine.storage.bytes_read,
                                                      engine.storage.bytes_written))
     print("summary: %s" % path)

@@ -919,3 +919,78 @@ class Storage:
 
     def is_complete(self, directory):
         return self.exists(join(directory, SUCCESS))
+
+    # listings with versions (jeeves.pipeline.fingerprint compares them between runs)
+
+    def list_status(self, uri):
+        """[(location, size, version)] of the files at or below ``uri`` (itself
+        if a file), sorted; [] when there is none. ``version`` changes when a
+        file is rewritten: the modification time (local: ns, hdfs: ms), or an
+        S3 object's ETag (its checksum, free with the listing)."""
+        if _is_s3(uri):
+            client = self.s3 if self._s3_direct(uri) else self.fs.s3.make_s3_client()
+            bucket, key = _bucket_key(uri)
+            found = []
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket,
+                                                                         Prefix=key):
+                for item in page.get("Contents", ()):
+                    name = item["Key"]
+                    under = (not key or key.endswith("/") or name == key
+                             or name.startswith(key + "/"))
+                    if under and not name.endswith("/"):
+                        found.append(("%s://%s/%s" % (scheme_of(uri), bucket, name),
+                                      item["Size"], item["ETag"]))
+            return sorted(found)
+        if not is_remote(uri):
+            path = local_path(uri)
+            if os.path.isfile(path):
+                stat = os.stat(path)
+                return [(path, stat.st_size, stat.st_mtime_ns)]
+            found = []
+            for root, _, names in os.walk(path):
+                for name in names:
+                    stat = os.stat(os.path.join(root, name))
+                    found.append((os.path.join(root, name), stat.st_size, stat.st_mtime_ns))
+            return sorted(found)
+        webhdfs = self.webhdfs
+        if webhdfs is not None and webhdfs.can_handle_path(uri):
+            try:
+                prefix, path = webhdfs._split(uri)
+                found = []
+                pending = list(webhdfs._matches(path))
+                while pending:
+                    name, status = pending.pop()
+                    if status["type"] != "DIRECTORY":
+                        found.append((prefix + name, status["length"],
+                                      status["modificationTime"]))
+                    else:
+                        pending += [(posixpath.join(name, entry["pathSuffix"]), entry)
+                                    for entry in webhdfs._list(name)]
+                return sorted(found)
+            except WebHdfsUnavailable:
+                pass
+        return self._hadoop_list_status(uri)
+
+    def _hadoop_list_status(self, uri):
+        """list_status through ``hadoop fs -ls -R`` (one JVM): its lines are
+        ``permissions replication owner group size date time path``."""
+        import re
+        from subprocess import CalledProcessError
+
+        if self._fs is None:
+            self._fs = self._composite(s3=True)  # makes the Hadoop file system
+        parsed = urlparse(uri)
+        prefix = "%s://%s" % (parsed.scheme, parsed.netloc)
+        try:
+            stdout = self._hadoop.invoke_hadoop(["fs", "-ls", "-R", uri], return_stdout=True,
+                                                ok_stderr=[re.compile(rb"(?s).*No such file")])
+        except CalledProcessError:
+            return []
+        found = []
+        for line in stdout.decode("utf-8", "replace").splitlines():
+            fields = line.split(None, 7)
+            if len(fields) < 8 or fields[0].startswith("d") or line.startswith("Found "):
+                continue
+            location = fields[7] if "://" in fields[7] else prefix + fields[7]
+            found.append((location, int(fields[4]), fields[5] + " " + fields[6]))
+        return sorted(found)

@@ -3,8 +3,10 @@
 ``run_pipeline(config, engine, report)`` runs every stage where the data
 lies (docs/pipeline.md) and returns the summary; ``write_summary`` writes
 OUTPUT/summary.json once, last. ``report(stage, records, seconds, detail)``
-is called once per finished stage (the CLI prints it); the library itself
-never prints.
+is called once per finished or kept stage (the CLI prints it); the library
+itself never prints. A run into an OUTPUT where an earlier run left stages
+complete keeps those whose inputs and options are unchanged
+(scripts/pipeline/fingerprint.py).
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from typing import Optional, Tuple
 from jeeves.errors import UserError
 from jeeves.models.report import format_table
 from jeeves.pipeline.features import VectorizerConfig, features_stage
+from jeeves.pipeline.fingerprint import Resume
 from jeeves.pipeline.graph import GraphConfig, graph_stage
-from jeeves.pipeline.heldout import WRITTEN as HELD_OUT_WRITTEN
 from jeeves.pipeline.heldout import heldout_stage
 from jeeves.pipeline.parse import parse_stage
 from jeeves.pipeline.score import score_stage
 from jeeves.pipeline.storage import check_output_location
 from jeeves.pipeline.train import TrainingConfig, check_label_spec, label_stage, train_stage
-from jeeves.storage import SUCCESS, join
+from jeeves.storage import join
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class RunConfig:
     # a held-out test set (scripts/pipeline/heldout.py) and its label SPEC
     test_inputs: Tuple[str, ...] = ()
     test_labels: Optional[str] = None
+    # recompute every stage, whatever an earlier run into OUTPUT left
+    force: bool = False
 
     def __post_init__(self):
         if self.labels is not None:
@@ -81,121 +85,179 @@ def _tasks(stage):
     return "  [%d map, %d reduce tasks]" % (counted["map"], counted["reduce"])
 
 
-def written_directories(config):
-    """The stage directories under OUTPUT that a run of ``config`` rewrites."""
-    directories = ["messages", "quarantine", "features", "features/labelled"]
-    if config.graph is not None:
-        directories.append("graph")
-    if config.labels is not None:
-        directories += ["report", "model"] + (["predictions"] if config.score else [])
-        if config.training.email_model and "lsa" in config.training.groups:
-            directories.append("features/sample")
-        if config.test_inputs:
-            directories += list(HELD_OUT_WRITTEN)
-    return directories
-
-
 def run_pipeline(config, engine, report=_quiet):
-    """Run every stage for ``config`` on ``engine``; return the summary dict."""
+    """Run every stage for ``config`` on ``engine``; return the summary dict.
+
+    A stage whose output an earlier run into the same OUTPUT left complete,
+    with the fingerprint of this run's inputs and options, is kept
+    (scripts/pipeline/fingerprint.py; ``config.force``: none is);
+    summary.json's ``resumed`` lists the stages kept and recomputed."""
     engine.check()
     storage = engine.storage
     check_output_location(storage, config.output)
     storage.clear(join(config.output, "summary.json"))
-    # an earlier run's later stages must not look finished while this one runs
-    for directory in written_directories(config):
-        storage.clear(join(config.output, directory, SUCCESS))
-    summary = {"runner": engine.runner, "stages": {}}
+    resume = Resume(storage, config.output, config, force=config.force)
+    resume.clear_markers()
+    summary = {"runner": engine.runner, "stages": {}, "resumed": resume.as_summary()}
     stages = summary["stages"]
     output = config.output
 
-    with storage.counting("parse"):
-        parse = parse_stage(engine, list(config.inputs), output, dedupe_by=config.dedupe_by)
+    def kept(stage, records_key, detail):
+        """A kept stage's summary (reported as kept), or None to compute it."""
+        if not resume.is_kept(stage):
+            return None
+        values = resume.summary_of(stage)
+        report(stage, _dig(values, records_key), 0.0,
+               "kept " + detail(values))
+        return values
+
+    parse = kept("parse", "parsed", _parse_detail)
+    if parse is None:
+        with storage.counting("parse"):
+            parse = parse_stage(engine, list(config.inputs), output,
+                                dedupe_by=config.dedupe_by)
+        report("parse", parse["parsed"], parse["seconds"], _parse_detail(parse) + _tasks(parse))
+        if not parse["reconciled"]:
+            raise UserError("parse counts do not reconcile; see OUT/quarantine/")
+        resume.seal("parse", parse)
     stages["parse"] = parse
-    report("parse", parse["parsed"], parse["seconds"],
-           "(%d quarantined, %d duplicates)" % (parse["quarantined"], parse["duplicates"])
-           + _tasks(parse))
-    if not parse["reconciled"]:
-        raise UserError("parse counts do not reconcile; see OUT/quarantine/")
     messages = [join(output, "messages", "part-*")]
 
-    started = time.time()
-    with storage.counting("features"):
-        features = features_stage(engine, messages, output, config.analyzer, config.vectorizer)
-    features["seconds_total"] = round(time.time() - started, 3)
+    features = kept("features", "documents", _features_detail)
+    if features is None:
+        started = time.time()
+        with storage.counting("features"):
+            features = features_stage(engine, messages, output, config.analyzer,
+                                      config.vectorizer)
+        features["seconds_total"] = round(time.time() - started, 3)
+        report("features", features["documents"], features["seconds_total"],
+               _features_detail(features) + _tasks(features))
+        resume.seal("features", features)
     stages["features"] = features
-    report("features", features["documents"], features["seconds_total"],
-           "(vocabulary %d of %d terms)" % (features["vocabulary"], features["distinct_terms"])
-           + _tasks(features))
 
     if config.graph is not None:
-        with storage.counting("graph"):
-            graph = graph_stage(engine, messages, output, config.graph)
+        graph = kept("graph", "messages", _graph_detail)
+        if graph is None:
+            with storage.counting("graph"):
+                graph = graph_stage(engine, messages, output, config.graph)
+            report("graph", graph["messages"], graph["seconds"],
+                   _graph_detail(graph) + _tasks(graph))
+            resume.seal("graph", graph)
         stages["graph"] = graph
-        report("graph", graph["messages"], graph["seconds"],
-               "(%s addresses, %d hubs skipped)" % (
-                   "?" if graph["addresses"] is None else graph["addresses"],
-                   graph["hubs_skipped"]) + _tasks(graph))
 
     if config.labels is not None:
-        with storage.counting("labels"):
-            labelled, counts = label_stage(engine, config.labels, join(output, "messages"),
-                                           join(output, "features", "tfidf"),
-                                           list(config.inputs), output,
-                                           records=config.training.record_fields)
+        labelled = join(output, "features", "labelled")
+        counts = kept("labels", "labelled", _labels_detail)
+        if counts is None:
+            with storage.counting("labels"):
+                labelled, counts = label_stage(engine, config.labels, join(output, "messages"),
+                                               join(output, "features", "tfidf"),
+                                               list(config.inputs), output,
+                                               records=config.training.record_fields)
+            report("labels", counts["labelled"], counts["seconds"],
+                   _labels_detail(counts) + _tasks(counts))
+            resume.seal("labels", counts)
         stages["labels"] = counts
-        report("labels", counts["labelled"], counts["seconds"],
-               "(%d positive, %d negative, %d unlabelled)"
-               % (counts["positive"], counts["negative"], counts["unlabelled"]) + _tasks(counts))
         test_labelled = None
         if config.test_inputs:
-            with storage.counting("test"):
-                test_labelled, held_out = heldout_stage(
-                    engine, config.test_inputs, config.test_labels or config.labels, output,
-                    config.analyzer, config.vectorizer, config.dedupe_by,
-                    records=config.training.record_fields)
+            test_labelled = join(output, "test", "features", "labelled")
+            held_out = kept("test", ("labels", "labelled"), _test_detail)
+            if held_out is None:
+                with storage.counting("test"):
+                    test_labelled, held_out = heldout_stage(
+                        engine, config.test_inputs, config.test_labels or config.labels,
+                        output, config.analyzer, config.vectorizer, config.dedupe_by,
+                        records=config.training.record_fields)
+                report("test", held_out["labels"]["labelled"], held_out["seconds"],
+                       _test_detail(held_out))
+                resume.seal("test", held_out)
             stages["test"] = held_out
-            report("test", held_out["labels"]["labelled"], held_out["seconds"],
-                   "(%d positive, %d unlabelled; %d quarantined)"
-                   % (held_out["labels"]["positive"], held_out["labels"]["unlabelled"],
-                      held_out["parse"]["quarantined"]))
-        with storage.counting("train"):
-            training = train_stage(
-                engine, labelled, output, features_config(config), config.vectorizer.vectors,
-                config.training,
-                report_notes=["Input: %s. Labels: %s. Runner: %s."
-                              % (", ".join(config.inputs), config.labels, engine.runner)],
-                progress=lambda result: report(
-                    "model", len(result.oof_scores), result.seconds,
-                    "%s %s" % (result.name, _cv(result))),
-                test_labelled=test_labelled,
-                corpus={"counts": dict(parse, quarantined=parse.get("quarantine_reasons")
-                                       or parse["quarantined"]),
-                        "labels": counts, "vocabulary_size": features["vocabulary"]},
-                documents=features["documents"])
-        stages["train"] = {"labelled": training["samples"], "positives": training["positives"],
-                           "featurized": features["documents"],
-                           "unlabelled_featurized": counts["unlabelled"],
-                           "seconds": training["seconds"]}
-        for key in ("models", "chosen_model", "threshold", "select_by", "target_recall",
-                    "report", "bundle"):
-            summary[key] = training[key]
-        summary["table"] = format_table(training)
-        for key in ("test", "ablation"):
-            if key in training:
-                summary[key] = training[key]
-        report("train", training["samples"], training["seconds"],
-               "(chosen: %s, threshold %.4f)" % (training["chosen_model"],
-                                                  training["threshold"]))
+        trained = kept("train", ("stage", "labelled"), _train_detail)
+        if trained is None:
+            with storage.counting("train"):
+                training = train_stage(
+                    engine, labelled, output, features_config(config),
+                    config.vectorizer.vectors, config.training,
+                    report_notes=["Input: %s. Labels: %s. Runner: %s."
+                                  % (", ".join(config.inputs), config.labels, engine.runner)],
+                    progress=lambda result: report(
+                        "model", len(result.oof_scores), result.seconds,
+                        "%s %s" % (result.name, _cv(result))),
+                    test_labelled=test_labelled,
+                    corpus={"counts": dict(parse, quarantined=parse.get("quarantine_reasons")
+                                           or parse["quarantined"]),
+                            "labels": counts, "vocabulary_size": features["vocabulary"]},
+                    documents=features["documents"])
+            trained = {"stage": {"labelled": training["samples"],
+                                 "positives": training["positives"],
+                                 "featurized": features["documents"],
+                                 "unlabelled_featurized": counts["unlabelled"],
+                                 "seconds": training["seconds"]},
+                       "summary": {key: training[key] for key in TRAINING_KEYS
+                                   if key in training}}
+            trained["summary"]["table"] = format_table(training)
+            report("train", training["samples"], training["seconds"], _train_detail(trained))
+            resume.seal("train", trained)
+        stages["train"] = trained["stage"]
+        summary.update(trained["summary"])
         if config.score:
-            with storage.counting("score"):
-                scored = score_stage(engine, training["bundle"], messages,
-                                     join(output, "predictions"))
+            scored = kept("score", "scored", _score_detail)
+            if scored is None:
+                with storage.counting("score"):
+                    scored = score_stage(engine, join(output, "model"), messages,
+                                         join(output, "predictions"))
+                report("score", scored["scored"], scored["seconds"],
+                       _score_detail(scored) + _tasks(scored))
+                resume.seal("score", scored)
             stages["score"] = scored
-            report("score", scored["scored"], scored["seconds"],
-                   "(%d flagged)" % scored["flagged"] + _tasks(scored))
     summary["driver_bytes"] = {stage: dict(counted) for stage, counted in
                                storage.by_stage.items()}
     return summary
+
+
+# what the train stage puts at the top of summary.json (with its "table")
+TRAINING_KEYS = ("models", "chosen_model", "threshold", "select_by", "target_recall",
+                 "report", "bundle", "test", "ablation")
+
+
+def _dig(values, key):
+    """values[key], or values[k1][k2] for a key path."""
+    for name in (key if isinstance(key, tuple) else (key,)):
+        values = values[name]
+    return values
+
+
+def _parse_detail(parse):
+    return "(%d quarantined, %d duplicates)" % (parse["quarantined"], parse["duplicates"])
+
+
+def _features_detail(features):
+    return "(vocabulary %d of %d terms)" % (features["vocabulary"], features["distinct_terms"])
+
+
+def _graph_detail(graph):
+    return "(%s addresses, %d hubs skipped)" % (
+        "?" if graph["addresses"] is None else graph["addresses"], graph["hubs_skipped"])
+
+
+def _labels_detail(counts):
+    return "(%d positive, %d negative, %d unlabelled)" % (
+        counts["positive"], counts["negative"], counts["unlabelled"])
+
+
+def _test_detail(held_out):
+    return "(%d positive, %d unlabelled; %d quarantined)" % (
+        held_out["labels"]["positive"], held_out["labels"]["unlabelled"],
+        held_out["parse"]["quarantined"])
+
+
+def _train_detail(trained):
+    return "(chosen: %s, threshold %.4f)" % (trained["summary"]["chosen_model"],
+                                             trained["summary"]["threshold"])
+
+
+def _score_detail(scored):
+    return "(%d flagged)" % scored["flagged"]
 
 
 def features_config(config):
