@@ -179,6 +179,15 @@ def deploy(model_dir, write, metrics):
     return final
 
 
+def version_label(model_dir, path):
+    """The name of the version in ``path`` (``resolve(model_dir)``): ``vNNNNNN``, or
+    ``v000000`` for a plain bundle (version 0)."""
+    name = os.path.basename(os.path.normpath(path))
+    if os.path.normpath(path) != os.path.normpath(model_dir) and VERSION_NAME.match(name):
+        return name
+    return version_name(0)
+
+
 def read_metrics(version_dir):
     """The metrics.json of a version -> dict ({} for a plain bundle without one)."""
     try:

@@ -21,8 +21,10 @@ SUBCOMMANDS = {
     "features": ("jeeves.cmd_features", "vocabulary.tsv and tf-idf vectors under OUT/features/"),
     "run": ("jeeves.cmd_run", "the whole pipeline on any runner, then training and the report"),
     "predict": ("jeeves.cmd_predict", "score new mail with a model bundle (JSON lines)"),
+    "serve": ("jeeves.cmd_serve", "the scoring daemon: a model kept loaded, HTTP with JSON"),
     "fetch": ("jeeves.cmd_fetch", "copy IMAP folders to mbox files or S3 prefixes, incrementally"),
     "watch": ("jeeves.cmd_watch", "score new IMAP mail as it arrives, notify on flagged mail"),
+    "learn": ("jeeves.cmd_learn", "labels from IMAP folders/labels; retrain and deploy versions"),
     "schedule": ("jeeves.cmd_schedule", "scheduled incremental batches over dt= partitions in S3"),
 }
 

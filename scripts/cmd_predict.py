@@ -39,11 +39,13 @@ import os
 import sys
 
 from jeeves.errors import UserError
-from jeeves.features.mailformats import expand_inputs, iter_found, looks_like_headers
-from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES, outcome_of
-from jeeves.mailbox.filter import add_headers
-from jeeves.models.bundle import BundleError, load_predictor
 from jeeves.runners import MRJOB_CONF, RUNNERS
+from jeeves.serve_client import ENVIRONMENT as SERVER_VARIABLE
+
+# Everything else this module needs is imported where it is used: with a
+# daemon answering (--server, $JEEVES_SERVER) a run imports the standard
+# library, jeeves.serve_client and jeeves.mailbox.filter only, never numpy,
+# scikit-learn or skops (tests/scripts/test_serve_client.py).
 
 STDIN = "-"
 STDIN_URI = "stdin:"
@@ -51,7 +53,13 @@ STDIN_URI = "stdin:"
 
 def add_arguments(parser):
     parser.add_argument("--model", required=True, metavar="DIR",
-                        help="a model bundle written by `jeeves run` (OUT/model)")
+                        help="a model directory: its newest deployed version "
+                        "(jeeves.models.versions), or a bundle written by `jeeves run` "
+                        "(OUT/model)")
+    parser.add_argument("--server", default=None, metavar="URL",
+                        help="score with the daemon of `jeeves serve` at http://127.0.0.1:PORT "
+                        "or unix:PATH when it answers, else load the bundle (default: $%s)"
+                        % SERVER_VARIABLE)
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="email files, mboxes, directories, or JSON lines of records")
     parser.add_argument("--output", default=None, metavar="FILE",
@@ -71,6 +79,8 @@ def add_arguments(parser):
 
 def _input_data(paths, stdin):
     """(data, uri, relpath) of every input file, ``-`` being ``stdin`` (bytes)."""
+    from jeeves.features.mailformats import expand_inputs
+
     for path in paths:
         if path == STDIN:
             yield stdin, STDIN_URI, "stdin"
@@ -84,12 +94,22 @@ def _input_data(paths, stdin):
                                 ) from None
 
 
-def read_records(paths, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES, stdin=None):
-    """(messages, quarantined) parsed from local ``paths`` (``-``: the bytes ``stdin``),
-    in input order."""
+def check_inputs_exist(paths):
     missing = [path for path in paths if path != STDIN and not os.path.exists(path)]
     if missing:
         raise UserError("input not found: %s" % ", ".join(missing))
+
+
+def read_records(paths, max_message_bytes=None, stdin=None):
+    """(messages, quarantined) parsed from local ``paths`` (``-``: the bytes ``stdin``),
+    in input order; ``max_message_bytes`` None is jeeves.features.parsing's default."""
+    from jeeves.features.mailformats import iter_found
+    from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES as PARSING_DEFAULT
+    from jeeves.features.parsing import outcome_of
+
+    if max_message_bytes is None:
+        max_message_bytes = PARSING_DEFAULT
+    check_inputs_exist(paths)
     messages, quarantined = [], []
     for data, uri, relpath in _input_data(paths, stdin):
         for found in iter_found(data, uri, relpath):
@@ -100,9 +120,13 @@ def read_records(paths, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES, stdin=None)
 
 def predict_paths(bundle_dir, paths, stdin=None):
     """Load a bundle and score every email in ``paths`` (``-``: the bytes ``stdin``)
-    -> (predictions, quarantined)."""
+    -> (predictions, quarantined). ``bundle_dir`` may be a versioned model directory:
+    its newest deployed version is loaded (jeeves.models.versions.resolve)."""
+    from jeeves.models.bundle import BundleError, load_predictor
+    from jeeves.models.versions import resolve
+
     try:
-        predictor = load_predictor(bundle_dir)
+        predictor = load_predictor(resolve(bundle_dir))
     except BundleError as error:
         raise UserError(str(error)) from None
     messages, quarantined = read_records(paths, stdin=stdin)
@@ -112,6 +136,9 @@ def predict_paths(bundle_dir, paths, stdin=None):
 def filtered(stdin, predictions):
     """stdin written back with the scores as headers (unchanged when it is no
     plain message or mbox: compressed or JSON input keeps no byte offsets)."""
+    from jeeves.features.mailformats import looks_like_headers
+    from jeeves.mailbox.filter import add_headers
+
     if not (stdin.startswith(b"From ") or looks_like_headers(stdin)):
         return stdin
     return add_headers(stdin, {prediction["source"]["offset"]: (prediction["score"],
@@ -134,10 +161,50 @@ def score_on_runner(args):
     engine = Engine(args.runner, args.mrjob_conf)
     engine.check()
     check_output_location(engine.storage, args.output)
-    summary = score_stage(engine, args.model, args.inputs, join(args.output, "predictions"))
+    model = args.model
+    if "://" not in model:  # a local model directory: its newest deployed version
+        from jeeves.models.bundle import BundleError
+        from jeeves.models.versions import resolve
+
+        try:
+            model = resolve(model)
+        except BundleError as error:
+            raise UserError(str(error)) from None
+    summary = score_stage(engine, model, args.inputs, join(args.output, "predictions"))
     print("predict: scored %d messages, %d flagged -> %s"
           % (summary["scored"], summary["flagged"], join(args.output, "predictions")))
     return int(args.exit_code and summary["flagged"] > 0)
+
+
+def predict_with_server(url, paths, stdin):
+    """(predictions, quarantined) from the daemon at ``url``, or None when it does not
+    answer (the caller loads the bundle). A file the daemon refuses (no email in
+    it) is quarantined, as read_records would."""
+    from jeeves import serve_client
+
+    check_inputs_exist(paths)
+    try:
+        client = serve_client.Client(url)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    predictions, quarantined = [], []
+    try:
+        for data, uri, relpath in _input_data(paths, stdin):
+            try:
+                answer = client.score(data, uri, relpath)
+            except serve_client.ServerRefused as error:
+                quarantined.append({"source": {"uri": uri}, "reason": str(error)})
+                continue
+            predictions.extend({key: message[key] for key in
+                                ("message_id", "score", "label", "source")}
+                               for message in answer["messages"])
+    except serve_client.ServerUnavailable as error:
+        print("jeeves predict: the daemon is not answering (%s); loading the bundle" % error,
+              file=sys.stderr)
+        return None
+    finally:
+        client.close()
+    return predictions, quarantined
 
 
 def run(args):
@@ -146,7 +213,10 @@ def run(args):
     if args.add_header and args.inputs != [STDIN]:
         raise UserError("--add-header rewrites standard input: give `-` as the only INPUT")
     stdin = sys.stdin.buffer.read() if STDIN in args.inputs else None
-    predictions, quarantined = predict_paths(args.model, args.inputs, stdin)
+    server = args.server or os.environ.get(SERVER_VARIABLE) or None
+    found = predict_with_server(server, args.inputs, stdin) if server else None
+    predictions, quarantined = found if found is not None \
+        else predict_paths(args.model, args.inputs, stdin)
     for record in quarantined:
         source = record.get("source") or {}
         print("jeeves predict: not scored: %s (%s)" % (source.get("uri"), record["reason"]),

@@ -5,7 +5,9 @@
 
 Waits with IMAP IDLE (or polls every --interval seconds), scores each new
 message whole with the bundle, logs one line per message, and notifies each
-flagged message once (scripts/mailbox/watch.py). The password comes from
+flagged message once (scripts/mailbox/watch.py). With a versioned model
+directory (jeeves.models.versions) it scores with the newest deployed
+version and switches to a new one without a restart, logging the switch. The password comes from
 $JEEVES_IMAP_PASSWORD or ~/.netrc.
 """
 
@@ -23,7 +25,9 @@ def add_arguments(parser):
                         help="imaps://USER@HOST[:PORT]; password from $%s or ~/.netrc"
                         % PASSWORD_VARIABLE)
     parser.add_argument("--model", required=True, metavar="DIR",
-                        help="a model bundle written by `jeeves run` (OUT/model)")
+                        help="a model directory: its newest deployed version, switched to "
+                        "when a new one is deployed; or a bundle written by `jeeves run` "
+                        "(OUT/model)")
     parser.add_argument("--notify", action="append", default=[], metavar="SPEC",
                         help="where flagged mail goes: https://... webhook, smtp://..., "
                         "python:module:factory (repeat it; see `jeeves schedule`)")

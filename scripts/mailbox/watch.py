@@ -12,7 +12,12 @@
    ``notify(summary, [row])`` and, with ``tag``, the IMAP keyword set on it;
    one log line; then the state records its UID, so a restart neither
    notifies twice nor skips one;
-4. with ``once``, stops; otherwise waits with IMAP IDLE (re-issued every
+4. before each batch of new mail, the model directory's version token
+   (jeeves.models.versions.version_id) is read; when a new version was
+   deployed the watcher loads it, logs the switch and scores with it from
+   then on, without a restart (the state, kept per UID, is the same across
+   the switch: nothing is notified twice or skipped);
+5. with ``once``, stops; otherwise waits with IMAP IDLE (re-issued every
    ``idle_seconds``) or, where the server has no IDLE, polls every
    ``interval`` seconds, and goes back to 2.
 
@@ -46,6 +51,7 @@ from jeeves.mailbox.connection import (
 )
 from jeeves.mailbox.fetch import fetch_messages, folder_segments, new_uids
 from jeeves.mailbox.state import JSONState
+from jeeves.models import versions
 from jeeves.models.bundle import BundleError, load_predictor
 
 STATE_VERSION = 1
@@ -76,14 +82,19 @@ class WatchSettings:
 
 
 class Scorer:
-    """A bundle loaded once: raw messages -> predictions, as `jeeves predict` gives
-    (jeeves.models.bundle.load_predictor: numpy alone for the linear models)."""
+    """The newest deployed version of a model directory (jeeves.models.versions; a
+    plain bundle is version 0), loaded once: raw messages -> predictions, as
+    `jeeves predict` gives (jeeves.models.bundle.load_predictor: numpy alone for
+    the linear models). ``token`` is the versions.version_id it was loaded at."""
 
-    def __init__(self, bundle_dir):
+    def __init__(self, model_dir):
         try:
-            self.predictor = load_predictor(bundle_dir)
+            self.token = versions.version_id(model_dir)
+            self.path = versions.resolve(model_dir)
+            self.predictor = load_predictor(self.path)
         except BundleError as error:
             raise MailboxError(str(error)) from None
+        self.version = versions.version_label(model_dir, self.path)
 
     def records(self, messages, uri_prefix, segments):
         """[(uid, record or None, quarantine reason or None)] of [(uid, raw)]."""
@@ -113,7 +124,9 @@ class Watcher:
         self.tls = tls or TLSSettings()
         self.log, self.sleep = log, sleep
         self.state_file = JSONState(state_path)
+        self.model_dir = bundle_dir
         self.scorer = Scorer(bundle_dir)
+        self.failed_token = None
         self.segments = folder_segments(self.settings.folder, "/")
         self.uri_prefix = "imap://%s/%s" % (url.account, self.settings.folder)
 
@@ -130,6 +143,34 @@ class Watcher:
         state.update(version=STATE_VERSION, account=self.url.account)
         state.setdefault("folders", {})
         return state
+
+    # -- the model
+
+    def check_version(self):
+        """Switch to a newly deployed version of the model directory (polled before
+        each pass: one small read); a version that does not load is logged once and
+        the loaded one goes on scoring."""
+        try:
+            token = versions.version_id(self.model_dir)
+        except (BundleError, OSError) as error:
+            token, reason = None, error
+        else:
+            if token in (self.scorer.token, self.failed_token):
+                return False
+            try:
+                scorer = Scorer(self.model_dir)
+            except MailboxError as error:
+                reason = error
+            else:
+                self.log("%s model switched from %s to %s (%s)" % (
+                    _now(), self.scorer.version, scorer.version, self.model_dir))
+                self.scorer, self.failed_token = scorer, None
+                return True
+        if token is None or token != self.failed_token:
+            self.log("%s new model version not loaded, %s goes on scoring: %s"
+                     % (_now(), self.scorer.version, reason))
+        self.failed_token = token
+        return False
 
     # -- one pass
 
@@ -160,6 +201,8 @@ class Watcher:
     def process_new(self, client, state, folder_state):
         """Score, notify and record every message above the last UID -> messages scored."""
         uids = new_uids(client, folder_state["last_uid"])
+        if uids:
+            self.check_version()
         scored = 0
         for start in range(0, len(uids), FETCH_BATCH):
             fetched = fetch_messages(client, uids[start:start + FETCH_BATCH])
@@ -196,9 +239,10 @@ class Watcher:
             folder_state["flagged"] = folder_state.get("flagged", 0) + 1
         folder_state["scored"] = folder_state.get("scored", 0) + 1
         # logged once notified and tagged: the line says it is done
-        self.log("%s %s uid=%d score=%.4f %s message_id=<%s> from=%s subject=%r" % (
+        self.log("%s %s uid=%d score=%.4f %s message_id=<%s> from=%s subject=%r model=%s" % (
             _now(), self.settings.folder, uid, prediction["score"],
-            "FLAGGED" if flagged else "ok", record["message_id"], sender, record["subject"]))
+            "FLAGGED" if flagged else "ok", record["message_id"], sender, record["subject"],
+            self.scorer.version))
 
     def _wait(self, client):
         """Until the server reports a change (IDLE) or the polling interval passes."""
