@@ -1,0 +1,359 @@
+"""`jeeves serve` (scripts/serve.py): scores equal to `jeeves predict`, reload on a
+new version, bad requests refused one line each while the daemon keeps
+serving, a 0600 unix socket, 127.0.0.1 only.
+
+The daemon runs in a thread of the test (scripts/serve.py's make_server)
+except where the command itself is tested; waits are bounded.
+"""
+
+import json
+import os
+import shutil
+import socket
+import stat
+import threading
+
+import pytest
+
+from jeeves import cli, serve
+from jeeves.models import versions
+from jeeves.models.bundle import METADATA_FILE, SCORER_FILE
+from jeeves.serve_client import Client, ServerRefused
+from tests.fixtures.tiny_corpus import write_corpus
+
+MEETING = (b"From: boss@example.com\r\nTo: me@example.com\r\nSubject: Can we meet Tuesday?\r\n"
+           b"Message-ID: <new-meeting@example.com>\r\n\r\nCould we meet on Tuesday at 3pm in "
+           b"the conference room to discuss the budget? Let me know when you are free.\r\n")
+OTHER = (b"From: desk@example.com\nTo: me@example.com\nSubject: Gas prices report\n"
+         b"Message-ID: <new-report@example.com>\n\nAttached is the daily report of gas "
+         b"prices at Henry Hub. Prices rose two percent.\n")
+TOLERANCE = 1e-9
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(the tiny corpus, a `jeeves run` bundle with the numpy scorer)."""
+    root = tmp_path_factory.mktemp("serve")
+    write_corpus(str(root / "corpus"))
+    assert cli.main(["run", "--input", str(root / "corpus"), "--output", str(root / "out"),
+                     "--labels", "meeting*=1,other*=0", "--models", "logistic_regression",
+                     "--folds", "2", "--target-recall", "0.9", "--no-graph"]) == 0
+    return root / "corpus", str(root / "out" / "model")
+
+
+def copy_bundle(source, directory, scorer=True):
+    """A copy of a bundle; without ``scorer`` as saved before scorer.npz existed (it
+    then loads and scores the full way, with scikit-learn)."""
+    shutil.copytree(source, directory, dirs_exist_ok=True)
+    if os.path.exists(os.path.join(directory, "_SUCCESS")):
+        os.remove(os.path.join(directory, "_SUCCESS"))
+    if not scorer:
+        os.remove(os.path.join(directory, SCORER_FILE))
+        path = os.path.join(directory, METADATA_FILE)
+        with open(path) as handle:
+            meta = json.load(handle)
+        del meta["sha256"][SCORER_FILE]
+        with open(path, "w") as handle:
+            json.dump(meta, handle)
+
+
+class Running:
+    """A daemon in a thread of the test, its log lines in ``log``."""
+
+    def __init__(self, model_dir, socket_path=None, **options):
+        self.log = []
+        self.daemon = serve.Daemon(model_dir, log=self.log.append, **options)
+        self.server, self.url = serve.make_server(self.daemon, listen="127.0.0.1:0",
+                                                  socket_path=socket_path)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def client(self):
+        return Client(self.url)
+
+    def raw(self, payload):
+        """Send ``payload`` on a new connection -> the answer's status line (str)."""
+        host, port = self.server.server_address
+        with socket.create_connection((host, port), timeout=30) as connection:
+            connection.sendall(payload)
+            connection.shutdown(socket.SHUT_WR)
+            answer = b""
+            while True:  # a refusal closes the connection
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        return answer.split(b"\r\n", 1)[0].decode("latin-1")
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def running():
+    started = []
+
+    def start(*args, **options):
+        started.append(Running(*args, **options))
+        return started[-1]
+
+    yield start
+    for daemon in started:
+        daemon.stop()
+
+
+def predicted(bundle, paths, capsys):
+    """{message_id: row} of `jeeves predict --model bundle PATHS`, the reference."""
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", bundle] + [str(path) for path in paths]) == 0
+    return {row["message_id"]: row for row in map(json.loads,
+                                                  capsys.readouterr().out.splitlines())}
+
+
+def message_files(corpus, tmp_path):
+    (tmp_path / "meeting.eml").write_bytes(MEETING)
+    (tmp_path / "other.eml").write_bytes(OTHER)
+    return sorted(corpus.glob("*/*.eml")) + [tmp_path / "meeting.eml", tmp_path / "other.eml"]
+
+
+@pytest.mark.parametrize("scorer", [True, False], ids=["numpy-scorer", "full-bundle"])
+def test_scores_equal_jeeves_predict(trained, running, tmp_path, capsys, scorer):
+    corpus, bundle = trained
+    model = tmp_path / "model"
+    versions.deploy(model, lambda directory: copy_bundle(bundle, directory, scorer), {})
+    paths = message_files(corpus, tmp_path)
+    expected = predicted(str(model), paths, capsys)
+    daemon = running(model)
+    client = daemon.client()
+    tops = {}
+    for path in paths:
+        answer = client.score(path.read_bytes())
+        row = expected[answer["message_id"]]
+        assert abs(answer["score"] - row["score"]) <= TOLERANCE
+        assert answer["label"] == row["label"] and answer["version"] == "v000001"
+        top = answer["top"]
+        assert 0 < len(top) <= 5
+        magnitudes = [abs(value) for _, value in top]
+        assert magnitudes == sorted(magnitudes, reverse=True)
+        tops[answer["message_id"]] = top
+    assert {label for label in (row["label"] for row in expected.values())} == {0, 1}
+    # the fast and the full way explain alike: compare with the other kind of bundle
+    other = tmp_path / "other"
+    copy_bundle(bundle, str(other), not scorer)
+    client_other = running(other).client()
+    for path in paths[:4]:
+        answer = client_other.score(path.read_bytes())
+        mine = tops[answer["message_id"]]
+        assert [name for name, _ in answer["top"]] == [name for name, _ in mine]
+        assert all(abs(a - b) <= TOLERANCE for (_, a), (_, b) in zip(answer["top"], mine))
+    health = client.health()
+    assert health["counts"]["scored"] == len(paths) and health["version"] == "v000001"
+
+
+def test_an_mbox_body_gives_one_answer_per_message(trained, running):
+    _, bundle = trained
+    daemon = running(bundle)
+    mbox = b"From a@b Mon Jan  1 00:00:00 2024\n" + MEETING.replace(b"\r\n", b"\n") \
+        + b"\nFrom c@d Mon Jan  1 00:00:00 2024\n" + OTHER
+    answer = daemon.client().score(mbox)
+    assert [message["message_id"] for message in answer["messages"]] == [
+        "new-meeting@example.com", "new-report@example.com"]
+    assert answer["version"] == "v000000"  # a plain bundle is version 0
+
+
+def test_a_new_version_is_served_without_a_restart(trained, running, tmp_path):
+    _, bundle = trained
+    model = tmp_path / "model"
+    versions.deploy(model, lambda directory: copy_bundle(bundle, directory), {})
+    daemon = running(model)
+    client = daemon.client()
+    assert client.score(MEETING)["version"] == "v000001"
+    versions.deploy(model, lambda directory: copy_bundle(bundle, directory, False), {})
+    assert client.score(MEETING)["version"] == "v000002"
+    assert client.health()["counts"]["reloads"] == 1
+    assert [line for line in daemon.log if "switched" in line] and \
+        "from v000001 to v000002" in daemon.log[-1]
+    # a CURRENT naming a path outside the directory: one line, v000002 goes on serving
+    (model / "CURRENT").write_text("../elsewhere\n")
+    lines = len(daemon.log)
+    for _ in range(3):
+        assert client.score(MEETING)["version"] == "v000002"
+    assert len(daemon.log) == lines + 1 and "v000002 keeps serving" in daemon.log[-1]
+
+
+BAD_REQUESTS = [
+    ("malformed request line", b"GARBAGE\r\n\r\n", 400),
+    ("no HTTP at all", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400),
+    ("bad header", b"POST /score HTTP/1.1\r\nContent-Length: twelve\r\n\r\n", 400),
+    ("huge body, refused from its Content-Length", b"POST /score HTTP/1.1\r\n"
+     b"Content-Length: 50000000\r\n\r\n", 413),
+    ("no length", b"POST /score HTTP/1.1\r\n\r\n", 411),
+    ("not mail", b"POST /score HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world", 400),
+    ("binary", b"POST /score HTTP/1.1\r\nContent-Length: 4\r\n\r\n\x00\x01\x02\x03", 400),
+    ("version outside", b"POST /score?version=../../etc HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+     400),
+    ("unknown version", b"POST /score?version=v000042 HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+     404),
+    ("path traversal", b"GET /../../etc/passwd HTTP/1.1\r\n\r\n", 404),
+    ("wrong method", b"GET /score HTTP/1.1\r\n\r\n", 405),
+    ("learn without a label", b"POST /learn HTTP/1.1\r\nContent-Type: application/json\r\n"
+     b"Content-Length: 2\r\n\r\n{}", 400),
+    ("learn with bad JSON", b"POST /learn HTTP/1.1\r\nContent-Type: application/json\r\n"
+     b"Content-Length: 1\r\n\r\n{", 400),
+]
+
+
+def test_each_bad_request_gets_a_4xx_and_one_log_line(trained, running):
+    _, bundle = trained
+    daemon = running(bundle, max_bytes=1_000_000)
+    for what, payload, status in BAD_REQUESTS:
+        before = len(daemon.log)
+        line = daemon.raw(payload)
+        assert line.split()[1] == str(status), (what, line)
+        assert len(daemon.log) == before + 1, (what, daemon.log[before:])
+        assert " error: %d " % status in daemon.log[-1] and "\n" not in daemon.log[-1]
+        assert daemon.client().score(MEETING)["message_id"] == "new-meeting@example.com"
+    assert daemon.client().health()["counts"]["errors"] == len(BAD_REQUESTS)
+
+
+def test_learn_appends_to_the_label_log(trained, running, tmp_path):
+    _, bundle = trained
+    model = tmp_path / "model"
+    versions.deploy(model, lambda directory: copy_bundle(bundle, directory), {})
+    client = running(model).client()
+    client.score(OTHER)
+    first = client.learn(1, message_id="new-report@example.com")
+    second = client.learn(0, message=MEETING.decode())
+    with pytest.raises(ServerRefused, match="label must be 0 or 1"):
+        client.learn(7, message_id="x@example.com")
+    entries = [json.loads(line) for line in (model / serve.LABEL_LOG).read_text().splitlines()]
+    assert entries == [first, second]
+    assert [(entry["message_id"], entry["label"]) for entry in entries] == [
+        ("new-report@example.com", 1), ("new-meeting@example.com", 0)]
+    assert (model / second["mail"]).read_bytes() == MEETING
+    assert entries[0]["online"] is False  # the version has no online model
+    assert client.health()["counts"]["learned"] == 2
+
+
+def test_the_socket_is_private_and_not_shared(trained, running, tmp_path):
+    _, bundle = trained
+    path = tmp_path / "jeeves.sock"
+    daemon = running(bundle, socket_path=str(path))
+    assert stat.S_ISSOCK(os.stat(path).st_mode)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert daemon.url == "unix:" + str(path)
+    assert Client(daemon.url).score(OTHER)["message_id"] == "new-report@example.com"
+    with pytest.raises(Exception, match="already listens"):
+        serve.make_server(daemon.daemon, socket_path=str(path))
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0:8025", "192.168.1.2:80", "[::]:80",
+                                     "example.com:80", "8025"])
+def test_only_127_0_0_1_is_bound(trained, capsys, address):
+    _, bundle = trained
+    assert cli.main(["serve", "--model", bundle, "--listen", address]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "127.0.0.1" in error
+
+
+# -- the client: `jeeves predict --server`, the filter, the fallback
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HEAVY = ("numpy", "scipy", "sklearn", "skops")
+# runs `jeeves predict ARGS...` with stdin and reports the heavy modules it imported
+PREDICT_AND_REPORT = """
+import sys
+from jeeves import cli
+status = cli.main(sys.argv[1:])
+heavy = sorted({name.split(".")[0] for name in sys.modules} & set(%r))
+sys.stderr.write("HEAVY %%s\\n" %% ",".join(heavy))
+sys.exit(status)
+""" % (HEAVY,)
+
+
+def predict_process(args, stdin=b"", env=None):
+    import subprocess
+    import sys
+
+    environment = dict(os.environ, PYTHONPATH=REPO)
+    environment.pop("JEEVES_SERVER", None)
+    environment.update(env or {})
+    done = subprocess.run([sys.executable, "-c", PREDICT_AND_REPORT, "predict"] + args,
+                          input=stdin, capture_output=True, env=environment, timeout=120)
+    err = done.stderr.decode().splitlines()
+    heavy = [line for line in err if line.startswith("HEAVY ")]
+    assert len(heavy) == 1, done.stderr.decode()
+    return done.returncode, done.stdout, [line for line in err if line not in heavy], \
+        heavy[0][len("HEAVY "):]
+
+
+def test_the_filter_uses_the_daemon_without_numpy_or_scikit_learn(trained, running, tmp_path):
+    _, bundle = trained
+    daemon = running(bundle, socket_path=str(tmp_path / "s.sock"))
+    local = predict_process(["--model", bundle, "--add-header", "-"], MEETING)
+    assert local[0] == 0 and local[3] != ""  # the bundle's way imports numpy
+    served = predict_process(["--model", bundle, "--add-header", "-", "--server", daemon.url],
+                             MEETING)
+    assert served == (0, local[1], [], "")
+    assert b"X-Jeeves-Score:" in served[1]
+    # $JEEVES_SERVER, an mbox
+    mbox = b"From a@b Mon Jan  1 00:00:00 2024\n" + MEETING.replace(b"\r\n", b"\n") \
+        + b"\nFrom c@d Mon Jan  1 00:00:00 2024\n" + OTHER
+    by_environment = predict_process(["--model", bundle, "--add-header", "-"], mbox,
+                                     {"JEEVES_SERVER": daemon.url})
+    assert by_environment[3] == "" and by_environment[1] == predict_process(
+        ["--model", bundle, "--add-header", "-"], mbox)[1]
+    assert daemon.daemon.counts["score_requests"] == 2
+
+
+def test_predict_server_gives_the_same_json_lines(trained, running, tmp_path, capsys):
+    corpus, bundle = trained
+    daemon = running(bundle)
+    paths = [str(path) for path in message_files(corpus, tmp_path)[:3]] + [str(corpus)]
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", bundle] + paths) == 0
+    local = capsys.readouterr().out
+    assert cli.main(["predict", "--model", bundle, "--server", daemon.url] + paths) == 0
+    served = capsys.readouterr()
+    assert served.err == ""
+    for mine, theirs in zip(map(json.loads, served.out.splitlines()),
+                            map(json.loads, local.splitlines())):
+        assert abs(mine.pop("score") - theirs.pop("score")) <= TOLERANCE
+        assert mine == theirs
+    assert len(served.out.splitlines()) == len(local.splitlines()) == 3 + 16
+
+
+def test_without_a_daemon_the_client_loads_the_bundle(trained, tmp_path):
+    _, bundle = trained
+    local = predict_process(["--model", bundle, "--add-header", "-"], MEETING)
+    for url in ("unix:" + str(tmp_path / "nobody.sock"), "http://127.0.0.1:9"):
+        fallback = predict_process(["--model", bundle, "--add-header", "-", "--server", url],
+                                   MEETING)
+        assert fallback[0] == 0 and fallback[1] == local[1]
+        assert len(fallback[2]) == 1 and "not answering" in fallback[2][0]
+
+
+def test_jeeves_serve_runs_until_terminated(trained, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    _, bundle = trained
+    path = tmp_path / "serve.sock"
+    child = subprocess.Popen([sys.executable, "-m", "jeeves.cli", "serve", "--model", bundle,
+                              "--socket", str(path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True,
+                             env=dict(os.environ, PYTHONPATH=REPO))
+    try:
+        first = child.stdout.readline()
+        assert "serving v000000" in first and "unix:" + str(path) in first
+        assert Client("unix:" + str(path)).score(MEETING)["version"] == "v000000"
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=60) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert not path.exists()
