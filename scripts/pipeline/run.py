@@ -130,9 +130,9 @@ def run_pipeline(config, engine, report=_quiet):
             features = features_stage(engine, messages, output, config.analyzer,
                                       config.vectorizer)
         features["seconds_total"] = round(time.time() - started, 3)
+        resume.seal("features", features)
         report("features", features["documents"], features["seconds_total"],
                _features_detail(features) + _tasks(features))
-        resume.seal("features", features)
     stages["features"] = features
 
     if config.graph is not None:
@@ -140,9 +140,9 @@ def run_pipeline(config, engine, report=_quiet):
         if graph is None:
             with storage.counting("graph"):
                 graph = graph_stage(engine, messages, output, config.graph)
+            resume.seal("graph", graph)
             report("graph", graph["messages"], graph["seconds"],
                    _graph_detail(graph) + _tasks(graph))
-            resume.seal("graph", graph)
         stages["graph"] = graph
 
     if config.labels is not None:
@@ -154,9 +154,9 @@ def run_pipeline(config, engine, report=_quiet):
                                                join(output, "features", "tfidf"),
                                                list(config.inputs), output,
                                                records=config.training.record_fields)
+            resume.seal("labels", counts)
             report("labels", counts["labelled"], counts["seconds"],
                    _labels_detail(counts) + _tasks(counts))
-            resume.seal("labels", counts)
         stages["labels"] = counts
         test_labelled = None
         if config.test_inputs:
@@ -168,9 +168,9 @@ def run_pipeline(config, engine, report=_quiet):
                         engine, config.test_inputs, config.test_labels or config.labels,
                         output, config.analyzer, config.vectorizer, config.dedupe_by,
                         records=config.training.record_fields)
+                resume.seal("test", held_out)
                 report("test", held_out["labels"]["labelled"], held_out["seconds"],
                        _test_detail(held_out))
-                resume.seal("test", held_out)
             stages["test"] = held_out
         trained = kept("train", ("stage", "labelled"), _train_detail)
         if trained is None:
@@ -196,8 +196,8 @@ def run_pipeline(config, engine, report=_quiet):
                        "summary": {key: training[key] for key in TRAINING_KEYS
                                    if key in training}}
             trained["summary"]["table"] = format_table(training)
-            report("train", training["samples"], training["seconds"], _train_detail(trained))
             resume.seal("train", trained)
+            report("train", training["samples"], training["seconds"], _train_detail(trained))
         stages["train"] = trained["stage"]
         summary.update(trained["summary"])
         if config.score:
@@ -206,9 +206,9 @@ def run_pipeline(config, engine, report=_quiet):
                 with storage.counting("score"):
                     scored = score_stage(engine, join(output, "model"), messages,
                                          join(output, "predictions"))
+                resume.seal("score", scored)
                 report("score", scored["scored"], scored["seconds"],
                        _score_detail(scored) + _tasks(scored))
-                resume.seal("score", scored)
             stages["score"] = scored
     summary["driver_bytes"] = {stage: dict(counted) for stage, counted in
                                storage.by_stage.items()}

@@ -13,7 +13,9 @@ taken out:
 - ``features/summary.json``: its ``seconds`` (per-job timings);
 - ``report/report.md`` and ``report.html``: the seconds column of the model
   comparison table (the last cell of its rows);
-- ``model/metadata.json``: ``created`` (the bundle's timestamp).
+- ``model/metadata.json``: ``created`` (the bundle's timestamp);
+- a ``_SUCCESS`` marker with a stage's record (scripts/pipeline/fingerprint.py):
+  its fingerprint only (the rest is the stage's timings and part files).
 
 ``model/estimator.skops`` is compared byte for byte (and its sha256 in
 metadata.json): models/bundle.py's ``dump_estimator`` writes it without
@@ -68,6 +70,8 @@ def normalized_summary(data, out):
 
 def normalized(relative, data, out):
     """One file's bytes with the timings, paths and ids taken out (module docstring)."""
+    if relative.rsplit("/", 1)[-1] == "_SUCCESS" and data.strip():
+        return json.loads(data)["fingerprint"].encode()
     if relative == "summary.json":
         return normalized_summary(data, out)
     if relative == "features/summary.json":

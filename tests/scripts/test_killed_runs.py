@@ -1,37 +1,45 @@
 """`jeeves run` killed with SIGKILL in the middle of each stage, then run again.
 
-Real processes and real signals: `jeeves run` runs as a subprocess on the
-local runner (whose tasks are child processes) in its own process group, and
-the whole group gets SIGKILL once the stage is seen running:
+Real processes and real signals: `jeeves run --score` runs as a subprocess on
+the local runner (whose tasks are child processes) in its own process group,
+and the whole group gets SIGKILL once the stage is seen running:
 
 - parse:    mrjob's working directory of mr_parse_emails exists
 - features: that of mr_build_vocabulary (counting is done, the vocabulary
             job is running)
 - graph:    that of mr_common_contacts (the contact lists are done)
-- train:    OUT/features/labelled/_SUCCESS exists (the label job is done,
+- labels:   that of mr_label_messages
+- train:    the labels stage's progress line is out (its marker is written,
             the models are being compared in the driver)
+- score:    that of mr_score_messages
 
 mrjob makes its working directories under the temporary directory, so each
 run gets its own TMPDIR, which the test watches; no hook in the code. The
 runs use one task per step (a mrjob.conf that includes the project's, with
 ``num_cores: 1``): fewer task processes, the same code paths.
 
-To keep the time small the kills form a chain over one OUT: the first run
-is killed in parse, the same command again is killed in features, again in
-graph, again in train, and the next one runs to the end (one more, over
-that finished OUT, is killed in parse: no marker is left at all). At each
-kill: the killed stage and every later one carry no ``_SUCCESS``, there is no
-OUT/summary.json, and each earlier stage (written by the run that was just
-killed) equals the uninterrupted reference run's. At the end OUT equals
-the reference, every file, with only timings and OUT's own path left out
+The kills form a chain over one OUT, which also tests the stage-level
+resume (scripts/pipeline/fingerprint.py): the first run is killed in parse,
+the same command again is killed in features, again in graph, labels, train
+and score, and the next one runs to the end. Each run keeps exactly the
+stages finished before the previous kill (its progress lines say "kept")
+and recomputes the rest. At each kill: the killed stage and every later one
+carry no ``_SUCCESS``, there is no OUT/summary.json, and each earlier stage
+equals the uninterrupted reference run's. At the end OUT equals the
+reference, every file, with only timings and OUT's own path left out
 (tests/scripts/run_outputs.py lists them: the durations in summary.json,
 features/summary.json and the report's seconds column, the driver's
-byte counts of the stages that write those, and the bundle's ``created``
-time).
+byte counts of the stages that write those, the bundle's ``created`` time,
+the markers' records but their fingerprints), and summary.json's
+``resumed`` and ``driver_bytes`` (the kept stages moved no bytes). One more
+run, with ``--force`` over that finished OUT, is killed in parse: no marker
+is left at all.
 """
 
 import glob
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,7 +51,7 @@ from tests.scripts.run_outputs import REPO, differences, snapshot, task_conf, wr
 
 LABELS = "meeting*=1,other*=0"
 RUN_ARGS = ["--labels", LABELS, "--runner", "local", "--models", "multinomial_nb",
-            "--folds", "2", "--target-recall", "0.9"]
+            "--folds", "2", "--target-recall", "0.9", "--score"]
 
 # stage -> the output directories that carry its _SUCCESS
 STAGE_DIRS = {
@@ -52,9 +60,15 @@ STAGE_DIRS = {
     "graph": ("graph",),
     "labels": ("features/labelled",),
     "train": ("report", "model"),
+    "score": ("predictions",),
 }
-ORDER = ("parse", "features", "graph", "labels", "train")
-KILLED_IN = ("parse", "features", "graph", "train")
+ORDER = ("parse", "features", "graph", "labels", "train", "score")
+KILLED_IN = ORDER
+# the job whose working directory shows the stage running (train: none)
+STAGE_JOBS = {"parse": "mr_parse_emails", "features": "mr_build_vocabulary",
+              "graph": "mr_common_contacts", "labels": "mr_label_messages",
+              "score": "mr_score_messages"}
+PROGRESS_LINE = re.compile(r"^\[ *[0-9.]+s\] (\w+) .*$", re.M)
 
 
 def stage_of(relative):
@@ -65,16 +79,21 @@ def stage_of(relative):
     return None
 
 
-def running(stage, tmpdir, out):
+def running(stage, tmpdir, log_path):
     """True once ``stage`` is seen running (module docstring)."""
-    job = {"parse": "mr_parse_emails", "features": "mr_build_vocabulary",
-           "graph": "mr_common_contacts"}.get(stage)
-    if job is not None:
-        return bool(glob.glob(os.path.join(tmpdir, job + ".*")))
-    return os.path.exists(os.path.join(out, "features", "labelled", "_SUCCESS"))
+    if stage in STAGE_JOBS:
+        return bool(glob.glob(os.path.join(tmpdir, STAGE_JOBS[stage] + ".*")))
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        return "labels" in PROGRESS_LINE.findall(log.read())
 
 
-def jeeves_run(corpus, out, tmpdir, conf, kill_in=None):
+def kept_stages(log):
+    """The stages the run's progress lines report kept, in order."""
+    return [match.group(1) for match in PROGRESS_LINE.finditer(log)
+            if " kept (" in match.group(0)]
+
+
+def jeeves_run(corpus, out, tmpdir, conf, kill_in=None, extra=()):
     """Run `jeeves run` in its own process group; with ``kill_in``, SIGKILL the
     group once that stage runs. Returns (exit status, output)."""
     os.makedirs(tmpdir)
@@ -84,11 +103,12 @@ def jeeves_run(corpus, out, tmpdir, conf, kill_in=None):
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "jeeves.cli", "run", "--input", corpus, "--output", out]
-            + RUN_ARGS + ["--mrjob-conf", conf], stdout=log, stderr=subprocess.STDOUT,
+            + RUN_ARGS + list(extra) + ["--mrjob-conf", conf], stdout=log,
+            stderr=subprocess.STDOUT,
             env=env, cwd=REPO, start_new_session=True)
         try:
             while kill_in is not None and process.poll() is None:
-                if running(kill_in, tmpdir, out):
+                if running(kill_in, tmpdir, log_path):
                     os.killpg(process.pid, signal.SIGKILL)
                     break
                 time.sleep(0.01)
@@ -135,8 +155,9 @@ def chain(tmp_path_factory):
                         os.path.exists(os.path.join(out, "summary.json")), snapshot(out))
     status, log = jeeves_run(corpus, out, str(root / "tmp-final"), conf)
     found["final"] = (status, log, snapshot(out))
-    # the same command over the finished OUT, killed in parse
-    status, log = jeeves_run(corpus, out, str(root / "tmp-again"), conf, kill_in="parse")
+    # the same command with --force over the finished OUT, killed in parse
+    status, log = jeeves_run(corpus, out, str(root / "tmp-again"), conf, kill_in="parse",
+                             extra=["--force"])
     found["again"] = (status, log, markers(out),
                       os.path.exists(os.path.join(out, "summary.json")))
     return found
@@ -172,15 +193,36 @@ def test_stages_finished_before_the_kill_equal_the_reference(chain, stage):
     assert differences(state, reference) == []
 
 
+@pytest.mark.parametrize("stage", KILLED_IN)
+def test_a_run_after_a_kill_keeps_the_stages_finished_before_it(chain, stage):
+    """The run killed in ``stage`` came after the one killed in the stage
+    before: it kept what that one had finished, and recomputed the rest."""
+    before = KILLED_IN[KILLED_IN.index(stage) - 1] if stage != KILLED_IN[0] else None
+    expected = list(ORDER[:ORDER.index(before)]) if before else []
+    assert kept_stages(chain[stage][1]) == expected, chain[stage][1]
+
+
+def without_resume(found):
+    """A snapshot with summary.json's ``resumed`` and ``driver_bytes`` left out."""
+    summary = json.loads(found["summary.json"])
+    for key in ("resumed", "driver_bytes"):
+        summary.pop(key)
+    return dict(found, **{"summary.json": json.dumps(summary, sort_keys=True).encode()})
+
+
 def test_the_run_after_the_kills_equals_an_uninterrupted_run(chain):
     status, log, final = chain["final"]
     assert status == 0, log
-    assert differences(final, chain["reference"]) == []
+    assert differences(without_resume(final), without_resume(chain["reference"])) == []
+    assert json.loads(final["summary.json"])["resumed"] == {
+        "kept": list(ORDER[:-1]), "recomputed": ["score"]}
+    assert kept_stages(log) == list(ORDER[:-1])
 
 
-def test_a_run_killed_over_a_finished_output_leaves_no_marker(chain):
-    """The earlier run's later stages do not look finished while they wait to
-    be rewritten (scripts/pipeline/run.py clears their markers first)."""
+def test_a_forced_run_killed_over_a_finished_output_leaves_no_marker(chain):
+    """With --force no stage is kept: the earlier run's stages do not look
+    finished while they wait to be rewritten (scripts/pipeline/run.py clears
+    their markers first)."""
     status, log, marked, has_summary = chain["again"]
     assert status == -signal.SIGKILL, log
     assert not has_summary
