@@ -51,6 +51,9 @@ def add_arguments(parser):
     when.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
     when.add_argument("--interval", type=float, default=3600.0, metavar="SECONDS",
                       help="seconds between passes (%(default)s)")
+    parser.add_argument("--online", action="store_true",
+                        help="each new version also gets an online model (online/), which "
+                        "learns every new label between retrainings")
     add_tls_arguments(parser)
     options.add_engine_arguments(parser)
     DEDUPE_BY.add_to(parser.add_argument)
@@ -86,7 +89,7 @@ def run(args):
         settings = LearnSettings(labels=LabelSpec.parse(args.labels), folder=args.folder,
                                  settle=parse_duration(args.settle), min_new=args.min_new,
                                  min_labels=args.min_labels, once=args.once,
-                                 interval=args.interval)
+                                 interval=args.interval, online=args.online)
         learner = Learner(url, args.model, settings, trainer, tls_settings(args, "learn"),
                           log=lambda line: print(line, flush=True))
         learner.run()

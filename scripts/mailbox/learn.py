@@ -43,8 +43,8 @@ One pass:
    and deployed (jeeves.models.versions.deploy) with its metrics. Cold
    start (nothing deployed yet): a model is fitted on all labels and
    deployed once each class has ``min_labels`` labels.
-4. **Online model** (jeeves.models.online, when the deployed version has
-   ``online/``): refitted on all labels, in arrival order, into each new
+4. **Online model** (jeeves.models.online, with ``online`` or when the
+   deployed version has ``online/``): refitted on all labels, in arrival order, into each new
    version; between retrainings each pass's new labels are learnt by the
    copy in ``DIR/learn/online/`` (saved after each pass), which the next
    deployment replaces.
@@ -126,6 +126,8 @@ class LearnSettings:
     once: bool = True
     interval: float = 3600.0
     max_backoff: float = 300.0
+    # every new version also gets an online model (jeeves.models.online) in online/
+    online: bool = False
 
     def __post_init__(self):
         if self.settle < 0:
@@ -396,8 +398,10 @@ def deployed_version(model_dir):
 
 
 def _online_model_class():
-    from jeeves.models.online import OnlineModel
-
+    try:
+        from jeeves.models.online import OnlineModel
+    except ImportError:
+        raise MailboxError("this jeeves has no online model (jeeves.models.online)") from None
     return OnlineModel
 
 
@@ -452,7 +456,8 @@ class Retrainer:
             return None
         metrics["model"] = summary.get("chosen_model")
         metrics["cv"] = (summary.get("models") or {}).get(summary.get("chosen_model"))
-        online = deployed is not None and os.path.isdir(os.path.join(deployed, "online"))
+        online = self.settings.online or (
+            deployed is not None and os.path.isdir(os.path.join(deployed, "online")))
 
         def write(directory):
             shutil.copytree(bundle, directory, dirs_exist_ok=True)

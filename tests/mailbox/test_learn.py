@@ -6,6 +6,10 @@ Each test files mail into folders of its own, with INTERNALDATEs set on APPEND
 the test's."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -198,3 +202,93 @@ def test_bad_settle_is_one_line(imap_env, tmp_path, capsys, settle):
     status = learn(imap_env, tmp_path / "m", "folder:Meetings", "INBOX", "--settle=" + settle)
     error = capsys.readouterr().err
     assert status == 2 and error.count("\n") == 1
+
+
+def wait_for(condition, process, what):
+    """Poll ``condition()`` while ``process`` runs (the process ending first fails)."""
+    while not condition():
+        assert process.poll() is None, "the process ended before " + what
+        time.sleep(0.02)
+
+
+def test_learn_killed_midway_loses_and_doubles_no_label(imap_env, tmp_path):
+    meeting, other = berkeley_messages(60, skip=140)
+    inbox, label = "LearnKilled/Inbox", "LearnKilled/Meetings"
+    append(imap_env, label, [(raw, []) for raw in meeting])
+    append(imap_env, inbox, [(raw, []) for raw in other])
+    model = tmp_path / "model"
+    command = [sys.executable, "-m", "jeeves.cli", "learn", "--imap", imap_env.url,
+               "--cafile", imap_env.cafile, "--model", str(model), "--labels", "folder:" + label,
+               "--folder", inbox, "--once", "--min-labels", "1000"]
+    mail = model / "learn" / "mail"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # killed while it stores the messages, before it logs their labels
+        wait_for(lambda: mail.is_dir() and len(list(mail.iterdir())) >= 30, process,
+                 "it stored 30 messages")
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    log = model / "learn" / "labels.jsonl"
+    assert not log.exists() or log.read_text() == ""
+
+    assert learn(imap_env, model, "folder:" + label, inbox, "--min-labels", "1000") == 0
+    assert learn(imap_env, model, "folder:" + label, inbox, "--min-labels", "1000") == 0
+    entries = log_entries(model)
+    assert [entry["seq"] for entry in entries] == list(range(1, 121))
+    assert sorted((entry["message_id"], entry["label"]) for entry in entries) == sorted(
+        [(message_id(raw), 1) for raw in meeting] + [(message_id(raw), 0) for raw in other])
+
+
+WRITER = """
+import sys
+from jeeves.mailbox.labellog import Change, LabelLog
+
+log = LabelLog.open(sys.argv[1])
+for number in range(int(sys.argv[2])):
+    log.append([Change("m%05d@test" % number, number % 2, "test", "2026-01-01T00:00:00Z")])
+log.close()
+"""
+
+
+def test_label_log_killed_while_appending_keeps_a_prefix_and_completes(tmp_path):
+    from jeeves.mailbox.labellog import LabelLog
+
+    path, total = tmp_path / "labels.jsonl", 600
+    expected = [("m%05d@test" % number, number % 2) for number in range(total)]
+    for round_number in range(3):
+        process = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(total)])
+        try:
+            size = 5000 * (round_number + 1)
+            wait_for(lambda: path.exists() and path.stat().st_size > size,  # noqa: B023
+                     process, "it wrote enough")
+        finally:
+            process.kill()
+            process.wait()
+        with LabelLog.open(str(path)) as log:
+            got = [(entry["message_id"], entry["label"]) for entry in log.entries]
+            assert [entry["seq"] for entry in log.entries] == list(range(1, len(got) + 1))
+            assert got == expected[:len(got)] and 0 < len(got) < total
+    subprocess.run([sys.executable, "-c", WRITER, str(path), str(total)], check=True)
+    with LabelLog.open(str(path)) as log:
+        assert [(entry["message_id"], entry["label"]) for entry in log.entries] == expected
+
+
+def test_a_torn_last_line_is_cut_off_and_a_bad_line_before_it_refused(tmp_path):
+    from jeeves.mailbox.labellog import Change, LabelLog, LabelLogError
+
+    path = tmp_path / "labels.jsonl"
+    with LabelLog.open(str(path)) as log:
+        log.append([Change("a@x", 1, "test"), Change("b@x", 0, "test")])
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'{"seq": 3, "message_id": "c@x", "lab')
+    with LabelLog.open(str(path)) as log:
+        assert log.last_seq == 2 and path.read_bytes() == whole
+        assert log.append([Change("a@x", 1, "again"), Change("c@x", 1, "test")])[0]["seq"] == 3
+        with pytest.raises(LabelLogError, match="in use"):
+            LabelLog.open(str(path))
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join([lines[0], b"not json"] + lines[1:]))
+    with pytest.raises(LabelLogError, match=":2 is not a JSON line"):
+        LabelLog.open(str(path))
