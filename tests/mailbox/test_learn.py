@@ -292,3 +292,27 @@ def test_a_torn_last_line_is_cut_off_and_a_bad_line_before_it_refused(tmp_path):
     path.write_bytes(b"\n".join([lines[0], b"not json"] + lines[1:]))
     with pytest.raises(LabelLogError, match=":2 is not a JSON line"):
         LabelLog.open(str(path))
+
+
+class FakeGmail:
+    """What the Scanner asks of a Gmail server before any folder is selected."""
+
+    def has_capability(self, name):
+        name = name.decode() if isinstance(name, bytes) else name
+        return name in ("X-GM-EXT-1", "CONDSTORE")
+
+    def enable(self, *capabilities):
+        self.enabled = capabilities
+
+
+def test_a_gmail_label_or_a_keyword_makes_a_positive():
+    from jeeves.mailbox.learn import LabelSpec, LearnSettings, Scanner
+
+    settings = LearnSettings(labels=LabelSpec.parse("label:Meetings"),
+                             folder="[Gmail]/All Mail")
+    scanner = Scanner(FakeGmail(), settings, store=None, log=print)
+    assert scanner.client.enabled == ("CONDSTORE",)
+    assert scanner._flag_items() == [b"FLAGS", b"X-GM-LABELS"]
+    assert scanner._labelled({b"FLAGS": (b"\\Seen",), b"X-GM-LABELS": (b"\\Inbox", b"Meetings")})
+    assert scanner._labelled({b"FLAGS": (b"Meetings",), b"X-GM-LABELS": ()})
+    assert not scanner._labelled({b"FLAGS": (b"\\Seen",), b"X-GM-LABELS": (b"\\Important",)})
