@@ -178,6 +178,13 @@ class MailStore:
         name = hashlib.sha1(message_id.encode("utf-8")).hexdigest()
         return os.path.join(self.directory, name + ".mbox")
 
+    def clean(self):
+        """Remove what a write cut short by a kill left (write_atomically's temporary files)."""
+        if os.path.isdir(self.directory):
+            for name in os.listdir(self.directory):
+                if name.startswith(".tmp-"):
+                    os.unlink(os.path.join(self.directory, name))
+
     def has(self, message_id):
         return os.path.exists(self.path(message_id))
 
@@ -607,6 +614,7 @@ class Learner:
             raise MailboxError(str(error)) from None
         deployed, backoff = None, 1.0
         try:
+            self.store.clean()
             state = self._load_state()
             while True:
                 try:
