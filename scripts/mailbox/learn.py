@@ -297,8 +297,9 @@ class Scanner:
         for uid, raw, internaldate, _, _ in fetch_messages(self.client, need_body):
             entry = mbox_entry(raw, internaldate)
             record = first_record(entry)
-            if record is None:
+            if record is None:  # remembered without an id, so not fetched again
                 self.log("uid %d: the parser quarantines it; not learnt" % uid)
+                known[str(uid)] = [None, _arrived(internaldate), False]
                 continue
             self.store.add(record["message_id"], entry)
             known[str(uid)] = [record["message_id"], _arrived(internaldate),
@@ -309,6 +310,8 @@ def label_changes(settings, watched, label_folder, log, now):
     """The labels the messages should have now, as Changes (the log drops the ones
     it holds already). ``watched``/``label_folder``: {uid: [id, arrived, labelled]}."""
     spec = settings.labels
+    watched = {uid: row for uid, row in watched.items() if row[0] is not None}
+    label_folder = {uid: row for uid, row in label_folder.items() if row[0] is not None}
     if spec.kind == "folder":
         positive = {row[0]: (row[1], "in folder %s" % spec.name)
                     for row in label_folder.values()}
