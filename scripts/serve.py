@@ -87,6 +87,7 @@ class Explainer:
     def __init__(self, predictor):
         self.predictor = predictor
         self.names = None
+        self.email_names = None
 
     def _terms(self, vocabulary_path):
         if self.names is None:
@@ -104,7 +105,7 @@ class Explainer:
             return [], []
         if isinstance(self.predictor, FastScorer):
             return self._fast(records, count)
-        return self.predictor.predict(records), self._full(records, count)
+        return self._full(records, count)
 
     def _fast(self, records, count):
         """The numpy scorer's predictions and contributions from one analysis of
@@ -145,6 +146,9 @@ class Explainer:
         return predictions, tops
 
     def _full(self, records, count):
+        """A full bundle's predictions (predict_records' arithmetic) and top
+        contributions; an email pipeline's feature groups are computed once for
+        both (the Pipeline's own predict_proba is the classifier's over them)."""
         from jeeves.models.documents import Documents
         from jeeves.models.run import explainer
         from jeeves.models.scoring import BundleVectorizer, takes_documents
@@ -155,15 +159,42 @@ class Explainer:
         matrix = bundle.vectorizer.transform(records)
         if takes_documents(bundle):
             matrix = Documents(matrix, records)
+        steps = getattr(bundle.estimator, "named_steps", {})
+        if list(steps) == ["features", "clf"] and hasattr(steps["clf"], "coef_"):
+            return self._email(records, matrix, count)
+        predictions = bundle.predict(records)
         try:
             explain = explainer(bundle.estimator, matrix,
                                 self._terms(bundle.vocabulary_path), count)
         except (AttributeError, KeyError, TypeError, ValueError):
             explain = None
         if explain is None:
-            return [[] for _ in records]
-        return [[(name, float(value)) for name, value in explain(row)]
-                for row in range(len(records))]
+            return predictions, [[] for _ in records]
+        return predictions, [[(name, float(value)) for name, value in explain(row)]
+                             for row in range(len(records))]
+
+    def _email(self, records, documents, count):
+        import numpy as np
+        import scipy.sparse as sp
+
+        from jeeves.models.email_features import feature_names, row_contributions
+        from jeeves.models.training import positive_scores
+
+        bundle = self.predictor
+        steps = bundle.estimator.named_steps
+        if self.email_names is None:
+            self.email_names = feature_names(bundle.estimator,
+                                             self._terms(bundle.vocabulary_path))
+        features = steps["features"].transform(documents)
+        scores = positive_scores(steps["clf"], features)
+        labels = bundle.label(scores)
+        predictions = [{"message_id": record["message_id"], "score": float(score),
+                        "label": int(label), "source": record.get("source")}
+                       for record, score, label in zip(records, scores, labels)]
+        rows = sp.csr_matrix(features)
+        weights = np.ravel(steps["clf"].coef_)
+        return predictions, [row_contributions(rows, row, weights, self.email_names, count)
+                             for row in range(len(records))]
 
 
 @dataclass

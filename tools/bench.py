@@ -17,7 +17,12 @@ place, so runs of the same N are comparable. On that input, in one run
   Java are present;
 - the mail latency on the end-to-end run's bundle (``mail_latency``): the
   cold start of `jeeves predict` on one message and one message in `jeeves
-  watch` after warm-up (docs/mailbox.md).
+  watch` after warm-up (docs/mailbox.md);
+- the scoring daemon on the same bundle (``daemon_latency``, the group
+  ``daemon`` of results.json): `jeeves serve` on a unix socket, the warm
+  round trip of one message to /score (p50, p99) and the mail filter's
+  client (`jeeves predict --server ... --add-header -`) from start to finish.
+  On its own: ``python -m tools.bench daemon --model DIR MAIL...``.
 
 Every stage runs in its own child process (``python -m tools.bench
 --stage ...``) so its peak RSS comes from the OS: ``RUSAGE_CHILDREN`` for
@@ -443,6 +448,110 @@ def format_latency(latency):
                          latency["watch_warm_ms"], LATENCY_TARGETS["watch_warm_ms"])])
 
 
+# --- the daemon group (`jeeves serve`) ------------------------------------------
+
+DAEMON_TARGETS = {"warm_p50_ms": 10.0, "filter_cold_s": 0.150}
+
+
+def _percentile(values, fraction):
+    """The nearest-rank percentile of ``values`` (sorted here)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(fraction * len(ordered) + 0.5)) - 1))]
+
+
+def daemon_latency(bundle_dir, paths, warm_messages=500, warm_up=20, repeats=10):
+    """The scoring daemon's figures on ``bundle_dir`` (a bundle or a model directory).
+
+    `jeeves serve --socket` runs in a child process. Warm: one
+    jeeves.serve_client.Client (one connection kept open) posts one message
+    per request to /score over the unix socket, ``warm_up`` requests first,
+    then ``warm_messages`` messages of ``paths``: p50, p99 and mean
+    milliseconds per request, round trip (parse, score, the top five terms,
+    JSON both ways). Cold: the mail filter, ``python -m jeeves.cli predict
+    --model DIR --server unix:SOCKET --add-header -`` with one message on
+    stdin, from start to finish in a fresh process, ``repeats`` times: the
+    median wall seconds and the median CPU seconds (on a busy machine the wall
+    time also counts waiting for a core)."""
+    from jeeves.serve_client import Client
+
+    messages = sample_messages(paths, warm_up + warm_messages)
+    if not messages:
+        raise UserError("no message found in %s" % ", ".join(paths))
+    with tempfile.TemporaryDirectory(prefix="jeeves-daemon-") as scratch:
+        socket_path = os.path.join(scratch, "serve.sock")
+        child = subprocess.Popen([sys.executable, "-m", "jeeves.cli", "serve", "--model",
+                                  bundle_dir, "--socket", socket_path],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 cwd=bench_features.REPO)
+        try:
+            first = child.stdout.readline()
+            if "serving" not in first:
+                raise UserError("jeeves serve did not start: %s" % first.strip())
+            client = Client("unix:" + socket_path, timeout=60)
+            times = []
+            for number, raw in enumerate(messages):
+                started = time.perf_counter()
+                client.score(raw)
+                if number >= warm_up:
+                    times.append((time.perf_counter() - started) * 1000)
+            client.close()
+            walls, cpus = [], []
+            for _ in range(repeats):
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                started = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "jeeves.cli", "predict", "--model",
+                                bundle_dir, "--server", "unix:" + socket_path, "--add-header",
+                                "-"], input=messages[0], check=True, stdout=subprocess.DEVNULL,
+                               cwd=bench_features.REPO)
+                walls.append(time.perf_counter() - started)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        finally:
+            child.terminate()
+            child.wait(timeout=60)
+    times = times or [0.0]
+    return {"warm_p50_ms": _percentile(times, 0.50), "warm_p99_ms": _percentile(times, 0.99),
+            "warm_mean_ms": sum(times) / len(times), "warm_messages": len(times),
+            "filter_cold_s": sorted(walls)[len(walls) // 2],
+            "filter_cold_cpu_s": sorted(cpus)[len(cpus) // 2], "repeats": repeats,
+            "loadavg": os.getloadavg()[0]}
+
+
+def format_daemon(figures):
+    """The Markdown table of daemon_latency's figures against their targets."""
+    if "error" in figures:
+        return "| scoring daemon | failed: %s |" % figures["error"]
+    return "\n".join([
+        "| scoring daemon (`jeeves serve`, unix socket) | wall | CPU | target |",
+        "|---|---|---|---|",
+        "| one message scored warm, p50 of %d (mean %.1f ms) | %.1f ms | | <= %.0f ms |" % (
+            figures["warm_messages"], figures["warm_mean_ms"], figures["warm_p50_ms"],
+            DAEMON_TARGETS["warm_p50_ms"]),
+        "| one message scored warm, p99 | %.1f ms | | |" % figures["warm_p99_ms"],
+        "| the filter's client, start to finish (median of %d) | %.0f ms | %.0f ms "
+        "| <= %.0f ms |" % (figures["repeats"], figures["filter_cold_s"] * 1000,
+                            figures["filter_cold_cpu_s"] * 1000,
+                            DAEMON_TARGETS["filter_cold_s"] * 1000),
+        "", "load average %.1f while measured" % figures["loadavg"]])
+
+
+def daemon_main(argv):
+    """``python -m tools.bench daemon --model DIR MAIL...``: the daemon group alone."""
+    parser = argparse.ArgumentParser(prog="python -m tools.bench daemon",
+                                     description=daemon_latency.__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True, metavar="DIR")
+    parser.add_argument("--messages", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("mail", nargs="+", metavar="MAIL",
+                        help="mail files (mbox, .gz, single messages) to sample from")
+    args = parser.parse_args(argv)
+    figures = daemon_latency(args.model, args.mail, warm_messages=args.messages,
+                             repeats=args.repeats)
+    print(format_daemon(figures))
+    print(json.dumps(figures, sort_keys=True))
+    return 0
+
+
 # --- the driver ---------------------------------------------------------------
 
 def project_stages(inputs, runner, scratch):
@@ -516,6 +625,10 @@ def run_benchmark(megabytes, runners=("inline", "local"), scaling=False, spark=T
                     model = os.path.join(run_scratch, "e2e", "model")
                     if os.path.isdir(model):
                         results["latency"] = mail_latency(model, inputs[:1])
+                        try:  # the daemon group: an entry of its own
+                            results["daemon"] = daemon_latency(model, inputs[:1])
+                        except (UserError, OSError, subprocess.SubprocessError) as error:
+                            results["daemon"] = {"error": str(error)}
     results["comparisons"] = comparisons(results)
     if scaling:
         results["scaling"] = scaling_ratios(results)
@@ -594,6 +707,8 @@ def format_report(results):
     lines += ["", format_targets(results)]
     if "latency" in results:
         lines += ["", format_latency(results["latency"])]
+    if "daemon" in results:
+        lines += ["", format_daemon(results["daemon"])]
     return "\n".join(lines)
 
 
@@ -637,6 +752,9 @@ def _row(stage, runner, figures):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["daemon"]:
+        return daemon_main(argv[1:])
     parser = argparse.ArgumentParser(description="child side of bench: one stage")
     parser.add_argument("--stage", required=True, choices=sorted(STAGE_FUNCTIONS))
     parser.add_argument("--work", required=True, help="JSON of the stage's inputs")
