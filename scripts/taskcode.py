@@ -16,12 +16,24 @@ ends. On Hadoop, with WebHDFS, the driver puts it and a zip of mrjob
 (:func:`mrjob_zip`) on HDFS once, under content-addressed names, and gives
 every job their URIs (:func:`shipped_code_args`; jeeves.pipeline.engine):
 no job uploads them again.
+
+The native kernel (``jeeves_kernel``, features/native) cannot be imported
+from a zip (Python loads no extension module from one), so the Hadoop and
+EMR tasks get it as an archive of its own (:func:`kernel_zip`: the driver's
+installed ``jeeves_kernel`` package, its abi3 ``.so`` for CPython 3.9+ on
+Linux x86_64), which Hadoop unpacks into the task's working directory, and
+a setup line puts that directory first on the tasks' PYTHONPATH
+(:func:`kernel_args`). A node where it does not load (another platform, an
+older glibc) counts in Python and says so (``kernel_unavailable``). The
+local runner's tasks import the driver's installed module as they are.
 """
 
 import atexit
 import functools
+import glob
 import json
 import os
+import platform
 import shutil
 import tempfile
 import zipfile
@@ -31,6 +43,10 @@ PACKAGES = ("jeeves", "jeeves.pipeline", "jeeves.mailbox", "jeeves.jobs", "jeeve
             "jeeves.models")
 LEMMA_TABLES_ENTRY = "jeeves/features/lemma-tables.json"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
+# the runners whose tasks get the native kernel as an archive (module docstring)
+KERNEL_RUNNERS = ("hadoop", "emr")
+# the archive's directory in a task's working directory
+KERNEL_DIRECTORY = "jeeves-kernel"
 
 
 def package_files():
@@ -71,8 +87,61 @@ def task_code_zip():
 
 
 def task_code_args(runner):
-    """The job switches that ship the zip to ``runner``'s tasks (none inline)."""
-    return [] if runner == "inline" else ["--py-files", task_code_zip()]
+    """The job switches that ship the zip to ``runner``'s tasks (none inline),
+    and the native kernel to Hadoop's and EMR's (:func:`kernel_args`)."""
+    if runner == "inline":
+        return []
+    kernel = kernel_zip() if runner in KERNEL_RUNNERS else None
+    return ["--py-files", task_code_zip()] + (kernel_args(kernel) if kernel else [])
+
+
+def kernel_files():
+    """[(zip entry name, file path)] of the installed ``jeeves_kernel`` package
+    when the tasks can load it (an abi3 build for Linux x86_64), else []."""
+    import importlib.util
+
+    if (platform.system(), platform.machine()) != ("Linux", "x86_64"):
+        return []
+    try:
+        spec = importlib.util.find_spec("jeeves_kernel")
+    except (ImportError, ValueError):
+        return []
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    directory = list(spec.submodule_search_locations)[0]
+    libraries = sorted(glob.glob(os.path.join(directory, "*.abi3.so")))
+    init = os.path.join(directory, "__init__.py")
+    if not libraries or not os.path.exists(init):
+        return []
+    return [("jeeves_kernel/" + os.path.basename(path), path) for path in [init] + libraries]
+
+
+@functools.lru_cache(maxsize=None)
+def kernel_zip():
+    """The path of a zip of the native kernel's package (module docstring),
+    built once per process with fixed timestamps; None when there is none to
+    ship (:func:`kernel_files`)."""
+    files = kernel_files()
+    if not files:
+        return None
+    directory = tempfile.mkdtemp(prefix="jeeves-kernel-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = os.path.join(directory, "jeeves-kernel.zip")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry, source in files:
+            info = zipfile.ZipInfo(entry, _EPOCH)
+            info.external_attr = 0o644 << 16
+            with open(source, "rb") as handle:
+                archive.writestr(info, handle.read(), zipfile.ZIP_DEFLATED)
+    return path
+
+
+def kernel_args(uri):
+    """The job switches that give the tasks the kernel zip at ``uri`` (a local
+    path, which mrjob uploads with the job, or a URI on the cluster): mrjob's
+    setup syntax ``URI#NAME/`` ships it as an archive that Hadoop unpacks
+    into NAME, and the line puts NAME first on the tasks' PYTHONPATH."""
+    return ["--setup", "export PYTHONPATH=%s#%s/:$PYTHONPATH" % (uri, KERNEL_DIRECTORY)]
 
 
 @functools.lru_cache(maxsize=None)
@@ -100,11 +169,13 @@ def mrjob_zip():
     return path
 
 
-def shipped_code_args(uris):
+def shipped_code_args(uris, kernel_uri=None):
     """The job switches for code zips already on the cluster (``uris``: the
-    code zip's and :func:`mrjob_zip`'s): mrjob does not upload URIs, and makes
-    no zip of its own (one of them is mrjob's)."""
-    return ["--py-files", ",".join(uris), "--no-bootstrap-mrjob"]
+    code zip's and :func:`mrjob_zip`'s; ``kernel_uri``: :func:`kernel_zip`'s,
+    if any): mrjob does not upload URIs, and makes no zip of its own (one of
+    them is mrjob's)."""
+    return (["--py-files", ",".join(uris), "--no-bootstrap-mrjob"]
+            + (kernel_args(kernel_uri) if kernel_uri else []))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ Hadoop client configuration names the NameNode's WebHDFS address
   file system that answers ``hdfs://`` over WebHDFS (jeeves.storage.WebHdfsFilesystem);
   ``hadoop version`` runs once per Engine; the one JVM left per step is
   ``hadoop jar``;
-- puts the tasks' code zip and mrjob's zip on HDFS once
+- puts the tasks' code zip, mrjob's zip and the native kernel's
+  (jeeves.taskcode.kernel_zip) on HDFS once
   (:meth:`Engine.code_args`), content-addressed under the profile's
   ``hadoop_tmp_dir``, and gives each job their URIs, which mrjob does not
   upload again.
@@ -42,7 +43,13 @@ from jeeves.jobs import PROGRESS_GROUP
 from jeeves.pipeline import progress
 from jeeves.runjob import MRJOB_CONF, RUNNERS, RunnerUnavailable, check_runner, run_job
 from jeeves.storage import Storage, WebHdfsUnavailable, is_remote, webhdfs_url_from_conf
-from jeeves.taskcode import mrjob_zip, shipped_code_args, task_code_args, task_code_zip
+from jeeves.taskcode import (
+    kernel_zip,
+    mrjob_zip,
+    shipped_code_args,
+    task_code_args,
+    task_code_zip,
+)
 
 # mrjob options of a profile that the driver's own file systems need
 STORAGE_OPTIONS = ("s3_endpoint", "region", "hadoop_bin")
@@ -110,14 +117,17 @@ class Engine:
             self._options.get("hadoop_tmp_dir") or "tmp/mrjob", "jeeves-code"))
         uris = []
         try:
-            for path in (task_code_zip(), mrjob_zip()):
+            for path in (task_code_zip(), mrjob_zip(), kernel_zip()):
+                if path is None:  # no native kernel to ship
+                    uris.append(None)
+                    continue
                 with open(path, "rb") as handle:
                     digest = hashlib.sha256(handle.read()).hexdigest()[:32]
                 uris.append(self.storage.put_once(
                     path, "%s/%s/%s" % (base, digest, os.path.basename(path))))
         except WebHdfsUnavailable:
             return None
-        return shipped_code_args(uris)
+        return shipped_code_args(uris[:2], kernel_uri=uris[2])
 
     def run(self, job_class, inputs, output, args=()):
         """Run one job; see scripts/runjob.run_job. Local globs (``part-*``)

@@ -24,7 +24,7 @@ from jeeves.jobs.mr_cross_validate import MRCrossValidate
 from jeeves.jobs.mr_parse_emails import MRParseEmails
 from jeeves.models import cluster
 from jeeves.models.training import shared_folds
-from jeeves.taskcode import task_code_args
+from jeeves.taskcode import kernel_zip, task_code_args
 from tests.emr.conftest import REGION, client
 from tests.helpers import MRJOB_CONF, REPO
 
@@ -139,8 +139,11 @@ def test_submission_uses_the_emr_profile(aws_env, recorded_requests):
     assert options["-output"].startswith("s3://%s/tmp/" % tmp_bucket)
     assert "python3.11 mr_parse_emails.py --step-num=0 --mapper" in options["-mapper"]
     assert "python3.11 mr_parse_emails.py --step-num=0 --reducer" in options["-reducer"]
-    # the code: the jeeves package as one zip on the tasks' PYTHONPATH (jeeves.taskcode)
-    assert "-archives" not in options
+    # the code: the jeeves package as one zip on the tasks' PYTHONPATH (jeeves.taskcode);
+    # the one archive is the native kernel's, when it is built (no WordNet)
+    archives = options["-archives"].split(",") if "-archives" in options else []
+    assert [uri.rsplit("#", 1)[1] for uri in archives] == (
+        ["jeeves-kernel"] if kernel_zip() else []), archives
     assert any(uri.endswith("#jeeves.zip") for uri in options["-files"].split(","))
     assert len(step_ids) == 1
 
@@ -149,6 +152,8 @@ def test_submission_uses_the_emr_profile(aws_env, recorded_requests):
     assert {"mr_parse_emails.py", "jeeves.zip", "mrjob.zip", "input-manifest.txt"} <= names
     [wrapper] = [body.decode() for key, body in uploads.items() if key.endswith("setup-wrapper.sh")]
     assert "export PYTHONPATH=$__mrjob_PWD/jeeves.zip:$PYTHONPATH" in wrapper
+    if kernel_zip():
+        assert "export PYTHONPATH=$__mrjob_PWD/jeeves-kernel/:$PYTHONPATH" in wrapper
     bucket, key = master_script[len("s3://"):].split("/", 1)
     assert bucket == tmp_bucket and key in uploads
     text = uploads[key].decode()

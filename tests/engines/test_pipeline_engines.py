@@ -6,8 +6,10 @@ driver ships its containers with the job, docs/engines.md), and the jobs
 that read records run on both engines with the records on the cluster's
 HDFS, as
 does tf-idf on the inline counts with the vocabulary the driver builds from
-them (scripts/pipeline/features.py). Skips when the corpora folder is missing.
-Slow: each Hadoop job takes minutes.
+them (scripts/pipeline/features.py). The counting jobs' Hadoop tasks load
+the native kernel shipped with them (jeeves.taskcode.kernel_zip) when the
+driver has it built, with the installed one hidden from them. Skips when
+the corpora folder is missing. Slow: each Hadoop job takes minutes.
 """
 
 import json
@@ -16,6 +18,7 @@ import pathlib
 
 import pytest
 
+from jeeves.features import kernel
 from jeeves.features.vocabulary import build_vocabulary, write_vocabulary
 from jeeves.jobs.mr_common_contacts import MRCommonContacts
 from jeeves.jobs.mr_contact_lists import MRContactLists
@@ -112,13 +115,43 @@ def vocabulary_args(counts_dir, tmp_path_factory):
     return ["--vocabulary", str(path)]
 
 
+@pytest.fixture(scope="module")
+def hidden_kernel(tmp_path_factory):
+    """Job switches that hide the installed ``jeeves_kernel`` from the tasks:
+    the local cluster's tasks run this virtualenv's Python, which has it
+    (tools/hadoop/cluster.py), where a node's python3 has not. A module of
+    that name that fails to import comes first on their PYTHONPATH, after
+    only what the job ships; so a task counts natively only with the
+    kernel shipped with the job (jeeves.taskcode.kernel_zip)."""
+    if not kernel.native_available():
+        return []
+    stub = tmp_path_factory.mktemp("hidden-kernel")
+    (stub / "jeeves_kernel.py").write_text('raise ImportError("hidden by the test")\n')
+    return ["--cmdenv", "PYTHONPATH=%s" % stub]
+
+
+def assert_native_kernel(counters, group):
+    """The job's Hadoop tasks loaded the native kernel shipped with it
+    (``hidden_kernel``): they counted texts with it, and none of them fell
+    back to Python for want of it."""
+    totals = {}
+    for step in counters:
+        for name, value in step.get(group, {}).items():
+            totals[name] = totals.get(name, 0) + value
+    assert totals.get("kernel_native_texts", 0) > 0, totals
+    assert "kernel_unavailable" not in totals, totals
+
+
 @pytest.mark.parametrize("job_class", RECORD_JOBS)
-def test_record_job_on_hadoop_equals_inline(hadoop_cluster, records, job_class):
+def test_record_job_on_hadoop_equals_inline(hadoop_cluster, records, job_class, hidden_kernel):
     inline = run_on("inline", job_class, records)
     assert inline, "the job produced nothing inline"
-    hadoop, counters = run_with_counters("hadoop", job_class, records, cluster=hadoop_cluster)
+    hadoop, counters = run_with_counters("hadoop", job_class, records, hidden_kernel,
+                                         cluster=hadoop_cluster)
     assert_same_records(inline, hadoop)
     assert_reducers(hadoop_cluster, counters, job_class)
+    if job_class is MRCountNgrams and kernel.native_available():
+        assert_native_kernel(counters, "count_ngrams")
 
 
 @pytest.mark.parametrize("job_class", RECORD_JOBS)
@@ -128,14 +161,17 @@ def test_record_job_on_spark_equals_inline(spark, records, job_class):
     assert_same_records(inline, run_on("spark", job_class, records))
 
 
-def test_tfidf_vectors_on_hadoop_equal_inline(hadoop_cluster, records, vocabulary_args):
+def test_tfidf_vectors_on_hadoop_equal_inline(hadoop_cluster, records, vocabulary_args,
+                                              hidden_kernel):
     inputs = records
     inline = run_on("inline", MRTfidfVectors, inputs, vocabulary_args)
     assert inline, "no vectors inline"
-    hadoop, counters = run_with_counters("hadoop", MRTfidfVectors, inputs, vocabulary_args,
-                                         cluster=hadoop_cluster)
+    hadoop, counters = run_with_counters("hadoop", MRTfidfVectors, inputs,
+                                         vocabulary_args + hidden_kernel, cluster=hadoop_cluster)
     assert_same_records(inline, hadoop)
-    assert_reducers(hadoop_cluster, counters, MRTfidfVectors, vocabulary_args)
+    assert_reducers(hadoop_cluster, counters, MRTfidfVectors, vocabulary_args + hidden_kernel)
+    if kernel.native_available():
+        assert_native_kernel(counters, "tfidf_vectors")
 
 
 def test_tfidf_vectors_on_spark_equal_inline(spark, records, vocabulary_args):
