@@ -377,3 +377,60 @@ def test_jeeves_serve_runs_until_terminated(trained, tmp_path):
             child.kill()
             child.wait()
     assert not path.exists()
+
+
+class StubOnline:
+    """Stands in for jeeves.models.online.OnlineModel (interface of notes: load,
+    score, learn, n_seen): a score that is the share of positive labels learnt."""
+
+    loaded = []
+
+    def __init__(self):
+        self.labels = []
+
+    @classmethod
+    def load(cls, directory):
+        model = cls()
+        cls.loaded.append((directory, model))
+        return model
+
+    def score(self, records):
+        share = sum(self.labels) / len(self.labels) if self.labels else 0.5
+        return [share for _ in records]
+
+    def learn(self, records, labels):
+        assert all(isinstance(record, dict) and record["message_id"] for record in records)
+        self.labels.extend(labels)
+
+    @property
+    def n_seen(self):
+        return {0: self.labels.count(0), 1: self.labels.count(1)}
+
+
+def test_a_version_with_an_online_model_learns_in_memory(trained, running, tmp_path,
+                                                          monkeypatch):
+    import types
+
+    _, bundle = trained
+    stub = types.ModuleType("jeeves.models.online")
+    stub.OnlineModel = StubOnline
+    monkeypatch.setitem(__import__("sys").modules, "jeeves.models.online", stub)
+
+    def write(directory):
+        copy_bundle(bundle, directory)
+        os.makedirs(os.path.join(directory, "online"))
+
+    model = tmp_path / "model"
+    versions.deploy(model, write, {})
+    daemon = running(model)
+    client = daemon.client()
+    assert StubOnline.loaded[-1][0] == str(model / "v000001" / "online")
+    assert client.score(MEETING)["online_score"] == 0.5
+    entry = client.learn(1, message_id="new-meeting@example.com")  # scored just before
+    assert entry["online"] is True
+    assert client.learn(0, message=OTHER.decode())["online"] is True
+    assert client.learn(1, message_id="never-scored@example.com")["online"] is False
+    assert client.learn(1, message=MEETING.decode())["online"] is True
+    assert client.score(MEETING)["online_score"] == 2 / 3  # 1, 0, 1 learnt
+    health = client.health()
+    assert health["online"] is True and health["online_seen"] == {"0": 1, "1": 2}
