@@ -465,7 +465,7 @@ class Retrainer:
             self.log("retraining failed, nothing deployed: %s" % error)
             return None
         metrics["model"] = summary.get("chosen_model")
-        metrics["cv"] = (summary.get("models") or {}).get(summary.get("chosen_model"))
+        metrics["training"] = (summary.get("models") or {}).get(summary.get("chosen_model"))
         online = self.settings.online or (
             deployed is not None and os.path.isdir(os.path.join(deployed, "online")))
 
