@@ -150,10 +150,6 @@ def _arrived(internaldate):
     return utc_text(when)
 
 
-def _parse_utc(text):
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-
-
 def first_record(entry, uri="learn:store"):
     """The parsed record of one stored mbox entry (None when the parser quarantines it)."""
     for found in iter_found(entry, uri, "mail"):
