@@ -10,9 +10,10 @@
    predict` does; the bundle, its analyzer and vocabulary load once;
 3. for each message, in UID order: when flagged, each notifier's
    ``notify(summary, [row])`` and, with ``tag``, the IMAP keyword set on it;
-   one log line; then the state records its UID, so a restart neither
-   notifies twice nor skips one;
-4. before each batch of new mail, the model directory's version token
+   one log line (the score, the model version, and the top five
+   contributing terms or features: jeeves.models.explain); then the state
+   records its UID, so a restart neither notifies twice nor skips one;
+4. before each pass that finds new mail, the model directory's version token
    (jeeves.models.versions.version_id) is read; when a new version was
    deployed the watcher loads it, logs the switch and scores with it from
    then on, without a restart (the state, kept per UID, is the same across
@@ -53,6 +54,7 @@ from jeeves.mailbox.fetch import fetch_messages, folder_segments, new_uids
 from jeeves.mailbox.state import JSONState
 from jeeves.models import versions
 from jeeves.models.bundle import BundleError, load_predictor
+from jeeves.models.explain import Explainer
 
 STATE_VERSION = 1
 FETCH_BATCH = 50
@@ -95,6 +97,7 @@ class Scorer:
         except BundleError as error:
             raise MailboxError(str(error)) from None
         self.version = versions.version_label(model_dir, self.path)
+        self.explainer = Explainer(self.predictor)
 
     def records(self, messages, uri_prefix, segments):
         """[(uid, record or None, quarantine reason or None)] of [(uid, raw)]."""
@@ -110,6 +113,11 @@ class Scorer:
 
     def predict(self, records):
         return self.predictor.predict(records)
+
+    def explained(self, records):
+        """(the predictions ``predict`` gives, the top five contributions of each
+        message: jeeves.models.explain)."""
+        return self.explainer.predict(records)
 
 
 def _now():
@@ -208,20 +216,22 @@ class Watcher:
             fetched = fetch_messages(client, uids[start:start + FETCH_BATCH])
             parsed = self.scorer.records([(uid, raw) for uid, raw, *_ in fetched],
                                          self.uri_prefix, self.segments)
-            predictions = iter(self.scorer.predict([record for _, record, _ in parsed
-                                                    if record is not None]))
+            predictions, tops = self.scorer.explained([record for _, record, _ in parsed
+                                                       if record is not None])
+            predictions, tops = iter(predictions), iter(tops)
             for uid, record, reason in parsed:
                 if record is None:
                     self.log("%s %s uid=%d not scored (%s)" % (_now(), self.settings.folder,
                                                               uid, reason))
                 else:
-                    self._handle(client, uid, record, next(predictions), folder_state)
+                    self._handle(client, uid, record, next(predictions), folder_state,
+                                 next(tops))
                     scored += 1
                 folder_state["last_uid"] = uid
                 self.state_file.save(state)
         return scored
 
-    def _handle(self, client, uid, record, prediction, folder_state):
+    def _handle(self, client, uid, record, prediction, folder_state, top=()):
         flagged = prediction["label"] == 1
         sender = (record.get("from") or {}).get("address")
         if flagged:
@@ -239,10 +249,11 @@ class Watcher:
             folder_state["flagged"] = folder_state.get("flagged", 0) + 1
         folder_state["scored"] = folder_state.get("scored", 0) + 1
         # logged once notified and tagged: the line says it is done
-        self.log("%s %s uid=%d score=%.4f %s message_id=<%s> from=%s subject=%r model=%s" % (
+        self.log("%s %s uid=%d score=%.4f %s message_id=<%s> from=%s subject=%r model=%s%s" % (
             _now(), self.settings.folder, uid, prediction["score"],
             "FLAGGED" if flagged else "ok", record["message_id"], sender, record["subject"],
-            self.scorer.version))
+            self.scorer.version, (" top: " + ", ".join("%s %+.3f" % (name, value)
+                                                        for name, value in top)) if top else ""))
 
     def _wait(self, client):
         """Until the server reports a change (IDLE) or the polling interval passes."""

@@ -84,6 +84,7 @@ def test_watch_switches_to_a_new_version_without_a_restart(mailserver, spam_bund
     after = [line for line in log[switch[0]:] if " uid=" in line]
     assert len(after) == 3
     assert all("FLAGGED" in line and "model=v000002" in line for line in after)
+    assert all(" top: " in line for line in after)  # the top contributing terms
     assert sorted(webhook.flagged_ids()) == sorted(message_ids(later))
     saved = json.loads(state.read_text())["folders"][FOLDER]
     assert saved["scored"] == 5 and saved["flagged"] == 3
