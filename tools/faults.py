@@ -3,7 +3,7 @@ MapReduce task attempts, and read back what the job history says happened.
 
     python -m tools.faults list [--env NAME=VALUE ...]
     python -m tools.faults kill ATTEMPT_GLOB [--env NAME=VALUE ...]
-    python -m tools.faults history JOB_ID --history-url http://HOST:PORT
+    python -m tools.faults history JOB_ID [--conf-dir HADOOP_CONF_DIR]
 
 A task attempt of a Hadoop streaming job runs in a YARN container: the
 NodeManager starts the container's JVM, which starts the job's Python
@@ -16,10 +16,14 @@ processes whose environment names an attempt id (reading another process's
 environment takes the same user or root), and killed with SIGKILL, as a
 lost node or the kernel's OOM killer would. Nothing in the job knows.
 
-``history`` reads every attempt of a finished job from the MapReduce
-JobHistory server's REST API (``/ws/v1/history/mapreduce/jobs/...``):
-its state (SUCCEEDED, FAILED, KILLED), whether it was speculative (a second
-attempt started while the first still ran) and the diagnostics Hadoop gave.
+``history`` reads every attempt of a finished job from the job's history
+file, which the ApplicationMaster leaves in
+``<yarn.app.mapreduce.am.staging-dir>/history/done_intermediate/<user>/``
+(read over WebHDFS; the JobHistory server moves it on minutes later): its
+state (SUCCEEDED, FAILED, KILLED), whether it was speculative (started
+while an earlier attempt of its task still ran) and the first line of the
+diagnostics Hadoop gave. The job must have run with
+``mapreduce.jobhistory.jhist.format=json`` (the default is binary Avro).
 docs/engines.md ("Faults") shows them used on the local cluster.
 """
 
