@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "watch": ("jeeves.cmd_watch", "score new IMAP mail as it arrives, notify on flagged mail"),
     "learn": ("jeeves.cmd_learn", "labels from IMAP folders/labels; retrain and deploy versions"),
     "schedule": ("jeeves.cmd_schedule", "scheduled incremental batches over dt= partitions in S3"),
+    "replay": ("jeeves.cmd_replay", "the TREC spam-track replay: delivery order, label feedback"),
 }
 
 
