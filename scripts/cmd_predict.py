@@ -6,6 +6,13 @@
 The bundle is loaded with jeeves.models.bundle.load_predictor: its linear models
 score with numpy alone (models/fastscore.py), without importing
 scikit-learn or skops, which would be most of a fresh process's start.
+``--model DIR`` may be a versioned model directory: its newest deployed
+version is loaded (jeeves.models.versions).
+
+With ``--server URL`` (or $JEEVES_SERVER) each input goes to the scoring
+daemon of `jeeves serve` (http://127.0.0.1:PORT or unix:PATH) instead,
+through jeeves.serve_client, with the same output; when the daemon does not
+answer, one line on stderr says so and the bundle is loaded as above.
 
 Each INPUT is a file (one email, an mbox, compressed or not), a directory of
 them, JSON lines of parsed records, or ``-`` for standard input. Every
@@ -45,7 +52,7 @@ from jeeves.serve_client import ENVIRONMENT as SERVER_VARIABLE
 # Everything else this module needs is imported where it is used: with a
 # daemon answering (--server, $JEEVES_SERVER) a run imports the standard
 # library, jeeves.serve_client and jeeves.mailbox.filter only, never numpy,
-# scikit-learn or skops (tests/scripts/test_serve_client.py).
+# scikit-learn or skops (tests/scripts/test_serve.py).
 
 STDIN = "-"
 STDIN_URI = "stdin:"
