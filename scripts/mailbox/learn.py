@@ -594,8 +594,12 @@ class Learner:
             return
         OnlineModel = _online_model_class()
         copy = os.path.join(self.home, "online")
-        model = OnlineModel.load(copy if os.path.isdir(copy)
-                                 else os.path.join(deployed, "online"))
+        source = copy if os.path.isdir(copy) else os.path.join(deployed, "online")
+        try:
+            model = OnlineModel.load(source)
+        except ValueError as error:  # a broken copy: the labels wait for the next version
+            self._log("online model not updated: %s" % error)
+            return
         records = self.store.records([entry["message_id"] for entry in entries])
         label_of = {entry["message_id"]: entry["label"] for entry in entries}
         model.learn(records, [label_of[record["message_id"]] for record in records])
