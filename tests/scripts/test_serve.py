@@ -434,3 +434,21 @@ def test_a_version_with_an_online_model_learns_in_memory(trained, running, tmp_p
     assert client.score(MEETING)["online_score"] == 2 / 3  # 1, 0, 1 learnt
     health = client.health()
     assert health["online"] is True and health["online_seen"] == {"0": 1, "1": 2}
+
+
+def test_the_real_online_model_learns_a_correction(trained, running, tmp_path):
+    online = pytest.importorskip("jeeves.models.online")
+    _, bundle = trained
+
+    def write(directory):
+        copy_bundle(bundle, directory)
+        online.OnlineModel.new().save(os.path.join(directory, "online"))
+
+    model = tmp_path / "model"
+    versions.deploy(model, write, {})
+    client = running(model).client()
+    before = client.score(MEETING)["online_score"]
+    assert client.learn(1, message_id="new-meeting@example.com")["online"] is True
+    after = client.score(MEETING)["online_score"]
+    assert after > before
+    assert client.health()["online_seen"] == [0, 1]
