@@ -16,11 +16,11 @@ tasks) without printing.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
 
+import ujson
 from mrjob.parse import is_uri
 
 from jeeves.errors import UserError
@@ -55,9 +55,9 @@ def _index_job_output(paths):
                 if not line.strip():
                     continue
                 key, _, value = line.partition(b"\t")
-                kind = json.loads(key)
+                kind = ujson.loads(key)
                 value_start = start + len(key) + 1
-                index[kind].append((_sort_key(kind, json.loads(value)), path,
+                index[kind].append((_sort_key(kind, ujson.loads(value)), path,
                                     value_start, len(value.rstrip(b"\n"))))
     return index
 
