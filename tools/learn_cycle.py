@@ -62,7 +62,7 @@ class Session:
                                 env=self.env, capture_output=True, text=True)
         for line in (result.stdout + result.stderr).splitlines():
             if not line.startswith("["):  # the pipeline's per-stage progress
-                say("  " + line)
+                say("  " + line.replace(self.root, "$DIR"))
         if result.returncode:
             raise SystemExit("exit status %d" % result.returncode)
 
