@@ -18,7 +18,7 @@ HADOOP_LOCAL := $(CURDIR)/.cache/hadoop
 HAVE_JAVA := $(shell command -v java >/dev/null && command -v mvn >/dev/null && echo yes)
 ENGINES := $(if $(HAVE_JAVA),hadoop-jars)
 
-.PHONY: setup lint test demo bench bench-full clean hadoop-jars cluster-start cluster-stop dovecot chromium
+.PHONY: setup lint test demo bench bench-full soak clean hadoop-jars cluster-start cluster-stop dovecot chromium
 
 setup: $(VENV)/.installed $(NLTK_DATA)/.provisioned $(VENV)/.kernel
 
@@ -100,6 +100,12 @@ demo: setup $(DEMO_CORPUS).fetched
 BENCH_MB ?= 64
 bench: setup
 	$(BIN)/python -m tools.run_bench --mb $(BENCH_MB)
+
+# The soak of `jeeves watch` (docs/mailbox.md, "Soak"; outside `make test`, which
+# runs it on 2,000 messages): 20,000 messages, three Dovecot restarts, one dropped
+# connection; the figures go to .cache/soak/soak.json.
+soak: setup dovecot
+	$(BIN)/python -m tools.soak --messages 20000 --batch 500 --restarts 3 --drops 1
 
 hadoop-jars: $(HADOOP_LOCAL)/lib/.fetched
 
