@@ -131,6 +131,8 @@ def listing(storage, roots):
     markers) are left out."""
     found = []
     for root in roots:
+        if not is_remote(root):
+            root = os.path.abspath(local_path(root))  # as the records name their source
         for location, size, version in storage.list_status(root):
             below = _relative(location, root)
             if below and any(part.startswith("_") for part in below.split("/")):

@@ -222,3 +222,12 @@ def test_the_documented_examples(root, option, stages):
     after = (fingerprints(arguments + added) if added is not None
              else fingerprints([argument for argument in arguments if argument != "--score"]))
     assert changed(fingerprints(arguments), after) == stages
+
+
+def test_an_input_spelled_relative_or_absolute_is_the_same(root, monkeypatch):
+    monkeypatch.chdir(root)
+    arguments = base(root, LABELLED)
+    relative = [("corpus" if argument == os.path.join(root, "corpus") else argument)
+                for argument in arguments]
+    assert relative != arguments
+    assert changed(fingerprints(arguments), fingerprints(relative)) == set()
