@@ -40,8 +40,11 @@ def add_arguments(parser):
 
 
 def batch_analyzer_config():
-    """The analyzer settings `jeeves run` trains with (its RUN_DEFAULTS)."""
-    return {name: RUN_DEFAULTS[name] for name in ("fields", "stop_words", "placeholders")}
+    """The analyzer settings `jeeves run` trains with (its RUN_DEFAULTS; stop words
+    ``none`` is the analyzer's None)."""
+    return {"fields": RUN_DEFAULTS["fields"], "placeholders": RUN_DEFAULTS["placeholders"],
+            "stop_words": None if RUN_DEFAULTS["stop_words"] == "none"
+            else RUN_DEFAULTS["stop_words"]}
 
 
 def run(args):
