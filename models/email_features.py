@@ -43,6 +43,7 @@ from sklearn.preprocessing import StandardScaler
 from jeeves.features.cues import CUE_FEATURE_NAMES, cue_features
 from jeeves.features.graph import CONTACT_FEATURE_NAMES
 from jeeves.features.headers import HEADER_FEATURE_NAMES, header_features
+from jeeves.models.defaults import DEFAULT_GROUPS, GROUPS  # noqa: F401 (used by importers)
 from jeeves.models.documents import check_documents
 
 # the record feature functions by group name: transformers store the name,
@@ -51,14 +52,13 @@ RECORD_GROUPS = {
     "headers": (header_features, HEADER_FEATURE_NAMES),
     "cues": (cue_features, CUE_FEATURE_NAMES),
 }
-GROUPS = ("text", "chars", "headers", "cues", "graph", "intent", "lsa")
 # groups that are l2-normalized sparse rows like the tf-idf text, joined
 # unscaled and at full weight
 SPARSE_GROUPS = ("text", "chars")
 # Defaults measured on the Berkeley set (docs/models.md, "Feature groups
-# measured"): the groups, the C grid of the inner search, and the weight of
-# each standardized dense group next to the l2-normalized tf-idf row.
-DEFAULT_GROUPS = ("text", "headers", "cues", "graph", "intent", "lsa")
+# measured"): the groups (models/defaults.py), the C grid of the inner search,
+# and the weight of each standardized dense group next to the l2-normalized
+# tf-idf row.
 DEFAULT_FIELDS = ("subject", "body", "quoted")
 C_GRID = (1.0, 3.0, 10.0)
 GROUP_WEIGHT = 0.04

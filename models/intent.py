@@ -23,7 +23,6 @@ highest score in the quoted history (Berkeley labels describe threads).
 from __future__ import annotations
 
 import hashlib
-import os
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -32,12 +31,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from jeeves.features.cues import sentences
+from jeeves.models.defaults import DEFAULT_INTENT_DATA  # noqa: F401
 from jeeves.models.documents import check_documents
 
 INTENT_FEATURE_NAMES = ("max", "mean", "share", "quoted_max")
 # package data (pyproject.toml): the same file in a checkout and in a wheel
-DEFAULT_INTENT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
-                                   "parakweet-intent.txt")
 _ANSWERS = {"yes": 1, "no": 0}
 
 

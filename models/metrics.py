@@ -20,16 +20,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from jeeves.settings import Setting
+from jeeves.models.defaults import SEED, SELECT_BY, SELECTION_METRICS  # noqa: F401
 
-# the metrics a model can be chosen by (option `select_by`)
-SELECTION_METRICS = ("pr_auc", "roc_auc")
-# declared once (jeeves.settings): `jeeves run`'s options and the CV job's arguments
-SELECT_BY = Setting("--select-by", "pr_auc", choices=SELECTION_METRICS,
-                    help="the CV metric that chooses the model, and the one the inner grid "
-                         "search maximizes (default: %(default)s)")
-SEED = Setting("--seed", 0, int,
-               help="seed of the CV folds and random_state of the models (default: %(default)s)")
 # metrics computed per cross-validation fold, in report order
 FOLD_METRICS = ("roc_auc", "pr_auc", "precision", "recall", "f1", "accuracy")
 

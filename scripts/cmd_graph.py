@@ -17,7 +17,7 @@ formats and the choices.
 from jeeves import options
 from jeeves.pipeline.graph import graph_stage
 from jeeves.pipeline.parse import check_inputs
-from jeeves.pipeline.run import merge_stage_summary
+from jeeves.pipeline.storage import merge_stage_summary
 from jeeves.storage import join
 
 

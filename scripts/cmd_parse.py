@@ -19,8 +19,7 @@ from jeeves import options
 from jeeves.features.parsing import DEDUPE_BY, MAX_MESSAGE_BYTES
 from jeeves.pipeline.parse import parse_stage
 from jeeves.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES
-from jeeves.pipeline.run import merge_stage_summary
-from jeeves.pipeline.storage import check_output_location
+from jeeves.pipeline.storage import check_output_location, merge_stage_summary
 from jeeves.settings import add_settings
 
 

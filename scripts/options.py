@@ -9,13 +9,10 @@ configuration object (scripts/pipeline/), which validates itself.
 from jeeves.errors import UserError
 from jeeves.features.graph import GRAPH_SETTINGS
 from jeeves.features.text import Analyzer, add_analyzer_args, analyzer_config_from_options
-from jeeves.models.email_features import DEFAULT_GROUPS, GROUPS
-from jeeves.models.intent import DEFAULT_INTENT_DATA
-from jeeves.models.metrics import SEED, SELECT_BY
+from jeeves.models.defaults import DEFAULT_GROUPS, DEFAULT_INTENT_DATA, GROUPS, SEED, SELECT_BY
 from jeeves.pipeline.engine import Engine
 from jeeves.pipeline.features import VECTORIZER_SETTINGS, VectorizerConfig
 from jeeves.pipeline.graph import GraphConfig
-from jeeves.pipeline.train import TrainingConfig
 from jeeves.runjob import MRJOB_CONF, RUNNERS
 from jeeves.settings import add_settings, values_of
 
@@ -91,6 +88,9 @@ def add_training_arguments(parser):
 
 
 def training_config(args):
+    # scikit-learn is imported by the commands that train, not by every command
+    from jeeves.pipeline.train import TrainingConfig
+
     return TrainingConfig(models=args.models, folds=args.folds, seed=args.seed,
                           select_by=args.select_by, target_recall=args.target_recall,
                           n_jobs=args.n_jobs, on_cluster=args.train_on_cluster,

@@ -11,7 +11,6 @@ complete keeps those whose inputs and options are unchanged
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
@@ -24,7 +23,11 @@ from jeeves.pipeline.graph import GraphConfig, graph_stage
 from jeeves.pipeline.heldout import heldout_stage
 from jeeves.pipeline.parse import parse_stage
 from jeeves.pipeline.score import score_stage
-from jeeves.pipeline.storage import check_output_location
+from jeeves.pipeline.storage import (  # noqa: F401 (the summary helpers' old home)
+    check_output_location,
+    merge_stage_summary,
+    write_summary,
+)
 from jeeves.pipeline.train import TrainingConfig, check_label_spec, label_stage, train_stage
 from jeeves.storage import join
 
@@ -270,20 +273,3 @@ def features_config(config):
 def _cv(result):
     return " ".join("%s %.3f" % (name, result.cv[name]["mean"])
                     for name in ("roc_auc", "pr_auc") if name in result.cv)
-
-
-def write_summary(storage, output, summary):
-    """OUTPUT/summary.json, once, after every stage's marker -> its location."""
-    uri = join(output, "summary.json")
-    storage.write_bytes(uri, (json.dumps(summary, indent=2, sort_keys=True) + "\n")
-                        .encode("utf-8"))
-    return uri
-
-
-def merge_stage_summary(storage, output, stage, values):
-    """Set ``stages[stage]`` in OUTPUT/summary.json, keeping the rest: what a
-    single-stage command (`jeeves parse`, `jeeves graph`) leaves."""
-    uri = join(output, "summary.json")
-    summary = json.loads(storage.read_bytes(uri)) if storage.exists(uri) else {}
-    summary.setdefault("stages", {})[stage] = values
-    return write_summary(storage, output, summary)

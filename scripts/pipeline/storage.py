@@ -5,6 +5,7 @@ and ``s3://``) is jeeves.storage (scripts/storage.py), at the bottom of the
 package so that jobs use it too.
 """
 
+import json
 import os
 
 from jeeves.errors import StorageError
@@ -32,3 +33,20 @@ def check_output_location(storage, output):
         raise StorageError("cannot write to %s: %s" % (
             output, str(error).strip().splitlines()[0] if str(error).strip() else
             type(error).__name__)) from None
+
+
+def write_summary(storage, output, summary):
+    """OUTPUT/summary.json, once, after every stage's marker -> its location."""
+    uri = join(output, "summary.json")
+    storage.write_bytes(uri, (json.dumps(summary, indent=2, sort_keys=True) + "\n")
+                        .encode("utf-8"))
+    return uri
+
+
+def merge_stage_summary(storage, output, stage, values):
+    """Set ``stages[stage]`` in OUTPUT/summary.json, keeping the rest: what a
+    single-stage command (`jeeves parse`, `jeeves graph`) leaves."""
+    uri = join(output, "summary.json")
+    summary = json.loads(storage.read_bytes(uri)) if storage.exists(uri) else {}
+    summary.setdefault("stages", {})[stage] = values
+    return write_summary(storage, output, summary)

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -30,3 +31,25 @@ def test_user_error_under_python_m_is_one_line(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("jeeves parse: error: input not found")
+
+
+def test_stage_commands_do_not_import_the_training_libraries(tmp_path):
+    """`jeeves parse`, `features` and `graph` run without scikit-learn, scipy or
+    matplotlib (a second of start-up each): their options live in
+    jeeves.models.defaults, the training config is built lazily."""
+    from tests.helpers import REPO
+
+    mail = os.path.join(REPO, "tests", "fixtures", "mail", "html_only.eml")
+    out = str(tmp_path / "out")
+    code = (
+        "import sys\n"
+        "from jeeves.cli import main\n"
+        "assert main(['parse', '--input', %r, '--output', %r]) == 0\n"
+        "assert main(['features', '--input', %r, '--output', %r]) == 0\n"
+        "assert main(['graph', '--input', %r, '--output', %r]) == 0\n"
+        "heavy = ('sklearn', 'scipy', 'matplotlib')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+        % (mail, out, out + "/messages", out, out + "/messages", out))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.splitlines()[-1] == "[]"

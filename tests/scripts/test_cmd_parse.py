@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from jeeves.cli import main
-from jeeves.pipeline.run import merge_stage_summary
+from jeeves.pipeline.storage import merge_stage_summary
 from jeeves.storage import Storage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
