@@ -9,9 +9,16 @@ scikit-learn or skops, which would be most of a fresh process's start.
 ``--model DIR`` may be a versioned model directory: its newest deployed
 version is loaded (jeeves.models.versions).
 
+``--scorer online`` scores with the version's online model (the newest copy
+`jeeves learn` published for it between retrainings), ``batch`` (the
+default, chosen by measurement: docs/models.md, "Batch or online") with its
+batch model; a bundle without an online model is scored by its batch model,
+said in one line on stderr (jeeves.scoring).
+
 With ``--server URL`` (or $JEEVES_SERVER) each input goes to the scoring
 daemon of `jeeves serve` (http://127.0.0.1:PORT or unix:PATH) instead,
-through jeeves.serve_client, with the same output; when the daemon does not
+through jeeves.serve_client, with the same output (the daemon scores with
+``--scorer``); when the daemon does not
 answer, one line on stderr says so and the bundle is loaded as above.
 
 Each INPUT is a file (one email, an mbox, compressed or not), a directory of
@@ -45,6 +52,7 @@ import json
 import os
 import sys
 
+from jeeves import scoring
 from jeeves.errors import UserError
 from jeeves.runners import MRJOB_CONF, RUNNERS
 from jeeves.serve_client import ENVIRONMENT as SERVER_VARIABLE
@@ -67,6 +75,7 @@ def add_arguments(parser):
                         help="score with the daemon of `jeeves serve` at http://127.0.0.1:PORT "
                         "or unix:PATH when it answers, else load the bundle (default: $%s)"
                         % SERVER_VARIABLE)
+    scoring.add_scorer_argument(parser)
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="email files, mboxes, directories, or JSON lines of records")
     parser.add_argument("--output", default=None, metavar="FILE",
@@ -125,15 +134,27 @@ def read_records(paths, max_message_bytes=None, stdin=None):
     return messages, quarantined
 
 
-def predict_paths(bundle_dir, paths, stdin=None):
+def predict_paths(bundle_dir, paths, stdin=None, scorer=scoring.DEFAULT_SCORER):
     """Load a bundle and score every email in ``paths`` (``-``: the bytes ``stdin``)
     -> (predictions, quarantined). ``bundle_dir`` may be a versioned model directory:
-    its newest deployed version is loaded (jeeves.models.versions.resolve)."""
+    its newest deployed version is loaded (jeeves.models.versions.resolve). With
+    ``scorer`` online, its online model scores, where it has one."""
     from jeeves.models.bundle import BundleError, load_predictor
-    from jeeves.models.versions import resolve
+    from jeeves.models.versions import resolve, version_label
+
+    def say(line):
+        print("jeeves predict: " + line, file=sys.stderr)
 
     try:
-        predictor = load_predictor(resolve(bundle_dir))
+        path = resolve(bundle_dir)
+        online = None
+        if scorer == "online":
+            online = scoring.OnlineCopy(bundle_dir, version_label(bundle_dir, path), path,
+                                        say).model
+        if scoring.resolve_scorer(scorer, online, say, path) == "online":
+            messages, quarantined = read_records(paths, stdin=stdin)
+            return scoring.online_predictions(online, messages)[0], quarantined
+        predictor = load_predictor(path)
     except BundleError as error:
         raise UserError(str(error)) from None
     messages, quarantined = read_records(paths, stdin=stdin)
@@ -183,10 +204,12 @@ def score_on_runner(args):
     return int(args.exit_code and summary["flagged"] > 0)
 
 
-def predict_with_server(url, paths, stdin):
+def predict_with_server(url, paths, stdin, scorer=scoring.DEFAULT_SCORER):
     """(predictions, quarantined) from the daemon at ``url``, or None when it does not
     answer (the caller loads the bundle). A file the daemon refuses (no email in
     it) is quarantined, as read_records would."""
+    from urllib.parse import urlencode
+
     from jeeves import serve_client
 
     check_inputs_exist(paths)
@@ -198,7 +221,10 @@ def predict_with_server(url, paths, stdin):
     try:
         for data, uri, relpath in _input_data(paths, stdin):
             try:
-                answer = client.score(data, uri, relpath)
+                query = {"uri": uri, "relpath": relpath, "scorer": scorer}
+                answer = client.request("POST", "/score?" + urlencode(
+                    {key: value for key, value in query.items() if value}), data,
+                    {"Content-Type": "message/rfc822"})
             except serve_client.ServerRefused as error:
                 quarantined.append({"source": {"uri": uri}, "reason": str(error)})
                 continue
@@ -216,14 +242,17 @@ def predict_with_server(url, paths, stdin):
 
 def run(args):
     if args.runner is not None:
+        if args.scorer != "batch":
+            raise UserError("--runner scores with the batch model; --scorer online scores "
+                            "local mail")
         return score_on_runner(args)
     if args.add_header and args.inputs != [STDIN]:
         raise UserError("--add-header rewrites standard input: give `-` as the only INPUT")
     stdin = sys.stdin.buffer.read() if STDIN in args.inputs else None
     server = args.server or os.environ.get(SERVER_VARIABLE) or None
-    found = predict_with_server(server, args.inputs, stdin) if server else None
+    found = predict_with_server(server, args.inputs, stdin, args.scorer) if server else None
     predictions, quarantined = found if found is not None \
-        else predict_paths(args.model, args.inputs, stdin)
+        else predict_paths(args.model, args.inputs, stdin, args.scorer)
     for record in quarantined:
         source = record.get("source") or {}
         print("jeeves predict: not scored: %s (%s)" % (source.get("uri"), record["reason"]),

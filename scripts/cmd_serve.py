@@ -1,19 +1,23 @@
 """`jeeves serve`: the scoring daemon, a model kept loaded behind HTTP with JSON.
 
     jeeves serve --model DIR [--listen 127.0.0.1:PORT | --socket PATH] [--max-bytes N]
+                 [--scorer batch|online]
 
 Serves the newest deployed version of DIR (jeeves.models.versions; a plain
 bundle such as OUT/model too) and switches to a new version when one is
 deployed, without a restart. It binds 127.0.0.1 only, or a unix socket
 created with mode 0600 (scripts/serve.py). Endpoints: ``POST /score``,
 ``POST /learn``, ``GET /health`` (docs/models.md, "The scoring daemon").
-One line on stdout when it listens; refusals, reloads and labels are
-logged one line each (stdout, or --log FILE). Ctrl-C or SIGTERM stop it.
+``--scorer`` names the model whose score answers (jeeves.scoring;
+docs/models.md, "Batch or online"). One line on stdout when it listens;
+refusals, reloads and labels are logged one line each (stdout, or --log
+FILE). Ctrl-C or SIGTERM stop it.
 """
 
 import signal
 import sys
 
+from jeeves import scoring
 from jeeves.errors import UserError
 from jeeves.serve import DEFAULT_MAX_BYTES, serve
 
@@ -32,6 +36,7 @@ def add_arguments(parser):
     parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, metavar="N",
                         help="largest request body, refused from its Content-Length "
                         "(%(default)s)")
+    scoring.add_scorer_argument(parser)
     parser.add_argument("--log", default=None, metavar="FILE",
                         help="append the log lines to FILE instead of stdout")
 
@@ -52,7 +57,8 @@ def run(args):
     signal.signal(signal.SIGTERM, _stop)
     try:
         return serve(args.model, listen=None if args.socket else (args.listen or DEFAULT_LISTEN),
-                     socket_path=args.socket, max_bytes=args.max_bytes, log=log)
+                     socket_path=args.socket, max_bytes=args.max_bytes, log=log,
+                     scorer=args.scorer)
     except KeyboardInterrupt:
         return 0
     finally:

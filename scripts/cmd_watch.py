@@ -2,17 +2,21 @@
 
     jeeves watch --imap imaps://USER@HOST[:PORT] --model OUT/model --notify SPEC
                  [--folder INBOX] [--tag KEYWORD] [--interval S] [--once] [--new-only]
+                 [--scorer batch|online]
 
 Waits with IMAP IDLE (or polls every --interval seconds), scores each new
 message whole with the bundle, logs one line per message, and notifies each
 flagged message once (scripts/mailbox/watch.py). With a versioned model
 directory (jeeves.models.versions) it scores with the newest deployed
-version and switches to a new one without a restart, logging the switch. The password comes from
-$JEEVES_IMAP_PASSWORD or ~/.netrc.
+version and switches to a new one without a restart, logging the switch.
+``--scorer online`` scores with the version's online model, kept up to date
+by `jeeves learn` between retrainings (jeeves.scoring). The password comes
+from $JEEVES_IMAP_PASSWORD or ~/.netrc.
 """
 
 import os
 
+from jeeves import scoring
 from jeeves.cmd_fetch import add_tls_arguments, tls_settings
 from jeeves.errors import UserError
 from jeeves.mailbox.connection import PASSWORD_VARIABLE, MailboxError, MailboxURL
@@ -43,6 +47,7 @@ def add_arguments(parser):
     parser.add_argument("--state", metavar="FILE",
                         help="the last UID scored per folder (default: "
                         "~/.jeeves/watch-USER@HOST.json)")
+    scoring.add_scorer_argument(parser)
     add_tls_arguments(parser)
 
 
@@ -56,7 +61,7 @@ def run(args):
         state = args.state or os.path.join(os.path.expanduser("~"), ".jeeves",
                                            "watch-%s.json" % url.account)
         settings = WatchSettings(folder=args.folder, interval=args.interval, tag=args.tag,
-                                 once=args.once, new_only=args.new_only)
+                                 once=args.once, new_only=args.new_only, scorer=args.scorer)
         watcher = Watcher(url, args.model, notifiers, state, settings,
                           tls_settings(args, "watch"), log=lambda line: print(line, flush=True))
         watcher.run()

@@ -1,11 +1,20 @@
 """The scoring daemon of `jeeves serve`: a model kept loaded, HTTP with JSON.
 
-``Daemon(model_dir, ...)`` holds the newest deployed version of a model
-directory (jeeves.models.versions) loaded, scorer, explainer and (when the
-version has one) its online model, and reloads it when ``version_id``
-changes: the token is read before each request (one small file read), so
-the first request after a deploy is scored by the new version. A version
-that fails to load is logged once and the old one keeps serving.
+``Daemon(model_dir, ..., scorer=batch|online)`` holds the newest deployed
+version of a model directory (jeeves.models.versions) loaded, scorer,
+explainer and (when the version has one) its online model, and reloads it
+when ``version_id`` changes: the token is read before each request (one
+small file read), so the first request after a deploy is scored by the new
+version. A version that fails to load is logged once and the old one keeps
+serving. Before each request it also reads the token of the online copy
+`jeeves learn` publishes between retrainings (jeeves.scoring): a copy of
+the loaded version's online model that holds more labels replaces the one
+in memory, and the labels this daemon learnt that the copy has not taken
+yet (after its ``serve_offset``) are learnt again on top of it.
+
+``scorer`` (``--scorer``, or ``?scorer=`` per request) names the model
+whose score and label answer: the batch model, or the online model (the
+batch model, and one log line per version, where the version has none).
 
 ``make_server(daemon, listen=..., socket_path=...)`` is a
 ``ThreadingHTTPServer`` on 127.0.0.1 or a unix stream socket (mode 0600).
@@ -22,11 +31,13 @@ Endpoints (docs/models.md, "The scoring daemon"):
   contribution], ...]}]}`` plus, for a body holding one message, that
   message's fields at the top level. ``?uri=`` and ``?relpath=`` name the
   source (labels only, never opened); ``?version=vNNNNNN`` scores with an
-  older deployed version of the same directory.
+  older deployed version of the same directory; ``?scorer=batch|online``.
 - ``POST /learn``: JSON ``{"label": 0|1, "message_id": ID}`` or ``{"label":
   0|1, "message": RAW}``, or a raw message with ``?label=0|1`` -> appended
-  to ``DIR/serve-labels.jsonl`` (fsync'd) and, when the version has an
-  online model, learned by it in memory.
+  to ``DIR/serve-labels.jsonl`` (one write, fsync'd; `jeeves learn` takes
+  it into its label log) with the raw message in ``DIR/serve-mail/`` (for
+  a message id, the body of the last request that scored it alone) and,
+  when the version has an online model, learned by it in memory.
 - ``GET /health``: version, uptime, counts.
 
 Every bad request (malformed HTTP, a body above ``max_bytes`` refused from
@@ -50,6 +61,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from jeeves import scoring
 from jeeves.errors import UserError
 from jeeves.features.mailformats import iter_found
 from jeeves.features.parsing import DEFAULT_MAX_MESSAGE_BYTES, outcome_of
@@ -59,11 +71,11 @@ from jeeves.models.bundle import MODEL_FILE, BundleError, load_predictor
 from jeeves.models.explain import Explainer
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-LABEL_LOG = "serve-labels.jsonl"
-LEARNED_MAIL = "serve-mail"
+LABEL_LOG = scoring.SERVE_LABELS
+LEARNED_MAIL = scoring.SERVE_MAIL
 RECENT = 1000  # records of recently scored messages kept for /learn by message id
-ONLINE_DIR = "online"
 REQUEST_TIMEOUT = 30.0
+ONLINE_THRESHOLD = scoring.ONLINE_THRESHOLD
 
 
 class RequestError(Exception):
@@ -87,47 +99,47 @@ class Loaded:
     token: str
     predictor: object
     explainer: Explainer
-    online: object = None
+    online_copy: scoring.OnlineCopy = None
     loaded_at: float = field(default_factory=time.time)
     model_name: str = None
+    fallback_said: bool = False  # --scorer online without an online model, logged once
+
+    @property
+    def online(self):
+        """The online model in memory (None when the version has none)."""
+        return self.online_copy.model if self.online_copy is not None else None
 
 
 def load_version(model_dir, path, token, log=None):
     """Load the bundle in ``path`` (a version of ``model_dir``) -> Loaded; BundleError."""
     predictor = load_predictor(path)
-    online = None
-    online_dir = os.path.join(path, ONLINE_DIR)
-    if os.path.isdir(online_dir):
-        try:
-            from jeeves.models.online import OnlineModel
-        except ImportError:
-            OnlineModel = None
-            if log:
-                log("%s online model in %s skipped: jeeves.models.online is not installed"
-                    % (_now(), path))
-        if OnlineModel is not None:
-            try:
-                online = OnlineModel.load(online_dir)
-            except Exception as error:  # a broken online model: the batch model serves
-                if log:
-                    log("%s online model in %s not loaded: %s" % (_now(), path, error))
+    name = versions.version_label(model_dir, path)
+    online_copy = scoring.OnlineCopy(model_dir, name, path,
+                                     (lambda line: log("%s %s" % (_now(), line))) if log else None)
     try:
         with open(os.path.join(path, MODEL_FILE), encoding="utf-8") as handle:
-            name = json.load(handle).get("model_name")
+            model_name = json.load(handle).get("model_name")
     except (OSError, ValueError, AttributeError):
-        name = None
-    return Loaded(version=versions.version_label(model_dir, path), path=path, token=token,
-                  predictor=predictor, explainer=Explainer(predictor), online=online,
-                  model_name=name)
+        model_name = None
+    version = name
+    return Loaded(version=version, path=path, token=token, predictor=predictor,
+                  explainer=Explainer(predictor), online_copy=online_copy, model_name=model_name)
 
 
 class Daemon:
     """The model directory's newest version, loaded, and what the endpoints do."""
 
-    def __init__(self, model_dir, max_bytes=DEFAULT_MAX_BYTES, log=print):
+    def __init__(self, model_dir, max_bytes=DEFAULT_MAX_BYTES, log=print,
+                 scorer=scoring.DEFAULT_SCORER):
         self.model_dir = os.path.abspath(os.fspath(model_dir))
         self.max_bytes = int(max_bytes)
         self.log = log
+        if scorer not in scoring.SCORERS:
+            raise UserError("--scorer is batch or online, not %r" % (scorer,))
+        self.scorer = scorer
+        # (offset in serve-labels.jsonl, record, label) of what the online model learnt
+        # here: learnt again on top of a copy published before jeeves learn took it
+        self.learned_online = []
         self.started = time.time()
         self.counts = {"scored": 0, "score_requests": 0, "learned": 0, "errors": 0,
                        "reloads": 0}
@@ -152,6 +164,7 @@ class Daemon:
             self._load_failed(None, error)
             return self.current
         if token == self.current.token or token == self.failed_token:
+            self._refresh_online(self.current)
             return self.current
         with self.lock:
             if token != self.current.token:
@@ -163,9 +176,31 @@ class Daemon:
                     return self.current
                 self.log("%s switched from %s to %s (%s)" % (
                     _now(), self.current.version, loaded.version, loaded.model_name))
+                self._relearn(loaded)
                 self.current, self.failed_token = loaded, None
                 self.counts["reloads"] += 1
         return self.current
+
+    def _refresh_online(self, loaded):
+        """Take the online copy `jeeves learn` published for this version, if newer."""
+        copy = loaded.online_copy
+        if copy is None or copy.model is None:
+            return
+        with self.lock:
+            if copy.refresh():
+                self._relearn(loaded)
+
+    def _relearn(self, loaded):
+        """Learn again the labels given here that the loaded online model has not taken
+        (after its serve_offset); the ones it has are forgotten here. Under the lock."""
+        copy = loaded.online_copy
+        if copy is None or copy.model is None:
+            return
+        self.learned_online = [item for item in self.learned_online
+                               if item[0] >= copy.serve_offset]
+        if self.learned_online:
+            copy.model.learn([record for _, record, _ in self.learned_online],
+                             [label for _, _, label in self.learned_online])
 
     def _load_failed(self, token, error):
         if token is None or token != self.failed_token:
@@ -208,33 +243,55 @@ class Daemon:
                                % (", ".join(sorted(set(reasons))) or "empty"))
         return records
 
+    def scorer_of(self, loaded, requested):
+        """The scorer that answers: ``requested`` (or --scorer), batch when the version
+        has no online model (logged once per version)."""
+        requested = requested or self.scorer
+        if requested not in scoring.SCORERS:
+            raise RequestError(400, "scorer is batch or online, not %r" % requested)
+
+        def say(line):
+            if not loaded.fallback_said:
+                loaded.fallback_said = True
+                self.log("%s %s" % (_now(), line))
+
+        return scoring.resolve_scorer(requested, loaded.online, say, loaded.version)
+
     def score(self, body, query):
         loaded = self.version(query["version"]) if "version" in query else self.model()
+        scorer = self.scorer_of(loaded, query.get("scorer"))
         records = self.parse(body, query.get("uri", "serve:"), query.get("relpath", "body"))
-        predictions, tops = loaded.explainer.predict(records)
         online = loaded.online
-        online_scores = None
+        online_predictions = online_tops = None
         if online is not None:
             with self.lock:
-                online_scores = [float(score) for score in online.score(records)]
+                online_predictions, online_tops = scoring.online_predictions(
+                    online, records, explain=scorer == "online")
+        if scorer == "online":
+            predictions, tops = online_predictions, online_tops
+        else:
+            predictions, tops = loaded.explainer.predict(records)
         messages = []
         for number, (prediction, top) in enumerate(zip(predictions, tops)):
-            message = dict(prediction, version=loaded.version,
+            message = dict(prediction, version=loaded.version, scorer=scorer,
                            top=[[name, value] for name, value in top])
-            if online_scores is not None:
-                message["online_score"] = online_scores[number]
+            if online_predictions is not None:
+                message["online_score"] = online_predictions[number]["score"]
             messages.append(message)
         with self.lock:
             self.counts["scored"] += len(records)
             self.counts["score_requests"] += 1
             for record in records:
-                self.recent[record["message_id"]] = record
+                # the body is the raw message when it holds that message alone
+                self.recent[record["message_id"]] = (record, body if len(records) == 1
+                                                     else None)
                 self.recent.move_to_end(record["message_id"])
             while len(self.recent) > RECENT:
                 self.recent.popitem(last=False)
         answer = {"version": loaded.version, "model_name": loaded.model_name,
-                  "threshold": getattr(loaded.predictor, "threshold", None),
-                  "messages": messages}
+                  "threshold": ONLINE_THRESHOLD if scorer == "online"
+                  else getattr(loaded.predictor, "threshold", None),
+                  "scorer": scorer, "messages": messages}
         if len(messages) == 1:
             answer.update(messages[0])
         return answer
@@ -267,8 +324,8 @@ class Daemon:
         if not isinstance(message_id, str) or not message_id:
             raise RequestError(400, "give a message_id or a message")
         with self.lock:
-            if record is None:
-                record = self.recent.get(message_id)
+            if record is None and message_id in self.recent:
+                record, raw = self.recent[message_id]
             entry = {"message_id": message_id, "label": label, "when": _now(),
                      "why": "jeeves serve /learn", "version": self.current.version}
             if raw is not None:
@@ -279,12 +336,11 @@ class Daemon:
                 entry["mail"] = "%s/%s.eml" % (LEARNED_MAIL, digest)
             online = self.current.online
             entry["online"] = bool(online is not None and record is not None)
-            with open(os.path.join(self.model_dir, LABEL_LOG), "a", encoding="utf-8") as log:
-                log.write(json.dumps(entry, sort_keys=True) + "\n")
-                log.flush()
-                os.fsync(log.fileno())
+            offset = append_line(os.path.join(self.model_dir, LABEL_LOG),
+                                 json.dumps(entry, sort_keys=True))
             if entry["online"]:
                 online.learn([record], [label])
+                self.learned_online.append((offset, record, label))
             self.counts["learned"] += 1
         self.log("%s learned label=%d message_id=<%s>%s" % (
             _now(), label, message_id, " (online model updated)" if entry["online"] else ""))
@@ -303,6 +359,27 @@ class Daemon:
             answer["online_seen"] = {str(key): int(value) for key, value in dict(seen).items()} \
                 if hasattr(seen, "items") else [int(value) for value in seen]
         return answer
+
+
+def append_line(path, line):
+    """Append ``line`` to ``path`` in one write (O_APPEND), fsync'd -> its offset.
+    A line left without its end by a kill is ended first, so a reader that skips
+    it loses nothing after it."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        end = os.lseek(descriptor, 0, os.SEEK_END)
+        data = line.encode("utf-8") + b"\n"
+        if end:
+            with open(path, "rb") as handle:
+                handle.seek(end - 1)
+                if handle.read(1) != b"\n":
+                    data = b"\n" + data
+                    end += 1
+        os.write(descriptor, data)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return end
 
 
 def printable(text, limit=300):
@@ -486,15 +563,16 @@ def make_server(daemon, listen=None, socket_path=None):
 
 
 def serve(model_dir, listen=None, socket_path=None, max_bytes=DEFAULT_MAX_BYTES, log=print,
-          ready=None):
+          ready=None, scorer=scoring.DEFAULT_SCORER):
     """Load, bind, serve until interrupted; ``ready(address)`` once listening."""
-    daemon = Daemon(model_dir, max_bytes, log)
+    daemon = Daemon(model_dir, max_bytes, log, scorer)
     try:
         server, address = make_server(daemon, listen, socket_path)
     except OSError as error:
         raise UserError("cannot listen on %s: %s" % (socket_path or listen, error)) from None
-    log("%s serving %s (%s) of %s on %s" % (_now(), daemon.current.version,
-                                             daemon.current.model_name, model_dir, address))
+    log("%s serving %s (%s) of %s on %s, scorer %s" % (
+        _now(), daemon.current.version, daemon.current.model_name, model_dir, address,
+        daemon.scorer_of(daemon.current, None)))
     if ready is not None:
         ready(address)
     try:

@@ -20,6 +20,12 @@ that does not read (a bad line before the last, a gap in ``seq``) is an
 error naming the line: the log is never rewritten behind the user's back.
 One process at a time: ``LabelLog.open`` takes an exclusive lock beside the
 log and refuses a second writer.
+
+A change that comes from another source's own log (a label posted to `jeeves
+serve`) carries a ``key`` naming its place there (``serve:OFFSET``): it is
+written exactly once whatever the current label (the log knows the keys it
+holds), so the log says that the label was given and where it came from,
+and a run repeating the work of a killed one finds the key and adds nothing.
 """
 
 import fcntl
@@ -43,6 +49,8 @@ class Change:
     label: int
     why: str
     arrived: str = None
+    key: str = None  # written once per key, whatever the current label (module docstring)
+    extra: tuple = ()  # more (name, value) fields of the entry
 
 
 def utc_text(when):
@@ -71,8 +79,11 @@ class LabelLog:
         self._lock = lock
         self.entries = entries
         self.current = {}
+        self.keys = set()
         for entry in entries:
             self.current[entry["message_id"]] = entry
+            if entry.get("key") is not None:
+                self.keys.add(entry["key"])
 
     @classmethod
     def open(cls, path):
@@ -133,21 +144,32 @@ class LabelLog:
 
     def append(self, changes, now=None):
         """Record the ``changes`` that differ from the current labels (in order; a
-        message named twice keeps its last) -> the entries written, synced to disk."""
+        message named twice keeps its last), and the keyed ones whose key the log
+        does not hold yet -> the entries written, synced to disk."""
         when = utc_text(now or datetime.now(timezone.utc))
-        wanted = {}
+        wanted, keys = {}, set()
         for change in changes:
-            wanted.pop(change.message_id, None)
-            wanted[change.message_id] = change
-        written, seq = [], self.last_seq
+            if change.key is not None:
+                if change.key not in self.keys and change.key not in keys:
+                    keys.add(change.key)
+                    wanted[("key", change.key)] = change
+                continue
+            wanted.pop(("id", change.message_id), None)
+            wanted[("id", change.message_id)] = change
+        written, seq, current = [], self.last_seq, {}
         for change in wanted.values():
-            if self.label_of(change.message_id) == change.label:
+            label = current.get(change.message_id, self.label_of(change.message_id))
+            if change.key is None and label == change.label:
                 continue
             seq += 1
-            entry = {"seq": seq, "message_id": change.message_id, "label": int(change.label),
-                     "when": when, "why": change.why}
+            entry = dict(change.extra)
+            entry.update(seq=seq, message_id=change.message_id, label=int(change.label),
+                         when=when, why=change.why)
             if change.arrived is not None:
                 entry["arrived"] = change.arrived
+            if change.key is not None:
+                entry["key"] = change.key
+            current[change.message_id] = entry["label"]
             written.append(entry)
         if not written:
             return []
@@ -160,6 +182,8 @@ class LabelLog:
         for entry in written:
             self.entries.append(entry)
             self.current[entry["message_id"]] = entry
+            if "key" in entry:
+                self.keys.add(entry["key"])
         return written
 
     def close(self):

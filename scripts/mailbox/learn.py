@@ -51,12 +51,14 @@ One pass:
 """
 
 import hashlib
+import json
 import os
 import shutil
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
+from jeeves import scoring
 from jeeves.errors import JeevesError, UserError
 from jeeves.features.mailformats import iter_found
 from jeeves.features.parsing import message_record, outcome_of
@@ -82,6 +84,7 @@ from jeeves.mailbox.state import JSONState
 from jeeves.models import versions
 from jeeves.models.bundle import BundleError, load_predictor
 from jeeves.models.labels import FolderLabeller, MailboxLabelLabeller, labeller_from_spec
+from jeeves.scoring import SERVE_WHY
 
 STATE_VERSION = 1
 FETCH_BATCH = 100
@@ -209,6 +212,7 @@ class Scanner:
 
     def __init__(self, client, settings, store, log):
         self.client, self.settings, self.store, self.log = client, settings, store, log
+        self.touched = set()  # ids of the messages that arrived or whose label flag changed
         self.gmail = client.has_capability(GMAIL_CAPABILITY)
         self.condstore = client.has_capability("CONDSTORE")
         if self.condstore and settings.labels.kind == "label":
@@ -272,7 +276,10 @@ class Scanner:
             for start in range(0, len(uids), FLAGS_BATCH):
                 changed = self.client.fetch(uids[start:start + FLAGS_BATCH], self._flag_items())
                 for uid, data in changed.items():
-                    known[str(uid)][2] = self._labelled(data)
+                    row, labelled = known[str(uid)], self._labelled(data)
+                    if row[2] != labelled:
+                        self.touched.add(row[0])
+                    row[2] = labelled
         if modseq is not None:
             folder_state["modseq"] = int(modseq)
         return folder_state
@@ -288,6 +295,7 @@ class Scanner:
             else:
                 known[str(uid)] = [message_id, _arrived(data.get(b"INTERNALDATE")),
                                    self._labelled(data)]
+                self.touched.add(message_id)
         if not need_body:
             return
         for uid, raw, internaldate, _, _ in fetch_messages(self.client, need_body):
@@ -300,11 +308,17 @@ class Scanner:
             self.store.add(record["message_id"], entry)
             known[str(uid)] = [record["message_id"], _arrived(internaldate),
                                self._labelled(response.get(uid, {}))]
+            self.touched.add(record["message_id"])
 
 
-def label_changes(settings, watched, label_folder, log, now):
+def label_changes(settings, watched, label_folder, log, now, touched=None):
     """The labels the messages should have now, as Changes (the log drops the ones
-    it holds already). ``watched``/``label_folder``: {uid: [id, arrived, labelled]}."""
+    it holds already). ``watched``/``label_folder``: {uid: [id, arrived, labelled]}.
+
+    A label given to `jeeves serve` (the log's current entry for the message is
+    ``why: serve``) is newer than where the message lies: it holds until the
+    message moves or its label flag changes (its id in ``touched``, the ids the
+    scan saw arrive or change; None: every message)."""
     spec = settings.labels
     watched = {uid: row for uid, row in watched.items() if row[0] is not None}
     label_folder = {uid: row for uid, row in label_folder.items() if row[0] is not None}
@@ -328,7 +342,120 @@ def label_changes(settings, watched, label_folder, log, now):
             changes.append(Change(message_id, 0, "in %s, not %s, arrived before %s" % (
                 settings.folder, "in " + spec.name if spec.kind == "folder"
                 else "labelled " + spec.name, settled), arrived))
-    return changes
+    if touched is None:
+        return changes
+    return [change for change in changes
+            if (log.current.get(change.message_id) or {}).get("why") != SERVE_WHY
+            or change.message_id in touched]
+
+
+# -- labels posted to jeeves serve ------------------------------------------------
+
+def complete_lines(path, offset):
+    """([(start offset, line)], end offset) of the whole lines of ``path`` from
+    ``offset`` (a last line without its newline is being written: left for later)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return [], offset
+    whole = data[:data.rfind(b"\n") + 1]
+    lines, start = [], offset
+    for line in whole.split(b"\n")[:-1]:
+        lines.append((start, line))
+        start += len(line) + 1
+    return lines, offset + len(whole)
+
+
+class ServeLabels:
+    """The labels posted to `jeeves serve` (``DIR/serve-labels.jsonl``), each taken
+    into the label log exactly once, as ``why: serve`` with the key ``serve:OFFSET``
+    (the line's byte offset): state.json keeps the offset read up to and the labels
+    whose message is not stored yet, and the log's keys make a pass that repeats a
+    killed one add nothing."""
+
+    def __init__(self, model_dir, store, log):
+        self.model_dir, self.store, self.log = model_dir, store, log
+        self.path = os.path.join(model_dir, scoring.SERVE_LABELS)
+        self.mail_dir = os.path.realpath(os.path.join(model_dir, scoring.SERVE_MAIL))
+
+    def _stored(self, label):
+        """True when the labelled message is in the store (copied there from the
+        daemon's serve-mail/ when it kept it), False to wait for it, None to drop."""
+        if self.store.has(label["message_id"]):
+            return True
+        if not label.get("mail"):
+            return False  # a message id alone: the mailbox scan may bring the message
+        path = os.path.realpath(os.path.join(self.model_dir, label["mail"]))
+        if os.path.dirname(path) != self.mail_dir:
+            self.log("serve label at offset %d: its mail %r is not in %s/; dropped"
+                     % (label["offset"], label["mail"], scoring.SERVE_MAIL))
+            return None
+        try:
+            with open(path, "rb") as handle:
+                entry = mbox_entry(handle.read(), None)
+        except OSError as error:
+            self.log("serve label at offset %d: %s; dropped" % (label["offset"], error))
+            return None
+        record = first_record(entry)
+        if record is None or record["message_id"] != label["message_id"]:
+            self.log("serve label at offset %d: %s is not the message <%s>; dropped"
+                     % (label["offset"], label["mail"], label["message_id"]))
+            return None
+        self.store.add(label["message_id"], entry)
+        return True
+
+    def _read(self, offset):
+        lines, end = complete_lines(self.path, offset)
+        labels = []
+        for start, line in lines:
+            try:
+                entry = json.loads(line)
+                if not isinstance(entry.get("message_id"), str) or entry.get("label") not in (0, 1):
+                    raise ValueError
+            except (ValueError, AttributeError):
+                self.log("%s at offset %d: not a label line; skipped" % (self.path, start))
+                continue
+            labels.append({"offset": start, "message_id": entry["message_id"],
+                           "label": entry["label"], "when": entry.get("when"),
+                           "mail": entry.get("mail"), "version": entry.get("version")})
+        return labels, end
+
+    def take(self, state, label_log, arrived_of):
+        """Log the daemon's new labels -> the entries written; state["serve"] advances."""
+        serve = state.setdefault("serve", {"offset": 0, "pending": []})
+        try:
+            size = os.path.getsize(self.path)
+        except FileNotFoundError:
+            size = 0
+        if size < serve["offset"]:
+            self.log("%s is shorter than the %d bytes read: replaced; read from its start"
+                     % (self.path, serve["offset"]))
+            serve.update(offset=0)
+        new, end = self._read(serve["offset"])
+        changes, waiting = [], []
+        for label in serve["pending"] + new:
+            key = "serve:%d" % label["offset"]
+            if key in label_log.keys:
+                continue
+            stored = self._stored(label)
+            if stored is None:
+                continue
+            if not stored:
+                waiting.append(label)
+                continue
+            changes.append(Change(
+                label["message_id"], label["label"], SERVE_WHY,
+                arrived_of.get(label["message_id"]) or label["when"], key=key,
+                extra=(("served_by", label["version"]),)))
+        written = label_log.append(changes)
+        serve.update(offset=end, pending=waiting)
+        if written or waiting:
+            self.log("%d labels from jeeves serve (%d positive)%s" % (
+                len(written), sum(entry["label"] for entry in written),
+                "; %d wait for their message to be fetched" % len(waiting) if waiting else ""))
+        return written
 
 
 # -- retraining -----------------------------------------------------------------
@@ -449,6 +576,7 @@ class Retrainer:
         counts = {"positive": sum(row[2] for row in labelled)}
         counts["negative"] = len(labelled) - counts["positive"]
         metrics = {"label_seq": seq, "labels": counts, "metric": METRIC,
+                   "serve_offset": int(state.get("serve", {}).get("offset", 0)),
                    "trained": utc_text(_now()), "held_out": None}
         try:
             if deployed is not None:
@@ -471,9 +599,6 @@ class Retrainer:
                 self.fit_online(labelled).save(os.path.join(directory, "online"))
 
         path = versions.deploy(self.model_dir, write, metrics)
-        if online:
-            shutil.rmtree(os.path.join(os.path.dirname(self.trainer.work_dir), "online"),
-                          ignore_errors=True)
         self.log("deployed %s: %s on %d labels (%d positive)"
                  % (os.path.basename(path), metrics["model"], len(labelled),
                     counts["positive"]))
@@ -541,6 +666,7 @@ class Learner:
         self.state_file = JSONState(os.path.join(self.home, "state.json"))
         trainer = trainer_factory(os.path.join(self.home, "work"), self.store)
         self.retrainer = Retrainer(self.model_dir, settings, trainer, self.store, self._log)
+        self.serve_labels = ServeLabels(self.model_dir, self.store, self._log)
 
     def _log(self, line):
         self.log("%s %s" % (utc_text(_now()), line))
@@ -574,8 +700,12 @@ class Learner:
             folders[name] = scanner.scan(name, folders.get(name, {}))
             label_folder = folders[name]["messages"]
         watched = folders[self.settings.folder]["messages"]
-        changes = label_changes(self.settings, watched, label_folder, label_log, _now())
+        changes = label_changes(self.settings, watched, label_folder, label_log, _now(),
+                                scanner.touched)
         written = label_log.append(changes)
+        arrived_of = {row[0]: row[1] for folder in folders.values()
+                      for row in folder["messages"].values() if row[0] is not None}
+        written += self.serve_labels.take(state, label_log, arrived_of)
         self.state_file.save(state)
         labels = label_log.labels()
         positive = sum(labels.values())
@@ -583,31 +713,42 @@ class Learner:
                   "%d negative)" % (len(written), sum(e["label"] for e in written),
                                     sum(1 - e["label"] for e in written), len(labels),
                                     positive, len(labels) - positive))
-        if written:
-            self.learn_online(written)
+        self.update_online(label_log, state)
         return written
 
-    def learn_online(self, entries):
-        """Between retrainings, the new labels go to the online copy in DIR/learn/online/."""
-        deployed, _ = deployed_version(self.model_dir)
-        if deployed is None or not os.path.isdir(os.path.join(deployed, "online")):
-            return
-        OnlineModel = _online_model_class()
-        copy = os.path.join(self.home, "online")
-        source = copy if os.path.isdir(copy) else os.path.join(deployed, "online")
+    def update_online(self, label_log, state):
+        """Between retrainings, the labels the deployed version's online model has not
+        learnt (log entries after its label_seq, or after the published copy's) are
+        learnt by a copy, published for serve and watch (jeeves.scoring.publish)
+        -> the copy's directory, or None when there was nothing to learn."""
+        deployed, metrics = deployed_version(self.model_dir)
+        if deployed is None or not os.path.isdir(os.path.join(deployed, scoring.ONLINE_DIR)):
+            return None
+        version = versions.version_label(self.model_dir, deployed)
+        seen = int(metrics.get("label_seq") or 0)
+        source = os.path.join(deployed, scoring.ONLINE_DIR)
+        _, pointer = scoring.read_published(self.model_dir)
+        if pointer and pointer.get("version") == version and int(pointer["label_seq"]) > seen:
+            seen = int(pointer["label_seq"])
+            source = os.path.join(self.home, pointer["directory"])
+        new = label_log.entries[seen:]
+        if not new:
+            return None
         try:
-            model = OnlineModel.load(source)
+            model = _online_model_class().load(source)
         except ValueError as error:  # a broken copy: the labels wait for the next version
             self._log("online model not updated: %s" % error)
-            return
-        records = self.store.records([entry["message_id"] for entry in entries])
-        label_of = {entry["message_id"]: entry["label"] for entry in entries}
-        model.learn(records, [label_of[record["message_id"]] for record in records])
-        staging = copy + ".tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        model.save(staging)
-        shutil.rmtree(copy, ignore_errors=True)
-        os.rename(staging, copy)
+            return None
+        pairs = [(first_record(self.store.entry(entry["message_id"])), entry["label"])
+                 for entry in new]
+        pairs = [(record, label) for record, label in pairs if record is not None]
+        if pairs:
+            model.learn([record for record, _ in pairs], [label for _, label in pairs])
+        path = scoring.publish(self.model_dir, model, version, label_log.last_seq,
+                               state.get("serve", {}).get("offset", 0))
+        self._log("online model of %s learnt labels %d to %d: published %s"
+                  % (version, seen + 1, label_log.last_seq, os.path.basename(path)))
+        return path
 
     def run(self, stop=lambda: False):
         """Pass after pass (one with ``once``) -> the path of the last version deployed."""

@@ -17,7 +17,10 @@
    (jeeves.models.versions.version_id) is read; when a new version was
    deployed the watcher loads it, logs the switch and scores with it from
    then on, without a restart (the state, kept per UID, is the same across
-   the switch: nothing is notified twice or skipped);
+   the switch: nothing is notified twice or skipped); the online copy that
+   `jeeves learn` publishes between retrainings (jeeves.scoring) is read
+   the same way, and taken when it descends from the loaded version and
+   holds more labels;
 5. with ``once``, stops; otherwise waits with IMAP IDLE (re-issued every
    ``idle_seconds``) or, where the server has no IDLE, polls every
    ``interval`` seconds, and goes back to 2.
@@ -26,6 +29,12 @@ A dropped connection (a server restart) is logged, then retried after 1, 2,
 4 ... up to ``max_backoff`` seconds; a notifier that fails is retried the
 same way (the message stays unscored in the state). With ``once`` both end
 the run with a MailboxError instead: a cron job reports and runs again.
+
+``scorer`` (``--scorer batch|online``) names the model whose score and
+label count: the version's batch model, or its online model (the batch
+model, said in one log line, when the version has none). Each log line
+names it: ``model=v000002`` or ``model=v000002/online@57`` (the online
+model holding the label log up to entry 57).
 
 A changed UIDVALIDITY (the folder was recreated) cannot tell scored
 messages from new ones: the watcher then takes every message there as
@@ -39,6 +48,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from jeeves import scoring
 from jeeves.features.mailformats import iter_found
 from jeeves.features.parsing import outcome_of
 from jeeves.mailbox.connection import (
@@ -73,6 +83,7 @@ class WatchSettings:
     once: bool = False
     new_only: bool = False
     max_backoff: float = 300.0
+    scorer: str = scoring.DEFAULT_SCORER
 
     def __post_init__(self):
         if self.interval <= 0:
@@ -81,15 +92,19 @@ class WatchSettings:
                                      or any(c in self.tag for c in ' (){%*"\\]')):
             raise MailboxError("--tag must be an IMAP keyword (an atom without a backslash), "
                                "not %r" % self.tag)
+        if self.scorer not in scoring.SCORERS:
+            raise MailboxError("--scorer is batch or online, not %r" % (self.scorer,))
 
 
 class Scorer:
     """The newest deployed version of a model directory (jeeves.models.versions; a
     plain bundle is version 0), loaded once: raw messages -> predictions, as
     `jeeves predict` gives (jeeves.models.bundle.load_predictor: numpy alone for
-    the linear models). ``token`` is the versions.version_id it was loaded at."""
+    the linear models). ``token`` is the versions.version_id it was loaded at.
+    With ``scorer`` online, the version's online model (or the newer copy `jeeves
+    learn` published for it) scores instead, where the version has one."""
 
-    def __init__(self, model_dir):
+    def __init__(self, model_dir, scorer=scoring.DEFAULT_SCORER, log=None):
         try:
             self.token = versions.version_id(model_dir)
             self.path = versions.resolve(model_dir)
@@ -98,6 +113,24 @@ class Scorer:
             raise MailboxError(str(error)) from None
         self.version = versions.version_label(model_dir, self.path)
         self.explainer = Explainer(self.predictor)
+        say = (lambda line: log("%s %s" % (_now(), line))) if log else None
+        self.online = None
+        if scorer == "online":
+            self.online = scoring.OnlineCopy(model_dir, self.version, self.path, say)
+        self.scorer = scoring.resolve_scorer(
+            scorer, self.online.model if self.online else None, say or (lambda line: None),
+            "%s (%s)" % (self.version, self.path))
+
+    @property
+    def label(self):
+        """The model in log lines: ``v000002``, or ``v000002/online@57``."""
+        if self.scorer == "online":
+            return "%s/online@%d" % (self.version, self.online.label_seq)
+        return self.version
+
+    def refresh_online(self):
+        """Take a newer published online copy (jeeves.scoring) -> True when taken."""
+        return self.scorer == "online" and self.online.refresh()
 
     def records(self, messages, uri_prefix, segments):
         """[(uid, record or None, quarantine reason or None)] of [(uid, raw)]."""
@@ -116,7 +149,9 @@ class Scorer:
 
     def explained(self, records):
         """(the predictions ``predict`` gives, the top five contributions of each
-        message: jeeves.models.explain)."""
+        message: jeeves.models.explain, or the online model's n-grams)."""
+        if self.scorer == "online":
+            return scoring.online_predictions(self.online.model, records, explain=True)
         return self.explainer.predict(records)
 
 
@@ -133,7 +168,7 @@ class Watcher:
         self.log, self.sleep = log, sleep
         self.state_file = JSONState(state_path)
         self.model_dir = bundle_dir
-        self.scorer = Scorer(bundle_dir)
+        self.scorer = Scorer(bundle_dir, self.settings.scorer, log)
         self.failed_token = None
         self.segments = folder_segments(self.settings.folder, "/")
         self.uri_prefix = "imap://%s/%s" % (url.account, self.settings.folder)
@@ -164,14 +199,15 @@ class Watcher:
             token, reason = None, error
         else:
             if token in (self.scorer.token, self.failed_token):
+                self.scorer.refresh_online()
                 return False
             try:
-                scorer = Scorer(self.model_dir)
+                scorer = Scorer(self.model_dir, self.settings.scorer, self.log)
             except MailboxError as error:
                 reason = error
             else:
                 self.log("%s model switched from %s to %s (%s)" % (
-                    _now(), self.scorer.version, scorer.version, self.model_dir))
+                    _now(), self.scorer.label, scorer.label, self.model_dir))
                 self.scorer, self.failed_token = scorer, None
                 return True
         if token is None or token != self.failed_token:
@@ -252,7 +288,7 @@ class Watcher:
         self.log("%s %s uid=%d score=%.4f %s message_id=<%s> from=%s subject=%r model=%s%s" % (
             _now(), self.settings.folder, uid, prediction["score"],
             "FLAGGED" if flagged else "ok", record["message_id"], sender, record["subject"],
-            self.scorer.version, (" top: " + ", ".join("%s %+.3f" % (name, value)
+            self.scorer.label, (" top: " + ", ".join("%s %+.3f" % (name, value)
                                                         for name, value in top)) if top else ""))
 
     def _wait(self, client):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from jeeves import cli
+from jeeves import cli, scoring
 from jeeves.models import versions
 from tests.mailbox.conftest import berkeley_messages
 
@@ -335,12 +335,14 @@ def test_online_model_fitted_at_deploy_and_learning_between_retrainings(imap_env
     assert learn(imap_env, model, "folder:" + label, inbox, "--min-labels", "6", "--online") == 0
     version = versions.resolve(model)
     assert OnlineModel.load(os.path.join(version, "online")).n_seen == [6, 6]
-    assert not (model / "learn" / "online").exists()
+    assert scoring.read_published(model) == (None, None)  # nothing learnt since
 
     append(imap_env, label, [(meeting[6], [])], start=10)
     append(imap_env, inbox, [(other[6], [])], start=10)
     assert learn(imap_env, model, "folder:" + label, inbox, "--online") == 0
     assert versions.resolve(model) == version
-    # the version stays as deployed; the copy in DIR/learn/online learns what came after
+    # the version stays as deployed; the copy published in DIR/learn/ learns what came after
     assert OnlineModel.load(os.path.join(version, "online")).n_seen == [6, 6]
-    assert OnlineModel.load(str(model / "learn" / "online")).n_seen == [7, 7]
+    _, published = scoring.read_published(model)
+    assert published["version"] == "v000001" and published["label_seq"] == 14
+    assert OnlineModel.load(str(model / "learn" / published["directory"])).n_seen == [7, 7]
