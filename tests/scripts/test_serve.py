@@ -452,3 +452,54 @@ def test_the_real_online_model_learns_a_correction(trained, running, tmp_path):
     after = client.score(MEETING)["online_score"]
     assert after > before
     assert client.health()["online_seen"] == [0, 1]
+
+
+def test_scorer_online_without_an_online_model_scores_batch_and_says_so_once(
+        trained, running, tmp_path, capsys):
+    corpus, bundle = trained
+    daemon = running(bundle, scorer="online")
+    client = daemon.client()
+    answers = [client.score(MEETING) for _ in range(3)]
+    assert {answer["scorer"] for answer in answers} == {"batch"}
+    assert sum("has no online model" in line for line in daemon.log) == 1
+    paths = message_files(corpus, tmp_path)[:3]
+    expected = predicted(bundle, paths, capsys)
+    assert cli.main(["predict", "--model", bundle, "--scorer", "online"]
+                    + [str(path) for path in paths]) == 0
+    out, err = capsys.readouterr()
+    assert {row["message_id"]: row for row in map(json.loads, out.splitlines())} == expected
+    assert err.count("\n") == 1 and "has no online model; scoring with the batch model" in err
+
+
+def test_scorer_online_scores_with_the_versions_online_model(trained, running, tmp_path,
+                                                              capsys):
+    online = pytest.importorskip("jeeves.models.online")
+    _, bundle = trained
+    record = serve.Daemon(bundle, log=lambda line: None).parse(MEETING)[0]
+    taught = online.OnlineModel.new().learn([record], [1])
+
+    def write(directory):
+        copy_bundle(bundle, directory)
+        taught.save(os.path.join(directory, "online"))
+
+    model = tmp_path / "model"
+    versions.deploy(model, write, {})
+    expected = float(taught.score([record])[0])
+    (tmp_path / "meeting.eml").write_bytes(MEETING)
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(model), "--scorer", "online",
+                     str(tmp_path / "meeting.eml")]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert abs(row["score"] - expected) <= TOLERANCE and row["label"] == int(expected >= 0.5)
+    daemon = running(model)  # the default scorer; ?scorer=online per request
+    client = daemon.client()
+    batch = client.score(MEETING)
+    assert batch["scorer"] == "batch" and abs(batch["online_score"] - expected) <= TOLERANCE
+    answer = client.request("POST", "/score?scorer=online", MEETING)
+    assert answer["scorer"] == "online" and abs(answer["score"] - expected) <= TOLERANCE
+    assert answer["top"] and all(len(name) == 4 for name, _ in answer["top"])  # 4-grams
+    assert cli.main(["predict", "--model", str(model), "--scorer", "online", "--server",
+                     daemon.url, str(tmp_path / "meeting.eml")]) == 0
+    assert abs(json.loads(capsys.readouterr().out)["score"] - expected) <= TOLERANCE
+    with pytest.raises(ServerRefused, match="scorer is batch or online"):
+        client.request("POST", "/score?scorer=bayes", MEETING)
