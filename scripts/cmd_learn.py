@@ -5,7 +5,8 @@
                  [--once | --interval SECONDS] [jeeves run's training options]
 
 Reads the label as it stands in the mailbox, logs each change in
-DIR/learn/labels.jsonl, and when --min-new labels have come in retrains with
+DIR/learn/labels.jsonl (with the labels posted to `jeeves serve`), and when
+--min-new labels have come in retrains with
 `jeeves run`'s pipeline and defaults, deploying a new version in DIR only
 when it is no worse on the newest fifth of the labels
 (scripts/mailbox/learn.py, docs/mailbox.md).
@@ -52,8 +53,9 @@ def add_arguments(parser):
     when.add_argument("--interval", type=float, default=3600.0, metavar="SECONDS",
                       help="seconds between passes (%(default)s)")
     parser.add_argument("--online", action="store_true",
-                        help="each new version also gets an online model (online/), which "
-                        "learns every new label between retrainings")
+                        help="each new version also gets an online model (online/); between "
+                        "retrainings a copy learns every new label and is published for "
+                        "serve, watch and predict --scorer online")
     add_tls_arguments(parser)
     options.add_engine_arguments(parser)
     DEDUPE_BY.add_to(parser.add_argument)

@@ -11,7 +11,9 @@ jeeves.models.versions):
 - ``state.json``: per scanned folder its UIDVALIDITY, the HIGHESTMODSEQ
   seen (CONDSTORE), and for each UID the message's id, INTERNALDATE and
   whether it carries the label; the log sequence of the last retraining;
-- ``work/``: the last retraining's `jeeves run` outputs (replaced each time).
+- ``work/``: the last retraining's `jeeves run` outputs (replaced each time);
+- ``online-NNNNNN/`` and ``ONLINE``: the online copy published between
+  retrainings and its token (jeeves.scoring).
 
 One pass:
 
@@ -30,8 +32,12 @@ One pass:
    watched folder without the label is negative at once (unlearned: the
    user took it out). A message that leaves both folders (deleted,
    archived elsewhere) keeps its label. Each difference from the log's
-   current label is appended to the log, synced, then the state is saved:
-   a run killed anywhere repeats at most the scan, never an entry.
+   current label is appended to the log, synced; then the labels posted to
+   `jeeves serve` since the last pass (``DIR/serve-labels.jsonl``,
+   ``ServeLabels``) are logged, ``why: serve``, once each; then the state is
+   saved: a run killed anywhere repeats at most the scan, never an entry.
+   A label from the daemon holds until the message moves or its flag
+   changes (``label_changes``).
 3. **Retrain** (``Trainer``, jeeves.pipeline.run: `jeeves run`'s pipeline
    and defaults) when ``min_new`` entries were logged since the deployed
    version was trained, or since the last refused candidate. The labels,
@@ -44,10 +50,11 @@ One pass:
    start (nothing deployed yet): a model is fitted on all labels and
    deployed once each class has ``min_labels`` labels.
 4. **Online model** (jeeves.models.online, with ``online`` or when the
-   deployed version has ``online/``): refitted on all labels, in arrival order, into each new
-   version; between retrainings each pass's new labels are learnt by the
-   copy in ``DIR/learn/online/`` (saved after each pass), which the next
-   deployment replaces.
+   deployed version has ``online/``): refitted on all labels, in arrival
+   order, into each new version; between retrainings, after each pass, the
+   log entries it has not learnt are learnt by a copy, published for
+   `serve`, `watch` and `predict --scorer online` (``update_online``,
+   jeeves.scoring.publish).
 """
 
 import hashlib
