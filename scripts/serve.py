@@ -74,6 +74,8 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 LABEL_LOG = scoring.SERVE_LABELS
 LEARNED_MAIL = scoring.SERVE_MAIL
 RECENT = 1000  # records of recently scored messages kept for /learn by message id
+RECENT_RAW = 100  # and the raw bodies of the last ones scored alone, for jeeves learn
+RAW_KEPT_BYTES = 1024 * 1024  # a larger body is not kept (its label waits for the mailbox)
 REQUEST_TIMEOUT = 30.0
 ONLINE_THRESHOLD = scoring.ONLINE_THRESHOLD
 
@@ -145,6 +147,7 @@ class Daemon:
                        "reloads": 0}
         self.lock = threading.Lock()  # loading, the online model, the label log, counts
         self.recent = OrderedDict()  # message_id -> record, the last RECENT scored
+        self.recent_raw = OrderedDict()  # message_id -> raw body, the last RECENT_RAW
         self.failed_token = None
         try:
             token = versions.version_id(self.model_dir)
@@ -283,11 +286,15 @@ class Daemon:
             self.counts["score_requests"] += 1
             for record in records:
                 # the body is the raw message when it holds that message alone
-                self.recent[record["message_id"]] = (record, body if len(records) == 1
-                                                     else None)
+                self.recent[record["message_id"]] = record
                 self.recent.move_to_end(record["message_id"])
-            while len(self.recent) > RECENT:
-                self.recent.popitem(last=False)
+            if len(records) == 1 and len(body) <= RAW_KEPT_BYTES:
+                # the body is the raw message when it holds that message alone
+                self.recent_raw[records[0]["message_id"]] = body
+                self.recent_raw.move_to_end(records[0]["message_id"])
+            for kept, bound in ((self.recent, RECENT), (self.recent_raw, RECENT_RAW)):
+                while len(kept) > bound:
+                    kept.popitem(last=False)
         answer = {"version": loaded.version, "model_name": loaded.model_name,
                   "threshold": ONLINE_THRESHOLD if scorer == "online"
                   else getattr(loaded.predictor, "threshold", None),
@@ -324,8 +331,8 @@ class Daemon:
         if not isinstance(message_id, str) or not message_id:
             raise RequestError(400, "give a message_id or a message")
         with self.lock:
-            if record is None and message_id in self.recent:
-                record, raw = self.recent[message_id]
+            if record is None:
+                record, raw = self.recent.get(message_id), self.recent_raw.get(message_id)
             entry = {"message_id": message_id, "label": label, "when": _now(),
                      "why": "jeeves serve /learn", "version": self.current.version}
             if raw is not None:
@@ -353,7 +360,10 @@ class Daemon:
         answer = {"status": "ok", "version": loaded.version, "model_name": loaded.model_name,
                   "uptime_seconds": round(time.time() - self.started, 3),
                   "loaded_seconds_ago": round(time.time() - loaded.loaded_at, 3),
-                  "online": loaded.online is not None, "counts": counts}
+                  "online": loaded.online is not None, "counts": counts,
+                  "scorer": self.scorer_of(loaded, None)}
+        if loaded.online is not None:
+            answer["online_label_seq"] = loaded.online_copy.label_seq
         if loaded.online is not None and hasattr(loaded.online, "n_seen"):
             seen = loaded.online.n_seen
             answer["online_seen"] = {str(key): int(value) for key, value in dict(seen).items()} \
