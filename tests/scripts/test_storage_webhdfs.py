@@ -41,7 +41,7 @@ def test_the_default_namenode_comes_from_the_client_configuration(tmp_path):
     assert default_namenode(str(tmp_path / "missing")) is None
 
 
-def test_without_an_answer_the_calls_go_to_hadoop_fs(tmp_path):
+def test_without_an_answer_the_calls_go_to_hadoop_fs(tmp_path, caplog):
     # a `hadoop` that records its arguments and finds nothing
     calls = tmp_path / "calls"
     hadoop = tmp_path / "hadoop"
@@ -59,6 +59,10 @@ def test_without_an_answer_the_calls_go_to_hadoop_fs(tmp_path):
     runner_fs = storage.runner_filesystem()
     assert not runner_fs.exists("hdfs:///user/me/other")
     assert runner_fs.hadoop is storage.fs.hadoop
+    # said once, in one line
+    warnings = [record.getMessage() for record in caplog.records
+                if record.levelname == "WARNING" and record.name == "jeeves.storage"]
+    assert len(warnings) == 1 and "using `hadoop fs` instead" in warnings[0], warnings
     with pytest.raises(WebHdfsUnavailable):
         WebHdfsFilesystem("http://127.0.0.1:%d" % closed_port()).mkdir("hdfs:///x")
 
