@@ -489,6 +489,18 @@ def ratios(results):
     return found
 
 
+def runner_ratios(results):
+    """{size: hadoop's wall seconds over local's} where both ran (issue 25's
+    target: within 2)."""
+    found = {}
+    for size, entry in results["sizes"].items():
+        runs = entry["runs"]
+        if all("seconds" in runs.get(runner, {}) for runner in ("hadoop", "local")) \
+                and runs["local"]["seconds"]:
+            found[size] = round(runs["hadoop"]["seconds"] / runs["local"]["seconds"], 2)
+    return found
+
+
 def format_report(results):
     lines = ["| MB | files | runner | messages | wall s | peak task RSS MB | driver peak RSS MB "
              "| driver I/O MB | runners agree |", "|---|---|---|---|---|---|---|---|---|"]
@@ -512,6 +524,9 @@ def format_report(results):
                      "driver RSS x%s" % (runner, found["sizes"], found["seconds"],
                                         found["task_peak_rss_mb"],
                                         found["driver_peak_rss_mb"]))
+    for size, ratio in sorted(runner_ratios(results).items(), key=lambda item: int(item[0])):
+        lines.append("\n%s MB: hadoop/local time x%s (target: within 2)"
+                     % (results["sizes"][size]["mbox_mb"], ratio))
     if "hadoop" in results:
         lines.append("\nhadoop: shuffle %s (reduce tasks per step: %s), HDFS put %ss (not "
                      "in the wall times)" % (results["hadoop"]["shuffle"],

@@ -42,3 +42,17 @@ def test_the_report_has_a_table_of_the_hadoop_jobs():
     assert "| MRParseEmails | 41.3 | 12.0 | 6.0 | 35.2 |" in text
     assert "| 2 jobs | 71.3 | 21.5 | 15.5 | 55.7 (mean 27.9) |" in text
     assert "| 12.5 |" in text.splitlines()[2]
+
+
+def test_the_report_gives_hadoop_over_local_where_both_ran():
+    def run(seconds):
+        return {"messages": 10, "seconds": seconds, "task_peak_rss_mb": 50.0,
+                "driver_peak_rss_mb": 200.0}
+
+    results = {"sizes": {"440": {"mbox_mb": 440.0, "files": 3,
+                                 "runs": {"local": run(250.0), "hadoop": run(400.0)}},
+                         "110": {"mbox_mb": 110.0, "files": 1, "runs": {"local": run(80.0)}}},
+               "runners": ["local", "hadoop"]}
+    assert bench_full.runner_ratios(results) == {"440": 1.6}
+    assert "440.0 MB: hadoop/local time x1.6 (target: within 2)" in \
+        bench_full.format_report(results)
