@@ -122,6 +122,20 @@ def read_messages(paths, labeller, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
     return messages, counts
 
 
+def read_periods(periods, labeller, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
+    """Each period's messages (a list of paths each) in delivery order, the periods one
+    after the other -> (messages, counts); counts as read_messages' summed, plus
+    ``periods``, the labelled messages of each."""
+    ordered, counts = [], {"read": 0, "quarantined": 0, "unlabelled": 0, "periods": []}
+    for paths in periods:
+        messages, period_counts = read_messages(paths, labeller, max_message_bytes)
+        ordered += delivery_order(messages)
+        for name, value in period_counts.items():
+            counts[name] += value
+        counts["periods"].append(len(messages))
+    return ordered, counts
+
+
 def delivery_order(messages):
     """The messages sorted by delivery time; ties in input order, undated last."""
     return sorted(messages, key=lambda message: (message.delivered is None,

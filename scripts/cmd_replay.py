@@ -7,14 +7,17 @@ Reads the mail as `jeeves predict` does (files, mboxes, directories, JSON
 lines of records; local paths), labels it with the `--labels` SPEC of
 `jeeves run` (messages it leaves unlabelled are counted and left out),
 sorts it by delivery date, then scores each message and feeds the labels
-back as ``--feedback`` says. Prints (1-ROCA)% with its 95% interval; with
+back as ``--feedback`` says. ``--input`` given more than once makes
+periods: each is sorted by date on its own, and the periods are replayed
+one after the other in the order given (the SpamAssassin corpora's
+``spam-1 easy-ham-1``, then ``spam-2 easy-ham-2``). Prints (1-ROCA)% with its 95% interval; with
 ``--output OUT`` writes OUT/summary.json, OUT/report/ and
 OUT/trec-results.txt (docs/models.md, "Replay").
 """
 
 import time
 
-from jeeves.checks import check_local_output
+from jeeves.checks import check_local_inputs, check_local_output
 from jeeves.cmd_run import RUN_DEFAULTS
 from jeeves.errors import UserError
 from jeeves.models import replay
@@ -22,8 +25,10 @@ from jeeves.models.labels import labeller_from_spec
 
 
 def add_arguments(parser):
-    parser.add_argument("--input", nargs="+", required=True, metavar="MAIL",
-                        help="mail files, mboxes, directories or JSON lines of records (local)")
+    parser.add_argument("--input", nargs="+", required=True, metavar="MAIL", action="append",
+                        dest="periods",
+                        help="mail files, mboxes, directories or JSON lines of records (local); "
+                             "repeated: periods, each in date order, replayed in turn")
     parser.add_argument("--labels", required=True, metavar="SPEC",
                         help="as in jeeves run: folder patterns (spam*=1,*ham*=0), folder:NAME, "
                              "label:NAME, a CSV/TSV of message_id,label, or cats:TOP,SUB")
@@ -57,12 +62,12 @@ def run(args):
     if args.output:
         check_local_output(args.output)
     started = time.time()
-    messages, counts = replay.read_messages(args.input, labeller)
-    if not messages:
+    check_local_inputs([path for period in args.periods for path in period])
+    ordered, counts = replay.read_periods(args.periods, labeller)
+    if not ordered:
         raise UserError("no labelled message in the input (read %d, %d quarantined, "
                         "%d unlabelled)" % (counts["read"], counts["quarantined"],
                                             counts["unlabelled"]))
-    ordered = replay.delivery_order(messages)
     result = replay.replay(ordered, feedback, model, seed=args.seed,
                            analyzer_config=batch_analyzer_config())
     summary = replay.summary_of(result, counts, time.time() - started)
