@@ -20,6 +20,11 @@ tests/features/test_kernel.py holds the two byte-identical.
   object per partition of terms (``features.vocabulary.partition_of``).
 - ``merge_encoded(values, min_df)``: the sum of such JSON objects, sorted by
   term, with ``min_df`` pruning: the count job's combiner and reducer.
+- ``MessageCounter.count_rows(doc, vocabulary, batch)``: the vector job's
+  counting, the terms looked up in a ``NativeVocabulary`` (``read_native_
+  vocabulary``) and added to a ``RowBatch`` as rows and counts, natively
+  when the text allows (no Python object per term); features/tfidf.py's
+  ``row_lines`` weights them as ``tfidf_lines`` weights counted terms.
 - ``format_svmlight(label, ids, values, lengths, message_ids)``: the vector
   job's svmlight lines (features/tfidf.py's ``tfidf_lines``), values as
   ``repr(float)``, or None without the native module.
@@ -37,7 +42,11 @@ from itertools import chain
 
 from jeeves.features import text
 from jeeves.features.text import DEFAULT_CONFIG, Analyzer, build_lemma_filter, config_with_defaults
-from jeeves.features.vocabulary import merge_totals, partition_totals
+from jeeves.features.vocabulary import (
+    merge_totals,
+    partition_totals,
+    read_vocabulary_columns,
+)
 
 _native_module = []
 
@@ -126,6 +135,27 @@ class MessageCounter:
         return self
 
     @property
+    def native_kernel(self):
+        """Whether texts are counted natively here (the module loads and
+        supports the configuration); loads the counter."""
+        self.load()
+        return self._kernel is not None
+
+    def count_rows(self, doc, vocabulary, batch):
+        """Add a record's (or text's) terms that are in ``vocabulary`` (a
+        ``NativeVocabulary``) to ``batch`` (a ``RowBatch``, ``new_row_batch()``)
+        as one message: their rows and counts, in first-occurrence order,
+        those of ``count(doc)``. Natively when the text allows, else through
+        the Python analyzer (counted in ``stats()`` as ``count`` does)."""
+        if self._kernel is not None and self._kernel.count_rows(doc, vocabulary.vocab, batch):
+            return
+        if self._analyze is None:
+            self.load()
+        counts = dict(Counter(self._analyze(doc)))
+        self.python += 1
+        batch.add(vocabulary.rows_of(list(counts)).tolist(), list(map(float, counts.values())))
+
+    @property
     def native(self):
         """Texts counted by the native module."""
         return self._kernel.native_texts if self._kernel is not None else 0
@@ -212,6 +242,59 @@ class PythonTotals:
             self.term_counts, self.document_frequencies, partitions)]
         self.__init__()
         return rows
+
+
+class NativeVocabulary:
+    """A vocabulary.tsv for the native vector path: the kernel's ``Vocab``
+    (term -> row, in file order) and the rows' ``ids`` and ``idf`` (numpy
+    arrays), so a table for features/tfidf.py's ``weighted_entries`` and,
+    with ``rows_of``, for its ``tfidf_entries``."""
+
+    __slots__ = ("vocab", "ids", "idf")
+
+    def __init__(self, vocab, ids, idf):
+        self.vocab, self.ids, self.idf = vocab, ids, idf
+
+    def __len__(self):
+        return len(self.ids)
+
+    def rows_of(self, terms):
+        """A list of terms -> numpy array of their rows, -1 where absent."""
+        import numpy as np
+
+        return np.frombuffer(self.vocab.rows_of(terms), dtype=np.int64)
+
+
+def read_native_vocabulary(path, max_terms=None):
+    """A ``NativeVocabulary`` of a whole vocabulary.tsv; None without the
+    native module, past ``max_terms`` rows, or when a term is there twice."""
+    native = _load_native()
+    if native is None:
+        return None
+    columns = read_vocabulary_columns(path, max_terms)
+    if columns is None:
+        return None
+    terms, ids, idf = columns
+    try:
+        vocab = native.Vocab(terms)
+    except (ValueError, TypeError):
+        return None
+    return NativeVocabulary(vocab, ids, idf)
+
+
+def new_row_batch():
+    """An empty ``RowBatch`` of the native module: ``add(rows, counts)``,
+    ``entries``, ``len()``, ``take() -> (rows, counts, lengths)`` as bytes."""
+    return _load_native().RowBatch()
+
+
+def take_rows(batch):
+    """A ``RowBatch``'s ``(rows, counts, lengths)`` as numpy arrays; it is emptied."""
+    import numpy as np
+
+    rows, counts, lengths = batch.take()
+    return (np.frombuffer(rows, dtype=np.int64), np.frombuffer(counts, dtype=np.float64),
+            np.frombuffer(lengths, dtype=np.int64))
 
 
 def Totals():  # noqa: N802 - the native class when it loads, else its Python stand-in

@@ -56,7 +56,19 @@ def tfidf_entries(batch_counts, table, sublinear_tf=False, norm="l2"):
                          dtype=np.float64, count=total)
     owner = np.repeat(np.arange(len(batch_counts)), lengths)
     kept = (rows >= 0) & (counts > 0)
-    rows, counts, owner = rows[kept], counts[kept], owner[kept]
+    return weighted_entries(rows[kept], counts[kept], owner[kept], len(batch_counts), table,
+                            sublinear_tf, norm)
+
+
+def weighted_entries(rows, counts, owner, messages, table, sublinear_tf=False, norm="l2"):
+    """``tfidf_entries`` of kept entries: rows of ``table``, their counts (> 0)
+    and messages (``owner``, grouped in order, each row once per message) ->
+    ``(owner, ids, values)``. The one arithmetic of the vectors, whether
+    the rows were found by ``table.rows_of`` or by the native kernel."""
+    import numpy as np
+
+    if norm not in NORMS:
+        raise ValueError("norm must be one of %r, not %r" % (NORMS, norm))
     ids = table.ids[rows]
     # by message, then by id within a message
     order = np.lexsort((ids, owner))
@@ -64,7 +76,7 @@ def tfidf_entries(batch_counts, table, sublinear_tf=False, norm="l2"):
     values = (1.0 + np.log(counts) if sublinear_tf else counts) * table.idf[rows]
     if norm != "none":
         weights = values * values if norm == "l2" else np.abs(values)
-        totals = np.bincount(owner, weights=weights, minlength=len(batch_counts))
+        totals = np.bincount(owner, weights=weights, minlength=messages)
         if norm == "l2":
             totals = np.sqrt(totals)
         # an all-zero row stays as it is
@@ -104,26 +116,43 @@ def tfidf_lines(batch, table, sublinear_tf=False, norm="l2", label=UNLABELLED):
     Python runs per message and per output pair only to format the line,
     and not at all when the native kernel is built (its ``format_svmlight``).
     """
-    import numpy as np
-
-    from jeeves.features.kernel import format_svmlight
-
     if not batch:
         if norm not in NORMS:
             raise ValueError("norm must be one of %r, not %r" % (NORMS, norm))
         return []
     owner, ids, values = tfidf_entries([counts for _, counts in batch], table,
                                        sublinear_tf, norm)
-    lengths = np.bincount(owner, minlength=len(batch))
+    return entry_lines(owner, ids, values, [message_id for message_id, _ in batch], label)
+
+
+def row_lines(message_ids, rows, counts, lengths, table, sublinear_tf=False, norm="l2",
+              label=UNLABELLED):
+    """``tfidf_lines`` of messages whose kept entries were found already
+    (the native kernel's ``RowBatch``): ``rows``, ``counts`` and each
+    message's number of entries (``lengths``), numpy arrays."""
+    import numpy as np
+
+    owner = np.repeat(np.arange(len(message_ids)), lengths)
+    owner, ids, values = weighted_entries(rows, counts, owner, len(message_ids), table,
+                                          sublinear_tf, norm)
+    return entry_lines(owner, ids, values, message_ids, label)
+
+
+def entry_lines(owner, ids, values, message_ids, label=UNLABELLED):
+    """The svmlight lines of ``weighted_entries``' output."""
+    import numpy as np
+
+    from jeeves.features.kernel import format_svmlight
+
+    lengths = np.bincount(owner, minlength=len(message_ids))
     # the same lines written natively when the kernel is built (features/native)
-    lines = format_svmlight(label, ids, values, lengths,
-                            [message_id for message_id, _ in batch])
+    lines = format_svmlight(label, ids, values, lengths, message_ids)
     if lines is not None:
         return lines
     pairs = list(map(PAIR_FORMAT.__mod__, zip(ids.tolist(), values.tolist())))
     ends = np.cumsum(lengths).tolist()
     lines, start, space_join = [], 0, " ".join
-    for (message_id, _), end in zip(batch, ends):
+    for message_id, end in zip(message_ids, ends):
         lines.append(_line(label, space_join(pairs[start:end]), message_id))
         start = end
     return lines

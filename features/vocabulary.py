@@ -357,6 +357,26 @@ def read_vocabulary_table(path, terms=None, block_bytes=1 << 20):
                            np.frombuffer(idf, dtype=np.float64))
 
 
+def read_vocabulary_columns(path, max_terms=None, block_bytes=1 << 20):
+    """A vocabulary.tsv's ``(terms, ids, idf)``: its terms (a list) and their
+    ids and idf (numpy int64 and float64 arrays) in file order; None past
+    ``max_terms`` rows. The native vector path's table (features/kernel.py)."""
+    import array
+
+    import numpy as np
+
+    terms, ids, idf = [], array.array("q"), array.array("d")
+    for block_terms, block_ids, _, block_idf in _vocabulary_blocks(path, block_bytes):
+        if max_terms is not None and len(terms) + len(block_terms) > max_terms:
+            return None
+        terms += block_terms
+        ids.extend(map(int, block_ids))
+        # idf depends on df only: few distinct texts, each parsed once
+        parsed = {text: float(text) for text in set(block_idf)}
+        idf.extend(map(parsed.__getitem__, block_idf))
+    return terms, np.frombuffer(ids, dtype=np.int64), np.frombuffer(idf, dtype=np.float64)
+
+
 def read_whole_vocabulary(path):
     """The whole vocabulary.tsv as the vector job's tasks hold it: a
     ``HashedVocabulary``, or a ``VocabularyTable`` when two terms share a

@@ -21,6 +21,12 @@ the task reads, for each batch of messages, only the rows of the batch's
 terms (counter ``vocabulary_read_by_batch``): memory bounded by the batch,
 at the cost of one scan of the vocabulary per batch.
 
+With the native kernel (features/native), a task holds the vocabulary's
+terms in the kernel instead (up to ``NATIVE_MAX_TERMS``, about 60 bytes a
+term), and the kernel looks each message's terms up as it counts them, with
+no Python object per term (jeeves.features.kernel: ``count_rows``); the
+numbers are weighted by the same numpy code either way.
+
 Either way messages are weighted in batches of about ``--batch-terms`` term
 entries (jeeves.features.tfidf.tfidf_lines: one numpy pass per batch).
 
@@ -39,8 +45,15 @@ from collections import Counter
 from mrjob.job import MRJob
 from mrjob.step import MRStep
 
+from jeeves.features.kernel import new_row_batch, read_native_vocabulary, take_rows
 from jeeves.features.text import add_analyzer_args, analyzer_config_from_options
-from jeeves.features.tfidf import NORM, SUBLINEAR_TF, build_term_counter, tfidf_lines
+from jeeves.features.tfidf import (
+    NORM,
+    SUBLINEAR_TF,
+    build_term_counter,
+    row_lines,
+    tfidf_lines,
+)
 from jeeves.features.vocabulary import (
     HASH_FEATURES,
     read_hashed_vocabulary,
@@ -54,6 +67,8 @@ from jeeves.settings import add_settings
 COUNTERS = "tfidf_vectors"
 DEFAULT_BATCH_TERMS = 100000
 DEFAULT_MAX_VOCABULARY_IN_MEMORY = 10000000
+# the native path holds the terms themselves: up to this many (about 120 MB)
+NATIVE_MAX_TERMS = 2000000
 
 
 class MRTfidfVectors(CountedJob, MRJob):
@@ -90,6 +105,15 @@ class MRTfidfVectors(CountedJob, MRJob):
         self.batch = []
         self.batch_terms = 0
         self.vectors = self.empty_vectors = 0
+        # the native path: (NativeVocabulary, RowBatch), the batch's message ids
+        self.rows = None
+        self.message_ids = []
+        if not self.options.hash_features and self.count_terms.counter.native_kernel:
+            vocabulary = read_native_vocabulary(
+                self.options.vocabulary,
+                min(self.options.max_vocabulary_in_memory, NATIVE_MAX_TERMS))
+            if vocabulary is not None:
+                self.rows = (vocabulary, new_row_batch())
 
     def mapper_batch_messages(self, repaired, line):
         """A record line -> its message's counts kept in the batch; a full
@@ -98,6 +122,13 @@ class MRTfidfVectors(CountedJob, MRJob):
             self.increment_counter(COUNTERS, repaired)
         record = record_of_line(line, self.skipped)
         if record is None:
+            return
+        if self.rows is not None:
+            vocabulary, batch = self.rows
+            self.count_terms.counter.count_rows(record, vocabulary, batch)
+            self.message_ids.append(record["message_id"])
+            if batch.entries >= self.options.batch_terms:
+                yield from self.weight_rows()
             return
         counts = self.count_terms(record)
         self.batch.append((record["message_id"], counts))
@@ -116,6 +147,18 @@ class MRTfidfVectors(CountedJob, MRJob):
         self.vectors += len(self.batch)
         self.batch = []
         self.batch_terms = 0
+
+    def weight_rows(self):
+        """The native path's ``weight_batch``."""
+        vocabulary, batch = self.rows
+        rows, counts, lengths = take_rows(batch)
+        for line in row_lines(self.message_ids, rows, counts, lengths, vocabulary,
+                              self.options.sublinear_tf, self.options.norm):
+            if line.startswith("0 # "):
+                self.empty_vectors += 1
+            yield None, line
+        self.vectors += len(self.message_ids)
+        self.message_ids = []
 
     def vocabulary_for_batch(self):
         """The whole vocabulary when it fits, else the rows of the batch's terms."""
@@ -138,6 +181,8 @@ class MRTfidfVectors(CountedJob, MRJob):
         each (every update is a line the runner parses)."""
         if self.batch:
             yield from self.weight_batch()
+        if self.message_ids:
+            yield from self.weight_rows()
         counts = dict(self.skipped, vectors=self.vectors, empty_vectors=self.empty_vectors)
         for name, count in sorted(counts.items()):
             if count:

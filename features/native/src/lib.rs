@@ -35,8 +35,10 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 mod lemma;
 mod svmlight;
+mod vectors;
 
 use lemma::LemmaFilter;
+use vectors::{RowBatch, Vocab};
 
 // features/text.py's placeholder expressions on ASCII text, with Python's
 // semantics spelled out: `\w`, `\d` and `\b` are ASCII (`(?-u)`), and the
@@ -98,6 +100,16 @@ struct TotalsSlot {
     slot: u32,
 }
 
+/// Where a lemma's unigram is in a Vocab (ABSENT: not there): valid while
+/// the Vocab has this generation.
+#[derive(Clone, Copy, Default)]
+struct RowSlot {
+    generation: u64,
+    row: u32,
+}
+
+const ABSENT: u32 = u32::MAX;
+
 /// Documents with more distinct bigrams than this leave a table that is
 /// dropped instead of cleared, so every later document does not clear it.
 const LARGE_DOCUMENT: usize = 1 << 16;
@@ -125,6 +137,7 @@ struct Kernel {
     lemma_keys: Vec<Py<PyString>>,
     unigrams_seen: Vec<UnigramSeen>,
     lemma_totals: Vec<TotalsSlot>,
+    lemma_rows: Vec<RowSlot>,
     hasher: RandomState,
     // per-document state, the buffers kept for their capacity
     document: u32,
@@ -255,6 +268,7 @@ impl Kernel {
             lemma_keys: Vec::new(),
             unigrams_seen: Vec::new(),
             lemma_totals: Vec::new(),
+            lemma_rows: Vec::new(),
             hasher: RandomState::new(),
             document: 0,
             text: Vec::new(),
@@ -294,6 +308,60 @@ impl Kernel {
         let counts = self.build_counts(py, totals.as_deref_mut())?;
         self.native_texts += 1;
         Ok(Some(counts))
+    }
+
+    /// `count`'s terms that are rows of `vocab`, appended to `batch` with
+    /// their counts as one message (first-occurrence order): True; False,
+    /// with nothing appended, for a text `count` returns None for (the
+    /// caller counts it in Python). No Python object per term.
+    fn count_rows(
+        &mut self,
+        py: Python<'_>,
+        doc: &Bound<'_, PyAny>,
+        vocab: PyRef<'_, Vocab>,
+        mut batch: PyRefMut<'_, RowBatch>,
+    ) -> PyResult<bool> {
+        if !self.load_text(doc)? {
+            return Ok(false);
+        }
+        let mut text = std::mem::take(&mut self.text);
+        if self.lowercase {
+            text.make_ascii_lowercase();
+        }
+        let tokenized = self.lemma_ids(py, &text);
+        self.text = text;
+        if !tokenized? {
+            return Ok(false);
+        }
+        self.count_grams();
+        let Kernel { ids, grams, lemmas, lemma_rows, term, .. } = self;
+        let batch = &mut *batch;
+        let before = batch.rows.len();
+        for gram in grams.iter() {
+            let start = gram.start as usize;
+            let gram_ids = &ids[start..start + gram.len as usize];
+            let row = match *gram_ids {
+                [id] => {
+                    let slot = &mut lemma_rows[id as usize];
+                    if slot.generation != vocab.generation {
+                        let row = vocab.row(lemmas.get(id)).unwrap_or(ABSENT);
+                        *slot = RowSlot { generation: vocab.generation, row };
+                    }
+                    slot.row
+                }
+                _ => {
+                    join_lemmas(term, lemmas, gram_ids);
+                    vocab.row(term).unwrap_or(ABSENT)
+                }
+            };
+            if row != ABSENT {
+                batch.rows.push(i64::from(row));
+                batch.counts.push(f64::from(gram.count));
+            }
+        }
+        batch.lengths.push((batch.rows.len() - before) as i64);
+        self.native_texts += 1;
+        Ok(true)
     }
 
     /// The text as the tokens are read from it, lowercased and with its
@@ -455,6 +523,7 @@ impl Kernel {
         self.lemma_keys.push(key);
         self.unigrams_seen.push(UnigramSeen::default());
         self.lemma_totals.push(TotalsSlot::default());
+        self.lemma_rows.push(RowSlot::default());
         Ok(id | spaced)
     }
 
@@ -1010,5 +1079,5 @@ mod jeeves_kernel {
     #[pymodule_export]
     use super::svmlight::format_svmlight;
     #[pymodule_export]
-    use super::{Kernel, LemmaFilter, Merger, Totals};
+    use super::{Kernel, LemmaFilter, Merger, RowBatch, Totals, Vocab};
 }
