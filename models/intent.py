@@ -100,6 +100,20 @@ def _text(record, field):
     return value if isinstance(value, str) else ""
 
 
+def intent_row(record, scores):
+    """The ``intent`` group of one record (INTENT_FEATURE_NAMES order), its
+    sentences scored by ``scores`` (IntentModel.scores or SentenceScorer.scores)."""
+    new = sentences(_text(record, "subject")) + sentences(_text(record, "body"))
+    quoted = sentences(_text(record, "quoted"))
+    found = scores(new + quoted)
+    new_scores, quoted_scores = found[:len(new)], found[len(new):]
+    if len(new_scores) == 0:
+        new_scores = np.zeros(1)
+    return [float(new_scores.max()), float(new_scores.mean()),
+            float((new_scores >= 0.5).mean()),
+            float(quoted_scores.max()) if len(quoted_scores) else 0.0]
+
+
 class IntentFeatures(BaseEstimator, TransformerMixin):
     """The ``intent`` group: sentence scores of an IntentModel, pooled per message.
 
@@ -118,18 +132,105 @@ class IntentFeatures(BaseEstimator, TransformerMixin):
         return self
 
     def _row(self, record):
-        new = sentences(_text(record, "subject")) + sentences(_text(record, "body"))
-        quoted = sentences(_text(record, "quoted"))
-        scores = self.model.scores(new + quoted)
-        new_scores, quoted_scores = scores[:len(new)], scores[len(new):]
-        if len(new_scores) == 0:
-            new_scores = np.zeros(1)
-        return [float(new_scores.max()), float(new_scores.mean()),
-                float((new_scores >= 0.5).mean()),
-                float(quoted_scores.max()) if len(quoted_scores) else 0.0]
+        return intent_row(record, self.model.scores)
 
     def transform(self, X):
         return check_documents(X).feature_rows(("intent", self.model.key), self._row)
 
     def get_feature_names_out(self, input_features=None):
         return np.array(["intent:%s" % name for name in INTENT_FEATURE_NAMES], dtype=object)
+
+
+# sentences whose scores a SentenceScorer keeps (quoted history, greetings and
+# signatures recur from message to message)
+SENTENCE_CACHE = 20000
+
+
+class SentenceScorer:
+    """``IntentModel.scores`` for a few sentences at a time, from the fitted
+    parameters with numpy: the vectorizer's own analyzer, the counts of the
+    vocabulary's terms, ``1 + log`` (sublinear tf), times idf, l2-normalized,
+    dotted with the classifier's weights, the logistic of that plus the
+    intercept; what the scikit-learn pipeline computes, without its input
+    checks (a millisecond a call, most of a message's intent group).
+    ValueError for a model fitted otherwise (``fast_sentence_scorer`` then
+    keeps the pipeline). Scores are kept per sentence text (at most
+    SENTENCE_CACHE)."""
+
+    def __init__(self, model):
+        steps = getattr(model.pipeline, "named_steps", {})
+        tfidf, clf = steps.get("tfidf"), steps.get("clf")
+        if (type(tfidf) is not TfidfVectorizer or type(clf) is not LogisticRegression
+                or list(steps) != ["tfidf", "clf"] or len(clf.classes_) != 2
+                or tfidf.norm not in ("l2", None) or tfidf.dtype is not np.float64):
+            raise ValueError("not a TfidfVectorizer and binary LogisticRegression pipeline")
+        self.analyzer = tfidf.build_analyzer()
+        self.vocabulary = tfidf.vocabulary_
+        self.binary, self.sublinear_tf, self.norm = tfidf.binary, tfidf.sublinear_tf, tfidf.norm
+        self.idf = np.asarray(tfidf.idf_, dtype=np.float64) if tfidf.use_idf else None
+        self.weights = np.ravel(clf.coef_).astype(np.float64)
+        self.intercept = float(clf.intercept_[0])
+        self.cache = {}
+
+    def _score(self, text):
+        vocabulary = self.vocabulary
+        counts = {}
+        for term in self.analyzer(text):
+            index = vocabulary.get(term)
+            if index is not None:
+                counts[index] = counts.get(index, 0) + 1
+        if not counts:
+            return float(_expit(np.float64(self.intercept)))
+        ids = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        if self.binary:
+            values = np.ones_like(values)
+        if self.sublinear_tf:
+            values = np.log(values) + 1.0
+        if self.idf is not None:
+            values = values * self.idf[ids]
+        margin = float(values @ self.weights[ids])
+        if self.norm == "l2":
+            norm = float(np.sqrt(values @ values))
+            margin = margin / norm if norm else 0.0
+        return float(_expit(np.float64(margin + self.intercept)))
+
+    def scores(self, texts):
+        """P(ask or schedule) of each text, as IntentModel.scores gives it."""
+        cache, out = self.cache, []
+        for text in texts:
+            score = cache.get(text)
+            if score is None:
+                score = self._score(text)
+                if len(cache) >= SENTENCE_CACHE:
+                    cache.clear()
+                cache[text] = score
+            out.append(score)
+        return np.array(out, dtype=np.float64)
+
+
+def _expit(value):
+    from scipy.special import expit
+
+    return expit(value)
+
+
+# sentences the fast scorer is checked on against the pipeline
+_PROBE_SENTENCES = ("Can we meet on Tuesday at 3pm?", "Please send me the report.",
+                    "Thanks", "", "zzzz qqqq", "I will be out of the office next week.")
+
+
+def fast_sentence_scorer(model, probe=_PROBE_SENTENCES, tolerance=1e-10):
+    """A SentenceScorer of ``model`` when it reproduces ``model.scores`` on the
+    ``probe`` sentences within ``tolerance``, else None (the caller keeps
+    model.scores)."""
+    try:
+        scorer = SentenceScorer(model)
+    except (AttributeError, ValueError, TypeError):
+        return None
+    expected = model.scores(list(probe))
+    found = scorer.scores(list(probe))
+    scorer.cache.clear()
+    if expected.shape != found.shape or not np.all(np.abs(expected - found) <= tolerance):
+        return None
+    return scorer

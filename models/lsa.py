@@ -99,3 +99,24 @@ class LsaFeatures(BaseEstimator, TransformerMixin):
 
 def _tfidf(X):
     return X.tfidf if isinstance(X, Documents) else X
+
+
+class RowProjection:
+    """``CorpusSvd.project`` of one tf-idf row given as entries (ids, values),
+    without building a sparse matrix: ``project`` multiplies the whole
+    ``components`` block (k x max_terms, cast to float64 on every call,
+    milliseconds for one message), this gathers the components of the row's
+    terms only (kept transposed as float64: the same products, summed in
+    another order)."""
+
+    def __init__(self, svd):
+        self.n_features = svd.n_features
+        self.position = np.full(svd.n_features, -1, dtype=np.int64)
+        self.position[svd.columns] = np.arange(len(svd.columns))
+        self.rows = np.ascontiguousarray(svd.components.T, dtype=np.float64)
+
+    def project(self, ids, values):
+        """The k LSA components of the row whose nonzero entries are (ids, values)."""
+        positions = self.position[np.asarray(ids, dtype=np.int64)]
+        kept = positions >= 0
+        return np.asarray(values, dtype=np.float64)[kept] @ self.rows[positions[kept]]
