@@ -152,8 +152,13 @@ def _text(error):
 
 
 def close(client):
-    """Log out, ignoring a connection that is already gone."""
+    """Log out, ignoring a connection that is already gone; its socket is then closed
+    at once (the dead client may live on in a reference cycle until the next garbage
+    collection, holding its descriptor)."""
     try:
         client.logout()
     except Exception:  # the server may already have closed it
-        pass
+        try:
+            client.shutdown()
+        except Exception:
+            pass

@@ -44,9 +44,12 @@ State (JSON): ``{"version": 1, "account": USER@HOST, "folders": {NAME:
 {"uidvalidity", "last_uid", "scored", "flagged"}}}``.
 """
 
+import imaplib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+
+from imapclient.exceptions import IMAPClientError
 
 from jeeves import scoring
 from jeeves.features.mailformats import iter_found
@@ -294,7 +297,13 @@ class Watcher:
     def _wait(self, client):
         """Until the server reports a change (IDLE) or the polling interval passes."""
         if client.has_capability("IDLE"):
-            client.idle()
+            try:
+                client.idle()
+            except IMAPClientError as error:
+                # a server shutting down answers IDLE with "* BYE": the connection is lost
+                if "BYE" not in str(error):
+                    raise
+                raise imaplib.IMAP4.abort(str(error)) from None
             try:
                 client.idle_check(timeout=self.settings.idle_seconds)
             finally:
