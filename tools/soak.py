@@ -62,6 +62,7 @@ import imapclient
 from jeeves.features.mailformats import iter_found
 from jeeves.features.parsing import outcome_of
 from jeeves.models.bundle import load_predictor
+from jeeves.serve_client import Client, ServerRefused, address_of
 from tests.mailbox import dovecot
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -83,6 +84,8 @@ class SoakSettings:
     rss_tolerance: float = 0.10
     seed: int = 0
     data: str = DATA
+    tag: str = None  # `jeeves watch --tag`: an IMAP command after each notification
+    serve: bool = True  # also feed every message to `jeeves serve`, one connection each
 
     def __post_init__(self):
         if self.messages < 1 or self.batch < 1:
@@ -257,27 +260,39 @@ class Relay:
                     if not data:
                         return
                     peers[sock].sendall(data)
-        except OSError:  # dropped by drop() under our feet
+        except OSError:  # a peer reset the connection
             return
         finally:
-            self._close(pair)
+            with self.lock:
+                self.connections.discard(pair)
+            for sock in pair:
+                sock.close()
 
-    def _close(self, pair):
-        with self.lock:
-            self.connections.discard(pair)
-        for sock in pair:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
+    def wait_connections(self, count):
+        """Until the relay carries ``count`` connections (RuntimeError after
+        STALL_SECONDS)."""
+        deadline = time.monotonic() + STALL_SECONDS
+        while True:
+            with self.lock:
+                if len(self.connections) == count:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError("the relay carries %d connections, not %d"
+                                   % (len(self.connections), count))
+            time.sleep(0.05)
 
     def drop(self):
-        """Cut every open connection -> how many were cut."""
+        """Cut every open connection -> how many were cut. Both ends see the connection
+        end at once; the relay's thread closes the sockets (closing them here, under
+        the thread's select, could let a new socket reuse the descriptor)."""
         with self.lock:
             pairs = list(self.connections)
         for pair in pairs:
-            self._close(pair)
+            for sock in pair:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
         return len(pairs)
 
     def close(self):
@@ -287,7 +302,48 @@ class Relay:
         self.listener.close()
 
 
-# -- the watcher
+# -- the processes under test
+
+def sample_process(process, name, lines, settle=0.5, most=10.0):
+    """(VmRSS in KiB, {kind: count} of its open file descriptors) of a process, read
+    from /proc once the descriptors have stayed the same for ``settle`` seconds (at
+    most ``most``): a connection a client has just closed takes a server a moment
+    to close. A kind is a descriptor's target, "socket", "pipe" or a path."""
+    pid = process.pid
+
+    def descriptors():
+        if process.poll() is not None:
+            raise RuntimeError("%s ended with status %s: %s" % (
+                name, process.returncode, "\n".join(lines[-20:])))
+        kinds = Counter()
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:  # closed meanwhile
+                continue
+            kinds[target.split(":[", 1)[0]] += 1
+        return dict(kinds)
+
+    kinds, deadline = descriptors(), time.monotonic() + most
+    while time.monotonic() < deadline:
+        time.sleep(settle)
+        kinds, previous = descriptors(), kinds
+        if kinds == previous:
+            break
+    with open("/proc/%d/status" % pid, encoding="ascii") as handle:
+        rss = next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:"))
+    return rss, kinds
+
+
+def stop_process(process):
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
 
 class WatchProcess:
     """`jeeves watch` in a child process; a thread reads its log lines."""
@@ -365,19 +421,75 @@ class WatchProcess:
             time.sleep(0.05)
 
     def sample(self):
-        """(VmRSS in KiB, open file descriptors) of the child, read from /proc."""
-        with open("/proc/%d/status" % self.pid, encoding="ascii") as handle:
-            rss = next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:"))
-        return rss, len(os.listdir("/proc/%d/fd" % self.pid))
+        return sample_process(self.process, "jeeves watch", self.other)
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
+        stop_process(self.process)
+
+
+class ServeProcess:
+    """`jeeves serve` on a unix socket in a child process, fed as a mail filter feeds
+    it: one connection and one POST /score per message (jeeves.serve_client)."""
+
+    def __init__(self, bundle, socket_path):
+        self.url = "unix:" + socket_path
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jeeves.cli", "serve", "--model", bundle,
+             "--socket", socket_path],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+        self.pid = self.process.pid
+        self.lines, self.ready = [], threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.ready.wait(STALL_SECONDS) or self.process.poll() is not None:
+            self.stop()
+            raise RuntimeError("jeeves serve did not start: %s" % "\n".join(self.lines))
+        self.answers = Counter()   # message id -> answers
+        self.flagged = set()
+        self.refused = []
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if " serving " in line:
+                self.ready.set()
+        self.ready.set()
+
+    def score(self, raws):
+        """POST /score each message over a connection of its own."""
+        for raw in raws:
+            client = Client(self.url, timeout=60)
             try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                answer = client.request("POST", "/score", raw)
+            except ServerRefused as error:
+                self.refused.append(str(error))
+                continue
+            finally:
+                client.close()
+            for message in answer["messages"]:
+                self.answers[message["message_id"]] += 1
+                if message["label"] == 1:
+                    self.flagged.add(message["message_id"])
+
+    def cut_request(self, raw):
+        """Send half a POST /score, then close the connection (a client that dies)."""
+        family, address = address_of(self.url)
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.connect(address)
+            sock.sendall(b"POST /score HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d"
+                         b"\r\n\r\n" % len(raw) + raw[:len(raw) // 2])
+
+    def health(self):
+        client = Client(self.url, timeout=60)
+        try:
+            return client.request("GET", "/health")
+        finally:
+            client.close()
+
+    def sample(self):
+        return sample_process(self.process, "jeeves serve", self.lines)
+
+    def stop(self):
+        stop_process(self.process)
 
 
 # -- the soak
@@ -455,7 +567,7 @@ def run_soak(settings, bundle=None, workdir=None, log=print):
     messages = Messages(message_pool(settings.data), settings.seed)
     root = tempfile.mkdtemp(prefix="jeeves-soak-", dir=workdir)
     os.chmod(root, 0o755)  # Dovecot's users must reach its directory inside
-    server = relay = hook = watcher = None
+    server = relay = hook = watcher = daemon = None
     try:
         if bundle is None:
             log("training a small bundle ...")
@@ -464,7 +576,10 @@ def run_soak(settings, bundle=None, workdir=None, log=print):
         server = dovecot.Dovecot(os.path.join(root, "dovecot")).start()
         relay, hook = Relay(server.port), Webhook()
         watcher = WatchProcess("imaps://%s@127.0.0.1:%d" % (dovecot.USER, relay.port),
-                               server.cafile, bundle, hook.url, os.path.join(root, "watch.json"))
+                               server.cafile, bundle, hook.url, os.path.join(root, "watch.json"),
+                               ["--tag", settings.tag] if settings.tag else [])
+        if settings.serve:
+            daemon = ServeProcess(bundle, os.path.join(root, "serve.sock"))
         plan = settings.fault_plan()
         samples, faults, appended = [], [], 0
         started = time.monotonic()
@@ -482,20 +597,29 @@ def run_soak(settings, bundle=None, workdir=None, log=print):
                     cut = None
                 else:
                     cut = relay.drop()
+                    if daemon is not None:
+                        daemon.cut_request(raws[0])
                 faults.append({"kind": fault, "batch": batch, "scored_before": at,
                                "connections_cut": cut})
                 log("%s after %d messages scored" % (fault, at))
             expected.add([(number, messages.message_id(number), raw)
                           for number, raw in zip(numbers, raws)])
+            if daemon is not None:
+                daemon.score(raws)
             watcher.wait_scored(appended)
             watcher.wait_saved(appended)
-            rss, fds = watcher.sample()
-            samples.append({"messages": appended, "rss_kib": rss, "fds": fds,
-                            "seconds": round(time.monotonic() - started, 1),
-                            "fault": fault})
-            log("%6d messages  %8.1f MiB  %3d fds  %6.1f s%s" % (
-                appended, rss / 1024, fds, samples[-1]["seconds"],
-                "  (%s)" % fault if fault else ""))
+            # the watcher may have scored the batch before it met the fault: sample once it
+            # is connected again (and waits in IDLE), not while it reconnects
+            relay.wait_connections(1)
+            rss, kinds = watcher.sample()
+            sample = {"messages": appended, "rss_kib": rss, "fds": sum(kinds.values()),
+                      "fd_kinds": kinds, "seconds": round(time.monotonic() - started, 1),
+                      "fault": fault}
+            if daemon is not None:
+                sample["serve_rss_kib"], kinds = daemon.sample()
+                sample["serve_fds"], sample["serve_fd_kinds"] = sum(kinds.values()), kinds
+            samples.append(sample)
+            log(format_sample(sample))
         state = watcher.saved_state()
         watcher.stop()
         result = {"settings": asdict(settings), "watch_pid": watcher.pid, "samples": samples,
@@ -503,10 +627,15 @@ def run_soak(settings, bundle=None, workdir=None, log=print):
                   "other_lines": watcher.other}
         result["checks"] = checks(settings, messages, expected, watcher, hook, samples, state,
                                   faults)
+        if daemon is not None:
+            health = daemon.health()
+            result.update(serve_pid=daemon.pid, serve_health=health, serve_lines=daemon.lines)
+            result["checks"].update(serve_checks(settings, messages, expected, daemon, health,
+                                                 samples))
         return result
     finally:
-        for stop in (watcher and watcher.stop, relay and relay.close, hook and hook.close,
-                     server and server.stop):
+        for stop in (watcher and watcher.stop, daemon and daemon.stop, relay and relay.close,
+                     hook and hook.close, server and server.stop):
             if stop:
                 stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -537,28 +666,72 @@ def checks(settings, messages, expected, watcher, hook, samples, state, faults):
     out["faults_met"] = {"ok": len(faults) == settings.restarts + settings.drops
                          and watcher.lost >= len(faults),
                          "faults": len(faults), "lost_lines": watcher.lost}
-    baseline = next(sample for sample in samples if sample["messages"] >= settings.baseline)
-    later = [sample["rss_kib"] for sample in samples
-             if sample["messages"] > baseline["messages"]]
-    limit = baseline["rss_kib"] * (1 + settings.rss_tolerance)
-    out["rss_within_tolerance"] = {
-        "ok": bool(later) and max(later) <= limit,
-        "baseline_messages": baseline["messages"], "baseline_kib": baseline["rss_kib"],
-        "max_later_kib": max(later, default=None), "final_kib": samples[-1]["rss_kib"],
-        "limit_kib": round(limit),
-        "growth": round(max(later, default=0) / baseline["rss_kib"] - 1, 4)}
-    fds = [sample["fds"] for sample in samples]
-    out["fds_constant"] = {"ok": len(set(fds)) == 1, "min": min(fds), "max": max(fds)}
+    out["rss_within_tolerance"] = rss_check(settings, samples, "rss_kib")
+    out["fds_constant"] = fds_check(samples, "fds")
     return out
 
 
+def serve_checks(settings, messages, expected, daemon, health, samples):
+    """The daemon's share of the checks: each message answered once, as the bundle
+    scores it; the cut requests refused; its memory and descriptors."""
+    ids = {messages.message_id(number) for number in range(settings.messages)}
+    answers, scorable = daemon.answers, ids - expected.unscorable
+    doubled = sorted(message_id for message_id, count in answers.items() if count > 1)
+    return {
+        "serve_answered_exactly_once": {
+            "ok": set(answers) == scorable and not doubled and daemon.flagged == expected.flagged
+            and health["counts"].get("scored") == len(scorable),
+            "answered": len(answers), "doubled": doubled[:10],
+            "missing": sorted(scorable - set(answers))[:10],
+            "flagged": len(daemon.flagged), "expected_flagged": len(expected.flagged),
+            "health_scored": health["counts"].get("scored"),
+            "refused": len(daemon.refused)},
+        "serve_cut_requests_refused": {
+            "ok": health["counts"].get("errors") == settings.drops,
+            "cut": settings.drops, "health_errors": health["counts"].get("errors")},
+        "serve_rss_within_tolerance": rss_check(settings, samples, "serve_rss_kib"),
+        "serve_fds_constant": fds_check(samples, "serve_fds"),
+    }
+
+
+def rss_check(settings, samples, key):
+    """No sample after the baseline's above the baseline's level by more than the
+    tolerance."""
+    baseline = next(sample for sample in samples if sample["messages"] >= settings.baseline)
+    later = [sample[key] for sample in samples if sample["messages"] > baseline["messages"]]
+    limit = baseline[key] * (1 + settings.rss_tolerance)
+    return {"ok": bool(later) and max(later) <= limit,
+            "baseline_messages": baseline["messages"], "baseline_kib": baseline[key],
+            "max_later_kib": max(later, default=None), "final_kib": samples[-1][key],
+            "limit_kib": round(limit),
+            "growth": round(max(later, default=0) / baseline[key] - 1, 4)}
+
+
+def fds_check(samples, key):
+    fds = [sample[key] for sample in samples]
+    return {"ok": len(set(fds)) == 1, "min": min(fds), "max": max(fds)}
+
+
+def format_sample(sample):
+    return "%6d messages  watch %7.1f MiB %3d fds%s  %7.1f s%s" % (
+        sample["messages"], sample["rss_kib"] / 1024, sample["fds"],
+        "  serve %7.1f MiB %3d fds" % (sample["serve_rss_kib"] / 1024, sample["serve_fds"])
+        if "serve_rss_kib" in sample else "", sample["seconds"],
+        "  (%s)" % sample["fault"] if sample["fault"] else "")
+
+
 def format_result(result):
-    lines = ["", "%8s  %9s  %4s  %8s  %s" % ("messages", "RSS MiB", "fds", "seconds", "fault"),
-             "%8s  %9s  %4s  %8s  %s" % ("-" * 8, "-" * 9, "-" * 4, "-" * 8, "-" * 7)]
-    for sample in result["samples"]:
-        lines.append("%8d  %9.1f  %4d  %8.1f  %s" % (
-            sample["messages"], sample["rss_kib"] / 1024, sample["fds"], sample["seconds"],
-            sample["fault"] or ""))
+    serve = "serve_rss_kib" in result["samples"][0]
+    columns = ["messages", "watch RSS MiB", "watch fds"] + \
+        ["serve RSS MiB", "serve fds"] * serve + ["seconds", "fault"]
+    rows = [[str(sample["messages"]), "%.1f" % (sample["rss_kib"] / 1024), str(sample["fds"])]
+            + (["%.1f" % (sample["serve_rss_kib"] / 1024), str(sample["serve_fds"])]
+               if serve else [])
+            + ["%.1f" % sample["seconds"], sample["fault"] or ""]
+            for sample in result["samples"]]
+    widths = [max(len(row[i]) for row in rows + [columns]) for i in range(len(columns))]
+    lines = [""] + ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)).rstrip()
+                    for row in [columns, ["-" * width for width in widths]] + rows]
     lines.append("")
     for name, check in result["checks"].items():
         figures = ", ".join("%s %s" % (key, value) for key, value in check.items()
@@ -585,6 +758,10 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--data", default=defaults.data,
                         help="the shared data folder (default: ../shared/data)")
+    parser.add_argument("--tag", metavar="KEYWORD",
+                        help="run the watcher with --tag KEYWORD (default: without)")
+    parser.add_argument("--no-serve", dest="serve", action="store_false",
+                        help="soak `jeeves watch` alone, without `jeeves serve`")
     parser.add_argument("--model", help="a bundle to watch with (default: train a small one)")
     parser.add_argument("--output", default=os.path.join(REPO, ".cache", "soak", "soak.json"),
                         help="where the JSON result goes (%(default)s)")
@@ -597,7 +774,8 @@ def main(argv=None):
         settings = SoakSettings(messages=args.messages, batch=args.batch,
                                 restarts=args.restarts, drops=args.drops,
                                 baseline=args.baseline, rss_tolerance=args.rss_tolerance,
-                                seed=args.seed, data=args.data)
+                                seed=args.seed, data=args.data, tag=args.tag,
+                                serve=args.serve)
         result = run_soak(settings, bundle=args.model)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print("soak: %s" % error, file=sys.stderr)

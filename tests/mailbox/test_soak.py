@@ -1,14 +1,16 @@
-"""The soak of `jeeves watch` (tools/soak.py, issue #27) at 2,000 messages: ten
-APPEND batches to a Dovecot of its own, three restarts of that server and one
-connection cut by the relay in between, memory and descriptors of the watcher
-read from /proc. `make soak` runs the same code on 20,000 messages."""
+"""The soak of `jeeves watch` and `jeeves serve` (tools/soak.py, issue #27) at 2,000
+messages: ten APPEND batches to a Dovecot of its own, three restarts of that
+server and one connection cut by the relay in between; the daemon gets each
+message over a connection of its own, and one request cut in half; memory and
+descriptors of both read from /proc. `make soak` runs the same code on 20,000
+messages."""
 
 from tools.soak import SoakSettings, format_result, run_soak
 
 SETTINGS = SoakSettings(messages=2000, batch=200, restarts=3, drops=1, baseline=1000)
 
 
-def test_watch_soak_loses_and_doubles_nothing_and_does_not_grow(mailserver, spam_bundle):
+def test_soak_loses_and_doubles_nothing_and_does_not_grow(mailserver, spam_bundle):
     # mailserver: the suite's Dovecot checks (it skips where Dovecot cannot run);
     # the soak starts a server of its own, which it restarts
     result = run_soak(SETTINGS, bundle=spam_bundle, log=lambda line: None)
@@ -29,3 +31,12 @@ def test_watch_soak_loses_and_doubles_nothing_and_does_not_grow(mailserver, spam
     assert checks["rss_within_tolerance"]["ok"], checks["rss_within_tolerance"]
     assert checks["rss_within_tolerance"]["baseline_messages"] == 1000
     assert checks["fds_constant"]["ok"], checks["fds_constant"]
+
+    answered = checks["serve_answered_exactly_once"]
+    assert answered["ok"], answered
+    assert answered["answered"] == SETTINGS.messages
+    assert answered["flagged"] == notified["expected"]
+    assert checks["serve_cut_requests_refused"]["ok"], checks["serve_cut_requests_refused"]
+    assert checks["serve_rss_within_tolerance"]["ok"], checks["serve_rss_within_tolerance"]
+    assert checks["serve_fds_constant"]["ok"], checks["serve_fds_constant"]
+    assert all(check["ok"] for check in checks.values())
