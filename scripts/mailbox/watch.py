@@ -232,6 +232,7 @@ class Watcher:
             if renumbered:
                 self.log("%s %s: UIDVALIDITY changed: the %d messages there are taken as "
                          "scored" % (_now(), folder, len(present)))
+                folder_state.pop("untagged", None)
             folder_state["last_uid"] = max(present, default=0)
         folder_state["uidvalidity"] = uidvalidity
         folder_state.setdefault("last_uid", 0)
@@ -247,6 +248,7 @@ class Watcher:
 
     def process_new(self, client, state, folder_state):
         """Score, notify and record every message above the last UID -> messages scored."""
+        self._tag_untagged(client, state, folder_state)
         uids = new_uids(client, folder_state["last_uid"])
         if uids:
             self.check_version()
@@ -268,7 +270,17 @@ class Watcher:
                     scored += 1
                 folder_state["last_uid"] = uid
                 self.state_file.save(state)
+                self._tag_untagged(client, state, folder_state)
         return scored
+
+    def _tag_untagged(self, client, state, folder_state):
+        """Set --tag on the notified messages that lack it. They are recorded as done
+        (state saved) before they are tagged, so a connection lost in between leaves
+        the tag to the next connection instead of notifying them again."""
+        if folder_state.get("untagged"):
+            client.add_flags(folder_state["untagged"], [self.settings.tag.encode("ascii")])
+            del folder_state["untagged"]
+            self.state_file.save(state)
 
     def _handle(self, client, uid, record, prediction, folder_state, top=()):
         flagged = prediction["label"] == 1
@@ -284,10 +296,10 @@ class Watcher:
                 raise NotifyFailed("notifying message uid %d failed: %s" % (uid, error)
                                    ) from None
             if self.settings.tag:
-                client.add_flags([uid], [self.settings.tag.encode("ascii")])
+                folder_state.setdefault("untagged", []).append(uid)  # tagged once saved
             folder_state["flagged"] = folder_state.get("flagged", 0) + 1
         folder_state["scored"] = folder_state.get("scored", 0) + 1
-        # logged once notified and tagged: the line says it is done
+        # logged once notified: the line says it is done (its tag follows the state's save)
         self.log("%s %s uid=%d score=%.4f %s message_id=<%s> from=%s subject=%r model=%s%s" % (
             _now(), self.settings.folder, uid, prediction["score"],
             "FLAGGED" if flagged else "ok", record["message_id"], sender, record["subject"],
