@@ -550,6 +550,24 @@ def imap_client(server):
     return client
 
 
+def tagged_ids(server, tag):
+    """The Message-IDs of the messages in the folder that carry the keyword ``tag``."""
+    client = imap_client(server)
+    try:
+        client.select_folder(FOLDER, readonly=True)
+        uids = client.search(["KEYWORD", tag])
+        found = set()
+        for start in range(0, len(uids), 1000):
+            fetched = client.fetch(uids[start:start + 1000],
+                                   ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+            for data in fetched.values():
+                header = data[b"BODY[HEADER.FIELDS (MESSAGE-ID)]"].decode("ascii", "replace")
+                found.add(header.split("<", 1)[1].split(">", 1)[0])
+        return found
+    finally:
+        client.logout()
+
+
 def append(server, messages):
     """APPEND ``messages`` (raw bytes) to the folder over one new connection."""
     client = imap_client(server)
@@ -622,11 +640,17 @@ def run_soak(settings, bundle=None, workdir=None, log=print):
             log(format_sample(sample))
         state = watcher.saved_state()
         watcher.stop()
+        tagged = tagged_ids(server, settings.tag) if settings.tag else None
         result = {"settings": asdict(settings), "watch_pid": watcher.pid, "samples": samples,
                   "faults": faults, "lost_lines": watcher.lost, "state": state,
                   "other_lines": watcher.other}
         result["checks"] = checks(settings, messages, expected, watcher, hook, samples, state,
                                   faults)
+        if tagged is not None:
+            result["checks"]["tagged_as_flagged"] = {
+                "ok": tagged == expected.flagged, "tagged": len(tagged),
+                "untagged": sorted(expected.flagged - tagged)[:10],
+                "unexpected": sorted(tagged - expected.flagged)[:10]}
         if daemon is not None:
             health = daemon.health()
             result.update(serve_pid=daemon.pid, serve_health=health, serve_lines=daemon.lines)

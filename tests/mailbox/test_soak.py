@@ -7,7 +7,9 @@ messages."""
 
 from tools.soak import SoakSettings, format_result, run_soak
 
-SETTINGS = SoakSettings(messages=2000, batch=200, restarts=3, drops=1, baseline=1000)
+# with --tag: a connection lost between a notification and its tag must not notify twice
+SETTINGS = SoakSettings(messages=2000, batch=200, restarts=3, drops=1, baseline=1000,
+                        tag="JeevesSoak")
 
 
 def test_soak_loses_and_doubles_nothing_and_does_not_grow(mailserver, spam_bundle):
@@ -24,6 +26,7 @@ def test_soak_loses_and_doubles_nothing_and_does_not_grow(mailserver, spam_bundl
     # the bundle flags some of the messages and not the rest, so both cases are met
     assert 0 < notified["expected"] < SETTINGS.messages
     assert notified["notifications"] == notified["expected"]
+    assert checks["tagged_as_flagged"]["ok"], checks["tagged_as_flagged"]
     assert checks["faults_met"]["ok"], checks["faults_met"]
     assert [fault["kind"] for fault in result["faults"]].count("restart") == 3
     assert [fault["kind"] for fault in result["faults"]].count("drop") == 1
