@@ -172,41 +172,51 @@ class SentenceScorer:
         self.intercept = float(clf.intercept_[0])
         self.cache = {}
 
-    def _score(self, text):
-        vocabulary = self.vocabulary
-        counts = {}
-        for term in self.analyzer(text):
-            index = vocabulary.get(term)
-            if index is not None:
-                counts[index] = counts.get(index, 0) + 1
-        if not counts:
-            return float(_expit(np.float64(self.intercept)))
-        ids = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    def _scores(self, texts):
+        """The scores of distinct texts, all in one numpy pass."""
+        vocabulary, analyzer = self.vocabulary, self.analyzer
+        owner, ids, counts = [], [], []
+        for row, text in enumerate(texts):
+            found = {}
+            for term in analyzer(text):
+                index = vocabulary.get(term)
+                if index is not None:
+                    found[index] = found.get(index, 0) + 1
+            owner.extend([row] * len(found))
+            ids.extend(found)
+            counts.extend(found.values())
+        ids = np.asarray(ids, dtype=np.int64)
+        owner = np.asarray(owner, dtype=np.int64)
+        values = np.asarray(counts, dtype=np.float64)
         if self.binary:
             values = np.ones_like(values)
         if self.sublinear_tf:
             values = np.log(values) + 1.0
         if self.idf is not None:
             values = values * self.idf[ids]
-        margin = float(values @ self.weights[ids])
+        margins = np.bincount(owner, weights=values * self.weights[ids], minlength=len(texts))
         if self.norm == "l2":
-            norm = float(np.sqrt(values @ values))
-            margin = margin / norm if norm else 0.0
-        return float(_expit(np.float64(margin + self.intercept)))
+            norms = np.sqrt(np.bincount(owner, weights=values * values, minlength=len(texts)))
+            margins = margins / np.where(norms > 0.0, norms, 1.0)
+        return _expit(margins + self.intercept)
 
     def scores(self, texts):
         """P(ask or schedule) of each text, as IntentModel.scores gives it."""
-        cache, out = self.cache, []
-        for text in texts:
+        cache, known, missing = self.cache, {}, []
+        for text in dict.fromkeys(texts):
             score = cache.get(text)
             if score is None:
-                score = self._score(text)
-                if len(cache) >= SENTENCE_CACHE:
-                    cache.clear()
-                cache[text] = score
-            out.append(score)
-        return np.array(out, dtype=np.float64)
+                missing.append(text)
+            else:
+                known[text] = score
+        if missing:
+            found = dict(zip(missing, self._scores(missing).tolist()))
+            known.update(found)
+            # `jeeves serve` scores in threads: the cache is only read and updated
+            if len(cache) + len(found) > SENTENCE_CACHE:
+                cache.clear()
+            cache.update(found)
+        return np.array([known[text] for text in texts], dtype=np.float64)
 
 
 def _expit(value):
