@@ -101,11 +101,11 @@ BENCH_MB ?= 64
 bench: setup
 	$(BIN)/python -m tools.run_bench --mb $(BENCH_MB)
 
-# The soak of `jeeves watch` (docs/mailbox.md, "Soak"; outside `make test`, which
-# runs it on 2,000 messages): 20,000 messages, three Dovecot restarts, one dropped
-# connection; the figures go to .cache/soak/soak.json.
+# The soak of `jeeves watch` and `jeeves serve` (docs/mailbox.md, "Soak"; outside
+# `make test`, which runs it on 2,000 messages): 20,000 messages, three Dovecot
+# restarts, one dropped connection; the figures go to .cache/soak/soak.json.
 soak: setup dovecot
-	$(BIN)/python -m tools.soak --messages 20000 --batch 500 --restarts 3 --drops 1
+	$(BIN)/python -m tools.soak --messages 20000 --batch 500 --restarts 3 --drops 1 --tag JeevesSoak
 
 hadoop-jars: $(HADOOP_LOCAL)/lib/.fetched
 
