@@ -484,30 +484,88 @@ def put_code_first():
         engine.Engine("hadoop").code_args()
 
 
+# one task container a job: each job runs its maps and its one reducer inside
+# its ApplicationMaster (Hadoop's uber jobs), on top of the runner's profile
+UBER_JOBCONF = {"mapreduce.job.ubertask.enable": "true",
+                "mapreduce.job.ubertask.maxmaps": "1000",
+                "mapreduce.job.ubertask.maxreduces": "1",
+                "mapreduce.job.ubertask.maxbytes": str(1 << 40),
+                "mapreduce.job.reduces": "1"}
+
+
+def uber_conf(path):
+    """Write an mrjob.conf that includes the runner profiles `jeeves` uses and
+    makes every Hadoop job an uber job (UBER_JOBCONF); returns its path."""
+    from jeeves.runners import MRJOB_CONF
+
+    lines = ["include: %s" % json.dumps(os.path.realpath(MRJOB_CONF)), "runners:",
+             "  hadoop:", "    jobconf:"]
+    lines += ["      %s: %s" % (name, json.dumps(value))
+              for name, value in sorted(UBER_JOBCONF.items())]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
+
+
 def run_sizes(sizes_mb, work, hdfs_root=None, progress=print, trace=True,
-              unlabelled_words=UNLABELLED_WORDS):
+              unlabelled_words=UNLABELLED_WORDS, parallel=False, uber=False):
     """Per size: write the corpus, put it on HDFS, measure `jeeves run
     --runner hadoop` on it -> [{"mb", "mail_bytes", "report"}] (reports also
-    in ``work``/report-MB.json)."""
+    in ``work``/report-MB.json). ``parallel``: the runs at once, each in its
+    own child (what each driver moves is its own; the cluster runs their
+    jobs side by side), which takes less time than one after the other.
+    ``uber``: every job an uber job (:func:`uber_conf`), a container
+    instead of one per task: much less CPU on a one-node cluster, the same
+    stages and jobs for the driver (only fewer output parts to list)."""
     hdfs_root = hdfs_root or "/user/jeeves-driver-io/%s" % uuid.uuid4().hex
     put_code_first()
     runs = []
+    conf_args = ["--mrjob-conf", uber_conf(os.path.join(work, "uber-mrjob.conf"))] if uber \
+        else []
+    staged = os.path.join(work, "corpora")
     for size in sizes_mb:
-        local = os.path.join(work, "corpus-%s" % size)
+        # work/corpora/SIZE/corpus -> HDFS_ROOT/SIZE/corpus
+        local = os.path.join(staged, str(size), "corpus")
         mail_bytes = write_corpus(local, int(size * MB), unlabelled_words=unlabelled_words)
         directory = "%s/%s" % (hdfs_root, size)
-        hadoop("fs", "-mkdir", "-p", directory)
-        hadoop("fs", "-put", local, directory + "/corpus")
         argv = ["run", "--input", "hdfs://%s/corpus" % directory,
-                "--output", "hdfs://%s/out" % directory, "--runner", "hadoop", *RUN_ARGS]
-        report = measure(argv, log_path=os.path.join(work, "run-%s.log" % size), trace=trace)
+                "--output", "hdfs://%s/out" % directory, "--runner", "hadoop", *RUN_ARGS,
+                *conf_args]
+        runs.append({"mb": size, "mail_bytes": mail_bytes, "argv": argv})
+    # two `hadoop fs` JVMs for all the corpora (an HTTP request per file is slower here)
+    hadoop("fs", "-mkdir", "-p", hdfs_root)
+    hadoop("fs", "-put", *[os.path.join(staged, str(size)) for size in sizes_mb], hdfs_root)
+
+    def measured(run):
+        size = run["mb"]
+        try:
+            run["report"] = measure(run.pop("argv"), trace=trace,
+                                    log_path=os.path.join(work, "run-%s.log" % size))
+        except RuntimeError as error:
+            run["error"] = error
+            return
+        report = run["report"]
         with open(os.path.join(work, "report-%s.json" % size), "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=1)
-        runs.append({"mb": size, "mail_bytes": mail_bytes, "report": report})
         progress("%s MB of unlabelled mail: driver %s bytes (data %s), %d hadoop client "
                  "commands, %.0f s" % (size, format(report["driver_bytes"], ","),
                                        _bytes(report["data_bytes"]),
                                        len(report["hadoop_commands"]), report["seconds"]))
+
+    if parallel:
+        threads = [threading.Thread(target=measured, args=(run,)) for run in runs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    else:
+        for run in runs:
+            measured(run)
+            if "error" in run:
+                break
+    for run in runs:
+        if "error" in run:
+            raise run["error"]
     return runs
 
 
@@ -573,6 +631,10 @@ def main(argv=None):
     parser.add_argument("--unlabelled-words", type=int, default=UNLABELLED_WORDS,
                         help="words of the unlabelled mail's dictionary (default %(default)s: "
                              "the same vocabulary at every size; 20000: one that grows)")
+    parser.add_argument("--parallel", action="store_true",
+                        help="run the sizes at once (less time; the same bytes)")
+    parser.add_argument("--uber", action="store_true",
+                        help="every job an uber job (one container; the same driver bytes)")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
     sizes = [float(size) for size in args.sizes.split(",") if size.strip()]
@@ -580,7 +642,8 @@ def main(argv=None):
         parser.error("--sizes: at least two sizes")
     work = args.work or tempfile.mkdtemp(prefix="jeeves-driver-io-")
     summary = summarize(run_sizes([int(size) if size.is_integer() else size for size in sizes],
-                                  work, unlabelled_words=args.unlabelled_words))
+                                  work, unlabelled_words=args.unlabelled_words,
+                                  parallel=args.parallel, uber=args.uber))
     print("\n" + format_summary(summary))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
