@@ -13,7 +13,9 @@ itself; it creates nothing) with jeeves.models.bundle.load_bundle, which
 verifies every sha256 checksum before the estimator is read: a missing,
 modified or incompatible file fails the task, and so the job, with
 jeeves.models.bundle.BundleError naming the file, before any record is
-scored (no output).
+scored (no output). Every task verifies the checksums; the estimator is read
+once per process (``loaded_bundle``: the inline runner runs every task in
+one process, and an email model takes seconds to read).
 
 Records are scored in batches of ``--batch-size`` (one CSR matrix and one
 estimator call per batch) by jeeves.models.scoring.predict_records, the code of
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 
 from mrjob.job import MRJob
 from mrjob.protocol import RawValueProtocol
@@ -37,11 +40,33 @@ from mrjob.step import MRStep
 
 from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
 from jeeves.jobs.protocols import record_of_line
-from jeeves.models.bundle import load_bundle
+from jeeves.models.bundle import load_bundle, verify_bundle
 from jeeves.models.scoring import BundleVectorizer, predict_records
 
 COUNTERS = "score_messages"
 DEFAULT_BATCH_SIZE = 500
+# the bundle this process loaded last, by its metadata (which holds every
+# file's checksum): the inline runner runs every task in one process (each in
+# a working directory of its own), and an email model's bundle takes seconds
+# to read
+_loaded = {}
+
+
+def loaded_bundle(directory):
+    """``(Bundle, BundleVectorizer)`` of the bundle in ``directory``: every
+    checksum verified each time, the estimator and vocabulary read once per
+    process while the files' checksums are those they were read with."""
+    meta = verify_bundle(directory)
+    key = json.dumps(meta, sort_keys=True)
+    found = _loaded.get(key)
+    if found is None:
+        bundle = load_bundle(directory)
+        vectorizer = BundleVectorizer(bundle)
+        vectorizer.analyzer.load()
+        _loaded.clear()
+        found = _loaded[key] = (bundle, vectorizer)
+    bundle, vectorizer = found
+    return replace(bundle, path=os.path.abspath(directory)), vectorizer
 
 
 def bundle_file_args(bundle):
@@ -96,9 +121,7 @@ class MRScoreMessages(CountedJob, MRJob):
             raise ValueError("the --bundle-file files must lie in one directory, not %s"
                              % sorted(directories))
         # checksums first: raises BundleError naming the file, nothing scored
-        self.bundle = load_bundle(directories.pop())
-        self.vectorizer = BundleVectorizer(self.bundle)
-        self.vectorizer.analyzer.load()
+        self.bundle, self.vectorizer = loaded_bundle(directories.pop())
         self.batch = []
         self.counts = dict.fromkeys(("scored", "flagged", "invalid_json", "not_a_record",
                                      "missing_message_id", "not_a_message_row"), 0)

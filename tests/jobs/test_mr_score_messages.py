@@ -119,6 +119,31 @@ def test_local_runner_equals_inline(bundle_dir, messages, tmp_path):
     assert counters["scored"] == len(inline)
 
 
+def test_inline_tasks_read_the_estimator_once_and_verify_it_each_time(
+        bundle_dir, messages, tmp_path, monkeypatch):
+    """The inline runner runs every task in one process: the estimator is read
+    once there, but every task verifies every checksum, so a bundle changed
+    between two runs of one process still fails the second."""
+    from jeeves.jobs import mr_score_messages
+
+    directory, records, _ = messages
+    reads, verified = [], []
+    load, verify = mr_score_messages.load_bundle, mr_score_messages.verify_bundle
+    monkeypatch.setattr(mr_score_messages, "load_bundle",
+                        lambda path: reads.append(path) or load(path))
+    monkeypatch.setattr(mr_score_messages, "verify_bundle",
+                        lambda path: verified.append(path) or verify(path))
+    monkeypatch.setattr(mr_score_messages, "_loaded", {})
+    # two input files: two map tasks, in this process
+    got, _ = run([directory], bundle_file_args(bundle_dir), tmp_path / "out")
+    again, _ = run([directory], bundle_file_args(bundle_dir), tmp_path / "again")
+    assert len(got) == len(records) and again == got
+    assert len(reads) == 1 and len(verified) >= 4
+    bad = tampered_copy(bundle_dir, tmp_path, "estimator.skops")
+    with pytest.raises(BundleError, match="does not match its sha256 checksum"):
+        run([directory], bundle_file_args(bad), tmp_path / "bad")
+
+
 def tampered_copy(bundle_dir, tmp_path, name):
     """A copy of the bundle with one byte of ``name`` changed."""
     import shutil
