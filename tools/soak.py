@@ -1,33 +1,43 @@
-"""The soak of `jeeves watch` (issue #27): many messages, server restarts, a dropped connection.
+"""The soak of `jeeves watch` and `jeeves serve` (issue #27): many messages, server
+restarts, a dropped connection (docs/mailbox.md, "Soak").
 
-    python -m tools.soak --messages 20000 --batch 500 --restarts 3 --drops 1   # make soak
+    python -m tools.soak --messages 20000 --batch 500 --restarts 3 --drops 1 \
+        --tag JeevesSoak                                   # make soak
 
 Starts a real Dovecot on 127.0.0.1 (tests/mailbox/dovecot.py: root, the
 ``dovecot`` user and ``dovecot-imapd``), a relay in front of it that can cut
-the connection, a webhook on loopback that records what it is sent, and
+the connection, a webhook on loopback that counts what it is sent, and
 trains a small model bundle (`jeeves run` on 40 spam and 40 ham messages of
 ../shared/data/spamassassin) unless ``--model`` names one. Then it runs
-`jeeves watch` in a child process, connected through the relay, and APPENDs
-the messages to INBOX in batches, straight to the server. The messages are
+`jeeves watch` (with ``--tag`` when given) in a child process, connected
+through the relay, and `jeeves serve --socket` in another (not with
+``--no-serve``), and APPENDs the messages to INBOX in batches, straight to
+the server; each message also goes to the daemon, one connection and one
+``POST /score`` each, as a mail filter sends it. The messages are
 SpamAssassin's (spam and ham, shuffled with ``--seed``, cycled), each with
 a Message-ID of its own, ``<soak-SEED-N@jeeves.invalid>``.
 
-Faults, spread over the run: ``--restarts`` restarts of Dovecot (same port,
-same mail) and ``--drops`` connections cut by the relay, each as soon as the
-watcher has scored the first message of a batch, so it meets the fault in
-the middle of the batch.
+Faults, spread over the run, each as soon as the watcher has scored the
+first message of a batch: ``--restarts`` restarts of Dovecot (the master and
+every process it started end, as under a service manager; same port, same
+mail) and ``--drops`` connections cut by the relay (the daemon then gets
+half a request and a closed connection).
 
-After each batch, once the watcher's state file records the last UID (it has
-scored, notified and saved everything and waits in IDLE), the soak samples
-the child's resident memory (VmRSS of /proc/PID/status) and its open file
-descriptors (the entries of /proc/PID/fd), from outside. At the end it checks:
+After each batch, once the watcher's state file records the last UID and it
+is connected again (it has scored, notified and saved everything and waits
+in IDLE), the soak samples both children's resident memory (VmRSS of
+/proc/PID/status) and open file descriptors (/proc/PID/fd, by kind, once
+steady for half a second), from outside. At the end it checks:
 
 - every appended message was scored exactly once (one log line each; the
   state's ``scored`` count and ``last_uid`` equal the messages appended);
 - every message the bundle flags was notified exactly once and nothing else
   was (the soak scores each message it appends itself, with
   jeeves.models.bundle.load_predictor and the parsing `jeeves predict` uses);
+- with ``--tag``, the keyword is on exactly the flagged messages;
 - every fault was met: one "lost" line per restart and drop;
+- the daemon answered each message once with the bundle's label, and
+  refused each cut request;
 - resident memory: no sample after the first ``--baseline`` messages (1,000)
   exceeds the level at that point by more than ``--rss-tolerance`` (10%);
 - open descriptors: the same count at every sample.
