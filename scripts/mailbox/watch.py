@@ -9,10 +9,11 @@
    a file (jeeves.features.parsing) and scored whole by the bundle, as `jeeves
    predict` does; the bundle, its analyzer and vocabulary load once;
 3. for each message, in UID order: when flagged, each notifier's
-   ``notify(summary, [row])`` and, with ``tag``, the IMAP keyword set on it;
-   one log line (the score, the model version, and the top five
-   contributing terms or features: jeeves.models.explain); then the state
-   records its UID, so a restart neither notifies twice nor skips one;
+   ``notify(summary, [row])``; one log line (the score, the model version,
+   and the top five contributing terms or features: jeeves.models.explain);
+   then the state records its UID, so a restart neither notifies twice nor
+   skips one; then, with ``tag``, the IMAP keyword is set on a flagged one
+   (a connection lost before that leaves it to the next connection);
 4. before each pass that finds new mail, the model directory's version token
    (jeeves.models.versions.version_id) is read; when a new version was
    deployed the watcher loads it, logs the switch and scores with it from
