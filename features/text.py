@@ -168,11 +168,20 @@ def read_stop_words_file(path):
 DROPPED = ""
 
 
+# The lemma memo's bound, in tokens, for processes that run for weeks
+# (`jeeves watch`, `jeeves serve` set it): past it the memo starts again, so
+# the new words of months of mail do not grow the process without end.
+# None (batch jobs): unbounded, every distinct token of the corpus kept.
+LEMMA_MEMO_LIMIT = None
+
+
 def build_lemma_filter(config):
     """Return token -> lemma, or None for a dropped (stop) word, memoized.
 
     The memo is a plain dict: after the first sight of a token, one lookup.
     It maps a dropped token to "" (never a lemma: tokens have 2+ characters).
+    It is emptied when it holds more than ``LEMMA_MEMO_LIMIT`` tokens (read
+    on every miss).
     """
     stop_words = load_stop_words(config)
     lemmatize = load_wordnet_lemmatize() if config["lemmatize"] else None
@@ -194,6 +203,9 @@ def build_lemma_filter(config):
         # map(memo.get) runs in C: after warm-up nearly every token is a hit
         lemmas = list(map(memo.get, tokens))
         if None in lemmas:
+            limit = LEMMA_MEMO_LIMIT
+            if limit is not None and len(memo) > limit:
+                memo.clear()
             for index, lemma in enumerate(lemmas):
                 if lemma is None:
                     token = tokens[index]

@@ -52,6 +52,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    scoring.bound_memory_for_long_runs()
     try:
         notifiers = [notifier_from_spec(spec) for spec in args.notify]
     except ValueError as error:

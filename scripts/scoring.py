@@ -46,6 +46,32 @@ SERVE_MAIL = "serve-mail"  # the raw messages of those labels, in DIR
 SERVE_WHY = "serve"  # the `why` of a daemon's label in learn's label log
 
 
+# the lemma memo of a process that runs for weeks (jeeves.features.text):
+# bounded so that months of new words do not grow it without end
+LONG_RUNNING_LEMMA_MEMO = 1 << 15
+
+
+# glibc's mallopt parameter M_ARENA_MAX
+_M_ARENA_MAX = -8
+
+
+def bound_memory_for_long_runs():
+    """What `jeeves watch` and `jeeves serve` call first: the analyzers'
+    lemma memo bounded to ``LONG_RUNNING_LEMMA_MEMO`` tokens and, under
+    glibc, two malloc arenas (the daemon's thread per connection otherwise
+    spreads its memory over up to eight arenas a core: the soak measured 45%
+    more resident memory over 20,000 requests, `make soak`)."""
+    import ctypes
+
+    from jeeves.features import text
+
+    text.LEMMA_MEMO_LIMIT = LONG_RUNNING_LEMMA_MEMO
+    try:
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 2)
+    except (AttributeError, OSError):  # not glibc
+        pass
+
+
 def online_model_class():
     """jeeves.models.online.OnlineModel, or None where this jeeves has none."""
     try:

@@ -575,6 +575,7 @@ def make_server(daemon, listen=None, socket_path=None):
 def serve(model_dir, listen=None, socket_path=None, max_bytes=DEFAULT_MAX_BYTES, log=print,
           ready=None, scorer=scoring.DEFAULT_SCORER):
     """Load, bind, serve until interrupted; ``ready(address)`` once listening."""
+    scoring.bound_memory_for_long_runs()
     daemon = Daemon(model_dir, max_bytes, log, scorer)
     try:
         server, address = make_server(daemon, listen, socket_path)

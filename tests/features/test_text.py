@@ -126,3 +126,24 @@ def test_command_line_round_trip(tmp_path):
     assert analyzer_config_from_options(options) == dict(config, stop_words=["bar", "foo"])
     defaults = parser.parse_args([])
     assert analyzer_config_from_options(defaults) == config_with_defaults()
+
+
+def test_the_lemma_memo_is_bounded_for_long_running_processes(monkeypatch):
+    """`jeeves watch` and `serve` bound the memo (LEMMA_MEMO_LIMIT): it starts
+    again past the bound, and the lemmas stay those of the unbounded memo."""
+    from jeeves.features import text as text_module
+    from jeeves.features.text import build_lemma_filter, config_with_defaults
+
+    config = config_with_defaults({})
+    tokens = ["meetings", "scheduled", "the", "going"] + ["word%dx" % n for n in range(200)]
+    unbounded = build_lemma_filter(config)
+    expected = [unbounded([token]) for token in tokens]
+    assert len(unbounded.memo) == len(tokens)
+    monkeypatch.setattr(text_module, "LEMMA_MEMO_LIMIT", 50)
+    bounded = build_lemma_filter(config)
+    sizes = []
+    for token, lemmas in zip(tokens, expected):
+        assert bounded([token]) == lemmas
+        sizes.append(len(bounded.memo))
+    assert max(sizes) == 51 and min(sizes[60:]) < 50
+    assert bounded(tokens) == unbounded(tokens)
