@@ -16,7 +16,9 @@ bytes its sockets received and sent (WebHDFS; Linux does not count socket
 recv/send in ``rchar``/``wchar``); strace, on its main thread, says how
 much of that was reading the installed software (compiled modules,
 matplotlib's font: the program, not data). The line through the two runs'
-data bytes (the rest) must have:
+data bytes (the rest; less the tasks' code put on HDFS by the run that
+first meets a new version of it, which happens once per code version,
+whatever the mail) must have:
 
 - a fixed part (its intercept) under 50 MB;
 - a growth under 0.1 byte per added byte of unlabelled mail (its slope).
