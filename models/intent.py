@@ -142,8 +142,9 @@ class IntentFeatures(BaseEstimator, TransformerMixin):
 
 
 # sentences whose scores a SentenceScorer keeps (quoted history, greetings and
-# signatures recur from message to message)
-SENTENCE_CACHE = 20000
+# signatures recur from message to message); a few MB at most, as the process
+# may run for weeks (jeeves serve, jeeves watch)
+SENTENCE_CACHE = 4096
 
 
 class SentenceScorer:

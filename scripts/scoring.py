@@ -48,7 +48,7 @@ SERVE_WHY = "serve"  # the `why` of a daemon's label in learn's label log
 
 # the lemma memo of a process that runs for weeks (jeeves.features.text):
 # bounded so that months of new words do not grow it without end
-LONG_RUNNING_LEMMA_MEMO = 1 << 15
+LONG_RUNNING_LEMMA_MEMO = 1 << 14
 
 
 # glibc's mallopt parameter M_ARENA_MAX

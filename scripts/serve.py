@@ -73,8 +73,8 @@ from jeeves.models.explain import Explainer
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 LABEL_LOG = scoring.SERVE_LABELS
 LEARNED_MAIL = scoring.SERVE_MAIL
-RECENT = 1000  # records of recently scored messages kept for /learn by message id
-RECENT_RAW = 100  # and the raw bodies of the last ones scored alone, for jeeves learn
+RECENT = 256  # records of recently scored messages kept for /learn by message id
+RECENT_RAW = 32  # and the raw bodies of the last ones scored alone, for jeeves learn
 RAW_KEPT_BYTES = 1024 * 1024  # a larger body is not kept (its label waits for the mailbox)
 REQUEST_TIMEOUT = 30.0
 ONLINE_THRESHOLD = scoring.ONLINE_THRESHOLD
