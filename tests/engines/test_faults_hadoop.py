@@ -227,7 +227,10 @@ def test_speculative_attempts_give_the_same_output(hadoop_shuffle, tmp_path):
     for kind in ("m", "r"):
         task = [attempt for attempt in attempts if "_%s_000000_" % kind in attempt["attempt"]]
         states = {attempt["attempt"][-1]: attempt for attempt in task}
-        assert states["0"]["state"] == "KILLED", task
+        # the slow first attempt lost: KILLED, or still RUNNING in the history
+        # when the job ended without waiting for it (its kill is then not
+        # recorded: a race seen once in CI), never SUCCEEDED
+        assert states["0"]["state"] in ("KILLED", "RUNNING"), task
         assert [attempt["state"] for attempt in task if attempt["speculative"]] == [
             "SUCCEEDED"], task
     assert_same_records(expected, output)
