@@ -118,7 +118,7 @@ def train_from_features(features_dir, labels, output_dir, analyzer_config, setti
 
 
 def train_and_bundle(labelled, features, output_dir, settings=None, *, email=None, test=None,
-                     report=None, progress=None, compare=compare_models):
+                     report=None, progress=None, compare=compare_models, checkpoints=None):
     """Compare the models on `labelled` (LabelledVectors) as `settings` (TrainingSettings,
     default ones when None) say, write report/ and model/ under the local
     `output_dir` -> the training summary dict.
@@ -131,7 +131,8 @@ def train_and_bundle(labelled, features, output_dir, settings=None, *, email=Non
     space: the chosen model scores it, at its CV threshold -> summary["test"]
     and the report's held-out block. `report` (ReportInputs) brings the
     report's notes and corpus block; `progress` is called with each
-    finished model's result.
+    finished model's result; `checkpoints` (jeeves.models.training.FoldCheckpoints)
+    lets compare_models resume from the folds an interrupted run evaluated.
 
     `email` (EmailInput) brings the labelled messages' records: the email
     model is compared too (``models`` "fast" and "all" include it, or name
@@ -161,7 +162,8 @@ def train_and_bundle(labelled, features, output_dir, settings=None, *, email=Non
                          inner_splits=settings.inner_splits, seed=settings.seed,
                          select_by=settings.select_by, target_recall=settings.target_recall,
                          n_jobs=settings.n_jobs, feature_names=terms, progress=progress,
-                         **({"specs": specs} if specs else {}))
+                         **({"specs": specs} if specs else {}),
+                         **({"checkpoints": checkpoints} if checkpoints is not None else {}))
     summary = comparison.summary()
     if test is not None:
         summary["test"] = held_out_metrics(comparison, *test, specs=specs)

@@ -17,6 +17,8 @@ features can be reported.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from collections import Counter
@@ -222,25 +224,135 @@ def model_input(spec, X):
     return X
 
 
+def _encode_param(value):
+    """A grid value as JSON, tuples tagged so they come back as tuples."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, tuple):
+        return {"tuple": [_encode_param(item) for item in value]}
+    if isinstance(value, list):
+        return [_encode_param(item) for item in value]
+    if isinstance(value, dict):
+        return {"dict": {key: _encode_param(item) for key, item in value.items()}}
+    return value
+
+
+def _decode_param(value):
+    if isinstance(value, list):
+        return [_decode_param(item) for item in value]
+    if isinstance(value, dict):
+        if "tuple" in value:
+            return tuple(_decode_param(item) for item in value["tuple"])
+        return {key: _decode_param(item) for key, item in value["dict"].items()}
+    return value
+
+
+def _same(a, b):
+    """Equal values of the same types, all the way down."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+    return a == b
+
+
+class FoldCheckpoints:
+    """What the outer folds already evaluated leave behind, so that a killed
+    training run, run again, evaluates only the folds it had not finished.
+
+    ``store`` holds named blobs: ``get(name) -> bytes or None`` and
+    ``put(name, data)`` (jeeves.pipeline.train keeps them beside the stage's
+    output, through its Storage; whoever owns the store clears it when the
+    inputs or options change). An entry is one fold of one model: the inner
+    search's best parameters and the outer held-out scores, as JSON (floats
+    written by ``repr``, which reads back to the same double). It is used
+    only when everything it follows from matches: the model, the fold's
+    index and count, the inner folds, seed and selection metric, and a
+    sha256 of the fold's training and test indices and labels. A fold whose
+    parameters do not survive JSON exactly is not checkpointed."""
+
+    FORMAT = 1
+
+    def __init__(self, store):
+        self.store = store
+        self.restored = 0
+
+    @staticmethod
+    def _key(name, index, n_folds, inner_splits, seed, select_by, train, test, y):
+        digest = hashlib.sha256()
+        for part in (np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64),
+                     np.asarray(y, dtype=np.int64)):
+            digest.update(part.tobytes())
+            digest.update(b"|")
+        return {"format": FoldCheckpoints.FORMAT, "model": name, "fold": index,
+                "folds": n_folds, "inner_splits": inner_splits, "seed": seed,
+                "select_by": select_by, "indices": digest.hexdigest()}
+
+    @staticmethod
+    def _name(name, index):
+        return "%s-fold%d.json" % (name, index)
+
+    def load(self, name, index, key, n_test):
+        """(best params, held-out scores) of a matching entry, else None."""
+        data = self.store.get(self._name(name, index))
+        if data is None:
+            return None
+        try:
+            entry = json.loads(data)
+            if entry.get("key") != key or len(entry["scores"]) != n_test:
+                return None
+            params = _decode_param({"dict": entry["params"]})
+            scores = np.asarray(entry["scores"], dtype=float)
+        except (ValueError, KeyError, TypeError):
+            return None
+        self.restored += 1
+        return params, scores
+
+    def save(self, name, index, key, params, scores):
+        encoded = _encode_param(dict(params))["dict"]
+        if not _same(_decode_param({"dict": json.loads(json.dumps(encoded))}),
+                     {key_: (value.item() if isinstance(value, np.generic) else value)
+                      for key_, value in params.items()}):
+            return
+        entry = {"key": key, "params": encoded, "scores": [float(v) for v in scores]}
+        self.store.put(self._name(name, index), json.dumps(entry).encode("utf-8"))
+
+
 def evaluate_model(name, X, y, folds, select_by="pr_auc", target_recall=0.95,
-                   inner_splits=3, seed=0, n_jobs=1, specs=None):
+                   inner_splits=3, seed=0, n_jobs=1, specs=None, checkpoints=None):
     """Nested cross-validation of one registry model on the given outer folds -> ModelResult.
 
     X is a (sparse) matrix, or jeeves.models.email_features.Documents for the
     email models; `specs` maps extra model names to their ModelSpec.
+    `checkpoints` (FoldCheckpoints): folds evaluated by an earlier,
+    interrupted run are read back instead of fitted again, and each fold
+    evaluated here is saved; the result is the same either way.
     """
     spec = model_spec(name, specs)
     X = model_input(spec, X)
     started = time.perf_counter()
     oof_scores = np.zeros(len(y), dtype=float)
     fold_params = []
-    for train, test in folds:
+    for index, (train, test) in enumerate(folds):
+        key = None
+        if checkpoints is not None:
+            key = FoldCheckpoints._key(name, index, len(folds), inner_splits, seed, select_by,
+                                       train, test, y)
+            restored = checkpoints.load(name, index, key, len(test))
+            if restored is not None:
+                fold_params.append(restored[0])
+                oof_scores[test] = restored[1]
+                continue
         inner = StratifiedKFold(n_splits=inner_splits, shuffle=True, random_state=seed)
         search = GridSearchCV(spec.make_pipeline(seed, X.shape[1]), spec.param_grid,
                               scoring=SCORERS[select_by], cv=inner, n_jobs=n_jobs)
         search.fit(X[train], y[train])
         fold_params.append(search.best_params_)
         oof_scores[test] = positive_scores(search.best_estimator_, X[test])
+        if checkpoints is not None:
+            checkpoints.save(name, index, key, search.best_params_, oof_scores[test])
     threshold = metrics.threshold_for_recall(y, oof_scores, target_recall)
     fold_metrics = [metrics.binary_metrics(y[test], oof_scores[test], threshold)
                     for _, test in folds]
@@ -310,7 +422,7 @@ def choose(results, select_by="pr_auc"):
 
 def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
                    select_by="pr_auc", target_recall=0.95, n_jobs=0,
-                   feature_names=None, progress=None, specs=None):
+                   feature_names=None, progress=None, specs=None, checkpoints=None):
     """Evaluate `models` (names, or a select_models() choice string) on shared folds.
 
     X is a (sparse) feature matrix, or jeeves.models.email_features.Documents when
@@ -321,6 +433,8 @@ def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
     CPUs training may use (grid-search processes, and BLAS/OpenMP threads;
     0: resolve_n_jobs's choice).
     `progress`, when given, is called with each finished ModelResult.
+    `checkpoints` (FoldCheckpoints, optional) keeps each model's evaluated
+    outer folds, so a run killed while it trains resumes from them.
     Returns a Comparison whose chosen model (and every linear model) is fit
     on all data.
     """
@@ -339,7 +453,7 @@ def compare_models(X, y, models=None, n_splits=5, inner_splits=3, seed=0,
     with threadpool_limits(limits=n_jobs):
         for name in names:
             results[name] = evaluate_model(name, X, y, folds, select_by, target_recall,
-                                           inner_splits, seed, n_jobs, specs)
+                                           inner_splits, seed, n_jobs, specs, checkpoints)
             if progress is not None:
                 progress(results[name])
         chosen = choose(results, select_by)

@@ -28,7 +28,13 @@ from jeeves.pipeline.storage import (  # noqa: F401 (the summary helpers' old ho
     merge_stage_summary,
     write_summary,
 )
-from jeeves.pipeline.train import TrainingConfig, check_label_spec, label_stage, train_stage
+from jeeves.pipeline.train import (
+    CHECKPOINTS,
+    TrainingConfig,
+    check_label_spec,
+    label_stage,
+    train_stage,
+)
 from jeeves.storage import join
 
 
@@ -101,6 +107,8 @@ def run_pipeline(config, engine, report=_quiet):
     storage.clear(join(config.output, "summary.json"))
     resume = Resume(storage, config.output, config, force=config.force)
     resume.clear_markers()
+    if config.force:
+        storage.clear(join(config.output, CHECKPOINTS))
     summary = {"runner": engine.runner, "stages": {}, "resumed": resume.as_summary()}
     stages = summary["stages"]
     output = config.output
@@ -190,7 +198,8 @@ def run_pipeline(config, engine, report=_quiet):
                     corpus={"counts": dict(parse, quarantined=parse.get("quarantine_reasons")
                                            or parse["quarantined"]),
                             "labels": counts, "vocabulary_size": features["vocabulary"]},
-                    documents=features["documents"])
+                    documents=features["documents"],
+                    fingerprint=resume.fingerprints["train"])
             trained = {"stage": {"labelled": training["samples"],
                                  "positives": training["positives"],
                                  "featurized": features["documents"],
@@ -200,7 +209,12 @@ def run_pipeline(config, engine, report=_quiet):
                                    if key in training}}
             trained["summary"]["table"] = format_table(training)
             resume.seal("train", trained)
-            report("train", training["samples"], training["seconds"], _train_detail(trained))
+            if training.get("folds_resumed"):
+                summary["resumed"]["train_folds_kept"] = training["folds_resumed"]
+            report("train", training["samples"], training["seconds"],
+                   _train_detail(trained, training.get("folds_resumed", 0)))
+        # the folds a killed run evaluated served their purpose
+        storage.clear(join(output, CHECKPOINTS))
         stages["train"] = trained["stage"]
         summary.update(trained["summary"])
         if config.score:
@@ -254,9 +268,10 @@ def _test_detail(held_out):
         held_out["parse"]["quarantined"])
 
 
-def _train_detail(trained):
-    return "(chosen: %s, threshold %.4f)" % (trained["summary"]["chosen_model"],
-                                             trained["summary"]["threshold"])
+def _train_detail(trained, folds_kept=0):
+    return "(chosen: %s, threshold %.4f%s)" % (
+        trained["summary"]["chosen_model"], trained["summary"]["threshold"],
+        "; %d folds kept from an interrupted run" % folds_kept if folds_kept else "")
 
 
 def _score_detail(scored):

@@ -36,7 +36,12 @@ from jeeves.models.run import (
     ReportInputs,
     train_and_bundle,
 )
-from jeeves.models.training import SettingError, TrainingSettings, compare_models
+from jeeves.models.training import (
+    FoldCheckpoints,
+    SettingError,
+    TrainingSettings,
+    compare_models,
+)
 from jeeves.models.vectors import labelled_line
 from jeeves.storage import is_remote, join
 
@@ -254,19 +259,60 @@ def email_input(engine, output, config, records, n_features, documents, test_rec
                       test_records), notes
 
 
+# where a run that is training keeps its evaluated folds (FoldCheckpoints), under OUTPUT
+CHECKPOINTS = "checkpoints"
+
+
+class CheckpointStore:
+    """FoldCheckpoints' store: one file a fold under OUTPUT/checkpoints/train/,
+    read and written through the run's Storage (local, hdfs:// or s3://).
+
+    Its FINGERPRINT file holds the train stage's fingerprint
+    (jeeves.pipeline.fingerprint): a store left by a run of other inputs or
+    options is cleared when opened. An entry torn by a kill does not parse
+    and is evaluated again. `jeeves run` removes OUTPUT/checkpoints/ once
+    the train stage is sealed (and at the start with ``--force``)."""
+
+    def __init__(self, storage, output, fingerprint):
+        self.storage = storage
+        self.directory = join(output, CHECKPOINTS, "train")
+        tag = join(self.directory, "FINGERPRINT")
+        found = self.get("FINGERPRINT")
+        if found != fingerprint.encode("ascii"):
+            storage.clear(self.directory)
+            storage.write_bytes(tag, fingerprint.encode("ascii"))
+
+    def get(self, name):
+        path = join(self.directory, name)
+        try:
+            return self.storage.read_bytes(path) if self.storage.exists(path) else None
+        except FileNotFoundError:
+            return None
+
+    def put(self, name, data):
+        self.storage.write_bytes(join(self.directory, name), data)
+
+
 def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
                 report_notes=(), progress=None, test_labelled=None, corpus=None,
-                documents=0):
+                documents=0, fingerprint=None):
     """Compare models on the labelled vectors; put report/ and model/ under OUTPUT.
 
     With ``test_labelled`` (scripts/pipeline/heldout.py's labelled test
     vectors) the chosen model also scores the held-out test set: the
     ``test`` figures of the report and of the returned dict. `corpus` is
     the report's corpus block; `documents` the number of tf-idf rows (for
-    the LSA sample)."""
+    the LSA sample). With the train stage's `fingerprint`, each model's
+    evaluated folds are kept under OUTPUT/checkpoints/train/ as they finish
+    (CheckpointStore), and those an interrupted run of the same fingerprint
+    left are read back, not fitted again (not with ``on_cluster``, whose
+    folds are one job's tasks)."""
     storage = engine.storage
     started = time.time()
     compare = compare_models
+    checkpoints = None
+    if fingerprint is not None and not config.on_cluster:
+        checkpoints = FoldCheckpoints(CheckpointStore(storage, output, fingerprint))
     if config.on_cluster:
         from jeeves.pipeline.cluster_cv import compare_on_cluster
 
@@ -293,7 +339,7 @@ def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
                 FeatureSpace(terms, vocabulary_path, analyzer_config, vectors), scratch,
                 config.settings, email=email, test=test,
                 report=ReportInputs(list(report_notes) + notes, corpus), progress=progress,
-                compare=compare)
+                compare=compare, checkpoints=checkpoints)
         except ValueError as error:
             raise UserError(str(error)) from None
         for name in ("report", "model"):
@@ -302,4 +348,6 @@ def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
     training["report"] = join(output, "report", "report.html")
     training["bundle"] = join(output, "model")
     training["seconds"] = round(time.time() - started, 3)
+    if checkpoints is not None:
+        training["folds_resumed"] = checkpoints.restored
     return training

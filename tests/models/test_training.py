@@ -5,6 +5,7 @@ from sklearn.metrics import recall_score
 
 from jeeves.models.training import (
     PARALLEL_MIN_SAMPLES,
+    FoldCheckpoints,
     SettingError,
     TrainingSettings,
     _most_common_params,
@@ -203,3 +204,63 @@ def test_parallel_training_gives_the_same_comparison():
         np.testing.assert_array_equal(one.results[name].oof_scores, two.results[name].oof_scores)
         assert one.results[name].fold_params == two.results[name].fold_params
     assert one.chosen == two.chosen
+
+
+class DictStore:
+    """FoldCheckpoints' store in memory (the pipeline's keeps files through Storage)."""
+
+    def __init__(self):
+        self.blobs = {}
+
+    def get(self, name):
+        return self.blobs.get(name)
+
+    def put(self, name, data):
+        self.blobs[name] = data
+
+
+def test_checkpointed_folds_are_read_back_and_give_the_same_comparison(comparison):
+    store = DictStore()
+    first = compare_models(X, Y, models=MODELS, n_splits=4, feature_names=FEATURE_NAMES,
+                           checkpoints=FoldCheckpoints(store))
+    assert sorted(store.blobs) == sorted("%s-fold%d.json" % (name, index)
+                                         for name in MODELS for index in range(4))
+    checkpoints = FoldCheckpoints(store)
+    again = compare_models(X, Y, models=MODELS, n_splits=4, feature_names=FEATURE_NAMES,
+                           checkpoints=checkpoints)
+    assert checkpoints.restored == len(MODELS) * 4
+    # read back exactly as written (floats by repr), so the same choice and threshold
+    assert again.chosen == first.chosen
+    for name, result in first.results.items():
+        np.testing.assert_array_equal(again.results[name].oof_scores, result.oof_scores)
+        assert again.results[name].fold_params == result.fold_params
+        assert again.results[name].threshold == result.threshold
+        assert again.results[name].final_params == result.final_params
+        # and as a run without checkpoints (up to BLAS summation order, as above)
+        np.testing.assert_allclose(result.oof_scores, comparison.results[name].oof_scores,
+                                   rtol=1e-12)
+    np.testing.assert_array_equal(again.chosen_result.estimator.predict_proba(X),
+                                  first.chosen_result.estimator.predict_proba(X))
+
+
+def test_a_checkpoint_is_used_only_where_it_matches():
+    """A restored fold really is read (a doctored score comes through), and
+    an entry of other folds, another seed or a torn write is evaluated again."""
+    import json
+
+    store = DictStore()
+    compare_models(X, Y, models=["multinomial_nb"], n_splits=3,
+                   checkpoints=FoldCheckpoints(store))
+    entry = json.loads(store.blobs["multinomial_nb-fold0.json"])
+    entry["scores"][0] = 0.123456789
+    store.blobs["multinomial_nb-fold0.json"] = json.dumps(entry).encode()
+    store.blobs["multinomial_nb-fold1.json"] = store.blobs["multinomial_nb-fold1.json"][:-9]
+    checkpoints = FoldCheckpoints(store)
+    doctored = compare_models(X, Y, models=["multinomial_nb"], n_splits=3,
+                              checkpoints=checkpoints)
+    assert checkpoints.restored == 2
+    assert 0.123456789 in doctored.results["multinomial_nb"].oof_scores
+    for options in ({"n_splits": 4}, {"n_splits": 3, "seed": 1}):
+        checkpoints = FoldCheckpoints(store)
+        compare_models(X, Y, models=["multinomial_nb"], checkpoints=checkpoints, **options)
+        assert checkpoints.restored == 0, options

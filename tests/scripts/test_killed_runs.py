@@ -9,8 +9,9 @@ and the whole group gets SIGKILL once the stage is seen running:
             job is running)
 - graph:    that of mr_common_contacts (the contact lists are done)
 - labels:   that of mr_label_messages
-- train:    the labels stage's progress line is out (its marker is written,
-            the models are being compared in the driver)
+- train:    the first model's progress line is out (the labels stage's
+            marker is written, the first of the two models compared, its
+            folds checkpointed, the second being compared in the driver)
 - score:    that of mr_score_messages
 
 mrjob makes its working directories under the temporary directory, so each
@@ -50,7 +51,8 @@ import pytest
 from tests.scripts.run_outputs import REPO, differences, snapshot, task_conf, write_inputs
 
 LABELS = "meeting*=1,other*=0"
-RUN_ARGS = ["--labels", LABELS, "--runner", "local", "--models", "multinomial_nb",
+RUN_ARGS = ["--labels", LABELS, "--runner", "local",
+            "--models", "multinomial_nb,logistic_regression",
             "--folds", "2", "--target-recall", "0.9", "--score"]
 
 # stage -> the output directories that carry its _SUCCESS
@@ -84,7 +86,7 @@ def running(stage, tmpdir, log_path):
     if stage in STAGE_JOBS:
         return bool(glob.glob(os.path.join(tmpdir, STAGE_JOBS[stage] + ".*")))
     with open(log_path, encoding="utf-8", errors="replace") as log:
-        return "labels" in PROGRESS_LINE.findall(log.read())
+        return "model" in PROGRESS_LINE.findall(log.read())
 
 
 def kept_stages(log):
@@ -200,6 +202,18 @@ def test_a_run_after_a_kill_keeps_the_stages_finished_before_it(chain, stage):
     before = KILLED_IN[KILLED_IN.index(stage) - 1] if stage != KILLED_IN[0] else None
     expected = list(ORDER[:ORDER.index(before)]) if before else []
     assert kept_stages(chain[stage][1]) == expected, chain[stage][1]
+
+
+def test_a_run_after_a_kill_in_training_keeps_the_evaluated_folds(chain):
+    """The run killed in train had evaluated the first model's two folds: the
+    next run reads them back (OUT/checkpoints/train/) instead of fitting them
+    again, says so, and removes the checkpoints once training is sealed."""
+    log = chain["score"][1]
+    kept = re.search(r"\] train .*; (\d+) folds kept from an interrupted run\)", log)
+    assert kept, log
+    assert int(kept.group(1)) >= 2
+    assert not any(name.startswith("checkpoints/") for name in chain["score"][4])
+    assert any(name.startswith("checkpoints/train/") for name in chain["train"][4])
 
 
 def without_resume(found):
