@@ -155,6 +155,29 @@ class MessageCounter:
         self.python += 1
         batch.add(vocabulary.rows_of(list(counts)).tolist(), list(map(float, counts.values())))
 
+    def count_line(self, line, totals):
+        """A record line (a JSON object, str) -> its message id, its terms
+        added to ``totals`` (a native ``Totals``) as ``count(json.loads(line),
+        totals)`` adds them, read and counted natively; None, with nothing
+        added, when the caller must decode the line and ``count`` the record
+        (no native kernel, a line that is not strict JSON, a record or text
+        the native path does not take)."""
+        if self._analyze is None:
+            self.load()
+        if self._kernel is None or type(totals) is not self._native_totals:
+            return None
+        return _load_native().count_line(self._kernel, line, totals)
+
+    def count_line_rows(self, line, vocabulary, batch):
+        """``count_rows`` of a record line read natively -> its message id;
+        None, with nothing added, when the caller must decode the line and
+        ``count_rows`` the record (as ``count_line``)."""
+        if self._analyze is None:
+            self.load()
+        if self._kernel is None:
+            return None
+        return _load_native().count_line_rows(self._kernel, line, vocabulary.vocab, batch)
+
     @property
     def native(self):
         """Texts counted by the native module."""
@@ -271,6 +294,15 @@ def read_native_vocabulary(path, max_terms=None):
     native = _load_native()
     if native is None:
         return None
+    import numpy as np
+
+    with open(path, "rb") as handle:
+        read = native.read_vocabulary(handle.read(), max_terms)
+    if read is not None:
+        # the file read in one native pass, equal to the Python reader below
+        vocab, ids, idf = read
+        return NativeVocabulary(vocab, np.frombuffer(ids, dtype=np.int64),
+                                np.frombuffer(idf, dtype=np.float64))
     columns = read_vocabulary_columns(path, max_terms)
     if columns is None:
         return None

@@ -59,7 +59,8 @@ from jeeves.jobs.protocols import (
     PassThroughJSONProtocol,
     TupleKeyJSONProtocol,
     ValidTextValueProtocol,
-    record_of_line,
+    record_of_text,
+    record_text_of_line,
 )
 from jeeves.settings import add_settings
 
@@ -122,17 +123,28 @@ class MRCountNgrams(CountedJob, MRJob):
         kept in memory (flush_totals writes them)."""
         if repaired:
             self.increment_counter(COUNTERS, repaired)
-        record = record_of_line(line, self.skipped)
-        if record is None:
+        text = record_text_of_line(line, self.skipped)
+        if text is None:
             return
+        if self.bucket_of is None and self.counter.count_line(text, self.totals) is not None:
+            # the kernel read the fields it needs and added the terms itself
+            pass
+        else:
+            record = record_of_text(text, self.skipped)
+            if record is None:
+                return
+            self.count_record(record)
+        self.documents += 1
+        if len(self.totals) >= self.options.flush_size:
+            yield from self.flush_totals()
+
+    def count_record(self, record):
+        """A decoded record's terms (or buckets) added to the totals."""
         if self.bucket_of is None:
             # the kernel adds the terms to the totals itself
             self.counter.count(record, self.totals)
         else:
             self.totals.add(hashed_counts(self.counter.count(record), self.bucket_of))
-        self.documents += 1
-        if len(self.totals) >= self.options.flush_size:
-            yield from self.flush_totals()
 
     def flush_totals(self):
         """Partial totals -> (["terms", partition], {term: [term_count, df]}) per

@@ -61,7 +61,7 @@ from jeeves.features.vocabulary import (
 )
 from jeeves.jobs import WHOLE_LINE_OUTPUT_JOBCONF, CountedJob, positive_int
 from jeeves.jobs.mr_count_ngrams import count_kernel_stats
-from jeeves.jobs.protocols import ValidTextValueProtocol, record_of_line
+from jeeves.jobs.protocols import ValidTextValueProtocol, record_of_text, record_text_of_line
 from jeeves.settings import add_settings
 
 COUNTERS = "tfidf_vectors"
@@ -69,6 +69,8 @@ DEFAULT_BATCH_TERMS = 100000
 DEFAULT_MAX_VOCABULARY_IN_MEMORY = 10000000
 # the native path holds the terms themselves: up to this many (about 120 MB)
 NATIVE_MAX_TERMS = 2000000
+# the native rows before the first record
+UNREAD = object()
 
 
 class MRTfidfVectors(CountedJob, MRJob):
@@ -105,30 +107,49 @@ class MRTfidfVectors(CountedJob, MRJob):
         self.batch = []
         self.batch_terms = 0
         self.vectors = self.empty_vectors = 0
-        # the native path: (NativeVocabulary, RowBatch), the batch's message ids
-        self.rows = None
+        # the native path: (NativeVocabulary, RowBatch) or None, read on the
+        # first record (native_rows); the batch's message ids
+        self.rows = UNREAD
         self.message_ids = []
-        if not self.options.hash_features and self.count_terms.counter.native_kernel:
-            vocabulary = read_native_vocabulary(
-                self.options.vocabulary,
-                min(self.options.max_vocabulary_in_memory, NATIVE_MAX_TERMS))
-            if vocabulary is not None:
-                self.rows = (vocabulary, new_row_batch())
+
+    def native_rows(self):
+        """The native path's ``(NativeVocabulary, RowBatch)``, or None: hashing
+        mode, no native kernel, or a vocabulary it does not hold."""
+        if self.options.hash_features or not self.count_terms.counter.native_kernel:
+            return None
+        vocabulary = read_native_vocabulary(
+            self.options.vocabulary,
+            min(self.options.max_vocabulary_in_memory, NATIVE_MAX_TERMS))
+        return None if vocabulary is None else (vocabulary, new_row_batch())
 
     def mapper_batch_messages(self, repaired, line):
         """A record line -> its message's counts kept in the batch; a full
         batch -> (None, svmlight line) per message, in input order."""
         if repaired:
             self.increment_counter(COUNTERS, repaired)
-        record = record_of_line(line, self.skipped)
-        if record is None:
+        text = record_text_of_line(line, self.skipped)
+        if text is None:
             return
+        if self.rows is UNREAD:
+            # read on the first record: a task with no input reads nothing
+            self.rows = self.native_rows()
         if self.rows is not None:
             vocabulary, batch = self.rows
-            self.count_terms.counter.count_rows(record, vocabulary, batch)
-            self.message_ids.append(record["message_id"])
+            counter = self.count_terms.counter
+            # the kernel reads the fields it needs from the line, when it can
+            message_id = counter.count_line_rows(text, vocabulary, batch)
+            if message_id is None:
+                record = record_of_text(text, self.skipped)
+                if record is None:
+                    return
+                counter.count_rows(record, vocabulary, batch)
+                message_id = record["message_id"]
+            self.message_ids.append(message_id)
             if batch.entries >= self.options.batch_terms:
                 yield from self.weight_rows()
+            return
+        record = record_of_text(text, self.skipped)
+        if record is None:
             return
         counts = self.count_terms(record)
         self.batch.append((record["message_id"], counts))

@@ -21,6 +21,16 @@ def record_of_line(line, counts, other_rows="not_a_message_row"):
     -> the record, or None for a line that is not one, counted in ``counts``
     by reason: ``invalid_json``, ``not_a_record``, ``missing_message_id``, and
     ``other_rows`` (unless None) for the parse output's other rows."""
+    text = record_text_of_line(line, counts, other_rows)
+    return None if text is None else record_of_text(text, counts)
+
+
+def record_text_of_line(line, counts, other_rows="not_a_message_row"):
+    """``record_of_line``'s first half: the line's record text (the JSON
+    object, not decoded), or None for a blank line or another row of the
+    parse output (counted as ``record_of_line`` counts it). The jobs give
+    the text to the native kernel, which reads the fields it needs, and
+    decode it with ``record_of_text`` only when the kernel does not take it."""
     if line.startswith('"'):
         # a key/value line of mr_parse_emails output: keep its "message" rows
         key, _, line = line.partition("\t")
@@ -30,8 +40,14 @@ def record_of_line(line, counts, other_rows="not_a_message_row"):
             return None
     if not line.strip():
         return None
+    return line
+
+
+def record_of_text(text, counts):
+    """``record_of_line``'s second half: a record text -> the record, or None
+    (counted: ``invalid_json``, ``not_a_record``, ``missing_message_id``)."""
     try:
-        record = _fast_json.loads(line)
+        record = _fast_json.loads(text)
     except ValueError:
         counts["invalid_json"] += 1
         return None

@@ -1079,5 +1079,7 @@ mod jeeves_kernel {
     #[pymodule_export]
     use super::svmlight::format_svmlight;
     #[pymodule_export]
+    use super::vectors::{count_line, count_line_rows, read_vocabulary};
+    #[pymodule_export]
     use super::{Kernel, LemmaFilter, Merger, RowBatch, Totals, Vocab};
 }

@@ -3,13 +3,18 @@
 //! features/tfidf.py weights and normalizes with numpy, as it does the rows
 //! the Python path finds (the same arithmetic, so the same values).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt;
 
 use ahash::RandomState;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyString};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::{join_lemmas, Kernel, RowSlot, Totals, ABSENT};
 
 /// A vocabulary.tsv's terms -> their row (their place in the file).
 #[pyclass(module = "jeeves_kernel")]
@@ -125,4 +130,351 @@ impl RowBatch {
     fn __len__(&self) -> usize {
         self.lengths.len()
     }
+}
+
+// --- the jobs' plumbing: a vocabulary.tsv read here, record lines read here ---
+
+/// `read_vocabulary(data, max_terms)`: a whole vocabulary.tsv (its bytes)
+/// -> `(Vocab, ids, idf)`, ids and idf as native-endian int64 and float64
+/// bytes in file order; None when the file is not one this reader takes
+/// exactly as features/vocabulary.py's `read_vocabulary_columns` does (not
+/// UTF-8, a carriage return, a row without 4 fields, an id or idf that is
+/// not a plain decimal number, a term twice: the caller's Python reader then
+/// decides, errors included) or past `max_terms` rows.
+///
+/// Equal to the Python reader's: an id of ASCII digits (an optional sign)
+/// is the same integer, and a decimal float text rounds to the same double
+/// (both `float()` and Rust's parser round correctly).
+#[pyfunction]
+#[pyo3(signature = (data, max_terms=None))]
+pub fn read_vocabulary<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    max_terms: Option<usize>,
+) -> Option<(Vocab, Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    // universal newlines would split a row at "\r": the Python reader decides
+    if memchr::memchr(b'\r', data).is_some() {
+        return None;
+    }
+    let text = std::str::from_utf8(data).ok()?;
+    let mut lines = text.split_inclusive('\n');
+    if lines.next()? != "term\tid\tdf\tidf\n" {
+        return None;
+    }
+    let rows = memchr::memchr_iter(b'\n', data).count() - 1;
+    if max_terms.is_some_and(|limit| rows > limit) || rows >= u32::MAX as usize {
+        return None;
+    }
+    let mut index = HashMap::with_capacity_and_hasher(rows, RandomState::new());
+    let mut ids = Vec::with_capacity(rows * 8);
+    let mut idf = Vec::with_capacity(rows * 8);
+    let mut idf_of: HashMap<&str, f64, RandomState> = HashMap::default();
+    for (row, line) in lines.enumerate() {
+        let line = line.strip_suffix('\n')?;
+        let mut fields = line.split('\t');
+        let (term, id, _df, weight) =
+            (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
+        if fields.next().is_some() || !plain_integer(id) {
+            return None;
+        }
+        let weight = match idf_of.get(weight) {
+            Some(&value) => value,
+            None => {
+                if !plain_float(weight) {
+                    return None;
+                }
+                let value: f64 = weight.parse().ok()?;
+                idf_of.insert(weight, value);
+                value
+            }
+        };
+        if index.insert(Box::<str>::from(term), row as u32).is_some() {
+            return None;
+        }
+        ids.extend_from_slice(&id.parse::<i64>().ok()?.to_ne_bytes());
+        idf.extend_from_slice(&weight.to_ne_bytes());
+    }
+    let vocab = Vocab { index, generation: crate::next_generation() };
+    Some((vocab, PyBytes::new(py, &ids), PyBytes::new(py, &idf)))
+}
+
+/// An optional sign and 1 to 18 ASCII digits: what `int()` and Rust read alike.
+fn plain_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').or_else(|| text.strip_prefix('+')).unwrap_or(text);
+    !digits.is_empty() && digits.len() <= 18 && digits.bytes().all(|byte| byte.is_ascii_digit())
+}
+
+/// Digits with an optional sign, point and exponent (no "inf", "nan" or
+/// underscores): the texts `float()` and Rust's parser read alike.
+fn plain_float(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    !bytes.is_empty()
+        && bytes.iter().any(u8::is_ascii_digit)
+        && bytes.iter().all(|&byte| byte.is_ascii_digit() || b"+-.eE".contains(&byte))
+}
+
+/// A record field's value as the kernel reads it.
+enum FieldValue<'a> {
+    Null,
+    Text(Cow<'a, str>),
+    /// anything else: the Python path decides what it means
+    Other,
+}
+
+struct FieldValueVisitor;
+
+impl<'de> Visitor<'de> for FieldValueVisitor {
+    type Value = FieldValue<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(FieldValue::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(FieldValue::Null)
+    }
+
+    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Self::Value, E> {
+        Ok(FieldValue::Text(Cow::Borrowed(value)))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(FieldValue::Text(Cow::Owned(value.to_owned())))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Self::Value, E> {
+        Ok(FieldValue::Text(Cow::Owned(value)))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(FieldValue::Other)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(FieldValue::Other)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(FieldValue::Other)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(FieldValue::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(FieldValue::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(FieldValue::Other)
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(FieldValueVisitor)
+    }
+}
+
+/// The top-level object of a record line: the values of the wanted keys
+/// (the last one where a key is there twice, as a decoded dict holds it).
+struct RecordVisitor<'k> {
+    keys: &'k [String],
+}
+
+impl<'de> Visitor<'de> for RecordVisitor<'_> {
+    type Value = Vec<Option<FieldValue<'de>>>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut values: Vec<Option<FieldValue<'de>>> = self.keys.iter().map(|_| None).collect();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match self.keys.iter().position(|wanted| **wanted == *key) {
+                Some(position) => values[position] = Some(map.next_value::<FieldValue<'de>>()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// `line`'s record fields, `keys` (the analyzer's fields, then "message_id"),
+/// when it is one JSON object (strict JSON: what the jobs' ujson decodes to
+/// the same values); None otherwise.
+fn record_fields<'a>(line: &'a str, keys: &[String]) -> Option<Vec<Option<FieldValue<'a>>>> {
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let values = deserializer.deserialize_map(RecordVisitor { keys }).ok()?;
+    deserializer.end().ok()?;
+    Some(values)
+}
+
+impl Kernel {
+    /// The record of a JSON line into `self.text` as `load_text` loads the
+    /// decoded dict -> its message id; None when the line is not a strict
+    /// JSON object, its message id not a non-empty str, a field not a str
+    /// or null, or the text not ASCII (the caller's Python path then reads
+    /// the line, counts its oddities and counts its terms).
+    fn load_line(&mut self, py: Python<'_>, line: &Bound<'_, PyString>) -> PyResult<Option<String>> {
+        let encoded = match line.encode_utf8() {
+            Ok(encoded) => encoded,
+            Err(_) => return Ok(None),
+        };
+        let Ok(line) = std::str::from_utf8(encoded.as_bytes()) else {
+            return Ok(None);
+        };
+        if !line.starts_with('{') {
+            return Ok(None);
+        }
+        let mut keys = Vec::with_capacity(self.fields.len() + 1);
+        for field in &self.fields {
+            keys.push(field.bind(py).to_cow()?.into_owned());
+        }
+        keys.push("message_id".to_owned());
+        // a key wanted twice (a field named twice, or "message_id") is read
+        // into one place only: the Python path reads such records
+        if (1..keys.len()).any(|end| keys[..end].contains(&keys[end])) {
+            return Ok(None);
+        }
+        let Some(mut values) = record_fields(line, &keys) else {
+            return Ok(None);
+        };
+        let message_id = match values.pop() {
+            Some(Some(FieldValue::Text(id))) if !id.is_empty() => id.into_owned(),
+            _ => return Ok(None),
+        };
+        self.text.clear();
+        for (position, value) in values.iter().enumerate() {
+            if position > 0 {
+                self.text.push(b'\n');
+            }
+            match value {
+                None | Some(FieldValue::Null) => {}
+                Some(FieldValue::Text(text)) if text.is_ascii() => {
+                    self.text.extend_from_slice(text.as_bytes());
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(message_id))
+    }
+
+    /// `self.text`'s terms counted (`count`'s work up to the counts): false
+    /// when only the Python path can count it.
+    fn count_loaded(&mut self, py: Python<'_>) -> PyResult<bool> {
+        let mut text = std::mem::take(&mut self.text);
+        if self.lowercase {
+            text.make_ascii_lowercase();
+        }
+        let tokenized = self.lemma_ids(py, &text);
+        self.text = text;
+        if !tokenized? {
+            return Ok(false);
+        }
+        self.count_grams();
+        Ok(true)
+    }
+
+    /// The counted terms that are rows of `vocab`, appended to `batch` as
+    /// one message (`Kernel.count_rows`' loop).
+    fn rows_of_counted(&mut self, vocab: &Vocab, mut batch: PyRefMut<'_, RowBatch>) {
+        let Kernel { ids, grams, lemmas, lemma_rows, term, .. } = self;
+        let batch = &mut *batch;
+        let before = batch.rows.len();
+        for gram in grams.iter() {
+            let start = gram.start as usize;
+            let gram_ids = &ids[start..start + gram.len as usize];
+            let row = match *gram_ids {
+                [id] => {
+                    let slot = &mut lemma_rows[id as usize];
+                    if slot.generation != vocab.generation {
+                        let row = vocab.row(lemmas.get(id)).unwrap_or(ABSENT);
+                        *slot = RowSlot { generation: vocab.generation, row };
+                    }
+                    slot.row
+                }
+                _ => {
+                    join_lemmas(term, lemmas, gram_ids);
+                    vocab.row(term).unwrap_or(ABSENT)
+                }
+            };
+            if row != ABSENT {
+                batch.rows.push(i64::from(row));
+                batch.counts.push(f64::from(gram.count));
+            }
+        }
+        batch.lengths.push((batch.rows.len() - before) as i64);
+        self.native_texts += 1;
+    }
+}
+
+/// `count_line(kernel, line, totals)`: a record line's terms added to
+/// `totals` (`Kernel.count(json.loads(line), totals)` without the dict of
+/// counts) -> the record's message id; None, with nothing added, when the
+/// caller must decode the line and count it in Python (see `load_line`).
+#[pyfunction]
+pub fn count_line(
+    py: Python<'_>,
+    mut kernel: PyRefMut<'_, Kernel>,
+    line: &Bound<'_, PyString>,
+    mut totals: PyRefMut<'_, Totals>,
+) -> PyResult<Option<String>> {
+    let kernel = &mut *kernel;
+    let Some(message_id) = kernel.load_line(py, line)? else {
+        return Ok(None);
+    };
+    if !kernel.count_loaded(py)? {
+        return Ok(None);
+    }
+    let totals = &mut *totals;
+    let Kernel { ids, grams, lemmas, lemma_totals, term, .. } = kernel;
+    for gram in grams.iter() {
+        let start = gram.start as usize;
+        let gram_ids = &ids[start..start + gram.len as usize];
+        let count = i64::from(gram.count);
+        match *gram_ids {
+            [id] => {
+                totals.add_remembered(&mut lemma_totals[id as usize], count, || lemmas.get(id));
+            }
+            _ => {
+                join_lemmas(term, lemmas, gram_ids);
+                totals.add_term(term, count);
+            }
+        }
+    }
+    kernel.native_texts += 1;
+    Ok(Some(message_id))
+}
+
+/// `count_line_rows(kernel, line, vocab, batch)`: `Kernel.count_rows` of a
+/// record line -> its message id; None, with nothing appended, when the
+/// caller must decode the line and count it in Python.
+#[pyfunction]
+pub fn count_line_rows(
+    py: Python<'_>,
+    mut kernel: PyRefMut<'_, Kernel>,
+    line: &Bound<'_, PyString>,
+    vocab: PyRef<'_, Vocab>,
+    batch: PyRefMut<'_, RowBatch>,
+) -> PyResult<Option<String>> {
+    let kernel = &mut *kernel;
+    let Some(message_id) = kernel.load_line(py, line)? else {
+        return Ok(None);
+    };
+    if !kernel.count_loaded(py)? {
+        return Ok(None);
+    }
+    kernel.rows_of_counted(&vocab, batch);
+    Ok(Some(message_id))
 }

@@ -1,0 +1,233 @@
+"""The jobs' native plumbing (features/kernel.py ``count_line``,
+``count_line_rows``, ``read_native_vocabulary``; features/native/src/vectors.rs)
+against what it replaces: a record line read natively counts exactly as
+``count(ujson.loads(line))`` / ``count_rows`` of the decoded record, or is
+left to that Python path (None, nothing added); a vocabulary.tsv read
+natively is the Python reader's table, bit for bit."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+import ujson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jeeves.features import kernel
+from jeeves.features.kernel import (
+    MessageCounter,
+    Totals,
+    native_available,
+    new_row_batch,
+    read_native_vocabulary,
+    take_rows,
+)
+from jeeves.features.vocabulary import read_vocabulary_columns, write_vocabulary
+from tests.features.test_kernel import RECORDS, TEXTS
+
+needs_native = pytest.mark.skipif(
+    not native_available(),
+    reason="the native kernel (features/native) is not built: `make setup` builds it with cargo")
+
+pytestmark = needs_native
+
+# lines the native reader takes (the expected message id) or leaves to Python (None)
+LINES = [
+    ('{"message_id":"a","subject":"x","subject":"meetings scheduled","body":null}', "a"),
+    ('{"message_id":"first","message_id":"last","body":"deal price deal"}', "last"),
+    ('{"message_id":"\\u0041b","body":"tab\\there \\/slash \\"q\\" \\u0041 line\\nbreak\\r"}',
+     "Ab"),
+    ('{"to":[{"a":[1,2.5,{"b":null}]},true,false],"message_id":"m","body":"deal price"}', "m"),
+    ('{"size":123456789012345678901234567890,"message_id":"m","body":"deal"}', "m"),
+    ('{"message_id":"\\u00e9@x","body":"meetings"}', "\u00e9@x"),
+    ('{"message_id":"\u00e9@x","subject":"Re: deal","body":"nul\\u0000byte www.x.com"}',
+     "\u00e9@x"),
+    ('{"message_id":"m","body":"deal"}   ', "m"),
+    ('{"message_id":"m"}', "m"),
+    ('{"message_id":"m","subject":"","body":""}', "m"),
+    ('{"message_id":"m","subject":{"nested":"meetings"},"body":"x"}', None),
+    ('{"message_id":"m","subject":5,"body":"x"}', None),
+    ('{"message_id":"m","subject":false,"body":"x"}', None),
+    ('{"message_id":"m","body":["a list"]}', None),
+    ('{"message_id":"","body":"deal"}', None),
+    ('{"message_id":null,"body":"deal"}', None),
+    ('{"message_id":7,"body":"deal"}', None),
+    ('{"body":"deal"}', None),
+    ('{"message_id":"m","body":"caf\\u00e9 deal"}', None),
+    ('{"message_id":"m","body":"caf\u00e9 deal"}', None),
+    ('{"message_id":"m","body":NaN}', None),
+    # ujson reads 1e400 as inf; an ignored value either way
+    ('{"message_id":"m","size":1e400,"body":"deal"}', "m"),
+    ('{"message_id":"m","body":"raw\x01control"}', None),
+    ('{"message_id":"m","body":"deal"} trailing', None),
+    ('{"message_id":"m","body":"deal",}', None),
+    (' {"message_id":"m","body":"deal"}', None),
+    ('["message_id","m"]', None),
+    ("null", None),
+    ("", None),
+    ('{"message_id":"m","body":"lone \\ud800 surrogate"}', None),
+]
+
+
+def lines_of(records):
+    return [ujson.dumps(dict(record, message_id="<%d@x>" % number))
+            for number, record in enumerate(records)]
+
+
+DOCS = RECORDS + [{"subject": "s%d" % number, "body": text} for number, text in enumerate(TEXTS)]
+
+
+def assert_line_counts_as_python(counter, line, expected=...):
+    """count_line(line) either returns the decoded record's message id and adds
+    what count(record) adds, or returns None and adds nothing."""
+    native, reference = Totals(), Totals()
+    texts_before = counter.native
+    message_id = counter.count_line(line, native)
+    if expected is not ...:
+        assert message_id == expected, line
+    if message_id is None:
+        assert len(native) == 0 and counter.native == texts_before
+        return None
+    assert counter.native == texts_before + 1
+    record = ujson.loads(line)
+    assert message_id == record["message_id"]
+    counter.count(record, reference)
+    assert native.drain(5) == reference.drain(5)
+    return message_id
+
+
+@pytest.mark.parametrize("config", [{}, {"ngram_max": 2}, {"fields": ["body", "subject"]},
+                                    {"ngram_min": 2, "ngram_max": 3, "lemmatize": False}])
+def test_count_line_equals_count_of_the_decoded_record(config):
+    counter = MessageCounter(config).load()
+    for line, expected in LINES:
+        assert_line_counts_as_python(counter, line, expected)
+    for line in lines_of(DOCS):
+        record = ujson.loads(line)
+        ascii_text = all(isinstance(record.get(field), (str, type(None))) and
+                         (record.get(field) or "").isascii() for field in ("subject", "body"))
+        taken = assert_line_counts_as_python(counter, line)
+        assert (taken is not None) == ascii_text, line
+
+
+def test_count_line_leaves_every_line_to_python_when_it_cannot_read_it(monkeypatch):
+    # a field named twice (or "message_id" as a field) is read in Python
+    counter = MessageCounter({"fields": ["body", "body"]}).load()
+    assert counter.count_line('{"message_id":"m","body":"deal"}', Totals()) is None
+    counter = MessageCounter({"fields": ["subject", "message_id"]}).load()
+    assert counter.count_line('{"message_id":"m","body":"deal"}', Totals()) is None
+    # totals that are not the native ones
+    counter = MessageCounter().load()
+    assert counter.count_line('{"message_id":"m","body":"deal"}', kernel.PythonTotals()) is None
+    monkeypatch.setattr(kernel, "_load_native", lambda: None)
+    counter = MessageCounter().load()
+    assert counter.count_line('{"message_id":"m","body":"deal"}', Totals()) is None
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.text(alphabet=st.characters(max_codepoint=0x7f), max_size=30)
+    | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8)
+RECORD_KEYS = st.sampled_from(["message_id", "subject", "body", "to", "x"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(RECORD_KEYS, JSON_VALUES), max_size=6), st.booleans())
+def test_count_line_equals_python_on_generated_records(pairs, ensure_ascii):
+    # pairs may repeat a key: the object text holds it twice, the last one wins
+    line = "{%s}" % ",".join("%s:%s" % (json.dumps(key), json.dumps(value,
+                                                                    ensure_ascii=ensure_ascii))
+                             for key, value in pairs)
+    counter = MessageCounter({"ngram_max": 2}).load()
+    try:
+        record = ujson.loads(line)
+        counter.count(record)
+    except (ValueError, TypeError, AttributeError):
+        # the Python path rejects it: the native reader must leave it to it
+        assert counter.count_line(line, Totals()) is None
+        return
+    assert_line_counts_as_python(counter, line)
+
+
+def test_count_line_rows_equals_count_rows_of_the_decoded_record(tmp_path):
+    counter = MessageCounter({"ngram_max": 2}).load()
+    lines = [line for line, _ in LINES] + lines_of(DOCS)
+    terms = sorted({term for line in lines_of(DOCS) for term in
+                    counter.count(ujson.loads(line))})
+    rng = random.Random(3)
+    kept = [term for term in terms if rng.random() < 0.7]
+    path = str(tmp_path / "vocabulary.tsv")
+    write_vocabulary(path, [(term, number, 1, 1.5) for number, term in enumerate(kept)])
+    vocabulary = read_native_vocabulary(path)
+    native, reference = new_row_batch(), new_row_batch()
+    taken = 0
+    for line in lines:
+        message_id = counter.count_line_rows(line, vocabulary, native)
+        if message_id is None:
+            continue
+        taken += 1
+        record = ujson.loads(line)
+        assert message_id == record["message_id"]
+        counter.count_rows(record, vocabulary, reference)
+    assert taken > len(DOCS) // 2
+    for got, want in zip(take_rows(native), take_rows(reference)):
+        assert got.tobytes() == want.tobytes()
+
+
+def write_rows(path, rows):
+    write_vocabulary(str(path), rows)
+    return str(path)
+
+
+def python_columns(path, max_terms=None):
+    return read_vocabulary_columns(path, max_terms)
+
+
+def test_read_vocabulary_equals_the_python_reader(tmp_path):
+    rng = random.Random(5)
+    terms = sorted({"".join(rng.choice("abcdeé ü🙂_1") for _ in range(rng.randint(1, 9)))
+                    for _ in range(3000)})
+    ids = list(range(len(terms)))
+    rng.shuffle(ids)
+    rows = [(term, term_id, rng.randint(1, 100), 1.0 + rng.random() * 9)
+            for term, term_id in zip(terms, ids)]
+    rows.append(("tiny", len(rows), 1, 1e-05))
+    path = write_rows(tmp_path / "vocabulary.tsv", rows)
+    with open(path, "rb") as handle:
+        read = kernel._load_native().read_vocabulary(handle.read())
+    assert read is not None
+    vocab, ids_bytes, idf_bytes = read
+    python_terms, python_ids, python_idf = python_columns(path)
+    assert len(vocab) == len(python_terms)
+    assert ids_bytes == python_ids.tobytes() and idf_bytes == python_idf.tobytes()
+    rows_of = np.frombuffer(vocab.rows_of(python_terms + ["absent"]), dtype=np.int64)
+    assert rows_of.tolist() == list(range(len(python_terms))) + [-1]
+    table = read_native_vocabulary(path)
+    assert table.ids.tobytes() == python_ids.tobytes()
+    assert table.idf.tobytes() == python_idf.tobytes()
+    assert read_native_vocabulary(path, max_terms=len(rows) - 1) is None
+    assert read_native_vocabulary(path, max_terms=len(rows)) is not None
+    empty = write_rows(tmp_path / "empty.tsv", [])
+    assert len(read_native_vocabulary(empty)) == 0
+
+
+@pytest.mark.parametrize("text", [
+    "term\tid\tdf\tidf\na\t0\t1\tinf\n",
+    "term\tid\tdf\tidf\na\t1_0\t1\t1.5\n",
+    "term\tid\tdf\tidf\na\t0\t1\t1_5.0\n",
+    "term\tid\tdf\tidf\na\t 0\t1\t1.5\n",
+    "term\tid\tdf\tidf\na\r\t0\t1\t1.5\n",
+    "term\tid\tdf\tidf\na\t0\t1\t1.5\na\t1\t1\t1.5\n",
+    "term\tid\tdf\tidf\na\t0\t1\n",
+    "term\tid\tdf\tidf\na\t0\t1\t1.5\tx\n",
+    "term\tid\tdf\tidf\na\t0\t1\t1.5",
+    "term\tid\tdf\n",
+    "",
+])
+def test_read_vocabulary_leaves_odd_files_to_the_python_reader(tmp_path, text):
+    assert kernel._load_native().read_vocabulary(text.encode("utf-8")) is None
+    assert kernel._load_native().read_vocabulary(b"term\tid\tdf\tidf\n\xff\t0\t1\t1.5\n") is None
