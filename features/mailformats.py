@@ -128,9 +128,25 @@ def is_subject_body(data):
     return not rest or not _HEADER_OR_CONTINUATION.match(rest)
 
 
+def separator_starts(data):
+    """The offsets of ``MBOX_SEPARATOR``'s matches in ``data``, as its
+    ``finditer`` gives them, found faster: a match is one whole line that
+    starts with ``From `` at offset 0 or after a newline, so only those
+    lines (found by ``bytes.find``) are tried, not every offset."""
+    match, find = MBOX_SEPARATOR.match, data.find
+    starts = [0] if match(data, 0) else []
+    at = find(b"\nFrom ")
+    while at >= 0:
+        at += 1
+        if match(data, at):
+            starts.append(at)
+        at = find(b"\nFrom ", at)
+    return starts
+
+
 def split_mbox(data):
     """Yield (offset, raw message) for each message of an mbox, unescaped."""
-    starts = [match.start() for match in MBOX_SEPARATOR.finditer(data)]
+    starts = separator_starts(data)
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
     starts.append(len(data))

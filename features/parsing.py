@@ -350,11 +350,23 @@ def _attached_message_text(message, warnings):
     return "\n".join(lines) + "\n\n" + body.strip()
 
 
+# the headers a record is made of (message_record, mailbox_labels)
+_RECORD_HEADERS = frozenset(("message-id", "in-reply-to", "references", "date", "from", "to",
+                             "cc", "bcc", "subject", "x-gmail-labels", "x-keywords"))
+
+
 def _headers(message):
-    """Lowercased header name -> list of raw values (compat32 raw strings)."""
+    """Lowercased header name -> list of raw values (compat32 raw strings),
+    for the names in _RECORD_HEADERS (the others are never read)."""
     headers = {}
     for name, value in message.raw_items():
-        headers.setdefault(name.lower(), []).append(value)
+        name = name.lower()
+        if name in _RECORD_HEADERS:
+            values = headers.get(name)
+            if values is None:
+                headers[name] = [value]
+            else:
+                values.append(value)
     return headers
 
 

@@ -5,13 +5,15 @@ and on header blocks with every kind of line ending and control character."""
 
 import gzip
 from email import message_from_bytes
+from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jeeves.features.parsing import message_record, parse_message
+from jeeves.features import mailformats, parsing
+from jeeves.features.parsing import message_record, outcome_of, parse_message
 from tests.features.test_fuzz_parsing import (
     FUZZ,
     boundary_damage,
@@ -104,3 +106,61 @@ def test_equal_on_generated_header_blocks(raw):
 @given(st.one_of(header_damage(), truncations(), boundary_damage(), encoding_lies()))
 def test_equal_on_damaged_real_messages(raw):
     assert_same(raw)
+
+
+# --- the record's fast paths against the stdlib's, on whole records ----------
+
+def reference_headers(message):
+    """parsing._headers before its fast path: every header, lowercased."""
+    headers = {}
+    for name, value in message.raw_items():
+        headers.setdefault(name.lower(), []).append(value)
+    return headers
+
+
+def reference_separator_starts(data):
+    return [match.start() for match in mailformats.MBOX_SEPARATOR.finditer(data)]
+
+
+def stdlib_paths(monkeypatch):
+    """Every fast path of a record replaced by the stdlib reference it stands for."""
+    monkeypatch.setattr(parsing, "parse_message", message_from_bytes)
+    monkeypatch.setattr(parsing, "_headers", reference_headers)
+    monkeypatch.setattr(parsing, "_address_pairs", lambda value: tuple(
+        getaddresses([parsing._unescape_surrogates(value)])))
+    monkeypatch.setattr(mailformats, "separator_starts", reference_separator_starts)
+
+
+def corpus_outcomes(files):
+    outcomes = []
+    for path in files:
+        for found in mailformats.iter_found(path.read_bytes(), path.as_uri(), path.name):
+            outcomes.append(outcome_of(found))
+    return outcomes
+
+
+@pytest.mark.skipif(not (DATA / "enron-mbox").is_dir() or not (DATA / "spamassassin").is_dir(),
+                    reason="../shared/data (Enron mbox, SpamAssassin) is absent")
+def test_records_equal_to_the_stdlib_paths_on_the_shared_corpora(monkeypatch):
+    # Enron mailboxes (long recipient lists, "e-mail <.name@enron.com>") and
+    # SpamAssassin's hard ham (names, quotes, MIME)
+    files = sorted((DATA / "enron-mbox").glob("*.mbox.gz"))[:40:4]
+    files += sorted((DATA / "spamassassin" / "hard-ham-1").glob("*"))[:120]
+    parsing._address_pairs.cache_clear()
+    fast = corpus_outcomes(files)
+    stdlib_paths(monkeypatch)
+    assert corpus_outcomes(files) == fast
+    assert len(fast) > 1000
+
+
+MBOX_LINES = [b"From a@b Mon Jan  1 00:00:00 2001", b"From x Tue 12:34", b"From nobody",
+              b">From a@b Mon Jan  1 00:00:00 2001", b"text", b"", b"From  Sun 1:00 99:99",
+              b"From a Fri\r12:00"]
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(MBOX_LINES),
+                          st.sampled_from([b"\n", b"\r\n", b"\r", b""])), max_size=12))
+def test_separator_starts_equal_finditer(lines):
+    data = b"".join(line + end for line, end in lines)
+    assert mailformats.separator_starts(data) == reference_separator_starts(data)
