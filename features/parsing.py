@@ -27,7 +27,11 @@ from functools import lru_cache
 
 from jeeves.features.htmltext import html_to_text
 from jeeves.features.quoting import split_reply
-from jeeves.features.validtext import SURROGATES_REPLACED, valid_strings
+from jeeves.features.validtext import (
+    SURROGATES_REPLACED,
+    valid_strings,
+    valid_strings_encoded,
+)
 from jeeves.settings import Setting
 
 SCHEMA_VERSION = 1
@@ -51,6 +55,8 @@ _FOLDING_WHITESPACE = re.compile(r"\s+")
 _LINE_ENDS = re.compile(r"\r\n?")
 _TEXT_TYPES = ("text/plain", "text/html")
 _ADDRESS_MEMO_SIZE = 1 << 16
+_DATE_MEMO_SIZE = 1 << 14
+_CONTENT_TYPE_MEMO_SIZE = 1 << 12
 # A header value that is only simple entries separated by commas, each a
 # bare address or a phrase of atoms then an address in angle brackets (no
 # quotes, comments, dots in the name, routes or groups): getaddresses returns
@@ -200,20 +206,28 @@ def parse_date(value, warnings):
     if not value:
         warnings.append("date_missing")
         return None
+    date, warning = _date_of(str(value))
+    if warning:
+        warnings.append(warning)
+    return date
+
+
+@lru_cache(maxsize=_DATE_MEMO_SIZE)
+def _date_of(value):
+    """(UTC ISO-8601 string or None, warning or None) of a raw Date value,
+    memoized: the copies of a message in several folders share their date."""
     try:
-        moment = parsedate_to_datetime(_unescape_surrogates(str(value)))
+        moment = parsedate_to_datetime(_unescape_surrogates(value))
     except (TypeError, ValueError, IndexError, OverflowError):
         moment = None
     if moment is None:
-        warnings.append("date_unparseable")
-        return None
+        return None, "date_unparseable"
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     try:
-        return moment.astimezone(timezone.utc).isoformat()
+        return moment.astimezone(timezone.utc).isoformat(), None
     except (ValueError, OverflowError):
-        warnings.append("date_unparseable")
-        return None
+        return None, "date_unparseable"
 
 
 def _clean_text(text):
@@ -235,12 +249,30 @@ def _part_text(part, content_type, warnings):
         warnings.append("payload_undecodable")
         raw = part.get_payload()
         payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-    text, fell_back = decode_bytes(payload, part.get_content_charset())
+    text, fell_back = decode_bytes(payload, _content_charset(part))
     if fell_back:
         warnings.append("charset_fallback")
     if content_type == "text/html":
         text = html_to_text(text)
     return _clean_text(text)
+
+
+def _content_charset(part):
+    """``part.get_content_charset()``, memoized by the Content-Type value (a
+    few values recur across a corpus; their parameter parsing is not cheap)."""
+    value = part.get("content-type")
+    if type(value) is not str:  # absent, or a Header (8-bit bytes in it)
+        return part.get_content_charset()
+    return _charset_of_content_type(value)
+
+
+@lru_cache(maxsize=_CONTENT_TYPE_MEMO_SIZE)
+def _charset_of_content_type(value):
+    """get_content_charset() of a message whose Content-Type is ``value``:
+    it reads nothing else."""
+    message = Message()
+    message["Content-Type"] = value
+    return message.get_content_charset()
 
 
 def _payload_size(part):
@@ -454,6 +486,15 @@ def message_record(raw, source, folder, max_message_bytes=DEFAULT_MAX_MESSAGE_BY
     (Enron-Spam files) instead of an RFC 822 message. Messages over
     ``max_message_bytes`` are cut to it and flagged ``truncated``.
     """
+    record, warnings = _unchecked_record(raw, source, folder, max_message_bytes, subject_body)
+    record, replaced = valid_strings(record)
+    if replaced:
+        warnings.append(SURROGATES_REPLACED)
+    return record, warnings
+
+
+def _unchecked_record(raw, source, folder, max_message_bytes, subject_body):
+    """message_record's (record, warnings) before its strings are made valid."""
     warnings = []
     size = len(raw)
     truncated = size > max_message_bytes
@@ -508,9 +549,6 @@ def message_record(raw, source, folder, max_message_bytes=DEFAULT_MAX_MESSAGE_BY
         "size": size,
         "truncated": truncated,
     }
-    record, replaced = valid_strings(record)
-    if replaced:
-        warnings.append(SURROGATES_REPLACED)
     return record, warnings
 
 
@@ -542,8 +580,17 @@ def _source_of(found):
 
 
 def outcome_of(found, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
+    """``(kind, record, warnings)`` of one found item: see :func:`encoded_outcome_of`."""
+    return encoded_outcome_of(found, max_message_bytes)[:3]
+
+
+def encoded_outcome_of(found, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES, encode=False):
     """One item found in an input file (jeeves.features.mailformats.Found) ->
-    ``("message", record, warnings)`` or ``("quarantine", record, [])``.
+    ``("message", record, warnings, line)`` or ``("quarantine", record, [], None)``;
+    ``line`` is None unless ``encode`` is set and the item was a raw message,
+    then the record's JSON as mrjob's ujson protocols write it
+    (jeeves.features.validtext.valid_strings_encoded: most records are
+    encoded once, where the parse job's mapper would encode them again).
 
     Never raises: a message the parser cannot handle is quarantined as
     ``parse_error`` with the exception named (``nested_too_deep`` when the
@@ -555,22 +602,28 @@ def outcome_of(found, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
     if found.kind in ("record", "quarantine_record"):
         record, replaced = valid_strings(found.data)
         if found.kind == "quarantine_record":
-            return "quarantine", record, []
+            return "quarantine", record, [], None
         return "message", record, list(found.warnings) + (
-            [SURROGATES_REPLACED] if replaced else [])
+            [SURROGATES_REPLACED] if replaced else []), None
     if found.kind == "problem":
         return "quarantine", quarantine_record(
-            _source_of(found), found.reason, found.detail, found.data), []
+            _source_of(found), found.reason, found.detail, found.data), [], None
     try:
-        record, warnings = message_record(
+        record, warnings = _unchecked_record(
             found.data, _source_of(found), found.folder, max_message_bytes,
-            subject_body=found.kind == "subject_body")
+            found.kind == "subject_body")
+        if encode:
+            record, replaced, line = valid_strings_encoded(record)
+        else:
+            (record, replaced), line = valid_strings(record), None
+        if replaced:
+            warnings.append(SURROGATES_REPLACED)
     except RecursionError:
         return "quarantine", quarantine_record(
             _source_of(found), "nested_too_deep", "MIME parts nested too deep to parse",
-            found.data), []
+            found.data), [], None
     except Exception as error:  # never fail a task on one bad message
         return "quarantine", quarantine_record(
             _source_of(found), "parse_error", "%s: %s" % (type(error).__name__, error),
-            found.data), []
-    return "message", record, list(found.warnings) + warnings
+            found.data), [], None
+    return "message", record, list(found.warnings) + warnings, line

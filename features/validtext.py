@@ -64,6 +64,32 @@ def valid_strings(value):
     return _valid_strings_walk(value)
 
 
+def valid_strings_encoded(value):
+    """(value, replaced, line): :func:`valid_strings`, and the value's JSON as
+    mrjob's ujson protocols write it (``ujson.dumps(value)``, ASCII, as
+    UTF-8 bytes), or None for ``line`` when ujson is absent. The encoding
+    that proves the value valid is that JSON when it is all ASCII (the two
+    differ only in how they write other characters), so most records are
+    encoded once, not twice."""
+    if _fast_json is None:  # pragma: no cover - ujson is a dependency
+        return valid_strings(value) + (None,)
+    try:
+        text = _fast_json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, OverflowError):
+        text = None
+    if text is not None:
+        if text.isascii():
+            return value, False, text.encode("ascii")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        else:
+            return value, False, _fast_json.dumps(value).encode("utf-8")
+    value, replaced = _valid_strings_walk(value)
+    return value, replaced, _fast_json.dumps(value).encode("utf-8")
+
+
 def _valid_strings_walk(value):
     if isinstance(value, str):
         repaired = valid_text(value)

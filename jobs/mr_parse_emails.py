@@ -46,7 +46,7 @@ from jeeves.features.parsing import (
     DEDUPE_BY,
     MAX_MESSAGE_BYTES,
     content_fingerprint,
-    outcome_of,
+    encoded_outcome_of,
 )
 from jeeves.jobs import CountedJob
 from jeeves.jobs.protocols import EncodedJSON, PassThroughJSONProtocol, TupleKeyJSONProtocol
@@ -234,11 +234,15 @@ class MRParseEmails(CountedJob, MRJob):
         return Found("problem", b"", uri, None, None, [], "unreadable_file", str(error))
 
     def _pairs_of(self, found):
-        kind, record, warnings = outcome_of(found, self.options.max_message_bytes)
+        # a parsed message comes with its JSON line (EncodedJSON, written as
+        # it is by the protocol): the encoding that checked its strings
+        kind, record, warnings, line = encoded_outcome_of(
+            found, self.options.max_message_bytes, encode=True)
         for warning in warnings:
             self.counts["warnings", warning] += 1
         if kind == "message":
-            yield ["message", self.dedupe_key(record)], record
+            yield ["message", self.dedupe_key(record)], (
+                record if line is None else EncodedJSON(line))
         else:
             self._quarantined(record["reason"])
             yield ["quarantine", found.uri, found.index], record

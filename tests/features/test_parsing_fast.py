@@ -9,11 +9,17 @@ from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
+import ujson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jeeves.features import mailformats, parsing
-from jeeves.features.parsing import message_record, outcome_of, parse_message
+from jeeves.features.parsing import (
+    encoded_outcome_of,
+    message_record,
+    outcome_of,
+    parse_message,
+)
 from tests.features.test_fuzz_parsing import (
     FUZZ,
     boundary_damage,
@@ -128,6 +134,8 @@ def stdlib_paths(monkeypatch):
     monkeypatch.setattr(parsing, "_headers", reference_headers)
     monkeypatch.setattr(parsing, "_address_pairs", lambda value: tuple(
         getaddresses([parsing._unescape_surrogates(value)])))
+    monkeypatch.setattr(parsing, "_date_of", parsing._date_of.__wrapped__)
+    monkeypatch.setattr(parsing, "_content_charset", lambda part: part.get_content_charset())
     monkeypatch.setattr(mailformats, "separator_starts", reference_separator_starts)
 
 
@@ -151,6 +159,21 @@ def test_records_equal_to_the_stdlib_paths_on_the_shared_corpora(monkeypatch):
     stdlib_paths(monkeypatch)
     assert corpus_outcomes(files) == fast
     assert len(fast) > 1000
+    # the parse job's lines: the protocol's encoding of the same records
+    found = [found for path in files[:3] + files[-40:]
+             for found in mailformats.iter_found(path.read_bytes(), path.as_uri(), path.name)]
+    found += [mailformats.Found("rfc822", raw, "file:///x", 0, 0, [], None, None) for raw in (
+        "Subject: caf\u00e9 \U0001f600\n\nbody \u00e9\n".encode("utf-8"),
+        b"Subject: caf\xe9\nContent-Type: text/plain; charset=unicode-escape\n\n"
+        b"a lone surrogate: \\ud800\n")]
+    encoded = [encoded_outcome_of(item, encode=True) for item in found]
+    assert [outcome[:3] for outcome in encoded] == [outcome_of(item) for item in found]
+    lines = [(record, line) for kind, record, _, line in encoded if kind == "message"]
+    assert len(lines) > 100 and all(line is not None for _, line in lines)
+    assert [line for _, line in lines] == [ujson.dumps(record).encode("utf-8")
+                                           for record, _ in lines]
+    assert any(not line.isascii() or b"\\u" in line for _, line in lines)
+    assert any("surrogates_replaced" in warnings for _, _, warnings, _ in encoded)
 
 
 MBOX_LINES = [b"From a@b Mon Jan  1 00:00:00 2001", b"From x Tue 12:34", b"From nobody",

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from jeeves.jobs.mr_parse_emails import MRParseEmails
+from jeeves.jobs.protocols import EncodedJSON
 from jeeves.pipeline.parse_inputs import plan_inputs
 from jeeves.runjob import run_job
 from tests import helpers
@@ -251,7 +252,9 @@ def test_mapper_expands_a_directory_it_is_handed(tmp_path):
     job.mapper_init()
     pairs = list(job.mapper_find_messages(str(tmp_path), str(tmp_path)))
     assert [key for key, _ in pairs] == [["message", "wrote-1@example.com"]]
-    assert pairs[0][1]["folder"] == [tmp_path.name, "sub"]
+    # a parsed message's value is its JSON line already (the protocol writes it as is)
+    assert isinstance(pairs[0][1], EncodedJSON)
+    assert json.loads(pairs[0][1])["folder"] == [tmp_path.name, "sub"]
 
 
 def test_a_local_file_handed_whole_keeps_its_file_uri(tmp_path):
