@@ -43,9 +43,13 @@ from itertools import chain
 from jeeves.features import text
 from jeeves.features.text import DEFAULT_CONFIG, Analyzer, build_lemma_filter, config_with_defaults
 from jeeves.features.vocabulary import (
+    idf,
     merge_totals,
     partition_totals,
+    read_kept_terms,
     read_vocabulary_columns,
+    vocabulary_rows_from_kept,
+    write_vocabulary,
 )
 
 _native_module = []
@@ -397,3 +401,50 @@ def format_svmlight(label, ids, values, lengths, message_ids):
         label, np.ascontiguousarray(ids, dtype="<i8").tobytes(),
         np.ascontiguousarray(values, dtype="<f8").tobytes(),
         np.ascontiguousarray(lengths, dtype="<i8").tobytes(), message_ids, _dumps_unicode)
+
+
+# a df bound a float compares with every df exactly as Python compares them
+_EXACT = 1 << 53
+
+
+def filter_terms(value, low, high):
+    """A count job terms row's value (JSON text, str or bytes) -> ``(JSON bytes
+    of its terms with low <= df <= high, in order, or None when none is;
+    terms read; terms kept)``, as mr_build_vocabulary's mapper decodes,
+    filters and writes it (ujson); None without the native module or for a
+    value it leaves to that Python code (not an object of ``[int64, int64]``
+    arrays, a term there twice, a bound that is an int past 2**53)."""
+    native = _load_native()
+    if native is None or any(isinstance(bound, int) and abs(bound) > _EXACT
+                             for bound in (low, high)):
+        return None
+    if isinstance(value, str):
+        value = value.encode("utf-8", "surrogatepass")
+    return native.filter_terms(value, float(low), float(high))
+
+
+def write_kept_vocabulary(path, lines, n_docs, smooth_idf=True, use_idf=True, hashed=False):
+    """The vocabulary job's output lines (bytes) -> vocabulary.tsv at ``path``
+    -> its number of rows: ``write_vocabulary(path, vocabulary_rows_from_kept(
+    read_kept_terms(lines), ...))``, the same bytes, read, sorted and written
+    natively when every line is a block of kept terms the module reads (the
+    idf texts are still Python's ``repr`` of ``features.vocabulary.idf``,
+    one per distinct df)."""
+    lines = [line for line in lines if line.strip()]
+    native = _load_native()
+    if native is not None and not hashed:
+        kept = native.KeptTerms()
+        if all(kept.add(line if isinstance(line, bytes) else line.encode("utf-8"))
+               for line in lines):
+            rows = len(kept)
+            idf_texts = {df: repr(idf(df, n_docs, smooth_idf) if use_idf else 1.0)
+                         for df in kept.dfs()}
+            data = kept.write(idf_texts)
+            if data is not None:
+                with open(path, "wb") as handle:
+                    handle.write(data)
+                return rows
+    rows = vocabulary_rows_from_kept(read_kept_terms(lines), n_docs, smooth_idf, use_idf,
+                                     hashed=hashed)
+    write_vocabulary(path, rows)
+    return len(rows)

@@ -52,6 +52,7 @@ from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
 
 from jeeves.features.collocations import split_bigram
+from jeeves.features.kernel import filter_terms
 from jeeves.features.vocabulary import (
     HASH_FEATURES,
     MAX_DF,
@@ -62,6 +63,7 @@ from jeeves.features.vocabulary import (
     df_limits,
 )
 from jeeves.jobs import CountedJob
+from jeeves.jobs.protocols import EncodedJSON, TupleKeyJSONProtocol
 from jeeves.settings import add_settings
 
 try:
@@ -92,7 +94,9 @@ def non_negative_int(text):
 class MRBuildVocabulary(CountedJob, MRJob):
     INPUT_PROTOCOL = RawValueProtocol
     INTERNAL_PROTOCOL = JSONProtocol
-    OUTPUT_PROTOCOL = JSONProtocol
+    # JSONProtocol's lines; a block of kept terms filtered natively is
+    # written as the JSON text it is (EncodedJSON)
+    OUTPUT_PROTOCOL = TupleKeyJSONProtocol
 
     def configure_args(self):
         super().configure_args()
@@ -141,6 +145,12 @@ class MRBuildVocabulary(CountedJob, MRJob):
             return
         _, _, value = line.partition("\t")
         low, high = self.low, self.high
+        if not self.join and self.top is None:
+            # map-only: the row filtered and written natively, when it can be
+            filtered = filter_terms(value, low, high)
+            if filtered is not None:
+                yield from self.kept_row(line, *filtered)
+                return
         try:
             totals = json.loads(value)
             in_range = [(term, count, df) for term, (count, df) in totals.items()
@@ -166,6 +176,18 @@ class MRBuildVocabulary(CountedJob, MRJob):
             # write and read than a row per term
             key = json.loads(line.partition("\t")[0])
             yield [KEPT, key[1]], {term: [count, df] for term, count, df in in_range}
+
+    def kept_row(self, line, encoded, terms, in_range):
+        """``mapper_read_terms``' counters and row for a row ``filter_terms``
+        read: ``["kept", partition] -> {term: [count, df], ...}`` as it is."""
+        self.increment_counter(COUNTERS, "terms", terms)
+        if in_range < terms:
+            self.increment_counter(COUNTERS, "terms_out_of_df_range", terms - in_range)
+        self.increment_counter(COUNTERS, "terms_in_range", in_range)
+        self.increment_counter(COUNTERS, "terms_kept", in_range)
+        if encoded is not None:
+            key = json.loads(line.partition("\t")[0])
+            yield [KEPT, key[1]], EncodedJSON(encoded)
 
     def route_collocation(self, line):
         """A collocation row -> ``"w1 w2" -> [1, LLR]`` when it scores enough."""

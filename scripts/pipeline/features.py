@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from jeeves.errors import UserError
+from jeeves.features.kernel import write_kept_vocabulary
 from jeeves.features.text import analyzer_args, config_with_defaults
 from jeeves.features.tfidf import NORM, SUBLINEAR_TF
 from jeeves.features.vocabulary import (
@@ -41,9 +42,6 @@ from jeeves.features.vocabulary import (
     SMOOTH_IDF,
     USE_IDF,
     df_limits,
-    read_kept_terms,
-    vocabulary_rows_from_kept,
-    write_vocabulary,
 )
 from jeeves.settings import check_settings
 from jeeves.storage import is_remote, join
@@ -156,12 +154,10 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
             counters.get("terms_under_min_df", 0)
         summary["counters"]["build_vocabulary"] = vocabulary_job.counters
         summary["tasks"]["build_vocabulary"] = vocabulary_job.tasks
-        rows = vocabulary_rows_from_kept(
-            read_kept_terms(storage.iter_lines(kept_dir)), n_docs, settings.smooth_idf,
-            settings.use_idf, hashed=bool(settings.hash_features))
         vocabulary_path = os.path.join(scratch, "vocabulary.tsv")
-        write_vocabulary(vocabulary_path, rows)
-        summary["vocabulary"] = len(rows)
+        summary["vocabulary"] = write_kept_vocabulary(
+            vocabulary_path, storage.iter_lines(kept_dir), n_docs, settings.smooth_idf,
+            settings.use_idf, hashed=bool(settings.hash_features))
         with open(vocabulary_path, "rb") as handle:
             storage.write_bytes(join(features_dir, "vocabulary.tsv"), handle.read())
         timings["vocabulary"] = time.perf_counter() - started

@@ -231,3 +231,62 @@ def test_read_vocabulary_equals_the_python_reader(tmp_path):
 def test_read_vocabulary_leaves_odd_files_to_the_python_reader(tmp_path, text):
     assert kernel._load_native().read_vocabulary(text.encode("utf-8")) is None
     assert kernel._load_native().read_vocabulary(b"term\tid\tdf\tidf\n\xff\t0\t1\t1.5\n") is None
+
+
+def reference_filter(value, low, high):
+    """mr_build_vocabulary's Python filtering of a terms row's value."""
+    totals = ujson.loads(value)
+    in_range = {term: [count, df] for term, (count, df) in totals.items() if low <= df <= high}
+    return (ujson.dumps(in_range).encode() if in_range else None), len(totals), len(in_range)
+
+
+@pytest.mark.parametrize("low, high", [(1, 1.0 * 10 ** 9), (2, 5), (2.5, 4.0), (0, 0), (3, 2),
+                                       (1, float("inf"))])
+def test_filter_terms_equals_decoding_and_filtering(low, high):
+    rng = random.Random(7)
+    terms = sorted({"".join(rng.choice('ab/"\\é🙂 \t_') for _ in range(rng.randint(1, 6)))
+                    for _ in range(400)})
+    totals = {term: [rng.randint(1, 10 ** 12), rng.randint(1, 6)] for term in terms}
+    value = ujson.dumps(totals)
+    assert kernel.filter_terms(value, low, high) == reference_filter(value, low, high)
+    assert kernel.filter_terms(value.encode(), low, high) == reference_filter(value, low, high)
+    # terms not sorted (but distinct) are read too
+    shuffled = dict(reversed(list(totals.items())))
+    assert kernel.filter_terms(ujson.dumps(shuffled), low, high) == \
+        reference_filter(ujson.dumps(shuffled), low, high)
+
+
+@pytest.mark.parametrize("value", [
+    '{"a":[1,2],"a":[3,4]}', '{"a":[1,2.0]}', '{"a":[1,2,3]}', '[1,2]', '{"a":[1,2]} x',
+    '{"a":[1,%d]}' % (2 ** 64), '{"a":[1,%d]}' % (2 ** 53 + 1), '{"\\ud800":[1,2]}', "",
+])
+def test_filter_terms_leaves_odd_rows_to_python(value):
+    assert kernel.filter_terms(value, 1, 10) is None
+    assert kernel.filter_terms('{"a":[1,2]}', 2 ** 53 + 1, 2 ** 60) is None
+
+
+def test_write_kept_vocabulary_equals_the_python_writer(tmp_path):
+    from jeeves.features.vocabulary import read_kept_terms, vocabulary_rows_from_kept
+
+    rng = random.Random(11)
+    lines = []
+    for partition in range(5):
+        terms = sorted({"".join(rng.choice("abé🙂 /_") for _ in range(rng.randint(1, 5)))
+                        for _ in range(200)})
+        block = {term: [rng.randint(1, 99), rng.randint(1, 40)] for term in terms}
+        lines.append(b'["kept",%d]\t%s\n' % (partition, ujson.dumps(block).encode()))
+    lines.append(b"\n")
+    for settings_ in [(1000, True, True), (1000, False, True), (77, True, False)]:
+        native_path, python_path = tmp_path / "native.tsv", tmp_path / "python.tsv"
+        count = kernel.write_kept_vocabulary(str(native_path), lines, *settings_)
+        rows = vocabulary_rows_from_kept(read_kept_terms(lines), *settings_)
+        write_vocabulary(str(python_path), rows)
+        assert count == len(rows)
+        assert native_path.read_bytes() == python_path.read_bytes()
+    # other rows (max_features' "term"<TAB>[count, df]), a term with a tab: Python's
+    odd = lines + [b'"zz"\t[3,4]\n']
+    count = kernel.write_kept_vocabulary(str(native_path), odd, 1000)
+    write_vocabulary(str(python_path), vocabulary_rows_from_kept(read_kept_terms(odd), 1000))
+    assert native_path.read_bytes() == python_path.read_bytes() and count == 1 + len(rows)
+    with pytest.raises(ValueError, match="tab"):
+        kernel.write_kept_vocabulary(str(native_path), [b'["kept",0]\t{"a\\tb":[1,2]}\n'], 9)

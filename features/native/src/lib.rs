@@ -1079,7 +1079,7 @@ mod jeeves_kernel {
     #[pymodule_export]
     use super::svmlight::format_svmlight;
     #[pymodule_export]
-    use super::vectors::{count_line, count_line_rows, read_vocabulary};
+    use super::vectors::{count_line, count_line_rows, filter_terms, read_vocabulary, KeptTerms};
     #[pymodule_export]
     use super::{Kernel, LemmaFilter, Merger, RowBatch, Totals, Vocab};
 }

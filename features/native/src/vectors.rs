@@ -478,3 +478,131 @@ pub fn count_line_rows(
     kernel.rows_of_counted(&vocab, batch);
     Ok(Some(message_id))
 }
+
+// --- the vocabulary pass: the count job's rows filtered, the kept terms numbered ---
+
+/// A partial's entries when no term is there twice (a decoded dict would
+/// hold one value of such a term: the Python path reads those); None when
+/// `value` is not an object of `[int64, int64]` arrays (or not Unicode).
+fn distinct_entries(value: &[u8]) -> Option<Vec<(Cow<'_, str>, i64, i64)>> {
+    let text = std::str::from_utf8(value).ok()?;
+    let crate::Partial(entries) = serde_json::from_str(text).ok()?;
+    // the count job writes its terms sorted: strictly increasing, no repeats
+    if !entries.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+        let mut seen = std::collections::HashSet::with_capacity(entries.len());
+        if !entries.iter().all(|(term, _, _)| seen.insert(term.as_ref())) {
+            return None;
+        }
+    }
+    Some(entries)
+}
+
+/// `filter_terms(value, low, high)`: a count job terms row's value
+/// `{"term":[term_count,df],...}` -> `(kept, terms, in_range)`: the JSON
+/// text of its terms with `low <= df <= high`, in order, as ujson.dumps
+/// writes the dict (None when none is), and the numbers of terms read and
+/// kept; None when the caller must decode it (see `distinct_entries`, or a
+/// df past 2**53, which a float bound may not compare exactly).
+#[pyfunction]
+pub fn filter_terms<'py>(
+    py: Python<'py>,
+    value: &[u8],
+    low: f64,
+    high: f64,
+) -> Option<(Option<Bound<'py, PyBytes>>, usize, usize)> {
+    let entries = distinct_entries(value)?;
+    const EXACT: i64 = 1 << 53;
+    let mut json = Vec::with_capacity(value.len());
+    json.push(b'{');
+    let mut kept = 0;
+    for (term, term_count, df) in &entries {
+        if !(-EXACT..=EXACT).contains(df) {
+            return None;
+        }
+        let as_float = *df as f64;
+        if low <= as_float && as_float <= high {
+            if kept > 0 {
+                json.push(b',');
+            }
+            crate::write_entry(&mut json, term, *term_count, *df);
+            kept += 1;
+        }
+    }
+    json.push(b'}');
+    let json = (kept > 0).then(|| PyBytes::new(py, &json));
+    Some((json, entries.len(), kept))
+}
+
+/// The kept terms of the vocabulary job's blocks (`["kept", p]<TAB>{"term":
+/// [count, df], ...}`), numbered in sorted term order into vocabulary.tsv
+/// rows: features/vocabulary.py's `read_kept_terms`, `vocabulary_rows_from_
+/// kept` and `write_vocabulary` in one pass, with no Python object per term.
+#[pyclass(module = "jeeves_kernel")]
+#[derive(Default)]
+pub struct KeptTerms {
+    terms: Vec<(Box<str>, i64)>,
+}
+
+#[pymethods]
+impl KeptTerms {
+    #[new]
+    fn new() -> Self {
+        KeptTerms::default()
+    }
+
+    /// Adds a block line's terms: True; False, adding nothing, for a line
+    /// the caller must read in Python (another kind of row, see `distinct_entries`).
+    fn add(&mut self, line: &[u8]) -> bool {
+        let Some(tab) = memchr::memchr(b'\t', line) else {
+            return false;
+        };
+        let Some(entries) = distinct_entries(&line[tab + 1..]) else {
+            return false;
+        };
+        self.terms.extend(entries.into_iter().map(|(term, _, df)| (Box::from(term.as_ref()), df)));
+        true
+    }
+
+    /// The distinct document frequencies, ascending.
+    fn dfs(&self) -> Vec<i64> {
+        let mut dfs: Vec<i64> = self.terms.iter().map(|&(_, df)| df).collect();
+        dfs.sort_unstable();
+        dfs.dedup();
+        dfs
+    }
+
+    /// The vocabulary.tsv bytes: header, then `term<TAB>id<TAB>df<TAB>idf`
+    /// by (term, df) ascending (code point order: UTF-8's byte order), ids
+    /// 0, 1, ..., idf the text `idf_texts[df]`; None when a term holds a tab
+    /// or a newline (the Python writer raises) or a df has no text. The
+    /// terms are emptied.
+    fn write<'py>(
+        &mut self,
+        py: Python<'py>,
+        idf_texts: HashMap<i64, String>,
+    ) -> Option<Bound<'py, PyBytes>> {
+        let mut terms = std::mem::take(&mut self.terms);
+        terms.sort_unstable();
+        let mut out = Vec::with_capacity(terms.len() * 48 + 16);
+        out.extend_from_slice(b"term\tid\tdf\tidf\n");
+        let mut numbers = itoa::Buffer::new();
+        for (id, (term, df)) in terms.iter().enumerate() {
+            if term.bytes().any(|byte| byte == b'\t' || byte == b'\n') {
+                return None;
+            }
+            out.extend_from_slice(term.as_bytes());
+            out.push(b'\t');
+            out.extend_from_slice(numbers.format(id).as_bytes());
+            out.push(b'\t');
+            out.extend_from_slice(numbers.format(*df).as_bytes());
+            out.push(b'\t');
+            out.extend_from_slice(idf_texts.get(df)?.as_bytes());
+            out.push(b'\n');
+        }
+        Some(PyBytes::new(py, &out))
+    }
+
+    fn __len__(&self) -> usize {
+        self.terms.len()
+    }
+}
