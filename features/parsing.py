@@ -308,8 +308,12 @@ def _flattened_size(part):
     return total
 
 
-def _filename(part, warnings):
-    if "Content-Disposition" not in part and "name" not in str(part.get("Content-Type", "")):
+def _filename(part, warnings, has_disposition=None):
+    """The decoded file name of a part, or None; ``has_disposition``: whether
+    it has a Content-Disposition, when the caller knows."""
+    if has_disposition is None:
+        has_disposition = "Content-Disposition" in part
+    if not has_disposition and "name" not in str(part.get("Content-Type", "")):
         return None
     try:
         name = part.get_filename()
@@ -342,8 +346,10 @@ def _collect(part, parts, warnings, depth=0):
             for child in part.get_payload():
                 _collect(child, parts, warnings, depth + 1)
         return
-    disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
-    name = _filename(part, warnings)
+    raw_disposition = part.get("Content-Disposition")
+    disposition = "" if raw_disposition is None else \
+        str(raw_disposition).split(";")[0].strip().lower()
+    name = _filename(part, warnings, raw_disposition is not None)
     if content_type.startswith("multipart/"):
         # a multipart without boundary arrives as one leaf: its text is all there is
         warnings.append("multipart_without_boundary")
@@ -433,10 +439,24 @@ def generated_message_id(raw):
 # ended by an empty line; no CR, no control character, nothing 8-bit (the feed
 # parser splits lines with str.splitlines, which breaks at some of those)
 _PLAIN_HEAD = re.compile(rb"(?:[!-9;-~]+:[ -~\t]*\n(?:[ \t][ -~\t]*\n)*)*\n")
-# one field of such a block: the name, and the value as compat32's
-# header_source_parse gives it before its rstrip
-_FIELD = re.compile(r"([!-9;-~]+):[ \t]*([^\n]*\n(?:[ \t][^\n]*\n)*)")
+# where a field of such a block starts: a line that is no continuation
+_FIELD_START = re.compile(r"\n(?![ \t])")
 _BLANK_LINE = re.compile(rb"\n\r?\n")
+
+
+def _plain_fields(head):
+    """(name, value) of each field of a plain header block (its final newline
+    included, the blank line not), as the feed parser and compat32's
+    ``header_source_parse`` read them: the name up to the colon, the value's
+    first line without its leading blanks, its continuation lines, no final
+    newline."""
+    if not head:
+        return []
+    fields = []
+    for field in _FIELD_START.split(head[:-1]):
+        name, _, value = field.partition(":")
+        fields.append((name, value.lstrip(" \t")))
+    return fields
 
 
 def parse_message(raw):
@@ -461,8 +481,7 @@ def parse_message(raw):
     if plain is not None:
         cut = plain.end()
         message = Message()
-        message._headers = [(name, value.rstrip("\r\n")) for name, value in
-                            _FIELD.findall(raw[:cut - 1].decode("ascii"))]
+        message._headers = _plain_fields(raw[:cut - 1].decode("ascii"))
     else:
         found = _BLANK_LINE.search(raw)
         if found is None:
