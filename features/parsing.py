@@ -175,17 +175,32 @@ def _address_pairs(value):
 
 def parse_addresses(values):
     """Raw header values -> lowercased unique addresses, first-seen order."""
+    if len(values) == 1:  # nearly always: one To, one Cc
+        return list(_unique_addresses(str(values[0]))) if values[0] else []
     addresses = []
     seen = set()
     for value in values:
         if not value:
             continue
-        for _, address in _address_pairs(str(value)):
-            address = address.strip().lower()
-            if address and address not in seen:
+        for address in _unique_addresses(str(value)):
+            if address not in seen:
                 seen.add(address)
                 addresses.append(address)
     return addresses
+
+
+@lru_cache(maxsize=_ADDRESS_MEMO_SIZE)
+def _unique_addresses(value):
+    """The lowercased unique addresses of one raw header value, first-seen
+    order, memoized (a long recipient list recurs in every copy of a message)."""
+    addresses = []
+    seen = set()
+    for _, address in _address_pairs(value):
+        address = address.strip().lower()
+        if address and address not in seen:
+            seen.add(address)
+            addresses.append(address)
+    return tuple(addresses)
 
 
 def parse_sender(value, warnings):

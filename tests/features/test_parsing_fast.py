@@ -134,6 +134,7 @@ def stdlib_paths(monkeypatch):
     monkeypatch.setattr(parsing, "_headers", reference_headers)
     monkeypatch.setattr(parsing, "_address_pairs", lambda value: tuple(
         getaddresses([parsing._unescape_surrogates(value)])))
+    monkeypatch.setattr(parsing, "_unique_addresses", parsing._unique_addresses.__wrapped__)
     monkeypatch.setattr(parsing, "_date_of", parsing._date_of.__wrapped__)
     monkeypatch.setattr(parsing, "_content_charset", lambda part: part.get_content_charset())
     monkeypatch.setattr(mailformats, "separator_starts", reference_separator_starts)
