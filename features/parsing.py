@@ -55,6 +55,7 @@ _FOLDING_WHITESPACE = re.compile(r"\s+")
 _LINE_ENDS = re.compile(r"\r\n?")
 _TEXT_TYPES = ("text/plain", "text/html")
 _ADDRESS_MEMO_SIZE = 1 << 16
+_UNIQUE_ADDRESSES_MEMO_SIZE = 1 << 14
 _DATE_MEMO_SIZE = 1 << 14
 _CONTENT_TYPE_MEMO_SIZE = 1 << 12
 # A header value that is only simple entries separated by commas, each a
@@ -189,7 +190,7 @@ def parse_addresses(values):
     return addresses
 
 
-@lru_cache(maxsize=_ADDRESS_MEMO_SIZE)
+@lru_cache(maxsize=_UNIQUE_ADDRESSES_MEMO_SIZE)
 def _unique_addresses(value):
     """The lowercased unique addresses of one raw header value, first-seen
     order, memoized (a long recipient list recurs in every copy of a message)."""
