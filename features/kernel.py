@@ -37,6 +37,7 @@ native module was built.
 import functools
 import json
 import re
+import zlib
 from collections import Counter
 from itertools import chain
 
@@ -301,12 +302,21 @@ def read_native_vocabulary(path, max_terms=None):
     import numpy as np
 
     with open(path, "rb") as handle:
-        read = native.read_vocabulary(handle.read(), max_terms)
+        data = handle.read()
+    # the inline runner runs every task in one process: the last table read is
+    # kept, and given again for the same bytes (it is never changed)
+    key = (path, max_terms, len(data), zlib.crc32(data))
+    if _last_vocabulary and _last_vocabulary[0][0] == key:
+        return _last_vocabulary[0][1]
+    read = native.read_vocabulary(data, max_terms)
+    del data
     if read is not None:
         # the file read in one native pass, equal to the Python reader below
         vocab, ids, idf = read
-        return NativeVocabulary(vocab, np.frombuffer(ids, dtype=np.int64),
-                                np.frombuffer(idf, dtype=np.float64))
+        vocabulary = NativeVocabulary(vocab, np.frombuffer(ids, dtype=np.int64),
+                                      np.frombuffer(idf, dtype=np.float64))
+        _last_vocabulary[:] = [(key, vocabulary)]
+        return vocabulary
     columns = read_vocabulary_columns(path, max_terms)
     if columns is None:
         return None
@@ -316,6 +326,10 @@ def read_native_vocabulary(path, max_terms=None):
     except (ValueError, TypeError):
         return None
     return NativeVocabulary(vocab, ids, idf)
+
+
+# [((path, max_terms, size, CRC-32), NativeVocabulary)]: read_native_vocabulary's last
+_last_vocabulary = []
 
 
 def new_row_batch():
@@ -380,6 +394,21 @@ def merge_encoded(values, min_df=0):
 
 
 _dumps_unicode = functools.partial(json.dumps, ensure_ascii=False)
+
+
+def weigh_rows(batch, vocabulary, norm):
+    """A ``RowBatch``'s tf-idf entries weighted natively (no sublinear tf):
+    ``(ids, values, lengths)`` as int64, float64 and int64 bytes, the values
+    of features/tfidf.py's ``weighted_entries``; the batch is emptied. None,
+    with the batch left as it is, when ``vocabulary`` was not read natively
+    (``read_native_vocabulary``'s Python reader)."""
+    return batch.weigh(vocabulary.vocab, norm)
+
+
+def format_svmlight_bytes(label, ids, values, lengths, message_ids):
+    """``format_svmlight`` of ``weigh_rows``' bytes: the lines, or None."""
+    return _load_native().format_svmlight(label, ids, values, lengths, message_ids,
+                                          _dumps_unicode)
 
 
 def format_svmlight(label, ids, values, lengths, message_ids):

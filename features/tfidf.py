@@ -138,6 +138,32 @@ def row_lines(message_ids, rows, counts, lengths, table, sublinear_tf=False, nor
     return entry_lines(owner, ids, values, message_ids, label)
 
 
+def batch_lines(message_ids, batch, vocabulary, sublinear_tf=False, norm="l2",
+                label=UNLABELLED):
+    """``row_lines`` of a native ``RowBatch`` (emptied) and the
+    ``NativeVocabulary`` its rows are of: weighted and formatted natively
+    when the vocabulary was read natively and tf is not sublinear (the same
+    doubles as ``weighted_entries``), else by ``row_lines``."""
+    import numpy as np
+
+    from jeeves.features.kernel import format_svmlight_bytes, take_rows, weigh_rows
+
+    if norm not in NORMS:
+        raise ValueError("norm must be one of %r, not %r" % (NORMS, norm))
+    weighed = None if sublinear_tf else weigh_rows(batch, vocabulary, norm)
+    if weighed is None:
+        rows, counts, lengths = take_rows(batch)
+        return row_lines(message_ids, rows, counts, lengths, vocabulary, sublinear_tf, norm,
+                         label)
+    lines = format_svmlight_bytes(label, *weighed, message_ids)
+    if lines is not None:
+        return lines
+    ids, values, lengths = (np.frombuffer(data, dtype=dtype)
+                            for data, dtype in zip(weighed, (np.int64, np.float64, np.int64)))
+    owner = np.repeat(np.arange(len(message_ids)), lengths)
+    return entry_lines(owner, ids, values, message_ids, label)
+
+
 def entry_lines(owner, ids, values, message_ids, label=UNLABELLED):
     """The svmlight lines of ``weighted_entries``' output."""
     import numpy as np

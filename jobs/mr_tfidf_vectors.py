@@ -45,13 +45,13 @@ from collections import Counter
 from mrjob.job import MRJob
 from mrjob.step import MRStep
 
-from jeeves.features.kernel import new_row_batch, read_native_vocabulary, take_rows
+from jeeves.features.kernel import new_row_batch, read_native_vocabulary
 from jeeves.features.text import add_analyzer_args, analyzer_config_from_options
 from jeeves.features.tfidf import (
     NORM,
     SUBLINEAR_TF,
+    batch_lines,
     build_term_counter,
-    row_lines,
     tfidf_lines,
 )
 from jeeves.features.vocabulary import (
@@ -172,9 +172,8 @@ class MRTfidfVectors(CountedJob, MRJob):
     def weight_rows(self):
         """The native path's ``weight_batch``."""
         vocabulary, batch = self.rows
-        rows, counts, lengths = take_rows(batch)
-        for line in row_lines(self.message_ids, rows, counts, lengths, vocabulary,
-                              self.options.sublinear_tf, self.options.norm):
+        for line in batch_lines(self.message_ids, batch, vocabulary,
+                                self.options.sublinear_tf, self.options.norm):
             if line.startswith("0 # "):
                 self.empty_vectors += 1
             yield None, line

@@ -290,3 +290,53 @@ def test_write_kept_vocabulary_equals_the_python_writer(tmp_path):
     assert native_path.read_bytes() == python_path.read_bytes() and count == 1 + len(rows)
     with pytest.raises(ValueError, match="tab"):
         kernel.write_kept_vocabulary(str(native_path), [b'["kept",0]\t{"a\\tb":[1,2]}\n'], 9)
+
+
+@pytest.mark.parametrize("norm", ["l2", "l1", "none"])
+@pytest.mark.parametrize("duplicate_ids", [False, True])
+def test_native_weighting_equals_numpy(tmp_path, norm, duplicate_ids):
+    from jeeves.features.tfidf import batch_lines, row_lines
+    from tests.features.test_kernel_vectors import OTHER_TEXTS, vocabulary_of
+
+    counter = MessageCounter({"ngram_max": 2}).load()
+    docs = DOCS + OTHER_TEXTS + [""] * 2
+    path = vocabulary_of(counter, docs, tmp_path / "vocabulary.tsv")
+    if duplicate_ids:
+        # ids need not be unique: equal ids keep their order, as numpy's stable sort
+        with open(path) as handle:
+            header, *rows = handle.read().splitlines()
+        rows = ["\t".join([term, str(int(term_id) // 3), df, idf])
+                for term, term_id, df, idf in (row.split("\t") for row in rows)]
+        with open(path, "w") as handle:
+            handle.write("\n".join([header] + rows) + "\n")
+    kernel._last_vocabulary.clear()
+    vocabulary = read_native_vocabulary(path)
+    # read natively, so weighted natively (not by numpy through row_lines)
+    assert kernel.weigh_rows(new_row_batch(), vocabulary, norm) is not None
+    message_ids = ["<%d@x>" % number for number in range(len(docs))]
+    native, reference = new_row_batch(), new_row_batch()
+    for doc in docs:
+        counter.count_rows(doc, vocabulary, native)
+        counter.count_rows(doc, vocabulary, reference)
+    for sublinear_tf in (False, True):
+        rows, counts, lengths = take_rows(reference)
+        expected = row_lines(message_ids, rows, counts, lengths, vocabulary, sublinear_tf, norm)
+        assert batch_lines(message_ids, native, vocabulary, sublinear_tf, norm) == expected
+        assert len(native) == 0
+        for doc in docs:
+            counter.count_rows(doc, vocabulary, native)
+            counter.count_rows(doc, vocabulary, reference)
+    # a label the native formatter does not take: formatted in Python, same values
+    rows, counts, lengths = take_rows(reference)
+    assert batch_lines(message_ids, native, vocabulary, False, norm, label=1) == \
+        row_lines(message_ids, rows, counts, lengths, vocabulary, False, norm, label=1)
+
+
+def test_the_vocabulary_read_last_is_given_again_for_the_same_bytes(tmp_path):
+    path = write_rows(tmp_path / "vocabulary.tsv", [("a", 0, 1, 1.5), ("b", 1, 2, 1.25)])
+    first = read_native_vocabulary(path)
+    assert read_native_vocabulary(path) is first
+    assert read_native_vocabulary(path, max_terms=5) is not first
+    write_rows(tmp_path / "vocabulary.tsv", [("a", 0, 1, 1.5), ("c", 1, 2, 1.25)])
+    again = read_native_vocabulary(path)
+    assert again is not first and again.rows_of(["c", "b"]).tolist() == [1, -1]

@@ -20,6 +20,9 @@ use crate::{join_lemmas, Kernel, RowSlot, Totals, ABSENT};
 #[pyclass(module = "jeeves_kernel")]
 pub struct Vocab {
     index: HashMap<Box<str>, u32, RandomState>,
+    /// each row's id and idf, when read from a vocabulary.tsv here
+    /// (`read_vocabulary`): then `RowBatch.weigh` weights batches natively
+    weights: Option<(Vec<i64>, Vec<f64>)>,
     /// changes with every Vocab, so rows the kernel remembers for another are stale
     pub(crate) generation: u64,
 }
@@ -44,7 +47,7 @@ impl Vocab {
                 return Err(PyValueError::new_err(format!("{:?} is in the vocabulary twice", &**term)));
             }
         }
-        Ok(Vocab { index, generation: crate::next_generation() })
+        Ok(Vocab { index, weights: None, generation: crate::next_generation() })
     }
 
     /// The rows of `terms` as native-endian int64 bytes, -1 where absent.
@@ -120,6 +123,78 @@ impl RowBatch {
         taken
     }
 
+    /// The batch's tf-idf entries as features/tfidf.py's `weighted_entries`
+    /// (without sublinear tf) computes them from the rows' ids and idf in
+    /// `vocab`: each message's entries by id (a stable sort), value = count
+    /// x idf, divided by the message's l2 norm (the squares summed in that
+    /// order, then the square root), its l1 norm, or left ("none"); an
+    /// all-zero message as it is. The same IEEE operations in the same order
+    /// as numpy's, so the same doubles. `(ids, values, lengths)` as
+    /// native-endian int64, float64 and int64 bytes, or None when `vocab`
+    /// holds no ids and idf (the caller weights with numpy); the batch is
+    /// empty afterwards.
+    fn weigh<'py>(
+        &mut self,
+        py: Python<'py>,
+        vocab: PyRef<'_, Vocab>,
+        norm: &str,
+    ) -> PyResult<Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
+        let Some((row_ids, row_idf)) = &vocab.weights else {
+            return Ok(None);
+        };
+        let (l2, l1) = match norm {
+            "l2" => (true, false),
+            "l1" => (false, true),
+            "none" => (false, false),
+            _ => return Err(PyValueError::new_err(format!("norm must be l2, l1 or none, not {norm:?}"))),
+        };
+        let mut ids = Vec::with_capacity(self.rows.len());
+        let mut values = Vec::with_capacity(self.rows.len());
+        let mut entries: Vec<(i64, usize)> = Vec::new();
+        let mut start = 0;
+        for &length in &self.lengths {
+            let end = start + length as usize;
+            entries.clear();
+            for at in start..end {
+                let row = usize::try_from(self.rows[at])
+                    .ok()
+                    .filter(|&row| row < row_ids.len())
+                    .ok_or_else(|| PyValueError::new_err("a row outside the vocabulary"))?;
+                entries.push((row_ids[row], at));
+            }
+            // numpy's lexsort is stable: equal ids keep their order
+            entries.sort_by_key(|&(id, _)| id);
+            let first = values.len();
+            for &(id, at) in &entries {
+                ids.push(id);
+                values.push(self.counts[at] * row_idf[self.rows[at] as usize]);
+            }
+            if l2 || l1 {
+                let mut total = 0.0f64;
+                for &value in &values[first..] {
+                    total += if l2 { value * value } else { value.abs() };
+                }
+                if l2 {
+                    total = total.sqrt();
+                }
+                if total == 0.0 {
+                    total = 1.0;
+                }
+                values[first..].iter_mut().for_each(|value| *value /= total);
+            }
+            start = end;
+        }
+        let taken = (
+            PyBytes::new(py, &bytes_of(&ids, i64::to_ne_bytes)),
+            PyBytes::new(py, &bytes_of(&values, f64::to_ne_bytes)),
+            PyBytes::new(py, &bytes_of(&self.lengths, i64::to_ne_bytes)),
+        );
+        self.rows.clear();
+        self.counts.clear();
+        self.lengths.clear();
+        Ok(Some(taken))
+    }
+
     /// Entries in the batch.
     #[getter]
     fn entries(&self) -> usize {
@@ -166,8 +241,8 @@ pub fn read_vocabulary<'py>(
         return None;
     }
     let mut index = HashMap::with_capacity_and_hasher(rows, RandomState::new());
-    let mut ids = Vec::with_capacity(rows * 8);
-    let mut idf = Vec::with_capacity(rows * 8);
+    let mut ids: Vec<i64> = Vec::with_capacity(rows);
+    let mut idf: Vec<f64> = Vec::with_capacity(rows);
     let mut idf_of: HashMap<&str, f64, RandomState> = HashMap::default();
     for (row, line) in lines.enumerate() {
         let line = line.strip_suffix('\n')?;
@@ -191,11 +266,19 @@ pub fn read_vocabulary<'py>(
         if index.insert(Box::<str>::from(term), row as u32).is_some() {
             return None;
         }
-        ids.extend_from_slice(&id.parse::<i64>().ok()?.to_ne_bytes());
-        idf.extend_from_slice(&weight.to_ne_bytes());
+        ids.push(id.parse::<i64>().ok()?);
+        idf.push(weight);
     }
-    let vocab = Vocab { index, generation: crate::next_generation() };
-    Some((vocab, PyBytes::new(py, &ids), PyBytes::new(py, &idf)))
+    let ids_bytes = PyBytes::new(py, &bytes_of(&ids, i64::to_ne_bytes));
+    let idf_bytes = PyBytes::new(py, &bytes_of(&idf, f64::to_ne_bytes));
+    let vocab = Vocab { index, weights: Some((ids, idf)), generation: crate::next_generation() };
+    Some((vocab, ids_bytes, idf_bytes))
+}
+
+fn bytes_of<T: Copy>(values: &[T], to_bytes: fn(T) -> [u8; 8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() * 8);
+    values.iter().for_each(|&value| out.extend_from_slice(&to_bytes(value)));
+    out
 }
 
 /// An optional sign and 1 to 18 ASCII digits: what `int()` and Rust read alike.
