@@ -12,7 +12,8 @@ order (scikit-learn's ``build_preprocessor`` / ``build_tokenizer`` /
    placeholder tokens for URLs, email addresses and numbers;
 3. tokenize: ``re.findall`` of the token pattern (scikit-learn's default
    ``(?u)\\b\\w\\w+\\b``);
-4. filter and lemmatize each token through one dict memo: a token that is a
+4. filter and lemmatize each token through one memo (a dict; a
+   least-recently-used cache in `jeeves watch` and `serve`): a token that is a
    stop word is dropped; otherwise its WordNet lemma is taken with the POS
    strategy "verb, then noun": ``lemmatize(token, "v")``, and when that leaves
    the token unchanged ``lemmatize(token, "n")`` (so "meetings" -> "meeting",
@@ -30,6 +31,7 @@ rebuild exactly the terms the jobs count. WordNet is loaded when the
 callable is built (``Analyzer.load()``, in a task's ``*_init``).
 """
 
+import functools
 import re
 import unicodedata
 
@@ -169,8 +171,10 @@ DROPPED = ""
 
 
 # The lemma memo's bound, in tokens, for processes that run for weeks
-# (`jeeves watch`, `jeeves serve` set it): past it the memo starts again, so
-# the new words of months of mail do not grow the process without end.
+# (`jeeves watch`, `jeeves serve` set it before they build an analyzer): the
+# memo is then a least-recently-used cache of that many tokens, so the new
+# words of months of mail do not grow the process without end, and it stays
+# at that size once full (`make soak`, docs/mailbox.md "Soak").
 # None (batch jobs): unbounded, every distinct token of the corpus kept.
 LEMMA_MEMO_LIMIT = None
 
@@ -178,14 +182,17 @@ LEMMA_MEMO_LIMIT = None
 def build_lemma_filter(config):
     """Return token -> lemma, or None for a dropped (stop) word, memoized.
 
-    The memo is a plain dict: after the first sight of a token, one lookup.
-    It maps a dropped token to "" (never a lemma: tokens have 2+ characters).
-    It is emptied when it holds more than ``LEMMA_MEMO_LIMIT`` tokens (read
-    on every miss).
+    With ``LEMMA_MEMO_LIMIT`` None (read when the filter is built) the memo
+    is a plain dict: after the first sight of a token, one lookup. It maps a
+    dropped token to "" (never a lemma: tokens have 2+ characters). With a
+    limit it is ``functools.lru_cache(maxsize=LEMMA_MEMO_LIMIT)`` around the
+    same ``lemma_of``: past the limit each new token replaces the least
+    recently seen one, and the memo keeps its size and its most used tokens
+    (emptied and refilled instead, it dropped the common words with the rare
+    ones and reallocated all of them every few hundred messages).
     """
     stop_words = load_stop_words(config)
     lemmatize = load_wordnet_lemmatize() if config["lemmatize"] else None
-    memo = {}
 
     def lemma_of(token):
         if token in PLACEHOLDERS:
@@ -199,13 +206,24 @@ def build_lemma_filter(config):
             lemma = lemmatize(token, "n")
         return DROPPED if lemma in stop_words else lemma
 
+    limit = LEMMA_MEMO_LIMIT
+    if limit is not None:
+        # the C lru_cache: one call per token, thread-safe (`jeeves serve`)
+        cached = functools.lru_cache(maxsize=int(limit))(lemma_of)
+
+        def filter_and_lemmatize_bounded(tokens):
+            return [lemma for lemma in map(cached, tokens) if lemma]
+
+        filter_and_lemmatize_bounded.memo = cached  # cache_info(), cache_clear()
+        filter_and_lemmatize_bounded.lemma_of = lemma_of
+        return filter_and_lemmatize_bounded
+
+    memo = {}
+
     def filter_and_lemmatize(tokens):
         # map(memo.get) runs in C: after warm-up nearly every token is a hit
         lemmas = list(map(memo.get, tokens))
         if None in lemmas:
-            limit = LEMMA_MEMO_LIMIT
-            if limit is not None and len(memo) > limit:
-                memo.clear()
             for index, lemma in enumerate(lemmas):
                 if lemma is None:
                     token = tokens[index]

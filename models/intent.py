@@ -23,6 +23,8 @@ highest score in the quoted history (Berkeley labels describe threads).
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -155,8 +157,8 @@ class SentenceScorer:
     intercept; what the scikit-learn pipeline computes, without its input
     checks (a millisecond a call, most of a message's intent group).
     ValueError for a model fitted otherwise (``fast_sentence_scorer`` then
-    keeps the pipeline). Scores are kept per sentence text (at most
-    SENTENCE_CACHE)."""
+    keeps the pipeline). Scores are kept per sentence text: the
+    SENTENCE_CACHE most recently scored."""
 
     def __init__(self, model):
         steps = getattr(model.pipeline, "named_steps", {})
@@ -171,7 +173,9 @@ class SentenceScorer:
         self.idf = np.asarray(tfidf.idf_, dtype=np.float64) if tfidf.use_idf else None
         self.weights = np.ravel(clf.coef_).astype(np.float64)
         self.intercept = float(clf.intercept_[0])
-        self.cache = {}
+        # text -> score, least recently used first (at most SENTENCE_CACHE)
+        self.cache = OrderedDict()
+        self._cache_lock = threading.Lock()  # `jeeves serve` scores in threads
 
     def _scores(self, texts):
         """The scores of distinct texts, all in one numpy pass."""
@@ -204,19 +208,23 @@ class SentenceScorer:
     def scores(self, texts):
         """P(ask or schedule) of each text, as IntentModel.scores gives it."""
         cache, known, missing = self.cache, {}, []
-        for text in dict.fromkeys(texts):
-            score = cache.get(text)
-            if score is None:
-                missing.append(text)
-            else:
-                known[text] = score
+        with self._cache_lock:
+            for text in dict.fromkeys(texts):
+                score = cache.get(text)
+                if score is None:
+                    missing.append(text)
+                else:
+                    known[text] = score
+                    cache.move_to_end(text)
         if missing:
             found = dict(zip(missing, self._scores(missing).tolist()))
             known.update(found)
-            # `jeeves serve` scores in threads: the cache is only read and updated
-            if len(cache) + len(found) > SENTENCE_CACHE:
-                cache.clear()
-            cache.update(found)
+            # least recently used out: the cache keeps its size once full
+            # (emptied and refilled, it would free and reallocate its strings)
+            with self._cache_lock:
+                cache.update(found)
+                while len(cache) > SENTENCE_CACHE:
+                    cache.popitem(last=False)
         return np.array([known[text] for text in texts], dtype=np.float64)
 
 

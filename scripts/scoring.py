@@ -47,29 +47,68 @@ SERVE_WHY = "serve"  # the `why` of a daemon's label in learn's label log
 
 
 # the lemma memo of a process that runs for weeks (jeeves.features.text):
-# bounded so that months of new words do not grow it without end
+# bounded so that months of new words do not grow it without end; a
+# least-recently-used cache of this many tokens is full after a few hundred
+# messages (23,000 distinct tokens in SpamAssassin's first 1,000)
 LONG_RUNNING_LEMMA_MEMO = 1 << 14
+# each of the parser's memos (jeeves.features.parsing: address header values,
+# their unique addresses, dates, Content-Types; 4,096 to 65,536 values for a
+# batch job's mailbox): 512 values, which the first 1,000 messages fill (about
+# 1,300 distinct address values and 1,000 dates in SpamAssassin's)
+LONG_RUNNING_PARSER_MEMO = 1 << 9
 
 
-# glibc's mallopt parameter M_ARENA_MAX
+# glibc's mallopt parameters M_ARENA_MAX and M_MMAP_THRESHOLD
 _M_ARENA_MAX = -8
+_M_MMAP_THRESHOLD = -3
+# a block this large or larger is its own mapping, returned to the system when
+# freed (glibc's default, which glibc otherwise raises to the largest block freed)
+_MMAP_THRESHOLD = 128 * 1024
 
 
 def bound_memory_for_long_runs():
-    """What `jeeves watch` and `jeeves serve` call first: the analyzers'
-    lemma memo bounded to ``LONG_RUNNING_LEMMA_MEMO`` tokens and, under
-    glibc, two malloc arenas (the daemon's thread per connection otherwise
-    spreads its memory over up to eight arenas a core: the soak measured 45%
-    more resident memory over 20,000 requests, `make soak`)."""
+    """What `jeeves watch` and `jeeves serve` call first, before they load a
+    model, so that their resident memory reaches its level within the first
+    thousand messages and stays there (`make soak`, docs/mailbox.md "Soak"):
+    the caches bounded (``bound_caches_for_long_runs``) and, under glibc, two
+    malloc arenas (the daemon's thread per connection otherwise spreads its
+    memory over up to eight arenas a core: the soak measured 45% more
+    resident memory over 20,000 requests) and a fixed mmap threshold: the
+    large buffers of a large message are their own mappings, returned to the
+    system once it is scored, instead of growing the heap where the small
+    blocks allocated meanwhile keep that memory resident (glibc otherwise
+    raises the threshold to the largest block freed so far)."""
     import ctypes
 
-    from jeeves.features import text
-
-    text.LEMMA_MEMO_LIMIT = LONG_RUNNING_LEMMA_MEMO
+    bound_caches_for_long_runs()
     try:
-        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 2)
+        mallopt = ctypes.CDLL(None).mallopt
+        mallopt(_M_ARENA_MAX, 2)
+        mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
     except (AttributeError, OSError):  # not glibc
         pass
+
+
+def bound_caches_for_long_runs():
+    """The caches of a process that scores mail for weeks, sized to be full
+    within its first thousand messages and to keep that size after: the
+    analyzers' lemma memo a least-recently-used cache of
+    ``LONG_RUNNING_LEMMA_MEMO`` tokens (batch jobs keep it unbounded), and
+    every memo of the parser (a module-level ``functools.lru_cache``, looked
+    up by its name at each call) one of ``LONG_RUNNING_PARSER_MEMO`` values:
+    a batch job's sizes would fill over weeks of mail. Call it before any
+    analyzer is built."""
+    from functools import lru_cache
+
+    from jeeves.features import parsing, text
+
+    text.LEMMA_MEMO_LIMIT = LONG_RUNNING_LEMMA_MEMO
+    for name, memo in list(vars(parsing).items()):
+        if not (callable(getattr(memo, "cache_info", None)) and hasattr(memo, "__wrapped__")):
+            continue
+        maxsize = memo.cache_info().maxsize
+        if maxsize is None or maxsize > LONG_RUNNING_PARSER_MEMO:
+            setattr(parsing, name, lru_cache(maxsize=LONG_RUNNING_PARSER_MEMO)(memo.__wrapped__))
 
 
 def online_model_class():

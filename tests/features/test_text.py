@@ -129,8 +129,9 @@ def test_command_line_round_trip(tmp_path):
 
 
 def test_the_lemma_memo_is_bounded_for_long_running_processes(monkeypatch):
-    """`jeeves watch` and `serve` bound the memo (LEMMA_MEMO_LIMIT): it starts
-    again past the bound, and the lemmas stay those of the unbounded memo."""
+    """`jeeves watch` and `serve` bound the memo (LEMMA_MEMO_LIMIT): a
+    least-recently-used cache that stays at the bound once full, and the
+    lemmas stay those of the unbounded memo."""
     from jeeves.features import text as text_module
     from jeeves.features.text import build_lemma_filter, config_with_defaults
 
@@ -144,6 +145,12 @@ def test_the_lemma_memo_is_bounded_for_long_running_processes(monkeypatch):
     sizes = []
     for token, lemmas in zip(tokens, expected):
         assert bounded([token]) == lemmas
-        sizes.append(len(bounded.memo))
-    assert max(sizes) == 51 and min(sizes[60:]) < 50
+        sizes.append(bounded.memo.cache_info().currsize)
+    assert sizes[:50] == list(range(1, 51)) and set(sizes[50:]) == {50}
     assert bounded(tokens) == unbounded(tokens)
+    # the recently seen tokens are the ones kept: the first ones were turned over
+    hits = bounded.memo.cache_info().hits
+    bounded(tokens[-10:])
+    assert bounded.memo.cache_info().hits == hits + 10
+    bounded(tokens[:1])
+    assert bounded.memo.cache_info().hits == hits + 10

@@ -503,3 +503,40 @@ def test_scorer_online_scores_with_the_versions_online_model(trained, running, t
     assert abs(json.loads(capsys.readouterr().out)["score"] - expected) <= TOLERANCE
     with pytest.raises(ServerRefused, match="scorer is batch or online"):
         client.request("POST", "/score?scorer=bayes", MEETING)
+
+
+def test_long_runs_bound_their_caches_to_a_steady_size(monkeypatch):
+    """`jeeves serve` and `watch` call scoring.bound_memory_for_long_runs first:
+    the lemma memo becomes a least-recently-used cache and each parser memo a
+    smaller one, each full early and then the same size (the soak's memory
+    bound, docs/mailbox.md "Soak"); what they answer is unchanged."""
+    from jeeves import scoring
+    from jeeves.features import parsing, text
+
+    # restored after the test: the bounds are the process's from here on
+    monkeypatch.setattr(text, "LEMMA_MEMO_LIMIT", text.LEMMA_MEMO_LIMIT)
+    memos = {name: value for name, value in vars(parsing).items()
+             if callable(getattr(value, "cache_info", None))}
+    assert "_address_pairs" in memos
+    for name, memo in memos.items():
+        monkeypatch.setattr(parsing, name, memo)
+    bound = scoring.LONG_RUNNING_PARSER_MEMO
+    values = ["Person %d <p%d@example.com>, q%d@example.com" % (n, n, n)
+              for n in range(bound + 100)]
+    expected = [parsing.parse_addresses([value]) for value in values]
+    unbounded = text.build_lemma_filter(text.config_with_defaults({}))
+
+    scoring.bound_caches_for_long_runs()
+    assert text.LEMMA_MEMO_LIMIT == scoring.LONG_RUNNING_LEMMA_MEMO
+    for name in memos:
+        assert getattr(parsing, name).cache_info().maxsize <= bound, name
+    assert [parsing.parse_addresses([value]) for value in values] == expected
+    assert parsing._address_pairs.cache_info().currsize == bound
+    kept = dict(vars(parsing))
+    scoring.bound_caches_for_long_runs()  # a second call keeps the memos it made
+    assert all(getattr(parsing, name) is kept[name] for name in memos)
+
+    bounded = text.build_lemma_filter(text.config_with_defaults({}))
+    tokens = ["meetings", "scheduled", "the"] + ["word%dx" % n for n in range(20000)]
+    assert bounded(tokens) == unbounded(tokens)
+    assert bounded.memo.cache_info().currsize == scoring.LONG_RUNNING_LEMMA_MEMO
