@@ -28,6 +28,16 @@ tests/features/test_kernel.py holds the two byte-identical.
 - ``format_svmlight(label, ids, values, lengths, message_ids)``: the vector
   job's svmlight lines (features/tfidf.py's ``tfidf_lines``), values as
   ``repr(float)``, or None without the native module.
+- The jobs' plumbing: ``MessageCounter.count_line`` / ``count_line_rows``
+  read a record line's fields natively (strict JSON, which ujson decodes to
+  the same values; any other line is left to the caller's decode, None);
+  ``read_native_vocabulary`` reads vocabulary.tsv in one native pass;
+  ``weigh_rows`` weights a ``RowBatch`` (features/tfidf.py ``batch_lines``);
+  ``filter_terms`` is the vocabulary job's df filter of a terms row and
+  ``write_kept_vocabulary`` the driver's numbering of the kept terms into
+  vocabulary.tsv. Each gives exactly what the Python code it stands for
+  gives (tests/features/test_kernel_lines.py) and leaves what it cannot
+  read to it.
 
 JSON is written as ``ujson.dumps`` (the job's encoder) writes these objects:
 compact, ASCII only, ``/`` escaped, so outputs do not depend on whether the

@@ -129,7 +129,7 @@ HASH_FEATURES = Setting("--hash-features", 0, int, minimum=0,
 SMOOTH_IDF = Setting("--no-smooth-idf", True, dest="smooth_idf",
                      help="idf = ln(n/df) + 1 instead of ln((1+n)/(1+df)) + 1")
 USE_IDF = Setting("--no-idf", True, dest="use_idf", help="term frequencies only (idf = 1)")
-FLUSH_SIZE = Setting("--flush-size", 200000, int, minimum=1,
+FLUSH_SIZE = Setting("--flush-size", 1000000, int, minimum=1,
                      help="terms the counting mapper holds before it flushes "
                           "(default: %(default)s)")
 

@@ -25,7 +25,9 @@ corpus' distinct terms. The result equals jeeves.features.vocabulary.build_vocab
 
 Steps, by options:
 - no --min-llr, no --max-features: map-only; the mapper writes the terms
-  whose df is within [min_df, max_df], a row per partition.
+  whose df is within [min_df, max_df], a row per partition (filtered and
+  written natively when the kernel is built: jeeves.features.kernel
+  ``filter_terms``, the bytes ujson would write).
 - --max-features K without --min-llr: each mapper keeps its top K terms
   (jeeves.features.vocabulary.TopTerms: count descending, then term ascending, the
   order of select_terms) and writes them at its end as ``None -> [term,

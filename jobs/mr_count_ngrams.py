@@ -5,12 +5,14 @@ configured to read, ``subject`` and ``body`` by default, plus
 ``message_id``), one JSON object per line, or mr_parse_emails output lines
 (``"message"<TAB>record``; its ``"quarantine"`` rows are skipped).
 
-Each message is analyzed once (jeeves.features.text.Analyzer) and only the
-corpus totals are written: the per-message counts are computed again where
-they are needed, by mr_tfidf_vectors from the same records, which costs
-less than sending every message's counts through the shuffle and reading
-them back. The output holds two kinds of rows, told apart by the first item
-of the key:
+Each message is analyzed once (jeeves.features.text.Analyzer; with the
+native kernel, the kernel reads the record line's fields itself and adds its
+terms to the totals, with no JSON decode and no dict of counts:
+jeeves.features.kernel ``count_line``) and only the corpus totals are
+written: the per-message counts are computed again where they are needed, by
+mr_tfidf_vectors from the same records, which costs less than sending every
+message's counts through the shuffle and reading them back. The output holds
+two kinds of rows, told apart by the first item of the key:
 
 - ``["terms", partition]`` -> ``{term: [term_count, df], ...}``: corpus
   totals of the terms of one partition (``jeeves.features.vocabulary.partition_of``,
@@ -40,6 +42,7 @@ reducer merge the partial totals of a partition.
 """
 
 from collections import Counter
+from itertools import chain
 
 from mrjob.job import MRJob
 from mrjob.step import MRStep
@@ -165,9 +168,16 @@ class MRCountNgrams(CountedJob, MRJob):
             yield [DOCUMENTS, ""], self.documents
 
     def combiner_add_totals(self, key, values):
-        """Partial rows of one key -> one row."""
+        """Partial rows of one key -> one row; a key's only row as it is (a
+        task that flushed once: the reducer merges and sorts its terms)."""
         if key[0] == TERMS:
-            yield key, EncodedJSON(merge_encoded(values)[0])
+            values = iter(values)
+            first = next(values)
+            second = next(values, None)
+            if second is None:
+                yield key, first
+                return
+            yield key, EncodedJSON(merge_encoded(chain([first, second], values))[0])
         else:
             yield key, sum(values)
 

@@ -23,9 +23,16 @@ at the cost of one scan of the vocabulary per batch.
 
 With the native kernel (features/native), a task holds the vocabulary's
 terms in the kernel instead (up to ``NATIVE_MAX_TERMS``, about 60 bytes a
-term), and the kernel looks each message's terms up as it counts them, with
-no Python object per term (jeeves.features.kernel: ``count_rows``); the
-numbers are weighted by the same numpy code either way.
+term), read from vocabulary.tsv in one native pass on the task's first
+record (a task with no input reads nothing; under the inline runner the
+tasks share the table read last), and the kernel reads each record line's
+fields itself (no JSON decode; a line it does not take is decoded and
+counted in Python) and looks the message's terms up as it counts them, with
+no Python object per term (jeeves.features.kernel: ``count_line_rows``,
+``count_rows``). A batch is weighted natively with the same floating-point
+operations, in the same order, as the numpy code (jeeves.features.tfidf:
+``batch_lines``; numpy with ``--sublinear-tf``), so the values are the
+same doubles either way.
 
 Either way messages are weighted in batches of about ``--batch-terms`` term
 entries (jeeves.features.tfidf.tfidf_lines: one numpy pass per batch).

@@ -192,3 +192,16 @@ def test_size_options_below_one_are_refused_before_any_task():
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].endswith(
         "argument --term-partitions: must be 1 or more, not 0")
+
+
+def test_combiner_passes_a_single_row_as_it_is_and_merges_several():
+    from jeeves.jobs.protocols import EncodedJSON
+
+    job = MRCountNgrams(args=[])
+    only = EncodedJSON(b'{"b":[1,1],"a":[2,1]}')
+    assert list(job.combiner_add_totals(("terms", 3), [only])) == [(("terms", 3), only)]
+    rows = list(job.combiner_add_totals(("terms", 3), iter([only, EncodedJSON(b'{"a":[1,1]}'),
+                                                            EncodedJSON(b'{"c":[5,2]}')])))
+    assert [(key, json.loads(value)) for key, value in rows] == \
+        [(("terms", 3), {"a": [3, 2], "b": [1, 1], "c": [5, 2]})]
+    assert list(job.combiner_add_totals(("documents", ""), [2, 3])) == [(("documents", ""), 5)]
