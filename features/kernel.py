@@ -168,7 +168,7 @@ class MessageCounter:
             self.load()
         counts = dict(Counter(self._analyze(doc)))
         self.python += 1
-        batch.add(vocabulary.rows_of(list(counts)).tolist(), list(map(float, counts.values())))
+        batch.add(vocabulary.row_list(list(counts)), list(map(float, counts.values())))
 
     def count_line(self, line, totals):
         """A record line (a JSON object, str) -> its message id, its terms
@@ -285,22 +285,46 @@ class PythonTotals:
 class NativeVocabulary:
     """A vocabulary.tsv for the native vector path: the kernel's ``Vocab``
     (term -> row, in file order) and the rows' ``ids`` and ``idf`` (numpy
-    arrays), so a table for features/tfidf.py's ``weighted_entries`` and,
-    with ``rows_of``, for its ``tfidf_entries``."""
+    arrays, made on first use from their bytes: a task whose batches the
+    module weights never imports numpy), so a table for features/tfidf.py's
+    ``weighted_entries`` and, with ``rows_of``, for its ``tfidf_entries``."""
 
-    __slots__ = ("vocab", "ids", "idf")
+    __slots__ = ("vocab", "_ids", "_idf")
 
     def __init__(self, vocab, ids, idf):
-        self.vocab, self.ids, self.idf = vocab, ids, idf
+        """``ids`` and ``idf``: numpy arrays, or their native int64 and float64 bytes."""
+        self.vocab, self._ids, self._idf = vocab, ids, idf
+
+    @property
+    def ids(self):
+        if isinstance(self._ids, bytes):
+            import numpy as np
+
+            self._ids = np.frombuffer(self._ids, dtype=np.int64)
+        return self._ids
+
+    @property
+    def idf(self):
+        if isinstance(self._idf, bytes):
+            import numpy as np
+
+            self._idf = np.frombuffer(self._idf, dtype=np.float64)
+        return self._idf
 
     def __len__(self):
-        return len(self.ids)
+        return len(self.vocab)
 
     def rows_of(self, terms):
         """A list of terms -> numpy array of their rows, -1 where absent."""
         import numpy as np
 
         return np.frombuffer(self.vocab.rows_of(terms), dtype=np.int64)
+
+    def row_list(self, terms):
+        """``rows_of`` as a list of ints, without numpy."""
+        import array
+
+        return array.array("q", self.vocab.rows_of(terms)).tolist()
 
 
 def read_native_vocabulary(path, max_terms=None):
@@ -309,8 +333,6 @@ def read_native_vocabulary(path, max_terms=None):
     native = _load_native()
     if native is None:
         return None
-    import numpy as np
-
     with open(path, "rb") as handle:
         data = handle.read()
     # the inline runner runs every task in one process: the last table read is
@@ -323,8 +345,7 @@ def read_native_vocabulary(path, max_terms=None):
     if read is not None:
         # the file read in one native pass, equal to the Python reader below
         vocab, ids, idf = read
-        vocabulary = NativeVocabulary(vocab, np.frombuffer(ids, dtype=np.int64),
-                                      np.frombuffer(idf, dtype=np.float64))
+        vocabulary = NativeVocabulary(vocab, ids, idf)
         _last_vocabulary[:] = [(key, vocabulary)]
         return vocabulary
     columns = read_vocabulary_columns(path, max_terms)

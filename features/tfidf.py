@@ -144,8 +144,6 @@ def batch_lines(message_ids, batch, vocabulary, sublinear_tf=False, norm="l2",
     ``NativeVocabulary`` its rows are of: weighted and formatted natively
     when the vocabulary was read natively and tf is not sublinear (the same
     doubles as ``weighted_entries``), else by ``row_lines``."""
-    import numpy as np
-
     from jeeves.features.kernel import format_svmlight_bytes, take_rows, weigh_rows
 
     if norm not in NORMS:
@@ -158,6 +156,8 @@ def batch_lines(message_ids, batch, vocabulary, sublinear_tf=False, norm="l2",
     lines = format_svmlight_bytes(label, *weighed, message_ids)
     if lines is not None:
         return lines
+    import numpy as np
+
     ids, values, lengths = (np.frombuffer(data, dtype=dtype)
                             for data, dtype in zip(weighed, (np.int64, np.float64, np.int64)))
     owner = np.repeat(np.arange(len(message_ids)), lengths)
