@@ -65,6 +65,9 @@ impl Vocab {
     }
 }
 
+/// Three columns of a batch as bytes (ids or rows, values or counts, lengths).
+type ThreeColumns<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>);
+
 /// The kept (row, count) entries of a batch of messages, in message order,
 /// and each message's number of entries.
 #[pyclass(module = "jeeves_kernel")]
@@ -138,7 +141,7 @@ impl RowBatch {
         py: Python<'py>,
         vocab: PyRef<'_, Vocab>,
         norm: &str,
-    ) -> PyResult<Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
+    ) -> PyResult<Option<ThreeColumns<'py>>> {
         let Some((row_ids, row_idf)) = &vocab.weights else {
             return Ok(None);
         };
