@@ -26,3 +26,21 @@ SELECT_BY = Setting("--select-by", "pr_auc", choices=SELECTION_METRICS,
                          "search maximizes (default: %(default)s)")
 SEED = Setting("--seed", 0, int,
                help="seed of the CV folds and random_state of the models (default: %(default)s)")
+
+
+def check_groups(groups):
+    """A list of group names (a comma string or a sequence), ``text`` first; ValueError
+    naming an unknown one."""
+    if isinstance(groups, str):
+        groups = [name.strip() for name in groups.split(",") if name.strip()]
+    unknown = [name for name in groups if name not in GROUPS]
+    if unknown:
+        raise ValueError("unknown feature group %s (known: %s)"
+                         % (", ".join(repr(name) for name in unknown), ", ".join(GROUPS)))
+    return ["text"] + [name for name in dict.fromkeys(groups) if name != "text"]
+
+
+def check_target_recall(target_recall):
+    """Raise ValueError unless 0 < target_recall <= 1."""
+    if not 0.0 < target_recall <= 1.0:
+        raise ValueError("target recall must be in (0, 1]: %r" % (target_recall,))

@@ -44,7 +44,11 @@ from sklearn.preprocessing import StandardScaler
 from jeeves.features.cues import CUE_FEATURE_NAMES, cue_features
 from jeeves.features.graph import CONTACT_FEATURE_NAMES
 from jeeves.features.headers import HEADER_FEATURE_NAMES, header_features
-from jeeves.models.defaults import DEFAULT_GROUPS, GROUPS  # noqa: F401 (used by importers)
+from jeeves.models.defaults import (  # noqa: F401 (used by importers)
+    DEFAULT_GROUPS,
+    GROUPS,
+    check_groups,
+)
 from jeeves.models.documents import check_documents
 
 # the record feature functions by group name: transformers store the name,
@@ -258,18 +262,6 @@ def group_transformer(group, intent_model=None, corpus_svd=None, seed=0):
     if group == "lsa":
         return scaled(LsaFeatures(svd=corpus_svd, random_state=seed))
     raise ValueError("unknown feature group %r (known: %s)" % (group, ", ".join(GROUPS)))
-
-
-def check_groups(groups):
-    """A list of group names (a comma string or a sequence), ``text`` first; ValueError
-    naming an unknown one."""
-    if isinstance(groups, str):
-        groups = [name.strip() for name in groups.split(",") if name.strip()]
-    unknown = [name for name in groups if name not in GROUPS]
-    if unknown:
-        raise ValueError("unknown feature group %s (known: %s)"
-                         % (", ".join(repr(name) for name in unknown), ", ".join(GROUPS)))
-    return ["text"] + [name for name in dict.fromkeys(groups) if name != "text"]
 
 
 def email_features(groups, intent_model=None, corpus_svd=None, group_weight=1.0, seed=0):

@@ -20,16 +20,15 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from jeeves.models.defaults import SEED, SELECT_BY, SELECTION_METRICS  # noqa: F401
+from jeeves.models.defaults import (  # noqa: F401
+    SEED,
+    SELECT_BY,
+    SELECTION_METRICS,
+    check_target_recall,
+)
 
 # metrics computed per cross-validation fold, in report order
 FOLD_METRICS = ("roc_auc", "pr_auc", "precision", "recall", "f1", "accuracy")
-
-
-def check_target_recall(target_recall):
-    """Raise ValueError unless 0 < target_recall <= 1."""
-    if not 0.0 < target_recall <= 1.0:
-        raise ValueError("target recall must be in (0, 1]: %r" % (target_recall,))
 
 
 def threshold_for_recall(y_true, scores, target_recall):

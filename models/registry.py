@@ -11,22 +11,16 @@ weights are ``"balanced"`` wherever the estimator supports them, because the
 interesting class is usually the rare one.
 """
 
-from dataclasses import dataclass, field
-from typing import Callable
+from __future__ import annotations
 
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.decomposition import TruncatedSVD
-from sklearn.ensemble import (
-    AdaBoostClassifier,
-    HistGradientBoostingClassifier,
-    RandomForestClassifier,
-)
-from sklearn.feature_selection import SelectKBest, chi2
-from sklearn.linear_model import LogisticRegression
-from sklearn.naive_bayes import BernoulliNB, ComplementNB, GaussianNB, MultinomialNB
-from sklearn.pipeline import Pipeline
-from sklearn.svm import LinearSVC
-from sklearn.tree import DecisionTreeClassifier
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from jeeves.models.defaults import SELECTION_METRICS, check_target_recall
+
+# scikit-learn is imported by the functions that build or read a pipeline,
+# not here: naming and choosing models (select_models, as `jeeves run` does
+# before its stages) imports none of it (a second and more of start-up)
 
 # the columns kept for the tree ensembles and the dense projection, and its size
 SELECTED_FEATURES = 10000
@@ -47,7 +41,7 @@ class ModelSpec:
     """
 
     name: str
-    make_pipeline: Callable[[int, int], Pipeline]
+    make_pipeline: Callable[[int, int], Any]  # -> sklearn.pipeline.Pipeline
     param_grid: dict = field(default_factory=dict)
     linear: bool = False
     fast: bool = False
@@ -61,11 +55,15 @@ def _selection(n_features, keep=SELECTED_FEATURES):
     n-grams one random forest or SVD fit takes tens of seconds, ten times
     more than on the selected columns.
     """
+    from sklearn.feature_selection import SelectKBest, chi2
+
     return ("select", SelectKBest(chi2, k=min(keep, n_features)))
 
 
 def _projection(random_state, n_features):
     """Steps projecting sparse tf-idf to a small dense matrix: chi2 selection, then SVD."""
+    from sklearn.decomposition import TruncatedSVD
+
     kept = min(SELECTED_FEATURES, n_features)
     return [
         _selection(n_features),
@@ -76,6 +74,9 @@ def _projection(random_state, n_features):
 
 
 def _logistic_regression(random_state, n_features):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
     return Pipeline([
         ("clf", LogisticRegression(
             solver="liblinear", class_weight="balanced", max_iter=1000,
@@ -84,23 +85,39 @@ def _logistic_regression(random_state, n_features):
 
 
 def _multinomial_nb(random_state, n_features):
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.pipeline import Pipeline
+
     return Pipeline([("clf", MultinomialNB())])
 
 
 def _complement_nb(random_state, n_features):
+    from sklearn.naive_bayes import ComplementNB
+    from sklearn.pipeline import Pipeline
+
     return Pipeline([("clf", ComplementNB())])
 
 
 def _bernoulli_nb(random_state, n_features):
+    from sklearn.naive_bayes import BernoulliNB
+    from sklearn.pipeline import Pipeline
+
     # tf-idf weights are > 0 exactly where the term occurs
     return Pipeline([("clf", BernoulliNB(binarize=0.0))])
 
 
 def _gaussian_nb(random_state, n_features):
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.pipeline import Pipeline
+
     return Pipeline(_projection(random_state, n_features) + [("clf", GaussianNB())])
 
 
 def _linear_svc(random_state, n_features):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
+    from sklearn.svm import LinearSVC
+
     # LinearSVC has no probabilities; calibration gives scores comparable
     # with the other models' and a threshold that means something
     return Pipeline([
@@ -111,6 +128,9 @@ def _linear_svc(random_state, n_features):
 
 
 def _random_forest(random_state, n_features):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+
     return Pipeline([
         _selection(n_features),
         ("clf", RandomForestClassifier(
@@ -120,6 +140,10 @@ def _random_forest(random_state, n_features):
 
 
 def _adaboost(random_state, n_features):
+    from sklearn.ensemble import AdaBoostClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.tree import DecisionTreeClassifier
+
     # no class weights here: AdaBoost already reweights the samples it gets
     # wrong, and balanced stumps can fail its "better than random" check
     stump = DecisionTreeClassifier(max_depth=1)
@@ -132,6 +156,9 @@ def _adaboost(random_state, n_features):
 
 
 def _hist_gradient_boosting(random_state, n_features):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+
     return Pipeline(_projection(random_state, n_features) + [
         ("clf", HistGradientBoostingClassifier(
             class_weight="balanced", random_state=random_state)),
@@ -224,6 +251,9 @@ def linear_feature_weights(pipeline):
     calibrated copies. Multinomial and complement NB: the difference of the
     class log probabilities, which is their linear weight.
     """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.naive_bayes import ComplementNB, MultinomialNB
+
     if "svd" in pipeline.named_steps:
         return None
     clf = pipeline.named_steps["clf"]
@@ -235,3 +265,60 @@ def linear_feature_weights(pipeline):
     if isinstance(clf, (MultinomialNB, ComplementNB)):
         return clf.feature_log_prob_[1] - clf.feature_log_prob_[0]
     return None
+
+
+class SettingError(ValueError):
+    """A bad training setting: ``setting`` names it, ``problem`` says what is wrong
+    with its value (str(error) is both)."""
+
+    def __init__(self, setting, problem):
+        super().__init__("%s %s" % (setting, problem))
+        self.setting = setting
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How models are compared and chosen: what compare_models takes besides the data
+    (here, not in jeeves.models.training, which re-exports it, so that
+    validating them imports no scikit-learn).
+
+    `models` is a select_models() choice ("fast", "all", "a,b,c") or a
+    sequence of names; the email model (``EMAIL_MODEL``) may be named, and
+    is built only when its records are given (jeeves.models.run.EmailInput).
+    Bad values raise SettingError (a ValueError) naming the setting and
+    the value.
+    """
+
+    models: str | Sequence[str] | None = None
+    n_splits: int = 5
+    inner_splits: int = 3
+    seed: int = 0
+    select_by: str = "pr_auc"
+    target_recall: float = 0.95
+    n_jobs: int = 0  # 0: every core, for data worth it (resolve_n_jobs)
+
+    def __post_init__(self):
+        choice = self.models
+        if choice is not None and not isinstance(choice, str):
+            object.__setattr__(self, "models", tuple(choice))
+            choice = ",".join(choice)
+        try:
+            # the email model's spec is built from its records (EmailInput):
+            # only its name is known here
+            select_models(choice, extra=dict.fromkeys([EMAIL_MODEL]))
+        except ValueError as error:
+            raise SettingError("models", "is not a model choice (%s)" % error) from None
+        if self.select_by not in SELECTION_METRICS:
+            raise SettingError("select_by", "must be one of %s, not %r"
+                               % (", ".join(SELECTION_METRICS), self.select_by))
+        try:
+            check_target_recall(self.target_recall)
+        except ValueError:
+            raise SettingError("target_recall", "must be in (0, 1], not %r"
+                               % (self.target_recall,)) from None
+        for name in ("n_splits", "inner_splits"):
+            if getattr(self, name) < 2:
+                raise SettingError(name, "must be at least 2, not %r" % (getattr(self, name),))
+        if self.n_jobs < 0:
+            raise SettingError("n_jobs", "must be 0 (every core) or more, not %r" % (self.n_jobs,))

@@ -23,7 +23,6 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -32,67 +31,18 @@ from threadpoolctl import threadpool_limits
 from jeeves.models import metrics
 from jeeves.models.documents import Documents
 from jeeves.models.email_features import feature_names as email_feature_names
-from jeeves.models.registry import EMAIL_MODEL, REGISTRY, linear_feature_weights, select_models
+from jeeves.models.registry import (  # noqa: F401 (SettingError, TrainingSettings: their old home)
+    REGISTRY,
+    SettingError,
+    TrainingSettings,
+    linear_feature_weights,
+    select_models,
+)
 
 # how many top positive and top negative features the report lists
 TOP_FEATURES = 20
 # sklearn scorer names of the selection metrics
 SCORERS = {"pr_auc": "average_precision", "roc_auc": "roc_auc"}
-
-
-class SettingError(ValueError):
-    """A bad training setting: ``setting`` names it, ``problem`` says what is wrong
-    with its value (str(error) is both)."""
-
-    def __init__(self, setting, problem):
-        super().__init__("%s %s" % (setting, problem))
-        self.setting = setting
-        self.problem = problem
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """How models are compared and chosen: what compare_models takes besides the data.
-
-    `models` is a select_models() choice ("fast", "all", "a,b,c") or a
-    sequence of names; the email model (``EMAIL_MODEL``) may be named, and
-    is built only when its records are given (jeeves.models.run.EmailInput).
-    Bad values raise SettingError (a ValueError) naming the setting and
-    the value.
-    """
-
-    models: str | Sequence[str] | None = None
-    n_splits: int = 5
-    inner_splits: int = 3
-    seed: int = 0
-    select_by: str = "pr_auc"
-    target_recall: float = 0.95
-    n_jobs: int = 0  # 0: every core, for data worth it (resolve_n_jobs)
-
-    def __post_init__(self):
-        choice = self.models
-        if choice is not None and not isinstance(choice, str):
-            object.__setattr__(self, "models", tuple(choice))
-            choice = ",".join(choice)
-        try:
-            # the email model's spec is built from its records (EmailInput):
-            # only its name is known here
-            select_models(choice, extra=dict.fromkeys([EMAIL_MODEL]))
-        except ValueError as error:
-            raise SettingError("models", "is not a model choice (%s)" % error) from None
-        if self.select_by not in metrics.SELECTION_METRICS:
-            raise SettingError("select_by", "must be one of %s, not %r"
-                               % (", ".join(metrics.SELECTION_METRICS), self.select_by))
-        try:
-            metrics.check_target_recall(self.target_recall)
-        except ValueError:
-            raise SettingError("target_recall", "must be in (0, 1], not %r"
-                               % (self.target_recall,)) from None
-        for name in ("n_splits", "inner_splits"):
-            if getattr(self, name) < 2:
-                raise SettingError(name, "must be at least 2, not %r" % (getattr(self, name),))
-        if self.n_jobs < 0:
-            raise SettingError("n_jobs", "must be 0 (every core) or more, not %r" % (self.n_jobs,))
 
 
 # Below this many labelled messages a grid search is over before worker

@@ -30,7 +30,6 @@ import time
 from jeeves import options
 from jeeves.features.parsing import DEDUPE_BY
 from jeeves.models.registry import EMAIL_MODEL
-from jeeves.models.report import ablation_rows
 from jeeves.pipeline.run import RunConfig, run_pipeline, write_summary
 
 # `jeeves run`'s own analyzer and vocabulary defaults: the best text
@@ -130,6 +129,8 @@ def counter_lines(summary):
 
 def ablation_text(ablation):
     """The feature-group ablation (summary.json's ``ablation``) as terminal lines."""
+    from jeeves.models.report import ablation_rows
+
     header, rows = ablation_rows(ablation["rows"])
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
     lines = ["feature groups of %s, C %g, same folds:" % (EMAIL_MODEL, ablation["C"])]

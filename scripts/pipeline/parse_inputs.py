@@ -13,7 +13,8 @@ what the items need). An item is one line of JSON ``{"pieces": [...]}``
 - small local files, on the inline and local runners, are grouped into
   items of about ``container_bytes`` that name the files themselves (the
   tasks read them where they lie), and on the local runner into at least
-  two items per core, so that every core has work;
+  two items per core (a multiple of the cores, of about equal work), so
+  that every core has work to the end;
 - small local files, on a cluster runner, are packed into tar containers of
   about ``container_bytes`` (one piece each), shipped with the job, as
   mrjob would otherwise start one task per file;
@@ -170,9 +171,11 @@ class _Planner:
                 sizes.append(os.path.getsize(path))
             except OSError:
                 sizes.append(0)  # unreadable: the task quarantines it
-        item_bytes = self.container_bytes
         if self.cores > 1 and sum(sizes):
-            item_bytes = max(1, min(item_bytes, -(-sum(sizes) // (2 * self.cores))))
+            self._balance_local(files, [_work_of(path, size) for (path, _, _), size
+                                        in zip(files, sizes)])
+            return
+        item_bytes = self.container_bytes
         group, group_bytes = [], 0
         for (path, uri, relpath), size in zip(files, sizes):
             if group and group_bytes + size > item_bytes:
@@ -182,6 +185,24 @@ class _Planner:
             group_bytes += size
         if group:
             self.items.append(group)
+
+    def _balance_local(self, files, work):
+        """The local runner's items: a multiple of its cores (at least two
+        each, more when the files exceed ``container_bytes`` a task), each
+        a run of consecutive files of about the same work, so that the last
+        wave of tasks keeps every core busy too (a greedy cut at a size
+        leaves a small last item: five tasks on two cores). A file goes to
+        the item its middle byte of work falls in."""
+        total = sum(work)
+        count = max(2 * self.cores, -(-total // self.container_bytes))
+        count = -(-count // self.cores) * self.cores
+        groups = [[] for _ in range(count)]
+        done = 0
+        for (path, uri, relpath), amount in zip(files, work):
+            index = min(count - 1, (2 * done + amount) * count // (2 * total))
+            groups[index].append({"read": path, "uri": uri, "relpath": relpath})
+            done += amount
+        self.items.extend(group for group in groups if group)
 
     def add_remote(self, root):
         if scheme_of(root) == "hdfs" and not self.webhdfs_url:
@@ -216,6 +237,22 @@ class _Planner:
             group_bytes += size
         if group:
             self.items.append(group)
+
+
+def _work_of(path, size):
+    """About how many bytes a task parses in a local file: a gzip file's
+    uncompressed size (its trailer's ISIZE, the size modulo 2**32 of its
+    last member; good enough to balance tasks), else its size."""
+    if size < 18:
+        return size
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(2) != b"\x1f\x8b":
+                return size
+            handle.seek(-4, os.SEEK_END)
+            return max(size, int.from_bytes(handle.read(4), "little"))
+    except OSError:
+        return size
 
 
 def _remote_relpath(uri, root):

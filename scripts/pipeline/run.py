@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 from jeeves.errors import UserError
-from jeeves.models.report import format_table
 from jeeves.pipeline.features import VectorizerConfig, features_stage
 from jeeves.pipeline.fingerprint import Resume
 from jeeves.pipeline.graph import GraphConfig, graph_stage
@@ -207,6 +206,8 @@ def run_pipeline(config, engine, report=_quiet):
                                  "seconds": training["seconds"]},
                        "summary": {key: training[key] for key in TRAINING_KEYS
                                    if key in training}}
+            from jeeves.models.report import format_table
+
             trained["summary"]["table"] = format_table(training)
             resume.seal("train", trained)
             if training.get("folds_resumed"):

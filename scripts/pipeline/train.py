@@ -8,6 +8,11 @@ lies. ``train_stage`` reads those lines and the vocabulary (what the driver
 may hold), compares the models (in this process, or as an MRJob with
 ``on_cluster``), writes the report and the bundle locally, then puts them at
 OUTPUT/report/ and OUTPUT/model/, each with its ``_SUCCESS`` last.
+
+Importing this module (as `jeeves run` does for its options) imports
+neither numpy, scipy, scikit-learn nor matplotlib: the functions that train
+import them, so a run without ``--labels`` never loads them (about two
+seconds of a one-core start-up).
 """
 
 from __future__ import annotations
@@ -19,30 +24,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-import scipy.sparse as sp
-from sklearn.datasets import load_svmlight_file
-
 from jeeves.errors import UserError
-from jeeves.features.vocabulary import read_vocabulary_by_id
-from jeeves.models.email_features import DEFAULT_GROUPS, check_groups
-from jeeves.models.intent import DEFAULT_INTENT_DATA
+from jeeves.models.defaults import DEFAULT_GROUPS, DEFAULT_INTENT_DATA, check_groups
 from jeeves.models.labels import labeller_from_spec
-from jeeves.models.registry import EMAIL_MODEL, email_model_spec, select_models
-from jeeves.models.run import (
-    EmailInput,
-    FeatureSpace,
-    LabelledVectors,
-    ReportInputs,
-    train_and_bundle,
-)
-from jeeves.models.training import (
-    FoldCheckpoints,
+from jeeves.models.registry import (
+    EMAIL_MODEL,
+    ModelSpec,
     SettingError,
     TrainingSettings,
-    compare_models,
+    select_models,
 )
-from jeeves.models.vectors import labelled_line
 from jeeves.storage import is_remote, join
 
 # the `jeeves run` option of each TrainingSettings field it validates
@@ -103,7 +94,9 @@ class TrainingConfig:
         if not self.groups or self.on_cluster and self.models.strip() in ("fast", "all"):
             return {}
         # a stand-in: the real spec needs the trained sentence model and the SVD
-        return {EMAIL_MODEL: email_model_spec(["text"])}
+        # (select_models reads its flags only, the email model's spec's)
+        return {EMAIL_MODEL: ModelSpec(EMAIL_MODEL, None, linear=True, fast=True,
+                                       documents=True)}
 
     @property
     def email_model(self):
@@ -177,6 +170,12 @@ def cats_files(raw_inputs):
 def load_labelled(storage, labelled_dir, n_features):
     """svmlight lines with labels -> (X, y, message_ids, records), in line order;
     records (from the label job's ``--records``) is None when the lines carry none."""
+    import numpy as np
+    import scipy.sparse as sp
+    from sklearn.datasets import load_svmlight_file
+
+    from jeeves.models.vectors import labelled_line
+
     lines = [line.rstrip(b"\n") for line in storage.iter_lines(labelled_dir)]
     lines = [line for line in lines if line.strip()]
     if not lines:
@@ -224,6 +223,8 @@ def email_input(engine, output, config, records, n_features, documents, test_rec
     (left out, with a note, when the file is absent); the LSA group's SVD is
     fitted on a hash sample of at most ``config.lsa_rows`` tf-idf rows of all
     parsed messages, labelled or not."""
+    from jeeves.models.run import EmailInput
+
     if not config.email_model:
         return EmailInput(records, (), ablation=False, test_records=test_records), []
     groups, notes = list(config.groups), []
@@ -307,6 +308,10 @@ def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
     (CheckpointStore), and those an interrupted run of the same fingerprint
     left are read back, not fitted again (not with ``on_cluster``, whose
     folds are one job's tasks)."""
+    from jeeves.features.vocabulary import read_vocabulary_by_id
+    from jeeves.models.run import FeatureSpace, LabelledVectors, ReportInputs, train_and_bundle
+    from jeeves.models.training import FoldCheckpoints, compare_models
+
     storage = engine.storage
     started = time.time()
     compare = compare_models
