@@ -107,6 +107,12 @@ class MRCountNgrams(CountedJob, MRJob):
         # anyway, and they are most of the distinct n-grams (a fraction: kept)
         add_settings(self.add_passthru_arg, (FLUSH_SIZE, HASH_FEATURES, MIN_DF))
         self.add_passthru_arg(
+            "--no-combiner", dest="combiner", action="store_false", default=True,
+            help="no combiner step: on the inline and local runners a map task of "
+                 "up to --flush-size terms flushes once, so a combiner only passes "
+                 "its rows on, at the cost of a sort and (local) a process a task; "
+                 "the reducer merges the same rows either way")
+        self.add_passthru_arg(
             "--term-partitions", type=positive_int, default=DEFAULT_TERM_PARTITIONS,
             help="split the term totals into this many rows (reducer keys) "
                  "(default: %(default)s)")
@@ -199,10 +205,11 @@ class MRCountNgrams(CountedJob, MRJob):
         yield key, EncodedJSON(encoded)
 
     def steps(self):
+        combiner = self.combiner_add_totals if self.options.combiner else None
         return [MRStep(mapper_init=self.mapper_init,
                        mapper=self.mapper_analyze_message,
                        mapper_final=self.mapper_final_flush,
-                       combiner=self.combiner_add_totals,
+                       combiner=combiner,
                        reducer=self.reducer_add_totals)]
 
 

@@ -109,6 +109,10 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
                 and settings.min_df > 1 and settings.min_llr is None):
             # terms under min_df never reach the vocabulary: the reducer drops them
             count_args += MIN_DF.job_args(settings.min_df)
+        if engine.runner in ("inline", "local"):
+            # each task's rows go to one sort on this machine anyway; a cluster's
+            # combiner cuts what crosses the network (jobs/mr_count_ngrams.py)
+            count_args += ["--no-combiner"]
         started = time.perf_counter()
         counting = engine.run(MRCountNgrams, messages, counts_dir, count_args)
         timings["count_ngrams"] = time.perf_counter() - started
