@@ -47,7 +47,7 @@ from itertools import chain
 from mrjob.job import MRJob
 from mrjob.step import MRStep
 
-from jeeves.features.kernel import MessageCounter, Totals, merge_encoded
+from jeeves.features.kernel import MessageCounter, PythonTotals, Totals, merge_encoded
 from jeeves.features.text import add_analyzer_args, analyzer_config_from_options
 from jeeves.features.tfidf import build_hasher, hashed_counts
 from jeeves.features.vocabulary import (
@@ -91,6 +91,12 @@ def count_kernel_stats(job, group, counter):
             job.increment_counter(group, name, value)
 
 
+# the most terms the mapper holds with the Python totals (PythonTotals: a
+# few hundred bytes a term, where --flush-size's default is sized for the
+# native ones, about 80)
+PYTHON_FLUSH_SIZE = 200000
+
+
 class MRCountNgrams(CountedJob, MRJob):
     # lines whose JSON escapes lone surrogates are repaired and counted
     INPUT_PROTOCOL = ValidTextValueProtocol
@@ -124,6 +130,11 @@ class MRCountNgrams(CountedJob, MRJob):
         if self.options.hash_features:
             self.bucket_of = build_hasher(self.options.hash_features)
         self.totals = Totals()
+        # the Python stand-in holds a term in a few hundred bytes, not about 80:
+        # a node without the native module flushes at the old default instead
+        self.flush_size = self.options.flush_size
+        if isinstance(self.totals, PythonTotals):
+            self.flush_size = min(self.flush_size, PYTHON_FLUSH_SIZE)
         self.skipped = Counter()
         self.documents = 0
 
@@ -144,7 +155,7 @@ class MRCountNgrams(CountedJob, MRJob):
                 return
             self.count_record(record)
         self.documents += 1
-        if len(self.totals) >= self.options.flush_size:
+        if len(self.totals) >= self.flush_size:
             yield from self.flush_totals()
 
     def count_record(self, record):

@@ -205,3 +205,24 @@ def test_combiner_passes_a_single_row_as_it_is_and_merges_several():
     assert [(key, json.loads(value)) for key, value in rows] == \
         [(("terms", 3), {"a": [3, 2], "b": [1, 1], "c": [5, 2]})]
     assert list(job.combiner_add_totals(("documents", ""), [2, 3])) == [(("documents", ""), 5)]
+
+
+def test_the_python_totals_flush_at_the_old_default(monkeypatch):
+    """Without the native module a term costs a few hundred bytes, not about
+    80: the mapper holds at most PYTHON_FLUSH_SIZE terms whatever
+    --flush-size says; with it, --flush-size as given."""
+    from jeeves.features import kernel
+    from jeeves.jobs import mr_count_ngrams
+
+    job = MRCountNgrams(args=["--flush-size", "5000000"])
+    job.sandbox()
+    job.mapper_init()
+    if kernel.native_available():
+        assert job.flush_size == 5000000
+    monkeypatch.setattr(kernel, "_load_native", lambda: None)
+    monkeypatch.setattr(mr_count_ngrams, "Totals", kernel.Totals)
+    job = MRCountNgrams(args=["--flush-size", "5000000"])
+    job.sandbox()
+    job.mapper_init()
+    assert isinstance(job.totals, kernel.PythonTotals)
+    assert job.flush_size == mr_count_ngrams.PYTHON_FLUSH_SIZE
