@@ -292,19 +292,9 @@ impl Kernel {
         doc: &Bound<'py, PyAny>,
         mut totals: Option<PyRefMut<'py, Totals>>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        if !self.load_text(doc)? {
+        if !self.load_text(doc)? || !self.count_loaded(py)? {
             return Ok(None);
         }
-        let mut text = std::mem::take(&mut self.text);
-        if self.lowercase {
-            text.make_ascii_lowercase();
-        }
-        let tokenized = self.lemma_ids(py, &text);
-        self.text = text;
-        if !tokenized? {
-            return Ok(None);
-        }
-        self.count_grams();
         let counts = self.build_counts(py, totals.as_deref_mut())?;
         self.native_texts += 1;
         Ok(Some(counts))
@@ -319,48 +309,12 @@ impl Kernel {
         py: Python<'_>,
         doc: &Bound<'_, PyAny>,
         vocab: PyRef<'_, Vocab>,
-        mut batch: PyRefMut<'_, RowBatch>,
+        batch: PyRefMut<'_, RowBatch>,
     ) -> PyResult<bool> {
-        if !self.load_text(doc)? {
+        if !self.load_text(doc)? || !self.count_loaded(py)? {
             return Ok(false);
         }
-        let mut text = std::mem::take(&mut self.text);
-        if self.lowercase {
-            text.make_ascii_lowercase();
-        }
-        let tokenized = self.lemma_ids(py, &text);
-        self.text = text;
-        if !tokenized? {
-            return Ok(false);
-        }
-        self.count_grams();
-        let Kernel { ids, grams, lemmas, lemma_rows, term, .. } = self;
-        let batch = &mut *batch;
-        let before = batch.rows.len();
-        for gram in grams.iter() {
-            let start = gram.start as usize;
-            let gram_ids = &ids[start..start + gram.len as usize];
-            let row = match *gram_ids {
-                [id] => {
-                    let slot = &mut lemma_rows[id as usize];
-                    if slot.generation != vocab.generation {
-                        let row = vocab.row(lemmas.get(id)).unwrap_or(ABSENT);
-                        *slot = RowSlot { generation: vocab.generation, row };
-                    }
-                    slot.row
-                }
-                _ => {
-                    join_lemmas(term, lemmas, gram_ids);
-                    vocab.row(term).unwrap_or(ABSENT)
-                }
-            };
-            if row != ABSENT {
-                batch.rows.push(i64::from(row));
-                batch.counts.push(f64::from(gram.count));
-            }
-        }
-        batch.lengths.push((batch.rows.len() - before) as i64);
-        self.native_texts += 1;
+        self.rows_of_counted(&vocab, batch);
         Ok(true)
     }
 

@@ -456,9 +456,23 @@ impl Kernel {
         Ok(Some(message_id))
     }
 
+    /// A record line loaded and its terms counted (`load_line`, then
+    /// `count_loaded`) -> its message id; None when only the Python path
+    /// can read or count it.
+    fn count_line_terms(
+        &mut self,
+        py: Python<'_>,
+        line: &Bound<'_, PyString>,
+    ) -> PyResult<Option<String>> {
+        let Some(message_id) = self.load_line(py, line)? else {
+            return Ok(None);
+        };
+        Ok(if self.count_loaded(py)? { Some(message_id) } else { None })
+    }
+
     /// `self.text`'s terms counted (`count`'s work up to the counts): false
     /// when only the Python path can count it.
-    fn count_loaded(&mut self, py: Python<'_>) -> PyResult<bool> {
+    pub(crate) fn count_loaded(&mut self, py: Python<'_>) -> PyResult<bool> {
         let mut text = std::mem::take(&mut self.text);
         if self.lowercase {
             text.make_ascii_lowercase();
@@ -474,7 +488,7 @@ impl Kernel {
 
     /// The counted terms that are rows of `vocab`, appended to `batch` as
     /// one message (`Kernel.count_rows`' loop).
-    fn rows_of_counted(&mut self, vocab: &Vocab, mut batch: PyRefMut<'_, RowBatch>) {
+    pub(crate) fn rows_of_counted(&mut self, vocab: &Vocab, mut batch: PyRefMut<'_, RowBatch>) {
         let Kernel { ids, grams, lemmas, lemma_rows, term, .. } = self;
         let batch = &mut *batch;
         let before = batch.rows.len();
@@ -517,12 +531,9 @@ pub fn count_line(
     mut totals: PyRefMut<'_, Totals>,
 ) -> PyResult<Option<String>> {
     let kernel = &mut *kernel;
-    let Some(message_id) = kernel.load_line(py, line)? else {
+    let Some(message_id) = kernel.count_line_terms(py, line)? else {
         return Ok(None);
     };
-    if !kernel.count_loaded(py)? {
-        return Ok(None);
-    }
     let totals = &mut *totals;
     let Kernel { ids, grams, lemmas, lemma_totals, term, .. } = kernel;
     for gram in grams.iter() {
@@ -555,12 +566,9 @@ pub fn count_line_rows(
     batch: PyRefMut<'_, RowBatch>,
 ) -> PyResult<Option<String>> {
     let kernel = &mut *kernel;
-    let Some(message_id) = kernel.load_line(py, line)? else {
+    let Some(message_id) = kernel.count_line_terms(py, line)? else {
         return Ok(None);
     };
-    if !kernel.count_loaded(py)? {
-        return Ok(None);
-    }
     kernel.rows_of_counted(&vocab, batch);
     Ok(Some(message_id))
 }
