@@ -81,7 +81,10 @@ def test_lemma_that_is_a_stop_word_is_dropped():
     assert build_analyzer()("doing the review") == ["review"]
 
 
-def test_lemmas_are_memoized():
+def test_lemmas_are_memoized(monkeypatch):
+    from jeeves.features import text as text_module
+
+    monkeypatch.setattr(text_module, "LEMMA_MEMO_LIMIT", None)  # a batch job's memo
     lemmatize = build_lemma_filter(config_with_defaults())
     assert lemmatize(["dogs", "dogs", "the"]) == ["dog", "dog"]
     assert lemmatize.memo == {"dogs": "dog", "the": ""}
@@ -137,6 +140,7 @@ def test_the_lemma_memo_is_bounded_for_long_running_processes(monkeypatch):
 
     config = config_with_defaults({})
     tokens = ["meetings", "scheduled", "the", "going"] + ["word%dx" % n for n in range(200)]
+    monkeypatch.setattr(text_module, "LEMMA_MEMO_LIMIT", None)  # a batch job's memo
     unbounded = build_lemma_filter(config)
     expected = [unbounded([token]) for token in tokens]
     assert len(unbounded.memo) == len(tokens)

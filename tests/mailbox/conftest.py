@@ -200,3 +200,21 @@ def webhook():
     hook.server.shutdown()
     hook.server.server_close()
     hook.thread.join(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def batch_process_caches():
+    """`jeeves watch` run in this process (``cli.main(["watch", ...])``) bounds
+    the process's caches for a long run (jeeves.scoring.bound_memory_for_long_runs:
+    the lemma memo limit, the parser's memos): put back a batch process's after
+    each test, so the tests that run later in this worker see what a batch
+    job sees."""
+    from jeeves.features import parsing, text
+
+    limit = text.LEMMA_MEMO_LIMIT
+    memos = {name: value for name, value in vars(parsing).items()
+             if callable(getattr(value, "cache_info", None))}
+    yield
+    text.LEMMA_MEMO_LIMIT = limit
+    for name, memo in memos.items():
+        setattr(parsing, name, memo)
