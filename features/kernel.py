@@ -378,6 +378,16 @@ def take_rows(batch):
             np.frombuffer(lengths, dtype=np.int64))
 
 
+def message_sort_key(value):
+    """A message record's JSON text (bytes) -> its sort key in the parse
+    stage's output, ``(message_id, str(uri), index or 0, offset or 0)``
+    (scripts/pipeline/parse.py), read natively without decoding the record;
+    None without the native module or for a record only the decoded form
+    can key (see features/native/src/sortkey.rs)."""
+    native = _load_native()
+    return None if native is None else native.message_sort_key(value)
+
+
 def Totals():  # noqa: N802 - the native class when it loads, else its Python stand-in
     """Corpus totals of counted messages: ``add(counts)``, ``len()``, ``drain(partitions)``."""
     native = _load_native()

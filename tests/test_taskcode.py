@@ -36,3 +36,9 @@ def test_local_tasks_import_the_shipped_zip_and_its_lemma_tables():
     assert os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(local["module"])))) \
         == "jeeves.zip"
     assert local["lemma"] == inline["lemma"] == "meeting"
+    # and mrjob from the one zip of it the driver makes (taskcode.mrjob_zip),
+    # not from one mrjob makes for every job
+    args = taskcode.task_code_args("local")
+    assert args[1].split(",") == [taskcode.task_code_zip(), taskcode.mrjob_zip()]
+    assert args[2:] == ["--no-bootstrap-mrjob"]
+    assert local["mrjob_module"].endswith("/mrjob.zip/mrjob/__init__.py"), local["mrjob_module"]

@@ -5,10 +5,13 @@ from mrjob.job import MRJob
 
 class MRFixtureTaskCode(MRJob):
     def mapper(self, _, line):
+        import mrjob
+
         import jeeves.features.text
         from jeeves.features.wordnet import load_wordnet_lemmatize, packaged_tables
 
         yield "module", jeeves.features.text.__file__
+        yield "mrjob_module", mrjob.__file__
         yield "packaged_tables", packaged_tables() is not None
         yield "lemma", load_wordnet_lemmatize()(line.strip(), "n")
 

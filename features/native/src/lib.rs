@@ -34,6 +34,7 @@ use rustc_hash::FxHashMap;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 mod lemma;
+mod sortkey;
 mod svmlight;
 mod vectors;
 
@@ -1030,6 +1031,8 @@ impl Merger {
 
 #[pymodule]
 mod jeeves_kernel {
+    #[pymodule_export]
+    use super::sortkey::message_sort_key;
     #[pymodule_export]
     use super::svmlight::format_svmlight;
     #[pymodule_export]

@@ -1,0 +1,217 @@
+//! The driver's sort key of a parsed message record (scripts/pipeline/parse.py
+//! `_sort_key`), read from its JSON text without decoding the rest: the
+//! parse stage orders every message of the job's output by it.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use pyo3::prelude::*;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+/// A value the key takes: a str, an integer, null (or absent), or anything
+/// else (then the Python path decides, as `str()` and `or 0` would).
+enum Scalar<'a> {
+    Null,
+    Text(Cow<'a, str>),
+    Int(i64),
+    Other,
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Borrowed(value)))
+    }
+    fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Owned(value.to_owned())))
+    }
+    fn visit_string<E>(self, value: String) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Owned(value)))
+    }
+    fn visit_i64<E>(self, value: i64) -> Result<Self::Value, E> {
+        Ok(Scalar::Int(value))
+    }
+    fn visit_u64<E>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(i64::try_from(value).map_or(Scalar::Other, Scalar::Int))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Other)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// An object's values of `keys` (None: absent), or None for an object that
+/// holds one of them twice (a decoded dict keeps one: Python decides) or a
+/// value that is not an object (`is_object`: false).
+struct Fields<'k> {
+    keys: &'k [&'k str],
+}
+
+/// What a `Fields` read: null, an object's values, or any other value.
+enum Object<'a> {
+    Null,
+    Values(Option<Vec<Option<Scalar<'a>>>>),
+    Other,
+}
+
+impl<'de> Visitor<'de> for Fields<'_> {
+    type Value = Object<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Object::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Object::Null)
+    }
+    fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Self::Value, E> {
+        Ok(Object::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Object::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Object::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Object::Other)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Object::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Object::Other)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Object::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut values: Vec<Option<Scalar<'de>>> = self.keys.iter().map(|_| None).collect();
+        let mut twice = false;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match self.keys.iter().position(|wanted| *wanted == key) {
+                Some(position) => {
+                    twice |= values[position].is_some();
+                    values[position] = Some(map.next_value::<Scalar<'de>>()?);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Object::Values(if twice { None } else { Some(values) }))
+    }
+}
+
+/// The top-level record: its message id and its source's fields.
+struct Record;
+
+impl<'de> Visitor<'de> for Record {
+    type Value = Option<(Option<Scalar<'de>>, Object<'de>)>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut message_id = None;
+        let mut source = None;
+        let mut twice = false;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match &*key {
+                "message_id" => {
+                    twice |= message_id.is_some();
+                    message_id = Some(map.next_value::<Scalar<'de>>()?);
+                }
+                "source" => {
+                    twice |= source.is_some();
+                    source = Some(map.next_value_seed(SourceSeed)?);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(if twice { None } else { Some((message_id, source.unwrap_or(Object::Null))) })
+    }
+}
+
+struct SourceSeed;
+
+const SOURCE_KEYS: [&str; 3] = ["uri", "index", "offset"];
+
+impl<'de> DeserializeSeed<'de> for SourceSeed {
+    type Value = Object<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(Fields { keys: &SOURCE_KEYS })
+    }
+}
+
+/// `message_sort_key(value)`: a message record's JSON text -> its sort key
+/// `(message_id, str(uri), index or 0, offset or 0)` as `_sort_key` makes it
+/// from the decoded record; None when only that can (not one strict JSON
+/// object; a key there twice; a message id that is not a str; a source that
+/// is not an object or null; a uri not a str or null; an index or offset not
+/// an int64 or null).
+#[pyfunction]
+pub fn message_sort_key(value: &[u8]) -> Option<(String, String, i64, i64)> {
+    let text = std::str::from_utf8(value).ok()?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let (message_id, source) = deserializer.deserialize_map(Record).ok()??;
+    deserializer.end().ok()?;
+    let message_id = match message_id {
+        Some(Scalar::Text(id)) => id.into_owned(),
+        _ => return None,
+    };
+    let (uri, index, offset) = match source {
+        Object::Null => ("None".to_owned(), 0, 0),
+        Object::Values(Some(mut values)) => {
+            let number = |value: Option<Scalar<'_>>| match value {
+                None | Some(Scalar::Null) => Some(0),
+                Some(Scalar::Int(number)) => Some(number),
+                _ => None,
+            };
+            let offset = number(values.pop().unwrap())?;
+            let index = number(values.pop().unwrap())?;
+            let uri = match values.pop().unwrap() {
+                None | Some(Scalar::Null) => "None".to_owned(),
+                Some(Scalar::Text(uri)) => uri.into_owned(),
+                _ => return None,
+            };
+            (uri, index, offset)
+        }
+        _ => return None,
+    };
+    Some((message_id, uri, index, offset))
+}

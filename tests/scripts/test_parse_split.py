@@ -1,0 +1,95 @@
+"""The parse stage's split of the job's output (scripts/pipeline/parse.py): a
+message's sort key read natively from its JSON text (jeeves_kernel's
+``message_sort_key``) equals the key of the decoded record, and the files
+written are the same with and without the native module."""
+
+import json
+import os
+
+import pytest
+import ujson
+
+from jeeves.features import kernel
+from jeeves.pipeline.parse import _sort_key, split_job_output
+
+needs_native = pytest.mark.skipif(
+    not kernel.native_available(),
+    reason="the native kernel (features/native) is not built: `make setup` builds it with cargo")
+
+# records the native reader keys, the way the decoded record is keyed
+KEYED = [
+    {"message_id": "<a@x>", "body": "hi \"there\"\n", "source": {"uri": "file:///m", "index": 3,
+                                                              "offset": 120}},
+    {"source": {"offset": None, "uri": "s3://b/k", "extra": [1, {"a": 2}]}, "message_id": "<b>"},
+    {"message_id": "<c>"},
+    {"message_id": "<d>", "source": None},
+    {"message_id": "<e>", "source": {}},
+    {"message_id": "", "source": {"uri": None, "index": 0, "offset": -5}},
+    {"message_id": "<\u00e9t\u00e9@x>", "subject": "\u2603", "source": {"uri": "file:///\u00e9",
+                                                                         "index": 2 ** 62}},
+]
+# texts only the decoded record keys (or cannot): the caller decodes them
+NOT_KEYED = [
+    '{"message_id": 5}',
+    '{"body": "no id"}',
+    '{"message_id": "<a>", "source": "file:///m"}',
+    '{"message_id": "<a>", "source": {"uri": 7}}',
+    '{"message_id": "<a>", "source": {"uri": "u", "index": 1.5}}',
+    '{"message_id": "<a>", "source": {"uri": "u", "offset": true}}',
+    '{"message_id": "<a>", "source": {"uri": "u", "index": 18446744073709551615}}',
+    '{"message_id": "<a>", "message_id": "<b>"}',
+    '{"message_id": "<a>", "source": {"uri": "u", "uri": "v"}}',
+    '{"message_id": "<a>", "source": false}',
+    '["message_id"]',
+    '{"message_id": "<a>"} x',
+    '{"message_id": "\\ud800"}',
+]
+
+
+@needs_native
+def test_the_native_key_is_the_decoded_records_key():
+    for record in KEYED:
+        for text in (json.dumps(record), ujson.dumps(record), json.dumps(record, indent=1)):
+            assert kernel.message_sort_key(text.encode("utf-8")) \
+                == _sort_key("message", json.loads(text)), text
+
+
+@needs_native
+def test_what_the_native_reader_leaves_to_the_decoded_record():
+    for text in NOT_KEYED:
+        assert kernel.message_sort_key(text.encode("utf-8")) is None, text
+    assert kernel.message_sort_key(b'{"message_id": "\xff"}') is None
+
+
+def _job_output(tmp_path):
+    lines = ['"message"\t%s\n' % ujson.dumps(record) for record in reversed(KEYED)]
+    # and those the decoded record keys (not a source that is a str: that fails)
+    lines += ['"message"\t%s\n' % text for text in NOT_KEYED[:7] if '"file:///m"}' not in text]
+    lines += ['"quarantine"\t%s\n' % ujson.dumps({"reason": "no_body", "detail": "d",
+                                                  "source": {"uri": "file:///q", "index": i}})
+              for i in (2, 1)]
+    parts = []
+    for number in range(2):
+        path = tmp_path / ("part-%05d" % number)
+        path.write_text("".join(lines[number::2]), encoding="utf-8")
+        parts.append(str(path))
+    return parts
+
+
+def _written(directory):
+    return {kind: "".join(open(os.path.join(directory, kind, name), encoding="utf-8").read()
+                          for name in sorted(os.listdir(os.path.join(directory, kind))))
+            for kind in ("messages", "quarantine")}
+
+
+def test_the_split_is_the_same_with_and_without_the_native_module(tmp_path, monkeypatch):
+    parts = _job_output(tmp_path)
+    native_counts = split_job_output(parts, str(tmp_path / "native"))
+    monkeypatch.setattr(kernel, "_native_module", [None])
+    assert kernel.message_sort_key(b'{"message_id": "<a>"}') is None
+    python_counts = split_job_output(parts, str(tmp_path / "python"))
+    assert native_counts == python_counts == {"message": len(KEYED) + 6, "quarantine": 2}
+    written = _written(str(tmp_path / "native"))
+    assert written == _written(str(tmp_path / "python"))
+    ids = [str(json.loads(line).get("message_id")) for line in written["messages"].splitlines()]
+    assert ids == sorted(ids)
