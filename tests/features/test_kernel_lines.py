@@ -153,6 +153,37 @@ def test_count_line_equals_python_on_generated_records(pairs, ensure_ascii):
     assert_line_counts_as_python(counter, line)
 
 
+@needs_native
+def test_count_line_into_one_totals_across_drains_equals_the_python_analyzer():
+    """Many lines into one Totals, drained every few lines, with a second
+    Totals between: the kernel remembers each bigram's place in one Totals
+    at a time (features/native/src/vectors.rs), as the Python analyzer's
+    Counters add up."""
+    from collections import Counter
+
+    from jeeves.features.text import Analyzer
+
+    config = {"ngram_max": 2}
+    counter = MessageCounter(config).load()
+    analyze = Analyzer(config).load()
+    lines = lines_of(DOCS) * 3
+    native, reference, other = Totals(), kernel.PythonTotals(), Totals()
+    drained, expected = [], []
+    for number, line in enumerate(lines):
+        if counter.count_line(line, native) is None:
+            continue
+        reference.add(dict(Counter(analyze(ujson.loads(line)))))
+        if number % 4 == 1:
+            counter.count_line(line, other)
+        if number % 7 == 6:
+            drained.append(native.drain(3))
+            expected.append(reference.drain(3))
+    drained.append(native.drain(3))
+    expected.append(reference.drain(3))
+    assert len(expected) > 3 and any(b" " in value for rows in expected for _, value in rows)
+    assert drained == expected
+
+
 def test_count_line_rows_equals_count_rows_of_the_decoded_record(tmp_path):
     counter = MessageCounter({"ngram_max": 2}).load()
     lines = [line for line, _ in LINES] + lines_of(DOCS)

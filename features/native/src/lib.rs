@@ -111,6 +111,12 @@ struct RowSlot {
 
 const ABSENT: u32 = u32::MAX;
 
+/// Bigrams whose row the kernel remembers for one Vocab, at most: under
+/// 2**21 buckets of 12 bytes (hashbrown keeps 1/8 free), about 30 MB; the
+/// first seen (mostly the frequent ones) are kept. The Totals' bigrams are
+/// bounded by the job's flushes.
+const BIGRAM_ROWS_KEPT: usize = (1 << 21) / 8 * 7;
+
 /// Documents with more distinct bigrams than this leave a table that is
 /// dropped instead of cleared, so every later document does not clear it.
 const LARGE_DOCUMENT: usize = 1 << 16;
@@ -148,6 +154,14 @@ struct Kernel {
     bigram_index: FxHashMap<u64, u32>,
     gram_index: HashTable<u32>,
     term: String,
+    /// a bigram (its two lemma ids, `bigram_of`) -> its slot in the Totals
+    /// of generation `bigram_totals_generation`, or its row (ABSENT: none)
+    /// in the Vocab of generation `bigram_rows_generation`: no joined text,
+    /// no hashing of it, no comparing of bytes for a bigram seen before
+    bigram_totals: FxHashMap<u64, u32>,
+    bigram_totals_generation: u64,
+    bigram_rows: FxHashMap<u64, u32>,
+    bigram_rows_generation: u64,
     /// texts counted here (the others are counted by the caller, in Python)
     #[pyo3(get)]
     native_texts: u64,
@@ -278,6 +292,10 @@ impl Kernel {
             bigram_index: FxHashMap::default(),
             gram_index: HashTable::new(),
             term: String::new(),
+            bigram_totals: FxHashMap::default(),
+            bigram_totals_generation: 0,
+            bigram_rows: FxHashMap::default(),
+            bigram_rows_generation: 0,
             native_texts: 0,
         })
     }

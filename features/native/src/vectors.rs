@@ -14,7 +14,9 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyString};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::{join_lemmas, Kernel, RowSlot, Totals, ABSENT};
+use std::collections::hash_map::Entry;
+
+use crate::{join_lemmas, Kernel, RowSlot, Totals, ABSENT, BIGRAM_ROWS_KEPT};
 
 /// A vocabulary.tsv's terms -> their row (their place in the file).
 #[pyclass(module = "jeeves_kernel")]
@@ -489,7 +491,13 @@ impl Kernel {
     /// The counted terms that are rows of `vocab`, appended to `batch` as
     /// one message (`Kernel.count_rows`' loop).
     pub(crate) fn rows_of_counted(&mut self, vocab: &Vocab, mut batch: PyRefMut<'_, RowBatch>) {
-        let Kernel { ids, grams, lemmas, lemma_rows, term, .. } = self;
+        let Kernel {
+            ids, grams, lemmas, lemma_rows, term, bigram_rows, bigram_rows_generation, ..
+        } = self;
+        if *bigram_rows_generation != vocab.generation {
+            bigram_rows.clear();
+            *bigram_rows_generation = vocab.generation;
+        }
         let batch = &mut *batch;
         let before = batch.rows.len();
         for gram in grams.iter() {
@@ -503,6 +511,20 @@ impl Kernel {
                         *slot = RowSlot { generation: vocab.generation, row };
                     }
                     slot.row
+                }
+                [first, second] => {
+                    let key = crate::bigram_of(first, second);
+                    match bigram_rows.get(&key) {
+                        Some(&row) => row,
+                        None => {
+                            join_lemmas(term, lemmas, gram_ids);
+                            let row = vocab.row(term).unwrap_or(ABSENT);
+                            if bigram_rows.len() < BIGRAM_ROWS_KEPT {
+                                bigram_rows.insert(key, row);
+                            }
+                            row
+                        }
+                    }
                 }
                 _ => {
                     join_lemmas(term, lemmas, gram_ids);
@@ -535,7 +557,13 @@ pub fn count_line(
         return Ok(None);
     };
     let totals = &mut *totals;
-    let Kernel { ids, grams, lemmas, lemma_totals, term, .. } = kernel;
+    let Kernel {
+        ids, grams, lemmas, lemma_totals, term, bigram_totals, bigram_totals_generation, ..
+    } = kernel;
+    if *bigram_totals_generation != totals.generation {
+        bigram_totals.clear();
+        *bigram_totals_generation = totals.generation;
+    }
     for gram in grams.iter() {
         let start = gram.start as usize;
         let gram_ids = &ids[start..start + gram.len as usize];
@@ -544,6 +572,13 @@ pub fn count_line(
             [id] => {
                 totals.add_remembered(&mut lemma_totals[id as usize], count, || lemmas.get(id));
             }
+            [first, second] => match bigram_totals.entry(crate::bigram_of(first, second)) {
+                Entry::Occupied(slot) => totals.terms.add_at(*slot.get(), count),
+                Entry::Vacant(place) => {
+                    join_lemmas(term, lemmas, gram_ids);
+                    place.insert(totals.terms.add(term, count));
+                }
+            },
             _ => {
                 join_lemmas(term, lemmas, gram_ids);
                 totals.add_term(term, count);
