@@ -65,26 +65,28 @@ def package_files():
     return files
 
 
-def write_code_zip(path, lemma_tables):
+def write_code_zip(path, lemma_tables, compression=zipfile.ZIP_DEFLATED):
     """Write the zip (module docstring) to ``path``."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(path, "w", compression) as archive:
         for entry, source in package_files():
             with open(source, "rb") as handle:
-                archive.writestr(zipfile.ZipInfo(entry, _EPOCH), handle.read(),
-                                 zipfile.ZIP_DEFLATED)
+                archive.writestr(zipfile.ZipInfo(entry, _EPOCH), handle.read(), compression)
         archive.writestr(zipfile.ZipInfo(LEMMA_TABLES_ENTRY, _EPOCH),
-                         json.dumps(lemma_tables, sort_keys=True), zipfile.ZIP_DEFLATED)
+                         json.dumps(lemma_tables, sort_keys=True), compression)
     return path
 
 
 @functools.lru_cache(maxsize=None)
-def task_code_zip():
-    """The path of this process's zip (built on first use)."""
+def task_code_zip(compressed=True):
+    """The path of this process's zip (built on first use); ``compressed=False``:
+    its entries stored, for tasks on this machine (the local runner), for
+    which deflating only costs the driver time (0.1 s) between its jobs."""
     from jeeves.features.wordnet import load_lemma_tables
 
     directory = tempfile.mkdtemp(prefix="jeeves-code-")
     atexit.register(shutil.rmtree, directory, True)
-    return write_code_zip(os.path.join(directory, "jeeves.zip"), load_lemma_tables())
+    return write_code_zip(os.path.join(directory, "jeeves.zip"), load_lemma_tables(),
+                          zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED)
 
 
 def task_code_args(runner):
@@ -96,7 +98,8 @@ def task_code_args(runner):
         # the tasks run here: mrjob's own zip too is made once per driver
         # process rather than by mrjob for every job (about 0.05 s each, in
         # the driver between jobs: docs/perf-results.md)
-        return ["--py-files", "%s,%s" % (task_code_zip(), mrjob_zip()), "--no-bootstrap-mrjob"]
+        zips = (task_code_zip(compressed=False), mrjob_zip(compressed=False))
+        return ["--py-files", ",".join(zips), "--no-bootstrap-mrjob"]
     kernel = kernel_zip() if runner in KERNEL_RUNNERS else None
     return ["--py-files", task_code_zip()] + (kernel_args(kernel) if kernel else [])
 
@@ -151,17 +154,19 @@ def kernel_args(uri):
 
 
 @functools.lru_cache(maxsize=None)
-def mrjob_zip():
+def mrjob_zip(compressed=True):
     """mrjob's own package as a zip, as mrjob's runners make it for each job
     (``bootstrap_mrjob``: its files but ``.pyc``, under ``mrjob/``), built once
-    per process with fixed timestamps, so the same mrjob gives the same bytes."""
+    per process with fixed timestamps, so the same mrjob gives the same bytes;
+    ``compressed=False`` as for :func:`task_code_zip`."""
+    compression = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
     import mrjob
 
     root = os.path.dirname(os.path.abspath(mrjob.__file__))
     directory = tempfile.mkdtemp(prefix="jeeves-mrjob-")
     atexit.register(shutil.rmtree, directory, True)
     path = os.path.join(directory, "mrjob.zip")
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(path, "w", compression) as archive:
         for folder, folders, names in os.walk(root):
             folders[:] = sorted(name for name in folders if name != "__pycache__")
             for name in sorted(names):
@@ -170,8 +175,7 @@ def mrjob_zip():
                 source = os.path.join(folder, name)
                 entry = "mrjob/" + os.path.relpath(source, root).replace(os.sep, "/")
                 with open(source, "rb") as handle:
-                    archive.writestr(zipfile.ZipInfo(entry, _EPOCH), handle.read(),
-                                     zipfile.ZIP_DEFLATED)
+                    archive.writestr(zipfile.ZipInfo(entry, _EPOCH), handle.read(), compression)
     return path
 
 

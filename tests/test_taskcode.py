@@ -39,6 +39,10 @@ def test_local_tasks_import_the_shipped_zip_and_its_lemma_tables():
     # and mrjob from the one zip of it the driver makes (taskcode.mrjob_zip),
     # not from one mrjob makes for every job
     args = taskcode.task_code_args("local")
-    assert args[1].split(",") == [taskcode.task_code_zip(), taskcode.mrjob_zip()]
+    assert args[1].split(",") == [taskcode.task_code_zip(compressed=False),
+                                  taskcode.mrjob_zip(compressed=False)]
+    stored = zipfile.ZipFile(args[1].split(",")[0])
+    assert {info.compress_type for info in stored.infolist()} == {zipfile.ZIP_STORED}
+    assert sorted(stored.namelist()) == sorted(zipfile.ZipFile(taskcode.task_code_zip()).namelist())
     assert args[2:] == ["--no-bootstrap-mrjob"]
     assert local["mrjob_module"].endswith("/mrjob.zip/mrjob/__init__.py"), local["mrjob_module"]
