@@ -39,12 +39,12 @@ import json
 import os
 import platform
 import re
-import shutil
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 
+from jeeves.features.vocabulary import HEADER as VOCABULARY_HEADER
 from jeeves.files import replaced_directory
 from jeeves.models import fastscore
 
@@ -153,8 +153,8 @@ SKOPS_ID = re.compile(r'"__id__": (\d+)|"file": "(\d+)(\.[a-z]+)"')
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def dump_estimator(estimator, path):
-    """skops.io.dump, as a function of the estimator alone: skops names every
+def estimator_bytes(estimator):
+    """skops.io.dumps, as a function of the estimator alone: skops names every
     object (``__id__``) and stored array by the object's ``id()`` in this
     process and dates the zip entries with the clock, so two equal estimators
     gave two different files (and checksums). The ids are renumbered in order
@@ -181,53 +181,123 @@ def dump_estimator(estimator, path):
                 stem, dot, extension = name.partition(".")
                 name = numbers.setdefault(stem, str(len(numbers))) + dot + extension
             entries.append((name, data, info))
-    with zipfile.ZipFile(path, "w") as target:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
         for name, data, info in sorted(entries, key=lambda entry: entry[0]):
             entry = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
             entry.compress_type = info.compress_type
             entry.external_attr = info.external_attr
             target.writestr(entry, data)
+    return buffer.getvalue()
 
 
-def _write_json(path, value):
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+def dump_estimator(estimator, path):
+    """Write :func:`estimator_bytes` to ``path``."""
+    with open(path, "wb") as handle:
+        handle.write(estimator_bytes(estimator))
 
 
-def save_bundle(directory, estimator, threshold, analyzer_config, vocabulary_path,
-                model_name, n_features, extra=None):
+def _json_bytes(value):
+    """A JSON file's bytes as the bundle writes them (sorted keys, indented, a
+    final newline)."""
+    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def vocabulary_rows(data):
+    """The rows ``(term, id, df, idf)`` of a vocabulary.tsv's bytes, in file
+    order: what jeeves.features.vocabulary.read_vocabulary_rows reads from
+    its file (the same decoding, newlines, header check and four fields a
+    row, a block of about 1 MiB at a time), for a vocabulary a caller holds
+    in memory (the train stage receives it once and writes no copy)."""
+    rows = []
+    handle = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    header = tuple(handle.readline().rstrip("\n").split("\t"))
+    if header != VOCABULARY_HEADER:
+        raise ValueError("%s: not a vocabulary.tsv (header %r)" % (VOCABULARY_FILE,
+                                                                  list(header)))
+    while True:
+        lines = handle.readlines(1 << 20)
+        if not lines:
+            return rows
+        fields = "".join(lines).replace("\n", "\t").split("\t")
+        if len(fields) != 4 * len(lines) + 1:
+            raise ValueError("%s: a row does not have 4 fields" % (VOCABULARY_FILE,))
+        rows.extend(zip(fields[0:-1:4], map(int, fields[1:-1:4]), map(int, fields[2:-1:4]),
+                        map(float, fields[3:-1:4])))
+
+
+def vocabulary_terms(rows):
+    """The terms of vocabulary rows (:func:`vocabulary_rows`) indexed by feature
+    id, as jeeves.features.vocabulary.read_vocabulary_by_id gives them: the
+    ids must be 0..n-1, each once (ValueError)."""
+    terms = [None] * len(rows)
+    for term, feature_id, _, _ in rows:
+        if not 0 <= feature_id < len(rows) or terms[feature_id] is not None:
+            raise ValueError("%s: feature ids must be 0..%d, each once; bad id %d"
+                             % (VOCABULARY_FILE, len(rows) - 1, feature_id))
+        terms[feature_id] = term
+    return terms
+
+
+def bundle_files(estimator, threshold, analyzer_config, vocabulary, model_name, n_features,
+                 extra=None):
+    """The bundle's files, made in memory -> {name: bytes} in the order they are
+    written, metadata.json (with every other file's sha256) last.
+
+    `vocabulary` is vocabulary.tsv's bytes, or its path (read once), stored
+    byte for byte; `extra` (JSON-ready, e.g. CV metrics) is stored in
+    model.json; scorer.npz is made when fastscore supports the estimator,
+    with the term table of the vocabulary's rows.
+    """
+    if not isinstance(vocabulary, bytes):
+        with open(vocabulary, "rb") as handle:
+            vocabulary = handle.read()
+    files = {ESTIMATOR_FILE: estimator_bytes(estimator),
+             ANALYZER_FILE: _json_bytes(analyzer_config),
+             VOCABULARY_FILE: vocabulary,
+             MODEL_FILE: _json_bytes({
+                 "model_name": model_name,
+                 "threshold": float(threshold),
+                 "n_features": int(n_features),
+                 "positive_label": 1,
+                 "extra": extra or {},
+             })}
+    checksummed = list(CHECKSUMMED_FILES)
+    arrays = fastscore.scorer_arrays(estimator, n_features)
+    if arrays is not None:
+        try:
+            arrays.update(fastscore.term_arrays_of_rows(vocabulary_rows(vocabulary)))
+        except ValueError:
+            pass  # no term table (fastscore.term_arrays): the scorer reads vocabulary.tsv
+        buffer = io.BytesIO()
+        fastscore.write_scorer(buffer, arrays)
+        files[SCORER_FILE] = buffer.getvalue()
+        checksummed.append(SCORER_FILE)
+    files[METADATA_FILE] = _json_bytes({
+        "format_version": FORMAT_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": library_versions(),
+        "sha256": {name: hashlib.sha256(files[name]).hexdigest() for name in checksummed},
+    })
+    return files
+
+
+def save_bundle(directory, estimator, threshold, analyzer_config, vocabulary, model_name,
+                n_features, extra=None):
     """Write a bundle to `directory` (replacing an existing bundle there); return its path.
 
-    `vocabulary_path` is copied byte for byte; `extra` (JSON-ready, e.g. CV
-    metrics) is stored in model.json; scorer.npz is written when fastscore
-    supports the estimator. The bundle is assembled in a temporary
+    The files are :func:`bundle_files`' (`vocabulary`: vocabulary.tsv's path
+    or bytes, copied byte for byte). The bundle is assembled in a temporary
     sibling directory and renamed into place, so a failed save never leaves
     a bundle that looks complete.
     """
     directory = os.path.abspath(os.fspath(directory))
+    files = bundle_files(estimator, threshold, analyzer_config, vocabulary, model_name,
+                         n_features, extra)
     with replaced_directory(directory) as staging:
-        dump_estimator(estimator, os.path.join(staging, ESTIMATOR_FILE))
-        _write_json(os.path.join(staging, ANALYZER_FILE), analyzer_config)
-        shutil.copyfile(vocabulary_path, os.path.join(staging, VOCABULARY_FILE))
-        _write_json(os.path.join(staging, MODEL_FILE), {
-            "model_name": model_name,
-            "threshold": float(threshold),
-            "n_features": int(n_features),
-            "positive_label": 1,
-            "extra": extra or {},
-        })
-        checksummed = list(CHECKSUMMED_FILES)
-        arrays = fastscore.scorer_arrays(estimator, n_features, vocabulary_path)
-        if arrays is not None:
-            fastscore.write_scorer(os.path.join(staging, SCORER_FILE), arrays)
-            checksummed.append(SCORER_FILE)
-        _write_json(os.path.join(staging, METADATA_FILE), {
-            "format_version": FORMAT_VERSION,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "versions": library_versions(),
-            "sha256": {name: sha256_of(os.path.join(staging, name)) for name in checksummed},
-        })
+        for name, data in files.items():
+            with open(os.path.join(staging, name), "wb") as handle:
+                handle.write(data)
     return directory
 
 

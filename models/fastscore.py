@@ -220,6 +220,13 @@ def term_arrays(vocabulary_path):
         rows = read_vocabulary_rows(vocabulary_path)
     except ValueError:
         return {}
+    return term_arrays_of_rows(rows)
+
+
+def term_arrays_of_rows(rows):
+    """The TERM_ARRAYS of a vocabulary's rows ``(term, id, df, idf)`` -> dict, or {}
+    when two of its terms share a key (``term_arrays`` of a vocabulary held in
+    memory: jeeves.models.bundle.bundle_files)."""
     keys = np.fromiter((term_key(row[0]) for row in rows), dtype=np.uint64, count=len(rows))
     order = np.argsort(keys, kind="stable")
     keys = keys[order]

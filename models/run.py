@@ -12,9 +12,10 @@ the email records, the report's extras.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -57,12 +58,13 @@ class LabelledVectors:
 @dataclass(frozen=True)
 class FeatureSpace:
     """What the rows were built with, stored in the bundle so prediction builds the
-    same vectors: the vocabulary's terms (by feature id) and its file, the
-    analyzer config and the tf-idf settings (`vectors`: sublinear_tf, norm,
-    hash_features)."""
+    same vectors: the vocabulary's terms (by feature id) and its file (its
+    path, or vocabulary.tsv's bytes when the caller holds them: the train
+    stage), the analyzer config and the tf-idf settings (`vectors`:
+    sublinear_tf, norm, hash_features)."""
 
     terms: Sequence[str]
-    vocabulary_path: str
+    vocabulary_path: Union[str, bytes]
     analyzer_config: dict
     vectors: Optional[dict] = None
 
@@ -118,7 +120,8 @@ def train_from_features(features_dir, labels, output_dir, analyzer_config, setti
 
 
 def train_and_bundle(labelled, features, output_dir, settings=None, *, email=None, test=None,
-                     report=None, progress=None, compare=compare_models, checkpoints=None):
+                     report=None, progress=None, compare=compare_models, checkpoints=None,
+                     save=None):
     """Compare the models on `labelled` (LabelledVectors) as `settings` (TrainingSettings,
     default ones when None) say, write report/ and model/ under the local
     `output_dir` -> the training summary dict.
@@ -133,6 +136,10 @@ def train_and_bundle(labelled, features, output_dir, settings=None, *, email=Non
     report's notes and corpus block; `progress` is called with each
     finished model's result; `checkpoints` (jeeves.models.training.FoldCheckpoints)
     lets compare_models resume from the folds an interrupted run evaluated.
+    `save` writes the bundle: by default save_bundle into `output_dir`/model,
+    or a function of save_bundle's arguments but the directory that writes it
+    elsewhere and returns where (the train stage sends the files through its
+    Storage: scripts/pipeline/train.py).
 
     `email` (EmailInput) brings the labelled messages' records: the email
     model is compared too (``models`` "fast" and "all" include it, or name
@@ -185,10 +192,10 @@ def train_and_bundle(labelled, features, output_dir, settings=None, *, email=Non
     if comparison.chosen == EMAIL_MODEL:
         # jeeves.models.scoring builds Documents (tf-idf row + record) for this input
         extra.update(input="documents", groups=check_groups(email.groups))
-    summary["bundle"] = save_bundle(
-        os.path.join(output_dir, "model"), chosen.estimator, chosen.threshold,
-        features.analyzer_config, features.vocabulary_path, comparison.chosen, len(terms),
-        extra=extra)
+    save = save or functools.partial(save_bundle, os.path.join(output_dir, "model"))
+    summary["bundle"] = save(chosen.estimator, chosen.threshold, features.analyzer_config,
+                             features.vocabulary_path, comparison.chosen, len(terms),
+                             extra=extra)
     return summary
 
 

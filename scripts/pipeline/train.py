@@ -260,6 +260,19 @@ def email_input(engine, output, config, records, n_features, documents, test_rec
                       test_records), notes
 
 
+def send_bundle(storage, uri, *bundle, **keywords):
+    """Write a model bundle at `uri` through `storage` (a local path or a URI):
+    jeeves.models.bundle.bundle_files' files, made in memory from
+    save_bundle's arguments but the directory, each sent once (no local copy
+    to write, read back and upload) -> `uri`. The caller clears `uri` before
+    and marks it complete after."""
+    from jeeves.models.bundle import bundle_files
+
+    for name, data in bundle_files(*bundle, **keywords).items():
+        storage.write_bytes(join(uri, name), data)
+    return uri
+
+
 # where a run that is training keeps its evaluated folds (FoldCheckpoints), under OUTPUT
 CHECKPOINTS = "checkpoints"
 
@@ -308,7 +321,7 @@ def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
     (CheckpointStore), and those an interrupted run of the same fingerprint
     left are read back, not fitted again (not with ``on_cluster``, whose
     folds are one job's tasks)."""
-    from jeeves.features.vocabulary import read_vocabulary_by_id
+    from jeeves.models.bundle import vocabulary_rows, vocabulary_terms
     from jeeves.models.run import FeatureSpace, LabelledVectors, ReportInputs, train_and_bundle
     from jeeves.models.training import FoldCheckpoints, compare_models
 
@@ -324,11 +337,11 @@ def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
         compare = functools.partial(compare_on_cluster, runner=engine.runner, conf=engine.conf)
     for name in ("report", "model"):
         storage.clear(join(output, name))
+    # the vocabulary is received once and held: its terms name the features,
+    # and the bundle stores its bytes (no local copy to write and read back)
+    vocabulary = storage.read_bytes(join(output, "features", "vocabulary.tsv"))
+    terms = vocabulary_terms(vocabulary_rows(vocabulary))
     with tempfile.TemporaryDirectory(prefix="jeeves-train-") as scratch:
-        vocabulary_path = os.path.join(scratch, "vocabulary.tsv")
-        with open(vocabulary_path, "wb") as handle:
-            handle.write(storage.read_bytes(join(output, "features", "vocabulary.tsv")))
-        terms, _ = read_vocabulary_by_id(vocabulary_path)
         X, y, message_ids, records = load_labelled(storage, labelled_dir, len(terms))
         test = test_records = None
         if test_labelled is not None:
@@ -341,14 +354,15 @@ def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
         try:
             training = train_and_bundle(
                 LabelledVectors(X, y, message_ids),
-                FeatureSpace(terms, vocabulary_path, analyzer_config, vectors), scratch,
+                FeatureSpace(terms, vocabulary, analyzer_config, vectors), scratch,
                 config.settings, email=email, test=test,
                 report=ReportInputs(list(report_notes) + notes, corpus), progress=progress,
-                compare=compare, checkpoints=checkpoints)
+                compare=compare, checkpoints=checkpoints,
+                save=functools.partial(send_bundle, storage, join(output, "model")))
         except ValueError as error:
             raise UserError(str(error)) from None
+        storage.put_tree(os.path.join(scratch, "report"), join(output, "report"))
         for name in ("report", "model"):
-            storage.put_tree(os.path.join(scratch, name), join(output, name))
             storage.mark_complete(join(output, name))
     training["report"] = join(output, "report", "report.html")
     training["bundle"] = join(output, "model")

@@ -249,3 +249,67 @@ def test_jeeves_predict_refuses_an_unknown_type_in_one_line(trained, tmp_path, c
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "types Jeeves does not trust" in lines[0]
+
+
+def test_vocabulary_bytes_read_as_the_file_reader_reads_the_file(tmp_path):
+    from jeeves.features.vocabulary import read_vocabulary_by_id, read_vocabulary_rows
+    from jeeves.models.bundle import vocabulary_rows, vocabulary_terms
+
+    # more than a 1 MiB block of rows, terms of every width, ids not in file order
+    rows = [("t\u00e9rm%d %s" % (index, "\u4e2d" * (index % 5)), (index * 7919) % 40000,
+             1 + index % 13, 1.0 + index / 3.0) for index in range(40000)]
+    path = tmp_path / "vocabulary.tsv"
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write("term\tid\tdf\tidf\n")
+        handle.writelines("%s\t%d\t%d\t%r\n" % row for row in rows)
+    data = path.read_bytes()
+    assert len(data) > 1 << 20
+    assert vocabulary_rows(data) == read_vocabulary_rows(str(path)) == rows
+    assert vocabulary_terms(vocabulary_rows(data)) == read_vocabulary_by_id(str(path))[0]
+    # refused where the file reader refuses: header, fields, ids
+    for bad in (b"word\tid\tdf\tidf\nx\t0\t1\t1.0\n", b"term\tid\tdf\tidf\nx\t0\t1\n",
+                b"term\tid\tdf\tidf\nx\t0\t1\t1.0\ny\t0\t1\t1.0\n"):
+        path.write_bytes(bad)
+        with pytest.raises(ValueError):
+            read_vocabulary_by_id(str(path))
+        with pytest.raises(ValueError):
+            vocabulary_terms(vocabulary_rows(bad))
+
+
+def test_a_bundle_sent_through_storage_is_the_saved_bundle(trained, tmp_path):
+    """The train stage's bundle (models.bundle.bundle_files, sent file by file from
+    memory) holds the bytes save_bundle writes; only metadata.json's time may differ."""
+    from jeeves.models.bundle import METADATA_FILE, bundle_files
+    from jeeves.pipeline.train import send_bundle
+    from jeeves.storage import Storage
+
+    X, estimator, names, vectorizer = trained
+    vocabulary = write_vocabulary(tmp_path / "vocabulary.tsv", names, vectorizer)
+    saved = save_bundle(tmp_path / "saved", estimator, 0.5, ANALYZER, vocabulary,
+                        "logistic_regression", X.shape[1], extra={"pr_auc": 0.9})
+    with open(vocabulary, "rb") as handle:
+        data = handle.read()
+    files = bundle_files(estimator, 0.5, ANALYZER, data, "logistic_regression", X.shape[1],
+                         extra={"pr_auc": 0.9})
+    assert list(files)[-1] == METADATA_FILE and "scorer.npz" in files
+    storage = Storage()
+    sent = send_bundle(storage, str(tmp_path / "sent"), estimator, 0.5, ANALYZER, data,
+                       "logistic_regression", X.shape[1], extra={"pr_auc": 0.9})
+    assert sorted(os.listdir(sent)) == sorted(os.listdir(saved)) == sorted(files)
+    for name in files:
+        with open(os.path.join(saved, name), "rb") as handle:
+            saved_bytes = handle.read()
+        with open(os.path.join(sent, name), "rb") as handle:
+            sent_bytes = handle.read()
+        if name == METADATA_FILE:
+            saved_bytes, sent_bytes, made = (
+                {key: value for key, value in json.loads(found).items() if key != "created"}
+                for found in (saved_bytes, sent_bytes, files[name]))
+            assert made == saved_bytes
+        else:
+            assert files[name] == saved_bytes
+        assert sent_bytes == saved_bytes, name
+    # each file once: what the storage wrote is the files' bytes, nothing more
+    assert storage.bytes_written == sum(len(data) for data in files.values())
+    np.testing.assert_allclose(load_bundle(sent).score(X), load_bundle(saved).score(X),
+                               rtol=0, atol=0)
