@@ -19,10 +19,14 @@ block passed in by the caller:
 - the ablation table of the feature groups (``ablation_rows``).
 
 Plots use matplotlib's object-oriented API with the Agg canvas, so nothing
-needs a display and no global backend is switched.
+needs a display and no global backend is switched. They are drawn with the
+fonts read once into memory (``fonts_in_memory``): matplotlib's FreeType
+otherwise reads the font file again for nearly every glyph it draws.
 """
 
+import contextlib
 import html
+import io
 import os
 
 import numpy as np
@@ -286,6 +290,65 @@ def render_html(blocks, title):
     return "\n".join(out) + "\n"
 
 
+class _FontsFromMemory:
+    """A stand-in for the ``matplotlib.ft2font`` module as matplotlib's
+    font_manager uses it (``fonts_in_memory``): the same names, but
+    ``FT2Font`` of a file's path is made from the file's bytes, read once."""
+
+    def __init__(self, module):
+        self._module = module
+        self._data = {}
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def FT2Font(self, filename, *args, **kwargs):
+        if isinstance(filename, (str, bytes, os.PathLike)):
+            path = os.fspath(filename)
+            if path not in self._data:
+                with open(path, "rb") as handle:
+                    self._data[path] = handle.read()
+            # FT2Font takes a binary file object (documented): each font its own
+            filename = io.BytesIO(self._data[path])
+        return self._module.FT2Font(filename, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def fonts_in_memory():
+    """Draw the block's plots with each font file read once, into memory.
+
+    matplotlib (3.x) opens a font file as a Python file object and FreeType
+    reads through it what it needs as it draws: for nearly every glyph a
+    seek and a buffered read of 4 KB (the glyph's outline, its metrics, the
+    shaping tables), so each plot read the 740 KB DejaVuSans.ttf some 5 to
+    10 MB over (about 21 MB for the report's three plots). No public API
+    hands the Agg canvas a font held in memory: ``FT2Font`` accepts a binary
+    file object, but the canvas gets its fonts from
+    ``font_manager.get_font``, which opens paths. So, for the block only,
+    font_manager's reference to the ``ft2font`` module is a stand-in whose
+    ``FT2Font`` reads each path once and gives FreeType a ``BytesIO`` of it;
+    font_manager's cache of the fonts it made (``_get_font``) is emptied
+    before (fonts made from files) and after (fonts made from memory, which
+    a PDF or PS backend could not embed). The pixels are the same: the
+    same FreeType reads the same bytes. A matplotlib whose font_manager no
+    longer makes its fonts that way is left alone (the plots are the same,
+    the reads come back; tests/models/test_report.py says so)."""
+    from matplotlib import font_manager, ft2font
+
+    cache = getattr(font_manager, "_get_font", None)
+    if (getattr(font_manager, "ft2font", None) is not ft2font
+            or not hasattr(cache, "cache_clear")):
+        yield False
+        return
+    cache.cache_clear()
+    font_manager.ft2font = _FontsFromMemory(ft2font)
+    try:
+        yield True
+    finally:
+        font_manager.ft2font = ft2font
+        cache.cache_clear()
+
+
 def plot_roc(comparison, path):
     figure = Figure(figsize=(6, 5))
     axes = figure.subplots()
@@ -348,9 +411,10 @@ def write_report(comparison, directory, title="Jeeves model comparison", notes=(
     left out when None.
     """
     os.makedirs(directory, exist_ok=True)
-    plot_roc(comparison, os.path.join(directory, ROC_PNG))
-    plot_pr(comparison, os.path.join(directory, PR_PNG))
-    plot_confusion(comparison, os.path.join(directory, CONFUSION_PNG))
+    with fonts_in_memory():
+        plot_roc(comparison, os.path.join(directory, ROC_PNG))
+        plot_pr(comparison, os.path.join(directory, PR_PNG))
+        plot_confusion(comparison, os.path.join(directory, CONFUSION_PNG))
     blocks = _blocks(comparison, title, list(notes), corpus, errors, ablation, test)
     with open(os.path.join(directory, REPORT_MD), "w", encoding="utf-8") as handle:
         handle.write(render_markdown(blocks))
