@@ -314,7 +314,10 @@ impl Kernel {
         if !self.load_text(doc)? || !self.count_loaded(py)? {
             return Ok(None);
         }
-        let counts = self.build_counts(py, totals.as_deref_mut())?;
+        let counts = self.build_counts(py)?;
+        if let Some(totals) = totals.as_deref_mut() {
+            self.add_counted(totals);
+        }
         self.native_texts += 1;
         Ok(Some(counts))
     }
@@ -577,40 +580,58 @@ impl Kernel {
         }
     }
 
-    /// The dict of `self.grams`, each also added to `totals` when given.
-    /// A unigram's key is its lemma's str, and its place in the totals is
-    /// remembered (no hashing of the term again). Not so for bigrams: a
-    /// cache of their strs and places (up to 2**18) was no faster.
-    fn build_counts<'py>(
-        &mut self,
-        py: Python<'py>,
-        mut totals: Option<&mut Totals>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let Kernel { ids, grams, lemmas, lemma_keys, lemma_totals, term, .. } = self;
+    /// The dict of `self.grams`. A unigram's key is its lemma's str. (A
+    /// cache of the bigrams' strs, up to 2**18, was no faster.)
+    fn build_counts<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let Kernel { ids, grams, lemmas, lemma_keys, term, .. } = self;
         let counts = PyDict::new(py);
+        for gram in grams.iter() {
+            let start = gram.start as usize;
+            let gram_ids = &ids[start..start + gram.len as usize];
+            match *gram_ids {
+                [id] => counts.set_item(lemma_keys[id as usize].bind(py), gram.count)?,
+                _ => {
+                    join_lemmas(term, lemmas, gram_ids);
+                    counts.set_item(PyString::new(py, term), gram.count)?;
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// `self.grams` added to `totals`: a unigram at the place its lemma
+    /// remembers in these totals, a bigram at the place its two lemma ids
+    /// remember (`bigram_totals`), so no term seen before is joined, hashed
+    /// or compared again; longer n-grams by their text.
+    fn add_counted(&mut self, totals: &mut Totals) {
+        let Kernel {
+            ids, grams, lemmas, lemma_totals, term, bigram_totals, bigram_totals_generation, ..
+        } = self;
+        if *bigram_totals_generation != totals.generation {
+            bigram_totals.clear();
+            *bigram_totals_generation = totals.generation;
+        }
         for gram in grams.iter() {
             let start = gram.start as usize;
             let gram_ids = &ids[start..start + gram.len as usize];
             let count = i64::from(gram.count);
             match *gram_ids {
                 [id] => {
-                    counts.set_item(lemma_keys[id as usize].bind(py), gram.count)?;
-                    if let Some(totals) = totals.as_deref_mut() {
-                        totals.add_remembered(&mut lemma_totals[id as usize], count, || {
-                            lemmas.get(id)
-                        });
-                    }
+                    totals.add_remembered(&mut lemma_totals[id as usize], count, || lemmas.get(id));
                 }
+                [first, second] => match bigram_totals.entry(bigram_of(first, second)) {
+                    Entry::Occupied(slot) => totals.terms.add_at(*slot.get(), count),
+                    Entry::Vacant(place) => {
+                        join_lemmas(term, lemmas, gram_ids);
+                        place.insert(totals.terms.add(term, count));
+                    }
+                },
                 _ => {
                     join_lemmas(term, lemmas, gram_ids);
-                    counts.set_item(PyString::new(py, term), gram.count)?;
-                    if let Some(totals) = totals.as_deref_mut() {
-                        totals.add_term(term, count);
-                    }
+                    totals.add_term(term, count);
                 }
             }
         }
-        Ok(counts)
     }
 }
 

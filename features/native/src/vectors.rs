@@ -14,8 +14,6 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyString};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use std::collections::hash_map::Entry;
-
 use crate::{join_lemmas, Kernel, RowSlot, Totals, ABSENT, BIGRAM_ROWS_KEPT};
 
 /// A vocabulary.tsv's terms -> their row (their place in the file).
@@ -556,35 +554,7 @@ pub fn count_line(
     let Some(message_id) = kernel.count_line_terms(py, line)? else {
         return Ok(None);
     };
-    let totals = &mut *totals;
-    let Kernel {
-        ids, grams, lemmas, lemma_totals, term, bigram_totals, bigram_totals_generation, ..
-    } = kernel;
-    if *bigram_totals_generation != totals.generation {
-        bigram_totals.clear();
-        *bigram_totals_generation = totals.generation;
-    }
-    for gram in grams.iter() {
-        let start = gram.start as usize;
-        let gram_ids = &ids[start..start + gram.len as usize];
-        let count = i64::from(gram.count);
-        match *gram_ids {
-            [id] => {
-                totals.add_remembered(&mut lemma_totals[id as usize], count, || lemmas.get(id));
-            }
-            [first, second] => match bigram_totals.entry(crate::bigram_of(first, second)) {
-                Entry::Occupied(slot) => totals.terms.add_at(*slot.get(), count),
-                Entry::Vacant(place) => {
-                    join_lemmas(term, lemmas, gram_ids);
-                    place.insert(totals.terms.add(term, count));
-                }
-            },
-            _ => {
-                join_lemmas(term, lemmas, gram_ids);
-                totals.add_term(term, count);
-            }
-        }
-    }
+    kernel.add_counted(&mut totals);
     kernel.native_texts += 1;
     Ok(Some(message_id))
 }
