@@ -129,21 +129,26 @@ class Engine:
             return None
         return shipped_code_args(uris[:2], kernel_uri=uris[2])
 
-    def run(self, job_class, inputs, output, args=()):
+    def run(self, job_class, inputs, output, args=(), runner=None):
         """Run one job; see scripts/runjob.run_job. Local globs (``part-*``)
         are expanded here: mrjob's Spark runner would quote the ``*`` in the
-        file:// URI it makes of them."""
+        file:// URI it makes of them. ``runner``: another than the engine's,
+        for a job the driver runs itself (``inline`` beside ``local``)."""
+        runner = runner or self.runner
+        if runner != self.runner and (runner, self.runner) != ("inline", "local"):
+            raise ValueError("a %s engine runs jobs on it or inline, not on %s"
+                             % (self.runner, runner))
         expanded = []
         for path in inputs:
             if not is_remote(path) and glob.has_magic(path) and glob.glob(path):
                 expanded += sorted(glob.glob(path))
             else:
                 expanded.append(path)
-        with progress.watch(self.runner, job_class, expanded, sys.stderr,
+        with progress.watch(runner, job_class, expanded, sys.stderr,
                             self.progress) as watcher:
             result = run_job(job_class, expanded, output, list(args) + list(watcher.job_args),
-                             runner=self.runner, conf=self.conf, storage=self.storage,
-                             code_args=self.code_args())
+                             runner=runner, conf=self.conf, storage=self.storage,
+                             code_args=self.code_args() if runner == self.runner else None)
             watcher.finish(result.counters)
         # the tasks' progress reports are for the live view, not a result of the job
         result.counters.pop(PROGRESS_GROUP, None)

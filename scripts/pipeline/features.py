@@ -5,7 +5,9 @@ Writes, under OUTPUT/features/ (a local directory or a URI):
 - ``counts/``        jobs/mr_count_ngrams.py: the corpus totals of the terms
 - ``collocations/``  jobs/mr_score_collocations.py, with ``min_llr``
 - ``kept/``          jobs/mr_build_vocabulary.py: the terms that pass min_df,
-                     max_df, max_features (and the collocation filter), with df
+                     max_df, max_features (and the collocation filter), with df;
+                     under the local runner this job runs in the driver (mrjob's
+                     inline runner), which costs less than its task processes
 - ``vocabulary.tsv`` term, id, df, idf: the driver numbers the kept terms
 - ``tfidf/``         jobs/mr_tfidf_vectors.py: svmlight lines (from the messages,
                      analyzed again: cheaper than carrying their counts)
@@ -152,8 +154,12 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
 
         started = time.perf_counter()
         kept_dir = join(features_dir, "kept")
+        # on this machine the job runs in the driver (mrjob's inline runner): it
+        # reads the count job's totals, a few MB, natively, where the local
+        # runner would start a task process per part file (about 1 s in all)
         vocabulary_job = engine.run(MRBuildVocabulary, vocabulary_inputs, kept_dir,
-                                    vocabulary_args)
+                                    vocabulary_args,
+                                    runner="inline" if engine.runner == "local" else None)
         summary["distinct_terms"] = vocabulary_job.counter("build_vocabulary", "terms") + \
             counters.get("terms_under_min_df", 0)
         summary["counters"]["build_vocabulary"] = vocabulary_job.counters
