@@ -240,15 +240,16 @@ class Counter:
 
         runjob.sum_counters = kept_sum_counters
 
-        def timed_run(engine_self, job_class, inputs, output, args=()):
+        def timed_run(engine_self, job_class, inputs, output, args=(), **keywords):
             counter.storages[id(engine_self.storage)] = engine_self.storage
-            record = {"job": job_class.__name__, "runner": engine_self.runner,
+            record = {"job": job_class.__name__,
+                      "runner": keywords.get("runner") or engine_self.runner,
                       "start": time.time(), "driver_bytes_before": counter.total()}
             if hasattr(engine_self, "code_args"):
                 record["code_args"] = engine_self.code_args()
             steps[:] = []
             try:
-                result = run(engine_self, job_class, inputs, output, args)
+                result = run(engine_self, job_class, inputs, output, args, **keywords)
             finally:
                 record["end"] = time.time()
                 record["seconds"] = round(record["end"] - record["start"], 3)
@@ -329,10 +330,28 @@ def kind_of(target, software=None):
     return "other"
 
 
+def package_of(path):
+    """The distribution a file of the installed software belongs to, by its
+    path: the first folder under ``site-packages`` (``numpy``, ``sklearn``),
+    ``python`` for the standard library, else the file's folder."""
+    parts = path.split("/")
+    if "site-packages" in parts:
+        rest = parts[parts.index("site-packages") + 1:]
+        return rest[0] if len(rest) > 1 else "site-packages"
+    if any(re.match(r"python3\.\d+$", part) for part in parts):
+        return "python"
+    return os.path.dirname(path)
+
+
 def attribute(trace_path, top=25):
-    """{"kinds": {kind: bytes}, "top": [[target, bytes], ...]} of an strace
-    log of the driver's main thread (``-y``: each descriptor's target)."""
-    kinds, targets = {}, {}
+    """{"kinds": {kind: bytes}, "top": [[target, bytes], ...], "packages":
+    [[package, bytes], ...], "font_bytes": bytes} of an strace log of the
+    driver's main thread (``-y``: each descriptor's target); ``packages``
+    sums the software read by package (``package_of``), largest first;
+    ``font_bytes`` what was read of font files (``.ttf``, ``.otf``: the
+    report's plots)."""
+    kinds, targets, packages = {}, {}, {}
+    font_bytes = 0
     software = software_directories()
     with open(trace_path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
@@ -344,8 +363,16 @@ def attribute(trace_path, top=25):
             kinds[kind] = kinds.get(kind, 0) + size
             key = target if kind in ("file", "software") else kind
             targets[key] = targets.get(key, 0) + size
+            if kind == "software":
+                package = package_of(target)
+                packages[package] = packages.get(package, 0) + size
+            if target.lower().endswith((".ttf", ".otf")):
+                font_bytes += size
     largest = sorted(targets.items(), key=lambda item: -item[1])[:top]
-    return {"kinds": kinds, "top": [[target, size] for target, size in largest]}
+    return {"kinds": kinds, "top": [[target, size] for target, size in largest],
+            "packages": sorted(([package, size] for package, size in packages.items()),
+                               key=lambda item: -item[1]),
+            "font_bytes": font_bytes}
 
 
 def measure(argv, env=None, log_path=None, trace=True):
@@ -496,6 +523,13 @@ def hadoop(*args):
     return done.stdout
 
 
+def hdfs_size(uri):
+    """The size of an HDFS file, asked over WebHDFS (no JVM)."""
+    from jeeves.storage import Storage, webhdfs_url_from_conf
+
+    return Storage(webhdfs_url=webhdfs_url_from_conf()).size(uri)
+
+
 def put_code_first():
     """Put the tasks' code on HDFS as a first run of this code would
     (jeeves.pipeline.engine.Engine.code_args), so that every measured run is
@@ -553,7 +587,8 @@ def run_sizes(sizes_mb, work, hdfs_root=None, progress=print, trace=True,
         argv = ["run", "--input", "hdfs://%s/corpus" % directory,
                 "--output", "hdfs://%s/out" % directory, "--runner", "hadoop", *RUN_ARGS,
                 *conf_args]
-        runs.append({"mb": size, "mail_bytes": mail_bytes, "argv": argv})
+        runs.append({"mb": size, "mail_bytes": mail_bytes, "argv": argv,
+                     "vocabulary": "hdfs://%s/out/features/vocabulary.tsv" % directory})
     # two `hadoop fs` JVMs for all the corpora, the many small files put by
     # several threads, straight to their names (no ._COPYING_ file to rename)
     hadoop("fs", "-mkdir", "-p", hdfs_root)
@@ -569,6 +604,8 @@ def run_sizes(sizes_mb, work, hdfs_root=None, progress=print, trace=True,
             run["error"] = error
             return
         report = run["report"]
+        # what the run wrote (asked over WebHDFS after it, by this process)
+        report["vocabulary_bytes"] = hdfs_size(run.pop("vocabulary"))
         with open(os.path.join(work, "report-%s.json" % size), "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=1)
         progress("%s MB of unlabelled mail: driver %s bytes (data %s), %d hadoop client "
@@ -605,7 +642,11 @@ def summarize(runs):
     ``code_upload_bytes``: putting a new version of the tasks' code on HDFS
     (reading its zip and sending it), which the first run of that code
     does, whatever its mail (a checkout that changes between two runs would
-    otherwise look like growth)."""
+    otherwise look like growth). ``bytes_per_vocabulary_byte``: the data's
+    growth over the growth of ``vocabulary.tsv`` between the first and the
+    last run (None when it did not grow, or without strace): with a
+    vocabulary that grows with the mail (``unlabelled_words``), what each
+    byte of it costs the driver, the mail's own growth counted in."""
     summary = {}
     for prefix, key in (("", "data_bytes"), ("total_", "driver_bytes")):
         if any(run["report"][key] is None for run in runs):
@@ -617,7 +658,17 @@ def summarize(runs):
                                      for run in runs])
         summary[prefix + "fixed_bytes"] = round(fixed)
         summary[prefix + "bytes_per_mail_byte"] = round(slope, 4)
+    first, last = runs[0]["report"], runs[-1]["report"]
+    grown = (last.get("vocabulary_bytes") or 0) - (first.get("vocabulary_bytes") or 0)
+    summary["bytes_per_vocabulary_byte"] = None
+    if grown > 0 and first["data_bytes"] is not None and last["data_bytes"] is not None:
+        summary["bytes_per_vocabulary_byte"] = round(
+            (last["data_bytes"] - last.get("code_upload_bytes", 0) - first["data_bytes"]
+             + first.get("code_upload_bytes", 0)) / float(grown), 2)
     summary["runs"] = [{"mb": run["mb"], "mail_bytes": run["mail_bytes"],
+                        "vocabulary_bytes": run["report"].get("vocabulary_bytes"),
+                        "font_bytes": (run["report"]["traced"] or {}).get("font_bytes"),
+                        "packages": (run["report"]["traced"] or {}).get("packages"),
                         "driver_bytes": run["report"]["driver_bytes"],
                         "data_bytes": run["report"]["data_bytes"],
                         "code_upload_bytes": run["report"].get("code_upload_bytes", 0),
@@ -630,13 +681,14 @@ def summarize(runs):
 
 
 def format_summary(summary):
-    lines = ["| unlabelled MB | driver bytes | of which software | data | of which code "
-             "uploads | rchar | wchar | socket in | socket out | hadoop client JVMs | jobs "
-             "| seconds |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    lines = ["| unlabelled MB | vocabulary.tsv | driver bytes | of which software | data "
+             "| of which code uploads | rchar | wchar | socket in | socket out "
+             "| hadoop client JVMs | jobs | seconds |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for run in summary["runs"]:
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %.0f |" % (
-            run["mb"], _bytes(run["driver_bytes"]), _bytes(run["software_bytes"]),
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %.0f |" % (
+            run["mb"], _bytes(run.get("vocabulary_bytes")), _bytes(run["driver_bytes"]),
+            _bytes(run["software_bytes"]),
             _bytes(run["data_bytes"]), _bytes(run.get("code_upload_bytes", 0)),
             _bytes(run["threads"]["rchar"]),
             _bytes(run["threads"]["wchar"]), _bytes(run["socket"]["received"]),
@@ -648,6 +700,13 @@ def format_summary(summary):
                          "byte of unlabelled mail"
                          % (label, summary[prefix + "fixed_bytes"] / float(MB),
                             summary[prefix + "bytes_per_mail_byte"]))
+    packages = summary["runs"][0].get("packages")
+    if packages:
+        lines.append("software read, by package (the first run): " + ", ".join(
+            "%s %.1f MB" % (package, size / float(MB)) for package, size in packages[:12]))
+    if summary.get("bytes_per_vocabulary_byte") is not None:
+        lines.append("data growth per added byte of vocabulary.tsv: %.2f"
+                     % summary["bytes_per_vocabulary_byte"])
     return "\n".join(lines)
 
 
