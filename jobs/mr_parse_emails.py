@@ -24,7 +24,12 @@ Two ways in:
 Output (JSONProtocol): ``"message"`` -> a record (docs/records.md), one per
 distinct ``message_id`` (or content, ``--dedupe-by content``);
 ``"quarantine"`` -> a quarantine record for input that could not become a
-message. Counters: group ``parse`` (messages_found =
+message. With ``--map-only`` there is no reducer: the output is the
+mapper's rows (``["message", dedupe key]`` and ``["quarantine", uri,
+index]`` keys), which ``jeeves parse`` dedupes in the driver when its
+output is local, where it reads every record anyway to sort them
+(scripts/pipeline/parse.py), and there are no records and duplicates
+counters. Counters: group ``parse`` (messages_found =
 records + quarantined + duplicates), group ``quarantine`` (one per reason),
 group ``warnings`` (field-level oddities), group ``tasks`` (``map``,
 ``reduce``: tasks run, jobs.CountedJob), group ``progress``
@@ -131,6 +136,12 @@ class MRParseEmails(CountedJob, MRJob):
             "--webhdfs-url", default=None,
             help="http://host:port of the NameNode's WebHDFS, to read hdfs:// pieces "
                  "(set by the input plan)")
+        self.add_passthru_arg(
+            "--map-only", action="store_true",
+            help="no reducer: the output is the mapper's rows, [\"message\", dedupe key] -> "
+                 "record and [\"quarantine\", uri, index] -> record, which the driver "
+                 "dedupes as it sorts them (jeeves parse with a local output, "
+                 "scripts/pipeline/parse.py); no records or duplicates counters then")
         self.add_file_arg(
             "--shipped-file", dest="shipped_files", action="append", default=[],
             help="a local file the driver ships with the job (a container, a file to "
@@ -139,6 +150,8 @@ class MRParseEmails(CountedJob, MRJob):
     def steps(self):
         reduce = dict(reducer_init=self.reducer_init, reducer=self.reducer_dedupe_messages,
                       reducer_final=self.send_counts)
+        if self.options.map_only:
+            reduce = {}
         if self.options.work_list:
             return [MRStep(mapper_init=self.mapper_init, mapper=self.mapper_run_work_items,
                            mapper_final=self.send_counts, **reduce)]
@@ -264,9 +277,15 @@ class MRParseEmails(CountedJob, MRJob):
             yield "message", records[0]
             return
         self.counts["parse", "duplicates"] += len(records) - 1
-        decoded = [json.loads(record) if isinstance(record, EncodedJSON) else record
-                   for record in records]
-        yield "message", min(decoded, key=_preference)
+        yield "message", preferred(records)
+
+
+def preferred(records):
+    """The record kept of a dedupe key's several (each a dict or its JSON
+    text, EncodedJSON or bytes): the first by ``_preference``, decoded."""
+    decoded = [json.loads(record) if isinstance(record, (bytes, str)) else record
+               for record in records]
+    return min(decoded, key=_preference)
 
 
 if __name__ == "__main__":

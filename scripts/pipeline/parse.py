@@ -2,9 +2,11 @@
 
 Runs jobs/mr_parse_emails.py on the engine's runner. Then:
 
-- OUTPUT local: the driver splits the job's output (on its own disk) into
-  message records sorted by ``message_id`` and quarantine records sorted by
-  source, so the files never depend on the runner or the number of tasks;
+- OUTPUT local: the job runs without its reducer (``--map-only``) and the
+  driver splits its output (on its own disk) into message records sorted
+  by ``message_id``, deduped as the reducer dedupes them, and quarantine
+  records sorted by source, so the files never depend on the runner or the
+  number of tasks;
 - OUTPUT remote (``hdfs://``, ``s3://``): two map-only jobs
   (jobs/mr_select_rows.py) split it where it lies, so no record passes
   through the driver. Part files then follow the reducers' key order.
@@ -46,8 +48,12 @@ def _sort_key(kind, record):
 
 
 def _index_job_output(paths):
-    """{kind: [(sort key, part path, offset, length)]} for the job's output lines."""
+    """{kind: [(sort key, part path, offset, length)]} for the job's output
+    lines, and {dedupe key: [entry, ...]} of the message rows of a map-only
+    job (``--map-only``: keys ``["message", dedupe key]``; empty for the
+    reducers' ``"message"`` rows, already deduped)."""
     index = {kind: [] for kind in KINDS}
+    by_dedupe_key = {}
     for path in paths:
         with open(path, "rb") as handle:
             offset = 0
@@ -55,22 +61,56 @@ def _index_job_output(paths):
                 start, offset = offset, offset + len(line)
                 if not line.strip():
                     continue
-                key, _, value = line.partition(b"\t")
-                kind = ujson.loads(key)
-                value_start = start + len(key) + 1
+                raw_key, _, value = line.partition(b"\t")
+                key = ujson.loads(raw_key)
+                kind = key[0] if isinstance(key, list) else key
+                value_start = start + len(raw_key) + 1
                 value = value.rstrip(b"\n")
                 # a message's key read natively (the record is not decoded), else
                 # from the decoded record: the same key (tests/scripts/test_parse_split.py)
                 sort_key = message_sort_key(value) if kind == "message" else None
                 if sort_key is None:
                     sort_key = _sort_key(kind, ujson.loads(value))
-                index[kind].append((sort_key, path, value_start, len(value)))
-    return index
+                entry = (sort_key, path, value_start, len(value))
+                if kind == "message" and isinstance(key, list):
+                    by_dedupe_key.setdefault(key[1], []).append(entry)
+                else:
+                    index[kind].append(entry)
+    return index, by_dedupe_key
+
+
+def _read_entry(handles, path, offset, length):
+    source = handles.get(path) or handles.setdefault(path, open(path, "rb"))
+    source.seek(offset)
+    return source.read(length)
+
+
+def _dedupe(by_dedupe_key, messages):
+    """The map-only job's message rows deduped as its reducer does (one record
+    per dedupe key, the first by jobs.mr_parse_emails._preference, written as
+    the reducer writes it) into ``messages`` -> the duplicates dropped."""
+    from jeeves.jobs.mr_parse_emails import MRParseEmails, preferred
+
+    duplicates = 0
+    handles = {}
+    try:
+        for entries in by_dedupe_key.values():
+            if len(entries) == 1:
+                messages.append(entries[0])
+                continue
+            duplicates += len(entries) - 1
+            record = preferred([_read_entry(handles, *entry[1:]) for entry in entries])
+            line = MRParseEmails.OUTPUT_PROTOCOL().write("message", record)
+            messages.append((_sort_key("message", record), None, line.partition(b"\t")[2], 0))
+    finally:
+        for handle in handles.values():
+            handle.close()
+    return duplicates
 
 
 def _write_sorted(entries, directory):
     """Write the indexed values in sort order as JSON lines, in part files of
-    the (empty) ``directory``."""
+    the (empty) ``directory``. An entry without a path holds its value."""
     entries.sort(key=lambda entry: entry[0])
     handles = {}
     part_number, part = 0, None
@@ -81,9 +121,8 @@ def _write_sorted(entries, directory):
                     part.close()
                     part_number += 1
                 part = open(os.path.join(directory, "part-%05d" % part_number), "wb")
-            source = handles.get(path) or handles.setdefault(path, open(path, "rb"))
-            source.seek(offset)
-            part.write(source.read(length) + b"\n")
+            value = offset if path is None else _read_entry(handles, path, offset, length)
+            part.write(value + b"\n")
         if part is None:
             open(os.path.join(directory, "part-00000"), "wb").close()
     finally:
@@ -93,16 +132,19 @@ def _write_sorted(entries, directory):
             handle.close()
 
 
-def split_job_output(part_paths, output_dir):
-    """Local job output -> OUTPUT/messages/ and OUTPUT/quarantine/ (sorted);
-    returns {kind: lines written}. Each directory is built aside and renamed."""
-    index = _index_job_output(part_paths)
+def split_job_output(part_paths, output_dir, with_duplicates=False):
+    """Local job output -> OUTPUT/messages/ and OUTPUT/quarantine/ (sorted),
+    the message rows of a map-only job deduped; returns {kind: lines
+    written} (and the duplicates dropped, with ``with_duplicates``). Each
+    directory is built aside and renamed."""
+    index, by_dedupe_key = _index_job_output(part_paths)
+    duplicates = _dedupe(by_dedupe_key, index["message"])
     counts = {}
     for kind in KINDS:
         with replaced_directory(os.path.join(output_dir, OUTPUT_DIRS[kind])) as staging:
             _write_sorted(index[kind], staging)
         counts[kind] = len(index[kind])
-    return counts
+    return (counts, duplicates) if with_duplicates else counts
 
 
 def check_inputs(paths):
@@ -149,10 +191,17 @@ def parse_stage(engine, inputs, output, dedupe_by="message_id",
             written = _split_remotely(engine, work, output)
             storage.clear(join(output, "_work"))
         else:
+            # the driver reads every record to sort them: it dedupes them too, and
+            # the job needs no reducer (nor its sort and task processes)
             job_output = os.path.join(scratch, "output")
-            result = engine.run(MRParseEmails, plan.work_list_paths, job_output, job_args)
+            result = engine.run(MRParseEmails, plan.work_list_paths, job_output,
+                                job_args + ["--map-only"])
             os.makedirs(output, exist_ok=True)
-            written = split_job_output(storage.part_files(job_output), output)
+            written, duplicates = split_job_output(storage.part_files(job_output), output,
+                                                   with_duplicates=True)
+            parse_counters = result.counters.setdefault("parse", {})
+            parse_counters["records"] = written["message"]
+            parse_counters["duplicates"] = duplicates
     for kind in KINDS:
         storage.mark_complete(join(output, OUTPUT_DIRS[kind]))
     found = result.counter("parse", "messages_found")

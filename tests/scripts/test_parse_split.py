@@ -93,3 +93,44 @@ def test_the_split_is_the_same_with_and_without_the_native_module(tmp_path, monk
     assert written == _written(str(tmp_path / "python"))
     ids = [str(json.loads(line).get("message_id")) for line in written["messages"].splitlines()]
     assert ids == sorted(ids)
+
+
+def _mail_files(directory):
+    def message(number, body, subject="s"):
+        return ("From a@x Mon Jan  1 00:00:00 2001\nMessage-ID: <%s@x>\nFrom: a@x\n"
+                "Subject: %s\n\n%s\n\n" % (number, subject, body))
+    (directory / "a.mbox").write_text(message(1, "one") + message(2, "two") + message(3, "three"))
+    # <2@x> again with another body (content differs), <3@x> twice more as it was
+    (directory / "b.mbox").write_text(message(2, "two, again") + message(3, "three")
+                                      + message(4, "four") + message(3, "three"))
+    (directory / "c.eml").write_text("Message-ID: <1@x>\nFrom: b@x\nSubject: other\n\nbody\n")
+    (directory / "junk.bin").write_bytes(b"\x00\x01 not mail")
+    return [str(directory / name) for name in ("a.mbox", "b.mbox", "c.eml", "junk.bin")]
+
+
+@pytest.mark.parametrize("dedupe_by", ["message_id", "content"])
+def test_the_driver_dedupes_a_map_only_job_as_its_reducer_does(tmp_path, dedupe_by):
+    """The parse job without its reducer (--map-only, what jeeves parse runs on
+    the inline and local runners), its rows deduped by the driver's split,
+    gives the files and counts of the job with its reducer."""
+    from jeeves.jobs.mr_parse_emails import MRParseEmails
+    from jeeves.runjob import run_job
+
+    (tmp_path / "mail").mkdir()
+    inputs = _mail_files(tmp_path / "mail")
+    args = ["--dedupe-by", dedupe_by]
+    reduced = run_job(MRParseEmails, inputs, str(tmp_path / "reduced-job"), args)
+    mapped = run_job(MRParseEmails, inputs, str(tmp_path / "mapped-job"), args + ["--map-only"])
+    assert "records" not in mapped.counters.get("parse", {})
+    parts = sorted(str(path) for path in (tmp_path / "reduced-job").glob("part-*"))
+    counts = split_job_output(parts, str(tmp_path / "reduced"))
+    parts = sorted(str(path) for path in (tmp_path / "mapped-job").glob("part-*"))
+    assert any(line.startswith('["message"') for path in parts for line in open(path))
+    mapped_counts, duplicates = split_job_output(parts, str(tmp_path / "mapped"),
+                                                 with_duplicates=True)
+    assert mapped_counts == counts
+    assert counts["message"] == reduced.counter("parse", "records")
+    assert duplicates == reduced.counter("parse", "duplicates") > 0
+    written = _written(str(tmp_path / "mapped"))
+    assert written == _written(str(tmp_path / "reduced"))
+    assert written["quarantine"]
