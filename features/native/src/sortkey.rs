@@ -8,65 +8,7 @@ use std::fmt;
 use pyo3::prelude::*;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
-/// A value the key takes: a str, an integer, null (or absent), or anything
-/// else (then the Python path decides, as `str()` and `or 0` would).
-enum Scalar<'a> {
-    Null,
-    Text(Cow<'a, str>),
-    Int(i64),
-    Other,
-}
-
-struct ScalarVisitor;
-
-impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = Scalar<'de>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Scalar::Null)
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Scalar::Null)
-    }
-    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Self::Value, E> {
-        Ok(Scalar::Text(Cow::Borrowed(value)))
-    }
-    fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
-        Ok(Scalar::Text(Cow::Owned(value.to_owned())))
-    }
-    fn visit_string<E>(self, value: String) -> Result<Self::Value, E> {
-        Ok(Scalar::Text(Cow::Owned(value)))
-    }
-    fn visit_i64<E>(self, value: i64) -> Result<Self::Value, E> {
-        Ok(Scalar::Int(value))
-    }
-    fn visit_u64<E>(self, value: u64) -> Result<Self::Value, E> {
-        Ok(i64::try_from(value).map_or(Scalar::Other, Scalar::Int))
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Scalar::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Scalar::Other)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Other)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Other)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Scalar<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ScalarVisitor)
-    }
-}
+use crate::vectors::FieldValue;
 
 /// An object's values of `keys` (None: absent), or None for an object that
 /// holds one of them twice (a decoded dict keeps one: Python decides) or a
@@ -78,7 +20,7 @@ struct Fields<'k> {
 /// What a `Fields` read: null, an object's values, or any other value.
 enum Object<'a> {
     Null,
-    Values(Option<Vec<Option<Scalar<'a>>>>),
+    Values(Option<Vec<Option<FieldValue<'a>>>>),
     Other,
 }
 
@@ -117,13 +59,13 @@ impl<'de> Visitor<'de> for Fields<'_> {
         Ok(Object::Other)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut values: Vec<Option<Scalar<'de>>> = self.keys.iter().map(|_| None).collect();
+        let mut values: Vec<Option<FieldValue<'de>>> = self.keys.iter().map(|_| None).collect();
         let mut twice = false;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match self.keys.iter().position(|wanted| *wanted == key) {
                 Some(position) => {
                     twice |= values[position].is_some();
-                    values[position] = Some(map.next_value::<Scalar<'de>>()?);
+                    values[position] = Some(map.next_value::<FieldValue<'de>>()?);
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -138,7 +80,7 @@ impl<'de> Visitor<'de> for Fields<'_> {
 struct Record;
 
 impl<'de> Visitor<'de> for Record {
-    type Value = Option<(Option<Scalar<'de>>, Object<'de>)>;
+    type Value = Option<(Option<FieldValue<'de>>, Object<'de>)>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("a JSON object")
@@ -151,7 +93,7 @@ impl<'de> Visitor<'de> for Record {
             match &*key {
                 "message_id" => {
                     twice |= message_id.is_some();
-                    message_id = Some(map.next_value::<Scalar<'de>>()?);
+                    message_id = Some(map.next_value::<FieldValue<'de>>()?);
                 }
                 "source" => {
                     twice |= source.is_some();
@@ -191,22 +133,22 @@ pub fn message_sort_key(value: &[u8]) -> Option<(String, String, i64, i64)> {
     let (message_id, source) = deserializer.deserialize_map(Record).ok()??;
     deserializer.end().ok()?;
     let message_id = match message_id {
-        Some(Scalar::Text(id)) => id.into_owned(),
+        Some(FieldValue::Text(id)) => id.into_owned(),
         _ => return None,
     };
     let (uri, index, offset) = match source {
         Object::Null => ("None".to_owned(), 0, 0),
         Object::Values(Some(mut values)) => {
-            let number = |value: Option<Scalar<'_>>| match value {
-                None | Some(Scalar::Null) => Some(0),
-                Some(Scalar::Int(number)) => Some(number),
+            let number = |value: Option<FieldValue<'_>>| match value {
+                None | Some(FieldValue::Null) => Some(0),
+                Some(FieldValue::Int(number)) => Some(number),
                 _ => None,
             };
             let offset = number(values.pop().unwrap())?;
             let index = number(values.pop().unwrap())?;
             let uri = match values.pop().unwrap() {
-                None | Some(Scalar::Null) => "None".to_owned(),
-                Some(Scalar::Text(uri)) => uri.into_owned(),
+                None | Some(FieldValue::Null) => "None".to_owned(),
+                Some(FieldValue::Text(uri)) => uri.into_owned(),
                 _ => return None,
             };
             (uri, index, offset)

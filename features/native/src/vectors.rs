@@ -299,11 +299,12 @@ fn plain_float(text: &str) -> bool {
         && bytes.iter().all(|&byte| byte.is_ascii_digit() || b"+-.eE".contains(&byte))
 }
 
-/// A record field's value as the kernel reads it.
-enum FieldValue<'a> {
+/// A JSON value as the kernel reads it: null, a str, an int64, or anything
+/// else (what it means is then the Python path's to decide).
+pub(crate) enum FieldValue<'a> {
     Null,
     Text(Cow<'a, str>),
-    /// anything else: the Python path decides what it means
+    Int(i64),
     Other,
 }
 
@@ -340,12 +341,12 @@ impl<'de> Visitor<'de> for FieldValueVisitor {
         Ok(FieldValue::Other)
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(FieldValue::Other)
+    fn visit_i64<E>(self, value: i64) -> Result<Self::Value, E> {
+        Ok(FieldValue::Int(value))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(FieldValue::Other)
+    fn visit_u64<E>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(i64::try_from(value).map_or(FieldValue::Other, FieldValue::Int))
     }
 
     fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
