@@ -30,8 +30,6 @@ import io
 import os
 
 import numpy as np
-from matplotlib.figure import Figure
-from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
 from jeeves.models.metrics import FOLD_METRICS, predict_at
 
@@ -349,8 +347,20 @@ def fonts_in_memory():
         cache.cache_clear()
 
 
+def _figure(size):
+    """A matplotlib Figure (Agg canvas) of ``size`` inches: matplotlib is
+    imported when a plot is drawn, not with this module (about 6 MB of
+    modules that `jeeves predict --explain` and the report's tables do not
+    need)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=size)
+
+
 def plot_roc(comparison, path):
-    figure = Figure(figsize=(6, 5))
+    from sklearn.metrics import auc, roc_curve
+
+    figure = _figure((6, 5))
     axes = figure.subplots()
     for name, result in comparison.results.items():
         fpr, tpr, _ = roc_curve(comparison.y, result.oof_scores)
@@ -363,7 +373,9 @@ def plot_roc(comparison, path):
 
 
 def plot_pr(comparison, path):
-    figure = Figure(figsize=(6, 5))
+    from sklearn.metrics import precision_recall_curve
+
+    figure = _figure((6, 5))
     axes = figure.subplots()
     for name, result in comparison.results.items():
         precision, recall, _ = precision_recall_curve(comparison.y, result.oof_scores)
@@ -383,7 +395,7 @@ def plot_pr(comparison, path):
 
 def plot_confusion(comparison, path):
     chosen = comparison.chosen_result
-    figure = Figure(figsize=(4, 3.6))
+    figure = _figure((4, 3.6))
     axes = figure.subplots()
     axes.imshow(chosen.confusion, cmap="Blues")
     # light text on the dark (large) cells keeps every count readable

@@ -2,6 +2,7 @@ import html.parser
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -221,3 +222,11 @@ def test_the_plots_read_each_font_once_and_draw_the_same_pixels(comparison, tmp_
     # the fonts once (DejaVu Sans 757 KB, the fallback font 41 KB) and little else; the
     # font read again for nearly every glyph was about 20 MB for the three plots
     assert read < 2 * 1024 * 1024, read
+
+
+def test_matplotlib_is_imported_to_draw_not_with_the_models():
+    # `jeeves predict --explain` on a full bundle imports jeeves.models.run, not a plot
+    code = "import sys, jeeves.models.run; print('matplotlib' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False", done.stdout
