@@ -130,6 +130,7 @@ class MessageCounter:
         self.python = 0
         self._analyze = None
         self._kernel = None
+        self._native_base = 0
         self._native_totals = None
 
     def load(self):
@@ -143,9 +144,8 @@ class MessageCounter:
                 self.native_lemmas = lemma_of is not None
                 if lemma_of is None:
                     lemma_of = build_lemma_filter(config).lemma_of
-                self._kernel = native.Kernel(
-                    config["fields"], bool(config["lowercase"]), bool(config["placeholders"]),
-                    config["ngram_min"], config["ngram_max"], lemma_of)
+                self._kernel = _shared_kernel(native, config, lemma_of)
+                self._native_base = self._kernel.native_texts
                 self._native_totals = native.Totals
         return self
 
@@ -196,7 +196,7 @@ class MessageCounter:
     @property
     def native(self):
         """Texts counted by the native module."""
-        return self._kernel.native_texts if self._kernel is not None else 0
+        return self._kernel.native_texts - self._native_base if self._kernel is not None else 0
 
     def stats(self):
         return {"native": self.native, "python": self.python,
@@ -222,6 +222,24 @@ class MessageCounter:
         if totals is not None:
             totals.add(counts)
         return counts
+
+
+# analyzer configuration -> its native Kernel, one per process: the inline
+# runner runs a job's tasks one after another in one process, and each would
+# otherwise learn every token's lemma again (the memo is only a cache: the
+# counts never depend on what it holds; a Totals' or Vocab's places are
+# remembered for one of them at a time)
+_kernels = {}
+
+
+def _shared_kernel(native, config, lemma_of):
+    key = (json.dumps(config, sort_keys=True, default=repr), type(lemma_of).__name__)
+    kernel = _kernels.get(key)
+    if kernel is None:
+        kernel = _kernels[key] = native.Kernel(
+            config["fields"], bool(config["lowercase"]), bool(config["placeholders"]),
+            config["ngram_min"], config["ngram_max"], lemma_of)
+    return kernel
 
 
 # (lemmatize, stop words) -> (lemmatize, LemmaFilter): one per process

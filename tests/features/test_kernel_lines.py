@@ -371,3 +371,31 @@ def test_the_vocabulary_read_last_is_given_again_for_the_same_bytes(tmp_path):
     write_rows(tmp_path / "vocabulary.tsv", [("a", 0, 1, 1.5), ("c", 1, 2, 1.25)])
     again = read_native_vocabulary(path)
     assert again is not first and again.rows_of(["c", "b"]).tolist() == [1, -1]
+
+
+@needs_native
+def test_counters_of_one_configuration_share_a_kernel_and_count_their_own_texts():
+    """The inline runner runs a job's tasks in one process: each task's
+    counter uses the process's kernel for its configuration (its lemma memo
+    already warm), counts what a fresh one would, and its stats are its own."""
+    config = {"ngram_max": 2, "fields": ["subject", "body"]}
+    lines = lines_of(DOCS)
+    first = MessageCounter(config).load()
+    first_totals = Totals()
+    for line in lines:
+        first.count_line(line, first_totals)
+    taken = first.native
+    assert taken > 0
+    second = MessageCounter(config).load()
+    assert second._kernel is first._kernel and second.native == 0
+    kernel._kernels.clear()
+    fresh = MessageCounter(config).load()
+    assert fresh._kernel is not first._kernel
+    second_totals, fresh_totals = Totals(), Totals()
+    for line in lines:
+        second.count_line(line, second_totals)
+        fresh.count_line(line, fresh_totals)
+    assert second.native == fresh.native == taken and first.native == 2 * taken
+    assert second_totals.drain(3) == fresh_totals.drain(3) == first_totals.drain(3)
+    # another configuration, another kernel
+    assert MessageCounter({"ngram_max": 1}).load()._kernel is not fresh._kernel
