@@ -46,7 +46,9 @@ native module was built.
 
 import functools
 import json
+import os
 import re
+import tempfile
 import zlib
 from collections import Counter
 from itertools import chain
@@ -511,13 +513,13 @@ def filter_terms(value, low, high):
     return native.filter_terms(value, float(low), float(high))
 
 
-def write_kept_vocabulary(path, lines, n_docs, smooth_idf=True, use_idf=True, hashed=False):
-    """The vocabulary job's output lines (bytes) -> vocabulary.tsv at ``path``
-    -> its number of rows: ``write_vocabulary(path, vocabulary_rows_from_kept(
-    read_kept_terms(lines), ...))``, the same bytes, read, sorted and written
-    natively when every line is a block of kept terms the module reads (the
-    idf texts are still Python's ``repr`` of ``features.vocabulary.idf``,
-    one per distinct df)."""
+def kept_vocabulary_bytes(lines, n_docs, smooth_idf=True, use_idf=True, hashed=False):
+    """The vocabulary job's output lines (bytes) -> (vocabulary.tsv's bytes, its
+    number of rows): ``write_vocabulary``'s bytes of ``vocabulary_rows_from_kept(
+    read_kept_terms(lines), ...)``, read, sorted and written natively when
+    every line is a block of kept terms the module reads (the idf texts are
+    still Python's ``repr`` of ``features.vocabulary.idf``, one per distinct
+    df); no file is written."""
     lines = [line for line in lines if line.strip()]
     native = _load_native()
     if native is not None and not hashed:
@@ -529,10 +531,19 @@ def write_kept_vocabulary(path, lines, n_docs, smooth_idf=True, use_idf=True, ha
                          for df in kept.dfs()}
             data = kept.write(idf_texts)
             if data is not None:
-                with open(path, "wb") as handle:
-                    handle.write(data)
-                return rows
+                return data, rows
     rows = vocabulary_rows_from_kept(read_kept_terms(lines), n_docs, smooth_idf, use_idf,
                                      hashed=hashed)
-    write_vocabulary(path, rows)
-    return len(rows)
+    with tempfile.TemporaryDirectory(prefix="jeeves-vocabulary-") as scratch:
+        path = os.path.join(scratch, "vocabulary.tsv")
+        write_vocabulary(path, rows)
+        with open(path, "rb") as handle:
+            return handle.read(), len(rows)
+
+
+def write_kept_vocabulary(path, lines, n_docs, smooth_idf=True, use_idf=True, hashed=False):
+    """``kept_vocabulary_bytes`` written to ``path`` -> its number of rows."""
+    data, rows = kept_vocabulary_bytes(lines, n_docs, smooth_idf, use_idf, hashed)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    return rows

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from jeeves.errors import UserError
-from jeeves.features.kernel import write_kept_vocabulary
+from jeeves.features.kernel import kept_vocabulary_bytes
 from jeeves.features.text import analyzer_args, config_with_defaults
 from jeeves.features.tfidf import NORM, SUBLINEAR_TF
 from jeeves.features.vocabulary import (
@@ -164,19 +164,22 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
             counters.get("terms_under_min_df", 0)
         summary["counters"]["build_vocabulary"] = vocabulary_job.counters
         summary["tasks"]["build_vocabulary"] = vocabulary_job.tasks
-        vocabulary_path = os.path.join(scratch, "vocabulary.tsv")
-        summary["vocabulary"] = write_kept_vocabulary(
-            vocabulary_path, storage.iter_lines(kept_dir), n_docs, settings.smooth_idf,
-            settings.use_idf, hashed=bool(settings.hash_features))
-        with open(vocabulary_path, "rb") as handle:
-            storage.write_bytes(join(features_dir, "vocabulary.tsv"), handle.read())
+        vocabulary, summary["vocabulary"] = kept_vocabulary_bytes(
+            storage.iter_lines(kept_dir), n_docs, settings.smooth_idf, settings.use_idf,
+            hashed=bool(settings.hash_features))
+        # written once, where OUT is; the tf-idf job is given that file (a
+        # cluster's tasks fetch it where it lies), or, for tasks on this machine
+        # with OUT elsewhere, a local copy
+        shipped = join(features_dir, "vocabulary.tsv")
+        storage.write_bytes(shipped, vocabulary)
+        if is_remote(features_dir) and not engine.on_cluster:
+            shipped = os.path.join(scratch, "vocabulary.tsv")
+            with open(shipped, "wb") as handle:
+                handle.write(vocabulary)
+        del vocabulary
         timings["vocabulary"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        # on a cluster the tasks fetch the vocabulary the driver just wrote
-        # where it lies; shipping the local copy would upload it again
-        shipped = (join(features_dir, "vocabulary.tsv")
-                   if engine.on_cluster and is_remote(features_dir) else vocabulary_path)
         vectors = engine.run(MRTfidfVectors, messages, join(features_dir, "tfidf"),
                              analyzer_args(config, stop_words_file)
                              + vector_job_args(shipped, settings))

@@ -296,7 +296,7 @@ def test_filter_terms_leaves_odd_rows_to_python(value):
     assert kernel.filter_terms('{"a":[1,2]}', 2 ** 53 + 1, 2 ** 60) is None
 
 
-def test_write_kept_vocabulary_equals_the_python_writer(tmp_path):
+def test_write_kept_vocabulary_equals_the_python_writer(tmp_path, monkeypatch):
     from jeeves.features.vocabulary import read_kept_terms, vocabulary_rows_from_kept
 
     rng = random.Random(11)
@@ -314,6 +314,13 @@ def test_write_kept_vocabulary_equals_the_python_writer(tmp_path):
         write_vocabulary(str(python_path), rows)
         assert count == len(rows)
         assert native_path.read_bytes() == python_path.read_bytes()
+        # the bytes the features stage sends (no file), native or not
+        assert kernel.kept_vocabulary_bytes(lines, *settings_) == (python_path.read_bytes(),
+                                                                    count)
+        with monkeypatch.context() as patched:
+            patched.setattr(kernel, "_native_module", [None])
+            assert kernel.kept_vocabulary_bytes(lines, *settings_) == (
+                python_path.read_bytes(), count)
     # other rows (max_features' "term"<TAB>[count, df]), a term with a tab: Python's
     odd = lines + [b'"zz"\t[3,4]\n']
     count = kernel.write_kept_vocabulary(str(native_path), odd, 1000)
