@@ -26,8 +26,8 @@ distinct ``message_id`` (or content, ``--dedupe-by content``);
 ``"quarantine"`` -> a quarantine record for input that could not become a
 message. With ``--map-only`` there is no reducer: the output is the
 mapper's rows (``["message", dedupe key]`` and ``["quarantine", uri,
-index]`` keys), which ``jeeves parse`` dedupes in the driver when its
-output is local, where it reads every record anyway to sort them
+index]`` keys), which ``jeeves parse`` dedupes in the driver on the
+inline and local runners, where it reads every record anyway to sort them
 (scripts/pipeline/parse.py), and there are no records and duplicates
 counters. Counters: group ``parse`` (messages_found =
 records + quarantined + duplicates), group ``quarantine`` (one per reason),
@@ -140,7 +140,7 @@ class MRParseEmails(CountedJob, MRJob):
             "--map-only", action="store_true",
             help="no reducer: the output is the mapper's rows, [\"message\", dedupe key] -> "
                  "record and [\"quarantine\", uri, index] -> record, which the driver "
-                 "dedupes as it sorts them (jeeves parse with a local output, "
+                 "dedupes as it sorts them (jeeves parse on the inline and local runners, "
                  "scripts/pipeline/parse.py); no records or duplicates counters then")
         self.add_file_arg(
             "--shipped-file", dest="shipped_files", action="append", default=[],

@@ -2,11 +2,11 @@
 
 Runs jobs/mr_parse_emails.py on the engine's runner. Then:
 
-- OUTPUT local: the job runs without its reducer (``--map-only``) and the
-  driver splits its output (on its own disk) into message records sorted
-  by ``message_id``, deduped as the reducer dedupes them, and quarantine
-  records sorted by source, so the files never depend on the runner or the
-  number of tasks;
+- OUTPUT local: the driver splits the job's output (on its own disk) into
+  message records sorted by ``message_id`` and quarantine records sorted
+  by source, so the files never depend on the runner or the number of
+  tasks; on the inline and local runners the job runs without its reducer
+  (``--map-only``) and the driver dedupes the records as the reducer does;
 - OUTPUT remote (``hdfs://``, ``s3://``): two map-only jobs
   (jobs/mr_select_rows.py) split it where it lies, so no record passes
   through the driver. Part files then follow the reducers' key order.
@@ -191,17 +191,20 @@ def parse_stage(engine, inputs, output, dedupe_by="message_id",
             written = _split_remotely(engine, work, output)
             storage.clear(join(output, "_work"))
         else:
-            # the driver reads every record to sort them: it dedupes them too, and
-            # the job needs no reducer (nor its sort and task processes)
+            # on this machine the driver reads every record to sort them: it
+            # dedupes them too, and the job needs no reducer (nor its sort and
+            # task processes); a cluster's job dedupes where it runs
+            here = not engine.on_cluster
             job_output = os.path.join(scratch, "output")
             result = engine.run(MRParseEmails, plan.work_list_paths, job_output,
-                                job_args + ["--map-only"])
+                                job_args + (["--map-only"] if here else []))
             os.makedirs(output, exist_ok=True)
             written, duplicates = split_job_output(storage.part_files(job_output), output,
                                                    with_duplicates=True)
-            parse_counters = result.counters.setdefault("parse", {})
-            parse_counters["records"] = written["message"]
-            parse_counters["duplicates"] = duplicates
+            if here:
+                parse_counters = result.counters.setdefault("parse", {})
+                parse_counters["records"] = written["message"]
+                parse_counters["duplicates"] = duplicates
     for kind in KINDS:
         storage.mark_complete(join(output, OUTPUT_DIRS[kind]))
     found = result.counter("parse", "messages_found")
