@@ -162,14 +162,20 @@ def job_attempts(events):
             attempt["state"] = fields.get("taskStatus") or fields.get("status")
             if fields.get("error"):
                 attempt["diagnostics"] = fields["error"].strip().splitlines()[:1]
-    ordered = sorted(attempts.values(), key=lambda attempt: (attempt["task"], attempt["start"]))
+    # an attempt killed before it started (a speculative one no longer needed)
+    # has no start event: it comes last and was never speculative
+    def started(attempt):
+        return (attempt["start"] is None, attempt["start"] or 0)
+
+    ordered = sorted(attempts.values(), key=lambda attempt: (attempt["task"], started(attempt)))
     for attempt in ordered:
-        attempt["speculative"] = any(
-            other["task"] == attempt["task"] and other["start"] < attempt["start"]
+        attempt["speculative"] = attempt["start"] is not None and any(
+            other["task"] == attempt["task"] and other["start"] is not None
+            and other["start"] < attempt["start"]
             and (other["finish"] is None or other["finish"] > attempt["start"])
             for other in ordered if other is not attempt)
     return [{key: value for key, value in attempt.items() if key not in ("start", "finish")}
-            for attempt in sorted(ordered, key=lambda attempt: attempt["start"])]
+            for attempt in sorted(ordered, key=started)]
 
 
 def read_history(webhdfs_url, directory, job_id, user, timeout=60):
