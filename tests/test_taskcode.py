@@ -1,8 +1,11 @@
 """jeeves.taskcode: the zip of the running package that every job ships to its tasks."""
 
 import filecmp
+import importlib.util
 import json
 import os
+import sys
+import sysconfig
 import zipfile
 
 from jeeves import taskcode
@@ -43,6 +46,53 @@ def test_local_tasks_import_the_shipped_zip_and_its_lemma_tables():
                                   taskcode.mrjob_zip(compressed=False)]
     stored = zipfile.ZipFile(args[1].split(",")[0])
     assert {info.compress_type for info in stored.infolist()} == {zipfile.ZIP_STORED}
-    assert sorted(stored.namelist()) == sorted(zipfile.ZipFile(taskcode.task_code_zip()).namelist())
-    assert args[2:] == ["--no-bootstrap-mrjob"]
-    assert local["mrjob_module"].endswith("/mrjob.zip/mrjob/__init__.py"), local["mrjob_module"]
+    # the same modules, each with its bytecode for this Python, which the
+    # tasks load (a module loaded from a zip's .pyc has it as its __file__)
+    sources = sorted(zipfile.ZipFile(taskcode.task_code_zip()).namelist())
+    assert sorted(name for name in stored.namelist() if not name.endswith(".pyc")) == sources
+    assert sorted(name[:-1] for name in stored.namelist() if name.endswith(".pyc")) \
+        == [name for name in sources if name.endswith(".py")]
+    assert local["module"].endswith("/jeeves.zip/jeeves/features/text.pyc"), local["module"]
+    assert local["mrjob_module"].endswith("/mrjob.zip/mrjob/__init__.pyc"), local["mrjob_module"]
+    environment = taskcode.local_task_environment()
+    assert args[2:] == ["--no-bootstrap-mrjob"] + [
+        value for name in sorted(environment) for value in ("--cmdenv", "%s=%s" % (
+            name, environment[name]))]
+    if environment:  # mrjob's distutils in the tasks: the standard library's
+        assert local["distutils"].startswith(sysconfig.get_paths()["stdlib"]), local["distutils"]
+
+
+def test_the_local_tasks_take_distutils_from_the_standard_library_where_there_is_one(tmp_path):
+    stdlib = tmp_path / "lib"
+    (stdlib / "distutils").mkdir(parents=True)
+    (stdlib / "distutils" / "spawn.py").write_text("")
+    wanted = {"SETUPTOOLS_USE_DISTUTILS": "stdlib"}
+    assert taskcode.local_task_environment({}, (3, 11), str(stdlib)) == wanted
+    assert taskcode.local_task_environment({}, (3, 9, 18), str(stdlib)) == wanted
+    # 3.12 has none (mrjob needs setuptools' copy), nor has a Python without it
+    assert taskcode.local_task_environment({}, (3, 12), str(stdlib)) == {}
+    assert taskcode.local_task_environment({}, (3, 11), str(tmp_path)) == {}
+    # the user's own choice stands
+    assert taskcode.local_task_environment(
+        {"SETUPTOOLS_USE_DISTUTILS": "local"}, (3, 11), str(stdlib)) == {}
+    expected = {} if sys.version_info >= (3, 12) else wanted
+    assert taskcode.local_task_environment({}) == expected
+
+
+def test_bytecode_of_another_python_is_skipped_for_the_source(tmp_path):
+    """A .pyc entry is only for the Python that wrote it: one with another
+    magic number (another Python) is skipped and the source compiled."""
+    import zipimport
+
+    source = b"VALUE = 6 * 7\n"
+    name, data = taskcode.bytecode_entry("probe.py", source)
+    assert name == "probe.pyc" and data[:4] == importlib.util.MAGIC_NUMBER
+    for magic, wanted in ((data[:4], "probe.pyc"), (b"\x00\x00\r\n", "probe.py")):
+        path = str(tmp_path / ("probe-%s.zip" % magic.hex()))
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("probe.py", source)
+            archive.writestr(name, magic + data[4:])
+        spec = zipimport.zipimporter(path).find_spec("probe")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert module.VALUE == 42 and module.__file__.endswith(wanted), module.__file__

@@ -5,6 +5,8 @@ from mrjob.job import MRJob
 
 class MRFixtureTaskCode(MRJob):
     def mapper(self, _, line):
+        import sys
+
         import mrjob
 
         import jeeves.features.text
@@ -14,6 +16,8 @@ class MRFixtureTaskCode(MRJob):
         yield "mrjob_module", mrjob.__file__
         yield "packaged_tables", packaged_tables() is not None
         yield "lemma", load_wordnet_lemmatize()(line.strip(), "n")
+        distutils = sys.modules.get("distutils")  # mrjob imports it
+        yield "distutils", getattr(distutils, "__file__", None)
 
 
 if __name__ == "__main__":
