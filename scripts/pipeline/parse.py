@@ -18,6 +18,7 @@ tasks) without printing.
 
 from __future__ import annotations
 
+import mmap
 import os
 import tempfile
 import time
@@ -47,89 +48,121 @@ def _sort_key(kind, record):
     return by_source + (str(record.get("reason")), str(record.get("detail")))
 
 
-def _index_job_output(paths):
+class _Parts:
+    """The job's part files mapped into memory (read-only), by path: a line
+    is found and sliced without reading the file through Python line by
+    line, nor each record with a seek and a read of its own."""
+
+    def __init__(self):
+        self._maps = {}
+
+    def open(self, path):
+        """The file's bytes (an mmap; b"" when empty)."""
+        with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size == 0:
+                data = b""
+            else:
+                data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        self._maps[path] = data
+        return data
+
+    def read(self, path, offset, length):
+        return self._maps[path][offset:offset + length]
+
+    def close(self):
+        for data in self._maps.values():
+            if isinstance(data, mmap.mmap):
+                data.close()
+        self._maps.clear()
+
+
+def _lines(data):
+    """(start, key bytes, value start, value end) of each non-blank line of
+    ``data``: the key up to the first tab, the value after it without its
+    line end (no tab: all the line is the key, the value is empty)."""
+    size, start = len(data), 0
+    while start < size:
+        end = data.find(b"\n", start)
+        if end < 0:
+            end = size
+        line_start, start = start, end + 1
+        if (line_start == end or data[line_start:line_start + 1].isspace()) \
+                and not data[line_start:end].strip():
+            continue  # blank (the whole line is copied only if it starts blank)
+        tab = data.find(b"\t", line_start, end)
+        if tab < 0:
+            yield line_start, data[line_start:end], end, end
+        else:
+            yield line_start, data[line_start:tab], tab + 1, end
+
+
+def _index_job_output(paths, parts):
     """{kind: [(sort key, part path, offset, length)]} for the job's output
     lines, and {dedupe key: [entry, ...]} of the message rows of a map-only
     job (``--map-only``: keys ``["message", dedupe key]``; empty for the
-    reducers' ``"message"`` rows, already deduped)."""
+    reducers' ``"message"`` rows, already deduped). ``parts``: a
+    :class:`_Parts` that keeps the files open for the entries."""
     index = {kind: [] for kind in KINDS}
     by_dedupe_key = {}
     for path in paths:
-        with open(path, "rb") as handle:
-            offset = 0
-            for line in handle:
-                start, offset = offset, offset + len(line)
-                if not line.strip():
-                    continue
-                raw_key, _, value = line.partition(b"\t")
-                key = ujson.loads(raw_key)
-                kind = key[0] if isinstance(key, list) else key
-                value_start = start + len(raw_key) + 1
-                value = value.rstrip(b"\n")
-                # a message's key read natively (the record is not decoded), else
-                # from the decoded record: the same key (tests/scripts/test_parse_split.py)
-                sort_key = message_sort_key(value) if kind == "message" else None
-                if sort_key is None:
-                    sort_key = _sort_key(kind, ujson.loads(value))
-                entry = (sort_key, path, value_start, len(value))
-                if kind == "message" and isinstance(key, list):
-                    by_dedupe_key.setdefault(key[1], []).append(entry)
-                else:
-                    index[kind].append(entry)
+        data = parts.open(path)
+        for _, raw_key, value_start, value_end in _lines(data):
+            key = ujson.loads(raw_key)
+            kind = key[0] if isinstance(key, list) else key
+            value = data[value_start:value_end]
+            # a message's key read natively (the record is not decoded), else
+            # from the decoded record: the same key (tests/scripts/test_parse_split.py)
+            sort_key = message_sort_key(value) if kind == "message" else None
+            if sort_key is None:
+                sort_key = _sort_key(kind, ujson.loads(value))
+            entry = (sort_key, path, value_start, value_end - value_start)
+            if kind == "message" and isinstance(key, list):
+                by_dedupe_key.setdefault(key[1], []).append(entry)
+            else:
+                index[kind].append(entry)
     return index, by_dedupe_key
 
 
-def _read_entry(handles, path, offset, length):
-    source = handles.get(path) or handles.setdefault(path, open(path, "rb"))
-    source.seek(offset)
-    return source.read(length)
-
-
-def _dedupe(by_dedupe_key, messages):
+def _dedupe(by_dedupe_key, messages, parts):
     """The map-only job's message rows deduped as its reducer does (one record
     per dedupe key, the first by jobs.mr_parse_emails._preference, written as
     the reducer writes it) into ``messages`` -> the duplicates dropped."""
     from jeeves.jobs.mr_parse_emails import MRParseEmails, preferred
 
     duplicates = 0
-    handles = {}
-    try:
-        for entries in by_dedupe_key.values():
-            if len(entries) == 1:
-                messages.append(entries[0])
-                continue
-            duplicates += len(entries) - 1
-            record = preferred([_read_entry(handles, *entry[1:]) for entry in entries])
-            line = MRParseEmails.OUTPUT_PROTOCOL().write("message", record)
-            messages.append((_sort_key("message", record), None, line.partition(b"\t")[2], 0))
-    finally:
-        for handle in handles.values():
-            handle.close()
+    for entries in by_dedupe_key.values():
+        if len(entries) == 1:
+            messages.append(entries[0])
+            continue
+        duplicates += len(entries) - 1
+        record = preferred([parts.read(*entry[1:]) for entry in entries])
+        line = MRParseEmails.OUTPUT_PROTOCOL().write("message", record)
+        messages.append((_sort_key("message", record), None, line.partition(b"\t")[2], 0))
     return duplicates
 
 
-def _write_sorted(entries, directory):
+def _write_sorted(entries, directory, parts):
     """Write the indexed values in sort order as JSON lines, in part files of
     the (empty) ``directory``. An entry without a path holds its value."""
     entries.sort(key=lambda entry: entry[0])
-    handles = {}
-    part_number, part = 0, None
+    part_number, part, written = 0, None, 0
     try:
         for _, path, offset, length in entries:
-            if part is None or part.tell() >= PART_BYTES:
+            if part is None or written >= PART_BYTES:
                 if part is not None:
                     part.close()
                     part_number += 1
                 part = open(os.path.join(directory, "part-%05d" % part_number), "wb")
-            value = offset if path is None else _read_entry(handles, path, offset, length)
-            part.write(value + b"\n")
+                written = 0
+            value = offset if path is None else parts.read(path, offset, length)
+            part.write(value)
+            part.write(b"\n")
+            written += len(value) + 1
         if part is None:
             open(os.path.join(directory, "part-00000"), "wb").close()
     finally:
         if part is not None:
             part.close()
-        for handle in handles.values():
-            handle.close()
 
 
 def split_job_output(part_paths, output_dir, with_duplicates=False):
@@ -137,13 +170,17 @@ def split_job_output(part_paths, output_dir, with_duplicates=False):
     the message rows of a map-only job deduped; returns {kind: lines
     written} (and the duplicates dropped, with ``with_duplicates``). Each
     directory is built aside and renamed."""
-    index, by_dedupe_key = _index_job_output(part_paths)
-    duplicates = _dedupe(by_dedupe_key, index["message"])
-    counts = {}
-    for kind in KINDS:
-        with replaced_directory(os.path.join(output_dir, OUTPUT_DIRS[kind])) as staging:
-            _write_sorted(index[kind], staging)
-        counts[kind] = len(index[kind])
+    parts = _Parts()
+    try:
+        index, by_dedupe_key = _index_job_output(part_paths, parts)
+        duplicates = _dedupe(by_dedupe_key, index["message"], parts)
+        counts = {}
+        for kind in KINDS:
+            with replaced_directory(os.path.join(output_dir, OUTPUT_DIRS[kind])) as staging:
+                _write_sorted(index[kind], staging, parts)
+            counts[kind] = len(index[kind])
+    finally:
+        parts.close()
     return (counts, duplicates) if with_duplicates else counts
 
 

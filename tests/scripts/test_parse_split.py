@@ -134,3 +134,29 @@ def test_the_driver_dedupes_a_map_only_job_as_its_reducer_does(tmp_path, dedupe_
     written = _written(str(tmp_path / "mapped"))
     assert written == _written(str(tmp_path / "reduced"))
     assert written["quarantine"]
+
+
+def test_lines_are_cut_as_the_split_reads_them():
+    """The split finds lines in the mapped part file: blank ones skipped, the
+    key up to the first tab, a line without its end, a line without a tab."""
+    from jeeves.pipeline.parse import _lines
+
+    data = b'"a"\t{"x": 1}\n\n \t \n"b"\t{"y": "\t"}\r\n\t"c"\tv\n"k"\n"d"\tlast'
+    cut = [(data[start:value_start], key, data[value_start:value_end])
+           for start, key, value_start, value_end in _lines(data)]
+    assert cut == [(b'"a"\t', b'"a"', b'{"x": 1}'), (b'"b"\t', b'"b"', b'{"y": "\t"}\r'),
+                   (b'\t', b'', b'"c"\tv'), (b'"k"', b'"k"', b''), (b'"d"\t', b'"d"', b'last')]
+    assert list(_lines(b"")) == list(_lines(b"\n \n")) == []
+
+
+def test_records_past_a_part_files_size_go_on_in_the_next(tmp_path, monkeypatch):
+    from jeeves.pipeline import parse
+
+    parts = _job_output(tmp_path)
+    split_job_output(parts, str(tmp_path / "whole"))
+    whole = _written(str(tmp_path / "whole"))
+    monkeypatch.setattr(parse, "PART_BYTES", 100)
+    split_job_output(parts, str(tmp_path / "small"))
+    names = sorted(os.listdir(str(tmp_path / "small" / "messages")))
+    assert len(names) > 2 and names[0] == "part-00000"
+    assert _written(str(tmp_path / "small")) == whole
