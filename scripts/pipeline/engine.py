@@ -18,7 +18,7 @@ Hadoop client configuration names the NameNode's WebHDFS address
   ``hadoop version`` runs once per Engine; the one JVM left per step is
   ``hadoop jar``;
 - puts the tasks' code zip, mrjob's zip and the native kernel's
-  (jeeves.taskcode.kernel_zip) on HDFS once
+  (jeeves.taskcode.kernel_zip; kept between runs, jeeves.codecache) on HDFS once
   (:meth:`Engine.code_args`), content-addressed under the profile's
   ``hadoop_tmp_dir``, and gives each job their URIs, which mrjob does not
   upload again.
@@ -30,7 +30,6 @@ through ``hadoop fs`` as mrjob does it, and each job ships the local zip.
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import posixpath
 import sys
@@ -39,17 +38,13 @@ from typing import Optional
 
 from mrjob.conf import load_opts_from_mrjob_conf
 
+from jeeves.codecache import shipped_zips
+from jeeves.driver_imports import prepare_driver
 from jeeves.jobs import PROGRESS_GROUP
 from jeeves.pipeline import progress
 from jeeves.runjob import MRJOB_CONF, RUNNERS, RunnerUnavailable, check_runner, run_job
 from jeeves.storage import Storage, WebHdfsUnavailable, is_remote, webhdfs_url_from_conf
-from jeeves.taskcode import (
-    kernel_zip,
-    mrjob_zip,
-    shipped_code_args,
-    task_code_args,
-    task_code_zip,
-)
+from jeeves.taskcode import shipped_code_args, task_code_args
 
 # mrjob options of a profile that the driver's own file systems need
 STORAGE_OPTIONS = ("s3_endpoint", "region", "hadoop_bin")
@@ -86,6 +81,7 @@ class Engine:
             raise RunnerUnavailable("%s has no %r runner profile" % (self.conf, self.runner))
         self._options = options
         self._code_args = None
+        prepare_driver(self.runner)  # no pyspark but for Spark, no pytest (jeeves.driver_imports)
         if self.storage is None:
             self.storage = Storage({name: options.get(name) for name in STORAGE_OPTIONS},
                                    webhdfs_url=webhdfs_url_from_conf())
@@ -117,14 +113,14 @@ class Engine:
             self._options.get("hadoop_tmp_dir") or "tmp/mrjob", "jeeves-code"))
         uris = []
         try:
-            for path in (task_code_zip(), mrjob_zip(), kernel_zip()):
-                if path is None:  # no native kernel to ship
+            # kept between runs by their sources' fingerprint (jeeves.codecache)
+            for zipped in shipped_zips():
+                if zipped is None:  # no native kernel to ship
                     uris.append(None)
                     continue
-                with open(path, "rb") as handle:
-                    digest = hashlib.sha256(handle.read()).hexdigest()[:32]
+                path, digest = zipped
                 uris.append(self.storage.put_once(
-                    path, "%s/%s/%s" % (base, digest, os.path.basename(path))))
+                    path, "%s/%s/%s" % (base, digest[:32], os.path.basename(path))))
         except WebHdfsUnavailable:
             return None
         return shipped_code_args(uris[:2], kernel_uri=uris[2])

@@ -1,0 +1,262 @@
+"""The tasks' code zips, kept between runs in the user's cache directory.
+
+On Hadoop the driver gives every job the code zips (jeeves.taskcode: the
+``jeeves`` package with the lemma tables, mrjob's package, the native
+kernel's archive) as HDFS URIs named by the sha256 of each zip's bytes
+(jeeves.pipeline.engine). Building the three zips only to learn those
+names cost every run about 8 MB of reads and writes (the sources, the 2 MB
+lemma tables, each zip written and read back to hash it), though the zips
+were on HDFS already (docs/perf-results.md, "Driver bytes, round three").
+
+So :func:`shipped_zips` keeps each zip and its sha256 in
+``user_cache_directory()/code`` (``$JEEVES_CODE_CACHE`` to choose another
+directory), under a key that is a fingerprint of what the zip is made
+from, read from the file system's metadata only (no file is read):
+
+- the path, size, modification and change times (nanoseconds) and inode of
+  every file the zip is built from: the package's modules
+  (``taskcode.package_files``, jeeves/taskcode.py and this module among
+  them, so a change to how the zips are made is a change too), mrjob's
+  files, the kernel's ``__init__.py`` and shared library;
+- for the lemma tables, the same of every file ``load_lemma_tables`` may
+  read them from (the user's cache file, and in each ``NLTK_DATA``
+  directory WordNet's four source files and the cache beside them), and
+  where nltk is installed;
+- the cache's format, the kind of zip and this Python's version.
+
+Any edit, copy, checkout or reinstall of a source file changes its change
+time (which no program can set back), so a changed source gives a new key,
+a new zip and a new name on HDFS. A zip is kept only when the fingerprint
+taken after building it equals the one taken before (nothing changed while
+it was built); an entry is written under a temporary name and renamed into
+place, so concurrent runs never see half of one. The 16 entries used last
+are kept, older ones removed.
+
+A first run on a machine (a cold cache) builds, hashes and keeps the zips;
+the runs after it (a warm cache) find the zips' names in three small files.
+Where the cache directory cannot be written the zips are built in a
+temporary directory and hashed every run, as before.
+"""
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from jeeves import taskcode
+
+CACHE_FORMAT = 1
+# entries kept (each one zip, 1-2 MB)
+KEPT_ENTRIES = 16
+DIGEST_SUFFIX = ".sha256"
+# the zips that are shipped to a cluster's tasks, in the order of shipped_zips
+KINDS = ("code", "mrjob", "kernel")
+
+
+def cache_directory(environ=None):
+    """``$JEEVES_CODE_CACHE``, else ``user_cache_directory()/code``."""
+    from jeeves.features.wordnet import user_cache_directory
+
+    environ = os.environ if environ is None else environ
+    return environ.get("JEEVES_CODE_CACHE") or os.path.join(user_cache_directory(environ),
+                                                            "code")
+
+
+def _stat(path):
+    """[path, size, mtime ns, ctime ns, inode] of a file, or [path] when it is absent."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return [path]
+    return [path, found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino]
+
+
+def lemma_table_files(environ=None):
+    """The files ``load_lemma_tables`` may read the tables from (present or
+    not): the user's cache file; in each ``NLTK_DATA`` directory, WordNet's
+    source files and the cache beside them; and nltk's own ``__init__.py``
+    (it builds them when no cache matches)."""
+    from jeeves.features import wordnet
+
+    environ = os.environ if environ is None else environ
+    files = [os.path.join(wordnet.user_cache_directory(environ), wordnet.CACHE_NAME)]
+    for root in environ.get("NLTK_DATA", "").split(os.pathsep):
+        if root:
+            directory = os.path.join(root, "corpora", "wordnet")
+            files += [os.path.join(directory, name)
+                      for name in wordnet.SOURCE_FILES + (wordnet.CACHE_NAME,)]
+    try:
+        spec = importlib.util.find_spec("nltk")
+    except (ImportError, ValueError):
+        spec = None
+    files.append(spec.origin if spec is not None and spec.origin else "(no nltk)")
+    return files
+
+
+def mrjob_source_files():
+    """Every file of the installed mrjob package (its ``__pycache__`` left
+    out): what its zip (taskcode.mrjob_zip) is made from, and a few more."""
+    import mrjob
+
+    root = os.path.dirname(os.path.abspath(mrjob.__file__))
+    files = []
+    for folder, folders, names in os.walk(root):
+        folders[:] = sorted(name for name in folders if name != "__pycache__")
+        files += [os.path.join(folder, name) for name in sorted(names)]
+    return files
+
+
+def source_files(kind):
+    """The files the ``kind`` zip (KINDS) is built from; None for ``kernel``
+    when there is no kernel to ship (taskcode.kernel_files)."""
+    if kind == "code":
+        return [path for _, path in taskcode.package_files()] + lemma_table_files()
+    if kind == "mrjob":
+        return mrjob_source_files()
+    if kind == "kernel":
+        return [path for _, path in taskcode.kernel_files()] or None
+    raise ValueError("unknown zip %r" % kind)
+
+
+def fingerprint(kind, files):
+    """The key of the ``kind`` zip made from ``files`` (module docstring)."""
+    described = {"format": CACHE_FORMAT, "kind": kind, "python": sys.version,
+                 "magic": importlib.util.MAGIC_NUMBER.hex(),
+                 "files": [_stat(path) for path in files]}
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+ZIP_NAMES = {"code": "jeeves.zip", "mrjob": "mrjob.zip", "kernel": "jeeves-kernel.zip"}
+
+
+def build(kind, path):
+    """Write the ``kind`` zip, as shipped to a cluster's tasks, to ``path``;
+    its (sha256, size). mrjob's and the kernel's are the process's own
+    (taskcode.mrjob_zip, kernel_zip), copied."""
+    if kind == "code":
+        from jeeves.features.wordnet import load_lemma_tables
+
+        taskcode.write_code_zip(path, load_lemma_tables())
+        return file_digest(path)
+    source = taskcode.mrjob_zip() if kind == "mrjob" else taskcode.kernel_zip()
+    digest = hashlib.sha256()
+    size = 0
+    with open(source, "rb") as handle, open(path, "wb") as copy:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            copy.write(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def file_digest(path):
+    """(sha256 hex digest, size) of a file, read in blocks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def _entry(directory, kind, key):
+    return os.path.join(directory, "%s-%s" % (kind, key[:40]))
+
+
+def lookup(directory, kind, key):
+    """(zip path, sha256) of the entry ``key``, or None when it is not
+    there whole (its zip of the size recorded beside its digest)."""
+    entry = _entry(directory, kind, key)
+    path = os.path.join(entry, ZIP_NAMES[kind])
+    try:
+        with open(path + DIGEST_SUFFIX, encoding="ascii") as handle:
+            digest, size = handle.read().split()
+        if os.path.getsize(path) != int(size) or len(digest) != 64:
+            return None
+        os.utime(entry)  # used last: kept longest (prune)
+    except (OSError, ValueError):
+        return None
+    return path, digest
+
+
+def prune(directory, kept=KEPT_ENTRIES):
+    """Remove all but the ``kept`` entries used last (and the building
+    directories of runs that died, after a day)."""
+    import time
+
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    entries = []
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            used = os.stat(path).st_mtime
+        except OSError:
+            continue
+        if name.startswith(".building-"):
+            if used < time.time() - 86400:
+                shutil.rmtree(path, ignore_errors=True)
+        elif name.split("-", 1)[0] in KINDS:
+            entries.append((used, path))
+    for _, path in sorted(entries, reverse=True)[kept:]:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def cached_zip(kind, directory=None):
+    """(path, sha256) of the ``kind`` zip (KINDS), from the cache or built
+    into it (module docstring); None for ``kernel`` when there is none to
+    ship. Raises OSError when the cache directory cannot be written."""
+    directory = cache_directory() if directory is None else directory
+    files = source_files(kind)
+    if files is None:
+        return None
+    key = fingerprint(kind, files)
+    found = lookup(directory, kind, key)
+    if found is not None:
+        return found
+    os.makedirs(directory, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix=".building-", dir=directory)
+    try:
+        path = os.path.join(scratch, ZIP_NAMES[kind])
+        digest, size = build(kind, path)
+        if fingerprint(kind, source_files(kind)) != key:
+            # a source changed while the zip was built (or the lemma tables
+            # were provisioned by it): not kept, the next run builds it again
+            import atexit
+
+            atexit.register(shutil.rmtree, scratch, True)
+            scratch = None
+            return path, digest
+        with open(path + DIGEST_SUFFIX, "w", encoding="ascii") as handle:
+            handle.write("%s %d\n" % (digest, size))
+        try:
+            os.rename(scratch, _entry(directory, kind, key))
+        except OSError:  # there already, stored by another run: the same sources
+            found = lookup(directory, kind, key)
+            if found is None:
+                raise
+            return found
+        scratch = None
+        return os.path.join(_entry(directory, kind, key), ZIP_NAMES[kind]), digest
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        prune(directory)
+
+
+def shipped_zips(directory=None):
+    """[(path, sha256) of the code zip, of mrjob's zip, of the kernel's or
+    None]: the zips a cluster's tasks get (module docstring), from the cache;
+    where it cannot be written, the process's own zips (taskcode.task_code_zip,
+    mrjob_zip, kernel_zip), hashed."""
+    try:
+        return [cached_zip(kind, directory) for kind in KINDS]
+    except OSError:
+        paths = (taskcode.task_code_zip(), taskcode.mrjob_zip(), taskcode.kernel_zip())
+        return [None if path is None else (path, file_digest(path)[0]) for path in paths]
