@@ -1,0 +1,107 @@
+"""Modules the driver need not import: pyspark (but for the Spark runner), and
+pytest.
+
+Both come in only where the ``spark`` or ``test`` extras are installed, and
+cost every run that loads them (docs/perf-results.md, "Driver bytes, round
+three"):
+
+- ``mrjob.bin``, the base of mrjob's local, Hadoop, EMR and Spark runners,
+  tries ``import pyspark`` when it is imported, only to look for
+  ``spark-submit`` beside pyspark (``MRJobBinRunner._spark_submit_bin_dirs``)
+  when a job has Spark steps. No Jeeves job has one, and only the ``spark``
+  runner runs jobs with spark-submit: 3.6 MB of modules read for nothing.
+- skops (the model bundle, jeeves.models.bundle) lists scikit-learn's
+  estimators when it is imported (``sklearn.utils.all_estimators``), which
+  imports ``sklearn.utils._testing``, which imports pytest, if it is
+  there, to define the skip markers of scikit-learn's own tests (and asks
+  threadpoolctl about the BLAS libraries for one of them, reading
+  ``/proc/self/maps``): 2.7 MB read for nothing.
+
+:func:`prepare_driver` (jeeves.pipeline.engine.Engine calls it with its
+runner):
+
+- imports ``mrjob.bin`` with pyspark hidden for that one import
+  (``sys.modules["pyspark"] = None``, then removed, so that a later ``import
+  pyspark`` works), leaving ``mrjob.bin.pyspark`` None as on a machine
+  without pyspark; for the ``spark`` runner, it gives ``mrjob.bin`` pyspark
+  if mrjob.bin was imported without it earlier in the process;
+- while pytest is not imported, has ``sklearn.utils._testing`` run with
+  pytest hidden the same way (a finder on ``sys.meta_path`` that only
+  wraps that module's loading): the module defines everything but the
+  test markers. A process that imported pytest (the test suite) is left as
+  it is.
+"""
+
+import importlib.abc
+import sys
+
+_ABSENT = object()
+SKLEARN_TESTING = "sklearn.utils._testing"
+
+
+def _without(name, load):
+    """Run ``load()`` with the module ``name`` hidden (``sys.modules[name] =
+    None``: its import raises ImportError), then unhide it."""
+    sys.modules[name] = None
+    try:
+        return load()
+    finally:
+        if sys.modules.get(name, _ABSENT) is None:
+            del sys.modules[name]
+
+
+def prepare_mrjob(runner):
+    """Import ``mrjob.bin`` for ``runner`` (module docstring); True when
+    pyspark was kept out of it."""
+    loaded = sys.modules.get("mrjob.bin")
+    if runner == "spark":
+        if loaded is not None and getattr(loaded, "pyspark", None) is None:
+            try:
+                import pyspark
+            except ImportError:
+                return False
+            loaded.pyspark = pyspark
+        return False
+    if loaded is not None or sys.modules.get("pyspark", _ABSENT) is not _ABSENT:
+        return False  # imported already (with or without pyspark): nothing to keep out
+    _without("pyspark", lambda: __import__("mrjob.bin"))
+    return True
+
+
+class PytestHidden(importlib.abc.MetaPathFinder):
+    """Finds no module itself: has ``sklearn.utils._testing``, when it is
+    imported in a process without pytest, run with pytest hidden."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != SKLEARN_TESTING or "pytest" in sys.modules:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            execute = spec.loader.exec_module
+            # the loader is this module's own (one per spec)
+            spec.loader.exec_module = lambda module: _without("pytest", lambda: execute(module))
+        return spec
+
+
+def hide_pytest_from_sklearn():
+    """Put :class:`PytestHidden` first on ``sys.meta_path`` (once); False
+    when pytest or ``sklearn.utils._testing`` is imported already."""
+    if "pytest" in sys.modules or SKLEARN_TESTING in sys.modules:
+        return False
+    if not any(isinstance(finder, PytestHidden) for finder in sys.meta_path):
+        sys.meta_path.insert(0, PytestHidden())
+    return True
+
+
+def prepare_driver(runner):
+    """What a driver running jobs on ``runner`` imports (module docstring)."""
+    hide_pytest_from_sklearn()
+    if runner != "inline":
+        prepare_mrjob(runner)
