@@ -538,6 +538,38 @@ class WebHdfsFilesystem:
         return digest.hexdigest()
 
 
+class LazyS3Filesystem:
+    """mrjob's S3 file system (``mrjob.fs.s3.S3Filesystem``), made on its
+    first call: importing it imports boto3 and botocore (2.6 MB of modules
+    read), which a run with no ``s3://`` URI never needs. It answers
+    ``can_handle_path`` itself (mrjob's rule), so the composite file
+    system asks it about every URI without making it; any other attribute
+    is the real file system's."""
+
+    def __init__(self, s3_endpoint=None, s3_region=None):
+        self.options = {"s3_endpoint": s3_endpoint, "s3_region": s3_region}
+        self._fs = None
+
+    @property
+    def made(self):
+        """Whether the real file system was made (boto3 imported)."""
+        return self._fs is not None
+
+    def can_handle_path(self, path):
+        from mrjob.parse import is_s3_uri
+
+        return is_s3_uri(path)
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name == "_fs":
+            raise AttributeError(name)
+        if self._fs is None:
+            from mrjob.fs.s3 import S3Filesystem
+
+            self._fs = S3Filesystem(**self.options)
+        return getattr(self._fs, name)
+
+
 class Storage:
     """Counted reads and writes on local paths and remote URIs (module docstring).
 
@@ -562,8 +594,9 @@ class Storage:
 
     @property
     def fs(self):
-        """mrjob's file systems: ``s3://`` (boto3), ``hdfs://`` (WebHDFS when
-        ``webhdfs_url`` is known, else or on refusal ``hadoop fs``), local."""
+        """mrjob's file systems: ``s3://`` (boto3, made on first use:
+        :class:`LazyS3Filesystem`), ``hdfs://`` (WebHDFS when ``webhdfs_url``
+        is known, else or on refusal ``hadoop fs``), local."""
         if self._fs is None:
             self._fs = self._composite(s3=True)
         return self._fs
@@ -585,10 +618,8 @@ class Storage:
         if self._webhdfs is not None:
             fs.add_fs("webhdfs", self._webhdfs, disable_if=_webhdfs_unavailable)
         if s3:
-            from mrjob.fs.s3 import S3Filesystem
-
-            fs.add_fs("s3", S3Filesystem(s3_endpoint=self.options.get("s3_endpoint"),
-                                         s3_region=self.options.get("region")))
+            fs.add_fs("s3", LazyS3Filesystem(s3_endpoint=self.options.get("s3_endpoint"),
+                                             s3_region=self.options.get("region")))
         fs.add_fs("hadoop", self._hadoop)
         fs.add_fs("local", LocalFilesystem())
         return fs
