@@ -133,23 +133,17 @@ ZIP_NAMES = {"code": "jeeves.zip", "mrjob": "mrjob.zip", "kernel": "jeeves-kerne
 
 
 def build(kind, path):
-    """Write the ``kind`` zip, as shipped to a cluster's tasks, to ``path``;
-    its (sha256, size). mrjob's and the kernel's are the process's own
-    (taskcode.mrjob_zip, kernel_zip), copied."""
+    """Write the ``kind`` zip, as shipped to a cluster's tasks (compressed),
+    to ``path``; its (sha256, size)."""
     if kind == "code":
         from jeeves.features.wordnet import load_lemma_tables
 
         taskcode.write_code_zip(path, load_lemma_tables())
-        return file_digest(path)
-    source = taskcode.mrjob_zip() if kind == "mrjob" else taskcode.kernel_zip()
-    digest = hashlib.sha256()
-    size = 0
-    with open(source, "rb") as handle, open(path, "wb") as copy:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-            copy.write(block)
-            size += len(block)
-    return digest.hexdigest(), size
+    elif kind == "mrjob":
+        taskcode.write_mrjob_zip(path)
+    elif taskcode.write_kernel_zip(path) is None:
+        raise ValueError("no kernel to ship")
+    return file_digest(path)
 
 
 def file_digest(path):

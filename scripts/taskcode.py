@@ -26,7 +26,9 @@ gives the same bytes, in a temporary directory removed when the process
 ends. On Hadoop, with WebHDFS, the driver puts it and a zip of mrjob
 (:func:`mrjob_zip`) on HDFS once, under content-addressed names, and gives
 every job their URIs (:func:`shipped_code_args`; jeeves.pipeline.engine):
-no job uploads them again.
+no job uploads them again. Those zips (and the kernel's) are kept between
+runs in the user's cache directory, keyed by their sources (jeeves.codecache):
+a run of code the cache knows neither builds nor reads them.
 
 The native kernel (``jeeves_kernel``, features/native) cannot be imported
 from a zip (Python loads no extension module from one), so the Hadoop and
@@ -186,12 +188,19 @@ def kernel_zip():
     """The path of a zip of the native kernel's package (module docstring),
     built once per process with fixed timestamps; None when there is none to
     ship (:func:`kernel_files`)."""
-    files = kernel_files()
-    if not files:
+    if not kernel_files():
         return None
     directory = tempfile.mkdtemp(prefix="jeeves-kernel-")
     atexit.register(shutil.rmtree, directory, True)
-    path = os.path.join(directory, "jeeves-kernel.zip")
+    return write_kernel_zip(os.path.join(directory, "jeeves-kernel.zip"))
+
+
+def write_kernel_zip(path):
+    """Write the kernel's zip (:func:`kernel_zip`) to ``path``; None when
+    there is no kernel to ship."""
+    files = kernel_files()
+    if not files:
+        return None
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for entry, source in files:
             info = zipfile.ZipInfo(entry, _EPOCH)
@@ -215,13 +224,17 @@ def mrjob_zip(compressed=True):
     (``bootstrap_mrjob``: its files but ``.pyc``, under ``mrjob/``), built once
     per process with fixed timestamps, so the same mrjob gives the same bytes;
     ``compressed=False`` as for :func:`task_code_zip` (stored, with bytecode)."""
+    directory = tempfile.mkdtemp(prefix="jeeves-mrjob-")
+    atexit.register(shutil.rmtree, directory, True)
+    return write_mrjob_zip(os.path.join(directory, "mrjob.zip"), compressed)
+
+
+def write_mrjob_zip(path, compressed=True):
+    """Write mrjob's zip (:func:`mrjob_zip`) to ``path``."""
     compression = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
     import mrjob
 
     root = os.path.dirname(os.path.abspath(mrjob.__file__))
-    directory = tempfile.mkdtemp(prefix="jeeves-mrjob-")
-    atexit.register(shutil.rmtree, directory, True)
-    path = os.path.join(directory, "mrjob.zip")
     with zipfile.ZipFile(path, "w", compression) as archive:
         for folder, folders, names in os.walk(root):
             folders[:] = sorted(name for name in folders if name != "__pycache__")
