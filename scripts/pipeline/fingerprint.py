@@ -9,7 +9,8 @@ run then writes there the stage's record, one line of JSON::
 
 - ``fingerprint``: the sha256 of what the stage's output follows from: its
   own inputs (the raw mail listed with sizes and versions, see
-  jeeves.storage.Storage.list_status; a labels or intent file's sha256),
+  jeeves.storage.Storage.list_status; a labels file's sha256, the intent
+  file's when the run's email model has the intent group, the one use of it),
   the fingerprints of the stages it reads (UPSTREAM), the values of exactly
   the options that change its output (OPTION_STAGES) and Jeeves' version;
 - ``outputs``: the directory's files with their sizes (a stage directory
@@ -114,6 +115,13 @@ def _file_digest(path):
     return digest.hexdigest()
 
 
+def _uses_intent(config):
+    """Whether a run of ``config`` trains the intent group's sentence model
+    (jeeves.pipeline.train.email_input): the email model, with ``intent``."""
+    training = config.training
+    return config.labels is not None and training.email_model and "intent" in training.groups
+
+
 def _relative(location, directory):
     """``location``'s path below ``directory`` ("/"-separated), or None."""
     if is_remote(directory):
@@ -160,7 +168,9 @@ def option_values(config, storage):
         "target_recall": training.target_recall, "folds": training.folds,
         "seed": training.seed, "train_on_cluster": training.on_cluster,
         "feature_groups": list(training.groups), "ablation": training.ablation,
-        "intent_data": [training.intent_data, _file_digest(training.intent_data)],
+        # the sentences are read only by the email model's intent group
+        "intent_data": [training.intent_data, _file_digest(training.intent_data)
+                        if _uses_intent(config) else None],
         "score": config.score,
         "record_fields": training.record_fields if config.labels is not None else None,
     }
