@@ -12,6 +12,12 @@ no graph, one cheap model), and prints the driver's bytes per size and the
 line through them: the fixed bytes (its intercept) and the bytes per added
 byte of mail (its slope).
 
+The tasks' code is on HDFS before the measured runs (put there as by a
+first run of the same code), and its zips' names are in the user's code
+cache (jeeves.codecache): the runs measure a run after the first one.
+``--code-cache cold`` gives each run an empty code cache, so that it builds
+and hashes the zips as the first run on a machine does (about 8 MB more).
+
 How the bytes are counted. The driver runs in a child Python
 (``python -m tools.driver_io child REPORT -- ARGS``), in process, and at its
 end sums, over the threads of that process only (not its children: the
@@ -533,7 +539,10 @@ def hdfs_size(uri):
 def put_code_first():
     """Put the tasks' code on HDFS as a first run of this code would
     (jeeves.pipeline.engine.Engine.code_args), so that every measured run is
-    a later one: the first run of a code version also uploads it, once."""
+    a later one: the first run of a code version also uploads it, once.
+    It also fills the user's code cache (jeeves.codecache): the runs after
+    it find the zips' names there (a warm cache) unless they are given an
+    empty one (``code_cache="cold"``)."""
     from jeeves.pipeline import engine
 
     if hasattr(engine.Engine, "code_args"):
@@ -563,8 +572,12 @@ def uber_conf(path):
     return path
 
 
+CODE_CACHES = ("warm", "cold")
+
+
 def run_sizes(sizes_mb, work, hdfs_root=None, progress=print, trace=True,
-              unlabelled_words=UNLABELLED_WORDS, parallel=False, uber=False):
+              unlabelled_words=UNLABELLED_WORDS, parallel=False, uber=False,
+              code_cache="warm"):
     """Per size: write the corpus, put it on HDFS, measure `jeeves run
     --runner hadoop` on it -> [{"mb", "mail_bytes", "report"}] (reports also
     in ``work``/report-MB.json). ``parallel``: the runs at once, each in its
@@ -572,7 +585,15 @@ def run_sizes(sizes_mb, work, hdfs_root=None, progress=print, trace=True,
     jobs side by side), which takes less time than one after the other.
     ``uber``: every job an uber job (:func:`uber_conf`), a container
     instead of one per task: much less CPU on a one-node cluster, the same
-    stages and jobs for the driver (only fewer output parts to list)."""
+    stages and jobs for the driver (only fewer output parts to list).
+    ``code_cache``: ``warm``, each run finds the tasks' code zips in the
+    user's code cache (jeeves.codecache: filled by :func:`put_code_first`,
+    as by any earlier run of the same code), or ``cold``, each run gets an
+    empty one of its own (``JEEVES_CODE_CACHE``) and builds and hashes the
+    zips, as the first run on a machine does (the zips are on HDFS
+    already in both cases: their upload is left out, ``summarize``)."""
+    if code_cache not in CODE_CACHES:
+        raise ValueError("code_cache: one of %s, not %r" % (CODE_CACHES, code_cache))
     hdfs_root = hdfs_root or "/user/jeeves-driver-io/%s" % uuid.uuid4().hex
     put_code_first()
     runs = []
@@ -587,7 +608,11 @@ def run_sizes(sizes_mb, work, hdfs_root=None, progress=print, trace=True,
         argv = ["run", "--input", "hdfs://%s/corpus" % directory,
                 "--output", "hdfs://%s/out" % directory, "--runner", "hadoop", *RUN_ARGS,
                 *conf_args]
-        runs.append({"mb": size, "mail_bytes": mail_bytes, "argv": argv,
+        env = None
+        if code_cache == "cold":
+            env = dict(os.environ, JEEVES_CODE_CACHE=os.path.join(work, "code-cache-%s" % size))
+        runs.append({"mb": size, "mail_bytes": mail_bytes, "argv": argv, "env": env,
+                     "code_cache": code_cache,
                      "vocabulary": "hdfs://%s/out/features/vocabulary.tsv" % directory})
     # two `hadoop fs` JVMs for all the corpora, the many small files put by
     # several threads, straight to their names (no ._COPYING_ file to rename)
@@ -598,7 +623,7 @@ def run_sizes(sizes_mb, work, hdfs_root=None, progress=print, trace=True,
     def measured(run):
         size = run["mb"]
         try:
-            run["report"] = measure(run.pop("argv"), trace=trace,
+            run["report"] = measure(run.pop("argv"), env=run.pop("env"), trace=trace,
                                     log_path=os.path.join(work, "run-%s.log" % size))
         except RuntimeError as error:
             run["error"] = error
@@ -665,6 +690,7 @@ def summarize(runs):
         summary["bytes_per_vocabulary_byte"] = round(
             (last["data_bytes"] - last.get("code_upload_bytes", 0) - first["data_bytes"]
              + first.get("code_upload_bytes", 0)) / float(grown), 2)
+    summary["code_cache"] = runs[0].get("code_cache", "warm")
     summary["runs"] = [{"mb": run["mb"], "mail_bytes": run["mail_bytes"],
                         "vocabulary_bytes": run["report"].get("vocabulary_bytes"),
                         "font_bytes": (run["report"]["traced"] or {}).get("font_bytes"),
@@ -694,6 +720,7 @@ def format_summary(summary):
             _bytes(run["threads"]["wchar"]), _bytes(run["socket"]["received"]),
             _bytes(run["socket"]["sent"]), run["hadoop_commands"], run["jobs"],
             run["seconds"]))
+    lines.append("code cache: %s (jeeves.codecache)" % summary.get("code_cache", "warm"))
     for label, prefix in (("data", ""), ("all bytes", "total_")):
         if summary[prefix + "fixed_bytes"] is not None:
             lines.append("%s, less code uploads: fixed %.1f MB; growth %.4f byte per added "
@@ -729,6 +756,10 @@ def main(argv=None):
                         help="run the sizes at once (less time; the same bytes)")
     parser.add_argument("--uber", action="store_true",
                         help="every job an uber job (one container; the same driver bytes)")
+    parser.add_argument("--code-cache", choices=CODE_CACHES, default="warm",
+                        help="warm (default): the runs find the tasks' code zips in the "
+                             "user's code cache, as every run after a machine's first; cold: "
+                             "each run builds them into an empty one, as a first run does")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
     sizes = [float(size) for size in args.sizes.split(",") if size.strip()]
@@ -737,7 +768,8 @@ def main(argv=None):
     work = args.work or tempfile.mkdtemp(prefix="jeeves-driver-io-")
     summary = summarize(run_sizes([int(size) if size.is_integer() else size for size in sizes],
                                   work, unlabelled_words=args.unlabelled_words,
-                                  parallel=args.parallel, uber=args.uber))
+                                  parallel=args.parallel, uber=args.uber,
+                                  code_cache=args.code_cache))
     print("\n" + format_summary(summary))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
