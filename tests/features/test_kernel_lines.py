@@ -256,12 +256,24 @@ def test_read_vocabulary_equals_the_python_reader(tmp_path):
     "term\tid\tdf\tidf\na\t0\t1\n",
     "term\tid\tdf\tidf\na\t0\t1\t1.5\tx\n",
     "term\tid\tdf\tidf\na\t0\t1\t1.5",
+    "term\tid\tdf\tidf\na\t0\t1\t1.5\n\nb\t1\t1\t1.5\n",
+    "term\tid\tdf\tidf\na b\t0\t1\t1.5\nb\t1\t1\t1.5\nb\t2\t1\t1.5\n",
     "term\tid\tdf\n",
     "",
 ])
 def test_read_vocabulary_leaves_odd_files_to_the_python_reader(tmp_path, text):
     assert kernel._load_native().read_vocabulary(text.encode("utf-8")) is None
     assert kernel._load_native().read_vocabulary(b"term\tid\tdf\tidf\n\xff\t0\t1\t1.5\n") is None
+
+
+def test_a_vocab_of_terms_finds_each_row_and_refuses_a_term_twice():
+    terms = ["b", "a", "a b", "", "\u00e9t\u00e9", "ab"]
+    vocab = kernel._load_native().Vocab(terms)
+    assert len(vocab) == len(terms)
+    rows = np.frombuffer(vocab.rows_of(terms + ["c", "a "]), dtype=np.int64)
+    assert rows.tolist() == list(range(len(terms))) + [-1, -1]
+    with pytest.raises(ValueError, match="twice"):
+        kernel._load_native().Vocab(["a", "b", "a"])
 
 
 def reference_filter(value, low, high):
