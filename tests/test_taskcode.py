@@ -8,6 +8,8 @@ import sys
 import sysconfig
 import zipfile
 
+import pytest
+
 from jeeves import taskcode
 from jeeves.features.wordnet import load_lemma_tables
 from tests.helpers import run_job
@@ -96,3 +98,40 @@ def test_bytecode_of_another_python_is_skipped_for_the_source(tmp_path):
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         assert module.VALUE == 42 and module.__file__.endswith(wanted), module.__file__
+
+
+def test_bytecode_is_kept_between_runs_by_its_source(tmp_path, monkeypatch):
+    directory = str(tmp_path / "cache")
+    source = b"VALUE = 1\n"
+    first = taskcode.cached_bytecode("m.py", source, directory)
+    assert first == taskcode.bytecode_entry("m.py", source)[1]
+    (kept,) = os.listdir(directory)
+    # read back, not compiled again
+    monkeypatch.setattr(taskcode, "bytecode_entry", lambda *args: pytest.fail("compiled"))
+    assert taskcode.cached_bytecode("m.py", source, directory) == first
+    monkeypatch.undo()
+    # another source or another module name: another entry
+    other = taskcode.cached_bytecode("m.py", b"VALUE = 2\n", directory)
+    assert other != first and len(os.listdir(directory)) == 2
+    taskcode.cached_bytecode("n.py", source, directory)
+    assert len(os.listdir(directory)) == 3
+    # a damaged entry (not this Python's bytecode) is compiled and written again
+    (tmp_path / "cache" / kept).write_bytes(b"junk")
+    assert taskcode.cached_bytecode("m.py", source, directory) == first
+    assert (tmp_path / "cache" / kept).read_bytes() == first
+    # where the cache cannot be written, the module is compiled all the same
+    (tmp_path / "file").write_text("")
+    assert taskcode.cached_bytecode("m.py", source, str(tmp_path / "file" / "x")) == first
+
+
+def test_the_bytecode_cache_keeps_the_newest_half_past_its_limit(tmp_path, monkeypatch):
+    directory = tmp_path / "cache"
+    directory.mkdir()
+    for number in range(10):
+        path = directory / ("%02d.pyc" % number)
+        path.write_bytes(b"x")
+        os.utime(path, (1000 + number, 1000 + number))
+    monkeypatch.setattr(taskcode, "BYTECODE_KEPT", 8)
+    monkeypatch.setattr(taskcode.random, "random", lambda: 0.0)
+    taskcode._prune(str(directory))
+    assert sorted(os.listdir(directory)) == ["%02d.pyc" % number for number in range(6, 10)]
