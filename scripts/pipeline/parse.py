@@ -97,7 +97,7 @@ def _lines(data):
 
 
 def _index_job_output(paths, parts):
-    """{kind: [(sort key, part path, offset, length)]} for the job's output
+    """{kind: [(sort key, (part path, offset, length))]} for the job's output
     lines, and {dedupe key: [entry, ...]} of the message rows of a map-only
     job (``--map-only``: keys ``["message", dedupe key]``; empty for the
     reducers' ``"message"`` rows, already deduped). ``parts``: a
@@ -115,7 +115,7 @@ def _index_job_output(paths, parts):
             sort_key = message_sort_key(value) if kind == "message" else None
             if sort_key is None:
                 sort_key = _sort_key(kind, ujson.loads(value))
-            entry = (sort_key, path, value_start, value_end - value_start)
+            entry = (sort_key, (path, value_start, value_end - value_start))
             if kind == "message" and isinstance(key, list):
                 by_dedupe_key.setdefault(key[1], []).append(entry)
             else:
@@ -135,26 +135,28 @@ def _dedupe(by_dedupe_key, messages, parts):
             messages.append(entries[0])
             continue
         duplicates += len(entries) - 1
-        record = preferred([parts.read(*entry[1:]) for entry in entries])
+        record = preferred([parts.read(*where) for _, where in entries])
         line = MRParseEmails.OUTPUT_PROTOCOL().write("message", record)
-        messages.append((_sort_key("message", record), None, line.partition(b"\t")[2], 0))
+        # the record chosen, as the reducer writes it: its value itself
+        messages.append((_sort_key("message", record), line.partition(b"\t")[2]))
     return duplicates
 
 
 def _write_sorted(entries, directory, parts):
     """Write the indexed values in sort order as JSON lines, in part files of
-    the (empty) ``directory``. An entry without a path holds its value."""
+    the (empty) ``directory``. An entry holds where its value is in the part
+    files (path, offset, length), or the value itself (bytes)."""
     entries.sort(key=lambda entry: entry[0])
     part_number, part, written = 0, None, 0
     try:
-        for _, path, offset, length in entries:
+        for _, where in entries:
             if part is None or written >= PART_BYTES:
                 if part is not None:
                     part.close()
                     part_number += 1
                 part = open(os.path.join(directory, "part-%05d" % part_number), "wb")
                 written = 0
-            value = offset if path is None else parts.read(path, offset, length)
+            value = where if isinstance(where, bytes) else parts.read(*where)
             part.write(value)
             part.write(b"\n")
             written += len(value) + 1
