@@ -38,6 +38,7 @@ Where the cache directory cannot be written the zips are built in a
 temporary directory and hashed every run, as before.
 """
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -242,6 +243,14 @@ def cached_zip(kind, directory=None):
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
         prune(directory)
+
+
+@functools.lru_cache(maxsize=None)
+def process_zips():
+    """:func:`shipped_zips` once per process: every job of a run gets the
+    same code, even if a source changes while it runs (the engines of its
+    stages ask one after the other)."""
+    return shipped_zips()
 
 
 def shipped_zips(directory=None):

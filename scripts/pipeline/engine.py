@@ -38,7 +38,7 @@ from typing import Optional
 
 from mrjob.conf import load_opts_from_mrjob_conf
 
-from jeeves.codecache import shipped_zips
+from jeeves.codecache import process_zips
 from jeeves.driver_imports import prepare_driver
 from jeeves.jobs import PROGRESS_GROUP
 from jeeves.pipeline import progress
@@ -114,7 +114,7 @@ class Engine:
         uris = []
         try:
             # kept between runs by their sources' fingerprint (jeeves.codecache)
-            for zipped in shipped_zips():
+            for zipped in process_zips():
                 if zipped is None:  # no native kernel to ship
                     uris.append(None)
                     continue
