@@ -266,7 +266,9 @@ def _nltk_finds_wordnet():
 
 def build_lemmatize(tables):
     """Return ``lemmatize(word, pos)`` for pos "n" or "v", equal to WordNetLemmatizer's."""
-    lemma_sets = {pos: frozenset(tables["lemmas"][pos]) for pos in POSES}
+    # made on the first call: a task whose kernel lemmatizes natively from
+    # ``tables`` (features/kernel.py) never calls it (0.015 s a task)
+    lemma_sets = {}
     exceptions = {pos: tables["exceptions"][pos] for pos in POSES}
     substitutions = {pos: [tuple(rule) for rule in tables["substitutions"][pos]]
                      for pos in POSES}
@@ -276,7 +278,9 @@ def build_lemmatize(tables):
     suffixes = {pos: tuple(old for old, _ in substitutions[pos]) for pos in POSES}
 
     def morphy(form, pos):
-        lemmas = lemma_sets[pos]
+        lemmas = lemma_sets.get(pos)
+        if lemmas is None:
+            lemmas = lemma_sets[pos] = frozenset(tables["lemmas"][pos])
         if form in exceptions[pos]:
             forms = exceptions[pos][form]
         elif form.endswith(suffixes[pos]):
