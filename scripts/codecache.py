@@ -41,6 +41,7 @@ temporary directory and hashed every run, as before.
 import functools
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -135,16 +136,21 @@ ZIP_NAMES = {"code": "jeeves.zip", "mrjob": "mrjob.zip", "kernel": "jeeves-kerne
 
 def build(kind, path):
     """Write the ``kind`` zip, as shipped to a cluster's tasks (compressed),
-    to ``path``; its (sha256, size)."""
+    to ``path``; its (sha256, size). Made in memory and hashed there, so the
+    file is written once and not read back."""
+    buffer = io.BytesIO()
     if kind == "code":
         from jeeves.features.wordnet import load_lemma_tables
 
-        taskcode.write_code_zip(path, load_lemma_tables())
+        taskcode.write_code_zip(buffer, load_lemma_tables())
     elif kind == "mrjob":
-        taskcode.write_mrjob_zip(path)
-    elif taskcode.write_kernel_zip(path) is None:
+        taskcode.write_mrjob_zip(buffer)
+    elif taskcode.write_kernel_zip(buffer) is None:
         raise ValueError("no kernel to ship")
-    return file_digest(path)
+    data = buffer.getvalue()
+    with open(path, "wb") as handle:
+        handle.write(data)
+    return hashlib.sha256(data).hexdigest(), len(data)
 
 
 def file_digest(path):

@@ -165,8 +165,9 @@ def _write_module(archive, entry, source, compression, bytecode):
 
 
 def write_code_zip(path, lemma_tables, compression=zipfile.ZIP_DEFLATED, bytecode=False):
-    """Write the zip (module docstring) to ``path``; ``bytecode``: with each
-    module's ``.pyc`` for this Python (:func:`bytecode_entry`)."""
+    """Write the zip (module docstring) to ``path`` (or a binary file
+    object, as zipfile takes); ``bytecode``: with each module's ``.pyc``
+    for this Python (:func:`bytecode_entry`)."""
     with zipfile.ZipFile(path, "w", compression) as archive:
         for entry, source in package_files():
             with open(source, "rb") as handle:
@@ -259,8 +260,8 @@ def kernel_zip():
 
 
 def write_kernel_zip(path):
-    """Write the kernel's zip (:func:`kernel_zip`) to ``path``; None when
-    there is no kernel to ship."""
+    """Write the kernel's zip (:func:`kernel_zip`) to ``path`` (or a binary
+    file object); None when there is no kernel to ship."""
     files = kernel_files()
     if not files:
         return None
@@ -293,7 +294,7 @@ def mrjob_zip(compressed=True):
 
 
 def write_mrjob_zip(path, compressed=True):
-    """Write mrjob's zip (:func:`mrjob_zip`) to ``path``."""
+    """Write mrjob's zip (:func:`mrjob_zip`) to ``path`` (or a binary file object)."""
     compression = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
     import mrjob
 
