@@ -8,7 +8,8 @@ HDFS, on 300 small labelled messages plus 2 MB, then 8 MB, of unlabelled mail
 20,000 made-up words: the kept vocabulary grows with the mail, from about
 620 KB of ``vocabulary.tsv`` to 820 KB), with the cheapest settings that
 still label and train (no graph, no email model, one model on two folds),
-the tasks' code already on HDFS (as after a first run of the same code);
+the tasks' code already on HDFS and its zips in the user's code cache (as
+after a first run of the same code: jeeves.codecache);
 the two runs go side by side, each job an uber job (its tasks inside its
 ApplicationMaster: one container a job instead of five, the same stages,
 jobs and files for the driver). The driver runs in a child Python that
@@ -33,6 +34,14 @@ happens once per code version, whatever the mail) must have:
   more than about 0.04 byte per byte by itself would break the bound
   here: the issue's 0.1 per byte of mail (with a fixed vocabulary the
   growth is about -0.001, ``python -m tools.driver_io --sizes 2,8``).
+
+All the driver's bytes, the software it loads counted in, have a fixed
+part under 50 MB too (the issue's target; about 47 MB measured: scipy,
+scikit-learn, matplotlib, numpy and the standard library are 40 MB of it;
+67 MB before the code cache and before boto3, pyspark and pytest were kept
+out of a Hadoop run's driver, docs/perf-results.md "Driver bytes, round
+three"). The first run of a code version on a machine builds the zips
+(about 8 MB more); the test measures the runs after it.
 
 The report's plots read each font file once (under 2 MB of fonts a run;
 matplotlib's FreeType read DejaVuSans.ttf about 21 MB over before).
@@ -103,6 +112,8 @@ def test_the_driver_moves_a_small_fixed_part_and_little_per_byte_of_vocabulary(h
         # the report's plots read each font once, not once a glyph
         assert 0 < report["traced"]["font_bytes"] < FONT_LIMIT, report["traced"]
     assert summary["fixed_bytes"] < FIXED_LIMIT, summary
+    # and all of its bytes, the software it loads counted in
+    assert summary["total_fixed_bytes"] < FIXED_LIMIT, summary
     # the vocabulary grew with the mail, and each of its bytes cost the driver a few
     assert runs[-1]["report"]["vocabulary_bytes"] > 1.2 * runs[0]["report"]["vocabulary_bytes"]
     assert summary["bytes_per_vocabulary_byte"] < VOCABULARY_GROWTH_LIMIT, summary
