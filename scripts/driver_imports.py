@@ -22,9 +22,11 @@ runner):
 
 - imports ``mrjob.bin`` with pyspark hidden for that one import
   (``sys.modules["pyspark"] = None``, then removed, so that a later ``import
-  pyspark`` works), leaving ``mrjob.bin.pyspark`` None as on a machine
-  without pyspark; for the ``spark`` runner, it gives ``mrjob.bin`` pyspark
-  if mrjob.bin was imported without it earlier in the process;
+  pyspark`` works), and gives it a stand-in for its ``pyspark``
+  (:class:`PysparkOnDemand`) that imports pyspark when mrjob asks for it
+  (a Spark step looking for ``spark-submit``), so a Spark job run later in
+  the same process finds it as before; for the ``spark`` runner it
+  imports pyspark as mrjob does;
 - while pytest is not imported, has ``sklearn.utils._testing`` run with
   pytest hidden the same way (a finder on ``sys.meta_path`` that only
   wraps that module's loading): the module defines everything but the
@@ -50,12 +52,35 @@ def _without(name, load):
             del sys.modules[name]
 
 
+class PysparkOnDemand:
+    """``mrjob.bin.pyspark`` until it is used: true, and with the attributes
+    of the pyspark module (mrjob reads its ``__file__``), once that is
+    imported on the first such use; false if pyspark cannot be imported."""
+
+    def _module(self):
+        try:
+            import pyspark
+        except ImportError:
+            return None
+        return pyspark
+
+    def __bool__(self):
+        return self._module() is not None
+
+    def __getattr__(self, name):
+        module = self._module()
+        if module is None:
+            raise AttributeError(name)
+        return getattr(module, name)
+
+
 def prepare_mrjob(runner):
     """Import ``mrjob.bin`` for ``runner`` (module docstring); True when
     pyspark was kept out of it."""
     loaded = sys.modules.get("mrjob.bin")
     if runner == "spark":
-        if loaded is not None and getattr(loaded, "pyspark", None) is None:
+        if loaded is not None and not isinstance(getattr(loaded, "pyspark", None),
+                                                 type(sys)):
             try:
                 import pyspark
             except ImportError:
@@ -65,6 +90,7 @@ def prepare_mrjob(runner):
     if loaded is not None or sys.modules.get("pyspark", _ABSENT) is not _ABSENT:
         return False  # imported already (with or without pyspark): nothing to keep out
     _without("pyspark", lambda: __import__("mrjob.bin"))
+    sys.modules["mrjob.bin"].pyspark = PysparkOnDemand()
     return True
 
 
