@@ -25,12 +25,13 @@ from, read from the file system's metadata only (no file is read):
 - the cache's format, the kind of zip and this Python's version.
 
 Any edit, copy, checkout or reinstall of a source file changes its change
-time (which no program can set back), so a changed source gives a new key,
-a new zip and a new name on HDFS. A zip is kept only when the fingerprint
-taken after building it equals the one taken before (nothing changed while
-it was built); an entry is written under a temporary name and renamed into
-place, so concurrent runs never see half of one. The 16 entries used last
-are kept, older ones removed.
+time (which no program can set back), so a changed source gives a new key
+and a new zip, named on HDFS by its own bytes. The engine asks once per
+process (:func:`process_zips`), so every job of a run gets the same code.
+A zip is kept only when the fingerprint taken after building it equals the
+one taken before (nothing changed while it was built); an entry is written
+under a temporary name and renamed into place, so concurrent runs never
+see half of one. The 16 entries used last are kept, older ones removed.
 
 A first run on a machine (a cold cache) builds, hashes and keeps the zips;
 the runs after it (a warm cache) find the zips' names in three small files.
