@@ -9,13 +9,13 @@ three"):
   tries ``import pyspark`` when it is imported, only to look for
   ``spark-submit`` beside pyspark (``MRJobBinRunner._spark_submit_bin_dirs``)
   when a job has Spark steps. No Jeeves job has one, and only the ``spark``
-  runner runs jobs with spark-submit: 3.6 MB of modules read for nothing.
+  runner runs jobs with spark-submit: 3.8 MB of modules read for nothing.
 - skops (the model bundle, jeeves.models.bundle) lists scikit-learn's
   estimators when it is imported (``sklearn.utils.all_estimators``), which
   imports ``sklearn.utils._testing``, which imports pytest, if it is
   there, to define the skip markers of scikit-learn's own tests (and asks
   threadpoolctl about the BLAS libraries for one of them, reading
-  ``/proc/self/maps``): 2.7 MB read for nothing.
+  ``/proc/self/maps``): 2.4 MB read for nothing.
 
 :func:`prepare_driver` (jeeves.pipeline.engine.Engine calls it with its
 runner):
