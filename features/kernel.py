@@ -457,13 +457,41 @@ def merge_encoded(values, min_df=0):
 _dumps_unicode = functools.partial(json.dumps, ensure_ascii=False)
 
 
-def weigh_rows(batch, vocabulary, norm):
-    """A ``RowBatch``'s tf-idf entries weighted natively (no sublinear tf):
-    ``(ids, values, lengths)`` as int64, float64 and int64 bytes, the values
-    of features/tfidf.py's ``weighted_entries``; the batch is emptied. None,
+# the largest count whose log the native weighting is given (8 bytes each);
+# a batch with a larger count is weighted by numpy
+TF_LOGS_MAX = 1 << 20
+# numpy's log(1), log(2), ... as float64 bytes, grown as batches need
+_tf_logs = [b""]
+
+
+def tf_logs(count):
+    """numpy's ``log(1.0) ... log(count)`` as native float64 bytes (at least
+    ``count`` of them), made once and grown by doubling: the native
+    weighting reads a count's log there, so sublinear tf is numpy's own
+    arithmetic (``1.0 + np.log(counts)``: numpy computes a value's log the
+    same wherever it is in an array; tests/features/test_kernel_lines.py)."""
+    import numpy as np
+
+    known = len(_tf_logs[0]) // 8
+    if count > known:
+        size = max(count, 2 * known, 1024)
+        _tf_logs[0] = np.log(np.arange(1, size + 1, dtype=np.float64)).tobytes()
+    return _tf_logs[0]
+
+
+def weigh_rows(batch, vocabulary, norm, sublinear_tf=False):
+    """A ``RowBatch``'s tf-idf entries weighted natively: ``(ids, values,
+    lengths)`` as int64, float64 and int64 bytes, the values of
+    features/tfidf.py's ``weighted_entries``; the batch is emptied. None,
     with the batch left as it is, when ``vocabulary`` was not read natively
-    (``read_native_vocabulary``'s Python reader)."""
-    return batch.weigh(vocabulary.vocab, norm)
+    (``read_native_vocabulary``'s Python reader), or with ``sublinear_tf``
+    for a count past TF_LOGS_MAX (or not a whole number)."""
+    if not sublinear_tf:
+        return batch.weigh(vocabulary.vocab, norm)
+    largest = batch.max_count
+    if largest > TF_LOGS_MAX:
+        return None
+    return batch.weigh(vocabulary.vocab, norm, tf_logs(max(int(largest), 1)))
 
 
 def format_svmlight_bytes(label, ids, values, lengths, message_ids):

@@ -142,13 +142,14 @@ def batch_lines(message_ids, batch, vocabulary, sublinear_tf=False, norm="l2",
                 label=UNLABELLED):
     """``row_lines`` of a native ``RowBatch`` (emptied) and the
     ``NativeVocabulary`` its rows are of: weighted and formatted natively
-    when the vocabulary was read natively and tf is not sublinear (the same
-    doubles as ``weighted_entries``), else by ``row_lines``."""
+    when the vocabulary was read natively (the same doubles as
+    ``weighted_entries``, sublinear tf with numpy's logarithms:
+    kernel.weigh_rows), else by ``row_lines``."""
     from jeeves.features.kernel import format_svmlight_bytes, take_rows, weigh_rows
 
     if norm not in NORMS:
         raise ValueError("norm must be one of %r, not %r" % (NORMS, norm))
-    weighed = None if sublinear_tf else weigh_rows(batch, vocabulary, norm)
+    weighed = weigh_rows(batch, vocabulary, norm, sublinear_tf)
     if weighed is None:
         rows, counts, lengths = take_rows(batch)
         return row_lines(message_ids, rows, counts, lengths, vocabulary, sublinear_tf, norm,

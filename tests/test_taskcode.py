@@ -60,7 +60,9 @@ def test_local_tasks_import_the_shipped_zip_and_its_lemma_tables():
     assert args[2:] == ["--no-bootstrap-mrjob"] + [
         value for name in sorted(environment) for value in ("--cmdenv", "%s=%s" % (
             name, environment[name]))]
-    if environment:  # mrjob's distutils in the tasks: the standard library's
+    assert local["openblas_threads"] == environment.get(
+        "OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS"))
+    if "SETUPTOOLS_USE_DISTUTILS" in environment:  # mrjob's distutils: the standard library's
         assert local["distutils"].startswith(sysconfig.get_paths()["stdlib"]), local["distutils"]
 
 
@@ -68,16 +70,18 @@ def test_the_local_tasks_take_distutils_from_the_standard_library_where_there_is
     stdlib = tmp_path / "lib"
     (stdlib / "distutils").mkdir(parents=True)
     (stdlib / "distutils" / "spawn.py").write_text("")
-    wanted = {"SETUPTOOLS_USE_DISTUTILS": "stdlib"}
+    blas = {"OPENBLAS_NUM_THREADS": "1"}
+    wanted = dict(blas, SETUPTOOLS_USE_DISTUTILS="stdlib")
     assert taskcode.local_task_environment({}, (3, 11), str(stdlib)) == wanted
     assert taskcode.local_task_environment({}, (3, 9, 18), str(stdlib)) == wanted
     # 3.12 has none (mrjob needs setuptools' copy), nor has a Python without it
-    assert taskcode.local_task_environment({}, (3, 12), str(stdlib)) == {}
-    assert taskcode.local_task_environment({}, (3, 11), str(tmp_path)) == {}
-    # the user's own choice stands
+    assert taskcode.local_task_environment({}, (3, 12), str(stdlib)) == blas
+    assert taskcode.local_task_environment({}, (3, 11), str(tmp_path)) == blas
+    # the user's own choices stand
     assert taskcode.local_task_environment(
-        {"SETUPTOOLS_USE_DISTUTILS": "local"}, (3, 11), str(stdlib)) == {}
-    expected = {} if sys.version_info >= (3, 12) else wanted
+        {"SETUPTOOLS_USE_DISTUTILS": "local", "OPENBLAS_NUM_THREADS": "4"}, (3, 11),
+        str(stdlib)) == {}
+    expected = blas if sys.version_info >= (3, 12) else wanted
     assert taskcode.local_task_environment({}) == expected
 
 

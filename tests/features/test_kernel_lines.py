@@ -363,6 +363,7 @@ def test_native_weighting_equals_numpy(tmp_path, norm, duplicate_ids):
     vocabulary = read_native_vocabulary(path)
     # read natively, so weighted natively (not by numpy through row_lines)
     assert kernel.weigh_rows(new_row_batch(), vocabulary, norm) is not None
+    assert kernel.weigh_rows(new_row_batch(), vocabulary, norm, sublinear_tf=True) is not None
     message_ids = ["<%d@x>" % number for number in range(len(docs))]
     native, reference = new_row_batch(), new_row_batch()
     for doc in docs:
@@ -380,6 +381,50 @@ def test_native_weighting_equals_numpy(tmp_path, norm, duplicate_ids):
     rows, counts, lengths = take_rows(reference)
     assert batch_lines(message_ids, native, vocabulary, False, norm, label=1) == \
         row_lines(message_ids, rows, counts, lengths, vocabulary, False, norm, label=1)
+
+
+def test_sublinear_tf_is_weighted_natively_with_numpys_logarithms(tmp_path, monkeypatch):
+    from jeeves.features.tfidf import weighted_entries
+
+    path = write_rows(tmp_path / "vocabulary.tsv",
+                      [("a", 0, 1, 1.5), ("b", 1, 2, 1.25), ("c", 2, 3, 1.1)])
+    vocabulary = read_native_vocabulary(path)
+    rng = np.random.default_rng(7)
+    counts = rng.integers(1, 3000, size=300).astype(np.float64)
+    rows = rng.integers(0, 3, size=300)
+    lengths = [100, 150, 50]
+
+    def batch_of(counts):
+        batch = new_row_batch()
+        start = 0
+        for length in lengths:
+            batch.add(rows[start:start + length].tolist(), counts[start:start + length].tolist())
+            start += length
+        return batch
+
+    batch = batch_of(counts)
+    assert batch.max_count == counts.max()
+    kernel._tf_logs[0] = b""  # grown from nothing to the batch's largest count
+    ids, values, taken_lengths = kernel.weigh_rows(batch, vocabulary, "l2", sublinear_tf=True)
+    assert len(kernel._tf_logs[0]) // 8 >= counts.max() and len(batch) == 0
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    # the sorted entries may keep a row twice in a message: numpy weighs them as they come
+    _, expected_ids, expected = weighted_entries(rows, counts, owner, len(lengths), vocabulary,
+                                                 sublinear_tf=True, norm="l2")
+    assert np.frombuffer(ids, dtype=np.int64).tolist() == expected_ids.tolist()
+    assert np.frombuffer(values, dtype=np.float64).tobytes() == expected.tobytes()
+    assert np.frombuffer(taken_lengths, dtype=np.int64).tolist() == lengths
+    # numpy's log of a value does not depend on where it is in an array
+    assert kernel.tf_logs(3000)[:8 * 3000] == np.log(np.arange(1.0, 3001.0)).tobytes()
+    # a count past the table, or not a whole number: left to numpy, the batch kept
+    monkeypatch.setattr(kernel, "TF_LOGS_MAX", 100)
+    batch = batch_of(counts)
+    assert kernel.weigh_rows(batch, vocabulary, "l2", sublinear_tf=True) is None
+    assert len(batch) == len(lengths)
+    assert batch.weigh(vocabulary.vocab, "l2", kernel.tf_logs(10)[:8 * 10]) is None
+    halves = counts.copy()
+    halves[5] = 2.5
+    assert batch_of(halves).weigh(vocabulary.vocab, "l2", kernel.tf_logs(4000)) is None
 
 
 def test_the_vocabulary_read_last_is_given_again_for_the_same_bytes(tmp_path):

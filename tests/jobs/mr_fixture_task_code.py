@@ -5,6 +5,7 @@ from mrjob.job import MRJob
 
 class MRFixtureTaskCode(MRJob):
     def mapper(self, _, line):
+        import os
         import sys
 
         import mrjob
@@ -18,6 +19,7 @@ class MRFixtureTaskCode(MRJob):
         yield "lemma", load_wordnet_lemmatize()(line.strip(), "n")
         distutils = sys.modules.get("distutils")  # mrjob imports it
         yield "distutils", getattr(distutils, "__file__", None)
+        yield "openblas_threads", os.environ.get("OPENBLAS_NUM_THREADS")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ pub struct Vocab {
     terms: Terms,
     /// each row's id and idf, when read from a vocabulary.tsv here
     /// (`read_vocabulary`): then `RowBatch.weigh` weights batches natively
-    weights: Option<(Vec<i64>, Vec<f64>)>,
+    /// (each row's pair side by side: a batch reads both with one cache miss)
+    weights: Option<Vec<(i64, f64)>>,
     /// changes with every Vocab, so rows the kernel remembers for another are stale
     pub(crate) generation: u64,
 }
@@ -185,25 +186,48 @@ impl RowBatch {
         taken
     }
 
+    /// The largest count in the batch (0.0 when it is empty).
+    #[getter]
+    fn max_count(&self) -> f64 {
+        self.counts.iter().copied().fold(0.0, f64::max)
+    }
+
     /// The batch's tf-idf entries as features/tfidf.py's `weighted_entries`
-    /// (without sublinear tf) computes them from the rows' ids and idf in
-    /// `vocab`: each message's entries by id (a stable sort), value = count
-    /// x idf, divided by the message's l2 norm (the squares summed in that
-    /// order, then the square root), its l1 norm, or left ("none"); an
-    /// all-zero message as it is. The same IEEE operations in the same order
-    /// as numpy's, so the same doubles. `(ids, values, lengths)` as
-    /// native-endian int64, float64 and int64 bytes, or None when `vocab`
-    /// holds no ids and idf (the caller weights with numpy); the batch is
-    /// empty afterwards.
+    /// computes them from the rows' ids and idf in `vocab`: each message's
+    /// entries by id (a stable sort), value = count x idf, or with
+    /// `tf_logs` (sublinear tf) (1 + log(count)) x idf, divided by the
+    /// message's l2 norm (the squares summed in that order, then the square
+    /// root), its l1 norm, or left ("none"); an all-zero message as it is.
+    /// The same IEEE operations in the same order as numpy's, so the same
+    /// doubles. `tf_logs`: native-endian float64 bytes whose i-th value is
+    /// numpy's log(i + 1), computed by the caller, so the logarithms are
+    /// numpy's own (counts are whole numbers). `(ids, values, lengths)` as
+    /// native-endian int64, float64 and int64 bytes, or None, the batch
+    /// left as it is, when `vocab` holds no ids and idf or a count is not a
+    /// whole number that `tf_logs` covers (the caller weights with numpy);
+    /// the batch is empty afterwards.
+    #[pyo3(signature = (vocab, norm, tf_logs=None))]
     fn weigh<'py>(
         &mut self,
         py: Python<'py>,
         vocab: PyRef<'_, Vocab>,
         norm: &str,
+        tf_logs: Option<&[u8]>,
     ) -> PyResult<Option<ThreeColumns<'py>>> {
-        let Some((row_ids, row_idf)) = &vocab.weights else {
+        let Some(row_weights) = &vocab.weights else {
             return Ok(None);
         };
+        let logs: Option<Vec<f64>> = tf_logs.map(|data| {
+            data.chunks_exact(8)
+                .map(|chunk| f64::from_ne_bytes(chunk.try_into().expect("8 bytes")))
+                .collect()
+        });
+        if let Some(logs) = &logs {
+            let covered = |count: f64| count >= 1.0 && count.fract() == 0.0 && count <= logs.len() as f64;
+            if !self.counts.iter().all(|&count| covered(count)) {
+                return Ok(None);
+            }
+        }
         let (l2, l1) = match norm {
             "l2" => (true, false),
             "l1" => (false, true),
@@ -212,7 +236,7 @@ impl RowBatch {
         };
         let mut ids = Vec::with_capacity(self.rows.len());
         let mut values = Vec::with_capacity(self.rows.len());
-        let mut entries: Vec<(i64, usize)> = Vec::new();
+        let mut entries: Vec<(i64, usize, f64)> = Vec::new();
         let mut start = 0;
         for &length in &self.lengths {
             let end = start + length as usize;
@@ -220,16 +244,22 @@ impl RowBatch {
             for at in start..end {
                 let row = usize::try_from(self.rows[at])
                     .ok()
-                    .filter(|&row| row < row_ids.len())
+                    .filter(|&row| row < row_weights.len())
                     .ok_or_else(|| PyValueError::new_err("a row outside the vocabulary"))?;
-                entries.push((row_ids[row], at));
+                let (id, idf) = row_weights[row];
+                entries.push((id, at, idf));
             }
             // numpy's lexsort is stable: equal ids keep their order
-            entries.sort_by_key(|&(id, _)| id);
+            entries.sort_by_key(|&(id, _, _)| id);
             let first = values.len();
-            for &(id, at) in &entries {
+            for &(id, at, idf) in &entries {
                 ids.push(id);
-                values.push(self.counts[at] * row_idf[self.rows[at] as usize]);
+                let count = self.counts[at];
+                let tf = match &logs {
+                    Some(logs) => 1.0 + logs[count as usize - 1],
+                    None => count,
+                };
+                values.push(tf * idf);
             }
             if l2 || l1 {
                 let mut total = 0.0f64;
@@ -341,7 +371,8 @@ pub fn read_vocabulary<'py>(
     }
     let ids_bytes = PyBytes::new(py, &bytes_of(&ids, i64::to_ne_bytes));
     let idf_bytes = PyBytes::new(py, &bytes_of(&idf, f64::to_ne_bytes));
-    let vocab = Vocab { terms: table, weights: Some((ids, idf)), generation: crate::next_generation() };
+    let weights = ids.into_iter().zip(idf).collect();
+    let vocab = Vocab { terms: table, weights: Some(weights), generation: crate::next_generation() };
     Some((vocab, ids_bytes, idf_bytes))
 }
 
