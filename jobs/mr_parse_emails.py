@@ -68,9 +68,14 @@ DEDUPE_KEYS = {
 def _preference(record):
     """Sort key of a duplicate: untruncated first, then by source (URI, index,
     offset), then by content."""
+    return _source_preference(record) + (json.dumps(record, sort_keys=True),)
+
+
+def _source_preference(record):
+    """``_preference`` but its last item (the content, as sorted JSON text)."""
     source = record.get("source") or {}
     return (bool(record.get("truncated")), str(source.get("uri")), source.get("index") or 0,
-            source.get("offset") or 0, json.dumps(record, sort_keys=True))
+            source.get("offset") or 0)
 
 
 def found_in_piece(piece, location, webhdfs_url=None):
@@ -285,7 +290,12 @@ def preferred(records):
     text, EncodedJSON or bytes): the first by ``_preference``, decoded."""
     decoded = [json.loads(record) if isinstance(record, (bytes, str)) else record
                for record in records]
-    return min(decoded, key=_preference)
+    # the content's JSON text only decides between records of the same
+    # source, which copies of a message seldom share: written only for them
+    firsts = [_source_preference(record) for record in decoded]
+    first = min(firsts)
+    tied = [record for record, key in zip(decoded, firsts) if key == first]
+    return tied[0] if len(tied) == 1 else min(tied, key=_preference)
 
 
 if __name__ == "__main__":

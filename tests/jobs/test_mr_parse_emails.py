@@ -348,3 +348,29 @@ def test_enron_folder_copies_collapse_by_content(tmp_path):
     assert len(messages) == len(distinct) < total
     assert parse["duplicates"] == total - len(distinct)
 
+
+
+def test_the_preferred_duplicate_is_untruncated_then_by_source_then_by_content():
+    import itertools
+    import json as json_module
+
+    from jeeves.jobs.mr_parse_emails import _preference, preferred
+
+    def record(uri, index=0, offset=0, body="b", truncated=False):
+        return {"message_id": "<m>", "body": body, "truncated": truncated,
+                "source": {"uri": uri, "index": index, "offset": offset}}
+
+    groups = [
+        [record("file:///b"), record("file:///a")],
+        [record("file:///a", truncated=True), record("file:///z")],
+        [record("file:///a", 2), record("file:///a", 1, 9)],
+        # the same source: the content decides
+        [record("file:///a", body="y"), record("file:///a", body="x"), record("file:///b")],
+        [{"message_id": "<m>"}, {"message_id": "<m>", "body": "a"}],
+    ]
+    for group in groups:
+        expected = min(group, key=_preference)
+        for order in itertools.permutations(group):
+            assert preferred(list(order)) == expected
+            assert preferred([json_module.dumps(item).encode() for item in order]) == expected
+    assert preferred(groups[3])["body"] == "x"
