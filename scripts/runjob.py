@@ -30,6 +30,7 @@ from mrjob.step import StepFailedException
 
 from jeeves.errors import JobFailed, RunnerUnavailable
 from jeeves.features.parts import part_files
+from jeeves.local_splits import use_range_splits
 from jeeves.runners import MRJOB_CONF, RUNNERS
 from jeeves.spark_env import local_spark_environment
 from jeeves.storage import Storage, is_remote
@@ -168,6 +169,8 @@ def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_
                 # front (mrjob 0.7.4 has no option for it; the property only
                 # builds `_fs` when it is None)
                 job_runner._fs = storage.runner_filesystem()
+            if runner == "local":
+                use_range_splits(job_runner)
             job_runner.run()
             if scratch is not None:
                 storage.put_tree(job_output, output_dir)
