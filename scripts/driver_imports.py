@@ -32,9 +32,23 @@ runner):
   wraps that module's loading): the module defines everything but the
   test markers. A process that imported pytest (the test suite) is left as
   it is.
+
+One more the driver need not load, setuptools: mrjob 0.7.4 imports
+``distutils`` (``distutils.spawn.find_executable``), and setuptools' shim
+(``_distutils_hack``, put on ``sys.meta_path`` by a ``.pth`` file at start)
+answers that import with setuptools' own copy, importing setuptools: 55 ms
+of the driver's start, while the cores wait. Where Python still has its own
+``distutils`` (3.11 and older) and the user has not chosen one
+(``SETUPTOOLS_USE_DISTUTILS`` unset), :func:`prefer_stdlib_distutils`, which
+``jeeves.cli.main`` calls first, takes the shim away and sets
+``SETUPTOOLS_USE_DISTUTILS=stdlib``, as the local runner's tasks have it
+(jeeves.taskcode.local_task_environment), so a setuptools imported later in
+the process uses the same distutils without a warning. On 3.12 and newer
+there is no other distutils: nothing changes.
 """
 
 import importlib.abc
+import os
 import sys
 
 _ABSENT = object()
@@ -123,6 +137,20 @@ def hide_pytest_from_sklearn():
         return False
     if not any(isinstance(finder, PytestHidden) for finder in sys.meta_path):
         sys.meta_path.insert(0, PytestHidden())
+    return True
+
+
+def prefer_stdlib_distutils(environ=None, version=None):
+    """The standard library's distutils for this process (module docstring):
+    True when the shim was taken away."""
+    environ = os.environ if environ is None else environ
+    version = sys.version_info if version is None else version
+    if version >= (3, 12) or "SETUPTOOLS_USE_DISTUTILS" in environ or "distutils" in sys.modules:
+        return False
+    shim = sys.modules.get("_distutils_hack")
+    if shim is not None and hasattr(shim, "remove_shim"):
+        shim.remove_shim()
+    environ["SETUPTOOLS_USE_DISTUTILS"] = "stdlib"
     return True
 
 

@@ -55,3 +55,43 @@ def test_only_a_spark_engine_imports_pyspark():
 def test_skops_does_not_import_pytest_in_a_driver():
     # scikit-learn's testing module without its pytest markers, the rest of it there
     assert run(PYTEST) == ["False", "True", "False", "True"]
+
+
+DISTUTILS = """
+import os, sys
+from jeeves.driver_imports import prefer_stdlib_distutils
+taken = prefer_stdlib_distutils()
+import mrjob.util  # imports distutils.spawn
+import distutils
+print(taken, "setuptools" in sys.modules, os.environ.get("SETUPTOOLS_USE_DISTUTILS"),
+      os.path.dirname(distutils.__file__) == os.path.join(os.path.dirname(os.__file__),
+                                                          "distutils"))
+"""
+
+
+def run_without(variable, code):
+    environ = {name: value for name, value in __import__("os").environ.items()
+               if name != variable}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, env=environ)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split(), done.stderr
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12 has no distutils of its "
+                    "own: there the driver keeps setuptools' (tested below)")
+def test_the_driver_takes_the_standard_librarys_distutils():
+    out, errors = run_without("SETUPTOOLS_USE_DISTUTILS", DISTUTILS)
+    assert out == ["True", "False", "stdlib", "True"]
+    assert "Warning" not in errors
+
+
+def test_the_users_choice_and_newer_pythons_keep_the_shim():
+    from jeeves.driver_imports import prefer_stdlib_distutils
+
+    chosen = {"SETUPTOOLS_USE_DISTUTILS": "local"}
+    assert prefer_stdlib_distutils(chosen, (3, 11)) is False
+    assert chosen == {"SETUPTOOLS_USE_DISTUTILS": "local"}
+    newer = {}
+    assert prefer_stdlib_distutils(newer, (3, 12)) is False
+    assert newer == {}
