@@ -1,13 +1,14 @@
-"""The local runner's task inputs, cut by byte ranges instead of line by line.
+"""The local and inline runners' task inputs, cut by byte ranges instead of
+line by line.
 
-mrjob's local runner (``mrjob.sim.SimMRJobRunner``) gives each task a file of
-its own: it reads every input line in the driver, counts its bytes and writes
+mrjob's local and inline runners (``mrjob.sim.SimMRJobRunner``) give each task
+a file of its own: it reads every input line in the driver, counts its bytes and writes
 it again into the task's split file, and it does the same for the sorted
 reducer input. For the features stage that is the whole of ``OUT/messages/``
 twice a run (the count job and the tf-idf job): about 0.15 s of the driver's
 serial time per job on the 64 MB benchmark, while both cores wait.
 
-:func:`use_range_splits` gives a local runner two methods that make the same
+:func:`use_range_splits` (jeeves.runjob calls it) gives such a runner two methods that make the same
 split files, byte for byte, with the same boundaries as mrjob's: a split ends
 before the first line that starts at least the split size into it (and, for
 reducer input, not inside a run of lines with the same key, as mrjob keeps
@@ -28,7 +29,7 @@ CHUNK = 16 << 20
 
 
 def use_range_splits(runner):
-    """Replace ``runner``'s (a mrjob local runner) two input splitters."""
+    """Replace ``runner``'s (mrjob's local or inline runner) two input splitters."""
     runner._split_mapper_input = types.MethodType(_split_mapper_input, runner)
     runner._split_reducer_input = types.MethodType(_split_reducer_input, runner)
     return runner

@@ -169,7 +169,8 @@ def run_job(job_class, inputs, output_dir, args=(), runner="inline", conf=MRJOB_
                 # front (mrjob 0.7.4 has no option for it; the property only
                 # builds `_fs` when it is None)
                 job_runner._fs = storage.runner_filesystem()
-            if runner == "local":
+            if runner in LOCAL_OUTPUT_RUNNERS:
+                # mrjob's local and inline runners split the input in the driver
                 use_range_splits(job_runner)
             job_runner.run()
             if scratch is not None:

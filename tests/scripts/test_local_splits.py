@@ -4,6 +4,7 @@ are mrjob's own split files, byte for byte."""
 import gzip
 import os
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mrjob.sim import _split_records
@@ -86,8 +87,9 @@ def split_files(runner, task_type, step_num, count):
             for number in range(count)]
 
 
-def test_a_local_runners_split_files_are_mrjobs(tmp_path):
-    """Both splitters on a real local runner: the same split records and files."""
+@pytest.mark.parametrize("runner_name", ["local", "inline"])
+def test_a_local_runners_split_files_are_mrjobs(tmp_path, runner_name):
+    """Both splitters on a real local or inline runner: the same split records and files."""
     big = b"".join(b"word%d other%d\n" % (number % 97, number % 13) for number in range(5000))
     (tmp_path / "big.txt").write_bytes(big)
     (tmp_path / "small.txt").write_bytes(b"one line without a newline")
@@ -97,7 +99,7 @@ def test_a_local_runners_split_files_are_mrjobs(tmp_path):
 
     made = {}
     for way in ("mrjob", "ranges"):
-        job = MRFixtureWordCount(["-r", "local", "--no-conf"] + inputs)
+        job = MRFixtureWordCount(["-r", runner_name, "--no-conf"] + inputs)
         with job.make_runner() as runner:
             if way == "ranges":
                 local_splits.use_range_splits(runner)
