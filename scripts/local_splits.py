@@ -1,21 +1,23 @@
 """The local and inline runners' task inputs, cut by byte ranges instead of
 line by line.
 
-mrjob's local and inline runners (``mrjob.sim.SimMRJobRunner``) give each task
-a file of its own: it reads every input line in the driver, counts its bytes and writes
-it again into the task's split file, and it does the same for the sorted
-reducer input. For the features stage that is the whole of ``OUT/messages/``
-twice a run (the count job and the tf-idf job): about 0.15 s of the driver's
-serial time per job on the 64 MB benchmark, while both cores wait.
+mrjob's local and inline runners (``mrjob.sim.SimMRJobRunner``) give each
+task a file of its own: the driver reads every input line, counts its bytes
+and writes it again into the task's split file, and does the same with the
+sorted reducer input. For the features stage that is the whole of
+``OUT/messages/`` twice a run (the count job and the tf-idf job): about 0.15 s
+of the driver's serial time per job on the 64 MB benchmark, while both cores
+wait.
 
-:func:`use_range_splits` (jeeves.runjob calls it) gives such a runner two methods that make the same
-split files, byte for byte, with the same boundaries as mrjob's: a split ends
-before the first line that starts at least the split size into it (and, for
-reducer input, not inside a run of lines with the same key, as mrjob keeps
-them together). The boundaries are found with ``mmap.find`` and the ranges
-copied by the kernel (``os.copy_file_range``; through memory where that call
-is missing or refused). Compressed input and input manifests go to mrjob's own
-code. ``tests/test_local_splits.py`` holds the files equal to mrjob's.
+:func:`use_range_splits` (jeeves.runjob calls it) gives such a runner two
+methods that make the same split files, byte for byte, with the same
+boundaries as mrjob's: a split ends before the first line that starts at
+least the split size into it (and, for reducer input, not inside a run of
+lines with the same key, as mrjob keeps them together). The boundaries are
+found with ``mmap.find`` and the ranges copied by the kernel
+(``os.copy_file_range``; through memory where that call is missing or
+refused). Compressed input and input manifests go to mrjob's own code.
+tests/scripts/test_local_splits.py holds the files equal to mrjob's.
 """
 
 import mmap
