@@ -13,8 +13,8 @@ installed wheel. The zip holds:
 - for the local runner's tasks only, which run this very Python, each
   module's bytecode beside it (``.pyc``, :func:`bytecode_entry`): Python
   writes no bytecode cache for a module imported from a zip, so every task
-  compiled every module it imported, the same for mrjob's zip. The driver
-  keeps what it compiled between runs (:func:`cached_bytecode`).
+  compiled every module it imported, the same for mrjob's zip. The modules
+  are compiled once, when the zip is built.
 
 The local runner's tasks also import mrjob's ``distutils`` from the standard
 library where there is one (Python 3.11 and older:
@@ -29,7 +29,11 @@ ends. On Hadoop, with WebHDFS, the driver puts it and a zip of mrjob
 every job their URIs (:func:`shipped_code_args`; jeeves.pipeline.engine):
 no job uploads them again. Those zips (and the kernel's) are kept between
 runs in the user's cache directory, keyed by their sources (jeeves.codecache):
-a run of code the cache knows neither builds nor reads them.
+a run of code the cache knows neither builds nor reads them. So are the
+local runner's two zips (stored, with bytecode; kinds ``local-code`` and
+``local-mrjob`` there): a run of code the cache knows neither builds nor
+compiles them; where the cache cannot be written they are built for the
+process, as the others.
 
 The native kernel (``jeeves_kernel``, features/native) cannot be imported
 from a zip (Python loads no extension module from one), so the Hadoop and
@@ -45,13 +49,11 @@ local runner's tasks import the driver's installed module as they are.
 import atexit
 import functools
 import glob
-import hashlib
 import importlib.util
 import json
 import marshal
 import os
 import platform
-import random
 import shutil
 import struct
 import sys
@@ -96,72 +98,12 @@ def bytecode_entry(entry, source):
                          + importlib.util.source_hash(source) + marshal.dumps(code))
 
 
-def bytecode_cache_directory(environ=None):
-    """Where :func:`cached_bytecode` keeps compiled modules: the user's cache
-    (jeeves.features.wordnet.user_cache_directory), ``bytecode/``, one
-    folder per bytecode format (``importlib.util.MAGIC_NUMBER``)."""
-    from jeeves.features.wordnet import user_cache_directory
-
-    return os.path.join(user_cache_directory(environ), "bytecode",
-                        importlib.util.MAGIC_NUMBER.hex())
-
-
-def cached_bytecode(entry, source, directory=None):
-    """:func:`bytecode_entry`'s bytes, kept between runs under the name of a
-    hash of ``entry`` and ``source`` in ``directory`` (by default
-    :func:`bytecode_cache_directory`): compiling the ~240 modules of the two
-    zips costs the driver about 0.5 s at the start of every run, reading
-    them back a few milliseconds. The cache is this program's own, not
-    Python's ``__pycache__``, so PYTHONDONTWRITEBYTECODE does not turn it
-    off. Where it cannot be read or written, the module is compiled. Past
-    BYTECODE_KEPT files, the least recently written half is removed."""
-    directory = directory or bytecode_cache_directory()
-    key = hashlib.blake2b(entry.encode("utf-8") + b"\0" + source, digest_size=20).hexdigest()
-    path = os.path.join(directory, key + ".pyc")
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-        if data[:4] == importlib.util.MAGIC_NUMBER:
-            return data
-    except OSError:
-        pass
-    data = bytecode_entry(entry, source)[1]
-    try:
-        os.makedirs(directory, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(handle, "wb") as output:
-            output.write(data)
-        os.replace(temporary, path)
-        _prune(directory)
-    except OSError:
-        pass
-    return data
-
-
-BYTECODE_KEPT = 4000
-
-
-def _prune(directory):
-    """Keep the cache under BYTECODE_KEPT files (checked once in 64 writes)."""
-    if random.random() >= 1 / 64:
-        return
-    names = [name for name in os.listdir(directory) if name.endswith(".pyc")]
-    if len(names) <= BYTECODE_KEPT:
-        return
-    by_age = sorted(names, key=lambda name: os.stat(os.path.join(directory, name)).st_mtime)
-    for name in by_age[:len(by_age) - BYTECODE_KEPT // 2]:
-        try:
-            os.unlink(os.path.join(directory, name))
-        except OSError:
-            pass
-
-
 def _write_module(archive, entry, source, compression, bytecode):
     """Add a module's source (and its bytecode if ``bytecode``) to ``archive``."""
     archive.writestr(zipfile.ZipInfo(entry, _EPOCH), source, compression)
     if bytecode and entry.endswith(".py"):
-        archive.writestr(zipfile.ZipInfo(entry + "c", _EPOCH), cached_bytecode(entry, source),
-                         compression)
+        name, data = bytecode_entry(entry, source)
+        archive.writestr(zipfile.ZipInfo(name, _EPOCH), data, compression)
 
 
 def write_code_zip(path, lemma_tables, compression=zipfile.ZIP_DEFLATED, bytecode=False):
@@ -177,14 +119,31 @@ def write_code_zip(path, lemma_tables, compression=zipfile.ZIP_DEFLATED, bytecod
     return path
 
 
+def _cached_local_zip(kind):
+    """The path of the local runner's ``kind`` zip from the user's cache
+    (jeeves.codecache: built into it on a first run, found by its sources'
+    fingerprint on the next), or None where the cache cannot be written."""
+    from jeeves import codecache
+
+    try:
+        return codecache.cached_zip(kind)[0]
+    except OSError:
+        return None
+
+
 @functools.lru_cache(maxsize=None)
 def task_code_zip(compressed=True):
     """The path of this process's zip (built on first use); ``compressed=False``:
     for tasks on this machine (the local runner), its entries stored, as
     deflating only costs the driver time (0.1 s) between its jobs, and with
-    the modules' bytecode for this Python."""
+    the modules' bytecode for this Python, kept between runs (module
+    docstring). Asked once per process, so every job gets the same code."""
     from jeeves.features.wordnet import load_lemma_tables
 
+    if not compressed:
+        cached = _cached_local_zip("local-code")
+        if cached is not None:
+            return cached
     directory = tempfile.mkdtemp(prefix="jeeves-code-")
     atexit.register(shutil.rmtree, directory, True)
     return write_code_zip(os.path.join(directory, "jeeves.zip"), load_lemma_tables(),
@@ -226,12 +185,26 @@ def task_code_args(runner):
         # process rather than by mrjob for every job (about 0.05 s each, in
         # the driver between jobs: docs/perf-results.md)
         zips = (task_code_zip(compressed=False), mrjob_zip(compressed=False))
+        _mark_used(zips)
         environment = []
         for name, value in sorted(local_task_environment().items()):
             environment += ["--cmdenv", "%s=%s" % (name, value)]
         return ["--py-files", ",".join(zips), "--no-bootstrap-mrjob"] + environment
     kernel = kernel_zip() if runner in KERNEL_RUNNERS else None
     return ["--py-files", task_code_zip()] + (kernel_args(kernel) if kernel else [])
+
+
+def _mark_used(paths):
+    """Touch the folder of each of ``paths`` (a cache entry, or the process's
+    own temporary folder): the runner copies the zips into each step's
+    working directory when the step starts, so an entry must outlive the
+    last job of a long run, and the cache keeps the entries used last
+    (jeeves.codecache.prune)."""
+    for path in paths:
+        try:
+            os.utime(os.path.dirname(path))
+        except OSError:
+            pass
 
 
 def kernel_files():
@@ -295,7 +268,12 @@ def mrjob_zip(compressed=True):
     """mrjob's own package as a zip, as mrjob's runners make it for each job
     (``bootstrap_mrjob``: its files but ``.pyc``, under ``mrjob/``), built once
     per process with fixed timestamps, so the same mrjob gives the same bytes;
-    ``compressed=False`` as for :func:`task_code_zip` (stored, with bytecode)."""
+    ``compressed=False`` as for :func:`task_code_zip` (stored, with bytecode,
+    kept between runs)."""
+    if not compressed:
+        cached = _cached_local_zip("local-mrjob")
+        if cached is not None:
+            return cached
     directory = tempfile.mkdtemp(prefix="jeeves-mrjob-")
     atexit.register(shutil.rmtree, directory, True)
     return write_mrjob_zip(os.path.join(directory, "mrjob.zip"), compressed)

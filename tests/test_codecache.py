@@ -4,11 +4,15 @@ A warm cache gives the zips' names without building or reading them; a
 changed source, a changed lemma-table file, gives a new key and, when the
 bytes differ, a new name; a source changed while its zip was built is not
 kept; a cache directory that cannot be written falls back to the process's
-own zips.
+own zips; a failed build leaves nothing in the cache; an entry a run uses
+is among the last pruned. The local runner's zips (stored, with bytecode)
+are kinds of their own, keyed by the Python their bytecode is for.
 """
 
 import hashlib
+import importlib.util
 import os
+import sys
 import zipfile
 
 import pytest
@@ -108,9 +112,71 @@ def test_an_unwritable_cache_falls_back_to_the_process_zips(tmp_path):
 
 def test_only_the_entries_used_last_are_kept(tmp_path):
     cache = tmp_path / "cache"
-    for used, name in enumerate(("code-c", "mrjob-a", "code-b", "other", ".building-x")):
+    names = ("local-code-d", "code-c", "mrjob-a", "local-mrjob-e", "code-b", "other", "local-x",
+             ".building-x")
+    for used, name in enumerate(names):
         (cache / name).mkdir(parents=True)
         os.utime(cache / name, (1000 + used, 1000 + used))
-    codecache.prune(str(cache), kept=2)
-    # the two used last, a folder not the cache's; a dead run's build after a day
-    assert sorted(os.listdir(cache)) == ["code-b", "mrjob-a", "other"]
+    codecache.prune(str(cache), kept=3)
+    # the three used last, whatever their kind; folders not the cache's; a
+    # dead run's build after a day
+    assert sorted(os.listdir(cache)) == ["code-b", "local-mrjob-e", "local-x", "mrjob-a", "other"]
+
+
+def test_a_hit_makes_its_entry_the_last_to_be_pruned(tmp_path, monkeypatch):
+    cache = str(tmp_path / "cache")
+    used, other = (os.path.dirname(codecache.cached_zip(kind, cache)[0])
+                   for kind in ("local-mrjob", "mrjob"))
+    os.utime(used, (1000, 1000))  # written first, long ago
+    os.utime(other, (2000, 2000))
+    monkeypatch.setattr(codecache, "build", lambda *args: pytest.fail("built"))
+    assert os.path.dirname(codecache.cached_zip("local-mrjob", cache)[0]) == used
+    codecache.prune(cache, kept=1)
+    assert os.listdir(cache) == [os.path.basename(used)]
+
+
+@pytest.mark.parametrize("failing", ["build", "digest"])
+def test_a_failed_write_leaves_nothing_in_the_cache(tmp_path, monkeypatch, failing):
+    cache = tmp_path / "cache"
+    build = codecache.build
+
+    def build_then_fail(kind, path):
+        if failing == "build":  # half a zip written, then the disk is full
+            with open(path, "wb") as handle:
+                handle.write(b"PK")
+            raise OSError(28, "No space left on device")
+        found = build(kind, path)
+        os.mkdir(path + codecache.DIGEST_SUFFIX)  # the digest cannot be written
+        return found
+
+    monkeypatch.setattr(codecache, "build", build_then_fail)
+    with pytest.raises(OSError):
+        codecache.cached_zip("local-mrjob", str(cache))
+    assert os.listdir(cache) == []
+    # and the next run builds and keeps it
+    monkeypatch.setattr(codecache, "build", build)
+    path, digest = codecache.cached_zip("local-mrjob", str(cache))
+    assert digest == sha256(path) and os.listdir(cache) == [os.path.basename(
+        os.path.dirname(path))]
+
+
+def test_the_local_zips_are_stored_with_bytecode_under_keys_of_their_own(tmp_path, monkeypatch):
+    cache = str(tmp_path / "cache")
+    path, digest = codecache.cached_zip("local-mrjob", cache)
+    archive = zipfile.ZipFile(path)
+    assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_STORED}
+    assert archive.read("mrjob/__init__.pyc")[:4] == importlib.util.MAGIC_NUMBER
+    # the same sources, the cluster's zip (deflated, no bytecode): another entry
+    cluster, _ = codecache.cached_zip("mrjob", cache)
+    assert cluster != path and "mrjob/__init__.pyc" not in zipfile.ZipFile(cluster).namelist()
+    # the same sources, another Python: another key, as the bytecode is not for it
+    files = codecache.source_files("local-mrjob")
+    key = codecache.fingerprint("local-mrjob", files)
+    assert codecache.fingerprint("mrjob", files) != key
+    monkeypatch.setattr(importlib.util, "MAGIC_NUMBER", b"\x00\x00\r\n")
+    assert codecache.fingerprint("local-mrjob", files) != key
+    monkeypatch.undo()
+    monkeypatch.setattr(sys.implementation, "cache_tag", "another-python")
+    assert codecache.fingerprint("local-mrjob", files) != key
+    monkeypatch.undo()
+    assert codecache.fingerprint("local-mrjob", files) == key

@@ -104,38 +104,52 @@ def test_bytecode_of_another_python_is_skipped_for_the_source(tmp_path):
         assert module.VALUE == 42 and module.__file__.endswith(wanted), module.__file__
 
 
-def test_bytecode_is_kept_between_runs_by_its_source(tmp_path, monkeypatch):
-    directory = str(tmp_path / "cache")
-    source = b"VALUE = 1\n"
-    first = taskcode.cached_bytecode("m.py", source, directory)
-    assert first == taskcode.bytecode_entry("m.py", source)[1]
-    (kept,) = os.listdir(directory)
-    # read back, not compiled again
+@pytest.fixture
+def local_zips(tmp_path, monkeypatch):
+    """The local runner's zips made afresh, in a code cache of the test's own
+    (the process's own are asked once per process: forgotten before and after)."""
+    monkeypatch.setenv("JEEVES_CODE_CACHE", str(tmp_path / "cache"))
+    taskcode.task_code_zip.cache_clear()
+    taskcode.mrjob_zip.cache_clear()
+    yield tmp_path / "cache"
+    taskcode.task_code_zip.cache_clear()
+    taskcode.mrjob_zip.cache_clear()
+
+
+def test_the_local_zips_are_kept_between_runs_and_not_compiled_again(local_zips, monkeypatch):
+    code, mrjob = taskcode.task_code_zip(compressed=False), taskcode.mrjob_zip(compressed=False)
+    assert {os.path.dirname(os.path.dirname(path)) for path in (code, mrjob)} \
+        == {str(local_zips)}
+    assert (os.path.basename(code), os.path.basename(mrjob)) == ("jeeves.zip", "mrjob.zip")
+    for path in (code, mrjob):
+        archive = zipfile.ZipFile(path)
+        assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_STORED}
+        pyc = [name for name in archive.namelist() if name.endswith(".pyc")]
+        assert pyc and all(archive.read(name)[:4] == importlib.util.MAGIC_NUMBER for name in pyc)
+    # the next run (a new process: nothing remembered) finds them, compiling nothing
+    taskcode.task_code_zip.cache_clear()
+    taskcode.mrjob_zip.cache_clear()
     monkeypatch.setattr(taskcode, "bytecode_entry", lambda *args: pytest.fail("compiled"))
-    assert taskcode.cached_bytecode("m.py", source, directory) == first
-    monkeypatch.undo()
-    # another source or another module name: another entry
-    other = taskcode.cached_bytecode("m.py", b"VALUE = 2\n", directory)
-    assert other != first and len(os.listdir(directory)) == 2
-    taskcode.cached_bytecode("n.py", source, directory)
-    assert len(os.listdir(directory)) == 3
-    # a damaged entry (not this Python's bytecode) is compiled and written again
-    (tmp_path / "cache" / kept).write_bytes(b"junk")
-    assert taskcode.cached_bytecode("m.py", source, directory) == first
-    assert (tmp_path / "cache" / kept).read_bytes() == first
-    # where the cache cannot be written, the module is compiled all the same
-    (tmp_path / "file").write_text("")
-    assert taskcode.cached_bytecode("m.py", source, str(tmp_path / "file" / "x")) == first
+    assert taskcode.task_code_zip(compressed=False) == code
+    assert taskcode.mrjob_zip(compressed=False) == mrjob
 
 
-def test_the_bytecode_cache_keeps_the_newest_half_past_its_limit(tmp_path, monkeypatch):
-    directory = tmp_path / "cache"
-    directory.mkdir()
-    for number in range(10):
-        path = directory / ("%02d.pyc" % number)
-        path.write_bytes(b"x")
-        os.utime(path, (1000 + number, 1000 + number))
-    monkeypatch.setattr(taskcode, "BYTECODE_KEPT", 8)
-    monkeypatch.setattr(taskcode.random, "random", lambda: 0.0)
-    taskcode._prune(str(directory))
-    assert sorted(os.listdir(directory)) == ["%02d.pyc" % number for number in range(6, 10)]
+def test_the_local_zips_are_built_for_the_process_where_the_cache_cannot_be_written(
+        local_zips, tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("JEEVES_CODE_CACHE", str(tmp_path / "a-file" / "cache"))
+    for path in (taskcode.task_code_zip(compressed=False), taskcode.mrjob_zip(compressed=False)):
+        assert not path.startswith(str(tmp_path)) and os.path.exists(path)
+        archive = zipfile.ZipFile(path)
+        assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_STORED}
+        assert any(name.endswith(".pyc") for name in archive.namelist())
+
+
+def test_every_local_job_marks_its_zips_used(local_zips):
+    """The cache keeps the entries used last (jeeves.codecache.prune): a long
+    run's zips must count as used at each of its jobs, not at its start only."""
+    zips = taskcode.task_code_args("local")[1].split(",")
+    for path in zips:
+        os.utime(os.path.dirname(path), (1000, 1000))
+    assert taskcode.task_code_args("local")[1].split(",") == zips
+    assert all(os.stat(os.path.dirname(path)).st_mtime > 1000 for path in zips)
