@@ -44,9 +44,12 @@ def test_local_tasks_import_the_shipped_zip_and_its_lemma_tables():
     # and mrjob from the one zip of it the driver makes (taskcode.mrjob_zip),
     # not from one mrjob makes for every job
     args = taskcode.task_code_args("local")
-    assert args[1].split(",") == [taskcode.task_code_zip(compressed=False),
-                                  taskcode.mrjob_zip(compressed=False)]
-    stored = zipfile.ZipFile(args[1].split(",")[0])
+    path = taskcode.local_task_path().split(os.pathsep)
+    assert [os.path.basename(name) for name in path] == ["jeeves.zip", "mrjob.zip"]
+    assert [os.stat(name).st_ino for name in path] == [
+        os.stat(taskcode.task_code_zip(compressed=False)).st_ino,
+        os.stat(taskcode.mrjob_zip(compressed=False)).st_ino]
+    stored = zipfile.ZipFile(path[0])
     assert {info.compress_type for info in stored.infolist()} == {zipfile.ZIP_STORED}
     # the same modules, each with its bytecode for this Python, which the
     # tasks load (a module loaded from a zip's .pyc has it as its __file__)
@@ -56,10 +59,13 @@ def test_local_tasks_import_the_shipped_zip_and_its_lemma_tables():
         == [name for name in sources if name.endswith(".py")]
     assert local["module"].endswith("/jeeves.zip/jeeves/features/text.pyc"), local["module"]
     assert local["mrjob_module"].endswith("/mrjob.zip/mrjob/__init__.pyc"), local["mrjob_module"]
-    environment = taskcode.local_task_environment()
-    assert args[2:] == ["--no-bootstrap-mrjob"] + [
+    # no --py-files: mrjob runs the tasks without its setup wrapper (and the
+    # Python it starts for a file lock); the zips are on their PYTHONPATH
+    environment = dict(taskcode.local_task_environment(), PYTHONPATH=taskcode.local_task_path())
+    assert args == ["--no-bootstrap-mrjob"] + [
         value for name in sorted(environment) for value in ("--cmdenv", "%s=%s" % (
             name, environment[name]))]
+    assert local["wrapped"] is False
     assert local["openblas_threads"] == environment.get(
         "OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS"))
     if "SETUPTOOLS_USE_DISTUTILS" in environment:  # mrjob's distutils: the standard library's
@@ -148,8 +154,9 @@ def test_the_local_zips_are_built_for_the_process_where_the_cache_cannot_be_writ
 def test_every_local_job_marks_its_zips_used(local_zips):
     """The cache keeps the entries used last (jeeves.codecache.prune): a long
     run's zips must count as used at each of its jobs, not at its start only."""
-    zips = taskcode.task_code_args("local")[1].split(",")
+    taskcode.task_code_args("local")
+    zips = [taskcode.task_code_zip(compressed=False), taskcode.mrjob_zip(compressed=False)]
     for path in zips:
         os.utime(os.path.dirname(path), (1000, 1000))
-    assert taskcode.task_code_args("local")[1].split(",") == zips
+    taskcode.task_code_args("local")
     assert all(os.stat(os.path.dirname(path)).st_mtime > 1000 for path in zips)

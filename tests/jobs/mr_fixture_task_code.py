@@ -20,6 +20,19 @@ class MRFixtureTaskCode(MRJob):
         distutils = sys.modules.get("distutils")  # mrjob imports it
         yield "distutils", getattr(distutils, "__file__", None)
         yield "openblas_threads", os.environ.get("OPENBLAS_NUM_THREADS")
+        yield "wrapped", _parent_runs("setup-wrapper.sh")
+
+
+def _parent_runs(script):
+    """Whether this task's parent process runs ``script`` (mrjob's setup
+    wrapper runs the task as its child); None where /proc cannot tell."""
+    import os
+
+    try:
+        with open("/proc/%d/cmdline" % os.getppid(), "rb") as handle:
+            return script.encode() in handle.read()
+    except OSError:
+        return None
 
 
 if __name__ == "__main__":
