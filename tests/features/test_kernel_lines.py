@@ -6,7 +6,9 @@ left to that Python path (None, nothing added); a vocabulary.tsv read
 natively is the Python reader's table, bit for bit."""
 
 import json
+import os
 import random
+import tempfile
 
 import numpy as np
 import pytest
@@ -340,6 +342,34 @@ def test_write_kept_vocabulary_equals_the_python_writer(tmp_path, monkeypatch):
     assert native_path.read_bytes() == python_path.read_bytes() and count == 1 + len(rows)
     with pytest.raises(ValueError, match="tab"):
         kernel.write_kept_vocabulary(str(native_path), [b'["kept",0]\t{"a\\tb":[1,2]}\n'], 9)
+
+
+def test_a_large_vocabulary_equals_the_python_writer():
+    """KeptTerms keeps the terms' text in one block and sorts with a stable
+    sort, which merges the sorted runs the count job's blocks are (vectors.rs):
+    the same bytes as Python's one sort, for blocks sorted or not, terms
+    sharing long prefixes."""
+    from jeeves.features.vocabulary import read_kept_terms, vocabulary_rows_from_kept
+
+    rng = random.Random(5)
+    terms = list({"".join(rng.choice("aab\u00e9\U0001f642 ") for _ in range(rng.randint(1, 9)))
+                  for _ in range(90000)})
+    assert len(terms) > 2 ** 15
+    rng.shuffle(terms)
+    for in_order in (False, True):
+        lines = []
+        for part in range(3):
+            block = terms[part::3]
+            block = sorted(block) if in_order else block
+            lines.append(b'["kept",%d]\t%s\n' % (part, ujson.dumps(
+                {term: [rng.randint(1, 9), rng.randint(1, 30)] for term in block}).encode()))
+        rows = vocabulary_rows_from_kept(read_kept_terms(lines), 5000)
+        with tempfile.TemporaryDirectory() as scratch:
+            path = os.path.join(scratch, "vocabulary.tsv")
+            write_vocabulary(path, rows)
+            with open(path, "rb") as handle:
+                expected = handle.read()
+        assert kernel.kept_vocabulary_bytes(lines, 5000) == (expected, len(terms))
 
 
 @pytest.mark.parametrize("norm", ["l2", "l1", "none"])

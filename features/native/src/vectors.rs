@@ -738,7 +738,10 @@ pub fn filter_terms<'py>(
 #[pyclass(module = "jeeves_kernel")]
 #[derive(Default)]
 pub struct KeptTerms {
-    terms: Vec<(Box<str>, i64)>,
+    /// every term's UTF-8 text, one after the other (no allocation per term)
+    text: Vec<u8>,
+    /// (start in `text`, length, df) of each term
+    terms: Vec<(usize, usize, i64)>,
 }
 
 #[pymethods]
@@ -757,13 +760,16 @@ impl KeptTerms {
         let Some(entries) = distinct_entries(&line[tab + 1..]) else {
             return false;
         };
-        self.terms.extend(entries.into_iter().map(|(term, _, df)| (Box::from(term.as_ref()), df)));
+        for (term, _, df) in entries {
+            self.terms.push((self.text.len(), term.len(), df));
+            self.text.extend_from_slice(term.as_bytes());
+        }
         true
     }
 
     /// The distinct document frequencies, ascending.
     fn dfs(&self) -> Vec<i64> {
-        let mut dfs: Vec<i64> = self.terms.iter().map(|&(_, df)| df).collect();
+        let mut dfs: Vec<i64> = self.terms.iter().map(|&(_, _, df)| df).collect();
         dfs.sort_unstable();
         dfs.dedup();
         dfs
@@ -780,21 +786,28 @@ impl KeptTerms {
         idf_texts: HashMap<i64, String>,
     ) -> Option<Bound<'py, PyBytes>> {
         let mut terms = std::mem::take(&mut self.terms);
-        terms.sort_unstable();
-        let mut out = Vec::with_capacity(terms.len() * 48 + 16);
+        let text = std::mem::take(&mut self.text);
+        let term = |&(start, length, _): &(usize, usize, i64)| &text[start..start + length];
+        // each block's terms come sorted (the count job writes them so): the
+        // stable sort finds those runs and merges them, where an unstable one
+        // sorts from scratch; equal (term, df) pairs are equal, so the order
+        // is the same either way
+        terms.sort_by(|a, b| term(a).cmp(term(b)).then(a.2.cmp(&b.2)));
+        let mut out = Vec::with_capacity(text.len() + terms.len() * 32 + 16);
         out.extend_from_slice(b"term\tid\tdf\tidf\n");
         let mut numbers = itoa::Buffer::new();
-        for (id, (term, df)) in terms.iter().enumerate() {
-            if term.bytes().any(|byte| byte == b'\t' || byte == b'\n') {
+        for (id, entry) in terms.iter().enumerate() {
+            let bytes = term(entry);
+            if memchr::memchr2(b'\t', b'\n', bytes).is_some() {
                 return None;
             }
-            out.extend_from_slice(term.as_bytes());
+            out.extend_from_slice(bytes);
             out.push(b'\t');
             out.extend_from_slice(numbers.format(id).as_bytes());
             out.push(b'\t');
-            out.extend_from_slice(numbers.format(*df).as_bytes());
+            out.extend_from_slice(numbers.format(entry.2).as_bytes());
             out.push(b'\t');
-            out.extend_from_slice(idf_texts.get(df)?.as_bytes());
+            out.extend_from_slice(idf_texts.get(&entry.2)?.as_bytes());
             out.push(b'\n');
         }
         Some(PyBytes::new(py, &out))
