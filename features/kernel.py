@@ -408,6 +408,16 @@ def message_sort_key(value):
     return None if native is None else native.message_sort_key(value)
 
 
+def index_lines(data):
+    """A parse job's output part (bytes) -> ``[(key bytes, value start, value
+    end, sort key or None)]`` for its non-blank lines, read natively (the
+    sort key of a message row's value as :func:`message_sort_key` reads it);
+    None without the native module (scripts/pipeline/parse.py then cuts the
+    lines itself)."""
+    native = _load_native()
+    return None if native is None else native.index_lines(data)
+
+
 def Totals():  # noqa: N802 - the native class when it loads, else its Python stand-in
     """Corpus totals of counted messages: ``add(counts)``, ``len()``, ``drain(partitions)``."""
     native = _load_native()

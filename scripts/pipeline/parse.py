@@ -29,7 +29,7 @@ import ujson
 from mrjob.parse import is_uri
 
 from jeeves.errors import UserError
-from jeeves.features.kernel import message_sort_key
+from jeeves.features.kernel import index_lines, message_sort_key
 from jeeves.features.parsing import DEDUPE_BY, MAX_MESSAGE_BYTES
 from jeeves.files import replaced_directory
 from jeeves.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES, plan_inputs
@@ -38,6 +38,7 @@ from jeeves.storage import is_remote, join
 KINDS = ("message", "quarantine")
 OUTPUT_DIRS = {"message": "messages", "quarantine": "quarantine"}
 PART_BYTES = 64 * 1024 * 1024
+WRITE_BUFFER = 1 << 20
 
 
 def _sort_key(kind, record):
@@ -98,6 +99,24 @@ def _lines(data):
             yield line_start, data[line_start:tab], tab + 1, end
 
 
+def _indexed_lines(path, data):
+    """(key bytes, value start, value end, sort key or None) of each non-blank
+    line of the part file ``path`` (its bytes ``data``): cut and keyed natively
+    (jeeves.features.kernel.index_lines: the file is read once more, into
+    bytes, the kernel taking no mmap), else by :func:`_lines`, a message's
+    key read natively when it can be. A message row's key is the same either
+    way, and the same as the decoded record's (tests/scripts/test_parse_split.py)."""
+    if data:
+        with open(path, "rb") as handle:
+            lines = index_lines(handle.read())
+        if lines is not None:
+            return lines
+    return [(raw_key, value_start, value_end,
+             message_sort_key(data[value_start:value_end])
+             if raw_key.startswith(b'["message"') or raw_key == b'"message"' else None)
+            for _, raw_key, value_start, value_end in _lines(data)]
+
+
 def _index_job_output(paths, parts):
     """{kind: [(sort key, (part path, offset, length))]} for the job's output
     lines, and {dedupe key: [entry, ...]} of the message rows of a map-only
@@ -108,15 +127,13 @@ def _index_job_output(paths, parts):
     by_dedupe_key = {}
     for path in paths:
         data = parts.open(path)
-        for _, raw_key, value_start, value_end in _lines(data):
+        for raw_key, value_start, value_end, sort_key in _indexed_lines(path, data):
             key = ujson.loads(raw_key)
             kind = key[0] if isinstance(key, list) else key
-            value = data[value_start:value_end]
-            # a message's key read natively (the record is not decoded), else
-            # from the decoded record: the same key (tests/scripts/test_parse_split.py)
-            sort_key = message_sort_key(value) if kind == "message" else None
+            if kind != "message":
+                sort_key = None
             if sort_key is None:
-                sort_key = _sort_key(kind, ujson.loads(value))
+                sort_key = _sort_key(kind, ujson.loads(data[value_start:value_end]))
             entry = (sort_key, (path, value_start, value_end - value_start))
             if kind == "message" and isinstance(key, list):
                 by_dedupe_key.setdefault(key[1], []).append(entry)
@@ -156,7 +173,9 @@ def _write_sorted(entries, directory, parts):
                 if part is not None:
                     part.close()
                     part_number += 1
-                part = open(os.path.join(directory, "part-%05d" % part_number), "wb")
+                # a large buffer: a record (~2.5 KB) a write call, ~64 system calls a part
+                part = open(os.path.join(directory, "part-%05d" % part_number), "wb",
+                            buffering=WRITE_BUFFER)
                 written = 0
             value = where if isinstance(where, bytes) else parts.read(*where)
             part.write(value)

@@ -149,6 +149,36 @@ def test_lines_are_cut_as_the_split_reads_them():
     assert list(_lines(b"")) == list(_lines(b"\n \n")) == []
 
 
+def test_the_native_index_cuts_and_keys_lines_as_python(tmp_path, monkeypatch):
+    """jeeves_kernel.index_lines (the split's index, read natively) gives the
+    lines _lines cuts, with message_sort_key's key for message rows only."""
+    from jeeves.pipeline.parse import _indexed_lines
+
+    record = b'{"message_id": "<m@x>", "source": {"uri": "u", "index": 2, "offset": 9}}'
+    data = (b'["message","k1"]\t' + record + b'\n\n \x0b\x0c\r\n"message"\t' + record
+            + b'\n["quarantine","r"]\t' + record + b'\n["message","k2"]\t{"message_id": 1}\n'
+            + b'\t"c"\tv\n"k"\n\xff\t\xfe\n["message","k3"]\t' + record)
+    path = tmp_path / "part-00000"
+    path.write_bytes(data)
+    native = _indexed_lines(str(path), data)
+    assert [key for key, _, _, _ in native] == [
+        b'["message","k1"]', b'"message"', b'["quarantine","r"]', b'["message","k2"]', b"",
+        b'"k"', b"\xff", b'["message","k3"]']
+    key = ("<m@x>", "u", 2, 9)
+    assert [sort_key for _, _, _, sort_key in native] == [key, key, None, None, None, None,
+                                                          None, key]
+    # cut in Python, a message's key still read natively
+    from jeeves.pipeline import parse
+
+    with monkeypatch.context() as patched:
+        patched.setattr(parse, "index_lines", lambda data: None)
+        assert _indexed_lines(str(path), data) == native
+    monkeypatch.setattr(kernel, "_native_module", [None])
+    assert _indexed_lines(str(path), data) == [(key_, start, end, None)
+                                               for key_, start, end, _ in native]
+    assert _indexed_lines(str(path), b"") == []
+
+
 def test_records_past_a_part_files_size_go_on_in_the_next(tmp_path, monkeypatch):
     from jeeves.pipeline import parse
 

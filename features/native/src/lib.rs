@@ -1071,7 +1071,7 @@ impl Merger {
 #[pymodule]
 mod jeeves_kernel {
     #[pymodule_export]
-    use super::sortkey::message_sort_key;
+    use super::sortkey::{index_lines, message_sort_key};
     #[pymodule_export]
     use super::svmlight::format_svmlight;
     #[pymodule_export]

@@ -157,3 +157,44 @@ pub fn message_sort_key(value: &[u8]) -> Option<(String, String, i64, i64)> {
     };
     Some((message_id, uri, index, offset))
 }
+
+/// A sort key as `message_sort_key` returns it.
+type SortKey = (String, String, i64, i64);
+
+/// `index_lines(data)`: the lines of a parse job's output part (bytes), as
+/// scripts/pipeline/parse.py's `_lines` cuts them, each with the sort key of
+/// its value when its key is a message row's (`"message"` or `["message"...`):
+/// `[(key bytes, value start, value end, sort key or None)]`. A line made only
+/// of ASCII white space (Python's `bytes.isspace`) is skipped; the key runs to
+/// the first tab (no tab: the whole line, the value empty); the line end is
+/// the byte `\n`. A None sort key: not a message row, or one only the decoded
+/// record can key (`message_sort_key`).
+#[pyfunction]
+pub fn index_lines<'py>(
+    py: Python<'py>,
+    data: &[u8],
+) -> PyResult<Vec<(Bound<'py, pyo3::types::PyBytes>, usize, usize, Option<SortKey>)>> {
+    let mut lines = Vec::new();
+    let size = data.len();
+    let mut start = 0;
+    while start < size {
+        let end = memchr::memchr(b'\n', &data[start..]).map_or(size, |at| start + at);
+        let line = &data[start..end];
+        let line_start = start;
+        start = end + 1;
+        if line.iter().all(|&byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
+            continue;
+        }
+        let (key, value_start) = match memchr::memchr(b'\t', line) {
+            Some(tab) => (&line[..tab], line_start + tab + 1),
+            None => (line, end),
+        };
+        let sort_key = if key.starts_with(b"[\"message\"") || key == b"\"message\"" {
+            message_sort_key(&data[value_start..end])
+        } else {
+            None
+        };
+        lines.push((pyo3::types::PyBytes::new(py, key), value_start, end, sort_key));
+    }
+    Ok(lines)
+}
