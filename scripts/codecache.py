@@ -24,8 +24,8 @@ from, read from the file system's metadata only (no file is read):
 
 - the path, size, modification and change times (nanoseconds) and inode of
   every file the zip is built from: the package's modules
-  (``taskcode.package_files``), mrjob's files, the kernel's ``__init__.py``
-  and shared library, and for every kind jeeves/taskcode.py and this
+  (``codezips.package_files``), mrjob's files, the kernel's ``__init__.py``
+  and shared library, and for every kind jeeves/codezips.py and this
   module, so a change to how the zips are made is a change too;
 - for the lemma tables, the same of every file ``load_lemma_tables`` may
   read them from (the user's cache file, and in each ``NLTK_DATA``
@@ -55,6 +55,7 @@ build or write that fails leaves nothing behind: an entry is made in a
 the run that made it died).
 """
 
+import atexit
 import functools
 import hashlib
 import importlib.util
@@ -66,7 +67,7 @@ import sys
 import tempfile
 import zipfile
 
-from jeeves import taskcode
+from jeeves import codezips
 
 CACHE_FORMAT = 1
 # entries kept (each one zip, 1-5 MB)
@@ -123,7 +124,7 @@ def lemma_table_files(environ=None):
 
 def mrjob_source_files():
     """Every file of the installed mrjob package (its ``__pycache__`` left
-    out): what its zip (taskcode.mrjob_zip) is made from, and a few more."""
+    out): what its zip (codezips.write_mrjob_zip) is made from, and a few more."""
     import mrjob
 
     root = os.path.dirname(os.path.abspath(mrjob.__file__))
@@ -136,17 +137,17 @@ def mrjob_source_files():
 
 def source_files(kind):
     """The files the ``kind`` zip (KINDS, LOCAL_KINDS) is built from; None
-    for ``kernel`` when there is no kernel to ship (taskcode.kernel_files)."""
+    for ``kernel`` when there is no kernel to ship (codezips.kernel_files)."""
     if kind in ("code", "local-code"):
-        return [path for _, path in taskcode.package_files()] + lemma_table_files()
+        return [path for _, path in codezips.package_files()] + lemma_table_files()
     # the code zip's sources include the modules that make the zips; the
     # others get them too, so a change to how a zip is made (its bytecode,
     # say) is a new key
-    makers = [os.path.abspath(taskcode.__file__), os.path.abspath(__file__)]
+    makers = [os.path.abspath(codezips.__file__), os.path.abspath(__file__)]
     if kind in ("mrjob", "local-mrjob"):
         return mrjob_source_files() + makers
     if kind == "kernel":
-        files = [path for _, path in taskcode.kernel_files()]
+        files = [path for _, path in codezips.kernel_files()]
         return files + makers if files else None
     raise ValueError("unknown zip %r" % kind)
 
@@ -177,12 +178,12 @@ def build(kind, path):
     if kind in ("code", "local-code"):
         from jeeves.features.wordnet import load_lemma_tables
 
-        taskcode.write_code_zip(buffer, load_lemma_tables(),
+        codezips.write_code_zip(buffer, load_lemma_tables(),
                                 zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED,
                                 bytecode=bytecode)
     elif kind in ("mrjob", "local-mrjob"):
-        taskcode.write_mrjob_zip(buffer, compressed)
-    elif taskcode.write_kernel_zip(buffer) is None:
+        codezips.write_mrjob_zip(buffer, compressed)
+    elif codezips.write_kernel_zip(buffer) is None:
         raise ValueError("no kernel to ship")
     data = buffer.getvalue()
     with open(path, "wb") as handle:
@@ -306,10 +307,21 @@ def process_zips():
 def shipped_zips(directory=None):
     """[(path, sha256) of the code zip, of mrjob's zip, of the kernel's or
     None]: the zips a cluster's tasks get (module docstring), from the cache;
-    where it cannot be written, the process's own zips (taskcode.task_code_zip,
-    mrjob_zip, kernel_zip), hashed."""
+    where it cannot be written, zips built for the process (:func:`process_built`)."""
     try:
         return [cached_zip(kind, directory) for kind in KINDS]
     except OSError:
-        paths = (taskcode.task_code_zip(), taskcode.mrjob_zip(), taskcode.kernel_zip())
-        return [None if path is None else (path, file_digest(path)[0]) for path in paths]
+        return [process_built(kind) for kind in KINDS]
+
+
+@functools.lru_cache(maxsize=None)
+def process_built(kind):
+    """(path, sha256) of the ``kind`` zip built in a temporary directory of
+    this process (removed when it exits), for where the cache cannot be
+    written; None for ``kernel`` when there is no kernel to ship."""
+    if source_files(kind) is None:
+        return None
+    directory = tempfile.mkdtemp(prefix="jeeves-code-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = os.path.join(directory, ZIP_NAMES[kind])
+    return path, build(kind, path)[0]

@@ -17,7 +17,7 @@ import zipfile
 
 import pytest
 
-from jeeves import codecache, taskcode
+from jeeves import codecache, codezips, taskcode
 
 
 def sha256(path):
@@ -30,9 +30,9 @@ def probe(tmp_path, monkeypatch):
     """One more module in the code zip, a file of the test's own to change."""
     module = tmp_path / "probe.py"
     module.write_text("VALUE = 1\n")
-    package_files = taskcode.package_files
+    package_files = codezips.package_files
 
-    monkeypatch.setattr(taskcode, "package_files",
+    monkeypatch.setattr(codezips, "package_files",
                         lambda: package_files() + [("jeeves/probe.py", str(module))])
     return module
 
@@ -106,8 +106,11 @@ def test_an_unwritable_cache_falls_back_to_the_process_zips(tmp_path):
     blocked = tmp_path / "a-file"
     blocked.write_text("")
     found = codecache.shipped_zips(str(blocked / "cache"))
-    assert found[0] == (taskcode.task_code_zip(), sha256(taskcode.task_code_zip()))
-    assert found[1] == (taskcode.mrjob_zip(), sha256(taskcode.mrjob_zip()))
+    # zips built for the process: the bytes of the process's own (jeeves.taskcode)
+    assert not found[0][0].startswith(str(tmp_path))
+    assert found[0][1] == sha256(found[0][0]) == sha256(taskcode.task_code_zip())
+    assert found[1][1] == sha256(found[1][0]) == sha256(taskcode.mrjob_zip())
+    assert codecache.shipped_zips(str(blocked / "cache")) == found
 
 
 def test_only_the_entries_used_last_are_kept(tmp_path):

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from jeeves import taskcode
+from jeeves import codezips, taskcode
 from jeeves.features.wordnet import load_lemma_tables
 from tests.helpers import run_job
 from tests.jobs.mr_fixture_task_code import MRFixtureTaskCode
@@ -135,7 +135,7 @@ def test_the_local_zips_are_kept_between_runs_and_not_compiled_again(local_zips,
     # the next run (a new process: nothing remembered) finds them, compiling nothing
     taskcode.task_code_zip.cache_clear()
     taskcode.mrjob_zip.cache_clear()
-    monkeypatch.setattr(taskcode, "bytecode_entry", lambda *args: pytest.fail("compiled"))
+    monkeypatch.setattr(codezips, "bytecode_entry", lambda *args: pytest.fail("compiled"))
     assert taskcode.task_code_zip(compressed=False) == code
     assert taskcode.mrjob_zip(compressed=False) == mrjob
 
