@@ -1,20 +1,14 @@
-"""The code a job's tasks run: the running ``jeeves`` package as one zip.
+"""The code a job's tasks run: the running ``jeeves`` package as one zip
+(made by jeeves.codezips: its modules and the WordNet lemma tables).
 
-On every runner but inline, each job gets ``--py-files ZIP`` (mrjob puts it
-first on the tasks' PYTHONPATH; Spark gets it as ``--py-files``; the local
-runner's jobs also get mrjob's zip, made once, :func:`mrjob_zip`), so tasks
-import exactly the modules the driver imported, whether Jeeves runs from a
+On Hadoop, EMR and Spark each job gets ``--py-files ZIP`` (mrjob puts it
+first on the tasks' PYTHONPATH; Spark gets it as ``--py-files``); the local
+runner's tasks get it and a zip of mrjob, made once, on their PYTHONPATH
+(:func:`local_task_path`: no setup wrapper per task). So tasks import
+exactly the modules the driver imported, whether Jeeves runs from a
 checkout (the repository's folders mapped to ``jeeves.*``) or from an
-installed wheel. The zip holds:
-
-- every ``.py`` file of the ``jeeves`` packages, under ``jeeves/...``;
-- ``jeeves/features/lemma-tables.json``, the WordNet lemma tables the
-  analyzer needs (jeeves.features.wordnet), so no task needs NLTK or WordNet;
-- for the local runner's tasks only, which run this very Python, each
-  module's bytecode beside it (``.pyc``, :func:`bytecode_entry`): Python
-  writes no bytecode cache for a module imported from a zip, so every task
-  compiled every module it imported, the same for mrjob's zip. The modules
-  are compiled once, when the zip is built.
+installed wheel. The local runner's two zips are stored (not deflated) and
+carry each module's bytecode for this very Python (jeeves.codezips).
 
 The local runner's tasks also import mrjob's ``distutils`` from the standard
 library where there is one (Python 3.11 and older:
