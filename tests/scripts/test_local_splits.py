@@ -88,8 +88,10 @@ def split_files(runner, task_type, step_num, count):
 
 
 @pytest.mark.parametrize("runner_name", ["local", "inline"])
-def test_a_local_runners_split_files_are_mrjobs(tmp_path, runner_name):
-    """Both splitters on a real local or inline runner: the same split records and files."""
+def test_a_local_runners_split_files_are_mrjobs(tmp_path, runner_name, monkeypatch):
+    """Both splitters on a real local or inline runner, with mrjob's two tasks
+    a core: the same split records and files."""
+    monkeypatch.setattr(local_splits, "TASK_BYTES", 0)
     big = b"".join(b"word%d other%d\n" % (number % 97, number % 13) for number in range(5000))
     (tmp_path / "big.txt").write_bytes(big)
     (tmp_path / "small.txt").write_bytes(b"one line without a newline")
@@ -115,6 +117,30 @@ def test_a_local_runners_split_files_are_mrjobs(tmp_path, runner_name):
     splits, files, reducers, _ = made["ranges"]
     assert len(splits) > 3 and reducers > 2
     assert b"".join(files) == big + b"one line without a newline"
+
+
+@pytest.mark.parametrize("cores", [1, 2, 3])
+def test_small_inputs_get_one_task_a_core(tmp_path, cores, monkeypatch):
+    data = b"".join(b"line %d\tvalue\n" % number for number in range(3000))
+    (tmp_path / "in.txt").write_bytes(data)
+    job = MRFixtureWordCount(["-r", "local", "--no-conf", "--num-cores", str(cores),
+                              str(tmp_path / "in.txt")])
+    with job.make_runner() as runner:
+        local_splits.use_range_splits(runner)
+        splits = runner._split_mapper_input([str(tmp_path / "in.txt")], 0)
+        files = split_files(runner, "mapper", 0, len(splits))
+        sorted_path = runner._sorted_reducer_input_path(0)
+        os.makedirs(os.path.dirname(sorted_path), exist_ok=True)
+        with open(sorted_path, "wb") as handle:
+            handle.write(data)
+        reducers = runner._split_reducer_input(0)
+        # past TASK_BYTES a task: mrjob's two a core
+        monkeypatch.setattr(local_splits, "TASK_BYTES", len(data) // (2 * cores))
+        assert len(runner._split_mapper_input([str(tmp_path / "in.txt")], 0)) == 2 * cores
+    assert len(splits) == reducers == cores
+    assert b"".join(files) == data
+    assert [split["length"] for split in splits] == [len(part) for part in files]
+    assert local_splits.tasks_for(2 * cores * local_splits.TASK_BYTES, cores) == 2 * cores
 
 
 def test_compressed_input_is_left_to_mrjob(tmp_path):
