@@ -101,6 +101,13 @@ BENCH_MB ?= 64
 bench: setup
 	$(BIN)/python -m tools.run_bench --mb $(BENCH_MB)
 
+# The full-corpus run, local runner against Hadoop with HDFS input and output
+# (docs/perf-results.md, "The full-corpus run"; outside `make test`, as root
+# for the cluster's shuffle); e.g. BENCH_FULL_ARGS="--sizes 440".
+BENCH_FULL_ARGS ?=
+bench-full: setup hadoop-jars
+	$(BIN)/python -m tools.run_bench --full $(BENCH_FULL_ARGS)
+
 # The soak of `jeeves watch` and `jeeves serve` (docs/mailbox.md, "Soak"; outside
 # `make test`, which runs it on 2,000 messages): 20,000 messages, three Dovecot
 # restarts, one dropped connection; the figures go to .cache/soak/soak.json.
