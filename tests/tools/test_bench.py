@@ -53,8 +53,12 @@ def test_bench_writes_results_with_every_stage_and_reference(one_mb_run):
     assert stages["features"]["messages"] == messages
     references = results["references"]
     assert references["spark_ml"] == {"skipped": "--no-spark"}
-    for name in ("stdlib_parse", "sklearn_tfidf", "naive_mrjob"):
+    for name in ("stdlib_parse", "sklearn_tfidf", "sklearn_tfidf_default",
+                 "sklearn_tfidf_run_fields", "naive_mrjob"):
         assert references[name]["seconds"] > 0, name
+    # the run's fields (the quoted history too) give more terms than subject+body
+    assert (references["sklearn_tfidf_run_fields"]["vocabulary"]
+            > references["sklearn_tfidf_default"]["vocabulary"])
     # the stdlib loop sees every message of the files, duplicates included
     assert references["stdlib_parse"]["messages"] == stages["parse"]["read"]
     assert references["sklearn_tfidf"]["messages"] == messages
@@ -62,6 +66,7 @@ def test_bench_writes_results_with_every_stage_and_reference(one_mb_run):
     assert ratios[("parse", "stdlib_parse")] > 0
     assert ratios[("features", "sklearn_tfidf")] > 0
     assert ratios[("end_to_end", "spark_ml")] is None
+    assert ratios[("end_to_end", "sklearn_tfidf_run_fields")] > 0
 
 
 def test_report_has_a_row_per_stage(one_mb_run):
