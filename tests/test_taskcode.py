@@ -115,11 +115,12 @@ def local_zips(tmp_path, monkeypatch):
     """The local runner's zips made afresh, in a code cache of the test's own
     (the process's own are asked once per process: forgotten before and after)."""
     monkeypatch.setenv("JEEVES_CODE_CACHE", str(tmp_path / "cache"))
-    taskcode.task_code_zip.cache_clear()
-    taskcode.mrjob_zip.cache_clear()
+    forget = (taskcode.task_code_zip, taskcode.mrjob_zip, taskcode.local_task_path)
+    for asked in forget:
+        asked.cache_clear()
     yield tmp_path / "cache"
-    taskcode.task_code_zip.cache_clear()
-    taskcode.mrjob_zip.cache_clear()
+    for asked in forget:
+        asked.cache_clear()
 
 
 def test_the_local_zips_are_kept_between_runs_and_not_compiled_again(local_zips, monkeypatch):
