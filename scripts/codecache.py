@@ -314,14 +314,21 @@ def shipped_zips(directory=None):
         return [process_built(kind) for kind in KINDS]
 
 
-@functools.lru_cache(maxsize=None)
-def process_built(kind):
-    """(path, sha256) of the ``kind`` zip built in a temporary directory of
-    this process (removed when it exits), for where the cache cannot be
-    written; None for ``kernel`` when there is no kernel to ship."""
+def built_here(kind):
+    """(path, sha256) of the ``kind`` zip built now in a temporary directory
+    of this process (removed when it exits), outside the cache; None for
+    ``kernel`` when there is no kernel to ship. jeeves.taskcode's zips of the
+    process are these, where the cache is not used or cannot be written."""
     if source_files(kind) is None:
         return None
     directory = tempfile.mkdtemp(prefix="jeeves-code-")
     atexit.register(shutil.rmtree, directory, True)
     path = os.path.join(directory, ZIP_NAMES[kind])
     return path, build(kind, path)[0]
+
+
+@functools.lru_cache(maxsize=None)
+def process_built(kind):
+    """:func:`built_here` once per process, for where the cache cannot be
+    written."""
+    return built_here(kind)

@@ -107,9 +107,10 @@ def copy_range(source, target, start, length):
         if done == 0:
             break
         copied += done
+    # the file object's position after what the kernel wrote at its descriptor
+    target.seek(0, os.SEEK_END)
     if copied < length:
         # the kernel could not (another file system, an old kernel): through memory
-        target.seek(0, os.SEEK_END)
         source.seek(start + copied)
         while copied < length:
             chunk = source.read(min(CHUNK, length - copied))
@@ -117,8 +118,6 @@ def copy_range(source, target, start, length):
                 raise OSError("%s ended before byte %d" % (source.name, start + length))
             target.write(chunk)
             copied += len(chunk)
-    else:
-        target.seek(0, os.SEEK_END)
 
 
 def _ranges_of(path, split_size, keyed=False):

@@ -47,7 +47,6 @@ import shutil
 import sys
 import sysconfig
 import tempfile
-import zipfile
 
 from jeeves import codecache
 from jeeves.codezips import (  # noqa: F401 - the zips' makers, as this module's before
@@ -67,14 +66,15 @@ KERNEL_RUNNERS = ("hadoop", "emr")
 KERNEL_DIRECTORY = "jeeves-kernel"
 
 
-def _cached_local_zip(kind):
+def _local_zip(kind):
     """The path of the local runner's ``kind`` zip from the user's cache
     (jeeves.codecache: built into it on a first run, found by its sources'
-    fingerprint on the next), or None where the cache cannot be written."""
+    fingerprint on the next), or built for the process where the cache
+    cannot be written."""
     try:
         return codecache.cached_zip(kind)[0]
     except OSError:
-        return None
+        return codecache.built_here(kind)[0]
 
 
 @functools.lru_cache(maxsize=None)
@@ -84,17 +84,7 @@ def task_code_zip(compressed=True):
     deflating only costs the driver time (0.1 s) between its jobs, and with
     the modules' bytecode for this Python, kept between runs (module
     docstring). Asked once per process, so every job gets the same code."""
-    from jeeves.features.wordnet import load_lemma_tables
-
-    if not compressed:
-        cached = _cached_local_zip("local-code")
-        if cached is not None:
-            return cached
-    directory = tempfile.mkdtemp(prefix="jeeves-code-")
-    atexit.register(shutil.rmtree, directory, True)
-    return write_code_zip(os.path.join(directory, "jeeves.zip"), load_lemma_tables(),
-                          zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED,
-                          bytecode=not compressed)
+    return codecache.built_here("code")[0] if compressed else _local_zip("local-code")
 
 
 def local_task_environment(environ=None, version=None, stdlib=None):
@@ -171,10 +161,10 @@ def local_task_path():
 
 def _mark_used(paths):
     """Touch the folder of each of ``paths`` (a cache entry, or the process's
-    own temporary folder): the runner copies the zips into each step's
-    working directory when the step starts, so an entry must outlive the
-    last job of a long run, and the cache keeps the entries used last
-    (jeeves.codecache.prune)."""
+    own temporary folder) at every job: the cache keeps the entries used last
+    (jeeves.codecache.prune), so the ones a long run uses stay among them.
+    The run's tasks read the zips through this process's own links
+    (:func:`local_task_path`), which a pruned entry leaves in place."""
     for path in paths:
         try:
             os.utime(os.path.dirname(path))
@@ -187,11 +177,8 @@ def kernel_zip():
     """The path of a zip of the native kernel's package (module docstring),
     built once per process with fixed timestamps; None when there is none to
     ship (:func:`kernel_files`)."""
-    if not kernel_files():
-        return None
-    directory = tempfile.mkdtemp(prefix="jeeves-kernel-")
-    atexit.register(shutil.rmtree, directory, True)
-    return write_kernel_zip(os.path.join(directory, "jeeves-kernel.zip"))
+    built = codecache.built_here("kernel")
+    return None if built is None else built[0]
 
 
 def kernel_args(uri):
@@ -209,13 +196,7 @@ def mrjob_zip(compressed=True):
     per process with fixed timestamps, so the same mrjob gives the same bytes;
     ``compressed=False`` as for :func:`task_code_zip` (stored, with bytecode,
     kept between runs)."""
-    if not compressed:
-        cached = _cached_local_zip("local-mrjob")
-        if cached is not None:
-            return cached
-    directory = tempfile.mkdtemp(prefix="jeeves-mrjob-")
-    atexit.register(shutil.rmtree, directory, True)
-    return write_mrjob_zip(os.path.join(directory, "mrjob.zip"), compressed)
+    return codecache.built_here("mrjob")[0] if compressed else _local_zip("local-mrjob")
 
 
 def shipped_code_args(uris, kernel_uri=None):
