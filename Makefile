@@ -18,9 +18,17 @@ HADOOP_LOCAL := $(CURDIR)/.cache/hadoop
 HAVE_JAVA := $(shell command -v java >/dev/null && command -v mvn >/dev/null && echo yes)
 ENGINES := $(if $(HAVE_JAVA),hadoop-jars)
 
-.PHONY: setup lint test demo bench bench-full soak clean hadoop-jars cluster-start cluster-stop dovecot chromium
+.PHONY: setup bytecode lint test demo bench bench-full soak clean hadoop-jars cluster-start cluster-stop dovecot chromium
 
-setup: $(VENV)/.installed $(NLTK_DATA)/.provisioned $(VENV)/.kernel
+setup: $(VENV)/.installed $(NLTK_DATA)/.provisioned $(VENV)/.kernel bytecode
+
+# The checkout's modules compiled, as pip compiles an installed package's:
+# where PYTHONDONTWRITEBYTECODE is set (as on CI), every `jeeves` started from
+# the checkout would otherwise compile the ~60 modules it imports from source
+# (docs/perf-results.md, session 15). checked-hash: Python checks each file
+# against its source's hash, so an edited module is never run stale.
+bytecode: $(VENV)/.installed
+	$(BIN)/python -m compileall -q --invalidation-mode checked-hash scripts jobs features models
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -14,25 +14,39 @@ from __future__ import annotations
 
 import re
 
-_HISTORY_MARKERS = re.compile(
-    r"^[ \t]*(?:"
+# a history marker: what follows a line start (``^`` in MULTILINE mode)
+_MARKER = (
+    r"[ \t]*(?:"
     r"-{2,}[ \t]*(?:Original Message|Forwarded by|Forwarded message|Forward(?:ed)? Message)"
     r"|Begin forwarded message:"
     r"|On [^\n]{1,200}?\bwrote:[ \t]*$"
     r"|On [^\n]{1,200}\n[^\n]{0,200}?\bwrote:[ \t]*$"
     r"|From:[^\n]*\n[ \t]*(?:Sent|Date):"
-    r")",
-    re.IGNORECASE | re.MULTILINE,
+    r")"
 )
-_SIGNATURE_DELIMITER = re.compile(r"^-- ?$", re.MULTILINE)
+# The first marker, as ``re.search("^" + _MARKER, text)`` finds it: at the
+# text's start, else after the first newline that one follows. A pattern
+# that starts with a newline is searched for that character first (the
+# engine's literal prefix), where one that starts with ``^`` is tried at
+# every position of the text: 0.19 s against 0.08 s on the bodies of the
+# 64 MB benchmark prefix of Enron (25,232 messages).
+_MARKER_AT_START = re.compile(_MARKER, re.IGNORECASE | re.MULTILINE)
+_MARKER_AFTER_NEWLINE = re.compile("\n" + _MARKER, re.IGNORECASE | re.MULTILINE)
 _SIGNATURE_MAX_LINES = 15
 
 
+def _history_start(text):
+    """Where the first history marker's line starts in ``text``, or None."""
+    if _MARKER_AT_START.match(text):
+        return 0
+    match = _MARKER_AFTER_NEWLINE.search(text)
+    return None if match is None else match.start() + 1
+
+
 def _split_history(text):
-    match = _HISTORY_MARKERS.search(text)
-    if match is None:
+    start = _history_start(text)
+    if start is None:
         return text, ""
-    start = text.rfind("\n", 0, match.start()) + 1
     return text[:start], text[start:]
 
 
@@ -45,15 +59,37 @@ def _split_inline_quotes(text):
     return "\n".join(kept), "\n".join(quoted)
 
 
+def _last_delimiter(text):
+    """(start, end) of the last ``-- `` or ``--`` line of ``text``, as the last
+    match of ``^-- ?$`` (MULTILINE) spans, or None: found from the end among
+    the lines that start with ``--``, without a regular expression trying
+    every position of the text."""
+    end = len(text)
+    while True:
+        newline = text.rfind("\n--", 0, end)
+        at = newline + 1 if newline >= 0 else (0 if text.startswith("--") else -1)
+        if at < 0:
+            return None
+        stop = at + 2
+        if text.startswith(" ", stop):
+            stop += 1
+        if stop == len(text) or text[stop] == "\n":
+            return at, stop
+        if newline < 0:
+            return None
+        # no "\n--" before this one ends past its newline
+        end = newline
+
+
 def _split_signature(text):
-    matches = list(_SIGNATURE_DELIMITER.finditer(text))
-    if not matches:
+    found = _last_delimiter(text)
+    if found is None:
         return text, None
-    match = matches[-1]
-    signature = text[match.end():].strip("\n")
+    start, end = found
+    signature = text[end:].strip("\n")
     if not signature.strip() or signature.count("\n") >= _SIGNATURE_MAX_LINES:
         return text, None
-    return text[:match.start()], signature
+    return text[:start], signature
 
 
 def split_reply(text):

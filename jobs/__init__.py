@@ -5,7 +5,10 @@ driver ships the running ``jeeves`` package to the tasks as one zip
 (jeeves.taskcode), so a task imports exactly the code the driver runs.
 """
 
+import contextlib
+import io
 import os
+import sys
 
 
 def positive_int(text):
@@ -41,6 +44,10 @@ TASKS_GROUP = "tasks"
 PROGRESS_GROUP = "progress"
 PROGRESS_BYTES = "input_bytes"
 PROGRESS_EVERY = 1 << 20
+
+# A streaming task writes its output lines through a buffer of this many
+# bytes (:func:`buffered_output`).
+TASK_OUTPUT_BUFFER = 1 << 20
 
 
 def count_task(job, kind):
@@ -80,14 +87,23 @@ class CountedJob:
         yield from super().reduce_pairs(pairs, step_num)
 
     def run_mapper(self, step_num=0):
-        if step_num != 0 or not self.REPORTS_STDIN_BYTES:
-            return super().run_mapper(step_num)
-        # the streaming task's input is stdin (mrjob's _read_input reads it)
-        self._stdin = _ReportedLines(self.stdin, self)
-        try:
-            return super().run_mapper(step_num)
-        finally:
-            self._stdin = self._stdin.stream
+        with buffered_output(self):
+            if step_num != 0 or not self.REPORTS_STDIN_BYTES:
+                return super().run_mapper(step_num)
+            # the streaming task's input is stdin (mrjob's _read_input reads it)
+            self._stdin = _ReportedLines(self.stdin, self)
+            try:
+                return super().run_mapper(step_num)
+            finally:
+                self._stdin = self._stdin.stream
+
+    def run_combiner(self, step_num=0):
+        with buffered_output(self):
+            return super().run_combiner(step_num)
+
+    def run_reducer(self, step_num=0):
+        with buffered_output(self):
+            return super().run_reducer(step_num)
 
     def report_input_bytes(self, count):
         """Add ``count`` bytes read to the progress counter, in updates of
@@ -116,6 +132,35 @@ class CountedJob:
                     total += sum(os.path.getsize(os.path.join(directory, name))
                                  for name in names if not name.startswith(("_", ".")))
         return total
+
+
+@contextlib.contextmanager
+def buffered_output(job):
+    """While a streaming task runs (its output is the process's stdout), its
+    lines go to stdout through a buffer of TASK_OUTPUT_BUFFER bytes.
+
+    mrjob writes each output line with two writes to ``sys.stdout.buffer``:
+    through its 8 KB buffer, about a system call per line of a tf-idf or
+    parse task (2-3 KB each), and two per line where Python's stdout is
+    unbuffered (``PYTHONUNBUFFERED``, common in containers, or ``-u``). The
+    buffer is flushed, and detached from the descriptor (left open), when
+    the task's work ends, also when it fails. A job given its own output
+    (mrjob's inline runner, ``sandbox``) writes there unchanged."""
+    stream = getattr(sys.stdout, "buffer", None)
+    if job._stdout is not None or stream is None:
+        yield
+        return
+    stream.flush()
+    buffered = io.BufferedWriter(getattr(stream, "raw", stream), TASK_OUTPUT_BUFFER)
+    job._stdout = buffered
+    try:
+        yield
+    finally:
+        job._stdout = None
+        try:
+            buffered.flush()
+        finally:
+            buffered.detach()
 
 
 class _ReportedLines:
