@@ -43,6 +43,7 @@ local runner's tasks import the driver's installed module as they are.
 import atexit
 import functools
 import os
+import shlex
 import shutil
 import sys
 import sysconfig
@@ -62,6 +63,8 @@ from jeeves.codezips import (  # noqa: F401 - the zips' makers, as this module's
 
 # the runners whose tasks get the native kernel as an archive (module docstring)
 KERNEL_RUNNERS = ("hadoop", "emr")
+# the module the local runner's tasks are started with (task_code_args)
+TASK_START = "jeeves.jobs.task_start"
 # the archive's directory in a task's working directory
 KERNEL_DIRECTORY = "jeeves-kernel"
 
@@ -111,9 +114,11 @@ def local_task_environment(environ=None, version=None, stdlib=None):
     return found
 
 
-def task_code_args(runner):
+def task_code_args(runner, task_start=True):
     """The job switches that ship the zip to ``runner``'s tasks (none inline),
-    and the native kernel to Hadoop's and EMR's (:func:`kernel_args`)."""
+    and the native kernel to Hadoop's and EMR's (:func:`kernel_args`); the
+    local runner's tasks started through jeeves.jobs.task_start, unless
+    ``task_start`` is false (the mrjob.conf profile names a task Python)."""
     if runner == "inline":
         return []
     if runner == "local":
@@ -124,6 +129,9 @@ def task_code_args(runner):
         _mark_used(zips)
         environment = dict(local_task_environment(), PYTHONPATH=local_task_path())
         args = ["--no-bootstrap-mrjob"]
+        if task_start:
+            # tasks started through jeeves.jobs.task_start (its docstring)
+            args += ["--task-python-bin", "%s -m %s" % (shlex.quote(sys.executable), TASK_START)]
         for name, value in sorted(environment.items()):
             args += ["--cmdenv", "%s=%s" % (name, value)]
         return args

@@ -4,6 +4,7 @@ import filecmp
 import importlib.util
 import json
 import os
+import shlex
 import sys
 import sysconfig
 import zipfile
@@ -62,10 +63,17 @@ def test_local_tasks_import_the_shipped_zip_and_its_lemma_tables():
     # no --py-files: mrjob runs the tasks without its setup wrapper (and the
     # Python it starts for a file lock); the zips are on their PYTHONPATH
     environment = dict(taskcode.local_task_environment(), PYTHONPATH=taskcode.local_task_path())
-    assert args == ["--no-bootstrap-mrjob"] + [
+    start = ["--task-python-bin", "%s -m jeeves.jobs.task_start" % shlex.quote(sys.executable)]
+    assert args == ["--no-bootstrap-mrjob"] + start + [
         value for name in sorted(environment) for value in ("--cmdenv", "%s=%s" % (
             name, environment[name]))]
+    assert taskcode.task_code_args("local", task_start=False) == \
+        args[:1] + args[1 + len(start):]
     assert local["wrapped"] is False
+    # started through jeeves.jobs.task_start: mrjob imported without yaml and
+    # urllib.request, which the task never imported after either
+    assert local["task_start"] is True and inline["task_start"] is False
+    assert local["unused_modules"] == []
     assert local["openblas_threads"] == environment.get(
         "OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS"))
     if "SETUPTOOLS_USE_DISTUTILS" in environment:  # mrjob's distutils: the standard library's

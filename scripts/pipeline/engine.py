@@ -48,6 +48,8 @@ from jeeves.taskcode import shipped_code_args, task_code_args
 
 # mrjob options of a profile that the driver's own file systems need
 STORAGE_OPTIONS = ("s3_endpoint", "region", "hadoop_bin")
+# mrjob options that name the Python a task runs with
+TASK_PYTHON_OPTIONS = ("python_bin", "task_python_bin")
 
 
 def profile_options(runner, conf):
@@ -100,7 +102,10 @@ class Engine:
         put on HDFS on first use (module docstring); otherwise the local
         code zip, which mrjob uploads with each job (none inline)."""
         if self._code_args is None:
-            self._code_args = self._code_on_hdfs() or task_code_args(self.runner)
+            # a profile that names the tasks' Python keeps it
+            own_python = any(self._options.get(name) for name in TASK_PYTHON_OPTIONS)
+            self._code_args = self._code_on_hdfs() or task_code_args(
+                self.runner, task_start=not own_python)
         return list(self._code_args)
 
     def _code_on_hdfs(self):

@@ -21,6 +21,9 @@ class MRFixtureTaskCode(MRJob):
         yield "distutils", getattr(distutils, "__file__", None)
         yield "openblas_threads", os.environ.get("OPENBLAS_NUM_THREADS")
         yield "wrapped", _parent_runs("setup-wrapper.sh")
+        yield "task_start", _runs("jeeves.jobs.task_start", os.getpid())
+        yield "unused_modules", sorted(name for name in ("yaml", "urllib.request")
+                                       if name in sys.modules)
 
 
 def _parent_runs(script):
@@ -28,9 +31,15 @@ def _parent_runs(script):
     wrapper runs the task as its child); None where /proc cannot tell."""
     import os
 
+    return _runs(script, os.getppid())
+
+
+def _runs(name, pid):
+    """Whether process ``pid``'s command line holds ``name``; None where
+    /proc cannot tell."""
     try:
-        with open("/proc/%d/cmdline" % os.getppid(), "rb") as handle:
-            return script.encode() in handle.read()
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            return name.encode() in handle.read()
     except OSError:
         return None
 

@@ -5,8 +5,10 @@ the local runner (whose tasks are child processes) in its own process group,
 and the whole group gets SIGKILL once the stage is seen running:
 
 - parse:    mrjob's working directory of mr_parse_emails exists
-- features: that of mr_build_vocabulary (counting is done, the vocabulary
-            job is running)
+- features: that of mr_tfidf_vectors (counting and the vocabulary are
+            done, the vectors are being written; the vocabulary job runs in
+            the driver for about 0.1 s, which a watcher on a loaded machine
+            could miss, and then the whole chain after it failed)
 - graph:    that of mr_common_contacts (the contact lists are done)
 - labels:   that of mr_label_messages
 - train:    the first model's progress line is out (the labels stage's
@@ -67,7 +69,7 @@ STAGE_DIRS = {
 ORDER = ("parse", "features", "graph", "labels", "train", "score")
 KILLED_IN = ORDER
 # the job whose working directory shows the stage running (train: none)
-STAGE_JOBS = {"parse": "mr_parse_emails", "features": "mr_build_vocabulary",
+STAGE_JOBS = {"parse": "mr_parse_emails", "features": "mr_tfidf_vectors",
               "graph": "mr_common_contacts", "labels": "mr_label_messages",
               "score": "mr_score_messages"}
 PROGRESS_LINE = re.compile(r"^\[ *[0-9.]+s\] (\w+) .*$", re.M)

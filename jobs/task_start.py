@@ -1,0 +1,77 @@
+"""How the local runner starts a task: ``python -m jeeves.jobs.task_start
+SCRIPT ARGS...`` runs the job script SCRIPT as ``python SCRIPT ARGS...``
+would, having first imported ``mrjob.job`` without two modules no task uses.
+
+mrjob.job imports ``mrjob.conf``, which imports PyYAML (to read mrjob.conf
+files, which only the driver does) and, through ``mrjob.py2``,
+``urllib.request`` (for ``urlopen`` and ``pathname2url``, which no task
+calls): with ``http.client``, ``ssl`` and the email package, about 25 ms of
+the 75 ms mrjob.job costs every task process to import, ten task processes
+in a run of the 64 MB benchmark. While mrjob.job is imported here, ``yaml``
+is hidden (mrjob.conf then falls back to JSON conf files, which a task never
+reads either) and ``urllib.request`` is a stand-in whose two functions import
+the real module when called; both are put back right after, so any later
+``import yaml`` or ``import urllib.request`` in the task gets the real one.
+
+jeeves.taskcode gives this command as the local runner's
+``task_python_bin`` (unless the mrjob.conf profile names a Python of its
+own); cluster runners start their tasks as mrjob does.
+"""
+
+import os
+import runpy
+import sys
+import types
+
+_ABSENT = object()
+
+
+def _on_demand(module, name):
+    """A function that imports ``module`` when called and calls its ``name``."""
+
+    def call(*args, **kwargs):
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+def import_mrjob_job():
+    """Import mrjob.job with yaml hidden and urllib.request stood in for
+    (module docstring); False when it was imported already."""
+    if "mrjob.job" in sys.modules:
+        return False
+    saved = {name: sys.modules.get(name, _ABSENT) for name in ("yaml", "urllib.request")}
+    if saved["yaml"] is _ABSENT:
+        sys.modules["yaml"] = None  # its import raises ImportError
+    if saved["urllib.request"] is _ABSENT:
+        stand_in = types.ModuleType("urllib.request")
+        stand_in.urlopen = _on_demand("urllib.request", "urlopen")
+        stand_in.pathname2url = _on_demand("urllib.request", "pathname2url")
+        sys.modules["urllib.request"] = stand_in
+    try:
+        import mrjob.job  # noqa: F401
+    finally:
+        for name, module in saved.items():
+            if module is _ABSENT:
+                sys.modules.pop(name, None)
+    return True
+
+
+def main(argv=None):
+    """Run ``argv[0]`` (a job script) as ``__main__`` with ``argv`` as its sys.argv."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:
+        sys.exit("usage: python -m jeeves.jobs.task_start SCRIPT [ARGS...]")
+    import_mrjob_job()
+    script = argv[0]
+    sys.argv = argv
+    # as for `python SCRIPT`: the script's folder first on the path
+    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    runpy.run_path(script, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()
