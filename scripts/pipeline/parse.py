@@ -24,6 +24,7 @@ import mmap
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import ujson
 from mrjob.parse import is_uri
@@ -125,9 +126,13 @@ def _index_job_output(paths, parts):
     :class:`_Parts` that keeps the files open for the entries."""
     index = {kind: [] for kind in KINDS}
     by_dedupe_key = {}
-    for path in paths:
-        data = parts.open(path)
-        for raw_key, value_start, value_end, sort_key in _indexed_lines(path, data):
+    files = [(path, parts.open(path)) for path in paths]
+    # the files read and cut at once: the kernel lets go of the GIL while it
+    # cuts one (index_lines), as Python does while it reads one
+    with ThreadPoolExecutor(max_workers=max(1, min(len(files), os.cpu_count() or 1))) as pool:
+        indexed = list(pool.map(lambda found: _indexed_lines(*found), files))
+    for (path, data), lines in zip(files, indexed):
+        for raw_key, value_start, value_end, sort_key in lines:
             key = ujson.loads(raw_key)
             kind = key[0] if isinstance(key, list) else key
             if kind != "message":

@@ -174,6 +174,19 @@ pub fn index_lines<'py>(
     py: Python<'py>,
     data: &[u8],
 ) -> PyResult<Vec<(Bound<'py, pyo3::types::PyBytes>, usize, usize, Option<SortKey>)>> {
+    // cut and keyed without the GIL (the bytes cannot change), so the driver
+    // indexes several part files at once; the keys made into bytes after
+    let found = py.detach(|| cut_lines(data));
+    Ok(found
+        .into_iter()
+        .map(|(key_start, key_end, value_start, end, sort_key)| {
+            (pyo3::types::PyBytes::new(py, &data[key_start..key_end]), value_start, end, sort_key)
+        })
+        .collect())
+}
+
+/// `index_lines`' lines: (key start, key end, value start, value end, sort key).
+fn cut_lines(data: &[u8]) -> Vec<(usize, usize, usize, usize, Option<SortKey>)> {
     let mut lines = Vec::new();
     let size = data.len();
     let mut start = 0;
@@ -185,16 +198,17 @@ pub fn index_lines<'py>(
         if line.iter().all(|&byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
             continue;
         }
-        let (key, value_start) = match memchr::memchr(b'\t', line) {
-            Some(tab) => (&line[..tab], line_start + tab + 1),
-            None => (line, end),
+        let (key_end, value_start) = match memchr::memchr(b'\t', line) {
+            Some(tab) => (line_start + tab, line_start + tab + 1),
+            None => (end, end),
         };
+        let key = &data[line_start..key_end];
         let sort_key = if key.starts_with(b"[\"message\"") || key == b"\"message\"" {
             message_sort_key(&data[value_start..end])
         } else {
             None
         };
-        lines.push((pyo3::types::PyBytes::new(py, key), value_start, end, sort_key));
+        lines.push((line_start, key_end, value_start, end, sort_key));
     }
-    Ok(lines)
+    lines
 }
