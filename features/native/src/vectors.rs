@@ -787,33 +787,90 @@ impl KeptTerms {
     ) -> Option<Bound<'py, PyBytes>> {
         let mut terms = std::mem::take(&mut self.terms);
         let text = std::mem::take(&mut self.text);
-        let term = |&(start, length, _): &(usize, usize, i64)| &text[start..start + length];
-        // each block's terms come sorted (the count job writes them so): the
-        // stable sort finds those runs and merges them, where an unstable one
-        // sorts from scratch; equal (term, df) pairs are equal, so the order
-        // is the same either way
-        terms.sort_by(|a, b| term(a).cmp(term(b)).then(a.2.cmp(&b.2)));
-        let mut out = Vec::with_capacity(text.len() + terms.len() * 32 + 16);
-        out.extend_from_slice(b"term\tid\tdf\tidf\n");
-        let mut numbers = itoa::Buffer::new();
-        for (id, entry) in terms.iter().enumerate() {
-            let bytes = term(entry);
-            if memchr::memchr2(b'\t', b'\n', bytes).is_some() {
-                return None;
-            }
-            out.extend_from_slice(bytes);
-            out.push(b'\t');
-            out.extend_from_slice(numbers.format(id).as_bytes());
-            out.push(b'\t');
-            out.extend_from_slice(numbers.format(entry.2).as_bytes());
-            out.push(b'\t');
-            out.extend_from_slice(idf_texts.get(&entry.2)?.as_bytes());
-            out.push(b'\n');
-        }
+        // the driver waits for this, one core idle: the sort and the lines
+        // made in two threads each, the GIL let go
+        let out = py.detach(|| {
+            sort_kept(&text, &mut terms);
+            let (first, second) = terms.split_at(terms.len() / 2);
+            let (head, tail) = std::thread::scope(|scope| {
+                let head = scope.spawn(|| kept_lines(&text, first, 0, &idf_texts, true));
+                let tail = kept_lines(&text, second, first.len(), &idf_texts, false);
+                (head.join().expect("a vocabulary writer thread panicked"), tail)
+            });
+            let mut out = head?;
+            out.extend_from_slice(&tail?);
+            Some(out)
+        })?;
         Some(PyBytes::new(py, &out))
     }
 
     fn __len__(&self) -> usize {
         self.terms.len()
     }
+}
+
+/// `(start, length, df)` of a kept term, its text in the arena.
+type KeptTerm = (usize, usize, i64);
+
+/// Sort the kept terms by (term, df): each block's terms come sorted (the
+/// count job writes them so), and a stable sort finds those runs and merges
+/// them; the two halves sorted in two threads, then merged. Equal (term, df)
+/// pairs are equal lines, so the order is the same whichever comes first.
+fn sort_kept(text: &[u8], terms: &mut Vec<KeptTerm>) {
+    let term = |&(start, length, _): &KeptTerm| &text[start..start + length];
+    let order = |a: &KeptTerm, b: &KeptTerm| term(a).cmp(term(b)).then(a.2.cmp(&b.2));
+    let middle = terms.len() / 2;
+    let (first, second) = terms.split_at_mut(middle);
+    std::thread::scope(|scope| {
+        let sorting = scope.spawn(|| first.sort_by(order));
+        second.sort_by(order);
+        sorting.join().expect("a vocabulary sorting thread panicked");
+    });
+    let mut merged = Vec::with_capacity(terms.len());
+    let (mut left, mut right) = (0, middle);
+    while left < middle && right < terms.len() {
+        if order(&terms[right], &terms[left]) == std::cmp::Ordering::Less {
+            merged.push(terms[right]);
+            right += 1;
+        } else {
+            merged.push(terms[left]);
+            left += 1;
+        }
+    }
+    merged.extend_from_slice(&terms[left..middle]);
+    merged.extend_from_slice(&terms[right..]);
+    *terms = merged;
+}
+
+/// vocabulary.tsv lines of `terms` (sorted), ids from `first_id`, after the
+/// header when `header`; None when a term holds a tab or a newline or a df
+/// has no idf text.
+fn kept_lines(
+    text: &[u8],
+    terms: &[KeptTerm],
+    first_id: usize,
+    idf_texts: &HashMap<i64, String>,
+    header: bool,
+) -> Option<Vec<u8>> {
+    let bytes: usize = terms.iter().map(|&(_, length, _)| length).sum();
+    let mut out = Vec::with_capacity(bytes + terms.len() * 32 + 16);
+    if header {
+        out.extend_from_slice(b"term\tid\tdf\tidf\n");
+    }
+    let mut numbers = itoa::Buffer::new();
+    for (offset, &(start, length, df)) in terms.iter().enumerate() {
+        let term = &text[start..start + length];
+        if memchr::memchr2(b'\t', b'\n', term).is_some() {
+            return None;
+        }
+        out.extend_from_slice(term);
+        out.push(b'\t');
+        out.extend_from_slice(numbers.format(first_id + offset).as_bytes());
+        out.push(b'\t');
+        out.extend_from_slice(numbers.format(df).as_bytes());
+        out.push(b'\t');
+        out.extend_from_slice(idf_texts.get(&df)?.as_bytes());
+        out.push(b'\n');
+    }
+    Some(out)
 }
