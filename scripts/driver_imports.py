@@ -47,7 +47,6 @@ the process uses the same distutils without a warning. On 3.12 and newer
 there is no other distutils: nothing changes.
 """
 
-import importlib.abc
 import os
 import sys
 
@@ -108,9 +107,11 @@ def prepare_mrjob(runner):
     return True
 
 
-class PytestHidden(importlib.abc.MetaPathFinder):
+class PytestHidden:
     """Finds no module itself: has ``sklearn.utils._testing``, when it is
-    imported in a process without pytest, run with pytest hidden."""
+    imported in a process without pytest, run with pytest hidden. (A finder
+    on ``sys.meta_path`` needs only ``find_spec``: importlib.abc's base
+    class would import importlib.resources into every driver's start.)"""
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname != SKLEARN_TESTING or "pytest" in sys.modules:
