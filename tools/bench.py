@@ -159,22 +159,31 @@ def stage_train(work, runner):
 
 
 def stage_end_to_end(work, runner):
-    """The speed issue's end-to-end command, exactly: ``jeeves run --runner R
-    --ngram-max 2 --min-df 2 --no-graph`` (raw mail to records, vocabulary and
-    tf-idf vectors; no labels, so no training: the `train` row times that)."""
-    from jeeves.cli import main
-
-    argv = ["run", "--input"] + work["inputs"] + [
+    """The speed issue's end-to-end command, exactly, as a user runs it: a
+    ``jeeves run --runner R --ngram-max 2 --min-df 2 --no-graph`` process
+    (``python -m jeeves.cli``; raw mail to records, vocabulary and tf-idf
+    vectors; no labels, so no training: the `train` row times that), timed
+    from its start to its exit. Its CPU (the driver's and its tasks') over
+    that time is the issue's CPU / wall of the whole local run
+    (``run_cpu_over_wall``); the stage's own process, which imports this
+    harness first, is not part of the run."""
+    argv = [sys.executable, "-m", "jeeves.cli", "run", "--input"] + work["inputs"] + [
         "--output", work["out"], "--runner", runner, "--no-graph"] + FEATURE_ARGS
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    if main(argv) != 0:
-        raise RuntimeError("jeeves run failed")
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError("jeeves run failed: %s" % " / ".join(
+            done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with open(os.path.join(work["out"], "summary.json")) as handle:
         summary = json.load(handle)
     moved = summary["driver_bytes"].values()
     stages = summary["stages"]
     return {"messages": stages["parse"]["parsed"], "seconds": seconds,
+            "run_cpu_seconds": cpu, "run_cpu_over_wall": cpu / seconds,
             "stage_seconds": {name: stage.get("seconds") for name, stage in stages.items()
                               if isinstance(stage, dict)},
             "driver_bytes_read": sum(stage["bytes_read"] for stage in moved),
@@ -742,8 +751,11 @@ def target_rows(results):
     rows.append(("parse, MB/s of raw mail per core (inline: one process)",
                  parse.get("mb_per_s"), TARGETS["parse_mb_per_s_per_core"]))
     end = one["runners"].get("local", {}).get("end_to_end", {})
+    # the `jeeves run` process and its tasks (stage_end_to_end); results of
+    # before it have only the stage process's, the harness's start included
     rows.append(("CPU seconds / wall seconds of the whole local run",
-                 end.get("cpu_over_wall"), TARGETS["cpu_over_wall"]))
+                 end.get("run_cpu_over_wall", end.get("cpu_over_wall")),
+                 TARGETS["cpu_over_wall"]))
     return rows
 
 

@@ -50,6 +50,9 @@ def test_bench_writes_results_with_every_stage_and_reference(one_mb_run):
     messages = size["messages"]
     assert messages > 100
     assert stages["end_to_end"]["messages"] == messages
+    # the `jeeves run` process's own CPU over its wall time (inline: one core)
+    assert 0 < stages["end_to_end"]["run_cpu_seconds"]
+    assert 0 < stages["end_to_end"]["run_cpu_over_wall"] <= 1.5
     assert stages["features"]["messages"] == messages
     references = results["references"]
     assert references["spark_ml"] == {"skipped": "--no-spark"}
@@ -77,6 +80,21 @@ def test_report_has_a_row_per_stage(one_mb_run):
     for stage in bench.STAGES:
         assert stage in rows
     assert "ref: spark_ml" in rows
+
+
+def test_the_cpu_target_is_the_run_processes_own():
+    def results(end_to_end):
+        return {"references": {}, "sizes": {"1": {"runners": {
+            "inline": {}, "local": {"end_to_end": end_to_end}}}}}
+
+    def cpu_row(end_to_end):
+        rows = bench.target_rows(results(end_to_end))
+        return [row for row in rows if row[0].startswith("CPU seconds")][0][1:]
+
+    # the run's own figure, not the stage process's (which imports the harness first)
+    assert cpu_row({"cpu_over_wall": 1.7, "run_cpu_over_wall": 1.82}) == (1.82, 1.8)
+    # results written before the run's own figure existed
+    assert cpu_row({"cpu_over_wall": 1.7}) == (1.7, 1.8)
 
 
 def test_unknown_runner_is_a_user_error(capsys):
