@@ -141,3 +141,4 @@ cluster-stop:
 clean:
 	rm -rf $(VENV) $(VENV)-3.* $(NLTK_DATA) .pytest_cache .ruff_cache *.egg-info \
 	  $(KERNEL_WHEELS) features/native/target
+	find scripts jobs features models -name __pycache__ -type d -prune -exec rm -rf {} +
