@@ -18,6 +18,7 @@ jeeves.taskcode gives this command as the local runner's
 own); cluster runners start their tasks as mrjob does.
 """
 
+import contextlib
 import os
 import runpy
 import sys
@@ -38,25 +39,33 @@ def _on_demand(module, name):
     return call
 
 
+@contextlib.contextmanager
+def modules_replaced(replacements):
+    """While the block runs, each module of ``replacements`` (name -> module,
+    or None: its import raises ImportError) that ``sys.modules`` does not
+    hold is there as given; taken away after (unless something replaced it
+    meanwhile), so a later import finds the real module."""
+    added = [name for name in replacements if name not in sys.modules]
+    for name in added:
+        sys.modules[name] = replacements[name]
+    try:
+        yield
+    finally:
+        for name in added:
+            if sys.modules.get(name, _ABSENT) is replacements[name]:
+                del sys.modules[name]
+
+
 def import_mrjob_job():
     """Import mrjob.job with yaml hidden and urllib.request stood in for
     (module docstring); False when it was imported already."""
     if "mrjob.job" in sys.modules:
         return False
-    saved = {name: sys.modules.get(name, _ABSENT) for name in ("yaml", "urllib.request")}
-    if saved["yaml"] is _ABSENT:
-        sys.modules["yaml"] = None  # its import raises ImportError
-    if saved["urllib.request"] is _ABSENT:
-        stand_in = types.ModuleType("urllib.request")
-        stand_in.urlopen = _on_demand("urllib.request", "urlopen")
-        stand_in.pathname2url = _on_demand("urllib.request", "pathname2url")
-        sys.modules["urllib.request"] = stand_in
-    try:
+    stand_in = types.ModuleType("urllib.request")
+    stand_in.urlopen = _on_demand("urllib.request", "urlopen")
+    stand_in.pathname2url = _on_demand("urllib.request", "pathname2url")
+    with modules_replaced({"yaml": None, "urllib.request": stand_in}):
         import mrjob.job  # noqa: F401
-    finally:
-        for name, module in saved.items():
-            if module is _ABSENT:
-                sys.modules.pop(name, None)
     return True
 
 

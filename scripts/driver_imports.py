@@ -50,6 +50,8 @@ there is no other distutils: nothing changes.
 import os
 import sys
 
+from jeeves.jobs.task_start import modules_replaced
+
 _ABSENT = object()
 SKLEARN_TESTING = "sklearn.utils._testing"
 
@@ -57,12 +59,8 @@ SKLEARN_TESTING = "sklearn.utils._testing"
 def _without(name, load):
     """Run ``load()`` with the module ``name`` hidden (``sys.modules[name] =
     None``: its import raises ImportError), then unhide it."""
-    sys.modules[name] = None
-    try:
+    with modules_replaced({name: None}):
         return load()
-    finally:
-        if sys.modules.get(name, _ABSENT) is None:
-            del sys.modules[name]
 
 
 class PysparkOnDemand:
