@@ -814,9 +814,10 @@ type KeptTerm = (usize, usize, i64);
 
 /// Sort the kept terms by (term, df): each block's terms come sorted (the
 /// count job writes them so), and a stable sort finds those runs and merges
-/// them; the two halves sorted in two threads, then merged. Equal (term, df)
-/// pairs are equal lines, so the order is the same whichever comes first.
-fn sort_kept(text: &[u8], terms: &mut Vec<KeptTerm>) {
+/// them; the two halves sorted in two threads, then the two sorted runs
+/// merged by the same sort. Equal (term, df) pairs are equal lines, so the
+/// order is the same whichever comes first.
+fn sort_kept(text: &[u8], terms: &mut [KeptTerm]) {
     let term = |&(start, length, _): &KeptTerm| &text[start..start + length];
     let order = |a: &KeptTerm, b: &KeptTerm| term(a).cmp(term(b)).then(a.2.cmp(&b.2));
     let middle = terms.len() / 2;
@@ -826,20 +827,7 @@ fn sort_kept(text: &[u8], terms: &mut Vec<KeptTerm>) {
         second.sort_by(order);
         sorting.join().expect("a vocabulary sorting thread panicked");
     });
-    let mut merged = Vec::with_capacity(terms.len());
-    let (mut left, mut right) = (0, middle);
-    while left < middle && right < terms.len() {
-        if order(&terms[right], &terms[left]) == std::cmp::Ordering::Less {
-            merged.push(terms[right]);
-            right += 1;
-        } else {
-            merged.push(terms[left]);
-            left += 1;
-        }
-    }
-    merged.extend_from_slice(&terms[left..middle]);
-    merged.extend_from_slice(&terms[right..]);
-    *terms = merged;
+    terms.sort_by(order);
 }
 
 /// vocabulary.tsv lines of `terms` (sorted), ids from `first_id`, after the
