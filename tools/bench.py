@@ -158,6 +158,11 @@ def stage_train(work, runner):
     return {"messages": training["samples"], "positives": counts["positive"]}
 
 
+def cpu_between(before, after):
+    """User and system CPU seconds between two ``resource.getrusage`` figures."""
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def stage_end_to_end(work, runner):
     """The speed issue's end-to-end command, exactly, as a user runs it: a
     ``jeeves run --runner R --ngram-max 2 --min-df 2 --no-graph`` process
@@ -177,7 +182,7 @@ def stage_end_to_end(work, runner):
     if done.returncode != 0:
         raise RuntimeError("jeeves run failed: %s" % " / ".join(
             done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]))
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = cpu_between(before, after)
     with open(os.path.join(work["out"], "summary.json")) as handle:
         summary = json.load(handle)
     moved = summary["driver_bytes"].values()
@@ -387,7 +392,7 @@ def run_stage(name, work, scratch):
         figures = json.load(handle)
     # the CPU of the stage's whole process tree (its tasks, the grid search's
     # workers), reaped by the time the child exits, over the child's wall time
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = cpu_between(before, after)
     figures["tree_cpu_seconds"] = cpu
     figures["cpu_over_wall"] = cpu / wall if wall > 0 else None
     return figures
@@ -444,7 +449,7 @@ def mail_latency(bundle_dir, paths, repeats=3, warm_messages=200, warm_up=5):
                            cwd=bench_features.REPO)
             walls.append(time.perf_counter() - started)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            cpus.append(cpu_between(before, after))
     scorer = Scorer(bundle_dir)
     times = []
     for number, raw in enumerate(messages):
@@ -531,7 +536,7 @@ def daemon_latency(bundle_dir, paths, warm_messages=500, warm_up=20, repeats=10)
                                cwd=bench_features.REPO)
                 walls.append(time.perf_counter() - started)
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+                cpus.append(cpu_between(before, after))
         finally:
             child.terminate()
             child.wait(timeout=60)
