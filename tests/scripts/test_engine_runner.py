@@ -3,6 +3,7 @@ job in the driver (mrjob's inline runner) when asked, with the same output;
 no other runner than its own or inline."""
 
 import os
+import sys
 
 import pytest
 
@@ -38,3 +39,15 @@ def test_no_other_runner_than_its_own_or_inline(tmp_path):
     with pytest.raises(ValueError, match="not on local"):
         Engine(runner="inline").run(MRFixtureWordCount, [str(source)], str(tmp_path / "y"),
                                     runner="local")
+
+
+@pytest.mark.parametrize("option", ["python_bin", "task_python_bin"])
+def test_a_profile_that_names_the_tasks_python_keeps_it(tmp_path, option):
+    conf = tmp_path / "mrjob.conf"
+    conf.write_text("runners:\n  local:\n    %s: %s\n" % (option, sys.executable))
+    args = Engine(runner="local", conf=str(conf)).code_args()
+    assert "--task-python-bin" not in args
+    # the project's profile names none: its tasks start through jeeves.jobs.task_start
+    default = Engine(runner="local").code_args()
+    assert default[default.index("--task-python-bin") + 1].endswith(
+        "-m jeeves.jobs.task_start")
