@@ -56,13 +56,16 @@ import os
 import posixpath
 import shutil
 import tempfile
-import xml.etree.ElementTree as ElementTree
 from collections import defaultdict
 from urllib.parse import quote, unquote, urlencode, urlparse
-from urllib.request import urlopen
 
 from jeeves.features.parts import part_files
 from jeeves.files import write_atomically
+
+# urllib.request (with http.client and ssl) and ElementTree are imported where
+# WebHDFS and the Hadoop client files are read: the parse job's tasks import
+# this module to read their pieces, local files on this machine, and the two
+# cost about 12 ms of each task's start (docs/perf-results.md, session 16)
 
 SUCCESS = "_SUCCESS"
 REMOTE_SCHEMES = ("hdfs", "s3", "s3a", "s3n")
@@ -214,6 +217,8 @@ class WebHdfsFile:
         self.url = webhdfs_url.rstrip("/") + "/webhdfs/v1" + quote(urlparse(uri).path or "/")
 
     def _get(self, **params):
+        from urllib.request import urlopen
+
         user = os.environ.get("HADOOP_USER_NAME")
         if user:
             params["user.name"] = user
@@ -274,6 +279,8 @@ def hadoop_client_settings(conf_dir=None):
 
 @functools.lru_cache(maxsize=8)
 def _read_settings(files):
+    import xml.etree.ElementTree as ElementTree
+
     settings = {}
     for path, _, _ in files:
         for prop in ElementTree.parse(path).getroot().iter("property"):
@@ -356,7 +363,7 @@ class WebHdfsFilesystem:
         FileNotFoundError, no answer or 401 -> WebHdfsUnavailable, other
         errors -> IOError with the NameNode's message."""
         from urllib.error import HTTPError, URLError
-        from urllib.request import Request
+        from urllib.request import Request, urlopen
 
         request = Request(url, data=data, method=method, headers=headers or {})
         try:

@@ -33,6 +33,9 @@ def add_arguments(parser):
                              % ", ".join(RUNNERS))
     parser.add_argument("--no-spark", dest="spark", action="store_false",
                         help="leave the Spark ML reference out")
+    parser.add_argument("--repeats", type=int, default=bench.END_TO_END_REPEATS,
+                        help="runs of the end-to-end stage and of its references, of which "
+                             "the median counts (default: %(default)s)")
     parser.add_argument("--results", default=bench.RESULTS,
                         help="where the figures are written (default: bench/results.json)")
     parser.add_argument("--full", action="store_true",
@@ -53,8 +56,11 @@ def run(args):
         raise UserError("--runners: choose among %s, not %r" % (", ".join(RUNNERS), args.runners))
     if args.mb < 1:
         raise UserError("--mb must be at least 1, not %d" % args.mb)
+    if args.repeats < 1:
+        raise UserError("--repeats must be at least 1, not %d" % args.repeats)
     results = bench.run_benchmark(args.mb, runners=runners, scaling=args.scaling,
-                                  spark=args.spark, results_path=args.results)
+                                  spark=args.spark, results_path=args.results,
+                                  repeats=args.repeats)
     print(bench.format_report(results))
     print("\nresults: %s" % args.results)
     return 0
