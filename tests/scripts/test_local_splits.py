@@ -82,6 +82,49 @@ def test_copy_range_when_the_kernel_refuses(tmp_path, monkeypatch):
     assert (tmp_path / "target").read_bytes() == source.read_bytes()[5:]
 
 
+@pytest.mark.parametrize("cores", [1, 4])
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_the_splits_are_written_side_by_side_or_in_turn_alike(tmp_path, monkeypatch, cores,
+                                                               kernel_copy):
+    # one copier a core: the threads' copies through memory each seek a
+    # source handle of their own
+    source = tmp_path / "source"
+    data = b"".join(b"line %d %s\n" % (number, b"x" * (number % 97)) for number in range(5000))
+    source.write_bytes(data)
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    if not kernel_copy:
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    ranges = local_splits.line_boundaries(data, len(data), len(data) // 7)
+    assert len(ranges) >= 7
+
+    def targets():
+        for number in range(len(ranges)):
+            yield open(tmp_path / ("split-%d" % number), "wb")
+
+    local_splits._write_splits(str(source), ranges, targets())
+    assert [(tmp_path / ("split-%d" % number)).read_bytes() for number in range(len(ranges))] \
+        == [data[start:end] for start, end in ranges]
+
+
+def test_a_failed_copy_closes_every_split(tmp_path, monkeypatch):
+    source = tmp_path / "source"
+    source.write_bytes(b"a\nb\nc\nd\n")
+    opened = []
+
+    def targets():
+        for number in range(4):
+            opened.append(open(tmp_path / ("split-%d" % number), "wb"))
+            yield opened[-1]
+
+    def refuse(path, start, end, target):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(local_splits, "_copy_split", refuse)
+    with pytest.raises(OSError):
+        local_splits._write_splits(str(source), [(0, 2), (2, 4), (4, 6), (6, 8)], targets())
+    assert len(opened) == 4 and all(handle.closed for handle in opened)
+
+
 def split_files(runner, task_type, step_num, count):
     return [open(runner._task_input_path(task_type, step_num, number), "rb").read()
             for number in range(count)]
