@@ -18,8 +18,9 @@ tasks a core) for inputs of at least TASK_BYTES a task, else one task a
 core (:func:`tasks_for`). The boundaries are
 found with ``mmap.find`` and the ranges copied by the kernel
 (``os.copy_file_range``; through memory where that call is missing or
-refused), side by side in a thread a core. Compressed input and input manifests go to mrjob's own code.
-tests/scripts/test_local_splits.py holds the files equal to mrjob's.
+refused), side by side in a thread a core. Compressed input and input
+manifests go to mrjob's own code. tests/scripts/test_local_splits.py holds
+the files equal to mrjob's.
 """
 
 import mmap
