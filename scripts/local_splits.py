@@ -141,23 +141,17 @@ def _write_splits(path, ranges, fileobjs):
     try:
         for _ in ranges:
             targets.append(next(fileobjs))
-        copiers = min(len(ranges), os.cpu_count() or 1)
-        if copiers < 2:
-            for (start, end), target in zip(ranges, targets):
-                _copy_split(path, start, end, target)
-        else:
-            with ThreadPoolExecutor(max_workers=copiers) as pool:
-                for done in [pool.submit(_copy_split, path, start, end, target)
-                             for (start, end), target in zip(ranges, targets)]:
-                    done.result()
+        with ThreadPoolExecutor(max_workers=min(len(ranges), os.cpu_count() or 1)) as pool:
+            list(pool.map(_copy_split, [path] * len(ranges), ranges, targets))
     finally:
         for target in targets:
             target.close()
 
 
-def _copy_split(path, start, end, target):
-    """Copy bytes ``start`` to ``end`` of ``path`` to the open file ``target``
-    (a source handle of its own: the copy through memory seeks it)."""
+def _copy_split(path, byte_range, target):
+    """Copy the bytes ``byte_range`` (start, end) of ``path`` to the open file
+    ``target`` (a source handle of its own: the copy through memory seeks it)."""
+    start, end = byte_range
     with open(path, "rb") as source:
         copy_range(source, target, start, end - start)
 

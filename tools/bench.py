@@ -642,15 +642,13 @@ def project_stages(inputs, runner, scratch, repeats=1):
 
 def reference_stages(inputs, messages, scratch, spark, repeats=1):
     """{reference: figures}; the end-to-end references fitted ``repeats`` times."""
-    work = {"inputs": inputs, "runner": "inline", "messages": messages}
+    work = {"inputs": inputs, "runner": "inline", "messages": messages, "repeats": repeats}
     references = {}
     for name in REFERENCES:
         if name == "spark_ml" and spark is not True:
             references[name] = {"skipped": spark}
         else:
-            references[name] = run_stage(
-                name, dict(work, repeats=repeats) if name in END_TO_END_REFERENCES else work,
-                scratch)
+            references[name] = run_stage(name, work, scratch)
     return references
 
 

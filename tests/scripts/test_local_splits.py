@@ -116,7 +116,7 @@ def test_a_failed_copy_closes_every_split(tmp_path, monkeypatch):
             opened.append(open(tmp_path / ("split-%d" % number), "wb"))
             yield opened[-1]
 
-    def refuse(path, start, end, target):
+    def refuse(path, byte_range, target):
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(local_splits, "_copy_split", refuse)
