@@ -1,17 +1,24 @@
 """How the local runner starts a task: ``python -m jeeves.jobs.task_start
 SCRIPT ARGS...`` runs the job script SCRIPT as ``python SCRIPT ARGS...``
-would, having first imported ``mrjob.job`` without two modules no task uses.
+would, having first imported ``mrjob.job`` without modules no task uses.
 
 mrjob.job imports ``mrjob.conf``, which imports PyYAML (to read mrjob.conf
 files, which only the driver does) and, through ``mrjob.py2``,
 ``urllib.request`` (for ``urlopen`` and ``pathname2url``, which no task
 calls): with ``http.client``, ``ssl`` and the email package, about 25 ms of
 the 75 ms mrjob.job costs every task process to import, ten task processes
-in a run of the 64 MB benchmark. While mrjob.job is imported here, ``yaml``
+in a run of the 64 MB benchmark. mrjob also imports two functions of
+``distutils`` (``find_executable``, ``LooseVersion``) that only a driver
+calls: on Python 3.12 and later, where the standard library has no
+``distutils``, setuptools' shim answers with setuptools' copy and imports
+setuptools itself, 70-85 ms of every task's start (2 ms for the standard
+library's, on 3.11 and older). While mrjob.job is imported here, ``yaml``
 is hidden (mrjob.conf then falls back to JSON conf files, which a task never
-reads either) and ``urllib.request`` is a stand-in whose two functions import
-the real module when called; both are put back right after, so any later
-``import yaml`` or ``import urllib.request`` in the task gets the real one.
+reads either), and ``urllib.request``, ``distutils.spawn`` and
+``distutils.version`` are stand-ins whose functions import the real module
+when called; all are put back right after, so any later ``import yaml``,
+``import urllib.request`` or ``import distutils.version`` in the task gets
+the real one.
 
 jeeves.taskcode gives this command as the local runner's
 ``task_python_bin`` (unless the mrjob.conf profile names a Python of its
@@ -56,15 +63,33 @@ def modules_replaced(replacements):
                 del sys.modules[name]
 
 
+def stand_in(name, *functions):
+    """A module ``name`` whose ``functions`` import the real one when called."""
+    module = types.ModuleType(name)
+    for function in functions:
+        setattr(module, function, _on_demand(name, function))
+    return module
+
+
+def distutils_stand_ins():
+    """{name: stand-in} for the two ``distutils`` modules mrjob imports
+    (module docstring): ``mrjob.util`` takes ``find_executable`` from
+    ``distutils.spawn`` and ``mrjob.compat`` ``LooseVersion`` from
+    ``distutils.version``, each used when called (mrjob compares versions
+    with ``LooseVersion(a) >= LooseVersion(b)``, never ``isinstance``)."""
+    return {"distutils.spawn": stand_in("distutils.spawn", "find_executable"),
+            "distutils.version": stand_in("distutils.version", "LooseVersion")}
+
+
 def import_mrjob_job():
-    """Import mrjob.job with yaml hidden and urllib.request stood in for
-    (module docstring); False when it was imported already."""
+    """Import mrjob.job with yaml hidden and urllib.request and distutils
+    stood in for (module docstring); False when it was imported already."""
     if "mrjob.job" in sys.modules:
         return False
-    stand_in = types.ModuleType("urllib.request")
-    stand_in.urlopen = _on_demand("urllib.request", "urlopen")
-    stand_in.pathname2url = _on_demand("urllib.request", "pathname2url")
-    with modules_replaced({"yaml": None, "urllib.request": stand_in}):
+    replacements = {"yaml": None,
+                    "urllib.request": stand_in("urllib.request", "urlopen", "pathname2url")}
+    replacements.update(distutils_stand_ins())
+    with modules_replaced(replacements):
         import mrjob.job  # noqa: F401
     return True
 

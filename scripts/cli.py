@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from jeeves.driver_imports import prefer_stdlib_distutils
+from jeeves.driver_imports import distutils_on_demand, prefer_stdlib_distutils
 from jeeves.errors import JeevesError
 
 # subcommand -> (module, one-line help)
@@ -59,6 +59,7 @@ def build_parser(only=None):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     prefer_stdlib_distutils()
+    distutils_on_demand()
     command = next((arg for arg in argv if not arg.startswith("-")), None)
     parser = build_parser(command if command in SUBCOMMANDS else None)
     args = parser.parse_args(argv)

@@ -44,13 +44,22 @@ of the driver's start, while the cores wait. Where Python still has its own
 ``SETUPTOOLS_USE_DISTUTILS=stdlib``, as the local runner's tasks have it
 (jeeves.taskcode.local_task_environment), so a setuptools imported later in
 the process uses the same distutils without a warning. On 3.12 and newer
-there is no other distutils: nothing changes.
+there is no other distutils, and setuptools' copy costs 70-85 ms of every
+start there, though the driver calls neither function in most runs
+(``find_executable`` looks for the ``hadoop`` and ``spark-submit``
+binaries, ``LooseVersion`` compares Hadoop and EMR versions). So
+:func:`distutils_on_demand`, also called first by ``jeeves.cli.main``, has
+``mrjob.util`` and ``mrjob.compat`` imported with stand-ins for
+``distutils.spawn`` and ``distutils.version`` whose functions import the
+real module when first called (jeeves.jobs.task_start does the same for the
+local runner's tasks): on every Python, distutils is imported only by a run
+that needs it.
 """
 
 import os
 import sys
 
-from jeeves.jobs.task_start import modules_replaced
+from jeeves.jobs.task_start import distutils_stand_ins, modules_replaced
 
 _ABSENT = object()
 SKLEARN_TESTING = "sklearn.utils._testing"
@@ -105,14 +114,19 @@ def prepare_mrjob(runner):
     return True
 
 
-class PytestHidden:
-    """Finds no module itself: has ``sklearn.utils._testing``, when it is
-    imported in a process without pytest, run with pytest hidden. (A finder
-    on ``sys.meta_path`` needs only ``find_spec``: importlib.abc's base
-    class would import importlib.resources into every driver's start.)"""
+class _LoadedWith:
+    """Finds no module itself: has each module named in ``replacements``
+    (name -> a function giving the {module: stand-in} to put in
+    ``sys.modules`` meanwhile, jeeves.jobs.task_start.modules_replaced) run
+    with those stand-ins when it is imported. (A finder on ``sys.meta_path``
+    needs only ``find_spec``: importlib.abc's base class would import
+    importlib.resources into every driver's start.)"""
+
+    replacements = {}
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != SKLEARN_TESTING or "pytest" in sys.modules:
+        stand_ins = self.replacements.get(fullname)
+        if stand_ins is None:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -124,19 +138,52 @@ class PytestHidden:
             return None
         if spec.loader is not None and hasattr(spec.loader, "exec_module"):
             execute = spec.loader.exec_module
+
+            def execute_with_stand_ins(module):
+                with modules_replaced(stand_ins()):
+                    execute(module)
+
             # the loader is this module's own (one per spec)
-            spec.loader.exec_module = lambda module: _without("pytest", lambda: execute(module))
+            spec.loader.exec_module = execute_with_stand_ins
         return spec
+
+    @classmethod
+    def install(cls, loaded):
+        """Put one first on ``sys.meta_path`` (once); False when one of
+        the modules, or ``loaded``, is imported already."""
+        if loaded in sys.modules or any(name in sys.modules for name in cls.replacements):
+            return False
+        if not any(isinstance(finder, cls) for finder in sys.meta_path):
+            sys.meta_path.insert(0, cls())
+        return True
+
+
+class PytestHidden(_LoadedWith):
+    """Has ``sklearn.utils._testing``, when it is imported in a process
+    without pytest, run with pytest hidden (a pytest imported meanwhile is
+    left as it is)."""
+
+    replacements = {SKLEARN_TESTING: lambda: {"pytest": None}}
+
+
+class DistutilsOnDemand(_LoadedWith):
+    """Has ``mrjob.util`` and ``mrjob.compat`` imported with stand-ins for
+    ``distutils.spawn`` and ``distutils.version`` (module docstring)."""
+
+    replacements = {"mrjob.util": distutils_stand_ins, "mrjob.compat": distutils_stand_ins}
 
 
 def hide_pytest_from_sklearn():
     """Put :class:`PytestHidden` first on ``sys.meta_path`` (once); False
     when pytest or ``sklearn.utils._testing`` is imported already."""
-    if "pytest" in sys.modules or SKLEARN_TESTING in sys.modules:
-        return False
-    if not any(isinstance(finder, PytestHidden) for finder in sys.meta_path):
-        sys.meta_path.insert(0, PytestHidden())
-    return True
+    return PytestHidden.install("pytest")
+
+
+def distutils_on_demand():
+    """Put :class:`DistutilsOnDemand` first on ``sys.meta_path`` (once);
+    False when ``distutils``, ``mrjob.util`` or ``mrjob.compat`` is imported
+    already."""
+    return DistutilsOnDemand.install("distutils")
 
 
 def prefer_stdlib_distutils(environ=None, version=None):
@@ -156,5 +203,6 @@ def prefer_stdlib_distutils(environ=None, version=None):
 def prepare_driver(runner):
     """What a driver running jobs on ``runner`` imports (module docstring)."""
     hide_pytest_from_sklearn()
+    distutils_on_demand()
     if runner != "inline":
         prepare_mrjob(runner)

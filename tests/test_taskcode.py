@@ -70,13 +70,15 @@ def test_local_tasks_import_the_shipped_zip_and_its_lemma_tables():
     assert taskcode.task_code_args("local", task_start=False) == \
         args[:1] + args[1 + len(start):]
     assert local["wrapped"] is False
-    # started through jeeves.jobs.task_start: mrjob imported without yaml and
-    # urllib.request, which the task never imported after either
+    # started through jeeves.jobs.task_start: mrjob imported without yaml,
+    # urllib.request and distutils, which the task never imported after either
+    # (until it called mrjob's LooseVersion)
     assert local["task_start"] is True and inline["task_start"] is False
     assert local["unused_modules"] == []
+    assert local["versions"] is True
     assert local["openblas_threads"] == environment.get(
         "OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS"))
-    if "SETUPTOOLS_USE_DISTUTILS" in environment:  # mrjob's distutils: the standard library's
+    if "SETUPTOOLS_USE_DISTUTILS" in environment:  # then distutils: the standard library's
         assert local["distutils"].startswith(sysconfig.get_paths()["stdlib"]), local["distutils"]
 
 

@@ -17,13 +17,18 @@ class MRFixtureTaskCode(MRJob):
         yield "mrjob_module", mrjob.__file__
         yield "packaged_tables", packaged_tables() is not None
         yield "lemma", load_wordnet_lemmatize()(line.strip(), "n")
-        distutils = sys.modules.get("distutils")  # mrjob imports it
-        yield "distutils", getattr(distutils, "__file__", None)
         yield "openblas_threads", os.environ.get("OPENBLAS_NUM_THREADS")
         yield "wrapped", _parent_runs("setup-wrapper.sh")
         yield "task_start", _runs("jeeves.jobs.task_start", os.getpid())
-        yield "unused_modules", sorted(name for name in ("yaml", "urllib.request")
-                                       if name in sys.modules)
+        yield "unused_modules", sorted(
+            name for name in ("yaml", "urllib.request", "distutils", "setuptools")
+            if name in sys.modules)
+        import mrjob.compat
+
+        # mrjob's LooseVersion: distutils.version, imported when first called
+        yield "versions", mrjob.compat.version_gte("3.10", "3.9")
+        distutils = sys.modules.get("distutils")
+        yield "distutils", getattr(distutils, "__file__", None)
 
 
 def _parent_runs(script):

@@ -1,5 +1,5 @@
 """jeeves.jobs.task_start: a job script run as `python SCRIPT` runs it, with
-mrjob.job imported without yaml and urllib.request."""
+mrjob.job imported without yaml, urllib.request and distutils."""
 
 import json
 import os
@@ -14,8 +14,17 @@ SCRIPT = textwrap.dedent('''
         "name": __name__,
         "argv": sys.argv,
         "path0": sys.path[0],
-        "loaded": sorted(n for n in ("yaml", "urllib.request", "mrjob.job") if n in sys.modules),
+        "loaded": sorted(n for n in ("yaml", "urllib.request", "mrjob.job", "distutils",
+                                     "distutils.spawn", "distutils.version", "setuptools")
+                         if n in sys.modules),
     }
+    import mrjob.compat
+    # LooseVersion, imported when first called
+    seen["versions"] = [mrjob.compat.version_gte("3.10.1", "3.9"),
+                        mrjob.compat.map_version("2.8", {"1.0": "a", "2.0": "b", "3.0": "c"})]
+    import distutils.version
+    seen["real_version"] = sys.modules["distutils.version"] is distutils.version and \
+        isinstance(distutils.version.LooseVersion("1.2"), distutils.version.LooseVersion)
     import mrjob.conf, mrjob.py2
     seen["conf_yaml"] = mrjob.conf.yaml is not None
     seen["pathname2url"] = mrjob.py2.pathname2url("/a b")
@@ -46,8 +55,9 @@ def test_the_script_runs_as_main_with_its_arguments(tmp_path):
     assert seen["name"] == "__main__"
     assert seen["argv"] == ["mr_fixture.py", "ok", "--step-num=0"]
     assert seen["path0"] == str(tmp_path)
-    # mrjob.job was imported first, and neither module it was kept from
+    # mrjob.job was imported first, and none of the modules it was kept from
     assert seen["loaded"] == ["mrjob.job"]
+    assert seen["versions"] == [True, "b"] and seen["real_version"] is True
     assert seen["conf_yaml"] is False
     # the stand-in's function calls the real one; later imports get the real modules
     assert seen["pathname2url"] == "/a%20b"

@@ -95,3 +95,54 @@ def test_the_users_choice_and_newer_pythons_keep_the_shim():
     newer = {}
     assert prefer_stdlib_distutils(newer, (3, 12)) is False
     assert newer == {}
+
+
+ON_DEMAND = """
+import sys
+from jeeves.driver_imports import distutils_on_demand
+print(distutils_on_demand(), distutils_on_demand())
+from jeeves.pipeline.engine import Engine
+Engine(sys.argv[1])
+import mrjob.job, mrjob.hadoop, mrjob.local, mrjob.util, mrjob.compat
+print("distutils" in sys.modules, "setuptools" in sys.modules)
+# the functions mrjob took import the real ones when called
+print(mrjob.compat.version_gte("3.10.1", "3.9"), mrjob.util.which("sh") is not None)
+import distutils.spawn, distutils.version
+print(sys.modules["distutils.version"] is distutils.version,
+      mrjob.compat.LooseVersion("1.2") == distutils.version.LooseVersion("1.2"))
+"""
+
+
+def test_the_driver_imports_distutils_only_when_mrjob_calls_it():
+    # with or without the standard library's (3.11 and older), and whichever
+    # the user chose
+    for chosen in ("local", "stdlib") if sys.version_info < (3, 12) else ("local",):
+        environ = dict(__import__("os").environ, SETUPTOOLS_USE_DISTUTILS=chosen)
+        done = subprocess.run([sys.executable, "-c", ON_DEMAND, "local"], capture_output=True,
+                              text=True, check=False, env=environ)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["True", "True", "False", "False", "True", "True",
+                                       "True", "True"], chosen
+
+
+CLI = """
+import sys
+from jeeves.cli import main
+status = main(["parse", "--input", sys.argv[1], "--output", sys.argv[2], "--runner", "local"])
+print(status, "distutils" in sys.modules, "setuptools" in sys.modules)
+"""
+
+
+def test_a_jeeves_command_runs_without_distutils(tmp_path):
+    mail = tmp_path / "one.eml"
+    mail.write_text("From: a@example.com\nTo: b@example.com\nSubject: hi\n\nhello\n")
+    # the last line: the command's status, then what it imported
+    assert run(CLI, str(mail), str(tmp_path / "out"))[-3:] == ["0", "False", "False"]
+    assert (tmp_path / "out" / "messages" / "_SUCCESS").exists()
+
+
+def test_a_process_that_imported_mrjob_is_left_as_it_is():
+    code = ("import sys, mrjob.util; from jeeves.driver_imports import distutils_on_demand, "
+            "DistutilsOnDemand; print(distutils_on_demand(), "
+            "any(isinstance(f, DistutilsOnDemand) for f in sys.meta_path))")
+    assert run(code) == ["False", "False"]
