@@ -1,4 +1,4 @@
-"""How the local runner starts a task: ``python -m jeeves.jobs.task_start
+"""How a streaming task starts: ``python -m jeeves.jobs.task_start
 SCRIPT ARGS...`` runs the job script SCRIPT as ``python SCRIPT ARGS...``
 would, having first imported ``mrjob.job`` without modules no task uses.
 
@@ -20,9 +20,11 @@ when called; all are put back right after, so any later ``import yaml``,
 ``import urllib.request`` or ``import distutils.version`` in the task gets
 the real one.
 
-jeeves.taskcode gives this command as the local runner's
-``task_python_bin`` (unless the mrjob.conf profile names a Python of its
-own); cluster runners start their tasks as mrjob does.
+jeeves.taskcode gives this command as the ``task_python_bin`` of the local
+runner (the driver's Python), and of Hadoop and EMR (the nodes' ``python3``,
+whose environment is no driver's: setuptools' shim, if installed there,
+would load setuptools for mrjob's ``distutils`` on any Python), unless the
+mrjob.conf profile names a Python of its own. Spark starts its tasks itself.
 """
 
 import contextlib

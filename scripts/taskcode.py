@@ -16,6 +16,18 @@ library where there is one (Python 3.11 and older:
 import otherwise loads, imports setuptools itself. The two halve a task's
 start (0.37 to 0.14 CPU s on this machine's Python 3.11; docs/perf-results.md).
 
+Every runner's streaming tasks (the local runner's, Hadoop's and EMR's) start
+through jeeves.jobs.task_start (mrjob's ``task_python_bin``), which imports
+mrjob.job without the modules only a driver uses (PyYAML, ``urllib.request``,
+``distutils``: setuptools' copy where setuptools' shim answers, the
+nodes' environment being no driver's); not where the mrjob.conf profile
+names the tasks' own command (``task_python_bin``), which then stays as
+given. The command is the profile's ``python_bin`` with ``-m
+jeeves.jobs.task_start``, or mrjob's default Python with it: the driver's
+own locally, the nodes' ``python3`` on Hadoop and EMR, where the code zip
+is on its PYTHONPATH before it starts (mrjob's setup wrapper exports it).
+Spark's tasks are mrjob's Spark harness, started by Spark.
+
 It is built once per driver process, with fixed timestamps so the same code
 gives the same bytes, in a temporary directory removed when the process
 ends. On Hadoop, with WebHDFS, the driver puts it and a zip of mrjob
@@ -63,8 +75,10 @@ from jeeves.codezips import (  # noqa: F401 - the zips' makers, as this module's
 
 # the runners whose tasks get the native kernel as an archive (module docstring)
 KERNEL_RUNNERS = ("hadoop", "emr")
-# the module the local runner's tasks are started with (task_code_args)
+# the module the streaming tasks are started with (task_code_args)
 TASK_START = "jeeves.jobs.task_start"
+# the runners whose tasks the nodes' python3 runs, started through TASK_START too
+CLUSTER_TASK_START_RUNNERS = ("hadoop", "emr")
 # the archive's directory in a task's working directory
 KERNEL_DIRECTORY = "jeeves-kernel"
 
@@ -114,13 +128,14 @@ def local_task_environment(environ=None, version=None, stdlib=None):
     return found
 
 
-def task_code_args(runner, task_start=True):
+def task_code_args(runner, task_start=True, python=None):
     """The job switches that ship the zip to ``runner``'s tasks (none inline),
     and the native kernel to Hadoop's and EMR's (:func:`kernel_args`); the
-    local runner's tasks started through jeeves.jobs.task_start, unless
-    ``task_start`` is false (the mrjob.conf profile names a task Python)."""
+    streaming tasks started through jeeves.jobs.task_start by ``python``
+    (:func:`task_start_args`), unless ``task_start`` is false."""
     if runner == "inline":
         return []
+    start = task_start_args(runner, python) if task_start else []
     if runner == "local":
         # the tasks run here: mrjob's own zip too is made once per driver
         # process rather than by mrjob for every job (about 0.05 s each, in
@@ -128,15 +143,41 @@ def task_code_args(runner, task_start=True):
         zips = (task_code_zip(compressed=False), mrjob_zip(compressed=False))
         _mark_used(zips)
         environment = dict(local_task_environment(), PYTHONPATH=local_task_path())
-        args = ["--no-bootstrap-mrjob"]
-        if task_start:
-            # tasks started through jeeves.jobs.task_start (its docstring)
-            args += ["--task-python-bin", "%s -m %s" % (shlex.quote(sys.executable), TASK_START)]
+        args = ["--no-bootstrap-mrjob"] + start
         for name, value in sorted(environment.items()):
             args += ["--cmdenv", "%s=%s" % (name, value)]
         return args
     kernel = kernel_zip() if runner in KERNEL_RUNNERS else None
-    return ["--py-files", task_code_zip()] + (kernel_args(kernel) if kernel else [])
+    return ["--py-files", task_code_zip()] + (kernel_args(kernel) if kernel else []) + start
+
+
+def task_start_args(runner, python=None):
+    """``--task-python-bin PYTHON -m jeeves.jobs.task_start`` for the local
+    runner's, Hadoop's and EMR's tasks (module docstring). ``python``: the
+    command (a string or a list) the tasks run, the profile's
+    ``python_bin`` or mrjob's default (:func:`default_task_python`); None
+    is the driver's own Python for the local runner, and for a cluster
+    nothing (the caller does not know the nodes' Python: mrjob's own start
+    stays). Nothing for other runners."""
+    if runner == "local" and python is None:
+        python = shlex.quote(sys.executable)
+    if runner not in ("local",) + CLUSTER_TASK_START_RUNNERS or python is None:
+        return []
+    if not isinstance(python, str):
+        python = " ".join(shlex.quote(str(part)) for part in python)
+    return ["--task-python-bin", "%s -m %s" % (python, TASK_START)]
+
+
+def default_task_python(runner, profile):
+    """The Python ``runner``'s tasks run, as mrjob chooses it from the
+    profile's options ``profile``: its ``python_bin``, else the driver's own
+    (local) or ``python3`` (a cluster); None for a profile that names the
+    tasks' own command (``task_python_bin``), which stays as given."""
+    if profile.get("task_python_bin"):
+        return None
+    if profile.get("python_bin"):
+        return profile["python_bin"]
+    return shlex.quote(sys.executable) if runner == "local" else "python3"
 
 
 @functools.lru_cache(maxsize=None)
@@ -207,13 +248,15 @@ def mrjob_zip(compressed=True):
     return codecache.built_here("mrjob")[0] if compressed else _local_zip("local-mrjob")
 
 
-def shipped_code_args(uris, kernel_uri=None):
-    """The job switches for code zips already on the cluster (``uris``: the
-    code zip's and :func:`mrjob_zip`'s; ``kernel_uri``: :func:`kernel_zip`'s,
-    if any): mrjob does not upload URIs, and makes no zip of its own (one of
-    them is mrjob's)."""
+def shipped_code_args(uris, kernel_uri=None, task_start=True, python=None):
+    """The job switches for code zips already on a Hadoop cluster (``uris``:
+    the code zip's and :func:`mrjob_zip`'s; ``kernel_uri``:
+    :func:`kernel_zip`'s, if any): mrjob does not upload URIs, and makes no
+    zip of its own (one of them is mrjob's); the tasks start as
+    :func:`task_code_args` starts them."""
     return (["--py-files", ",".join(uris), "--no-bootstrap-mrjob"]
-            + (kernel_args(kernel_uri) if kernel_uri else []))
+            + (kernel_args(kernel_uri) if kernel_uri else [])
+            + (task_start_args("hadoop", python) if task_start else []))
 
 
 if __name__ == "__main__":

@@ -171,3 +171,29 @@ def test_every_local_job_marks_its_zips_used(local_zips):
         os.utime(os.path.dirname(path), (1000, 1000))
     taskcode.task_code_args("local")
     assert all(os.stat(os.path.dirname(path)).st_mtime > 1000 for path in zips)
+
+
+def test_streaming_tasks_start_through_task_start_with_the_profiles_python():
+    start = ["--task-python-bin", "python3.11 -m jeeves.jobs.task_start"]
+    for runner in ("hadoop", "emr"):
+        args = taskcode.task_code_args(runner, python="python3.11")
+        assert args[-2:] == start
+        # a caller that does not know the nodes' Python leaves mrjob's own start
+        assert "--task-python-bin" not in taskcode.task_code_args(runner)
+        assert "--task-python-bin" not in taskcode.task_code_args(
+            runner, task_start=False, python="python3.11")
+    assert taskcode.shipped_code_args(["a.zip", "b.zip"], python="python3.11")[-2:] == start
+    assert "--task-python-bin" not in taskcode.shipped_code_args(["a.zip", "b.zip"])
+    # Spark starts its own tasks
+    assert "--task-python-bin" not in taskcode.task_code_args("spark", python="python3.11")
+    assert taskcode.task_start_args("local", ["/opt/my py/python3", "-X", "utf8"]) == [
+        "--task-python-bin", "'/opt/my py/python3' -X utf8 -m jeeves.jobs.task_start"]
+
+
+def test_the_tasks_python_is_the_one_mrjob_would_choose():
+    assert taskcode.default_task_python("hadoop", {}) == "python3"
+    assert taskcode.default_task_python("emr", {"python_bin": "python3.11"}) == "python3.11"
+    assert taskcode.default_task_python("local", {}) == shlex.quote(sys.executable)
+    # a profile that names the tasks' own command keeps it
+    assert taskcode.default_task_python(
+        "hadoop", {"python_bin": "python3.11", "task_python_bin": "/opt/task"}) is None

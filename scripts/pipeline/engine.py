@@ -44,12 +44,10 @@ from jeeves.jobs import PROGRESS_GROUP
 from jeeves.pipeline import progress
 from jeeves.runjob import MRJOB_CONF, RUNNERS, RunnerUnavailable, check_runner, run_job
 from jeeves.storage import Storage, WebHdfsUnavailable, is_remote, webhdfs_url_from_conf
-from jeeves.taskcode import shipped_code_args, task_code_args
+from jeeves.taskcode import default_task_python, shipped_code_args, task_code_args
 
 # mrjob options of a profile that the driver's own file systems need
 STORAGE_OPTIONS = ("s3_endpoint", "region", "hadoop_bin")
-# mrjob options that name the Python a task runs with
-TASK_PYTHON_OPTIONS = ("python_bin", "task_python_bin")
 
 
 def profile_options(runner, conf):
@@ -102,13 +100,14 @@ class Engine:
         put on HDFS on first use (module docstring); otherwise the local
         code zip, which mrjob uploads with each job (none inline)."""
         if self._code_args is None:
-            # a profile that names the tasks' Python keeps it
-            own_python = any(self._options.get(name) for name in TASK_PYTHON_OPTIONS)
-            self._code_args = self._code_on_hdfs() or task_code_args(
-                self.runner, task_start=not own_python)
+            # tasks started through jeeves.jobs.task_start by the Python mrjob
+            # would start them with; a profile's own command for them stays
+            python = default_task_python(self.runner, self._options)
+            start = {"task_start": python is not None, "python": python}
+            self._code_args = self._code_on_hdfs(start) or task_code_args(self.runner, **start)
         return list(self._code_args)
 
-    def _code_on_hdfs(self):
+    def _code_on_hdfs(self, start):
         """[switches] with the zips' HDFS URIs, or None when WebHDFS is not there."""
         if self.runner != "hadoop" or self.storage.webhdfs is None:
             return None
@@ -128,7 +127,7 @@ class Engine:
                     path, "%s/%s/%s" % (base, digest[:32], os.path.basename(path))))
         except WebHdfsUnavailable:
             return None
-        return shipped_code_args(uris[:2], kernel_uri=uris[2])
+        return shipped_code_args(uris[:2], kernel_uri=uris[2], **start)
 
     def run(self, job_class, inputs, output, args=(), runner=None):
         """Run one job; see scripts/runjob.run_job. Local globs (``part-*``)

@@ -24,8 +24,9 @@ from jeeves.jobs.mr_cross_validate import MRCrossValidate
 from jeeves.jobs.mr_parse_emails import MRParseEmails
 from jeeves.models import cluster
 from jeeves.models.training import shared_folds
-from jeeves.taskcode import kernel_zip, task_code_args
+from jeeves.taskcode import kernel_zip
 from tests.emr.conftest import REGION, client
+from tests.engines.runners import code_args
 from tests.helpers import MRJOB_CONF, REPO
 
 MAIL = os.path.join(REPO, "tests", "fixtures", "mail", "sample.mbox")
@@ -72,7 +73,7 @@ def submit(endpoint, tmp_bucket, extra=(), job_class=MRParseEmails, inputs=(MAIL
             # the roles `aws emr create-default-roles` makes; without them
             # mrjob creates its own through IAM
             "--iam-instance-profile", "EMR_EC2_DefaultRole",
-            "--iam-service-role", "EMR_DefaultRole", *task_code_args("emr"), *extra, *inputs]
+            "--iam-service-role", "EMR_DefaultRole", *code_args("emr"), *extra, *inputs]
     job = job_class(args=args)
     with job.make_runner() as runner:
         # run() up to submission: waiting for steps moto never runs is skipped
@@ -137,8 +138,10 @@ def test_submission_uses_the_emr_profile(aws_env, recorded_requests):
     options = dict(zip(step_args[1::2], step_args[2::2]))
     assert options["-cmdenv"] == "PYTHONHASHSEED=0"
     assert options["-output"].startswith("s3://%s/tmp/" % tmp_bucket)
-    assert "python3.11 mr_parse_emails.py --step-num=0 --mapper" in options["-mapper"]
-    assert "python3.11 mr_parse_emails.py --step-num=0 --reducer" in options["-reducer"]
+    # the profile's Python, through jeeves.jobs.task_start (jeeves.taskcode)
+    start = "python3.11 -m jeeves.jobs.task_start mr_parse_emails.py --step-num=0"
+    assert start + " --mapper" in options["-mapper"]
+    assert start + " --reducer" in options["-reducer"]
     # the code: the jeeves package as one zip on the tasks' PYTHONPATH (jeeves.taskcode);
     # the one archive is the native kernel's, when it is built (no WordNet)
     archives = options["-archives"].split(",") if "-archives" in options else []

@@ -7,6 +7,8 @@ need on a cluster: the shipped ``features`` package, WordNet (the analyzer
 lemmatizes), counters, a combiner and floats.
 """
 
+import sys
+
 from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol, JSONValueProtocol
 
@@ -28,6 +30,19 @@ class MRFixtureSenderTerms(MRJob):
     def mapper_init(self):
         self.analyze = Analyzer()
         self.analyze.load()
+        # how the task started (tests/engines/test_engines.py): through
+        # jeeves.jobs.task_start, with none of the modules it keeps out
+        try:
+            with open("/proc/self/cmdline", "rb") as handle:
+                command = handle.read().split(b"\0")
+        except OSError:
+            command = []
+        self.increment_counter("fixture", "map_tasks")
+        if b"jeeves.jobs.task_start" in command:
+            self.increment_counter("fixture", "tasks_started_by_task_start")
+        for name in ("setuptools", "distutils", "yaml"):
+            if name in sys.modules:
+                self.increment_counter("fixture", "tasks_with_" + name)
 
     def mapper(self, _, record):
         """record -> (sender, {term: count}) for one message."""

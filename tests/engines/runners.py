@@ -32,8 +32,9 @@ import uuid
 
 import pytest
 
+from jeeves.pipeline.engine import profile_options
 from jeeves.spark_env import local_spark_environment
-from jeeves.taskcode import task_code_args, task_code_zip
+from jeeves.taskcode import default_task_python, task_code_args, task_code_zip
 from tests.helpers import MRJOB_CONF, _write_inputs
 
 FLOAT_TOLERANCE = 1e-9
@@ -104,12 +105,20 @@ def run_with_counters(runner, job_class, inputs, args=(), cluster=None, on_hdfs=
                 paths = cluster.put(paths)
         switches = ["-r", runner]
         switches += (["--no-conf"] if runner == "inline"
-                     else ["-c", MRJOB_CONF] + task_code_args(runner))
+                     else ["-c", MRJOB_CONF] + code_args(runner))
         job = job_class(args=switches + list(args) + paths)
         job.sandbox()
         with _spark_environment(runner), job.make_runner() as job_runner:
             job_runner.run()
             return list(job.parse_output(job_runner.cat_output())), job_runner.counters()
+
+
+def code_args(runner):
+    """The code switches an Engine gives ``runner``'s jobs with the project's
+    mrjob.conf: the code zip, and the tasks started through
+    jeeves.jobs.task_start by the profile's Python."""
+    python = default_task_python(runner, profile_options(runner, MRJOB_CONF))
+    return task_code_args(runner, task_start=python is not None, python=python)
 
 
 def reduce_tasks(counters):

@@ -75,6 +75,11 @@ def test_hadoop_output_equals_inline(hadoop_cluster, inline_output):
     assert_same_records(inline_output, hadoop)
     # the cluster's default: several reducers with the shuffle, one in an uber job
     assert reduce_tasks(counters) == [hadoop_cluster.reduce_tasks]
+    # every map task started through jeeves.jobs.task_start (jeeves.taskcode),
+    # without setuptools, distutils or PyYAML
+    fixture = counters[0]["fixture"]
+    assert fixture.get("tasks_started_by_task_start") == fixture["map_tasks"] >= 1, fixture
+    assert not [name for name in fixture if name.startswith("tasks_with_")], fixture
 
 
 def listening_sockets():

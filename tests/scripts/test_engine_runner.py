@@ -3,6 +3,7 @@ job in the driver (mrjob's inline runner) when asked, with the same output;
 no other runner than its own or inline."""
 
 import os
+import shlex
 import sys
 
 import pytest
@@ -41,13 +42,26 @@ def test_no_other_runner_than_its_own_or_inline(tmp_path):
                                     runner="local")
 
 
-@pytest.mark.parametrize("option", ["python_bin", "task_python_bin"])
-def test_a_profile_that_names_the_tasks_python_keeps_it(tmp_path, option):
+@pytest.mark.parametrize("runner", ["local", "hadoop", "emr"])
+def test_a_profile_that_names_the_tasks_command_keeps_it(tmp_path, runner):
+    def start_of(conf=None):
+        args = (Engine(runner=runner, conf=conf) if conf else Engine(runner=runner)).code_args()
+        return args[args.index("--task-python-bin") + 1] if "--task-python-bin" in args else None
+
     conf = tmp_path / "mrjob.conf"
-    conf.write_text("runners:\n  local:\n    %s: %s\n" % (option, sys.executable))
-    args = Engine(runner="local", conf=str(conf)).code_args()
-    assert "--task-python-bin" not in args
-    # the project's profile names none: its tasks start through jeeves.jobs.task_start
-    default = Engine(runner="local").code_args()
-    assert default[default.index("--task-python-bin") + 1].endswith(
-        "-m jeeves.jobs.task_start")
+    conf.write_text("runners:\n  %s:\n    task_python_bin: /opt/tasks/python\n" % runner)
+    assert start_of(str(conf)) is None
+    # a profile's python_bin starts them through jeeves.jobs.task_start
+    conf.write_text("runners:\n  %s:\n    python_bin: /opt/py/bin/python3 -X utf8\n" % runner)
+    assert start_of(str(conf)) == "/opt/py/bin/python3 -X utf8 -m jeeves.jobs.task_start"
+    conf.write_text("runners:\n  %s:\n    python_bin: [/opt/my py/python3]\n" % runner)
+    assert start_of(str(conf)) == "'/opt/my py/python3' -m jeeves.jobs.task_start"
+    # and the project's profile: mrjob's default Python (the driver's here,
+    # python3 on the nodes; EMR's profile names python3.11)
+    default = {"local": shlex.quote(sys.executable), "hadoop": "python3",
+               "emr": "python3.11"}[runner]
+    assert start_of() == default + " -m jeeves.jobs.task_start"
+
+
+def test_spark_starts_its_own_tasks():
+    assert "--task-python-bin" not in Engine(runner="spark").code_args()
