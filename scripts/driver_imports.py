@@ -48,11 +48,12 @@ there is no other distutils, and setuptools' copy costs 70-85 ms of every
 start there, though the driver calls neither function in most runs
 (``find_executable`` looks for the ``hadoop`` and ``spark-submit``
 binaries, ``LooseVersion`` compares Hadoop and EMR versions). So
-:func:`distutils_on_demand`, also called first by ``jeeves.cli.main``, has
+:func:`distutils_on_demand`, which ``jeeves.cli.main`` calls first (before
+anything imports mrjob: jeeves.pipeline.engine does at its own import), has
 ``mrjob.util`` and ``mrjob.compat`` imported with stand-ins for
 ``distutils.spawn`` and ``distutils.version`` whose functions import the
 real module when first called (jeeves.jobs.task_start does the same for the
-local runner's tasks): on every Python, distutils is imported only by a run
+tasks): on every Python, distutils is imported only by a run
 that needs it.
 """
 
@@ -123,6 +124,8 @@ class _LoadedWith:
     importlib.resources into every driver's start.)"""
 
     replacements = {}
+    # a module whose presence makes the stand-ins pointless (install)
+    unneeded_once = None
 
     def find_spec(self, fullname, path=None, target=None):
         stand_ins = self.replacements.get(fullname)
@@ -148,10 +151,11 @@ class _LoadedWith:
         return spec
 
     @classmethod
-    def install(cls, loaded):
+    def install(cls):
         """Put one first on ``sys.meta_path`` (once); False when one of
-        the modules, or ``loaded``, is imported already."""
-        if loaded in sys.modules or any(name in sys.modules for name in cls.replacements):
+        the modules, or ``unneeded_once``, is imported already."""
+        if cls.unneeded_once in sys.modules or any(name in sys.modules
+                                                   for name in cls.replacements):
             return False
         if not any(isinstance(finder, cls) for finder in sys.meta_path):
             sys.meta_path.insert(0, cls())
@@ -164,6 +168,7 @@ class PytestHidden(_LoadedWith):
     left as it is)."""
 
     replacements = {SKLEARN_TESTING: lambda: {"pytest": None}}
+    unneeded_once = "pytest"
 
 
 class DistutilsOnDemand(_LoadedWith):
@@ -171,19 +176,20 @@ class DistutilsOnDemand(_LoadedWith):
     ``distutils.spawn`` and ``distutils.version`` (module docstring)."""
 
     replacements = {"mrjob.util": distutils_stand_ins, "mrjob.compat": distutils_stand_ins}
+    unneeded_once = "distutils"
 
 
 def hide_pytest_from_sklearn():
     """Put :class:`PytestHidden` first on ``sys.meta_path`` (once); False
     when pytest or ``sklearn.utils._testing`` is imported already."""
-    return PytestHidden.install("pytest")
+    return PytestHidden.install()
 
 
 def distutils_on_demand():
     """Put :class:`DistutilsOnDemand` first on ``sys.meta_path`` (once);
     False when ``distutils``, ``mrjob.util`` or ``mrjob.compat`` is imported
     already."""
-    return DistutilsOnDemand.install("distutils")
+    return DistutilsOnDemand.install()
 
 
 def prefer_stdlib_distutils(environ=None, version=None):
@@ -203,6 +209,5 @@ def prefer_stdlib_distutils(environ=None, version=None):
 def prepare_driver(runner):
     """What a driver running jobs on ``runner`` imports (module docstring)."""
     hide_pytest_from_sklearn()
-    distutils_on_demand()
     if runner != "inline":
         prepare_mrjob(runner)

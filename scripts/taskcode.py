@@ -180,6 +180,14 @@ def default_task_python(runner, profile):
     return shlex.quote(sys.executable) if runner == "local" else "python3"
 
 
+def task_start_options(runner, profile):
+    """``task_start`` and ``python`` of :func:`task_code_args` (and
+    :func:`shipped_code_args`) for a runner whose profile's options are
+    ``profile`` (:func:`default_task_python`)."""
+    python = default_task_python(runner, profile)
+    return {"task_start": python is not None, "python": python}
+
+
 @functools.lru_cache(maxsize=None)
 def local_task_path():
     """The local runner's tasks' PYTHONPATH: this process's own links to its

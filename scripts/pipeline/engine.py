@@ -44,7 +44,7 @@ from jeeves.jobs import PROGRESS_GROUP
 from jeeves.pipeline import progress
 from jeeves.runjob import MRJOB_CONF, RUNNERS, RunnerUnavailable, check_runner, run_job
 from jeeves.storage import Storage, WebHdfsUnavailable, is_remote, webhdfs_url_from_conf
-from jeeves.taskcode import default_task_python, shipped_code_args, task_code_args
+from jeeves.taskcode import shipped_code_args, task_code_args, task_start_options
 
 # mrjob options of a profile that the driver's own file systems need
 STORAGE_OPTIONS = ("s3_endpoint", "region", "hadoop_bin")
@@ -102,8 +102,7 @@ class Engine:
         if self._code_args is None:
             # tasks started through jeeves.jobs.task_start by the Python mrjob
             # would start them with; a profile's own command for them stays
-            python = default_task_python(self.runner, self._options)
-            start = {"task_start": python is not None, "python": python}
+            start = task_start_options(self.runner, self._options)
             self._code_args = self._code_on_hdfs(start) or task_code_args(self.runner, **start)
         return list(self._code_args)
 

@@ -34,7 +34,7 @@ import pytest
 
 from jeeves.pipeline.engine import profile_options
 from jeeves.spark_env import local_spark_environment
-from jeeves.taskcode import default_task_python, task_code_args, task_code_zip
+from jeeves.taskcode import task_code_args, task_code_zip, task_start_options
 from tests.helpers import MRJOB_CONF, _write_inputs
 
 FLOAT_TOLERANCE = 1e-9
@@ -117,8 +117,7 @@ def code_args(runner):
     """The code switches an Engine gives ``runner``'s jobs with the project's
     mrjob.conf: the code zip, and the tasks started through
     jeeves.jobs.task_start by the profile's Python."""
-    python = default_task_python(runner, profile_options(runner, MRJOB_CONF))
-    return task_code_args(runner, task_start=python is not None, python=python)
+    return task_code_args(runner, **task_start_options(runner, profile_options(runner, MRJOB_CONF)))
 
 
 def reduce_tasks(counters):
