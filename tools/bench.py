@@ -10,7 +10,8 @@ place, so runs of the same N are comparable. On that input, in one run
   contact lists (``build_graph``), training (logistic regression, 3 folds,
   label "in a sent folder") and end to end (the speed issue's command,
   ``jeeves run --runner R --ngram-max 2 --min-df 2 --no-graph``: raw mail
-  to tf-idf vectors, no labels);
+  to tf-idf vectors, no labels; under the local runner each run is
+  followed by a fit of its target's reference, ``stage_end_to_end``);
 - the references: a stdlib ``policy.default`` parse loop, scikit-learn
   ``TfidfVectorizer`` with the project's analyzer and a naive mrjob word
   count (both from tools/bench_features.py), and Spark ML
@@ -86,6 +87,9 @@ COMPARISONS = {
 # (the run's CPU / wall moved between 1.71 and 1.82 over runs of one afternoon)
 END_TO_END_REPEATS = 3
 END_TO_END_REFERENCES = ("sklearn_tfidf_default", "sklearn_tfidf_run_fields")
+# the issue's end-to-end target, local runner against this reference: each
+# run is paired with a fit of it (stage_end_to_end), the ratio their median
+PAIRED_RUNNER, PAIRED_REFERENCE = "local", "sklearn_tfidf_default"
 # the speed issue's absolute targets (throughput per core, cores kept busy)
 TARGETS = {"kernel_mb_per_s": 25.0, "parse_mb_per_s_per_core": 12.0, "cpu_over_wall": 1.8}
 
@@ -187,17 +191,56 @@ def stage_end_to_end(work, runner):
     Run ``work["repeats"]`` times (each into an output of its own: a run
     into a finished output would resume it), the figures are the median
     run's, and ``runs`` lists every run's seconds and CPU / wall: one run
-    of 5 s moves by 0.3-0.5 s with the machine."""
+    of 5 s moves by 0.3-0.5 s with the machine.
+
+    With ``work["paired"]`` (a reference's name), each run is followed at
+    once by one fit of that reference, in a process of its own on
+    ``work["messages"]``: its seconds are the run's ``paired_seconds``, and
+    the comparison of the two is the median of the rounds' ratios
+    (``paired_ratio``), so that a machine whose speed drifts between the
+    project's runs and the references' (the reference's median moved from
+    5.1 to 7.4 s between two ``make bench`` of one afternoon) moves both
+    sides of each ratio alike."""
     runs = []
+    paired = work.get("paired")
     for number in range(work.get("repeats", 1)):
         out = work["out"] if number == 0 else "%s-%d" % (work["out"], number)
         runs.append(_end_to_end_run(work["inputs"], out, runner))
         if number:
             shutil.rmtree(out, ignore_errors=True)
+        if paired:
+            runs[-1]["paired_seconds"] = _paired_fit(paired, work, number)
     figures = dict(median_run(runs))
-    figures["runs"] = [{"seconds": run["seconds"], "run_cpu_over_wall": run["run_cpu_over_wall"]}
+    figures.pop("paired_seconds", None)
+    figures["runs"] = [{key: run[key] for key in ("seconds", "run_cpu_over_wall",
+                                                    "paired_seconds") if key in run}
                        for run in runs]
+    if paired:
+        figures["paired"] = paired
+        figures["paired_ratio"] = paired_ratio(figures["runs"])
     return figures
+
+
+def _paired_fit(reference, work, number):
+    """One fit of ``reference`` in a stage process of its own: its seconds."""
+    scratch = "%s-paired-%d" % (work["out"], number)
+    os.makedirs(scratch, exist_ok=True)
+    try:
+        figures = run_stage(reference, {"inputs": work["inputs"], "runner": "inline",
+                                        "messages": work["messages"], "repeats": 1}, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if "error" in figures:
+        raise RuntimeError("%s, paired with the end-to-end run: %s" % (
+            reference, figures["error"]))
+    return figures["seconds"]
+
+
+def paired_ratio(runs):
+    """The median over rounds of (the paired reference's seconds / the run's);
+    the lower of the middle two for an even count."""
+    ratios = sorted(run["paired_seconds"] / run["seconds"] for run in runs)
+    return ratios[(len(ratios) - 1) // 2]
 
 
 def _end_to_end_run(inputs, out, runner):
@@ -619,9 +662,10 @@ def daemon_main(argv):
 
 # --- the driver ---------------------------------------------------------------
 
-def project_stages(inputs, runner, scratch, repeats=1):
+def project_stages(inputs, runner, scratch, repeats=1, paired=True):
     """{stage: figures} of the project's stages on one runner (the end-to-end
-    run ``repeats`` times)."""
+    run ``repeats`` times, under PAIRED_RUNNER each paired with a fit of
+    PAIRED_REFERENCE unless ``paired`` is false)."""
     out = os.path.join(scratch, "out")
     messages = os.path.join(out, "messages")
     work = {"inputs": inputs, "runner": runner, "out": out, "messages": messages}
@@ -635,8 +679,10 @@ def project_stages(inputs, runner, scratch, repeats=1):
     stages["features"] = features
     stages["contacts"] = run_stage("contacts", work, scratch)
     stages["train"] = run_stage("train", work, scratch)
-    stages["end_to_end"] = run_stage(
-        "end_to_end", dict(work, out=os.path.join(scratch, "e2e"), repeats=repeats), scratch)
+    end_to_end = dict(work, out=os.path.join(scratch, "e2e"), repeats=repeats)
+    if paired and runner == PAIRED_RUNNER:
+        end_to_end["paired"] = PAIRED_REFERENCE
+    stages["end_to_end"] = run_stage("end_to_end", end_to_end, scratch)
     return stages, messages
 
 
@@ -680,7 +726,8 @@ def run_benchmark(megabytes, runners=("inline", "local"), scaling=False, spark=T
                 run_scratch = os.path.join(scratch, "%dx-%s" % (factor, runner))
                 os.makedirs(run_scratch)
                 stages, messages_dir = project_stages(inputs, runner, run_scratch,
-                                                      repeats if factor == 1 else 1)
+                                                      repeats if factor == 1 else 1,
+                                                      paired=factor == 1)
                 count = stages["parse"].get("messages", 0)
                 for figures in stages.values():
                     add_rates(figures, size, count)
@@ -717,11 +764,16 @@ def comparisons(results):
     for runner, stages in base.items():
         for stage, references in COMPARISONS.items():
             for reference, target in references:
-                mine = stages[stage].get("seconds")
+                figures = stages[stage]
+                mine = figures.get("seconds")
                 theirs = results["references"].get(reference, {}).get("seconds")
-                rows.append({"stage": stage, "runner": runner, "reference": reference,
-                             "target": target,
-                             "ratio": theirs / mine if mine and theirs else None})
+                row = {"stage": stage, "runner": runner, "reference": reference,
+                       "target": target, "ratio": theirs / mine if mine and theirs else None}
+                if figures.get("paired") == reference and figures.get("paired_ratio"):
+                    # the rounds' own ratio (stage_end_to_end); the medians' beside it
+                    row.update(ratio=figures["paired_ratio"], paired=len(figures["runs"]),
+                               ratio_of_medians=row["ratio"])
+                rows.append(row)
     return rows
 
 
@@ -761,8 +813,12 @@ def format_report(results):
     lines += ["", "| stage | runner | reference | ratio (ref time / stage time) | target |",
               "|---|---|---|---|---|"]
     for row in results["comparisons"]:
+        ratio = _number(row["ratio"], "%.2fx")
+        if row.get("paired"):
+            ratio += " (median of %d paired rounds; of the medians: %s)" % (
+                row["paired"], _number(row.get("ratio_of_medians"), "%.2fx"))
         lines.append("| %s | %s | %s | %s | %s |" % (
-            row["stage"], row["runner"], row["reference"], _number(row["ratio"], "%.2fx"),
+            row["stage"], row["runner"], row["reference"], ratio,
             "-" if row["target"] is None else ">= %.1fx" % row["target"]))
     if "scaling" in results:
         lines += ["", "| stage | runner | " + " | ".join(
@@ -801,6 +857,8 @@ def format_runs(results):
         lines.append("%s (%s), median of %d: %s" % (stage, runner, len(runs), ", ".join(
             "%.2f s" % run["seconds"] + (" (CPU / wall %.2f)" % run["run_cpu_over_wall"]
                                          if "run_cpu_over_wall" in run else "")
+            + (" then %s %.2f s" % (figures["paired"], run["paired_seconds"])
+               if "paired_seconds" in run else "")
             for run in runs)))
     return lines
 

@@ -35,7 +35,8 @@ def add_arguments(parser):
                         help="leave the Spark ML reference out")
     parser.add_argument("--repeats", type=int, default=bench.END_TO_END_REPEATS,
                         help="runs of the end-to-end stage and of its references, of which "
-                             "the median counts (default: %(default)s)")
+                             "the median counts; each local run is paired with a fit of "
+                             "its target's reference (default: %(default)s)")
     parser.add_argument("--results", default=bench.RESULTS,
                         help="where the figures are written (default: bench/results.json)")
     parser.add_argument("--full", action="store_true",

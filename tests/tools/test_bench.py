@@ -135,3 +135,48 @@ def test_unknown_runner_is_a_user_error(capsys):
 def test_no_run_at_all_is_a_user_error(capsys):
     assert main(["--mb", "1", "--runners", "inline", "--repeats", "0"]) == 2
     assert "--repeats must be at least 1" in capsys.readouterr().err
+
+
+def test_each_end_to_end_run_is_paired_with_a_fit_of_its_reference(tmp_path):
+    paths, _ = bench.prefix_files(1)
+    out = str(tmp_path / "e2e")
+    work = {"inputs": paths, "out": out, "messages": os.path.join(out, "messages"),
+            "repeats": 2, "paired": "sklearn_tfidf_default"}
+    figures = bench.stage_end_to_end(work, "local")
+    runs = figures["runs"]
+    assert len(runs) == 2
+    # a fit after each run, in a process of its own, on the run's records
+    assert all(run["seconds"] > 0 and run["paired_seconds"] > 0 for run in runs)
+    assert figures["paired"] == "sklearn_tfidf_default"
+    assert "paired_seconds" not in figures
+    assert figures["paired_ratio"] == min(run["paired_seconds"] / run["seconds"]
+                                          for run in runs)
+    # the fits' scratch directories are gone; the first run's output stays
+    assert sorted(os.listdir(tmp_path)) == ["e2e"]
+
+
+def test_a_paired_stage_is_compared_by_its_rounds_not_by_the_medians():
+    runs = [{"seconds": 4.0, "paired_seconds": 6.0},   # 1.5
+            {"seconds": 5.0, "paired_seconds": 6.0},   # 1.2
+            {"seconds": 4.5, "paired_seconds": 7.2}]   # 1.6
+    assert bench.paired_ratio(runs) == pytest.approx(1.5)
+    # an even count: the lower of the middle two
+    assert bench.paired_ratio(runs[:2]) == pytest.approx(1.2)
+    end_to_end = {"seconds": 4.5, "runs": runs, "paired": "sklearn_tfidf_default",
+                  "paired_ratio": bench.paired_ratio(runs)}
+    results = {"references": {"sklearn_tfidf_default": {"seconds": 9.0},
+                              "sklearn_tfidf_run_fields": {"seconds": 9.0}},
+               "sizes": {"1": {"runners": {"local": {
+                   "parse": {}, "features": {}, "end_to_end": end_to_end}}}}}
+    rows = {row["reference"]: row for row in bench.comparisons(results)
+            if row["stage"] == "end_to_end"}
+    paired = rows["sklearn_tfidf_default"]
+    assert paired["ratio"] == pytest.approx(1.5) and paired["paired"] == 3
+    assert paired["ratio_of_medians"] == pytest.approx(2.0)
+    # a reference the runs were not paired with: the ratio of the medians
+    assert rows["sklearn_tfidf_run_fields"]["ratio"] == pytest.approx(2.0)
+    assert "paired" not in rows["sklearn_tfidf_run_fields"]
+    results["comparisons"] = bench.comparisons(results)
+    assert bench.format_runs(results) == [
+        "end_to_end (local), median of 3: 4.00 s then sklearn_tfidf_default 6.00 s, "
+        "5.00 s then sklearn_tfidf_default 6.00 s, 4.50 s then sklearn_tfidf_default 7.20 s"]
