@@ -11,10 +11,11 @@ what the items need). An item is one line of JSON ``{"pieces": [...]}``
 (jobs/mr_parse_emails.py says what a piece holds):
 
 - small local files, on the inline and local runners, are grouped into
-  items of about ``container_bytes`` that name the files themselves (the
-  tasks read them where they lie), and on the local runner into at least
-  two items per core (a multiple of the cores, of about equal work), so
-  that every core has work to the end;
+  items that name the files themselves (the tasks read them where they
+  lie): of about ``container_bytes`` on the inline runner; on the local
+  runner into a multiple of the cores, of about equal work, so that every
+  core has work to the end: one item a core when the files are small
+  enough to cut the work evenly, else two;
 - small local files, on a cluster runner, are packed into tar containers of
   about ``container_bytes`` (one piece each), shipped with the job, as
   mrjob would otherwise start one task per file;
@@ -48,6 +49,17 @@ from jeeves.storage import Storage, scheme_of, webhdfs_url_from_conf
 
 DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024
 DEFAULT_CONTAINER_BYTES = 32 * 1024 * 1024
+# the local runner's items hold at most this much work each, unless the
+# caller names its container_bytes (a parse task streams its item: the cap
+# bounds how long a task runs, not its memory)
+LOCAL_ITEM_BYTES = 128 * 1024 * 1024
+# the local runner makes one item a core (one wave of tasks) when no file
+# holds more than 1/ONE_WAVE_SHARE of a core's work: the cut between whole
+# files then leaves the cores within that share of each other, and a second
+# wave would cost a task start a core (about 0.12 CPU s: Python, mrjob, the
+# email package) for nothing. Else two items a core, whose tasks the runner
+# hands to whichever core is free.
+ONE_WAVE_SHARE = 8
 SHIPPING_RUNNERS = ("hadoop", "spark", "emr")
 # Spark executors untar shipped files named *.tar into their working
 # directory, where the members' paths could overwrite shipped code
@@ -85,8 +97,10 @@ def _compression_of(head):
 class _Planner:
     def __init__(self, runner, split_size, container_bytes, webhdfs_url):
         for name, value in (("split size", split_size), ("container bytes", container_bytes)):
-            if value < 1:
+            if value is not None and value < 1:
                 raise ValueError("%s must be 1 or more, not %r" % (name, value))
+        self.local_item_bytes = container_bytes or LOCAL_ITEM_BYTES
+        container_bytes = container_bytes or DEFAULT_CONTAINER_BYTES
         self.ship = runner in SHIPPING_RUNNERS
         # the local runner runs a task per core at once (mrjob's num_cores)
         self.cores = (os.cpu_count() or 1) if runner == "local" else 1
@@ -162,9 +176,9 @@ class _Planner:
 
     def _group_local(self, files):
         """Small local files the tasks read where they lie: grouped into
-        items of about ``container_bytes``, and into at least two items per
-        core the runner runs tasks on, so every core has work (no copy: the
-        pieces name the files themselves)."""
+        items of about ``container_bytes``, or for a runner of several cores
+        into a multiple of its cores (``_balance_local``), so every core has
+        work (no copy: the pieces name the files themselves)."""
         sizes = []
         for path, _, _ in files:
             try:
@@ -187,14 +201,16 @@ class _Planner:
             self.items.append(group)
 
     def _balance_local(self, files, work):
-        """The local runner's items: a multiple of its cores (at least two
-        each, more when the files exceed ``container_bytes`` a task), each
+        """The local runner's items: a multiple of its cores (one each when
+        no file holds more than 1/ONE_WAVE_SHARE of a core's work, else
+        two; more when the files exceed ``local_item_bytes`` a task), each
         a run of consecutive files of about the same work, so that the last
         wave of tasks keeps every core busy too (a greedy cut at a size
         leaves a small last item: five tasks on two cores). A file goes to
         the item its middle byte of work falls in."""
         total = sum(work)
-        count = max(2 * self.cores, -(-total // self.container_bytes))
+        per_core = 1 if max(work) * ONE_WAVE_SHARE * self.cores <= total else 2
+        count = max(per_core * self.cores, -(-total // self.local_item_bytes))
         count = -(-count // self.cores) * self.cores
         groups = [[] for _ in range(count)]
         done = 0
@@ -268,11 +284,13 @@ def _remote_relpath(uri, root):
 
 
 def plan_inputs(inputs, scratch_dir, runner="inline", split_size=DEFAULT_SPLIT_BYTES,
-                container_bytes=DEFAULT_CONTAINER_BYTES, webhdfs_url=None):
+                container_bytes=None, webhdfs_url=None):
     """Plan the parse job's input; write its work lists into ``scratch_dir``.
 
     ``inputs``: local paths and ``hdfs://``/``s3://`` URIs; ``runner``: the
     mrjob runner's name (cluster runners get local files shipped);
+    ``container_bytes``: the size of a container or an item of small files
+    (DEFAULT_CONTAINER_BYTES; the local runner's items LOCAL_ITEM_BYTES);
     ``webhdfs_url``: ``http://host:port`` of the NameNode for ``hdfs://``
     input, by default from the Hadoop client configuration. The work lists
     and containers live in ``scratch_dir`` until the job has run. Raises

@@ -49,10 +49,12 @@ def test_local_items_are_a_multiple_of_the_cores_and_near_equal_in_work(tmp_path
                                                                         cores):
     monkeypatch.setattr(parse_inputs.os, "cpu_count", lambda: cores)
     paths, work = _files(tmp_path)
+    # a file holds more than an eighth of a core's work: two items a core
+    assert max(work.values()) * parse_inputs.ONE_WAVE_SHARE * cores > sum(work.values())
     (tmp_path / "plan").mkdir()
     plan = plan_inputs(paths, str(tmp_path / "plan"), runner="local")
     items = _items(plan)
-    assert len(items) % cores == 0 and len(items) >= 2 * cores, [len(item) for item in items]
+    assert len(items) == 2 * cores, [len(item) for item in items]
     # every file once, in the given order (consecutive runs of files)
     assert [path for item in items for path in item] == paths
     loads = [sum(work[path] for path in item) for item in items]
@@ -63,6 +65,37 @@ def test_local_items_are_a_multiple_of_the_cores_and_near_equal_in_work(tmp_path
     # by uncompressed work, not by the bytes on disk (a third of the files are gzip)
     on_disk = [sum(len(open(path, "rb").read()) for path in item) for item in items]
     assert on_disk != loads
+
+
+@pytest.mark.parametrize("cores", [2, 3])
+def test_small_files_make_one_item_a_core(tmp_path, monkeypatch, cores):
+    monkeypatch.setattr(parse_inputs.os, "cpu_count", lambda: cores)
+    paths, work = _files(tmp_path, count=120, seed=7)
+    # sizes 200-40,000 bytes over 120 files: none holds an eighth of a core's work
+    assert max(work.values()) * parse_inputs.ONE_WAVE_SHARE * cores <= sum(work.values())
+    (tmp_path / "plan").mkdir()
+    items = _items(plan_inputs(paths, str(tmp_path / "plan"), runner="local"))
+    # one wave of tasks: a task start a core fewer than two items a core
+    assert len(items) == cores
+    assert [path for item in items for path in item] == paths
+    loads = [sum(work[path] for path in item) for item in items]
+    share, largest = sum(loads) / cores, max(work.values())
+    assert all(abs(load - share) <= largest for load in loads), (loads, share, largest)
+
+
+def test_local_items_hold_at_most_the_item_bytes(tmp_path, monkeypatch):
+    monkeypatch.setattr(parse_inputs.os, "cpu_count", lambda: 2)
+    paths, work = _files(tmp_path, count=120, seed=7)
+    (tmp_path / "plan").mkdir()
+    # a caller's container_bytes caps the local items too: a multiple of the cores
+    cap = sum(work.values()) // 5
+    items = _items(plan_inputs(paths, str(tmp_path / "plan"), runner="local",
+                               container_bytes=cap))
+    assert len(items) == 6
+    # without one, at most LOCAL_ITEM_BYTES an item
+    monkeypatch.setattr(parse_inputs, "LOCAL_ITEM_BYTES", cap)
+    (tmp_path / "plan2").mkdir()
+    assert len(_items(plan_inputs(paths, str(tmp_path / "plan2"), runner="local"))) == 6
 
 
 def test_inline_items_are_grouped_by_size_only(tmp_path, monkeypatch):
