@@ -30,10 +30,14 @@ def positive_int(text):
 
 # Hadoop streaming splits each output line into key and value and writes key
 # SEPARATOR value: a tab-less line (svmlight, JSON values) would gain a
-# trailing tab (an empty output separator has no effect), so jobs that write
-# whole lines split and join on the first space, which gives the line back.
-WHOLE_LINE_OUTPUT_JOBCONF = {"stream.map.output.field.separator": " ",
-                             "mapreduce.output.textoutputformat.separator": " "}
+# trailing tab (an empty output separator has no effect: a trailing tab
+# still). Splitting and joining at the first space instead (what these jobs
+# did until session 18) gave a line without a space (a compact JSON record
+# of a message without one) a trailing space. The map-only jobs that write
+# whole lines read their task's output as keys alone (streaming's
+# ``keyonlytext``: the line is the key, the value NullWritable, which
+# TextOutputFormat writes without a separator): every line back unchanged.
+WHOLE_LINE_OUTPUT_JOBCONF = {"stream.map.output": "keyonlytext"}
 
 TASKS_GROUP = "tasks"
 

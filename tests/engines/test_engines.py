@@ -15,6 +15,7 @@ import socket
 import pytest
 from mrjob.step import StepFailedException
 
+from jeeves.jobs.mr_select_rows import MRSelectRows
 from tests.engines.mr_fixture_sender_terms import MRFixtureSenderTerms
 from tests.engines.runners import (
     assert_same_records,
@@ -163,3 +164,20 @@ def test_an_ipv4_mapped_loopback_address_counts_as_loopback():
     assert not unmapped(ipaddress.ip_address("::ffff:10.0.0.1")).is_loopback
     assert unmapped(ipaddress.ip_address("::1")).is_loopback
     assert unmapped(ipaddress.ip_address("0.0.0.0")).is_unspecified
+
+
+def test_whole_line_output_comes_back_unchanged_on_hadoop(hadoop_cluster):
+    """A map-only job writing whole lines (JOBCONF WHOLE_LINE_OUTPUT_JOBCONF)
+    gets them back byte for byte: no separator added to a line without a
+    tab, nor to one without a space (a compact record of a message with no
+    space in it), an escaped tab or non-ASCII text left as they are."""
+    rows = ['"message"\t{"message_id":"<a@x>","subject":"","body":"hi"}',
+            '"message"\t{"message_id":"<b@x>","subject":"two words","body":"x\\ty"}',
+            '"message"\t{"message_id":"<c@x>","subject":"caf\u00e9 \u4e2d","body":""}',
+            '"quarantine"\t{"reason":"empty"}']
+    args = ["--key", "message"]
+    inline = run_on("inline", MRSelectRows, [rows], args=args)
+    hadoop = run_on("hadoop", MRSelectRows, [rows], args=args, cluster=hadoop_cluster)
+    assert sorted(inline) == sorted(hadoop)
+    spaceless = '{"message_id":"<a@x>","subject":"","body":"hi"}\n'
+    assert len(hadoop) == 3 and (None, spaceless) in hadoop
