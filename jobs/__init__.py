@@ -38,6 +38,9 @@ def positive_int(text):
 # ``keyonlytext``: the line is the key, the value NullWritable, which
 # TextOutputFormat writes without a separator): every line back unchanged.
 WHOLE_LINE_OUTPUT_JOBCONF = {"stream.map.output": "keyonlytext"}
+# the same for a step whose reducer writes whole lines (set on that step
+# only: its map output must still split at the tab of its JSON key)
+WHOLE_LINE_REDUCER_OUTPUT_JOBCONF = {"stream.reduce.output": "keyonlytext"}
 
 TASKS_GROUP = "tasks"
 

@@ -66,7 +66,7 @@ from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
 
-from jeeves.jobs import CountedJob
+from jeeves.jobs import WHOLE_LINE_REDUCER_OUTPUT_JOBCONF, CountedJob
 from jeeves.jobs.protocols import record_of_line
 from jeeves.models.labels import (
     CatsLabeller,
@@ -88,12 +88,6 @@ PACKED_CATS_PREFIX = '"cats"\t'
 CATS_LINE = re.compile(r"\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$")
 # value tags
 RECORD, CATS, VECTOR, LABEL = 0, 1, 2, 3
-# the last step's output lines hold spaces and no tab: Hadoop streaming splits
-# them at the first space and joins them back with one, leaving them unchanged
-# (a tab-less line would otherwise gain a trailing tab). Set on that step only:
-# the map output of every step must still split at the tab of its JSON key.
-LINE_OUTPUT_JOBCONF = {"stream.reduce.output.field.separator": " ",
-                       "mapreduce.output.textoutputformat.separator": " "}
 
 
 class MRLabelMessages(CountedJob, MRJob):
@@ -313,7 +307,9 @@ class MRLabelMessages(CountedJob, MRJob):
         route = dict(mapper_init=self.mapper_init, mapper=self.mapper_route,
                      mapper_final=self.mapper_final_count)
         join = dict(reducer_init=self.reducer_init, reducer=self.reducer_join,
-                    reducer_final=self.reducer_final_count, jobconf=LINE_OUTPUT_JOBCONF)
+                    reducer_final=self.reducer_final_count,
+                    # the last step's svmlight lines, written as they are on Hadoop
+                    jobconf=WHOLE_LINE_REDUCER_OUTPUT_JOBCONF)
         if not self.cats_mode():
             return [MRStep(**route, **join)]
         return [MRStep(reducer_init=self.reducer_init, reducer=self.reducer_resolve_cats,

@@ -171,11 +171,17 @@ def cpu_between(before, after):
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def median_run(runs):
-    """The run of median seconds (the lower of the middle two for an even count):
-    a run that happened, so its seconds and CPU go together."""
-    ordered = sorted(runs, key=lambda run: run["seconds"])
+def lower_median(values, key=None):
+    """The median of ``values`` (by ``key``), the lower of the middle two for
+    an even count: one of the values, never a mean of two."""
+    ordered = sorted(values, key=key)
     return ordered[(len(ordered) - 1) // 2]
+
+
+def median_run(runs):
+    """The run of median seconds (``lower_median``): a run that happened, so
+    its seconds and CPU go together."""
+    return lower_median(runs, key=lambda run: run["seconds"])
 
 
 def stage_end_to_end(work, runner):
@@ -239,8 +245,7 @@ def _paired_fit(reference, work, number):
 def paired_ratio(runs):
     """The median over rounds of (the paired reference's seconds / the run's);
     the lower of the middle two for an even count."""
-    ratios = sorted(run["paired_seconds"] / run["seconds"] for run in runs)
-    return ratios[(len(ratios) - 1) // 2]
+    return lower_median(run["paired_seconds"] / run["seconds"] for run in runs)
 
 
 def _end_to_end_run(inputs, out, runner):
