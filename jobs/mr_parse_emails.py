@@ -29,7 +29,11 @@ mapper's rows (``["message", dedupe key]`` and ``["quarantine", uri,
 index]`` keys), which ``jeeves parse`` dedupes in the driver on the
 inline and local runners, where it reads every record anyway to sort them
 (scripts/pipeline/parse.py), and there are no records and duplicates
-counters. Counters: group ``parse`` (messages_found =
+counters. With ``--bare-messages`` (``jeeves parse`` with OUT on HDFS or
+S3) the reducer writes each record as a bare line, OUT/messages/ format,
+and the quarantine rows keyed as above: when nothing is quarantined the
+job's output is messages/ as it stands (scripts/pipeline/parse.py
+``_split_remotely``). Counters: group ``parse`` (messages_found =
 records + quarantined + duplicates), group ``quarantine`` (one per reason),
 group ``warnings`` (field-level oddities), group ``tasks`` (``map``,
 ``reduce``: tasks run, jobs.CountedJob), group ``progress``
@@ -53,7 +57,7 @@ from jeeves.features.parsing import (
     content_fingerprint,
     encoded_outcome_of,
 )
-from jeeves.jobs import CountedJob
+from jeeves.jobs import WHOLE_LINE_REDUCER_OUTPUT_JOBCONF, CountedJob
 from jeeves.jobs.protocols import EncodedJSON, PassThroughJSONProtocol, TupleKeyJSONProtocol
 from jeeves.settings import add_settings
 from jeeves.storage import Storage
@@ -112,6 +116,23 @@ class MessageRecordsProtocol(PassThroughJSONProtocol):
     PASS_THROUGH_KINDS = ("message",)
 
 
+class BareMessagesProtocol(TupleKeyJSONProtocol):
+    """TupleKeyJSONProtocol that writes a ``"message"`` row as its record's
+    JSON line alone (the bytes JSONProtocol writes after the tab): the
+    output's message lines are OUT/messages/ lines. Reads a line without a
+    tab as a ``"message"`` row."""
+
+    def read(self, line):
+        if b"\t" not in line:
+            return "message", self._loads(line)
+        return super().read(line)
+
+    def write(self, key, value):
+        if key == "message":
+            return value if isinstance(value, EncodedJSON) else self._dumps(value)
+        return super().write(key, value)
+
+
 class MRParseEmails(CountedJob, MRJob):
     INTERNAL_PROTOCOL = MessageRecordsProtocol
     OUTPUT_PROTOCOL = TupleKeyJSONProtocol
@@ -147,6 +168,11 @@ class MRParseEmails(CountedJob, MRJob):
                  "record and [\"quarantine\", uri, index] -> record, which the driver "
                  "dedupes as it sorts them (jeeves parse on the inline and local runners, "
                  "scripts/pipeline/parse.py); no records or duplicates counters then")
+        self.add_passthru_arg(
+            "--bare-messages", action="store_true",
+            help="the reducer writes message records as bare lines (OUT/messages/ "
+                 "format) and quarantine rows keyed (jeeves parse with OUT on a "
+                 "cluster's storage); no effect with --map-only")
         self.add_file_arg(
             "--shipped-file", dest="shipped_files", action="append", default=[],
             help="a local file the driver ships with the job (a container, a file to "
@@ -157,6 +183,9 @@ class MRParseEmails(CountedJob, MRJob):
                       reducer_final=self.send_counts)
         if self.options.map_only:
             reduce = {}
+        elif self.options.bare_messages:
+            # the record lines have no tab: written as they are on Hadoop
+            reduce["jobconf"] = WHOLE_LINE_REDUCER_OUTPUT_JOBCONF
         if self.options.work_list:
             return [MRStep(mapper_init=self.mapper_init, mapper=self.mapper_run_work_items,
                            mapper_final=self.send_counts, **reduce)]
@@ -166,6 +195,11 @@ class MRParseEmails(CountedJob, MRJob):
                              "jeeves parse does")
         return [MRStep(mapper_init=self.mapper_init, mapper_raw=self.mapper_find_messages,
                        mapper_final=self.send_counts, **reduce)]
+
+    def output_protocol(self):
+        if self.options.bare_messages and not self.options.map_only:
+            return BareMessagesProtocol()
+        return super().output_protocol()
 
     def mapper_init(self):
         """Pick the dedupe key function (--dedupe-by) once per task; map the

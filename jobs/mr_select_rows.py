@@ -6,7 +6,10 @@ scoring job's predictions). A line without a tab is a value with no key.
 
 A row is selected when it passes every test given:
 - ``--key K``: its key decodes to the string K (e.g. ``--key message``
-  keeps mr_parse_emails' records and drops its ``"quarantine"`` rows);
+  keeps mr_parse_emails' records and drops its ``"quarantine"`` rows); a
+  line without a tab has the key ``--unkeyed`` names (none by default:
+  ``--unkeyed message`` reads mr_parse_emails ``--bare-messages`` output,
+  whose records are bare lines);
 - ``--field F --equals V``: its value is a JSON object whose field F equals
   V, read as JSON when it parses (``1``, ``true``, ``"x"``) and as a string
   otherwise (e.g. ``--field label --equals 1`` keeps the flagged
@@ -87,6 +90,11 @@ class MRSelectRows(CountedJob, MRJob):
             "--sample", type=fraction, default=None,
             help="keep a hash sample of about this share of the rows (0 < F <= 1)")
 
+        self.add_passthru_arg(
+            "--unkeyed", default=None,
+            help="with --key: the key of a line without a tab (default: none, never "
+                 "selected by --key)")
+
     def load_args(self, args):
         super().load_args(args)
         if (self.options.field is None) != (self.options.equals is None):
@@ -113,7 +121,8 @@ class MRSelectRows(CountedJob, MRJob):
                 yield None, value
                 return
         try:
-            if options.key is not None and (key is None or json.loads(key) != options.key):
+            if options.key is not None and (
+                    options.unkeyed if key is None else json.loads(key)) != options.key:
                 self.counts["skipped"] += 1
                 return
             # decoded even with --key alone: a value that is not JSON is

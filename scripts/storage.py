@@ -949,6 +949,43 @@ class Storage:
         if self.fs.exists(uri):
             self.fs.rm(uri)
 
+    def move_tree(self, source, destination):
+        """Move the files under the directory ``source`` to ``destination``,
+        which must not exist yet, without reading them: a rename on HDFS
+        (WebHDFS) and here, a server-side copy of each object and then its
+        removal on S3. False, and nothing moved, where it cannot: HDFS
+        without WebHDFS, a destination that exists."""
+        if _is_s3(source):
+            source_prefix = source.rstrip("/") + "/"
+            target_prefix = destination.rstrip("/") + "/"
+            if next(iter(self.s3_keys(target_prefix)), None) is not None:
+                return False
+            bucket, key_prefix = _bucket_key(source_prefix)
+            target_bucket, target_key_prefix = _bucket_key(target_prefix)
+            keys = list(self.s3_keys(source_prefix))
+            for key in keys:
+                # boto3's managed copy: one request, or a multipart copy past 8 MB
+                self.s3.copy({"Bucket": bucket, "Key": key}, target_bucket,
+                             target_key_prefix + key[len(key_prefix):])
+            for start in range(0, len(keys), 1000):
+                self.s3.delete_objects(Bucket=bucket, Delete={
+                    "Objects": [{"Key": key} for key in keys[start:start + 1000]]})
+            return True
+        if not is_remote(source):
+            if os.path.exists(local_path(destination)):
+                return False
+            os.makedirs(os.path.dirname(local_path(destination)) or ".", exist_ok=True)
+            os.rename(local_path(source), local_path(destination))
+            return True
+        if scheme_of(source) == "hdfs" and self.webhdfs is not None:
+            try:
+                return self.webhdfs.rename(source, destination)
+            except IOError as error:
+                if _webhdfs_unavailable(error):
+                    return False
+                raise
+        return False
+
     # completion markers
 
     def mark_complete(self, directory):

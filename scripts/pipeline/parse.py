@@ -7,11 +7,13 @@ Runs jobs/mr_parse_emails.py on the engine's runner. Then:
   by source, so the files never depend on the runner or the number of
   tasks; on the inline and local runners the job runs without its reducer
   (``--map-only``) and the driver dedupes the records as the reducer does;
-- OUTPUT remote (``hdfs://``, ``s3://``): two map-only jobs
-  (jobs/mr_select_rows.py) split it where it lies, so no record passes
-  through the driver (one job when the counters count no row of the other
-  kind, usually the quarantine). Part files then follow the reducers' key
-  order.
+- OUTPUT remote (``hdfs://``, ``s3://``): the job writes its records as
+  bare lines (``--bare-messages``) and no record passes through the
+  driver. When its counters add up and nothing was quarantined (the usual
+  case) its output becomes messages/ as it stands (an HDFS rename, an S3
+  server-side copy); else map-only jobs (jobs/mr_select_rows.py) split it
+  where it lies, none for a kind the counters count no row of. Part files
+  then follow the reducers' key order.
 
 Each directory gets its ``_SUCCESS`` marker once written. Returns the stage
 counts (read, parsed, quarantined, duplicates, seconds, runner, reconciled,
@@ -34,7 +36,7 @@ from jeeves.features.kernel import index_lines, message_sort_key
 from jeeves.features.parsing import DEDUPE_BY, MAX_MESSAGE_BYTES
 from jeeves.files import replaced_directory
 from jeeves.pipeline.parse_inputs import DEFAULT_SPLIT_BYTES, plan_inputs
-from jeeves.storage import is_remote, join
+from jeeves.storage import SUCCESS, is_remote, join
 
 KINDS = ("message", "quarantine")
 OUTPUT_DIRS = {"message": "messages", "quarantine": "quarantine"}
@@ -252,7 +254,8 @@ def parse_stage(engine, inputs, output, dedupe_by="message_id",
         job_args += plan.job_args
         if is_remote(output):
             work = join(output, "_work", "parse")
-            result = engine.run(MRParseEmails, plan.work_list_paths, work, job_args)
+            result = engine.run(MRParseEmails, plan.work_list_paths, work,
+                                job_args + ["--bare-messages"])
             written = _split_remotely(engine, work, output, result)
             storage.clear(join(output, "_work"))
         else:
@@ -290,11 +293,17 @@ def parse_stage(engine, inputs, output, dedupe_by="message_id",
 
 
 def _split_remotely(engine, work, output, result):
-    """The parse job's output where it lies -> messages/ and quarantine/ (map-only
-    jobs). A kind the job's counters account for with no row (a corpus with
-    nothing quarantined, the usual case) gets an empty part file instead of a
-    job of its own: about 13 s of a Hadoop run. Counters that do not add up
-    (found = records + quarantined + duplicates) are not trusted: both jobs run."""
+    """The parse job's output where it lies (``--bare-messages``: record lines
+    bare, quarantine rows keyed) -> messages/ and quarantine/.
+
+    When the job's counters add up (found = records + quarantined +
+    duplicates), a kind they account for with no row (nothing quarantined,
+    the usual case; or no message) gets an empty part file, and if nothing
+    was quarantined the job's output is messages/ as it stands: moved there
+    (Storage.move_tree: an HDFS rename, an S3 server-side copy), no job at
+    all. Else, or where the storage cannot move it, a map-only job selects
+    each kind's rows (MRSelectRows, about 13 s of a Hadoop run each).
+    Counters that do not add up are not trusted: both jobs run."""
     from jeeves.jobs.mr_select_rows import MRSelectRows
 
     counted = {"message": result.counter("parse", "records"),
@@ -303,12 +312,22 @@ def _split_remotely(engine, work, output, result):
     trusted = found > 0 and found == (counted["message"] + counted["quarantine"]
                                       + result.counter("parse", "duplicates"))
     written = {}
+    storage = engine.storage
+    if trusted and counted["quarantine"] == 0:
+        # the job's own _SUCCESS stays behind: messages/ is marked complete
+        # only when the whole stage is (parse_stage)
+        storage.clear(join(work, SUCCESS))
+        if storage.move_tree(work, join(output, OUTPUT_DIRS["message"])):
+            written["message"] = counted["message"]
     for kind in KINDS:
+        if kind in written:
+            continue
         directory = join(output, OUTPUT_DIRS[kind])
         if trusted and counted[kind] == 0:
-            engine.storage.write_bytes(join(directory, "part-00000"), b"")
+            storage.write_bytes(join(directory, "part-00000"), b"")
             written[kind] = 0
             continue
-        selected = engine.run(MRSelectRows, [join(work, "part-*")], directory, ["--key", kind])
+        selected = engine.run(MRSelectRows, [join(work, "part-*")], directory,
+                              ["--key", kind, "--unkeyed", "message"])
         written[kind] = selected.counter("select_rows", "selected")
     return written

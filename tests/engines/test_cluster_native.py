@@ -31,12 +31,14 @@ missing. Slow: about ten Hadoop jobs.
 import json
 import math
 import os
+import re
 import shutil
 import uuid
 
 import pytest
 
 from jeeves import cli
+from jeeves.pipeline.engine import Engine
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
@@ -87,6 +89,17 @@ def hdfs_text(cluster, uri):
             if line]
 
 
+def relative_sources(lines):
+    """Record lines, sorted, each ``source.uri`` (JSON, slashes escaped) cut
+    to the path from its corpus folder on."""
+    folders = "|".join(re.escape(name) for name in list(LABELLED) + [UNLABELLED_FOLDER])
+    pattern = re.compile(r'"uri":"[^"]*?\\/((?:%s)\\/)' % folders)
+    cut = sorted(pattern.sub(r'"uri":"\1', line) for line in lines)
+    kept = re.compile(r'"uri":"(?:%s)\\/' % folders)
+    assert len(cut) > 100 and all(kept.search(line) for line in cut), cut[:1]
+    return cut
+
+
 def sizes(cluster, *uris):
     """{uri: bytes of the files under it}: one ``fs -du -s``, a line per path, in order."""
     lines = [line for line in cluster.hadoop("fs", "-du", "-s", *uris).splitlines()
@@ -127,14 +140,31 @@ def run_on_hdfs(cluster, tmp_path, name, unlabelled=UNLABELLED):
 
 
 def test_hadoop_with_hdfs_output_equals_inline_and_keeps_the_corpus_off_the_driver(
-        hadoop_cluster, tmp_path):
+        hadoop_cluster, tmp_path, monkeypatch):
+    ran = []
+    run = Engine.run
+
+    def recorded(self, job_class, *args, **kwargs):
+        ran.append(job_class.__name__)
+        return run(self, job_class, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "run", recorded)
     corpus, corpus_bytes, out, summary = run_on_hdfs(hadoop_cluster, tmp_path, "base")
+    # nothing quarantined: the parse job's output became messages/ by an HDFS
+    # rename (WebHDFS), with no job to select the records
+    assert summary["stages"]["parse"]["quarantined"] == 0
+    assert ran[:2] == ["MRParseEmails", "MRCountNgrams"], ran
     inline = str(tmp_path / "inline")
     jeeves_run([corpus], inline, "inline")
     with open(os.path.join(inline, "summary.json")) as handle:
         expected = json.load(handle)
 
-    # the same results
+    # the same results: the records' lines as the driver writes them here
+    # (the parse job's reducers write them whole, no tab added)
+    # (the parse job's reducers write them whole, no tab added), each source
+    # URI from its folder on (HDFS and local inputs)
+    assert relative_sources(hdfs_text(hadoop_cluster, out + "/messages")) == \
+        relative_sources(local_text(os.path.join(inline, "messages")))
     assert hadoop_cluster.hadoop("fs", "-cat", out + "/features/vocabulary.tsv") == \
         open(os.path.join(inline, "features", "vocabulary.tsv"), encoding="utf-8").read()
     assert sorted(hdfs_text(hadoop_cluster, out + "/features/tfidf")) == \

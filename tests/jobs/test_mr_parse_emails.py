@@ -111,6 +111,30 @@ def test_fixtures_parse_dedupe_and_quarantine(tmp_path):
     assert counters["warnings"]["message_id_generated"] == 2
 
 
+def test_bare_messages_are_the_keyed_records_lines_without_their_key(tmp_path):
+    # what jeeves parse runs where OUT is remote: the records' lines as
+    # OUT/messages/ holds them, the quarantine rows keyed as before
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    inputs = [str(FIXTURES), str(bad_inputs(bad))]
+    lines = {}
+    for bare in (False, True):
+        scratch = tmp_path / ("plan-%s" % bare)
+        scratch.mkdir()
+        plan = plan_inputs(inputs, str(scratch), "local")
+        output = tmp_path / ("out-%s" % bare)
+        run_job(MRParseEmails, plan.work_list_paths, str(output),
+                args=plan.job_args + (["--bare-messages"] if bare else []), runner="local")
+        lines[bare] = [line for part in sorted(output.glob("part-*"))
+                       for line in part.read_bytes().splitlines()]
+    keyed = [line.split(b"\t", 1) for line in lines[False]]
+    assert lines[True] == [value if key == b'"message"' else key + b"\t" + value
+                           for key, value in keyed]
+    assert sum(b"\t" not in line for line in lines[True]) == sum(
+        key == b'"message"' for key, _ in keyed) > 10
+    assert sum(line.startswith(b'"quarantine"\t') for line in lines[True]) == 3
+
+
 def test_inline_and_local_runners_agree(tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()

@@ -48,6 +48,18 @@ def test_parse_output_to_message_records(tmp_path):
     assert counters == {"selected": 5, "skipped": 1, "invalid_json": 1}
 
 
+def test_bare_lines_are_rows_of_the_unkeyed_kind(tmp_path):
+    # mr_parse_emails --bare-messages: records bare, quarantine rows keyed
+    bare = [json.dumps(record) for record in RECORDS[:3]] + [PARSE_OUTPUT[4]]
+    lines, counters = run([bare], ["--key", "message", "--unkeyed", "message"], tmp_path)
+    assert sorted(lines) == sorted(json.dumps(record) for record in RECORDS[:3])
+    assert counters == {"selected": 3, "skipped": 1}
+    lines, counters = run([bare], ["--key", "quarantine", "--unkeyed", "message"], tmp_path)
+    assert [json.loads(line)["reason"] for line in lines] == ["not_an_email"]
+    # without --unkeyed a bare line has no key and --key never keeps it
+    assert run([bare], ["--key", "message"], tmp_path)[0] == []
+
+
 def test_flagged_predictions(tmp_path):
     lines, counters = run([PREDICTIONS], ["--field", "label", "--equals", "1"], tmp_path)
     assert sorted(json.loads(line)["message_id"] for line in lines) == ["p7@x", "p8@x", "p9@x"]
