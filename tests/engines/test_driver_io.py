@@ -55,7 +55,7 @@ upload.
 The file-system test compares jeeves.storage.WebHdfsFilesystem with mrjob's
 ``hadoop fs`` one on the same tree (listing, globs, existence, sizes, bytes).
 
-Slow: two `jeeves run` on Hadoop, seven jobs each, side by side. Never
+Slow: two `jeeves run` on Hadoop, six jobs each, side by side. Never
 asserts a time.
 """
 
