@@ -86,3 +86,43 @@ def read_totals(counts_dir):
                 elif kind == "documents":
                     n_docs += ujson.loads(value)
     return term_stats, n_docs
+
+
+def s3_in_moto(monkeypatch, *buckets):
+    """A generator for a pytest fixture: moto's S3 in this process (fake
+    credentials, no endpoint from the environment, jeeves' cached client
+    dropped before and after), with ``buckets`` made; yields a boto3 client."""
+    import moto
+
+    from jeeves import storage
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    storage.s3_client.cache_clear()
+    with moto.mock_aws():
+        import boto3
+
+        client = boto3.client("s3")
+        for bucket in buckets:
+            client.create_bucket(Bucket=bucket)
+        yield client
+    storage.s3_client.cache_clear()
+
+
+def record_jobs(monkeypatch):
+    """The names of the job classes the pipeline's Engine runs from now on,
+    in order (a list that grows as they run)."""
+    from jeeves.pipeline.engine import Engine
+
+    ran = []
+    run = Engine.run
+
+    def recorded(self, job_class, *args, **kwargs):
+        ran.append(job_class.__name__)
+        return run(self, job_class, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "run", recorded)
+    return ran

@@ -38,8 +38,7 @@ import uuid
 import pytest
 
 from jeeves import cli
-from jeeves.pipeline.engine import Engine
-from tests.helpers import REPO
+from tests.helpers import REPO, record_jobs
 
 pytestmark = pytest.mark.slow
 
@@ -141,14 +140,7 @@ def run_on_hdfs(cluster, tmp_path, name, unlabelled=UNLABELLED):
 
 def test_hadoop_with_hdfs_output_equals_inline_and_keeps_the_corpus_off_the_driver(
         hadoop_cluster, tmp_path, monkeypatch):
-    ran = []
-    run = Engine.run
-
-    def recorded(self, job_class, *args, **kwargs):
-        ran.append(job_class.__name__)
-        return run(self, job_class, *args, **kwargs)
-
-    monkeypatch.setattr(Engine, "run", recorded)
+    ran = record_jobs(monkeypatch)
     corpus, corpus_bytes, out, summary = run_on_hdfs(hadoop_cluster, tmp_path, "base")
     # nothing quarantined: the parse job's output became messages/ by an HDFS
     # rename (WebHDFS), with no job to select the records

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from jeeves import cli
-from jeeves import storage as storage_module
-from jeeves.pipeline.engine import Engine
 from jeeves.storage import Storage
+from tests.helpers import record_jobs, s3_in_moto
 
 moto = pytest.importorskip("moto")
 BUCKET = "jeeves-move"
@@ -22,19 +21,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 
 @pytest.fixture
 def s3(monkeypatch):
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    storage_module.s3_client.cache_clear()
-    with moto.mock_aws():
-        import boto3
-
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-    storage_module.s3_client.cache_clear()
+    yield from s3_in_moto(monkeypatch, BUCKET)
 
 
 def keys(client, prefix):
@@ -62,14 +49,7 @@ def test_move_tree_copies_every_object_and_removes_the_source(s3):
 
 def test_a_clean_corpus_parsed_into_s3_moves_the_records_with_no_select_job(s3, tmp_path,
                                                                           monkeypatch):
-    ran = []
-    run = Engine.run
-
-    def recorded(self, job_class, *args, **kwargs):
-        ran.append(job_class.__name__)
-        return run(self, job_class, *args, **kwargs)
-
-    monkeypatch.setattr(Engine, "run", recorded)
+    ran = record_jobs(monkeypatch)
     for output in ("s3://%s/out" % BUCKET, str(tmp_path / "out")):
         with contextlib.redirect_stdout(io.StringIO()) as printed:
             status = cli.main(["parse", "--input", str(FIXTURES), "--output", output])

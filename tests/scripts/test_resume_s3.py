@@ -15,8 +15,8 @@ import json
 import pytest
 
 from jeeves import cli
-from jeeves import storage as storage_module
 from jeeves.storage import Storage
+from tests.helpers import s3_in_moto
 from tests.scripts.run_outputs import write_inputs
 
 moto = pytest.importorskip("moto")
@@ -26,19 +26,7 @@ RUN = ["--no-graph"]
 
 @pytest.fixture
 def s3(monkeypatch):
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    storage_module.s3_client.cache_clear()
-    with moto.mock_aws():
-        import boto3
-
-        client = boto3.client("s3")
-        client.create_bucket(Bucket="jeeves-resume")
-        yield client
-    storage_module.s3_client.cache_clear()
+    yield from s3_in_moto(monkeypatch, "jeeves-resume")
 
 
 def jeeves_run(corpus, options):
