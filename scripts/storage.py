@@ -956,19 +956,23 @@ class Storage:
         removal on S3. False, and nothing moved, where it cannot: HDFS
         without WebHDFS, a destination that exists."""
         if _is_s3(source):
-            source_prefix = source.rstrip("/") + "/"
-            target_prefix = destination.rstrip("/") + "/"
-            if next(iter(self.s3_keys(target_prefix)), None) is not None:
+            # the client list_status uses: the runner's endpoint and region
+            client = self.s3 if self._s3_direct(source) else self.fs.s3.make_s3_client()
+            bucket, key_prefix = _bucket_key(source.rstrip("/") + "/")
+            target_bucket, target_prefix = _bucket_key(destination.rstrip("/") + "/")
+            if client.list_objects_v2(Bucket=target_bucket, Prefix=target_prefix,
+                                      MaxKeys=1).get("KeyCount"):
                 return False
-            bucket, key_prefix = _bucket_key(source_prefix)
-            target_bucket, target_key_prefix = _bucket_key(target_prefix)
-            keys = list(self.s3_keys(source_prefix))
+            keys = [item["Key"]
+                    for page in client.get_paginator("list_objects_v2").paginate(
+                        Bucket=bucket, Prefix=key_prefix)
+                    for item in page.get("Contents", ())]
             for key in keys:
                 # boto3's managed copy: one request, or a multipart copy past 8 MB
-                self.s3.copy({"Bucket": bucket, "Key": key}, target_bucket,
-                             target_key_prefix + key[len(key_prefix):])
+                client.copy({"Bucket": bucket, "Key": key}, target_bucket,
+                            target_prefix + key[len(key_prefix):])
             for start in range(0, len(keys), 1000):
-                self.s3.delete_objects(Bucket=bucket, Delete={
+                client.delete_objects(Bucket=bucket, Delete={
                     "Objects": [{"Key": key} for key in keys[start:start + 1000]]})
             return True
         if not is_remote(source):
