@@ -89,7 +89,6 @@ class MRSelectRows(CountedJob, MRJob):
         self.add_passthru_arg(
             "--sample", type=fraction, default=None,
             help="keep a hash sample of about this share of the rows (0 < F <= 1)")
-
         self.add_passthru_arg(
             "--unkeyed", default=None,
             help="with --key: the key of a line without a tab (default: none, never "
