@@ -23,8 +23,12 @@ if _FAULT_DIR and _ATTEMPT.endswith(("_m_000000_0", "_r_000000_0")):
     def _linger():
         sys.stdout.flush()
         sys.stderr.flush()
-        with open(os.path.join(_FAULT_DIR, _ATTEMPT), "w", encoding="ascii") as handle:
+        # written whole, then named: a test polling the directory never
+        # reads the file before its pid is in it
+        partial = os.path.join(_FAULT_DIR, "." + _ATTEMPT)
+        with open(partial, "w", encoding="ascii") as handle:
             handle.write("%d\n" % os.getpid())
+        os.replace(partial, os.path.join(_FAULT_DIR, _ATTEMPT))
         time.sleep(float(os.environ.get("JEEVES_FAULT_LINGER_SECONDS", "120")))
 
     # registered first, so it runs last: after mrjob's own exit handlers
