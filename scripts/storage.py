@@ -753,11 +753,12 @@ class Storage:
         if pending:
             yield pending
 
-    def s3_keys(self, uri, uris=False):
+    def s3_keys(self, uri, uris=False, client=None):
         """Every key under an ``s3://bucket/prefix`` (the prefix as S3 matches
-        it: add the "/" of a directory), as listed; their URIs if ``uris``."""
+        it: add the "/" of a directory), as listed; their URIs if ``uris``;
+        through ``client`` (default: this Storage's)."""
         bucket, prefix = _bucket_key(uri)
-        paginator = self.s3.get_paginator("list_objects_v2")
+        paginator = (client or self.s3).get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", ()):
                 yield ("%s://%s/%s" % (scheme_of(uri), bucket, item["Key"]) if uris
@@ -958,15 +959,12 @@ class Storage:
         if _is_s3(source):
             # the client list_status uses: the runner's endpoint and region
             client = self.s3 if self._s3_direct(source) else self.fs.s3.make_s3_client()
-            bucket, key_prefix = _bucket_key(source.rstrip("/") + "/")
-            target_bucket, target_prefix = _bucket_key(destination.rstrip("/") + "/")
-            if client.list_objects_v2(Bucket=target_bucket, Prefix=target_prefix,
-                                      MaxKeys=1).get("KeyCount"):
+            source, destination = source.rstrip("/") + "/", destination.rstrip("/") + "/"
+            if next(self.s3_keys(destination, client=client), None):
                 return False
-            keys = [item["Key"]
-                    for page in client.get_paginator("list_objects_v2").paginate(
-                        Bucket=bucket, Prefix=key_prefix)
-                    for item in page.get("Contents", ())]
+            bucket, key_prefix = _bucket_key(source)
+            target_bucket, target_prefix = _bucket_key(destination)
+            keys = list(self.s3_keys(source, client=client))
             for key in keys:
                 # boto3's managed copy: one request, or a multipart copy past 8 MB
                 client.copy({"Bucket": bucket, "Key": key}, target_bucket,
