@@ -152,7 +152,6 @@ def test_hadoop_with_hdfs_output_equals_inline_and_keeps_the_corpus_off_the_driv
         expected = json.load(handle)
 
     # the same results: the records' lines as the driver writes them here
-    # (the parse job's reducers write them whole, no tab added)
     # (the parse job's reducers write them whole, no tab added), each source
     # URI from its folder on (HDFS and local inputs)
     assert relative_sources(hdfs_text(hadoop_cluster, out + "/messages")) == \

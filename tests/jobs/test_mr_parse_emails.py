@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jeeves.jobs.mr_parse_emails import MRParseEmails
+from jeeves.jobs.mr_parse_emails import BareMessagesProtocol, MRParseEmails
 from jeeves.jobs.protocols import EncodedJSON
 from jeeves.pipeline.parse_inputs import plan_inputs
 from jeeves.runjob import run_job
@@ -133,6 +133,18 @@ def test_bare_messages_are_the_keyed_records_lines_without_their_key(tmp_path):
     assert sum(b"\t" not in line for line in lines[True]) == sum(
         key == b'"message"' for key, _ in keyed) > 10
     assert sum(line.startswith(b'"quarantine"\t') for line in lines[True]) == 3
+
+
+def test_the_bare_messages_protocol_reads_back_what_it_writes():
+    protocol = BareMessagesProtocol()
+    record = {"message_id": "<a@x>", "body": "tab\there"}
+    line = protocol.write("message", record)
+    assert b"\t" not in line and json.loads(line) == record
+    assert protocol.write("message", EncodedJSON(line)) == line
+    assert protocol.read(line) == ("message", record)
+    keyed = protocol.write("quarantine", {"reason": "not_email"})
+    assert keyed.startswith(b'"quarantine"\t')
+    assert protocol.read(keyed) == ("quarantine", {"reason": "not_email"})
 
 
 def test_inline_and_local_runners_agree(tmp_path):
