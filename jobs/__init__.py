@@ -42,6 +42,23 @@ WHOLE_LINE_OUTPUT_JOBCONF = {"stream.map.output": "keyonlytext"}
 # only: its map output must still split at the tab of its JSON key)
 WHOLE_LINE_REDUCER_OUTPUT_JOBCONF = {"stream.reduce.output": "keyonlytext"}
 
+
+def whole_line_reducer_jobconf(runner):
+    """The jobconf of a step whose reducer writes whole lines, for a job run
+    with ``runner`` (its ``self.options.runner``): WHOLE_LINE_REDUCER_OUTPUT_JOBCONF,
+    but none on Spark.
+
+    mrjob 0.7.4's Spark runner runs consecutive streaming steps of one jobconf
+    in one ``spark-submit``; a step whose jobconf differs from the one before
+    gets a ``spark-submit`` of its own, whose harness is given that step's
+    description alone but, still, the step's number in the whole job
+    (``--first-step-num``): it finds no step at that number, runs none, and
+    the job's output is the step before's, with no error. Spark never reads
+    tasks' output through Hadoop streaming, so the step goes without it
+    there and runs with the others (tests/engines/test_label_engines.py,
+    tests/engines/test_cluster_cv_engines.py)."""
+    return {} if runner == "spark" else dict(WHOLE_LINE_REDUCER_OUTPUT_JOBCONF)
+
 TASKS_GROUP = "tasks"
 
 # Live progress (scripts/pipeline/progress.py): map tasks of a job's first step

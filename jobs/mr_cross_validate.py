@@ -12,9 +12,11 @@ would choose on that outer training part (``params``, ``params_index``,
 (``test_indices``, ``test_scores``). ``jeeves.pipeline.cluster_cv.compare_on_cluster``
 turns them into the same Comparison as ``jeeves.models.training.compare_models``.
 
-The ``models`` package reaches the tasks through mrjob.conf's upload_dirs
-(as for every job): the registry and the fitting functions are the driver's
-own, not a copy.
+The ``jeeves.models`` package reaches the tasks in the code zip the driver
+gives every job (jeeves.taskcode): the registry and the fitting functions
+are the driver's own, not a copy. The last step writes each value as its
+whole line (``keyonlytext`` on Hadoop: no tab after it), the same bytes on
+every runner (tests/engines/test_cluster_cv_engines.py).
 """
 
 import json
@@ -24,7 +26,7 @@ from mrjob.job import MRJob
 from mrjob.protocol import StandardJSONProtocol, StandardJSONValueProtocol
 from mrjob.step import MRStep
 
-from jeeves.jobs import CountedJob
+from jeeves.jobs import CountedJob, whole_line_reducer_jobconf
 from jeeves.models.cluster import (
     best_candidate,
     fit_and_score,
@@ -56,7 +58,9 @@ class MRCrossValidate(CountedJob, MRJob):
         return [
             MRStep(mapper_init=self.load_data, mapper=self.mapper_fit_candidate,
                    reducer=self.reducer_average_inner_folds),
-            MRStep(reducer_init=self.load_data, reducer=self.reducer_choose_and_refit),
+            # values without keys: written as they are on Hadoop (no tab after them)
+            MRStep(reducer_init=self.load_data, reducer=self.reducer_choose_and_refit,
+                   jobconf=whole_line_reducer_jobconf(self.options.runner)),
         ]
 
     def load_data(self):

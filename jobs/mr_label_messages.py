@@ -66,7 +66,7 @@ from mrjob.job import MRJob
 from mrjob.protocol import JSONProtocol, RawValueProtocol
 from mrjob.step import MRStep
 
-from jeeves.jobs import WHOLE_LINE_REDUCER_OUTPUT_JOBCONF, CountedJob
+from jeeves.jobs import CountedJob, whole_line_reducer_jobconf
 from jeeves.jobs.protocols import record_of_line
 from jeeves.models.labels import (
     CatsLabeller,
@@ -309,7 +309,7 @@ class MRLabelMessages(CountedJob, MRJob):
         join = dict(reducer_init=self.reducer_init, reducer=self.reducer_join,
                     reducer_final=self.reducer_final_count,
                     # the last step's svmlight lines, written as they are on Hadoop
-                    jobconf=WHOLE_LINE_REDUCER_OUTPUT_JOBCONF)
+                    jobconf=whole_line_reducer_jobconf(self.options.runner))
         if not self.cats_mode():
             return [MRStep(**route, **join)]
         return [MRStep(reducer_init=self.reducer_init, reducer=self.reducer_resolve_cats,

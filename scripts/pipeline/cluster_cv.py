@@ -30,14 +30,22 @@ from jeeves.models.training import (
     fit_final,
     shared_folds,
 )
-from jeeves.runjob import MRJOB_CONF
-from jeeves.taskcode import task_code_args
+from jeeves.pipeline.engine import Engine
+from jeeves.runjob import MRJOB_CONF, read_json_values
 
 
 def run_cross_validation(X, y, folds, names, runner="inline", inner_splits=3, seed=0,
                          select_by="pr_auc", tasks_per_file=TASKS_PER_FILE, conf=None,
-                         extra_args=()):
-    """Run jobs/mr_cross_validate.py -> {(model, outer fold): the job's output value}."""
+                         extra_args=(), engine=None):
+    """Run jobs/mr_cross_validate.py -> {(model, outer fold): the job's output value}.
+
+    The job runs as the pipeline's jobs do (jeeves.pipeline.engine.Engine.run:
+    the runner's driver environment, such as Spark's workers' Python, the
+    tasks' code, a failed step as one line): on ``engine``, else on an
+    Engine of ``runner`` and mrjob.conf ``conf``. Its output, a few lines,
+    is copied to a local directory and read there."""
+    if engine is None:
+        engine = Engine(runner, conf or MRJOB_CONF, progress=False)
     inner = inner_folds(y, folds, inner_splits, seed)
     with tempfile.TemporaryDirectory(prefix="jeeves-cv-") as tmp:
         data_path = os.path.join(tmp, "cv_data.npz")
@@ -46,22 +54,17 @@ def run_cross_validation(X, y, folds, names, runner="inline", inner_splits=3, se
         os.mkdir(task_dir)
         inputs = write_task_files(task_lines(names, len(folds), inner_splits), task_dir,
                                   tasks_per_file)
-        # no --output-dir: the output stays where the runner keeps it (S3 on
-        # EMR) and is streamed back, so every runner works the same way
-        job = MRCrossValidate(args=[
-            "-r", runner, "-c", conf or MRJOB_CONF, *task_code_args(runner),
+        output = os.path.join(tmp, "output")
+        engine.run(MRCrossValidate, inputs, output, [
             "--cv-data", data_path, *metrics.SELECT_BY.job_args(select_by),
-            *metrics.SEED.job_args(seed), *extra_args, *inputs])
-        with job.make_runner() as job_runner:
-            job_runner.run()
-            return {(value["model"], value["outer"]): value
-                    for _, value in job.parse_output(job_runner.cat_output())}
+            *metrics.SEED.job_args(seed), *extra_args])
+        return {(value["model"], value["outer"]): value for value in read_json_values(output)}
 
 
 def compare_on_cluster(X, y, models=None, runner="inline", n_splits=5, inner_splits=3,
                        seed=0, select_by="pr_auc", target_recall=0.95, n_jobs=1,
                        feature_names=None, tasks_per_file=TASKS_PER_FILE, conf=None,
-                       progress=None):
+                       progress=None, engine=None):
     """compare_models with the nested cross-validation run as an MRJob on `runner`.
 
     A drop-in for compare_models: ``functools.partial(compare_on_cluster,
@@ -69,7 +72,9 @@ def compare_on_cluster(X, y, models=None, runner="inline", n_splits=5, inner_spl
     the cluster's tasks are the parallelism) and returns the same Comparison: per-fold
     parameters, held-out scores, thresholds and metrics, the choice, and the
     final estimators fit on the driver. `seconds` is each model's share of
-    the job's wall time, split by task count.
+    the job's wall time, split by task count. ``engine``: the pipeline's
+    (jeeves.pipeline.engine.Engine: its runner, mrjob.conf and counted
+    storage), in place of ``runner`` and ``conf``.
     """
     if select_by not in metrics.SELECTION_METRICS:
         raise ValueError("cannot choose a model by %r (choose from: %s)"
@@ -81,7 +86,7 @@ def compare_on_cluster(X, y, models=None, runner="inline", n_splits=5, inner_spl
     folds = shared_folds(y, n_splits, seed)
     started = time.perf_counter()
     fold_values = run_cross_validation(X, y, folds, names, runner, inner_splits, seed,
-                                       select_by, tasks_per_file, conf)
+                                       select_by, tasks_per_file, conf, engine=engine)
     elapsed = time.perf_counter() - started
     grid_sizes = {name: len(ParameterGrid(REGISTRY[name].param_grid)) for name in names}
     results = {}

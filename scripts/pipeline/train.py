@@ -334,7 +334,7 @@ def train_stage(engine, labelled_dir, output, analyzer_config, vectors, config,
     if config.on_cluster:
         from jeeves.pipeline.cluster_cv import compare_on_cluster
 
-        compare = functools.partial(compare_on_cluster, runner=engine.runner, conf=engine.conf)
+        compare = functools.partial(compare_on_cluster, engine=engine)
     for name in ("report", "model"):
         storage.clear(join(output, name))
     # the vocabulary is received once and held: its terms name the features,

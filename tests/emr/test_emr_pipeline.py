@@ -57,7 +57,7 @@ UNLABELLED = {"hard-ham-1": 40}
 MORE_UNLABELLED = {"hard-ham-1": 160}
 LABELS = "spam-1=1,easy-ham-1=0"
 SMALL_FILES_ALLOWANCE = 64 * 1024
-# mrjob's code uploads: the upload_dirs archives, its own zip, the job
+# mrjob's code uploads: the code zip (jeeves.taskcode), mrjob's own zip, the job
 # script, the setup wrapper and the cluster's bootstrap scripts
 CODE_SUFFIXES = (".tar.gz", ".zip", ".py", ".sh")
 STAGE_DIRS = ("messages", "quarantine", "features", "model", "report", "predictions")

@@ -263,3 +263,14 @@ def test_a_labelled_line_with_a_broken_record_is_refused():
         labelled_line(b'1 0:1.0 # "a@x" [1]', "x", 4)
     assert labelled_line(b'1 0:1.0 # "a@x" {"subject": "s"}', "x", 5) == (
         "a@x", {"subject": "s"})
+
+
+@pytest.mark.parametrize("runner", ["hadoop", "spark"])
+def test_the_cats_steps_jobconf(runner):
+    """Hadoop reads the joining step's svmlight lines whole; on Spark that
+    step sets no jobconf, so mrjob runs both steps in one spark-submit
+    (jobs.whole_line_reducer_jobconf; tests/engines/test_label_engines.py)."""
+    job = MRLabelMessages(args=["-r", runner, "--labels", "cats:1,2"])
+    jobconfs = [step.get("jobconf") for step in job._steps_desc()]
+    assert jobconfs == [None, None if runner == "spark" else {
+        "stream.reduce.output": "keyonlytext"}]
