@@ -148,7 +148,10 @@ def features_stage(engine, messages, output, analyzer_config=None, settings=None
                 ["--total-tokens", str(max(total_tokens, 1))]
                 + MIN_LLR.job_args(settings.min_llr))
             timings["score_collocations"] = time.perf_counter() - started
-            summary["collocations"] = collocations.counter("score_collocations", "scored")
+            # the bigrams kept (scoring at least min_llr), the lines of collocations/
+            summary["collocations"] = collocations.counter("score_collocations", "bigrams_kept")
+            summary["counters"]["score_collocations"] = collocations.counters
+            summary["tasks"]["score_collocations"] = collocations.tasks
             vocabulary_inputs.append(join(collocations_dir, "part-*"))
             vocabulary_args += MIN_LLR.job_args(settings.min_llr)
 

@@ -56,3 +56,19 @@ def test_min_df_pruned_in_the_reducer_keeps_the_summary_and_vocabulary(tmp_path)
     vocabulary_c = (tmp_path / "c" / "features" / "vocabulary.tsv").read_text(encoding="utf-8")
     assert vocabulary_b == vocabulary_c
     assert pruned["vocabulary"] < everything["vocabulary"]
+
+
+def test_collocations_summary_counts_the_kept_bigrams(tmp_path):
+    """With --min-llr the summary's ``collocations`` is the number of bigrams
+    scoring at least min_llr: the lines of features/collocations/ (it once
+    read a counter the job never wrote, and said 0)."""
+    from jeeves.pipeline.features import build_features
+
+    source = write_records(tmp_path / "messages.jsonl")
+    summary = build_features([str(source)], str(tmp_path / "out"), {"ngram_max": 2},
+                             min_llr=3.0)
+    kept = [line for path in sorted((tmp_path / "out" / "features" / "collocations").glob(
+        "part-*")) for line in path.read_text(encoding="utf-8").splitlines()]
+    counters = summary["counters"]["score_collocations"]["score_collocations"]
+    assert 0 < summary["collocations"] == len(kept) < counters["bigrams_scored"]
+    assert summary["tasks"]["score_collocations"]["reduce"] > 0
