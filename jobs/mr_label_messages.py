@@ -9,7 +9,9 @@ Inputs, told apart line by line:
 - with ``--labels cats:TOP,SUB``, the Berkeley Enron ``.cats`` files (lines
   ``TOP,SUB,count``), known by the name of the task's input file
   (``mapreduce.map.input.file``, which Hadoop, EMR and mrjob's inline and
-  local runners set, and its Spark runner with ``--emulate-map-input-file``);
+  local runners set; mrjob's Spark harness with ``--emulate-map-input-file``
+  names only the first file of each partition, where Spark puts many
+  small files, so on Spark give them packed, as below);
   a ``.cats`` file labels the record whose source is the file beside it
   (``<id>.txt``; jeeves.models.labels.source_stem). An empty ``.cats`` file has no
   line to join, so its message is unlabelled (the driver-side labeller
@@ -212,12 +214,13 @@ class MRLabelMessages(CountedJob, MRJob):
             message_id = None
         if not isinstance(message_id, str) or not message_id:
             if self.cats is not None and self.input_file is None and CATS_LINE.match(line):
-                # mrjob's Spark harness names the input file only with
-                # --emulate-map-input-file: a .cats line could not be joined
+                # mrjob's Spark harness names no input file (and with
+                # --emulate-map-input-file the first of a partition's files
+                # only): a .cats line could not be joined
                 raise RuntimeError(
                     "cats: labels need each task's input file name (mapreduce.map.input.file),"
-                    " which this runner does not set: on Spark pass --emulate-map-input-file,"
-                    " or give the .cats files packed (jeeves.models.labels.packed_cats_line)")
+                    " which this runner does not set: give the .cats files packed"
+                    " (jeeves.models.labels.packed_cats_line), as jeeves run does on Spark")
             self.counts["invalid_vector"] += 1
             return
         # the placeholder label goes; the label is written in its place

@@ -136,10 +136,12 @@ def label_stage(engine, spec, messages, vectors, raw_inputs, output, records=Non
         args = ["--labels", spec]
     if records:
         args += ["--records", records]
-    if spec.startswith("cats:"):
-        # the Berkeley .cats files sit beside the raw messages
-        inputs += cats_files(raw_inputs)
-    result = engine.run(MRLabelMessages, inputs, labelled_dir, args)
+    with tempfile.TemporaryDirectory(prefix="jeeves-labels-") as scratch:
+        if spec.startswith("cats:"):
+            # the Berkeley .cats files sit beside the raw messages
+            found = cats_files(raw_inputs, engine.storage.fs.exists)
+            inputs = with_cats_files(engine, inputs, found, scratch)
+        result = engine.run(MRLabelMessages, inputs, labelled_dir, args)
     engine.storage.mark_complete(labelled_dir)
     counted = result.counters.get("label_messages", {})
     counts = {name: counted.get(name, 0)
@@ -149,13 +151,61 @@ def label_stage(engine, spec, messages, vectors, raw_inputs, output, records=Non
     return labelled_dir, counts
 
 
-def cats_files(raw_inputs):
+def with_cats_files(engine, inputs, found, scratch):
+    """The label job's inputs with the ``.cats`` files ``found`` (paths and
+    globs), for ``engine``'s runner.
+
+    The job joins a ``.cats`` file to its message by the file's path, which
+    a task learns from the name of its input file (Hadoop's
+    mapreduce.map.input.file); packed into one input file written in
+    ``scratch``, each file's lines carry its URI instead
+    (jeeves.models.labels.packed_cats_line). They go packed:
+
+    - to a cluster's tasks (hadoop, emr, spark) when local: a task reads
+      the copy mrjob uploads, under another path than its message's;
+    - to Spark's wherever they lie (read through the engine's storage):
+      mrjob's Spark harness names a mapper's input file only with
+      ``--emulate-map-input-file``, and then only the first file of each
+      partition, where Spark packs many small files into one partition.
+
+    On Hadoop and EMR, files on the cluster's storage go as they are.
+    """
+    from pathlib import Path
+
+    from jeeves.models.labels import packed_cats_line
+
+    if engine.runner in ("inline", "local"):
+        return inputs + found
+    packed_lines, kept = [], []
+    for path in found:
+        if not is_remote(path):
+            # read as the job and CatsLabeller read a .cats file
+            with open(path, encoding="ascii", errors="replace") as handle:
+                packed_lines.append(packed_cats_line(Path(path).as_uri(), handle.read()))
+        elif engine.runner == "spark":
+            for uri in sorted(engine.storage.fs.ls(path)):
+                text = engine.storage.read_bytes(uri).decode("ascii", "replace")
+                packed_lines.append(packed_cats_line(uri, text))
+        else:
+            kept.append(path)
+    if packed_lines:
+        packed = os.path.join(scratch, "cats.jsonl")
+        with open(packed, "w", encoding="utf-8") as handle:
+            handle.writelines(line + "\n" for line in packed_lines)
+        kept.append(packed)
+    return inputs + kept
+
+
+def cats_files(raw_inputs, exists=None):
     """The ``.cats`` files of the run's inputs: listed under local directories,
-    as globs one and two levels down remote ones (``<N>/<id>.cats``)."""
+    as globs one and two levels down remote ones (``<N>/<id>.cats``, the
+    Berkeley set's layout), each glob only if ``exists(glob)`` (a storage's
+    ``fs.exists``): the runners refuse an input glob that matches nothing."""
     found = []
     for root in raw_inputs:
         if is_remote(root):
-            found += [join(root, "*.cats"), join(root, "*", "*.cats")]
+            found += [glob for glob in (join(root, "*.cats"), join(root, "*", "*.cats"))
+                      if exists is None or exists(glob)]
         elif os.path.isdir(root):
             # normalized as the records' source URIs are (a "../" in the
             # input would keep a .cats file from its message)

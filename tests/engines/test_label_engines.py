@@ -1,57 +1,103 @@
-"""The label job's two-step form (``--labels cats:TOP,SUB``, Berkeley ``.cats``
-files) on Spark and on the Hadoop cluster: the inline lines, svmlight lines
-with the labels of the categories.
+"""The label stage with Berkeley ``.cats`` labels (``--labels cats:TOP,SUB``)
+on Spark and on the Hadoop cluster: the inline lines, svmlight lines with
+the labels of the categories.
 
-With ``.cats`` labels the job has two steps: the first resolves each message's
-categories, the second joins labels, records and vectors and writes svmlight
-lines; only the second sets a jobconf (jobs.whole_line_reducer_jobconf).
-mrjob 0.7.4's Spark runner runs steps of one jobconf in one ``spark-submit``
-and a step whose jobconf differs from the one before in a ``spark-submit``
-of its own, to which it gives that step alone and, still, the step's
-number in the whole job: the harness then found no step at that number,
-ran none, and the job's output was the first step's, without an error. So
-on Spark the step leaves the jobconf out (it is only Hadoop streaming's
-output reader) and the steps run together. The corpus is
-tests/jobs/test_mr_label_messages.py's: 40 records, 32 ``.cats`` files
-(packed in one input, as `jeeves run` gives them to a cluster), vectors
-with an orphan, a duplicate and an empty one. Two Hadoop jobs.
+jeeves.pipeline.train.label_stage gives the label job the records, the
+vectors and the ``.cats`` files found beside the raw messages; the job
+joins a ``.cats`` file to its message by the file's path, and has two
+steps. None of this ran on a cluster in the other engine tests (their
+labels come from folders: one step), and three things went wrong there:
+
+- a cluster's task reads a local file as the copy mrjob uploads, under
+  another path: on Hadoop nothing was labelled, without an error. Local
+  ``.cats`` files now go packed into one input, each under its own URI
+  (jeeves.models.labels.packed_cats_line), and so do all of them on
+  Spark, whose harness names no input file (and with mrjob's
+  ``--emulate-map-input-file`` only the first of each partition's files:
+  two of 32 joined);
+- the globs of ``.cats`` files on HDFS, one and two levels down, went to
+  the job even when one matched nothing, which the runners refuse: only
+  those that match go now;
+- mrjob 0.7.4's Spark runner runs a later step whose jobconf differs from
+  the one before in a ``spark-submit`` of its own, given that step alone
+  and, still, the step's number in the whole job: the harness ran no
+  step, and the job's output was the first step's lines, without an
+  error. The joining step sets its jobconf only off Spark
+  (jobs.whole_line_reducer_jobconf).
+
+The corpus is tests/jobs/test_mr_label_messages.py's: 40 records, 32
+``.cats`` files, vectors with an orphan, a duplicate and an empty one;
+local, and on the cluster's HDFS. Four Hadoop jobs and two Spark
+applications.
 """
 
 import pytest
 
-from jeeves.jobs.mr_label_messages import MRLabelMessages
-from jeeves.models.labels import packed_cats_line
-from tests.engines.runners import run_on
+from jeeves.pipeline.engine import Engine
+from jeeves.pipeline.train import label_stage
 from tests.jobs.test_mr_label_messages import corpus  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.slow
 
-ARGS = ["--labels", "cats:1,2"]
+SPEC = "cats:1,2"
+
+
+def labelled_lines(runner, corpus, output):  # noqa: F811
+    """label_stage on ``runner`` -> its sorted output lines."""
+    messages = corpus["messages"][0].parent
+    vectors = corpus["tfidf"][0].parent
+    mail = corpus["cats"][0].parent
+    labelled, counts = label_stage(Engine(runner, progress=False), SPEC, str(messages),
+                                   str(vectors), [str(mail)], str(output))
+    lines = sorted(line for path in sorted((output / "features" / "labelled").glob("part-*"))
+                   for line in path.read_text(encoding="utf-8").splitlines())
+    assert counts["labelled"] == len(lines)
+    return lines
 
 
 @pytest.fixture(scope="module")
-def inputs(corpus, tmp_path_factory):  # noqa: F811
-    """The records, the vectors and the .cats files packed in one file, as
-    `jeeves run` gives them to a runner that does not name each task's
-    input file (jeeves.models.labels.packed_cats_line)."""
-    packed = tmp_path_factory.mktemp("packed") / "cats.jsonl"
-    packed.write_text("".join(packed_cats_line(path.as_uri(), path.read_text()) + "\n"
-                              for path in corpus["cats"]))
-    return corpus["messages"] + corpus["tfidf"] + [packed]
+def inline_lines(corpus, tmp_path_factory):  # noqa: F811
+    lines = labelled_lines("inline", corpus, tmp_path_factory.mktemp("inline"))
+    assert len(lines) > 20 and {line[0] for line in lines} == {"0", "1"}
+    return lines
 
 
-@pytest.fixture(scope="module")
-def inline_lines(inputs):
-    lines = run_on("inline", MRLabelMessages, inputs, ARGS)
-    assert len(lines) > 20
-    return sorted(lines)
+def test_cats_labels_on_spark_equal_inline(spark, corpus, inline_lines,  # noqa: F811
+                                           tmp_path):
+    assert labelled_lines("spark", corpus, tmp_path) == inline_lines
 
 
-def test_cats_labels_on_spark_equal_inline(spark, inputs, inline_lines):
-    assert sorted(run_on("spark", MRLabelMessages, inputs, ARGS)) == inline_lines
+def test_cats_labels_on_hadoop_equal_inline(hadoop_cluster, corpus, inline_lines,  # noqa: F811
+                                            tmp_path):
+    assert labelled_lines("hadoop", corpus, tmp_path) == inline_lines
 
 
-def test_cats_labels_on_hadoop_equal_inline(hadoop_cluster, inputs, inline_lines):
-    # mrjob uploads the inputs itself (several are named part-00000)
-    assert sorted(run_on("hadoop", MRLabelMessages, inputs, ARGS, cluster=hadoop_cluster,
-                         on_hdfs=False)) == inline_lines
+def hdfs_corpus(cluster, corpus, directory):  # noqa: F811
+    """The raw messages and .cats files put on HDFS, and the records (local)
+    naming their sources there -> (messages directory, HDFS mail URI)."""
+    local_mail = corpus["cats"][0].parent
+    [mail] = cluster.put([str(local_mail)])
+    messages = directory / "messages"
+    messages.mkdir()
+    for path in corpus["messages"]:
+        text = path.read_text(encoding="utf-8")
+        (messages / path.name).write_text(text.replace(local_mail.as_uri(), mail),
+                                          encoding="utf-8")
+    return messages, mail
+
+
+@pytest.mark.parametrize("runner", ["hadoop", "spark"])
+def test_cats_files_on_hdfs_equal_inline(hadoop_cluster, spark, runner, corpus,  # noqa: F811
+                                         inline_lines, tmp_path):
+    """Raw messages and .cats files where a cluster run has them: the stage
+    gives the job globs of them (one and two levels down: the Berkeley set
+    keeps them in category directories; here the second matches nothing)."""
+    messages, mail = hdfs_corpus(hadoop_cluster, corpus, tmp_path)
+    vectors = corpus["tfidf"][0].parent
+    output = tmp_path / "out"
+    _, counts = label_stage(Engine(runner, progress=False), SPEC, str(messages), str(vectors),
+                            [mail], str(output))
+    lines = sorted(line for path in sorted((output / "features" / "labelled").glob("part-*"))
+                   for line in path.read_text(encoding="utf-8").splitlines())
+    assert lines == inline_lines
+    assert counts["labelled"] == len(lines)

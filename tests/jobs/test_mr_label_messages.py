@@ -224,14 +224,14 @@ def test_packed_cats_files_equal_the_cats_labeller(corpus, tmp_path):
 
 
 def test_cats_lines_without_the_input_file_name_are_one_clear_error(monkeypatch):
-    # as under mrjob's Spark harness without --emulate-map-input-file
+    # as under mrjob's Spark harness, which names no input file
     for name in ("mapreduce_map_input_file", "map_input_file"):
         monkeypatch.delenv(name, raising=False)
     job = MRLabelMessages(args=["--labels", "cats:1,4"])
     job.mapper_init()
     assert list(job.mapper_route(None, '0 1:0.5 # "a@x"')) == [
         (["message", "a@x"], [2, "1:0.5"])]
-    with pytest.raises(RuntimeError, match="input file name .* --emulate-map-input-file"):
+    with pytest.raises(RuntimeError, match="input file name .* give the .cats files packed"):
         list(job.mapper_route(None, "1,4,2"))
 
 
