@@ -11,8 +11,9 @@ labels come from folders: one step), and three things went wrong there:
 - a cluster's task reads a local file as the copy mrjob uploads, under
   another path: on Hadoop nothing was labelled, without an error. Local
   ``.cats`` files now go packed into one input, each under its own URI
-  (jeeves.models.labels.packed_cats_line), and so do all of them on
-  Spark, whose harness names no input file (and with mrjob's
+  (jeeves.models.labels.packed_cats_line), on every runner (also faster:
+  one map task instead of one a file), and so do those on HDFS on Spark,
+  whose harness names no input file (and with mrjob's
   ``--emulate-map-input-file`` only the first of each partition's files:
   two of 32 joined);
 - the globs of ``.cats`` files on HDFS, one and two levels down, went to
