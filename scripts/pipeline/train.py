@@ -153,49 +153,46 @@ def label_stage(engine, spec, messages, vectors, raw_inputs, output, records=Non
 
 def with_cats_files(engine, inputs, found, scratch):
     """The label job's inputs with the ``.cats`` files ``found`` (paths and
-    globs), for ``engine``'s runner.
+    globs) packed into one input file written in ``scratch``.
 
-    The job joins a ``.cats`` file to its message by the file's path, which
-    a task learns from the name of its input file (Hadoop's
-    mapreduce.map.input.file); packed into one input file written in
-    ``scratch``, each file's lines carry its URI instead
-    (jeeves.models.labels.packed_cats_line), and one map task reads them
-    all. They go packed:
+    The job joins a ``.cats`` file to its message by the file's path. Given
+    the files themselves, a task learns that path from the name of its
+    input file (Hadoop's mapreduce.map.input.file); packed, each file's
+    lines carry its URI (jeeves.models.labels.packed_cats_line), and one
+    map task reads them all. They go packed on every runner, those on HDFS
+    or S3 read through the engine's storage (a few bytes each):
 
-    - when local, on every runner: mrjob makes each input file a map task at
-      least (the Berkeley set's 1,702 files took 54 s of a 58 s local run,
-      a task process each), and a cluster's task reads a local file as the
-      copy mrjob uploads, under another path than its message's;
-    - when on HDFS or S3, for the runners that do not read them where they
-      lie (read through the engine's storage): the inline and local runners
-      read a copy under another name, and mrjob's Spark harness names no
-      input file (with ``--emulate-map-input-file``, the first file of each
-      partition only, where Spark puts many small files in one).
-
-    Hadoop and EMR read files on the cluster's storage as they are (globs).
+    - mrjob makes each input file a map task at least: the Berkeley set's
+      1,702 files took 54 s of a 58 s local run, a task process each, and
+      would be as many containers on a cluster;
+    - a cluster's task reads a local file as the copy mrjob uploads, and
+      the inline and local runners a remote one as a local copy, each
+      under another path than its message's;
+    - mrjob's Spark harness names no input file (with
+      ``--emulate-map-input-file``, the first file of each partition only,
+      where Spark puts many small files in one).
     """
+    from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
 
     from jeeves.models.labels import packed_cats_line
 
-    packed_lines, kept = [], []
-    for path in found:
-        if not is_remote(path):
+    local = [path for path in found if not is_remote(path)]
+    remote = sorted(uri for glob in found if is_remote(glob)
+                    for uri in engine.storage.fs.ls(glob))
+    if not local and not remote:
+        return inputs
+    packed = os.path.join(scratch, "cats.jsonl")
+    with open(packed, "w", encoding="utf-8") as handle:
+        for path in local:
             # read as the job and CatsLabeller read a .cats file
-            with open(path, encoding="ascii", errors="replace") as handle:
-                packed_lines.append(packed_cats_line(Path(path).as_uri(), handle.read()))
-        elif engine.runner in ("hadoop", "emr"):
-            kept.append(path)
-        else:
-            for uri in sorted(engine.storage.fs.ls(path)):
-                text = engine.storage.read_bytes(uri).decode("ascii", "replace")
-                packed_lines.append(packed_cats_line(uri, text))
-    if packed_lines:
-        packed = os.path.join(scratch, "cats.jsonl")
-        with open(packed, "w", encoding="utf-8") as handle:
-            handle.writelines(line + "\n" for line in packed_lines)
-        kept.append(packed)
-    return inputs + kept
+            with open(path, encoding="ascii", errors="replace") as cats:
+                handle.write(packed_cats_line(Path(path).as_uri(), cats.read()) + "\n")
+        # small files where each read waits on the network: a few at once
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for uri, data in zip(remote, pool.map(engine.storage.read_bytes, remote)):
+                handle.write(packed_cats_line(uri, data.decode("ascii", "replace")) + "\n")
+    return inputs + [packed]
 
 
 def cats_files(raw_inputs, exists=None):

@@ -36,6 +36,9 @@ pytestmark = pytest.mark.slow
 
 MODELS = ["logistic_regression", "multinomial_nb"]
 N_SPLITS, INNER_SPLITS = 3, 2
+# the 36 fits in three input files, three map tasks (one a file by default:
+# 36 containers on the one-node cluster)
+TASKS_PER_FILE = 12
 
 
 def recorded_output(monkeypatch):
@@ -61,7 +64,8 @@ def problem():
     X = scipy.sparse.csr_matrix(np.abs(X))
     folds = shared_folds(y, N_SPLITS, 0)
     inline = cluster_cv.run_cross_validation(X, y, folds, MODELS, runner="inline",
-                                             inner_splits=INNER_SPLITS)
+                                             inner_splits=INNER_SPLITS,
+                                             tasks_per_file=TASKS_PER_FILE)
     assert len(inline) == len(MODELS) * N_SPLITS
     return X, y, folds, inline
 
@@ -69,7 +73,8 @@ def problem():
 def run_on(runner, problem):
     X, y, folds, inline = problem
     output = cluster_cv.run_cross_validation(X, y, folds, MODELS, runner=runner,
-                                             inner_splits=INNER_SPLITS)
+                                             inner_splits=INNER_SPLITS,
+                                             tasks_per_file=TASKS_PER_FILE)
     assert sorted(inline) == sorted(output)
     assert_same_records(sorted(inline.items()), sorted(output.items()))
 

@@ -9,16 +9,15 @@ steps. None of this ran on a cluster in the other engine tests (their
 labels come from folders: one step), and three things went wrong there:
 
 - a cluster's task reads a local file as the copy mrjob uploads, under
-  another path: on Hadoop nothing was labelled, without an error. Local
-  ``.cats`` files now go packed into one input, each under its own URI
-  (jeeves.models.labels.packed_cats_line), on every runner (also faster:
-  one map task instead of one a file), and so do those on HDFS on Spark,
-  whose harness names no input file (and with mrjob's
-  ``--emulate-map-input-file`` only the first of each partition's files:
-  two of 32 joined);
-- the globs of ``.cats`` files on HDFS, one and two levels down, went to
-  the job even when one matched nothing, which the runners refuse: only
-  those that match go now;
+  another path: on Hadoop nothing was labelled, without an error; mrjob's
+  Spark harness names no input file (and with ``--emulate-map-input-file``
+  only the first of each partition's files: two of 32 joined). The
+  ``.cats`` files, local or on HDFS, now go packed into one input, each
+  under its own URI (jeeves.models.labels.packed_cats_line), on every
+  runner (also faster: one map task instead of one a file);
+- the globs of ``.cats`` files on HDFS, one and two levels down, were
+  given even when one matched nothing, which the runners refuse: only
+  those that match are read now;
 - mrjob 0.7.4's Spark runner runs a later step whose jobconf differs from
   the one before in a ``spark-submit`` of its own, given that step alone
   and, still, the step's number in the whole job: the harness ran no

@@ -1,7 +1,6 @@
 """The label stage's ``.cats`` inputs (jeeves.pipeline.train.cats_files and
-with_cats_files): local files packed into one input with their URIs, remote
-ones as globs (only where they match) for Hadoop and EMR, read and packed
-for the other runners.
+with_cats_files): remote globs only where they match, and every file,
+local or remote, packed into one input with its URI, on every runner.
 (tests/engines/test_label_engines.py runs the stage on Hadoop and Spark.)"""
 
 import json
@@ -41,27 +40,23 @@ def engine(runner, remote_files=None):
     return types.SimpleNamespace(runner=runner, storage=storage)
 
 
-def test_local_files_go_packed_with_their_uris_and_remote_ones_where_read(tmp_path):
+def test_every_runner_gets_the_files_packed_with_their_uris(tmp_path):
     root = berkeley_tree(tmp_path / "b")
     found = cats_files([str(root)]) + ["hdfs:///b/*/*.cats"]
-    remote = {"hdfs:///b/2/12.cats": b"1,4,2\n"}
+    remote = {"hdfs:///b/2/12.cats": b"1,4,2\n", "hdfs:///b/1/9.cats": b""}
     for runner in ("inline", "local", "hadoop", "emr", "spark"):
         scratch = tmp_path / runner
         scratch.mkdir()
         inputs = with_cats_files(engine(runner, remote), ["records"], found, str(scratch))
         packed = str(scratch / "cats.jsonl")
+        assert inputs == ["records", packed]
         rows = [json.loads(line.split("\t", 1)[1])
                 for line in open(packed, encoding="utf-8").read().splitlines()]
-        expected = [{"uri": (root / "1" / "10.cats").as_uri(), "lines": ["1,1,1"]},
-                    {"uri": (root / "4" / "11.cats").as_uri(), "lines": ["1,4,1"]}]
-        if runner in ("hadoop", "emr"):
-            # read where they lie, their names given by Hadoop
-            assert inputs == ["records", "hdfs:///b/*/*.cats", packed]
-        else:
-            # the others would read them under other names (or none): read and packed
-            assert inputs == ["records", packed]
-            expected.append({"uri": "hdfs:///b/2/12.cats", "lines": ["1,4,2"]})
-        assert rows == expected, runner
+        # local files first, then the remote ones in URI order; an empty one kept
+        assert rows == [{"uri": (root / "1" / "10.cats").as_uri(), "lines": ["1,1,1"]},
+                        {"uri": (root / "4" / "11.cats").as_uri(), "lines": ["1,4,1"]},
+                        {"uri": "hdfs:///b/1/9.cats", "lines": []},
+                        {"uri": "hdfs:///b/2/12.cats", "lines": ["1,4,2"]}], runner
 
 
 def test_no_cats_files_no_packed_input(tmp_path):
