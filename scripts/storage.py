@@ -56,6 +56,7 @@ import os
 import posixpath
 import shutil
 import tempfile
+import threading
 from collections import defaultdict
 from urllib.parse import quote, unquote, urlencode, urlparse
 
@@ -598,6 +599,8 @@ class Storage:
         self.files_read = []
         self.by_stage = defaultdict(lambda: {"bytes_read": 0, "bytes_written": 0})
         self.stage = None
+        # reads from several threads (the label stage's .cats files) count every byte
+        self._counting = threading.Lock()
 
     @property
     def fs(self):
@@ -669,9 +672,10 @@ class Storage:
 
     def count(self, kind, size):
         """Add ``size`` bytes to ``kind`` ("bytes_read" or "bytes_written")."""
-        setattr(self, kind, getattr(self, kind) + size)
-        if self.stage is not None:
-            self.by_stage[self.stage][kind] += size
+        with self._counting:
+            setattr(self, kind, getattr(self, kind) + size)
+            if self.stage is not None:
+                self.by_stage[self.stage][kind] += size
 
     # reading
 
