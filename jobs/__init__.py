@@ -59,6 +59,7 @@ def whole_line_reducer_jobconf(runner):
     tests/engines/test_cluster_cv_engines.py)."""
     return {} if runner == "spark" else dict(WHOLE_LINE_REDUCER_OUTPUT_JOBCONF)
 
+
 TASKS_GROUP = "tasks"
 
 # Live progress (scripts/pipeline/progress.py): map tasks of a job's first step

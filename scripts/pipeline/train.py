@@ -198,8 +198,9 @@ def with_cats_files(engine, inputs, found, scratch):
 def cats_files(raw_inputs, exists=None):
     """The ``.cats`` files of the run's inputs: listed under local directories,
     as globs one and two levels down remote ones (``<N>/<id>.cats``, the
-    Berkeley set's layout), each glob only if ``exists(glob)`` (a storage's
-    ``fs.exists``): the runners refuse an input glob that matches nothing."""
+    Berkeley set's layout; with_cats_files lists them), each glob only if
+    ``exists(glob)`` (a storage's ``fs.exists``): a glob that matches
+    nothing is not listed."""
     found = []
     for root in raw_inputs:
         if is_remote(root):

@@ -33,6 +33,7 @@ applications.
 
 import pytest
 
+from jeeves.features.parts import part_files
 from jeeves.pipeline.engine import Engine
 from jeeves.pipeline.train import label_stage
 from tests.jobs.test_mr_label_messages import corpus  # noqa: F401 (a fixture)
@@ -42,15 +43,16 @@ pytestmark = pytest.mark.slow
 SPEC = "cats:1,2"
 
 
-def labelled_lines(runner, corpus, output):  # noqa: F811
-    """label_stage on ``runner`` -> its sorted output lines."""
-    messages = corpus["messages"][0].parent
+def labelled_lines(runner, corpus, output, messages=None, mail=None):  # noqa: F811
+    """label_stage on ``runner`` -> its sorted output lines; the records in
+    ``messages`` and the raw mail at ``mail`` (default: the corpus's own)."""
+    messages = messages or corpus["messages"][0].parent
+    mail = mail or str(corpus["cats"][0].parent)
     vectors = corpus["tfidf"][0].parent
-    mail = corpus["cats"][0].parent
-    labelled, counts = label_stage(Engine(runner, progress=False), SPEC, str(messages),
-                                   str(vectors), [str(mail)], str(output))
-    lines = sorted(line for path in sorted((output / "features" / "labelled").glob("part-*"))
-                   for line in path.read_text(encoding="utf-8").splitlines())
+    _, counts = label_stage(Engine(runner, progress=False), SPEC, str(messages),
+                            str(vectors), [mail], str(output))
+    lines = sorted(line for path in part_files(str(output / "features" / "labelled"))
+                   for line in open(path, encoding="utf-8").read().splitlines())
     assert counts["labelled"] == len(lines)
     return lines
 
@@ -90,14 +92,8 @@ def hdfs_corpus(cluster, corpus, directory):  # noqa: F811
 def test_cats_files_on_hdfs_equal_inline(hadoop_cluster, spark, runner, corpus,  # noqa: F811
                                          inline_lines, tmp_path):
     """Raw messages and .cats files where a cluster run has them: the stage
-    gives the job globs of them (one and two levels down: the Berkeley set
-    keeps them in category directories; here the second matches nothing)."""
+    lists globs of them (one and two levels down: the Berkeley set keeps
+    them in category directories; here the second matches nothing) and
+    reads them through its storage."""
     messages, mail = hdfs_corpus(hadoop_cluster, corpus, tmp_path)
-    vectors = corpus["tfidf"][0].parent
-    output = tmp_path / "out"
-    _, counts = label_stage(Engine(runner, progress=False), SPEC, str(messages), str(vectors),
-                            [mail], str(output))
-    lines = sorted(line for path in sorted((output / "features" / "labelled").glob("part-*"))
-                   for line in path.read_text(encoding="utf-8").splitlines())
-    assert lines == inline_lines
-    assert counts["labelled"] == len(lines)
+    assert labelled_lines(runner, corpus, tmp_path / "out", messages, mail) == inline_lines
