@@ -276,6 +276,31 @@ def test_a_vocab_of_terms_finds_each_row_and_refuses_a_term_twice():
     assert rows.tolist() == list(range(len(terms))) + [-1, -1]
     with pytest.raises(ValueError, match="twice"):
         kernel._load_native().Vocab(["a", "b", "a"])
+    with pytest.raises(ValueError, match="twice"):
+        kernel._load_native().Vocab(["a b", "b", "a b"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_vocab_finds_terms_of_any_spacing_as_a_dict_does(seed):
+    """Two-word terms are kept as pairs of word ids (features/native,
+    vectors.rs): every other spacing (none, two spaces, a space at an end,
+    an empty word) by its text; rows_of answers as a dict of the terms."""
+    rng = random.Random(seed)
+    alphabet = "ab \u00e9"
+    terms = list(dict.fromkeys("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5)))
+                               for _ in range(300)))
+    rng.shuffle(terms)
+    rows = {term: row for row, term in enumerate(terms)}
+    queries = terms + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+                       for _ in range(300)]
+    vocab = kernel._load_native().Vocab(terms)
+    assert len(vocab) == len(terms)
+    found = np.frombuffer(vocab.rows_of(queries), dtype=np.int64).tolist()
+    assert found == [rows.get(query, -1) for query in queries]
+    text = "term\tid\tdf\tidf\n" + "".join("%s\t%d\t1\t1.5\n" % (term, row)
+                                          for term, row in rows.items())
+    native = kernel.NativeVocabulary(*kernel._load_native().read_vocabulary(text.encode()))
+    assert native.row_list(queries) == [rows.get(query, -1) for query in queries]
 
 
 def reference_filter(value, low, high):
@@ -372,20 +397,29 @@ def test_a_large_vocabulary_equals_the_python_writer():
         assert kernel.kept_vocabulary_bytes(lines, 5000) == (expected, len(terms))
 
 
+# ids as vocabulary.tsv rows; repeated (equal ids keep their order, as
+# numpy's stable sort); and some negative or past 32 bits (the kernel sorts
+# those messages' entries as tuples, the others as packed numbers)
+IDS_OF_ROW = {
+    "rows": lambda row: row,
+    "duplicate": lambda row: row // 3,
+    "wide": lambda row: row - 5 if row % 7 else row + 2 ** 33,
+}
+
+
 @pytest.mark.parametrize("norm", ["l2", "l1", "none"])
-@pytest.mark.parametrize("duplicate_ids", [False, True])
-def test_native_weighting_equals_numpy(tmp_path, norm, duplicate_ids):
+@pytest.mark.parametrize("ids", sorted(IDS_OF_ROW))
+def test_native_weighting_equals_numpy(tmp_path, norm, ids):
     from jeeves.features.tfidf import batch_lines, row_lines
     from tests.features.test_kernel_vectors import OTHER_TEXTS, vocabulary_of
 
     counter = MessageCounter({"ngram_max": 2}).load()
     docs = DOCS + OTHER_TEXTS + [""] * 2
     path = vocabulary_of(counter, docs, tmp_path / "vocabulary.tsv")
-    if duplicate_ids:
-        # ids need not be unique: equal ids keep their order, as numpy's stable sort
+    if ids != "rows":
         with open(path) as handle:
             header, *rows = handle.read().splitlines()
-        rows = ["\t".join([term, str(int(term_id) // 3), df, idf])
+        rows = ["\t".join([term, str(IDS_OF_ROW[ids](int(term_id))), df, idf])
                 for term, term_id, df, idf in (row.split("\t") for row in rows)]
         with open(path, "w") as handle:
             handle.write("\n".join([header] + rows) + "\n")

@@ -101,21 +101,18 @@ struct TotalsSlot {
     slot: u32,
 }
 
-/// Where a lemma's unigram is in a Vocab (ABSENT: not there): valid while
-/// the Vocab has this generation.
+/// Where a lemma's unigram is in a Vocab (ABSENT: not there), and its word
+/// id there (ABSENT: in no two-word term; SPACED_WORD: the lemma has a space):
+/// valid while the Vocab has this generation.
 #[derive(Clone, Copy, Default)]
 struct RowSlot {
     generation: u64,
     row: u32,
+    word: u32,
 }
 
 const ABSENT: u32 = u32::MAX;
-
-/// Bigrams whose row the kernel remembers for one Vocab, at most: under
-/// 2**21 buckets of 12 bytes (hashbrown keeps 1/8 free), about 30 MB; the
-/// first seen (mostly the frequent ones) are kept. The Totals' bigrams are
-/// bounded by the job's flushes.
-const BIGRAM_ROWS_KEPT: usize = (1 << 21) / 8 * 7;
+const SPACED_WORD: u32 = u32::MAX - 1;
 
 /// Documents with more distinct bigrams than this leave a table that is
 /// dropped instead of cleared, so every later document does not clear it.
@@ -155,13 +152,10 @@ struct Kernel {
     gram_index: HashTable<u32>,
     term: String,
     /// a bigram (its two lemma ids, `bigram_of`) -> its slot in the Totals
-    /// of generation `bigram_totals_generation`, or its row (ABSENT: none)
-    /// in the Vocab of generation `bigram_rows_generation`: no joined text,
-    /// no hashing of it, no comparing of bytes for a bigram seen before
+    /// of generation `bigram_totals_generation`: no joined text, no hashing
+    /// of it, no comparing of bytes for a bigram seen before
     bigram_totals: FxHashMap<u64, u32>,
     bigram_totals_generation: u64,
-    bigram_rows: FxHashMap<u64, u32>,
-    bigram_rows_generation: u64,
     /// texts counted here (the others are counted by the caller, in Python)
     #[pyo3(get)]
     native_texts: u64,
@@ -294,8 +288,6 @@ impl Kernel {
             term: String::new(),
             bigram_totals: FxHashMap::default(),
             bigram_totals_generation: 0,
-            bigram_rows: FxHashMap::default(),
-            bigram_rows_generation: 0,
             native_texts: 0,
         })
     }
@@ -672,28 +664,38 @@ impl TermTable {
     fn add(&mut self, term: &str, count: i64) -> u32 {
         let hash = self.hasher.hash_one(term);
         let TermTable { index, entries, bytes, .. } = self;
-        let found = index.find(hash, |&slot| {
-            let entry = &entries[slot as usize];
-            entry.hash == hash
-                && &bytes[entry.start..entry.start + entry.len as usize] == term.as_bytes()
-        });
-        if let Some(&slot) = found {
-            let entry = &mut entries[slot as usize];
-            entry.term_count += count;
-            entry.df += 1;
-            return slot;
-        }
-        let slot = entries.len() as u32;
-        index.insert_unique(hash, slot, |&slot| entries[slot as usize].hash);
-        entries.push(TermTotals {
+        // one probe finds the term or the place for it
+        let place = index.entry(
             hash,
-            start: bytes.len(),
-            len: term.len() as u32,
-            term_count: count,
-            df: 1,
-        });
-        bytes.extend_from_slice(term.as_bytes());
-        slot
+            |&slot| {
+                let entry = &entries[slot as usize];
+                entry.hash == hash
+                    && &bytes[entry.start..entry.start + entry.len as usize] == term.as_bytes()
+            },
+            |&slot| entries[slot as usize].hash,
+        );
+        match place {
+            hashbrown::hash_table::Entry::Occupied(found) => {
+                let slot = *found.get();
+                let entry = &mut entries[slot as usize];
+                entry.term_count += count;
+                entry.df += 1;
+                slot
+            }
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                let slot = entries.len() as u32;
+                vacant.insert(slot);
+                entries.push(TermTotals {
+                    hash,
+                    start: bytes.len(),
+                    len: term.len() as u32,
+                    term_count: count,
+                    df: 1,
+                });
+                bytes.extend_from_slice(term.as_bytes());
+                slot
+            }
+        }
     }
 
     fn add_at(&mut self, slot: u32, count: i64) {

@@ -144,11 +144,14 @@ pub fn write_json_dumps(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-fn words<const N: usize>(bytes: &[u8], what: &str) -> PyResult<Vec<[u8; N]>> {
+/// `bytes` as N-byte items, in place (no copy of the columns).
+fn words<'a, const N: usize>(bytes: &'a [u8], what: &str) -> PyResult<&'a [[u8; N]]> {
     if bytes.len() % N != 0 {
         return Err(PyValueError::new_err(format!("{what}: not a whole number of {N}-byte items")));
     }
-    Ok(bytes.chunks_exact(N).map(|chunk| chunk.try_into().expect("N bytes")).collect())
+    // SAFETY: [u8; N] has the size N and the alignment 1 of N bytes, and
+    // bytes.len() / N of them fill `bytes` exactly
+    Ok(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<[u8; N]>(), bytes.len() / N) })
 }
 
 /// `format_svmlight(label, ids, values, lengths, message_ids, dumps) -> [str]`:

@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 
 use ahash::RandomState;
 use hashbrown::HashTable;
@@ -15,12 +16,25 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyString};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::{join_lemmas, Kernel, RowSlot, Totals, ABSENT, BIGRAM_ROWS_KEPT};
+use crate::{join_lemmas, Kernel, RowSlot, Totals, ABSENT, SPACED_WORD};
 
 /// A vocabulary.tsv's terms -> their row (their place in the file).
+///
+/// A term of two words (one space, `join_lemmas`' bigram of two lemmas
+/// without spaces) is kept as the pair of its words' ids (`words`, `pairs`):
+/// the kernel finds a bigram's row from its lemmas' word ids, which it
+/// remembers per lemma, with one lookup of a number, no joined text, no
+/// hashing or comparing of it. Every other term is kept by its text
+/// (`terms`). `row` finds any term's row either way.
 #[pyclass(module = "jeeves_kernel")]
 pub struct Vocab {
     terms: Terms,
+    words: Terms,
+    pairs: HashTable<(u32, u32, u32)>,
+    rows: usize,
+    /// the last two-word term's first word (id, start, end in `words`): a
+    /// vocabulary.tsv, sorted by term, has runs of them with the same one
+    last_first: (u32, u32, u32),
     /// each row's id and idf, when read from a vocabulary.tsv here
     /// (`read_vocabulary`): then `RowBatch.weigh` weights batches natively
     /// (each row's pair side by side: a batch reads both with one cache miss)
@@ -29,14 +43,14 @@ pub struct Vocab {
     pub(crate) generation: u64,
 }
 
-/// Terms in one arena, found through a table of (row, start, end) slots of
-/// 12 bytes: no allocation per term, and half the table of a map of boxed
-/// strings, which a vocabulary of 500,000 terms spent most of its reading
-/// time missing the cache in. A lookup reads its slot and the arena, as
-/// the map read its bucket and the string.
+/// Texts in one arena, found through a table of (value, start, end) slots
+/// of 12 bytes: no allocation per text, and half the table of a map of
+/// boxed strings, which a vocabulary of 500,000 terms spent most of its
+/// reading time missing the cache in. A lookup reads its slot and the
+/// arena, as the map read its bucket and the string.
 struct Terms {
     text: String,
-    rows: usize,
+    len: usize,
     index: HashTable<(u32, u32, u32)>,
     hasher: RandomState,
 }
@@ -45,7 +59,7 @@ impl Terms {
     fn with_capacity(rows: usize, bytes: usize) -> Self {
         Terms {
             text: String::with_capacity(bytes),
-            rows: 0,
+            len: 0,
             index: HashTable::with_capacity(rows),
             hasher: RandomState::new(),
         }
@@ -55,40 +69,125 @@ impl Terms {
         &text[start as usize..end as usize]
     }
 
-    /// Add `term` as the next row; false when it is there already (or the
-    /// arena would pass 4 GB).
-    fn push(&mut self, term: &str) -> bool {
-        if self.text.len() + term.len() >= u32::MAX as usize || self.rows >= u32::MAX as usize {
-            return false;
+    /// `term`'s slot (value, start, end), after adding it with `value()`
+    /// when it is not there; `(slot, added)`, or None when the arena would
+    /// pass 4 GB.
+    fn find_or_add(
+        &mut self,
+        term: &str,
+        value: impl FnOnce(usize) -> u32,
+    ) -> Option<((u32, u32, u32), bool)> {
+        if self.text.len() + term.len() >= u32::MAX as usize {
+            return None;
         }
         let (text, hasher) = (&self.text, &self.hasher);
         let hash = hasher.hash_one(term);
         match self.index.entry(hash, |slot| Self::term(text, slot) == term,
                                |slot| hasher.hash_one(Self::term(text, slot))) {
-            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Occupied(entry) => Some((*entry.get(), false)),
             hashbrown::hash_table::Entry::Vacant(vacant) => {
                 let start = self.text.len() as u32;
-                vacant.insert((self.rows as u32, start, start + term.len() as u32));
+                let slot = (value(self.len), start, start + term.len() as u32);
+                vacant.insert(slot);
                 self.text.push_str(term);
-                self.rows += 1;
-                true
+                self.len += 1;
+                Some((slot, true))
             }
         }
     }
 
-    fn row(&self, term: &str) -> Option<u32> {
+    fn get(&self, term: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(term);
         self.index.find(hash, |slot| Self::term(&self.text, slot) == term).map(|slot| slot.0)
     }
+}
 
-    fn len(&self) -> usize {
-        self.rows
+/// A two-word term's words: `term` cut at its one space.
+fn two_words(term: &str) -> Option<(&str, &str)> {
+    let space = memchr::memchr(b' ', term.as_bytes())?;
+    let (first, second) = (&term[..space], &term[space + 1..]);
+    if memchr::memchr(b' ', second.as_bytes()).is_some() {
+        return None;
     }
+    Some((first, second))
+}
+
+/// A pair table's slot: (first word, second word, row), 12 bytes.
+fn pair_hash(first: u32, second: u32) -> u64 {
+    rustc_hash::FxBuildHasher.hash_one(crate::bigram_of(first, second))
 }
 
 impl Vocab {
+    /// A Vocab for `rows` terms, `pairs` of them of two words, of `bytes`
+    /// bytes in all.
+    fn with_capacity(rows: usize, pairs: usize, bytes: usize) -> Self {
+        let pairs = pairs.min(rows);
+        Vocab {
+            terms: Terms::with_capacity(rows - pairs, bytes),
+            words: Terms::with_capacity(pairs / 8, bytes / 16),
+            pairs: HashTable::with_capacity(pairs),
+            rows: 0,
+            last_first: (0, 0, 0),
+            weights: None,
+            generation: crate::next_generation(),
+        }
+    }
+
+    /// Add `term` as the next row; false when it is there already (or the
+    /// table would pass 4 GB or 2**32 rows).
+    fn push(&mut self, term: &str) -> bool {
+        if self.rows >= u32::MAX as usize - 1 {
+            return false;
+        }
+        let row = self.rows as u32;
+        let added = match two_words(term) {
+            Some((first, second)) => {
+                let slot = |words: &mut Terms, word| words.find_or_add(word, |len| len as u32);
+                if self.words.len == 0 || Terms::term(&self.words.text, &self.last_first) != first {
+                    match slot(&mut self.words, first) {
+                        Some((found, _)) => self.last_first = found,
+                        None => return false,
+                    }
+                }
+                let first = self.last_first.0;
+                let Some(((second, _, _), _)) = slot(&mut self.words, second) else {
+                    return false;
+                };
+                match self.pairs.entry(pair_hash(first, second),
+                                       |&(one, two, _)| (one, two) == (first, second),
+                                       |&(one, two, _)| pair_hash(one, two)) {
+                    hashbrown::hash_table::Entry::Occupied(_) => false,
+                    hashbrown::hash_table::Entry::Vacant(vacant) => {
+                        vacant.insert((first, second, row));
+                        true
+                    }
+                }
+            }
+            None => matches!(self.terms.find_or_add(term, |_| row), Some((_, true))),
+        };
+        if added {
+            self.rows += 1;
+        }
+        added
+    }
+
     pub(crate) fn row(&self, term: &str) -> Option<u32> {
-        self.terms.row(term)
+        match two_words(term) {
+            Some((first, second)) => self.pair_row(self.word(first)?, self.word(second)?),
+            None => self.terms.get(term),
+        }
+    }
+
+    /// A word's id when some two-word term has it (the first or the second).
+    pub(crate) fn word(&self, word: &str) -> Option<u32> {
+        self.words.get(word)
+    }
+
+    /// The row of the two-word term of these words' ids.
+    pub(crate) fn pair_row(&self, first: u32, second: u32) -> Option<u32> {
+        self.pairs
+            .find(pair_hash(first, second), |&(one, two, _)| (one, two) == (first, second))
+            .map(|&(_, _, row)| row)
     }
 }
 
@@ -97,17 +196,18 @@ impl Vocab {
     /// `Vocab(terms)`: row i is terms[i]; a term twice is a ValueError.
     #[new]
     fn new(terms: Vec<PyBackedStr>) -> PyResult<Self> {
-        if terms.len() >= u32::MAX as usize {
+        if terms.len() >= u32::MAX as usize - 1 {
             return Err(PyValueError::new_err("too many terms"));
         }
         let bytes = terms.iter().map(|term| term.len()).sum();
-        let mut table = Terms::with_capacity(terms.len(), bytes);
+        let pairs = terms.iter().filter(|term| two_words(term).is_some()).count();
+        let mut vocab = Vocab::with_capacity(terms.len(), pairs, bytes);
         for term in &terms {
-            if !table.push(term) {
+            if !vocab.push(term) {
                 return Err(PyValueError::new_err(format!("{:?} is in the vocabulary twice", &**term)));
             }
         }
-        Ok(Vocab { terms: table, weights: None, generation: crate::next_generation() })
+        Ok(vocab)
     }
 
     /// The rows of `terms` as native-endian int64 bytes, -1 where absent.
@@ -121,7 +221,7 @@ impl Vocab {
     }
 
     fn __len__(&self) -> usize {
-        self.terms.len()
+        self.rows
     }
 }
 
@@ -236,30 +336,59 @@ impl RowBatch {
         };
         let mut ids = Vec::with_capacity(self.rows.len());
         let mut values = Vec::with_capacity(self.rows.len());
+        // a message's entries by (id, place): numpy's stable sort by id. As
+        // one number when the id and place fit 32 bits each (an unstable
+        // sort of numbers, the idf beside the place), else as tuples.
+        let mut keys: Vec<u64> = Vec::new();
+        let mut idfs: Vec<f64> = Vec::new();
         let mut entries: Vec<(i64, usize, f64)> = Vec::new();
         let mut start = 0;
         for &length in &self.lengths {
             let end = start + length as usize;
+            keys.clear();
+            idfs.clear();
             entries.clear();
-            for at in start..end {
-                let row = usize::try_from(self.rows[at])
+            let row_of = |at: usize| {
+                usize::try_from(self.rows[at])
                     .ok()
                     .filter(|&row| row < row_weights.len())
-                    .ok_or_else(|| PyValueError::new_err("a row outside the vocabulary"))?;
-                let (id, idf) = row_weights[row];
-                entries.push((id, at, idf));
+                    .ok_or_else(|| PyValueError::new_err("a row outside the vocabulary"))
+            };
+            let mut narrow = end - start <= u32::MAX as usize;
+            for at in start..end {
+                let (id, idf) = row_weights[row_of(at)?];
+                if !narrow || !(0..=i64::from(u32::MAX)).contains(&id) {
+                    narrow = false;
+                    break;
+                }
+                keys.push(((id as u64) << 32) | (at - start) as u64);
+                idfs.push(idf);
             }
-            // numpy's lexsort is stable: equal ids keep their order
-            entries.sort_by_key(|&(id, _, _)| id);
+            if !narrow {
+                for at in start..end {
+                    let (id, idf) = row_weights[row_of(at)?];
+                    entries.push((id, at, idf));
+                }
+            }
             let first = values.len();
-            for &(id, at, idf) in &entries {
-                ids.push(id);
-                let count = self.counts[at];
-                let tf = match &logs {
-                    Some(logs) => 1.0 + logs[count as usize - 1],
-                    None => count,
-                };
-                values.push(tf * idf);
+            let tf = |count: f64| match &logs {
+                Some(logs) => 1.0 + logs[count as usize - 1],
+                None => count,
+            };
+            if narrow {
+                keys.sort_unstable();
+                for &key in &keys {
+                    let place = (key & u64::from(u32::MAX)) as usize;
+                    ids.push((key >> 32) as i64);
+                    values.push(tf(self.counts[start + place]) * idfs[place]);
+                }
+            } else {
+                // (id, place) pairs are distinct: unstable is stable here
+                entries.sort_unstable_by_key(|&(id, at, _)| (id, at));
+                for &(id, at, idf) in &entries {
+                    ids.push(id);
+                    values.push(tf(self.counts[at]) * idf);
+                }
             }
             if l2 || l1 {
                 let mut total = 0.0f64;
@@ -277,9 +406,9 @@ impl RowBatch {
             start = end;
         }
         let taken = (
-            PyBytes::new(py, &bytes_of(&ids, i64::to_ne_bytes)),
-            PyBytes::new(py, &bytes_of(&values, f64::to_ne_bytes)),
-            PyBytes::new(py, &bytes_of(&self.lengths, i64::to_ne_bytes)),
+            py_bytes_of(py, &ids, i64::to_ne_bytes)?,
+            py_bytes_of(py, &values, f64::to_ne_bytes)?,
+            py_bytes_of(py, &self.lengths, i64::to_ne_bytes)?,
         );
         self.rows.clear();
         self.counts.clear();
@@ -329,7 +458,7 @@ pub fn read_vocabulary<'py>(
     if max_terms.is_some_and(|limit| rows > limit) || rows >= u32::MAX as usize {
         return None;
     }
-    let mut table = Terms::with_capacity(rows, body.len());
+    let mut vocab = Vocab::with_capacity(rows, two_word_rows(body), body.len());
     let mut ids: Vec<i64> = Vec::with_capacity(rows);
     let mut idf: Vec<f64> = Vec::with_capacity(rows);
     let mut idf_of: HashMap<&str, f64, RandomState> = HashMap::default();
@@ -360,7 +489,7 @@ pub fn read_vocabulary<'py>(
                 value
             }
         };
-        if !table.push(term) {
+        if !vocab.push(term) {
             return None;
         }
         ids.push(id.parse::<i64>().ok()?);
@@ -372,8 +501,43 @@ pub fn read_vocabulary<'py>(
     let ids_bytes = PyBytes::new(py, &bytes_of(&ids, i64::to_ne_bytes));
     let idf_bytes = PyBytes::new(py, &bytes_of(&idf, f64::to_ne_bytes));
     let weights = ids.into_iter().zip(idf).collect();
-    let vocab = Vocab { terms: table, weights: Some(weights), generation: crate::next_generation() };
+    vocab.weights = Some(weights);
     Some((vocab, ids_bytes, idf_bytes))
+}
+
+/// The rows of a vocabulary.tsv's body whose term has two words (a guess
+/// when a row has no tab: the reader refuses such a file anyway).
+fn two_word_rows(body: &str) -> usize {
+    let body = body.as_bytes();
+    let mut count = 0;
+    let mut start = 0;
+    while start < body.len() {
+        let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |at| start + at);
+        let term = match memchr::memchr(b'\t', &body[start..end]) {
+            Some(tab) => &body[start..start + tab],
+            None => &body[start..end],
+        };
+        let mut spaces = memchr::memchr_iter(b' ', term);
+        if spaces.next().is_some() && spaces.next().is_none() {
+            count += 1;
+        }
+        start = end + 1;
+    }
+    count
+}
+
+/// `bytes_of`, written straight into a new bytes object.
+fn py_bytes_of<'py, T: Copy>(
+    py: Python<'py>,
+    values: &[T],
+    to_bytes: fn(T) -> [u8; 8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, values.len() * 8, |out| {
+        for (chunk, &value) in out.chunks_exact_mut(8).zip(values) {
+            chunk.copy_from_slice(&to_bytes(value));
+        }
+        Ok(())
+    })
 }
 
 fn bytes_of<T: Copy>(values: &[T], to_bytes: fn(T) -> [u8; 8]) -> Vec<u8> {
@@ -588,41 +752,36 @@ impl Kernel {
     /// The counted terms that are rows of `vocab`, appended to `batch` as
     /// one message (`Kernel.count_rows`' loop).
     pub(crate) fn rows_of_counted(&mut self, vocab: &Vocab, mut batch: PyRefMut<'_, RowBatch>) {
-        let Kernel {
-            ids, grams, lemmas, lemma_rows, term, bigram_rows, bigram_rows_generation, ..
-        } = self;
-        if *bigram_rows_generation != vocab.generation {
-            bigram_rows.clear();
-            *bigram_rows_generation = vocab.generation;
-        }
+        let Kernel { ids, grams, lemmas, lemma_rows, term, .. } = self;
+        // a lemma's row and word id in `vocab`, looked up by its text once
+        let mut slot_of = |id: u32| -> RowSlot {
+            let slot = &mut lemma_rows[id as usize];
+            if slot.generation != vocab.generation {
+                let lemma = lemmas.get(id);
+                *slot = RowSlot {
+                    generation: vocab.generation,
+                    row: vocab.row(lemma).unwrap_or(ABSENT),
+                    // a lemma with a space is in no pair: its bigrams go by their text
+                    word: if lemma.contains(' ') { SPACED_WORD } else { vocab.word(lemma).unwrap_or(ABSENT) },
+                };
+            }
+            *slot
+        };
         let batch = &mut *batch;
         let before = batch.rows.len();
         for gram in grams.iter() {
             let start = gram.start as usize;
             let gram_ids = &ids[start..start + gram.len as usize];
             let row = match *gram_ids {
-                [id] => {
-                    let slot = &mut lemma_rows[id as usize];
-                    if slot.generation != vocab.generation {
-                        let row = vocab.row(lemmas.get(id)).unwrap_or(ABSENT);
-                        *slot = RowSlot { generation: vocab.generation, row };
+                [id] => slot_of(id).row,
+                [first, second] => match (slot_of(first).word, slot_of(second).word) {
+                    (SPACED_WORD, _) | (_, SPACED_WORD) => {
+                        join_lemmas(term, lemmas, gram_ids);
+                        vocab.row(term).unwrap_or(ABSENT)
                     }
-                    slot.row
-                }
-                [first, second] => {
-                    let key = crate::bigram_of(first, second);
-                    match bigram_rows.get(&key) {
-                        Some(&row) => row,
-                        None => {
-                            join_lemmas(term, lemmas, gram_ids);
-                            let row = vocab.row(term).unwrap_or(ABSENT);
-                            if bigram_rows.len() < BIGRAM_ROWS_KEPT {
-                                bigram_rows.insert(key, row);
-                            }
-                            row
-                        }
-                    }
-                }
+                    (ABSENT, _) | (_, ABSENT) => ABSENT,
+                    (first, second) => vocab.pair_row(first, second).unwrap_or(ABSENT),
+                },
                 _ => {
                     join_lemmas(term, lemmas, gram_ids);
                     vocab.row(term).unwrap_or(ABSENT)
