@@ -3,6 +3,7 @@ reference (features/text.py, features/vocabulary.py), keys, order and bytes."""
 
 import gzip
 import json
+import random
 import sys
 from collections import Counter
 from pathlib import Path
@@ -334,6 +335,23 @@ def test_merge_encoded_of_nothing():
 def test_merge_encoded_leaves_what_it_cannot_read_to_python(odd):
     for values in ([odd] + PARTIALS, PARTIALS[:2] + [odd] + PARTIALS[2:], PARTIALS + [odd]):
         assert_merge_equals_reference(values, 2)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_merge_encoded_sorts_terms_that_share_long_prefixes(seed):
+    """The native merger sorts by a term's first 8 bytes as a number, then by
+    the whole term: terms alike for 8 bytes or more, a NUL, a shorter term
+    that is a prefix of another, a multibyte character across the 8th byte."""
+    rng = random.Random(seed)
+    stems = ["", "abcdefgh", "abcdefg", "abcdefg\u00e9", "\x00\x00", "a b"]
+    partials = [json.dumps({rng.choice(stems) + "".join(rng.choice("\x00ab\u00e9 ")
+                                                         for _ in range(rng.randint(0, 4))):
+                            [rng.randint(1, 9), rng.randint(1, 3)]
+                            for _ in range(200)}).encode()
+                for _ in range(3)]
+    for min_df in (0, 2):
+        encoded, totals = assert_merge_equals_reference(partials, min_df)
+        assert list(json.loads(encoded)) == sorted(totals)
 
 
 def test_merge_encoded_of_decoded_rows_and_invalid_json():

@@ -920,19 +920,27 @@ impl<'de> Deserialize<'de> for Partial<'de> {
     }
 }
 
+/// A term's sum in a `Merger`; its text is `text[start..start + len]`.
 struct Merged {
-    term_count: i64,
-    df: i64,
+    hash: u64,
+    start: usize,
+    len: u32,
     /// the number of the partial that last added to it (repeats within one)
     partial: u32,
+    term_count: i64,
+    df: i64,
 }
 
 /// The sum of partial totals given as JSON texts (the count job's combiner
-/// and reducer): `add` each, then `finish`.
+/// and reducer): `add` each, then `finish`. The terms' text in one buffer
+/// and a table of slots (no allocation per term, as `TermTable`).
 #[pyclass(module = "jeeves_kernel")]
 #[derive(Default)]
 struct Merger {
-    terms: HashMap<Box<str>, Merged, RandomState>,
+    index: HashTable<u32>,
+    terms: Vec<Merged>,
+    text: Vec<u8>,
+    hasher: RandomState,
     partials: u32,
 }
 
@@ -941,22 +949,67 @@ fn overflow() -> PyErr {
 }
 
 impl Merger {
+    fn text_of(&self, merged: &Merged) -> &str {
+        let bytes = &self.text[merged.start..merged.start + merged.len as usize];
+        // SAFETY: only whole strs are copied in (add_entries)
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    }
+
+    fn slot_of(&self, term: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(term);
+        self.index
+            .find(hash, |&slot| {
+                let merged = &self.terms[slot as usize];
+                merged.hash == hash && self.text_of(merged) == term
+            })
+            .copied()
+    }
+
     fn add_entries(&mut self, entries: &[(Cow<'_, str>, i64, i64)]) -> PyResult<()> {
         self.partials += 1;
         let partial = self.partials;
         let mut repeats = false;
+        let Merger { index, terms, text, hasher, .. } = self;
+        // at most one growth of the table per partial
+        index.reserve(entries.len(), |&slot| terms[slot as usize].hash);
         for (term, term_count, df) in entries {
-            match self.terms.get_mut(term.as_ref()) {
-                Some(merged) if merged.partial == partial => repeats = true,
-                Some(merged) => {
+            let term = term.as_ref();
+            let hash = hasher.hash_one(term);
+            let place = index.entry(
+                hash,
+                |&slot| {
+                    let merged = &terms[slot as usize];
+                    merged.hash == hash
+                        && &text[merged.start..merged.start + merged.len as usize] == term.as_bytes()
+                },
+                |&slot| terms[slot as usize].hash,
+            );
+            match place {
+                hashbrown::hash_table::Entry::Occupied(found) => {
+                    let merged = &mut terms[*found.get() as usize];
+                    if merged.partial == partial {
+                        repeats = true;
+                        continue;
+                    }
                     merged.term_count =
                         merged.term_count.checked_add(*term_count).ok_or_else(overflow)?;
                     merged.df = merged.df.checked_add(*df).ok_or_else(overflow)?;
                     merged.partial = partial;
                 }
-                None => {
-                    let merged = Merged { term_count: *term_count, df: *df, partial };
-                    self.terms.insert(term.as_ref().into(), merged);
+                hashbrown::hash_table::Entry::Vacant(vacant) => {
+                    if terms.len() >= u32::MAX as usize || term.len() >= u32::MAX as usize {
+                        return Err(PyOverflowError::new_err("too many terms to merge"));
+                    }
+                    vacant.insert(terms.len() as u32);
+                    terms.push(Merged {
+                        hash,
+                        start: text.len(),
+                        len: term.len() as u32,
+                        partial,
+                        term_count: *term_count,
+                        df: *df,
+                    });
+                    text.extend_from_slice(term.as_bytes());
                 }
             }
         }
@@ -968,7 +1021,8 @@ impl Merger {
             }
             for (term, (first, last)) in first_and_last {
                 if first != last {
-                    let merged = self.terms.get_mut(term).expect("an added term");
+                    let slot = self.slot_of(term).expect("an added term");
+                    let merged = &mut self.terms[slot as usize];
                     let (_, first_count, first_df) = entries[first];
                     let (_, last_count, last_df) = entries[last];
                     let replace = |total: i64, first: i64, last: i64| {
@@ -982,6 +1036,16 @@ impl Merger {
         }
         Ok(())
     }
+}
+
+/// A text's first 8 bytes as a big-endian number, zero-padded: two texts'
+/// numbers, when they differ, are in the texts' byte order (a shorter text
+/// that pads to a smaller number is a prefix of the other).
+fn prefix_key(text: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let len = text.len().min(8);
+    bytes[..len].copy_from_slice(&text[..len]);
+    u64::from_be_bytes(bytes)
 }
 
 #[pymethods]
@@ -1020,8 +1084,8 @@ impl Merger {
     /// What was added so far, `{term: [term_count, df]}` (for the Python path).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let totals = PyDict::new(py);
-        for (term, merged) in &self.terms {
-            totals.set_item(&term[..], [merged.term_count, merged.df])?;
+        for merged in &self.terms {
+            totals.set_item(self.text_of(merged), [merged.term_count, merged.df])?;
         }
         Ok(totals)
     }
@@ -1036,33 +1100,45 @@ impl Merger {
         py: Python<'py>,
         min_df: i64,
     ) -> PyResult<(Bound<'py, PyBytes>, i64, usize)> {
-        let terms = std::mem::take(&mut self.terms);
-        self.partials = 0;
         let mut unigram_tokens: i64 = 0;
-        for (term, merged) in &terms {
-            if !term.contains(' ') {
+        for merged in &self.terms {
+            if memchr::memchr(b' ', &self.text[merged.start..merged.start + merged.len as usize])
+                .is_none()
+            {
                 unigram_tokens =
                     unigram_tokens.checked_add(merged.term_count).ok_or_else(overflow)?;
             }
         }
-        let mut kept: Vec<(&str, &Merged)> = terms
+        // (the text's first bytes as a number, slot): most comparisons are
+        // of numbers; str order in Rust is UTF-8 byte order, code point order
+        let mut kept: Vec<(u64, u32)> = self
+            .terms
             .iter()
+            .enumerate()
             .filter(|(_, merged)| min_df <= 1 || merged.df >= min_df)
-            .map(|(term, merged)| (&term[..], merged))
+            .map(|(slot, merged)| {
+                (prefix_key(&self.text[merged.start..merged.start + merged.len as usize]), slot as u32)
+            })
             .collect();
-        let dropped = terms.len() - kept.len();
-        // str order in Rust is UTF-8 byte order, which is code point order
-        kept.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let dropped = self.terms.len() - kept.len();
+        let text_of = |slot: u32| self.text_of(&self.terms[slot as usize]);
+        kept.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| text_of(a.1).cmp(text_of(b.1))));
         let mut json = Vec::with_capacity(kept.len() * 24 + 2);
         json.push(b'{');
-        for (position, (term, merged)) in kept.iter().enumerate() {
+        for (position, &(_, slot)) in kept.iter().enumerate() {
             if position > 0 {
                 json.push(b',');
             }
-            write_entry(&mut json, term, merged.term_count, merged.df);
+            let merged = &self.terms[slot as usize];
+            write_entry(&mut json, self.text_of(merged), merged.term_count, merged.df);
         }
         json.push(b'}');
-        Ok((PyBytes::new(py, &json), unigram_tokens, dropped))
+        let finished = PyBytes::new(py, &json);
+        self.index.clear();
+        self.terms.clear();
+        self.text.clear();
+        self.partials = 0;
+        Ok((finished, unigram_tokens, dropped))
     }
 
     fn __len__(&self) -> usize {
