@@ -634,74 +634,90 @@ fn next_generation() -> u64 {
     GENERATIONS.fetch_add(1, Ordering::Relaxed)
 }
 
-/// A term's totals in a `TermTable`; its text is `bytes[start..start + len]`.
-struct TermTotals {
+/// A text's value in a `TextTable`; the text is `bytes[start..start + len]`.
+struct TextEntry<V> {
     hash: u64,
     start: usize,
     len: u32,
-    term_count: i64,
-    df: i64,
+    value: V,
 }
 
-/// `{term: (term_count, df)}` in first-seen order, the terms' text in one
-/// buffer: no allocation per term, and freeing it all is freeing three.
-#[derive(Default)]
-struct TermTable {
+/// Texts with a value each, in first-added order, the texts in one buffer
+/// and found through a table of slots: no allocation per text, and freeing
+/// it all is freeing three (the count job's term totals, the merger's sums).
+struct TextTable<V> {
     index: HashTable<u32>,
-    entries: Vec<TermTotals>,
+    entries: Vec<TextEntry<V>>,
     bytes: Vec<u8>,
     hasher: RandomState,
 }
 
-impl TermTable {
-    fn term(&self, entry: &TermTotals) -> &str {
+impl<V> Default for TextTable<V> {
+    fn default() -> Self {
+        TextTable {
+            index: HashTable::new(),
+            entries: Vec::new(),
+            bytes: Vec::new(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+impl<V> TextTable<V> {
+    fn text(&self, entry: &TextEntry<V>) -> &str {
         let bytes = &self.bytes[entry.start..entry.start + entry.len as usize];
-        // SAFETY: only whole strs are copied in (add)
+        // SAFETY: only whole strs are copied in (slot_or_add)
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
-    /// Adds one message's count of a term; returns the term's slot.
-    fn add(&mut self, term: &str, count: i64) -> u32 {
-        let hash = self.hasher.hash_one(term);
-        let TermTable { index, entries, bytes, .. } = self;
-        // one probe finds the term or the place for it
+    /// `text`'s slot, after adding it with the value `new()` when it is not
+    /// there (one probe finds it or its place) -> (slot, added); None when
+    /// the table would pass 2**32 texts or a text 4 GB.
+    fn slot_or_add(&mut self, text: &str, new: impl FnOnce() -> V) -> Option<(u32, bool)> {
+        let hash = self.hasher.hash_one(text);
+        let TextTable { index, entries, bytes, .. } = self;
         let place = index.entry(
             hash,
             |&slot| {
                 let entry = &entries[slot as usize];
                 entry.hash == hash
-                    && &bytes[entry.start..entry.start + entry.len as usize] == term.as_bytes()
+                    && &bytes[entry.start..entry.start + entry.len as usize] == text.as_bytes()
             },
             |&slot| entries[slot as usize].hash,
         );
         match place {
-            hashbrown::hash_table::Entry::Occupied(found) => {
-                let slot = *found.get();
-                let entry = &mut entries[slot as usize];
-                entry.term_count += count;
-                entry.df += 1;
-                slot
-            }
+            hashbrown::hash_table::Entry::Occupied(found) => Some((*found.get(), false)),
             hashbrown::hash_table::Entry::Vacant(vacant) => {
+                if entries.len() >= u32::MAX as usize || text.len() >= u32::MAX as usize {
+                    return None;
+                }
                 let slot = entries.len() as u32;
                 vacant.insert(slot);
-                entries.push(TermTotals {
-                    hash,
-                    start: bytes.len(),
-                    len: term.len() as u32,
-                    term_count: count,
-                    df: 1,
-                });
-                bytes.extend_from_slice(term.as_bytes());
-                slot
+                entries.push(TextEntry { hash, start: bytes.len(), len: text.len() as u32, value: new() });
+                bytes.extend_from_slice(text.as_bytes());
+                Some((slot, true))
             }
         }
     }
 
-    fn add_at(&mut self, slot: u32, count: i64) {
-        let entry = &mut self.entries[slot as usize];
-        entry.term_count += count;
-        entry.df += 1;
+    fn slot(&self, text: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(text);
+        self.index
+            .find(hash, |&slot| {
+                let entry = &self.entries[slot as usize];
+                entry.hash == hash && self.text(entry) == text
+            })
+            .copied()
+    }
+
+    fn value_mut(&mut self, slot: u32) -> &mut V {
+        &mut self.entries[slot as usize].value
+    }
+
+    /// Room for `additional` more texts without growing the table.
+    fn reserve(&mut self, additional: usize) {
+        let entries = &self.entries;
+        self.index.reserve(additional, |&slot| entries[slot as usize].hash);
     }
 
     /// Empties the table, keeping its capacity (the next fill is alike).
@@ -709,6 +725,26 @@ impl TermTable {
         self.index.clear();
         self.entries.clear();
         self.bytes.clear();
+    }
+}
+
+/// `{term: (term_count, df)}` in first-seen order.
+type TermTable = TextTable<(i64, i64)>;
+
+impl TermTable {
+    /// Adds one message's count of a term; returns the term's slot.
+    fn add(&mut self, term: &str, count: i64) -> u32 {
+        let (slot, added) = self.slot_or_add(term, || (count, 1)).expect("a flush's terms fit");
+        if !added {
+            self.add_at(slot, count);
+        }
+        slot
+    }
+
+    fn add_at(&mut self, slot: u32, count: i64) {
+        let (term_count, df) = self.value_mut(slot);
+        *term_count += count;
+        *df += 1;
     }
 }
 
@@ -780,13 +816,14 @@ impl Totals {
         // terms are read in order (a read in partition order misses the cache)
         let mut partials: FxHashMap<u32, Vec<u8>> = FxHashMap::default();
         for entry in &terms.entries {
-            let term = terms.term(entry);
+            let term = terms.text(entry);
             let partition = crc32fast::hash(term.as_bytes()) % partitions;
             let json = partials.entry(partition).or_insert_with(|| vec![b'{']);
             if json.len() > 1 {
                 json.push(b',');
             }
-            write_entry(json, term, entry.term_count, entry.df);
+            let (term_count, df) = entry.value;
+            write_entry(json, term, term_count, df);
         }
         let mut partials: Vec<(u32, Vec<u8>)> = partials.into_iter().collect();
         partials.sort_unstable_by_key(|&(partition, _)| partition);
@@ -920,11 +957,8 @@ impl<'de> Deserialize<'de> for Partial<'de> {
     }
 }
 
-/// A term's sum in a `Merger`; its text is `text[start..start + len]`.
+/// A term's sum in a `Merger`.
 struct Merged {
-    hash: u64,
-    start: usize,
-    len: u32,
     /// the number of the partial that last added to it (repeats within one)
     partial: u32,
     term_count: i64,
@@ -932,15 +966,11 @@ struct Merged {
 }
 
 /// The sum of partial totals given as JSON texts (the count job's combiner
-/// and reducer): `add` each, then `finish`. The terms' text in one buffer
-/// and a table of slots (no allocation per term, as `TermTable`).
+/// and reducer): `add` each, then `finish`.
 #[pyclass(module = "jeeves_kernel")]
 #[derive(Default)]
 struct Merger {
-    index: HashTable<u32>,
-    terms: Vec<Merged>,
-    text: Vec<u8>,
-    hasher: RandomState,
+    terms: TextTable<Merged>,
     partials: u32,
 }
 
@@ -949,69 +979,29 @@ fn overflow() -> PyErr {
 }
 
 impl Merger {
-    fn text_of(&self, merged: &Merged) -> &str {
-        let bytes = &self.text[merged.start..merged.start + merged.len as usize];
-        // SAFETY: only whole strs are copied in (add_entries)
-        unsafe { std::str::from_utf8_unchecked(bytes) }
-    }
-
-    fn slot_of(&self, term: &str) -> Option<u32> {
-        let hash = self.hasher.hash_one(term);
-        self.index
-            .find(hash, |&slot| {
-                let merged = &self.terms[slot as usize];
-                merged.hash == hash && self.text_of(merged) == term
-            })
-            .copied()
-    }
-
     fn add_entries(&mut self, entries: &[(Cow<'_, str>, i64, i64)]) -> PyResult<()> {
         self.partials += 1;
         let partial = self.partials;
         let mut repeats = false;
-        let Merger { index, terms, text, hasher, .. } = self;
         // at most one growth of the table per partial
-        index.reserve(entries.len(), |&slot| terms[slot as usize].hash);
+        self.terms.reserve(entries.len());
         for (term, term_count, df) in entries {
-            let term = term.as_ref();
-            let hash = hasher.hash_one(term);
-            let place = index.entry(
-                hash,
-                |&slot| {
-                    let merged = &terms[slot as usize];
-                    merged.hash == hash
-                        && &text[merged.start..merged.start + merged.len as usize] == term.as_bytes()
-                },
-                |&slot| terms[slot as usize].hash,
-            );
-            match place {
-                hashbrown::hash_table::Entry::Occupied(found) => {
-                    let merged = &mut terms[*found.get() as usize];
-                    if merged.partial == partial {
-                        repeats = true;
-                        continue;
-                    }
-                    merged.term_count =
-                        merged.term_count.checked_add(*term_count).ok_or_else(overflow)?;
-                    merged.df = merged.df.checked_add(*df).ok_or_else(overflow)?;
-                    merged.partial = partial;
-                }
-                hashbrown::hash_table::Entry::Vacant(vacant) => {
-                    if terms.len() >= u32::MAX as usize || term.len() >= u32::MAX as usize {
-                        return Err(PyOverflowError::new_err("too many terms to merge"));
-                    }
-                    vacant.insert(terms.len() as u32);
-                    terms.push(Merged {
-                        hash,
-                        start: text.len(),
-                        len: term.len() as u32,
-                        partial,
-                        term_count: *term_count,
-                        df: *df,
-                    });
-                    text.extend_from_slice(term.as_bytes());
-                }
+            let new = || Merged { partial, term_count: *term_count, df: *df };
+            let (slot, added) = self
+                .terms
+                .slot_or_add(term, new)
+                .ok_or_else(|| PyOverflowError::new_err("too many terms to merge"))?;
+            if added {
+                continue;
             }
+            let merged = self.terms.value_mut(slot);
+            if merged.partial == partial {
+                repeats = true;
+                continue;
+            }
+            merged.term_count = merged.term_count.checked_add(*term_count).ok_or_else(overflow)?;
+            merged.df = merged.df.checked_add(*df).ok_or_else(overflow)?;
+            merged.partial = partial;
         }
         if repeats {
             // json.loads keeps a repeated key's last value: the first was added
@@ -1021,8 +1011,8 @@ impl Merger {
             }
             for (term, (first, last)) in first_and_last {
                 if first != last {
-                    let slot = self.slot_of(term).expect("an added term");
-                    let merged = &mut self.terms[slot as usize];
+                    let slot = self.terms.slot(term).expect("an added term");
+                    let merged = self.terms.value_mut(slot);
                     let (_, first_count, first_df) = entries[first];
                     let (_, last_count, last_df) = entries[last];
                     let replace = |total: i64, first: i64, last: i64| {
@@ -1084,8 +1074,8 @@ impl Merger {
     /// What was added so far, `{term: [term_count, df]}` (for the Python path).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let totals = PyDict::new(py);
-        for merged in &self.terms {
-            totals.set_item(self.text_of(merged), [merged.term_count, merged.df])?;
+        for entry in &self.terms.entries {
+            totals.set_item(self.terms.text(entry), [entry.value.term_count, entry.value.df])?;
         }
         Ok(totals)
     }
@@ -1100,28 +1090,25 @@ impl Merger {
         py: Python<'py>,
         min_df: i64,
     ) -> PyResult<(Bound<'py, PyBytes>, i64, usize)> {
+        let terms = &self.terms;
         let mut unigram_tokens: i64 = 0;
-        for merged in &self.terms {
-            if memchr::memchr(b' ', &self.text[merged.start..merged.start + merged.len as usize])
-                .is_none()
-            {
+        for entry in &terms.entries {
+            if !terms.text(entry).contains(' ') {
                 unigram_tokens =
-                    unigram_tokens.checked_add(merged.term_count).ok_or_else(overflow)?;
+                    unigram_tokens.checked_add(entry.value.term_count).ok_or_else(overflow)?;
             }
         }
         // (the text's first bytes as a number, slot): most comparisons are
         // of numbers; str order in Rust is UTF-8 byte order, code point order
-        let mut kept: Vec<(u64, u32)> = self
-            .terms
+        let mut kept: Vec<(u64, u32)> = terms
+            .entries
             .iter()
             .enumerate()
-            .filter(|(_, merged)| min_df <= 1 || merged.df >= min_df)
-            .map(|(slot, merged)| {
-                (prefix_key(&self.text[merged.start..merged.start + merged.len as usize]), slot as u32)
-            })
+            .filter(|(_, entry)| min_df <= 1 || entry.value.df >= min_df)
+            .map(|(slot, entry)| (prefix_key(terms.text(entry).as_bytes()), slot as u32))
             .collect();
-        let dropped = self.terms.len() - kept.len();
-        let text_of = |slot: u32| self.text_of(&self.terms[slot as usize]);
+        let dropped = terms.entries.len() - kept.len();
+        let text_of = |slot: u32| terms.text(&terms.entries[slot as usize]);
         kept.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| text_of(a.1).cmp(text_of(b.1))));
         let mut json = Vec::with_capacity(kept.len() * 24 + 2);
         json.push(b'{');
@@ -1129,20 +1116,18 @@ impl Merger {
             if position > 0 {
                 json.push(b',');
             }
-            let merged = &self.terms[slot as usize];
-            write_entry(&mut json, self.text_of(merged), merged.term_count, merged.df);
+            let entry = &terms.entries[slot as usize];
+            write_entry(&mut json, terms.text(entry), entry.value.term_count, entry.value.df);
         }
         json.push(b'}');
         let finished = PyBytes::new(py, &json);
-        self.index.clear();
         self.terms.clear();
-        self.text.clear();
         self.partials = 0;
         Ok((finished, unigram_tokens, dropped))
     }
 
     fn __len__(&self) -> usize {
-        self.terms.len()
+        self.terms.entries.len()
     }
 }
 
