@@ -22,9 +22,10 @@ use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ahash::RandomState;
+use hashbrown::DefaultHashBuilder as RandomState;
 use hashbrown::HashTable;
 use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
@@ -278,7 +279,7 @@ impl Kernel {
             unigrams_seen: Vec::new(),
             lemma_totals: Vec::new(),
             lemma_rows: Vec::new(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             document: 0,
             text: Vec::new(),
             ids: Vec::new(),
@@ -658,7 +659,7 @@ impl<V> Default for TextTable<V> {
             index: HashTable::new(),
             entries: Vec::new(),
             bytes: Vec::new(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasher;
 
-use ahash::RandomState;
+use hashbrown::DefaultHashBuilder as RandomState;
 use hashbrown::HashTable;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -61,7 +61,7 @@ impl Terms {
             text: String::with_capacity(bytes),
             len: 0,
             index: HashTable::with_capacity(rows),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
         }
     }
 
