@@ -264,26 +264,16 @@ impl RowBatch {
 
     /// `(rows, counts, lengths)` as native-endian int64, float64 and int64
     /// bytes; the batch is empty afterwards.
-    fn take<'py>(
-        &mut self,
-        py: Python<'py>,
-    ) -> (Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>) {
-        let bytes_of_i64 = |values: &[i64]| {
-            let mut out = Vec::with_capacity(values.len() * 8);
-            values.iter().for_each(|value| out.extend_from_slice(&value.to_ne_bytes()));
-            out
-        };
-        let mut counts = Vec::with_capacity(self.counts.len() * 8);
-        self.counts.iter().for_each(|value| counts.extend_from_slice(&value.to_ne_bytes()));
+    fn take<'py>(&mut self, py: Python<'py>) -> PyResult<ThreeColumns<'py>> {
         let taken = (
-            PyBytes::new(py, &bytes_of_i64(&self.rows)),
-            PyBytes::new(py, &counts),
-            PyBytes::new(py, &bytes_of_i64(&self.lengths)),
+            py_bytes_of(py, &self.rows, i64::to_ne_bytes)?,
+            py_bytes_of(py, &self.counts, f64::to_ne_bytes)?,
+            py_bytes_of(py, &self.lengths, i64::to_ne_bytes)?,
         );
         self.rows.clear();
         self.counts.clear();
         self.lengths.clear();
-        taken
+        Ok(taken)
     }
 
     /// The largest count in the batch (0.0 when it is empty).
@@ -498,35 +488,23 @@ pub fn read_vocabulary<'py>(
     if start != body.len() {
         return None; // a last line without its end
     }
-    let ids_bytes = PyBytes::new(py, &bytes_of(&ids, i64::to_ne_bytes));
-    let idf_bytes = PyBytes::new(py, &bytes_of(&idf, f64::to_ne_bytes));
+    let ids_bytes = py_bytes_of(py, &ids, i64::to_ne_bytes).ok()?;
+    let idf_bytes = py_bytes_of(py, &idf, f64::to_ne_bytes).ok()?;
     let weights = ids.into_iter().zip(idf).collect();
     vocab.weights = Some(weights);
     Some((vocab, ids_bytes, idf_bytes))
 }
 
-/// The rows of a vocabulary.tsv's body whose term has two words (a guess
-/// when a row has no tab: the reader refuses such a file anyway).
+/// The rows of a vocabulary.tsv's body whose term has two words
+/// (`two_words`; a guess when a row has no tab: the reader refuses such a
+/// file anyway).
 fn two_word_rows(body: &str) -> usize {
-    let body = body.as_bytes();
-    let mut count = 0;
-    let mut start = 0;
-    while start < body.len() {
-        let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |at| start + at);
-        let term = match memchr::memchr(b'\t', &body[start..end]) {
-            Some(tab) => &body[start..start + tab],
-            None => &body[start..end],
-        };
-        let mut spaces = memchr::memchr_iter(b' ', term);
-        if spaces.next().is_some() && spaces.next().is_none() {
-            count += 1;
-        }
-        start = end + 1;
-    }
-    count
+    body.lines()
+        .filter(|line| two_words(line.split_once('\t').map_or(line, |(term, _)| term)).is_some())
+        .count()
 }
 
-/// `bytes_of`, written straight into a new bytes object.
+/// `values` as the bytes of a new bytes object, each item's 8 bytes by `to_bytes`.
 fn py_bytes_of<'py, T: Copy>(
     py: Python<'py>,
     values: &[T],
@@ -540,11 +518,6 @@ fn py_bytes_of<'py, T: Copy>(
     })
 }
 
-fn bytes_of<T: Copy>(values: &[T], to_bytes: fn(T) -> [u8; 8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(values.len() * 8);
-    values.iter().for_each(|&value| out.extend_from_slice(&to_bytes(value)));
-    out
-}
 
 /// An optional sign and 1 to 18 ASCII digits: what `int()` and Rust read alike.
 fn plain_integer(text: &str) -> bool {
